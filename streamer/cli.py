@@ -1,0 +1,152 @@
+"""Command line: `streamer` (= `streamer serve`), `streamer check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+
+from . import __version__
+from .config import PASSWORD_ENV, Config, is_loopback, load_config
+from .ffmpeg import FFmpegMissing, ffmpeg_exe
+from .playlist import expand_sources, load_programme
+from .yamldoc import ConfigError
+
+log = logging.getLogger("streamer")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamer",
+        description="An Internet radio station: scheduled playlists encoded to Icecast-compatible streams. With no command, runs `serve`.",
+    )
+    parser.add_argument("--version", action="version", version=f"streamer {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser("serve", help="put the station on air (the default)", description="Put the station on air.")
+    _common(serve)
+    serve.add_argument("--host", help="address to listen on (overrides server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (overrides server.port; 0 picks a free one)")
+    check = sub.add_parser(
+        "check", help="validate the config and playlists", description="Validate config.yaml and the playlists; exit 0 if all is well."
+    )
+    _common(check)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="config.yaml", metavar="PATH", help="the station's config file (default: ./config.yaml)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["serve", *argv]
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        return check(args.config)
+    return serve(args.config, args.host, args.port)
+
+
+def _load(path: str) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def check(path: str) -> int:
+    config = _load(path)
+    if config is None:
+        return 2
+    try:
+        programme = load_programme(config.playlists_dir)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    problems = 0
+    files = 0
+    for spec in programme.playlists.values():
+        found, warnings = expand_sources(spec)
+        for w in warnings:
+            print(w, file=sys.stderr)
+            problems += 1
+        for f in found:
+            files += 1
+            if not f.is_file():
+                print(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {f}: file not found", file=sys.stderr)
+                problems += 1
+    if problems:
+        return 1
+    print(
+        f"ok: {len(config.mounts)} mount(s), {len(programme.playlists)} playlist(s), {files} audio file(s); fallback {programme.fallback!r}"
+    )
+    return 0
+
+
+def serve(path: str, host: str | None, port: int | None) -> int:
+    config = _load(path)
+    if config is None:
+        return 2
+    config = dataclasses.replace(config, host=host or config.host, port=config.port if port is None else port)
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    weak = config.public_passwords()
+    if weak and not is_loopback(config.host):
+        names = ", ".join(weak)
+        envs = ", ".join(PASSWORD_ENV[n] for n in weak)
+        print(
+            f"{config.file}: refusing to listen on {config.host} while the {names} password(s) are example values; "
+            f"set users.<name>.password in the config or {envs}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        ffmpeg = ffmpeg_exe()
+    except FFmpegMissing as exc:
+        print(f"streamer: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop  # faster event loop and transports where available
+    except ImportError:
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
+    try:
+        return runner(_serve(config, ffmpeg))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(config: Config, ffmpeg: str) -> int:
+    from .station import Station, raise_fd_limit
+
+    limit = raise_fd_limit()
+    log.info("streamer %s, ffmpeg %s, open-files limit %d", __version__, ffmpeg, limit)
+    station = Station(config, ffmpeg)
+    try:
+        await station.start(config.host, config.port)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"streamer: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        await station.stop()
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await station.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""The station's configuration: `config.yaml` read into typed, validated settings.
+
+Pure apart from `load_config`, which reads the file: every problem is reported as
+FILE:LINE:COLUMN with the field at fault, all at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .yamldoc import ConfigError, Doc, Problem, Reader, in_range, one_of
+
+# Passwords that ship in examples (ours and Icecast's): fine on loopback, refused in public.
+EXAMPLE_PASSWORDS = {"", "hackme", "changeme", "password", "source", "admin", "relay"}
+MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+PASSWORD_ENV = {"source": "STREAMER_SOURCE_PASSWORD", "admin": "STREAMER_ADMIN_PASSWORD", "relay": "STREAMER_RELAY_PASSWORD"}
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class MountConfig:
+    path: str
+    bitrate: int = 128
+    sample_rate: int = 44100
+    channels: int = 2
+    name: str = ""
+    description: str = ""
+    genre: str = ""
+    url: str = ""
+    public: bool = False
+    burst_size: int = 65536
+    queue_size: int = 512000
+    max_listeners: int = 10000
+    metaint: int = 16000
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    file: Path
+    station_name: str = "streamer"
+    station_description: str = ""
+    station_genre: str = ""
+    station_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    max_listeners: int = 20000
+    fanout_interval: float = 0.25
+    sample_rate: int = 44100
+    channels: int = 2
+    lookahead: float = 1.5
+    playlists_dir: Path = Path("playlists")
+    log_level: str = "info"
+    users: dict[str, User] = field(default_factory=dict)
+    mounts: tuple[MountConfig, ...] = ()
+
+    def mount(self, path: str) -> MountConfig | None:
+        return next((m for m in self.mounts if m.path == path), None)
+
+    def public_passwords(self) -> list[str]:
+        """Users whose password is an example one (so must not face the network)."""
+        return [u.name for u in self.users.values() if u.password in EXAMPLE_PASSWORDS]
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_MOUNT_RE = re.compile(r"^/[A-Za-z0-9._~-][A-Za-z0-9._~/-]*$")
+
+
+def _mount_path_problem(path: str) -> str | None:
+    if not _MOUNT_RE.match(path) or path.endswith(("/", ".m3u", ".pls", ".xspf")):
+        return "a mount path looks like /main or /radio.mp3 (letters, digits, . _ ~ -; not ending in / .m3u .pls .xspf)"
+    if path.startswith(("/api", "/admin", "/status", "/healthz")):
+        return f"{path} is reserved for the server's own pages"
+    return None
+
+
+def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Config:
+    """Validate config text. Raises ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    problems: list[Problem] = []
+    doc = Doc(str(file), text)
+    if doc.data is not None and not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "the config must be a mapping (station:, server:, mounts: ...)")])
+    top = Reader(doc, (), problems)
+    st = top.section("station")
+    station = dict(
+        station_name=st.get("name", str, "streamer"),
+        station_description=st.get("description", str, ""),
+        station_genre=st.get("genre", str, ""),
+        station_url=st.get("url", str, ""),
+    )
+    st.finish()
+
+    sv = top.section("server")
+    server = dict(
+        host=sv.get("host", str, "127.0.0.1"),
+        port=sv.get("port", int, 8000, in_range(0, 65535)),
+        public_url=sv.get("public_url", str, "").rstrip("/"),
+        max_listeners=sv.get("max_listeners", int, 20000, in_range(1, 1_000_000)),
+        fanout_interval=sv.get("fanout_interval", float, 0.25, in_range(0.02, 2.0)),
+        log_level=sv.get("log_level", str, "info", one_of("debug", "info", "warning", "error")),
+    )
+    sv.finish()
+
+    au = top.section("audio")
+    audio = dict(
+        sample_rate=au.get("sample_rate", int, 44100, one_of_int(MP3_RATES)),
+        channels=au.get("channels", int, 2, in_range(1, 2)),
+        lookahead=au.get("lookahead", float, 1.5, in_range(0.5, 10.0)),
+    )
+    au.finish()
+
+    users: dict[str, User] = {}
+    us = top.section("users")
+    for role in ("source", "admin", "relay"):
+        u = us.section(role)
+        name = u.get("user", str, role)
+        password = str(u.get("password", (str, int), "hackme"))
+        u.finish()
+        if env.get(PASSWORD_ENV[role]):
+            password = env[PASSWORD_ENV[role]]
+        users[role] = User(name, password)
+    us.finish()
+
+    mounts: list[MountConfig] = []
+    raw_mounts = top.raw("mounts")
+    if raw_mounts is None:
+        raw_mounts = {"/main": {}}
+    if not isinstance(raw_mounts, dict) or not raw_mounts:
+        top.error(("mounts",), "mounts must map mount paths to their settings, e.g. '/main: {bitrate: 128}'")
+        raw_mounts = {}
+    for path, _ in raw_mounts.items():
+        where = ("mounts", path)
+        problem = _mount_path_problem(str(path))
+        if problem:
+            top.error(where, f"mounts.{path}: {problem}")
+            continue
+        m = Reader(doc, where, problems, raw_mounts[path] or {})
+        rate = m.get("sample_rate", int, audio["sample_rate"], one_of_int(MP3_RATES))
+        mounts.append(
+            MountConfig(
+                path=str(path),
+                bitrate=m.get("bitrate", int, 128, one_of_int(MP3_BITRATES)),
+                sample_rate=rate,
+                channels=m.get("channels", int, audio["channels"], in_range(1, 2)),
+                name=m.get("name", str, station["station_name"]),
+                description=m.get("description", str, station["station_description"]),
+                genre=m.get("genre", str, station["station_genre"]),
+                url=m.get("url", str, station["station_url"]),
+                public=m.get("public", bool, False),
+                burst_size=m.get("burst_size", int, 65536, in_range(0, 10_000_000)),
+                queue_size=m.get("queue_size", int, 512000, in_range(16384, 100_000_000)),
+                max_listeners=m.get("max_listeners", int, 10000, in_range(0, 1_000_000)),
+                metaint=m.get("metaint", int, 16000, in_range(256, 65536)),
+            )
+        )
+        if mounts[-1].bitrate > 160 and rate < 32000:
+            m.error(
+                (*where, "bitrate"),
+                f"mounts.{path}.bitrate: {mounts[-1].bitrate} kbit/s is not possible at {rate} Hz (MPEG-2 allows at most 160)",
+            )
+        m.finish()
+
+    playlists = top.get("playlists", str, "playlists")
+    top.finish()
+    if problems:
+        raise ConfigError(problems)
+    base = file.parent
+    return Config(
+        file=file,
+        playlists_dir=(base / playlists).resolve() if not Path(playlists).is_absolute() else Path(playlists),
+        users=users,
+        mounts=tuple(mounts),
+        **station,
+        **server,
+        **audio,
+    )
+
+
+def one_of_int(choices: tuple[int, ...]):
+    def check(v: int) -> str | None:
+        return None if v in choices else f"must be one of {', '.join(map(str, choices))}, not {v}"
+
+    return check
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(file), 1, 1, "config file not found (pass --config PATH, or run where config.yaml is)")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(file), 1, 1, f"cannot read config: {exc}")]) from None
+    return parse_config(text, file, env)

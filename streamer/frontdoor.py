@@ -1,0 +1,111 @@
+"""The server's front door: reads each new connection's request head and routes it.
+
+Stream requests (GET/HEAD/OPTIONS on a mount) are answered here, byte for byte as
+Icecast does, and the connection becomes a `Listener`. Everything else (JSON API, status
+pages, playlist files) is handed, with the bytes read so far, to the aiohttp application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+from .httpwire import MAX_HEAD, BadRequest, error_response, find_head_end, listener_head, options_response, parse_request_head
+from .listener import Listener
+
+if TYPE_CHECKING:
+    from .station import Station
+
+log = logging.getLogger("streamer.http")
+
+HEAD_TIMEOUT = 15.0  # seconds a client may take to send its request head
+
+
+def http_date() -> str:
+    return formatdate(usegmt=True)
+
+
+class FrontDoor(asyncio.Protocol):
+    __slots__ = ("buf", "station", "timer", "transport")
+
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport subclasses
+        self.timer = asyncio.get_running_loop().call_later(HEAD_TIMEOUT, self._timeout)
+
+    def _timeout(self) -> None:
+        if self.transport and not self.transport.is_closing():
+            self._reply(error_response(400, "request head not received in time", http_date()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer:
+            self.timer.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = find_head_end(self.buf)
+        if end < 0:
+            if len(self.buf) > MAX_HEAD:
+                self._reply(error_response(431, f"request head larger than {MAX_HEAD} bytes", http_date()))
+            return
+        if self.timer:
+            self.timer.cancel()
+            self.timer = None
+        try:
+            head = parse_request_head(bytes(self.buf[:end]))
+        except BadRequest as exc:
+            self._reply(error_response(exc.status, str(exc), http_date()))
+            return
+        mount = self.station.mounts.get(head.path)
+        transport = self.transport
+        assert transport is not None
+        if head.method == "OPTIONS" and (mount is not None or head.target == "*"):
+            self._reply(options_response(http_date(), head.header("origin") or None))
+        elif mount is not None and head.method in ("GET", "HEAD"):
+            self._listen(mount, head)
+        elif mount is not None and head.method in ("SOURCE", "PUT"):
+            self._reply(error_response(405, f"{head.method} {head.path}: this mount is fed by the station's own encoder", http_date()))
+        elif head.method == "SOURCE":
+            self._reply(error_response(404, f"SOURCE {head.path}: no such mount", http_date()))
+        else:
+            self.station.hand_to_web(transport, bytes(self.buf))
+        self.buf = bytearray()
+
+    def _reply(self, response: bytes) -> None:
+        if self.transport and not self.transport.is_closing():
+            self.transport.write(response)
+            self.transport.close()
+
+    def _listen(self, mount, head) -> None:
+        station = self.station
+        transport = self.transport
+        assert transport is not None
+        origin = head.header("origin") or None
+        if head.method == "GET":
+            if len(mount.listeners) >= mount.config.max_listeners:
+                self._reply(error_response(403, "max listeners reached", http_date()))
+                return
+            if station.listener_count >= station.config.max_listeners:
+                self._reply(error_response(403, "server full: too many listeners", http_date()))
+                return
+        metaint = mount.config.metaint if head.wants_metadata and mount.info.supports_icy else 0
+        # Range probes (Safari's bytes=0-1) are ignored, as Icecast does: a live stream is 200.
+        transport.write(listener_head(mount.info, metaint or None, http_date(), origin))
+        if head.method == "HEAD":
+            transport.close()
+            return
+        peer = transport.get_extra_info("peername")
+        address = peer[0] if peer else "?"
+        buffer = mount.buffer
+        start = buffer.burst_start(mount.config.burst_size)
+        listener = Listener(mount, transport, start, metaint, address, head.header("user-agent"))
+        transport.set_protocol(listener)
+        mount.add(listener)
+        listener.feed(buffer.end)  # the burst: audio at once, from a frame boundary

@@ -1,0 +1,217 @@
+"""HTTP on the wire as Icecast speaks it: request-head parsing and response builders.
+
+Pure: bytes in, bytes out. The listener response is written byte for byte here rather
+than by aiohttp because players and relays expect Icecast's exact shape: HTTP/1.0, no
+chunked encoding, no Content-Length, `icy-*` headers without a space after the colon.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+MAX_HEAD = 16384
+SERVER = "streamer"
+
+REASONS = {
+    200: "OK",
+    204: "No Content",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Authorization Required",
+    403: "Forbidden",
+    404: "File Not Found",
+    405: "Method Not Allowed",
+    413: "Request Entity Too Large",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+CORS_EXPOSE = "icy-br, icy-description, icy-genre, icy-metaint, icy-name, icy-pub, icy-url, ice-audio-info"
+
+
+class BadRequest(ValueError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(slots=True)
+class RequestHead:
+    method: str
+    target: str
+    version: str  # "HTTP/1.0", "HTTP/1.1"
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+
+    @property
+    def path(self) -> str:
+        return unquote(urlsplit(self.target).path) or "/"
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def wants_metadata(self) -> bool:
+        return self.header("icy-metadata").strip() == "1"
+
+
+def find_head_end(buf: bytes | bytearray) -> int:
+    """Index just past the blank line ending the request head, or -1 if not complete yet."""
+    i = buf.find(b"\r\n\r\n")
+    if i >= 0:
+        return i + 4
+    i = buf.find(b"\n\n")  # some hand-written clients send bare LFs
+    return i + 2 if i >= 0 else -1
+
+
+def parse_request_head(raw: bytes) -> RequestHead:
+    """Parse a request line and headers; raises BadRequest naming what is wrong."""
+    try:
+        text = raw.decode("latin-1")
+    except UnicodeDecodeError as exc:  # latin-1 decodes anything; kept for clarity
+        raise BadRequest(400, str(exc)) from None
+    lines = text.replace("\r\n", "\n").split("\n")
+    parts = lines[0].split()
+    if len(parts) == 2 and parts[0] in ("GET", "HEAD"):  # HTTP/0.9-style request line
+        parts.append("HTTP/1.0")
+    if len(parts) != 3:
+        raise BadRequest(400, f"malformed request line: {lines[0][:80]!r}")
+    method, target, version = parts
+    if not version.startswith(("HTTP/1.", "ICE/1.")):
+        raise BadRequest(400, f"unsupported protocol version {version[:20]!r}")
+    if not method.isalpha():
+        raise BadRequest(400, f"malformed method {method[:20]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise BadRequest(400, f"malformed header line: {line[:80]!r}")
+        key = name.lower()
+        value = value.strip()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return RequestHead(method.upper(), target, version, headers)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """What a listener is told about a mount in the `icy-*` headers."""
+
+    content_type: str = "audio/mpeg"
+    bitrate: int = 128
+    sample_rate: int = 44100
+    channels: int = 2
+    name: str = ""
+    description: str = ""
+    genre: str = ""
+    url: str = ""
+    public: bool = False
+
+    @property
+    def audio_info(self) -> str:
+        return f"ice-samplerate={self.sample_rate};ice-bitrate={self.bitrate};ice-channels={self.channels}"
+
+    @property
+    def supports_icy(self) -> bool:
+        return self.content_type not in ("audio/ogg", "application/ogg", "video/webm", "audio/webm")
+
+
+def _clean(value: str) -> str:
+    """Header values: no line breaks (header injection), latin-1 safe via RFC 2047-free escaping."""
+    value = " ".join(value.split())
+    return value.encode("utf-8").decode("latin-1")
+
+
+def _head(status: int, lines: list[tuple[str, str]]) -> bytes:
+    out = [f"HTTP/1.0 {status} {REASONS.get(status, 'Unknown')}"]
+    out += [f"{k}:{v}" if k.startswith(("icy-", "ice-")) else f"{k}: {v}" for k, v in lines]
+    return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1")
+
+
+def _common(date: str, content_type: str) -> list[tuple[str, str]]:
+    return [
+        ("Server", SERVER),
+        ("Connection", "Close"),
+        ("Date", date),
+        ("Content-Type", content_type),
+        ("Cache-Control", "no-cache, no-store"),
+        ("Expires", "Mon, 26 Jul 1997 05:00:00 GMT"),
+        ("Pragma", "no-cache"),
+    ]
+
+
+def _cors(origin: str | None) -> list[tuple[str, str]]:
+    return [
+        ("Access-Control-Allow-Origin", origin or "*"),
+        ("Access-Control-Allow-Headers", "Origin, Accept, X-Requested-With, Content-Type, Icy-MetaData, Range"),
+        ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+        ("Access-Control-Expose-Headers", CORS_EXPOSE),
+    ]
+
+
+def listener_head(info: StreamInfo, metaint: int | None, date: str, origin: str | None = None) -> bytes:
+    """The 200 answer to a listener (also to HEAD). `metaint` only if the client asked for it."""
+    lines = _common(date, info.content_type)
+    lines += [
+        ("icy-br", str(info.bitrate)),
+        ("ice-audio-info", info.audio_info),
+        ("icy-description", _clean(info.description)),
+        ("icy-genre", _clean(info.genre)),
+        ("icy-name", _clean(info.name)),
+        ("icy-pub", "1" if info.public else "0"),
+        ("icy-url", _clean(info.url)),
+    ]
+    if metaint and info.supports_icy:
+        lines.append(("icy-metaint", str(metaint)))
+    lines += _cors(origin)
+    return _head(200, lines)
+
+
+def options_response(date: str, origin: str | None = None) -> bytes:
+    """CORS preflight: browsers send one because `Icy-MetaData` is not a simple header."""
+    lines = [("Server", SERVER), ("Connection", "Close"), ("Date", date), ("Content-Length", "0")]
+    lines += _cors(origin)
+    lines.append(("Access-Control-Max-Age", "86400"))
+    return _head(200, lines)
+
+
+def error_response(status: int, message: str, date: str, extra: list[tuple[str, str]] | None = None) -> bytes:
+    """A plain-text error a person can read, as a complete response."""
+    body = (message.rstrip("\n") + "\n").encode("utf-8")
+    lines = [
+        ("Server", SERVER),
+        ("Connection", "Close"),
+        ("Date", date),
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-cache"),
+    ]
+    lines += extra or []
+    lines.append(("Access-Control-Allow-Origin", "*"))
+    return _head(status, lines) + body
+
+
+# --- playlist files: what a player downloads to find the stream -----------------------------
+
+
+def m3u(url: str) -> str:
+    return url + "\r\n"
+
+
+def pls(url: str, title: str) -> str:
+    return f"[playlist]\r\nNumberOfEntries=1\r\nFile1={url}\r\nTitle1={title}\r\nLength1=-1\r\nVersion=2\r\n"
+
+
+def xspf(url: str, title: str, creator: str = "") -> str:
+    e = html.escape
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<playlist version="1" xmlns="http://xspf.org/ns/0/">\n'
+        f"  <title>{e(title)}</title>\n"
+        + (f"  <creator>{e(creator)}</creator>\n" if creator else "")
+        + f"  <trackList>\n    <track>\n      <location>{e(url)}</location>\n"
+        f"      <title>{e(title)}</title>\n    </track>\n  </trackList>\n</playlist>\n"
+    )

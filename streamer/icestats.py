@@ -1,0 +1,63 @@
+"""Icecast's /status-json.xsl shape, built from the station's own status (pure).
+
+Monitoring tools, exporters and website widgets parse this exact shape, including its quirk:
+`source` is an object for one mount, a list for several, and absent for none.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import formatdate
+from typing import Any
+
+from .config import Config
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _rfc822(ts: float) -> str:
+    return formatdate(ts, usegmt=False).replace("-0000", "+0000")
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(ts))
+
+
+def icestats(status: dict, config: Config, base_url: str) -> dict:
+    sources = []
+    for m in status["mounts"]:
+        mount = config.mount(m["mount"])
+        assert mount is not None
+        source = {
+            "audio_info": f"ice-samplerate={m['sample_rate']};ice-bitrate={m['bitrate']};ice-channels={m['channels']}",
+            "bitrate": m["bitrate"],
+            "genre": mount.genre,
+            "listener_peak": m["listener_peak"],
+            "listeners": m["listeners"],
+            "listenurl": base_url + m["mount"],
+            "server_description": mount.description,
+            "server_name": mount.name,
+            "server_type": m["format"],
+            "server_url": mount.url,
+            "title": m["title"],
+        }
+        if m["stream_start"]:
+            source["stream_start"] = _rfc822(m["stream_start"])
+            source["stream_start_iso8601"] = _iso(m["stream_start"])
+        sources.append(dict(sorted(source.items())))
+    stats: dict[str, Any] = {
+        "admin": "",
+        "host": base_url.split("://", 1)[-1].rsplit(":", 1)[0],
+        "location": config.station_description,
+        "server_id": f"streamer {status['version']}",
+        "server_start": _rfc822(status["started"]),
+        "server_start_iso8601": _iso(status["started"]),
+    }
+    if len(sources) == 1:
+        stats["source"] = sources[0]
+    elif sources:
+        stats["source"] = sources
+    return {"icestats": stats}

@@ -1,0 +1,134 @@
+"""ICY (SHOUTcast/Icecast) in-band metadata: sanitising titles, building blocks, and the
+per-listener interleaver. Pure: numbers and strings in, bytes and spans out.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_BLOCK = 255 * 16  # the length byte counts 16-byte units
+EMPTY_BLOCK = b"\x00"  # "title unchanged"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_SPACES = re.compile(r"\s+")
+
+
+def sanitize_title(text: str) -> str:
+    """Make a title safe inside StreamTitle='…';.
+
+    Clients read up to the first `';`, so an apostrophe before a semicolon becomes a
+    typographic one; control characters (which some receivers print or choke on) become
+    spaces; the text is NFC-normalised so it stays one code point per glyph.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub(" ", text)
+    text = _SPACES.sub(" ", text).strip()
+    return re.sub(r"'(?=\s*;)", "\u2019", text)
+
+
+def _cut_utf8(raw: bytes, limit: int) -> bytes:
+    """Cut UTF-8 bytes to at most `limit` bytes without splitting a character."""
+    if len(raw) <= limit:
+        return raw
+    cut = limit
+    while cut > 0 and (raw[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return raw[:cut]
+
+
+def metadata_block(title: str, url: str | None = None) -> bytes:
+    """The full metadata block (length byte + NUL-padded text) for a title, at most 4080 bytes."""
+    title = sanitize_title(title)
+    tail = b""
+    if url:
+        tail = b"StreamUrl='" + sanitize_title(url).encode("utf-8") + b"';"
+    room = MAX_BLOCK - len(b"StreamTitle='';") - len(tail)
+    if room < 0:  # an absurd URL is dropped rather than the title
+        tail, room = b"", MAX_BLOCK - len(b"StreamTitle='';")
+    body = b"StreamTitle='" + _cut_utf8(title.encode("utf-8"), room) + b"';" + tail
+    units = -(-len(body) // 16)
+    return bytes([units]) + body.ljust(units * 16, b"\x00")
+
+
+def parse_block(block: bytes) -> dict[str, str]:
+    """Read the fields of a metadata block's text (without its length byte)."""
+    text = block.rstrip(b"\x00").decode("utf-8", errors="replace")
+    return dict(re.findall(r"(\w+)='(.*?)';", text, flags=re.S))
+
+
+class IcyCursor:
+    """Where one listener's next metadata block goes, and what it last told the listener.
+
+    Positions are absolute byte offsets in the mount's audio stream; the interleaving counter
+    is the listener's own and carries on across track changes.
+    """
+
+    __slots__ = ("last_block", "metaint", "next_meta")
+
+    def __init__(self, metaint: int, start: int) -> None:
+        self.metaint = metaint
+        self.next_meta = start + metaint
+        self.last_block: bytes | None = None  # None: the first block is always sent in full
+
+    def split(self, start: int, end: int, block_at) -> list[tuple[int, int] | bytes]:
+        """Audio [start, end) as spans of audio and metadata blocks, in wire order.
+
+        `block_at(offset)` gives the full block for the title playing at that offset. A block
+        is sent in full only when it differs from the last one this listener got.
+        """
+        out: list[tuple[int, int] | bytes] = []
+        while start < end:
+            stop = self.next_meta if self.next_meta < end else end
+            out.append((start, stop))
+            start = stop
+            if stop == self.next_meta:
+                block = block_at(stop)
+                if block is self.last_block or block == self.last_block:
+                    out.append(EMPTY_BLOCK)
+                else:
+                    out.append(block)
+                    self.last_block = block
+                self.next_meta += self.metaint
+        return out
+
+
+class IcyReader:
+    """Client side: strips metadata blocks out of an interleaved stream (for relays and tests)."""
+
+    def __init__(self, metaint: int) -> None:
+        self.metaint = metaint
+        self._audio_left = metaint
+        self._meta_left = -1  # -1: expecting audio; otherwise bytes of metadata still to read
+        self._meta = bytearray()
+        self.position = 0  # audio bytes seen
+
+    def feed(self, data: bytes) -> tuple[bytes, list[tuple[int, dict[str, str]]]]:
+        """Returns (audio bytes, [(audio offset, fields)] for each non-empty block)."""
+        audio = bytearray()
+        blocks: list[tuple[int, dict[str, str]]] = []
+        i, n = 0, len(data)
+        while i < n:
+            if self._meta_left == -1:
+                take = min(self._audio_left, n - i)
+                audio += data[i : i + take]
+                self.position += take
+                self._audio_left -= take
+                i += take
+                if self._audio_left == 0:
+                    self._meta_left = -2  # length byte next
+            elif self._meta_left == -2:
+                self._meta_left = data[i] * 16
+                i += 1
+                if self._meta_left == 0:
+                    self._meta_left, self._audio_left = -1, self.metaint
+            else:
+                take = min(self._meta_left, n - i)
+                self._meta += data[i : i + take]
+                self._meta_left -= take
+                i += take
+                if self._meta_left == 0:
+                    blocks.append((self.position, parse_block(bytes(self._meta))))
+                    self._meta.clear()
+                    self._meta_left, self._audio_left = -1, self.metaint
+        return bytes(audio), blocks

@@ -1,0 +1,148 @@
+"""A mount: encoded frames → its pacing clock → its shared buffer → its listeners.
+
+The pacer is the mount's one clock. Each tick it releases the frames that are due into
+the shared buffer, then writes the new bytes to every listener from that one buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from .buffer import StreamBuffer
+from .config import MountConfig
+from .httpwire import StreamInfo
+from .pacing import PacingClock
+
+if TYPE_CHECKING:
+    from .listener import Listener
+
+log = logging.getLogger("streamer.mount")
+
+FANOUT_BATCH = 400  # listeners written between yields to the event loop (keeps accept latency low)
+REBASE_AFTER = 1.0  # seconds the source may lag before the clock restarts instead of bursting
+
+
+class Mount:
+    def __init__(self, config: MountConfig, fanout_interval: float) -> None:
+        self.config = config
+        self.path = config.path
+        self.info = StreamInfo(
+            content_type="audio/mpeg",
+            bitrate=config.bitrate,
+            sample_rate=config.sample_rate,
+            channels=config.channels,
+            name=config.name,
+            description=config.description,
+            genre=config.genre,
+            url=config.url,
+            public=config.public,
+        )
+        self.interval = fanout_interval
+        # Enough history for a listener queue_size behind plus a burst.
+        self.buffer = StreamBuffer(config.queue_size + config.burst_size)
+        self.listeners: set[Listener] = set()
+        self.pending: deque[tuple[bytes, int, str | None]] = deque()
+        self._arrived = asyncio.Event()
+        self.clock: PacingClock | None = None
+        self.started_at = time.time()
+        self.stream_start: float | None = None  # wall time of the first byte on air
+        self.last_publish = 0.0  # monotonic
+        self.peak = 0
+        self.connections = 0
+        self.evicted = 0
+        self.bytes_sent = 0
+        self.title_changes: deque[tuple[float, str]] = deque(maxlen=20)
+        self._task: asyncio.Task | None = None
+
+    # --- frames in (from the encoder) ---------------------------------------------------
+
+    def queue_frame(self, frame: bytes, samples: int, title: str | None) -> None:
+        self.pending.append((frame, samples, title))
+        self._arrived.set()
+
+    # --- the clock ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._pace(), name=f"pacer {self.path}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for listener in list(self.listeners):
+            listener.close()
+
+    async def _pace(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.interval
+        while True:
+            if not self.pending:
+                self._arrived.clear()
+                await self._arrived.wait()
+            now = loop.time()
+            clock = self.clock
+            if clock is None:
+                clock = self.clock = PacingClock(now, self.config.sample_rate)
+                self.stream_start = time.time()
+            elif clock.behind(now) > REBASE_AFTER:
+                log.warning("%s: source fell %.1f s behind; restarting the clock", self.path, clock.behind(now))
+                clock.rebase(now)
+            self._release(clock, now + interval)
+            await self._fanout()
+            self.last_publish = now
+            # Sleep to the next absolute tick; the clock, not the sleep, decides what is due.
+            await asyncio.sleep(max(0.0, clock.wait_time(loop.time(), interval)))
+
+    def _release(self, clock: PacingClock, until: float) -> None:
+        parts: list[bytes] = []
+        size = 0
+        pending = self.pending
+        buffer = self.buffer
+        while pending and clock.sent_until < until:
+            frame, samples, title = pending.popleft()
+            if title is not None:
+                if parts:
+                    buffer.append(b"".join(parts))
+                    parts, size = [], 0
+                buffer.mark_title(buffer.end, title)
+                self.title_changes.append((time.time(), title))
+            parts.append(frame)
+            size += len(frame)
+            clock.release(samples)
+        if parts:
+            buffer.append(b"".join(parts))
+
+    async def _fanout(self) -> None:
+        end = self.buffer.end
+        listeners = list(self.listeners)
+        for i in range(0, len(listeners), FANOUT_BATCH):
+            for listener in listeners[i : i + FANOUT_BATCH]:
+                if listener.pos < end:
+                    listener.feed(end)
+            if i + FANOUT_BATCH < len(listeners):
+                await asyncio.sleep(0)
+
+    # --- listeners --------------------------------------------------------------------------
+
+    def add(self, listener: Listener) -> None:
+        self.listeners.add(listener)
+        self.connections += 1
+        self.peak = max(self.peak, len(self.listeners))
+
+    def remove(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+
+    @property
+    def title(self) -> str:
+        return self.buffer.title
+
+    @property
+    def on_air(self) -> bool:
+        return self.buffer.end > 0

@@ -1,0 +1,179 @@
+"""YAML documents that remember where each value came from, and a reader that validates
+them field by field, so every complaint names FILE:LINE:COLUMN and the field at fault.
+
+Pure: text in, data and problems out.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+class Doc:
+    """Plain data parsed from YAML plus the position of every mapping key and value."""
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.positions: dict[Path, tuple[int, int]] = {}
+        self._constructor = yaml.constructor.SafeConstructor()
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            what = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError([Problem(file, line, col, f"YAML syntax: {what}")]) from None
+        self.data: Any = self._plain(node, ()) if node is not None else None
+
+    def _plain(self, node: yaml.Node, path: Path) -> Any:
+        self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._scalar(key_node)
+                out[key] = self._plain(value_node, (*path, key))
+                self.positions.setdefault((*path, key), (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._plain(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return str(node.value)
+        if ":" in node.value and node.tag.endswith((":int", ":float")):
+            return node.value  # YAML 1.1 reads 10:30 as base-60 630; a DJ means a clock time
+        return self._constructor.construct_object(node, deep=True)
+
+    def at(self, path: Path) -> tuple[int, int]:
+        while path and path not in self.positions:
+            path = path[:-1]
+        return self.positions.get(path, (1, 1))
+
+    def problem(self, path: Path, message: str) -> Problem:
+        line, col = self.at(path)
+        return Problem(self.file, line, col, message)
+
+
+_MISSING = object()
+
+
+def field_name(path: Path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+class Reader:
+    """Reads one mapping of a Doc; collects problems instead of stopping at the first."""
+
+    def __init__(self, doc: Doc, path: Path, problems: list[Problem], value: Any = _MISSING) -> None:
+        self.doc = doc
+        self.path = path
+        self.problems = problems
+        self.seen: set[str] = set()
+        data = doc.data if value is _MISSING else value
+        for p in path if value is _MISSING else ():
+            data = data.get(p) if isinstance(data, dict) else None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            self.error(path, f"{field_name(path)} must be a mapping of keys to values, not {_kind(data)}")
+            data = {}
+        self.data: dict[Any, Any] = data
+
+    def error(self, path: Path, message: str) -> None:
+        self.problems.append(self.doc.problem(path, message))
+
+    def raw(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return self.data.get(key, default)
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any, check=None) -> Any:
+        self.seen.add(key)
+        if key not in self.data or self.data[key] is None:
+            return default
+        value = self.data[key]
+        path = (*self.path, key)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        ok = False if isinstance(value, bool) and kind is not bool else isinstance(value, kind)
+        if not ok:
+            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            self.error(path, f"{field_name(path)} must be {_article(names)}, not {_kind(value)} {value!r}")
+            return default
+        if check is not None:
+            message = check(value)
+            if message:
+                self.error(path, f"{field_name(path)}: {message}")
+                return default
+        return value
+
+    def section(self, key: str) -> Reader:
+        self.seen.add(key)
+        return Reader(self.doc, (*self.path, key), self.problems, self.data.get(key) or {})
+
+    def finish(self) -> None:
+        """Report keys nobody asked for, with a did-you-mean."""
+        for key in self.data:
+            if str(key) not in self.seen:
+                path = (*self.path, key)
+                hint = difflib.get_close_matches(str(key), sorted(self.seen), n=1)
+                tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(sorted(self.seen))})"
+                self.error(path, f"unknown key {field_name(path)!r}{tip}")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _article(names: str) -> str:
+    return {
+        "str": "text",
+        "int": "a whole number",
+        "float": "a number",
+        "bool": "true or false",
+        "list": "a list",
+        "dict": "a mapping",
+    }.get(names, names)
+
+
+def in_range(lo: float, hi: float):
+    def check(v: float) -> str | None:
+        return None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}, not {v:g}"
+
+    return check
+
+
+def one_of(*choices: str):
+    def check(v: str) -> str | None:
+        if v in choices:
+            return None
+        hint = difflib.get_close_matches(v, choices, n=1)
+        tip = f" (did you mean {hint[0]!r}?)" if hint else ""
+        return f"must be one of {', '.join(choices)}, not {v!r}{tip}"
+
+    return check
