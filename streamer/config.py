@@ -151,7 +151,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         where = ("mounts", path)
         problem = _mount_path_problem(str(path))
         if problem:
-            top.error(where, f"mounts.{path}: {problem}")
+            top.error(where, f"mounts.{path}: {problem}", key=True)
             continue
         m = Reader(doc, where, problems, raw_mounts[path] or {})
         rate = m.get("sample_rate", int, audio["sample_rate"], one_of_int(MP3_RATES))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("streamer.http")
 
 HEAD_TIMEOUT = 15.0  # seconds a client may take to send its request head
+
+
+def _cap_send_buffer(transport: asyncio.Transport, size: int) -> None:
+    """Linux grows a socket's send buffer up to 4 MB for a client that stops reading: bound it
+    (to a burst plus a second of audio), so a stalled listener costs little kernel memory and
+    falls behind in the shared buffer, where it is measured and evicted at queue_size."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, max(32768, size))
+        except OSError:
+            pass
 
 
 def http_date() -> str:
@@ -101,6 +114,7 @@ class FrontDoor(asyncio.Protocol):
         if head.method == "HEAD":
             transport.close()
             return
+        _cap_send_buffer(transport, mount.config.burst_size + mount.config.bitrate * 125)
         peer = transport.get_extra_info("peername")
         address = peer[0] if peer else "?"
         buffer = mount.buffer

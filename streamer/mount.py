@@ -105,7 +105,7 @@ class Mount:
         size = 0
         pending = self.pending
         buffer = self.buffer
-        while pending and clock.sent_until < until:
+        while pending and clock.due(until, 0.0):
             frame, samples, title = pending.popleft()
             if title is not None:
                 if parts:

@@ -22,8 +22,8 @@ class PacingClock:
         """Clock time at which the audio released so far runs out."""
         return self.start + self.samples_sent / self.sample_rate
 
-    def due(self, now: float, lead: float, frame_samples: int) -> bool:
-        """Should a frame of `frame_samples` be released now, keeping `lead` seconds ahead?"""
+    def due(self, now: float, lead: float) -> bool:
+        """Should the next frame be released now, keeping `lead` seconds ahead of `now`?"""
         return self.sent_until < now + lead
 
     def release(self, frame_samples: int) -> None:

@@ -37,7 +37,8 @@ class Doc:
 
     def __init__(self, file: str, text: str) -> None:
         self.file = file
-        self.positions: dict[Path, tuple[int, int]] = {}
+        self.positions: dict[Path, tuple[int, int]] = {}  # where each value starts
+        self.key_positions: dict[Path, tuple[int, int]] = {}  # where each mapping key starts
         self._constructor = yaml.constructor.SafeConstructor()
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -55,7 +56,7 @@ class Doc:
             for key_node, value_node in node.value:
                 key = self._scalar(key_node)
                 out[key] = self._plain(value_node, (*path, key))
-                self.positions.setdefault((*path, key), (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+                self.key_positions[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self._plain(item, (*path, i)) for i, item in enumerate(node.value)]
@@ -68,13 +69,16 @@ class Doc:
             return node.value  # YAML 1.1 reads 10:30 as base-60 630; a DJ means a clock time
         return self._constructor.construct_object(node, deep=True)
 
-    def at(self, path: Path) -> tuple[int, int]:
+    def at(self, path: Path, key: bool = False) -> tuple[int, int]:
+        """Position of the value at `path` (or of its key), else of the nearest enclosing one."""
+        if key and path in self.key_positions:
+            return self.key_positions[path]
         while path and path not in self.positions:
             path = path[:-1]
         return self.positions.get(path, (1, 1))
 
-    def problem(self, path: Path, message: str) -> Problem:
-        line, col = self.at(path)
+    def problem(self, path: Path, message: str, key: bool = False) -> Problem:
+        line, col = self.at(path, key)
         return Problem(self.file, line, col, message)
 
 
@@ -103,8 +107,8 @@ class Reader:
             data = {}
         self.data: dict[Any, Any] = data
 
-    def error(self, path: Path, message: str) -> None:
-        self.problems.append(self.doc.problem(path, message))
+    def error(self, path: Path, message: str, key: bool = False) -> None:
+        self.problems.append(self.doc.problem(path, message, key))
 
     def raw(self, key: str, default: Any = None) -> Any:
         self.seen.add(key)
@@ -141,7 +145,7 @@ class Reader:
                 path = (*self.path, key)
                 hint = difflib.get_close_matches(str(key), sorted(self.seen), n=1)
                 tip = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(sorted(self.seen))})"
-                self.error(path, f"unknown key {field_name(path)!r}{tip}")
+                self.error(path, f"unknown key {field_name(path)!r}{tip}", key=True)
 
 
 def _kind(value: Any) -> str:

@@ -1,0 +1,226 @@
+"""Shared fixtures: real audio made with ffmpeg, a real streamer process on a free port,
+and small clients that speak the wire protocol."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from streamer.ffmpeg import ffmpeg_exe
+from streamer.icy import IcyReader
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(program: str) -> str:
+    """Path of a real peer program. Missing: skip on a developer's machine, fail in CI."""
+    path = shutil.which(program)
+    if path is None:
+        message = f"{program} is not installed (apt-get install {program}); .ci/run installs it"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_tone(
+    path: Path,
+    freq: float,
+    seconds: float,
+    rate: int = 44100,
+    channels: int = 2,
+    codec: tuple[str, ...] = (),
+    artist: str = "",
+    title: str = "",
+) -> Path:
+    """A tagged sine tone in whatever format the file name says."""
+    meta = []
+    if artist:
+        meta += ["-metadata", f"artist={artist}"]
+    if title:
+        meta += ["-metadata", f"title={title}"]
+    subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency={freq}:sample_rate={rate}:duration={seconds}",
+         "-ac", str(channels), *codec, *meta, str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    port: int
+    log: Path
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path: str, timeout: float = 5.0) -> tuple[int, dict[str, str], bytes]:
+        try:
+            with urllib.request.urlopen(self.url(path), timeout=timeout) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def status(self) -> dict:
+        return json.loads(self.get("/api/status")[2])
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+DEFAULT_CONFIG = """
+station: {{name: Test Radio, description: tests, genre: Test}}
+server: {{host: 127.0.0.1, port: {port}, log_level: info, fanout_interval: 0.1}}
+audio: {{sample_rate: 44100, channels: 2, lookahead: 1.0}}
+mounts:
+{mounts}
+playlists: playlists
+"""
+
+DEFAULT_MOUNTS = """  /main: {bitrate: 128, sample_rate: 44100}
+  /low: {bitrate: 48, sample_rate: 22050, channels: 1}"""
+
+
+def start_server(tmp: Path, playlist_yaml: str, mounts: str = DEFAULT_MOUNTS, config_extra: str = "", wait_on_air: bool = True) -> Server:
+    port = free_port()
+    (tmp / "playlists").mkdir(exist_ok=True)
+    (tmp / "playlists" / "station.yaml").write_text(playlist_yaml)
+    config = tmp / "config.yaml"
+    config.write_text(DEFAULT_CONFIG.format(port=port, mounts=mounts) + config_extra)
+    log = tmp / "server.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamer", "serve", "--config", str(config)],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=tmp,
+    )  # fmt: skip
+    server = Server(proc, port, log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"streamer exited with {proc.returncode}:\n{server.log_text()}")
+        try:
+            code = server.get("/healthz", timeout=1)[0]
+            if code == 200 or (code == 503 and not wait_on_air):
+                return server
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"streamer did not come on air in 20 s:\n{server.log_text()}")
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    servers: list[Server] = []
+
+    def factory(playlist_yaml: str, **kw) -> Server:
+        s = start_server(tmp_path, playlist_yaml, **kw)
+        servers.append(s)
+        return s
+
+    yield factory
+    for s in servers:
+        s.stop()
+
+
+@dataclass
+class Recording:
+    head: bytes
+    headers: dict[str, str]
+    audio: bytes
+    blocks: list[tuple[int, dict[str, str]]]
+    first_byte_after: float  # seconds from connect to the first body byte
+
+
+def raw_request(port: int, request: bytes, timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+                if len(out) > 200_000:
+                    break
+        except TimeoutError:
+            pass
+        return out
+
+
+def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recording:
+    """Listen like a player for `seconds`, splitting out ICY metadata."""
+    req = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\n"
+    if metadata:
+        req += "Icy-MetaData: 1\r\n"
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall((req + "\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            assert chunk, f"connection closed before headers: {buf!r}"
+            buf += chunk
+        head, _, body = buf.partition(b"\r\n\r\n")
+        headers = {}
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        first = time.monotonic() - start if body else None
+        data = bytearray(body)
+        end = start + seconds
+        while (now := time.monotonic()) < end:
+            s.settimeout(max(0.05, end - now))
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            if first is None:
+                first = time.monotonic() - start
+            data += chunk
+    metaint = int(headers.get("icy-metaint", 0))
+    if metaint:
+        audio, blocks = IcyReader(metaint).feed(bytes(data))
+    else:
+        audio, blocks = bytes(data), []
+    return Recording(head, headers, audio, blocks, first if first is not None else float("inf"))
+
+
+def decode_errors(audio: bytes, tmp: Path, name: str = "rec.mp3") -> tuple[list[str], str]:
+    """Decode with ffmpeg: (error lines, ffmpeg's stream description line)."""
+    f = tmp / name
+    f.write_bytes(audio)
+    errors = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(f), "-f", "null", "-"], capture_output=True, text=True
+    ).stderr
+    info = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(f)], capture_output=True, text=True).stderr
+    stream = next((line.strip() for line in info.splitlines() if "Audio:" in line), "")
+    return [line for line in errors.splitlines() if line.strip()], stream

@@ -1,0 +1,61 @@
+"""The command line as a user meets it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streamer", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60)
+
+
+def test_help_everywhere():
+    top = run("--help")
+    assert top.returncode == 0 and "serve" in top.stdout and "check" in top.stdout
+    serve = run("serve", "--help")
+    assert serve.returncode == 0 and "--config" in serve.stdout and "--port" in serve.stdout and "--host" in serve.stdout
+    assert run("check", "--help").returncode == 0
+
+
+def test_refuses_public_address_with_example_passwords(tmp_path):
+    (tmp_path / "playlists").mkdir()
+    (tmp_path / "config.yaml").write_text("server: {host: 0.0.0.0, port: 1}\nusers:\n  admin: {password: Str0ng-admin}\n")
+    out = run("serve", "--config", str(tmp_path / "config.yaml"))
+    assert out.returncode == 2
+    assert "refusing to listen on 0.0.0.0" in out.stderr
+    assert "source, relay" in out.stderr and "STREAMER_SOURCE_PASSWORD" in out.stderr and "STREAMER_ADMIN_PASSWORD" not in out.stderr
+
+
+def test_config_errors_name_file_line_and_field(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("server:\n  port: eighty\n")
+    out = run("--config", str(cfg))
+    assert out.returncode == 2
+    assert f"{cfg}:2:9: server.port must be a whole number, not text 'eighty'" in out.stderr
+
+
+def test_missing_config_says_how_to_fix(tmp_path):
+    out = run(cwd=tmp_path)
+    assert out.returncode == 2 and "config.yaml:1:1: config file not found (pass --config PATH" in out.stderr
+
+
+def test_check_the_default_station():
+    out = run("check")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok: 2 mount(s), 1 playlist(s), 6 audio file(s)")
+
+
+def test_check_reports_playlist_problems(tmp_path):
+    (tmp_path / "playlists").mkdir()
+    (tmp_path / "playlists" / "a.yaml").write_text("playlists:\n  music:\n    files: [gone.mp3]\n    order: shufle\n")
+    (tmp_path / "config.yaml").write_text("playlists: playlists\n")
+    out = run("check", "--config", str(tmp_path / "config.yaml"))
+    assert out.returncode == 2
+    assert (
+        "a.yaml:4:12: playlists.music.order: must be one of shuffle, sequential, random, not 'shufle' (did you mean 'shuffle'?)"
+        in out.stderr
+    )

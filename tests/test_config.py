@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from streamer.config import is_loopback, parse_config
+from streamer.icestats import icestats
+from streamer.yamldoc import ConfigError
+
+F = Path("/etc/streamer/config.yaml")
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, F, env={})
+    return [str(p) for p in exc.value.problems]
+
+
+def test_defaults():
+    c = parse_config("", F, env={})
+    assert [m.path for m in c.mounts] == ["/main"]
+    assert c.users["source"].password == "hackme"
+    assert c.public_passwords() == ["source", "admin", "relay"]
+    assert c.playlists_dir == Path("/etc/streamer/playlists")
+
+
+def test_every_problem_named_with_file_line_and_field():
+    got = problems("server:\n  port: eighty\n  hots: 0.0.0.0\nmounts:\n  /main:\n    bitrate: 100\n  nope: {}\n")
+    assert got[0] == "/etc/streamer/config.yaml:2:9: server.port must be a whole number, not text 'eighty'"
+    assert got[1].startswith("/etc/streamer/config.yaml:3:3: unknown key 'server.hots' (did you mean 'host'?)")
+    assert got[2].startswith("/etc/streamer/config.yaml:6:14: mounts./main.bitrate: must be one of 32, 40")
+    assert got[3].startswith("/etc/streamer/config.yaml:7:3: mounts.nope: a mount path looks like /main")
+
+
+def test_yaml_syntax_error_has_position():
+    got = problems("server:\n  port: [8000\n")
+    assert got[0].startswith("/etc/streamer/config.yaml:3:1: YAML syntax:")
+
+
+def test_passwords_from_environment():
+    c = parse_config("users:\n  admin: {password: hackme}\n", F, env={"STREAMER_ADMIN_PASSWORD": "s3cret-Long"})
+    assert c.users["admin"].password == "s3cret-Long"
+    assert c.public_passwords() == ["source", "relay"]
+
+
+def test_loopback():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1") and not is_loopback("example.org")
+
+
+def _status(mounts):
+    return {"version": "1", "started": 0.0, "mounts": mounts}
+
+
+def _mount(path):
+    return dict(
+        mount=path,
+        sample_rate=44100,
+        bitrate=128,
+        channels=2,
+        listener_peak=3,
+        listeners=1,
+        format="audio/mpeg",
+        title="T",
+        stream_start=None,
+    )
+
+
+def test_icestats_quirk_object_list_absent():
+    c = parse_config("mounts:\n  /a: {}\n  /b: {}\n", F, env={})
+    one = icestats(_status([_mount("/a")]), c, "http://h:1")["icestats"]
+    assert isinstance(one["source"], dict) and one["source"]["listenurl"] == "http://h:1/a"
+    two = icestats(_status([_mount("/a"), _mount("/b")]), c, "http://h:1")["icestats"]
+    assert isinstance(two["source"], list) and len(two["source"]) == 2
+    assert "source" not in icestats(_status([]), c, "http://h:1")["icestats"]
+    assert one["server_start_iso8601"] == "1970-01-01T00:00:00+0000"

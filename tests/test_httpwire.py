@@ -1,0 +1,66 @@
+import pytest
+
+from streamer.httpwire import BadRequest, StreamInfo, error_response, listener_head, m3u, options_response, parse_request_head, pls, xspf
+
+DATE = "Tue, 24 Nov 2026 18:36:58 GMT"
+INFO = StreamInfo(name="Radio \u00c9t\u00e9\r\nX-Evil: 1", description="d", genre="g", url="http://x/", bitrate=128)
+
+
+def lines(raw: bytes) -> list[str]:
+    head, _, _ = raw.partition(b"\r\n\r\n")
+    return head.decode("latin-1").split("\r\n")
+
+
+def test_parse_request_head():
+    h = parse_request_head(b"GET /main?x=1 HTTP/1.1\r\nHost: a\r\nIcy-MetaData: 1\r\nX: 1\r\nx: 2\r\n\r\n")
+    assert (h.method, h.path, h.version) == ("GET", "/main", "HTTP/1.1")
+    assert h.wants_metadata and h.header("x") == "1, 2"
+
+
+@pytest.mark.parametrize(
+    "raw", [b"GARBAGE\r\n\r\n", b"GET / SPDY/3\r\n\r\n", b"GET / HTTP/1.1\r\nno-colon\r\n\r\n", b"G@T / HTTP/1.1\r\n\r\n"]
+)
+def test_parse_errors_say_what(raw):
+    with pytest.raises(BadRequest) as exc:
+        parse_request_head(raw)
+    assert exc.value.status == 400 and str(exc.value)
+
+
+def test_listener_head_is_icecast_shaped():
+    raw = listener_head(INFO, 16000, DATE)
+    ls = lines(raw)
+    assert ls[0] == "HTTP/1.0 200 OK"
+    names = [line.split(":", 1)[0] for line in ls[1:]]
+    assert names[:7] == ["Server", "Connection", "Date", "Content-Type", "Cache-Control", "Expires", "Pragma"]
+    assert names[7:15] == ["icy-br", "ice-audio-info", "icy-description", "icy-genre", "icy-name", "icy-pub", "icy-url", "icy-metaint"]
+    assert "icy-metaint:16000" in ls and "icy-br:128" in ls and "Connection: Close" in ls
+    assert not any(n.lower() in ("content-length", "transfer-encoding") for n in names)
+    assert not any(line.startswith("X-Evil") for line in ls)  # no header injection from the config
+    assert raw.endswith(b"\r\n\r\n")
+
+
+def test_no_metaint_unless_asked_and_never_for_ogg():
+    assert b"icy-metaint:" not in listener_head(INFO, None, DATE)
+    assert b"icy-metaint:" not in listener_head(StreamInfo(content_type="audio/ogg"), 16000, DATE)
+
+
+def test_cors_and_options():
+    assert b"Access-Control-Expose-Headers: icy-br" in listener_head(INFO, None, DATE)
+    opt = options_response(DATE, "https://player.example")
+    assert lines(opt)[0] == "HTTP/1.0 200 OK"
+    assert b"Access-Control-Allow-Origin: https://player.example" in opt
+    assert b"Icy-MetaData" in opt
+
+
+def test_error_response_has_a_readable_body():
+    raw = error_response(403, "max listeners reached", DATE)
+    assert lines(raw)[0] == "HTTP/1.0 403 Forbidden"
+    assert raw.endswith(b"\r\n\r\nmax listeners reached\n")
+    assert b"Content-Length: 22" in raw
+
+
+def test_playlist_files():
+    assert m3u("http://h:8000/main") == "http://h:8000/main\r\n"
+    assert "File1=http://h/main" in pls("http://h/main", "R") and "NumberOfEntries=1" in pls("http://h/main", "R")
+    x = xspf("http://h/main?a=1&b=2", "R & B")
+    assert "<location>http://h/main?a=1&amp;b=2</location>" in x and "R &amp; B" in x

@@ -1,0 +1,62 @@
+import itertools
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from streamer.playlist import PlaylistSpec, Programme, Rotation, expand_sources, load_programme, parse_playlist_file
+from streamer.yamldoc import ConfigError, Problem
+
+FILES = [Path(f"/m/{i}.mp3") for i in range(7)]
+
+
+def test_shuffle_plays_all_before_repeating_and_never_twice_in_a_row():
+    r = Rotation(FILES, "shuffle", random.Random(3))
+    picks = [r.next() for _ in range(7 * 50)]
+    for i in range(0, len(picks), 7):
+        assert sorted(picks[i : i + 7]) == sorted(FILES)
+    assert all(a != b for a, b in itertools.pairwise(picks))
+
+
+def test_sequential_and_random():
+    r = Rotation(FILES[:3], "sequential")
+    assert [r.next() for _ in range(4)] == [*FILES[:3], FILES[0]]
+    rnd = Rotation(FILES, "random", random.Random(1))
+    counts = Counter(rnd.next() for _ in range(7000))
+    assert set(counts) == set(FILES) and min(counts.values()) > 800
+
+
+def test_empty_rotation():
+    assert Rotation([], "shuffle").next() is None
+
+
+def test_parse_problems_name_the_line():
+    problems: list[Problem] = []
+    parse_playlist_file("playlists:\n  music:\n    files: [a/]\n    oder: shuffle\n", Path("p.yaml"), Programme(), problems)
+    assert str(problems[0]) == "p.yaml:4:5: unknown key 'playlists.music.oder' (did you mean 'order'?)"
+
+
+def test_load_programme_and_expand(tmp_path):
+    (tmp_path / "audio" / "sub").mkdir(parents=True)
+    for name in ("a.mp3", "b.ogg", "notes.txt", "sub/c.flac"):
+        (tmp_path / "audio" / name).write_bytes(b"x")
+    (tmp_path / "list.m3u").write_text("#EXTM3U\naudio/a.mp3\n/abs/z.mp3\n")
+    (tmp_path / "p.yaml").write_text("playlists:\n  music:\n    files: [audio/, 'audio/*.ogg', list.m3u, nothing/*.mp3]\n")
+    programme = load_programme(tmp_path)
+    assert programme.fallback == "music"
+    files, warnings = expand_sources(programme.playlists["music"])
+    names = [f.name for f in files]
+    assert names == ["a.mp3", "b.ogg", "c.flac", "b.ogg", "a.mp3", "z.mp3"]
+    assert len(warnings) == 1 and "nothing/*.mp3" in warnings[0]
+
+
+def test_unknown_fallback_is_an_error(tmp_path):
+    (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [a.mp3]}\nfallback: musik\n")
+    with pytest.raises(ConfigError) as exc:
+        load_programme(tmp_path)
+    assert "fallback 'musik' is not a playlist" in str(exc.value)
+
+
+def test_spec_type():
+    assert PlaylistSpec.__slots__

@@ -1,0 +1,244 @@
+"""The real server on a free loopback port, heard by real decoders (ffmpeg, mpv)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from streamer.ffmpeg import ffmpeg_exe
+
+from .conftest import decode_errors, make_tone, need, raw_request, record
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    """Tracks in several formats and rates, tagged, plus bad files."""
+    d = tmp_path_factory.mktemp("media")
+    make_tone(d / "a.mp3", 440, 3.0, 44100, 2, ("-c:a", "libmp3lame", "-b:a", "96k"), "Artist A", "Low Tone")
+    make_tone(d / "b.ogg", 1500, 3.0, 48000, 2, ("-c:a", "libvorbis", "-q:a", "2"), "Artist \u00c9 \u2013 B", "High \u2018Tone\u2019")
+    make_tone(d / "c.flac", 700, 3.0, 22050, 1, ("-c:a", "flac",), "Artist C", "Mid Tone")  # fmt: skip
+    make_tone(d / "d.m4a", 440, 2.0, 32000, 2, ("-c:a", "aac", "-b:a", "64k"), "", "")
+    (d / "corrupt.mp3").write_bytes(bytes(range(256)) * 64)
+    (d / "empty.ogg").write_bytes(b"")
+    return d
+
+
+def sequential(*files, media) -> str:
+    listed = ", ".join(f"'{media / f}'" for f in files)
+    return f"playlists:\n  test:\n    files: [{listed}]\n    order: sequential\n"
+
+
+def test_stream_decodes_clean_across_formats_and_rates(server_factory, media, tmp_path):
+    server = server_factory(sequential("a.mp3", "b.ogg", "c.flac", "d.m4a", media=media))
+    rec = record(server.port, "/main", 9.0)
+    low = record(server.port, "/low", 3.0, metadata=False)
+    errors, stream = decode_errors(rec.audio, tmp_path)
+    assert errors == []
+    assert "44100 Hz, stereo" in stream and "128 kb/s" in stream
+    titles = [b["StreamTitle"] for _, b in rec.blocks]
+    assert titles[0]  # the first block always carries the title
+    assert {"Artist A - Low Tone", "Artist \u00c9 \u2013 B - High \u2018Tone\u2019", "Artist C - Mid Tone", "d"} & set(titles)
+    assert len(set(titles)) >= 3  # at least two changes in 9 s of 3 s tracks
+    errors, stream = decode_errors(low.audio, tmp_path, "low.mp3")
+    assert errors == [] and "22050 Hz, mono" in stream and "48 kb/s" in stream
+
+
+def test_ffmpeg_as_a_listener(server_factory, media):
+    server = server_factory(sequential("a.mp3", "b.ogg", media=media))
+    out = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", server.url("/main"), "-t", "4", "-f", "null", "-"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"Audio: mp3.*44100 Hz, stereo", out.stderr)
+    assert not re.search(r"error|invalid", out.stderr, re.I), out.stderr
+
+
+def test_mpv_plays_and_shows_the_title(server_factory, media):
+    mpv = need("mpv")
+    server = server_factory(sequential("a.mp3", "c.flac", media=media))
+    out = subprocess.run(
+        [mpv, "--no-config", "--no-video", "--ao=null", "--length=3", "--msg-level=all=info", server.url("/main")],
+        capture_output=True, text=True, timeout=40,
+    )  # fmt: skip
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text
+    assert re.search(r"icy-title: (Artist A - Low Tone|Artist C - Mid Tone)", text), text
+
+
+def zero_crossing_rate(pcm: bytes, rate: int, window: float) -> list[float]:
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm[: len(pcm) // 2 * 2])
+    n = int(rate * window)
+    out = []
+    for i in range(0, len(samples) - n, n):
+        w = samples[i : i + n]
+        out.append(sum(1 for a, b in itertools.pairwise(w) if (a < 0) != (b < 0)) / window)
+    return out
+
+
+def test_title_changes_where_the_new_track_starts(server_factory, media, tmp_path):
+    """Icecast is ~4 s off; here the block must come within one metaint after the audio change."""
+    server = server_factory(sequential("a.mp3", "b.ogg", media=media), mounts="  /main: {bitrate: 128, metaint: 1024}")
+    rec = record(server.port, "/main", 8.0)
+    f = tmp_path / "rec.mp3"
+    f.write_bytes(rec.audio)
+    pcm = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(f), "-f", "s16le", "-ac", "1", "-"], capture_output=True, check=True
+    ).stdout
+    zcr = zero_crossing_rate(pcm, 44100, 0.02)
+    # 440 Hz crosses zero ~880 times a second, 1500 Hz ~3000 times.
+    changes = [i * 0.02 for i in range(1, len(zcr)) if (zcr[i - 1] > 1900) != (zcr[i] > 1900) and zcr[i] > 100 and zcr[i - 1] > 100]
+    changes_told = rec.blocks[1:]  # the first block greets a new listener; the rest are changes
+    assert changes_told, rec.blocks
+    for offset, fields in changes_told:
+        told = offset / 16000  # CBR 128 kbit/s: 16000 bytes a second
+        heard = min(changes, key=lambda c: abs(c - told))
+        assert -0.1 <= told - heard <= 1024 / 16000 + 0.1, (fields, told, changes)
+
+
+def test_icecast_wire_shape(server_factory, media):
+    server = server_factory(sequential("a.mp3", media=media))
+    port = server.port
+    plain = raw_request(port, b"GET /main HTTP/1.1\r\nHost: x\r\n\r\n", timeout=0.5)
+    head, _, body = plain.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "HTTP/1.0 200 OK"
+    names = [x.split(":")[0].lower() for x in lines[1:]]
+    assert "content-length" not in names and "transfer-encoding" not in names and "icy-metaint" not in names
+    assert "icy-br:128" in lines and "icy-name:Test Radio" in lines
+    assert body[:2] in (b"\xff\xfb", b"\xff\xfa")  # starts on an MP3 frame
+    assert len(body) >= 65536 - 4096  # the burst
+
+    with_meta = raw_request(port, b"GET /main HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", timeout=0.3)
+    assert b"\r\nicy-metaint:16000\r\n" in with_meta.partition(b"\r\n\r\n")[0]
+
+    head_only = raw_request(port, b"HEAD /main HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert head_only.startswith(b"HTTP/1.0 200 OK\r\n") and head_only.endswith(b"\r\n\r\n")
+
+    options = raw_request(
+        port, b"OPTIONS /main HTTP/1.1\r\nOrigin: https://web.example\r\nAccess-Control-Request-Headers: icy-metadata\r\n\r\n"
+    )
+    assert options.startswith(b"HTTP/1.0 200 OK") and b"Access-Control-Allow-Origin: https://web.example" in options
+
+    ranged = raw_request(port, b"GET /main HTTP/1.1\r\nRange: bytes=0-1\r\n\r\n", timeout=0.3)
+    assert ranged.startswith(b"HTTP/1.0 200 OK")
+
+    missing = raw_request(port, b"GET /nope HTTP/1.0\r\n\r\n")
+    assert re.match(rb"HTTP/1.[01] 404", missing) and b"/main" in missing  # the error names the mounts there are
+
+    bad = raw_request(port, b"NONSENSE\r\n\r\n")
+    assert bad.startswith(b"HTTP/1.0 400") and b"malformed request line" in bad
+
+    code, headers, m3u = server.get("/main.m3u")
+    assert code == 200 and headers["Content-Type"].startswith("audio/x-mpegurl") and m3u.decode().strip() == server.url("/main")
+    code, _, pls = server.get("/main.pls")
+    assert b"File1=" + server.url("/main").encode() in pls
+    code, headers, xspf = server.get("/main.xspf")
+    assert headers["Content-Type"].startswith("application/xspf+xml") and b"<location>" in xspf
+
+    code, _, body = server.get("/status-json.xsl")
+    stats = json.loads(body)["icestats"]
+    assert isinstance(stats["source"], list)  # two mounts: a list (one would be an object)
+    assert [s["listenurl"] for s in stats["source"]] == [server.url("/main"), server.url("/low")]
+    assert server.get("/healthz")[0] == 200
+
+
+def test_listener_limits(server_factory, media):
+    server = server_factory(sequential("a.mp3", media=media), mounts="  /main: {bitrate: 64, max_listeners: 2}")
+    socks = []
+    try:
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(b"GET /main HTTP/1.0\r\n\r\n")
+            assert s.recv(12) == b"HTTP/1.0 200"
+            socks.append(s)
+        third = raw_request(server.port, b"GET /main HTTP/1.0\r\n\r\n")
+        assert third.startswith(b"HTTP/1.0 403 Forbidden") and b"max listeners reached" in third
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_bad_files_are_skipped_and_reported(server_factory, media, tmp_path):
+    playlist = sequential("a.mp3", "missing.mp3", "corrupt.mp3", "empty.ogg", "c.flac", media=media)
+    server = server_factory(playlist)
+    rec = record(server.port, "/main", 7.0)
+    errors, _ = decode_errors(rec.audio, tmp_path)
+    assert errors == []
+    titles = {b["StreamTitle"] for _, b in rec.blocks}
+    assert {"Artist A - Low Tone", "Artist C - Mid Tone"} <= titles
+    problems = {p["file"].rsplit("/", 1)[-1]: p["reason"] for p in server.status()["problems"]}
+    assert problems["missing.mp3"] == "file not found"
+    assert problems["empty.ogg"] == "file is empty"
+    assert problems["corrupt.mp3"].startswith("cannot decode")
+    assert "skipping" in server.log_text() and "corrupt.mp3" in server.log_text()
+
+
+def test_stalled_listener_is_evicted_while_others_play_on(server_factory, media):
+    server = server_factory(sequential("a.mp3", media=media), mounts="  /main: {bitrate: 320, queue_size: 65536, burst_size: 16384}")
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", server.port))
+    stuck.sendall(b"GET /main HTTP/1.0\r\n\r\n")  # and never read
+    got = {}
+    t = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 12.0, metadata=False)))
+    t.start()
+    deadline = time.monotonic() + 20
+    evicted = 0
+    while time.monotonic() < deadline and not evicted:
+        time.sleep(0.5)
+        evicted = server.status()["mounts"][0]["evicted"]
+    t.join()
+    assert evicted == 1
+    # The healthy listener got its burst plus real time at 40,000 bytes a second throughout.
+    assert len(got["rec"].audio) >= 16384 * 0.75 + 40000 * 11.5
+    stuck.settimeout(5)
+    with pytest.raises((ConnectionResetError, TimeoutError)):
+        while stuck.recv(65536):
+            pass
+        raise ConnectionResetError  # a clean EOF also means the server let go
+    stuck.close()
+    assert "fell" in server.log_text() and "behind" in server.log_text()
+
+
+def test_a_thousand_listeners_drop_at_once(server_factory, media, tmp_path):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    server = server_factory(sequential("a.mp3", "c.flac", media=media), mounts="  /main: {bitrate: 64}")
+    socks = []
+    try:
+        for i in range(1000):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(b"GET /main HTTP/1.0\r\n" + (b"Icy-MetaData: 1\r\n" if i % 2 else b"") + b"\r\n")
+            socks.append(s)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and server.status()["listeners"] < 1000:
+            time.sleep(0.2)
+        assert server.status()["listeners"] == 1000
+        for s in socks:  # reset, not a polite close: the worst case for the server
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+    finally:
+        for s in socks:
+            s.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and server.status()["listeners"] > 0:
+        time.sleep(0.2)
+    status = server.status()
+    assert status["listeners"] == 0 and status["mounts"][0]["listener_peak"] == 1000
+    rec = record(server.port, "/main", 3.0)
+    assert decode_errors(rec.audio, tmp_path)[0] == []
+    assert rec.blocks and rec.blocks[0][1]["StreamTitle"]
+    assert server.proc.poll() is None
