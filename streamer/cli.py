@@ -6,13 +6,15 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
 import sys
 
 from . import __version__
 from .config import PASSWORD_ENV, Config, is_loopback, load_config
 from .ffmpeg import FFmpegMissing, ffmpeg_exe
-from .playlist import expand_sources, load_programme
+from .playlist import expand_sources
+from .programme import load_programme
 from .yamldoc import ConfigError
 
 log = logging.getLogger("streamer")
@@ -33,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="validate the config and playlists", description="Validate config.yaml and the playlists; exit 0 if all is well."
     )
     _common(check)
+    sched = sub.add_parser(
+        "schedule", help="print the timeline a DJ reads", description="Print the schedule: blocks, playlists and timed events."
+    )
+    _common(sched)
+    sched.add_argument("--at", metavar="TIME", help="start time: 'YYYY-MM-DD HH:MM' or 'HH:MM' (station time zone; default: now)")
+    sched.add_argument("--hours", type=float, default=24, metavar="N", help="how many hours to show (default 24)")
     return parser
 
 
@@ -47,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return check(args.config)
+    if args.command == "schedule":
+        return schedule(args.config, args.at, args.hours)
     return serve(args.config, args.host, args.port)
 
 
@@ -59,33 +69,83 @@ def _load(path: str) -> Config | None:
         return None
 
 
+def _problems(problems) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
 def check(path: str) -> int:
+    from .timeline import overlaps
+
     config = _load(path)
     if config is None:
         return 2
     try:
         programme = load_programme(config.playlists_dir)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        _problems(exc.problems)
         return 2
-    problems = 0
+    problems: list[str] = []
     files = 0
     for spec in programme.playlists.values():
         found, warnings = expand_sources(spec)
-        for w in warnings:
-            print(w, file=sys.stderr)
-            problems += 1
+        problems += warnings
         for f in found:
             files += 1
             if not f.is_file():
-                print(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {f}: file not found", file=sys.stderr)
-                problems += 1
+                problems.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {f}: file not found")
+            elif not os.access(f, os.R_OK):
+                problems.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {f}: not readable")
+    notes = []
+    for o in overlaps(programme):
+        where = o.b.where
+        line = f"{where.file}:{where.line}: {o.describe()}"
+        (problems if o.ambiguous else notes).append(line)
+    for line in problems:
+        print(line, file=sys.stderr)
     if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
         return 1
     print(
-        f"ok: {len(config.mounts)} mount(s), {len(programme.playlists)} playlist(s), {files} audio file(s); fallback {programme.fallback!r}"
+        f"ok: {len(config.mounts)} mount(s), {len(programme.playlists)} playlist(s), {files} audio file(s), "
+        f"{len(programme.blocks)} block(s), {len(programme.events)} event(s); fallback {programme.fallback!r}; "
+        f"time zone {programme.timezone}"
     )
+    for line in notes:
+        print(f"note: {line}")
+    return 0
+
+
+def schedule(path: str, at: str | None, hours: float) -> int:
+    import datetime as dt
+    import time
+
+    from .scheduler import Scheduler
+    from .timeline import render_timeline
+
+    config = _load(path)
+    if config is None:
+        return 2
+    try:
+        programme = load_programme(config.playlists_dir)
+    except ConfigError as exc:
+        _problems(exc.problems)
+        return 2
+    tz = programme.timezone
+    start = time.time()
+    if at:
+        try:
+            if len(at.strip()) <= 5:
+                today = dt.datetime.now(tz).date()
+                local = dt.datetime.combine(today, dt.time.fromisoformat(at.strip()))
+            else:
+                local = dt.datetime.fromisoformat(at.strip())
+        except ValueError:
+            print(f"streamer schedule: --at {at!r}: use 'YYYY-MM-DD HH:MM' or 'HH:MM'", file=sys.stderr)
+            return 2
+        start = (local if local.tzinfo else local.replace(tzinfo=tz)).timestamp()
+    scheduler = Scheduler(programme, {})
+    print("\n".join(render_timeline(scheduler, start, hours)))
     return 0
 
 

@@ -59,6 +59,7 @@ class Encoder:
         )
         self._station_base = self._fed
         self.frames_out = 0
+        self._marks.clear()  # counted against the previous process's frames
         self._reader = asyncio.create_task(self._read_frames(self._proc))
         self._error_reader = asyncio.create_task(self._read_errors(self._proc))
 

@@ -1,9 +1,10 @@
-"""The station's PCM producer: programme → decoder → PCM → every mount's encoder.
+"""The station's PCM producer: scheduler → decoder → PCM (fades, crossfades, cuts) → encoders.
 
-It runs on the station's sample timeline: sample n is on air at `start + n / rate`. It stays
-at most `lookahead` seconds ahead of that clock, so it never decodes whole tracks ahead,
-and if a decoder is late (slow disk, busy machine) it feeds silence rather than let
-listeners run dry.
+It runs on the station's sample timeline: sample n airs at `wall0 + n / rate`. It stays at
+most `lookahead` seconds ahead of that clock, so it never decodes whole tracks ahead. Timed
+events are placed on the same timeline, so a hard event cuts the current track at the exact
+sample of its second (after a fade that ends there), however far ahead the feeder runs.
+If a decoder is late it feeds silence rather than let listeners run dry.
 """
 
 from __future__ import annotations
@@ -15,22 +16,27 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import pcm as pcmops
 from .decoder import DecodeError, Decoder
 from .encoder import Encoder
-from .playlist import Programme, Rotation, expand_sources
+from .programme import Fades, Programme
+from .scheduler import Choice, Occurrence, Played, Scheduler
 from .tags import TrackInfo, read_track_info
 
 log = logging.getLogger("streamer.feeder")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late decoder is covered with silence
 SILENCE_STEP = 0.1
+HISTORY = 2000  # plays remembered for no-repeat windows and jingle counting
 
 
 @dataclass(slots=True)
 class NowPlaying:
     info: TrackInfo
     playlist: str
-    started: float  # wall time the track reaches listeners (approximately: minus lookahead)
+    kind: str
+    block: str | None
+    started: float  # wall time it goes on air (station timeline)
     station_sample: int
 
 
@@ -41,46 +47,78 @@ class DecodeProblem:
     reason: str
 
 
+class Cut(Exception):
+    """The timeline reached a hard event (or a wait-up-to deadline): stop the current track."""
+
+
 class Feeder:
     def __init__(self, ffmpeg: str, sample_rate: int, channels: int, lookahead: float, encoders: list[Encoder]) -> None:
         self.ffmpeg = ffmpeg
         self.rate = sample_rate
         self.channels = channels
+        self.frame_bytes = 2 * channels
         self.lookahead = lookahead
         self.encoders = encoders
         self.fed = 0  # samples per channel fed to the encoders since start
         self.start: float | None = None  # monotonic time of sample 0, set when audio first flows
+        self.wall0 = 0.0  # wall time of sample 0
         self.problems: deque[DecodeProblem] = deque(maxlen=50)
         self.silence_fed = 0.0  # seconds of silence inserted to cover late or failing sources
-        self.history: deque[NowPlaying] = deque(maxlen=20)
+        self.history: deque[Played] = deque(maxlen=HISTORY)
+        self.recent: deque[NowPlaying] = deque(maxlen=20)
         self.now: NowPlaying | None = None
         self.warnings: list[str] = []
-        self._rotations: dict[str, Rotation] = {}
         self.programme: Programme | None = None
-        self.playlist_name = ""
+        self.scheduler: Scheduler | None = None
+        self.tags: dict[Path, TrackInfo] = {}
+        self.next_occurrence: Occurrence | None = None
+        self.due: deque[Occurrence] = deque()
+        self.cut_at: int | None = None  # sample where the current track must stop
+        self.cut_fade = 0.0
+        self._tail = b""  # held-back end of the previous track, for its fade-out/crossfade
+        self._tail_crossfade = 0.0
         self._task: asyncio.Task | None = None
 
     # --- programme ------------------------------------------------------------------------
 
-    def set_programme(self, programme: Programme) -> None:
+    def set_programme(self, programme: Programme, files: dict[str, list[Path]], warnings: list[str]) -> None:
+        """Adopt a (re)loaded programme; the current track plays on, the next choice uses it."""
         self.programme = programme
-        self._rotations.clear()
-        self.warnings = []
-        for name, spec in programme.playlists.items():
-            files, warnings = expand_sources(spec)
-            self.warnings += warnings
-            for w in warnings:
-                log.warning("%s", w)
-            self._rotations[name] = Rotation(files, spec.order)
+        self.warnings = warnings
+        for w in warnings:
+            log.warning("%s", w)
+        self.scheduler = Scheduler(programme, files, self._artist_of)
+        self.next_occurrence = self.scheduler.next_event(self.timeline_time())
+        self._arm_cut()
 
-    def _choose(self) -> tuple[str, Path | None]:
-        assert self.programme is not None
-        name = self.programme.fallback or ""
-        rotation = self._rotations.get(name)
-        return name, rotation.next() if rotation else None
+    def _artist_of(self, path: Path) -> str:
+        info = self.tags.get(path)
+        return info.artist if info else ""
 
     def playlist_sizes(self) -> dict[str, int]:
-        return {name: len(rotation.files) for name, rotation in self._rotations.items()}
+        if not self.scheduler:
+            return {}
+        return {name: len(r.files) for name, r in self.scheduler.rotations.items()}
+
+    # --- the station timeline ----------------------------------------------------------------
+
+    def timeline_time(self, sample: int | None = None) -> float:
+        """Wall time at which `sample` (default: the next one fed) airs."""
+        n = self.fed if sample is None else sample
+        if self.start is None:
+            return time.time() + n / self.rate
+        return self.wall0 + n / self.rate
+
+    def sample_at(self, wall: float) -> int:
+        if self.start is None:
+            return self.fed + max(0, round((wall - time.time()) * self.rate))
+        return round((wall - self.wall0) * self.rate)
+
+    def ahead(self) -> float:
+        """Seconds of audio fed beyond the station clock."""
+        if self.start is None:
+            return self.lookahead  # nothing on air yet: no listener can run dry
+        return self.start + self.fed / self.rate - asyncio.get_running_loop().time()
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -95,53 +133,110 @@ class Feeder:
             except asyncio.CancelledError:
                 pass
 
-    def ahead(self) -> float:
-        """Seconds of audio fed beyond the station clock."""
-        if self.start is None:
-            return self.lookahead  # nothing on air yet: no listener can run dry
-        return self.start + self.fed / self.rate - asyncio.get_running_loop().time()
-
     async def _run(self) -> None:
         failures = 0
         while True:
-            name, path = self._choose()
-            self.playlist_name = name
-            if path is None:
-                await self._feed_silence(1.0)
+            assert self.scheduler is not None
+            choice = self._next_choice()
+            if choice.path is None:
+                await self._play_silence(1.0)
                 continue
             try:
-                await self._play(name, path)
+                await self._play(choice)
                 failures = 0
             except DecodeError as exc:
                 failures += 1
                 self.problems.append(DecodeProblem(time.time(), str(exc.path), exc.reason))
                 log.error("skipping %s: %s", exc.path, exc.reason)
-                if failures >= max(1, self.playlist_sizes().get(name, 0)):
-                    # Everything failed in a row: keep the air valid and do not spin.
-                    await self._feed_silence(2.0)
+                if failures >= max(1, self.playlist_sizes().get(choice.playlist, 0)):
+                    await self._play_silence(2.0)  # everything failed in a row: valid air, no spinning
                     failures = 0
+            except Exception:  # a bug must not take the station off air: log it, play on
+                log.exception("unexpected error while playing %s; going on with the next track", choice.path)
+                self.problems.append(DecodeProblem(time.time(), str(choice.path), "internal error (see the log)"))
+                await self._play_silence(1.0)
 
-    async def _play(self, playlist: str, path: Path) -> None:
-        info = await asyncio.to_thread(read_track_info, path)
+    def _next_choice(self) -> Choice:
+        assert self.scheduler is not None
+        t = self.timeline_time()
+        self._collect_due(t)
+        if self.due:
+            occ = self.due.popleft()
+            log.info("event %r (%s) due at %s", occ.event.name, occ.event.mode, time.strftime("%H:%M:%S", time.localtime(occ.time)))
+            return self.scheduler.event_choice(occ.event, t, self.history)
+        return self.scheduler.next_choice(t, self.history)
+
+    def _collect_due(self, t: float) -> None:
+        """Move every event whose time has come (on the timeline) into the due queue."""
+        assert self.scheduler is not None
+        while self.next_occurrence and self.next_occurrence.time <= t + 0.001:
+            when = self.next_occurrence.time
+            for event in self.scheduler.programme.events:
+                if self.scheduler._next_time(event, when - 1e-3) == when:
+                    self.due.append(Occurrence(when, event))
+            self.next_occurrence = self.scheduler.next_event(when)
+        self._arm_cut()
+
+    def _arm_cut(self) -> None:
+        """Where the current track must stop: the next hard event, or a wait-up-to deadline."""
+        occ = self.next_occurrence
+        self.cut_at = None
+        if occ is None or occ.event.mode == "soft":
+            return
+        deadline = occ.time + (occ.event.wait if occ.event.mode == "wait" else 0.0)
+        self.cut_at = self.sample_at(deadline)
+        self.cut_fade = occ.event.fade_out
+
+    async def _play(self, choice: Choice) -> None:
+        assert choice.path is not None
+        path = choice.path
+        info = self.tags.get(path) or await asyncio.to_thread(read_track_info, path)
+        self.tags[path] = info
         decoder = Decoder(self.ffmpeg, path, self.rate, self.channels)
         await decoder.start()
+        fades = choice.fades
+        head = self._tail  # the previous track's ending, mixed under this one's start
+        self._tail = b""
+        hold_bytes = int(max(fades.crossfade, fades.fade_out) * self.rate) * self.frame_bytes
+        fade_in = fades.fade_in if not head else max(fades.fade_in, self._tail_crossfade)
+        fade_in_bytes = int(fade_in * self.rate) * self.frame_bytes
+        body = b""  # decoded but held back, to shape the ending
+        offset = 0  # bytes of this track decoded so far
+        pending = asyncio.ensure_future(decoder.read())
         try:
-            first = True
-            pending = asyncio.ensure_future(decoder.read())
             while True:
-                budget = self.ahead() - LOW_WATER
-                done, _ = await asyncio.wait({pending}, timeout=max(0.0, budget))
-                if not done:
-                    await self._feed_silence(SILENCE_STEP)
+                # Before the first sample airs nobody can run dry: wait for real audio.
+                budget = None if self.start is None else max(0.0, self.ahead() - LOW_WATER)
+                done, _ = await asyncio.wait({pending}, timeout=budget)
+                if not done:  # the decoder is late: cover with silence rather than run dry
+                    left = self.ahead()
+                    log.warning("%s: decoder late (%.2f s of audio left); covering with %.1f s of silence", path, left, SILENCE_STEP)
+                    await self._emit(bytes(int(self.rate * SILENCE_STEP) * self.frame_bytes))
+                    self.silence_fed += SILENCE_STEP
                     continue
-                pcm = pending.result()
-                if pcm is None:
+                chunk = pending.result()
+                if chunk is None:
                     break
                 pending = asyncio.ensure_future(decoder.read())
-                if first:
-                    first = False
-                    self._announce(NowPlaying(info, playlist, time.time() + max(0.0, self.ahead()), self.fed))
-                await self._feed(pcm)
+                if offset == 0:
+                    # Everything before this point is fed (a crossfade's old ending is held in
+                    # `head`), so the title goes exactly where this track becomes audible.
+                    self._announce(info, choice, self.fed + len(body) // self.frame_bytes)
+                if offset < fade_in_bytes:
+                    chunk = pcmops.ramp(chunk, self.channels, offset / fade_in_bytes, min(1.0, (offset + len(chunk)) / fade_in_bytes))
+                offset += len(chunk)
+                if head:
+                    n = min(len(chunk), len(head))
+                    chunk, head = pcmops.mix(head[:n], chunk[:n]) + chunk[n:], head[n:]
+                body += chunk
+                if len(body) > hold_bytes:
+                    cut = len(body) - hold_bytes
+                    cut -= cut % self.frame_bytes
+                    await self._emit(body[:cut])
+                    body = body[cut:]
+            await self._finish_track(body + head, fades)
+        except Cut:
+            self._tail = b""
         finally:
             if not pending.done():
                 pending.cancel()
@@ -149,25 +244,92 @@ class Feeder:
         if decoder.warnings:
             log.warning("%s: decoded with warnings: %s", path, "; ".join(decoder.warnings))
 
-    def _announce(self, now: NowPlaying) -> None:
+    async def _finish_track(self, body: bytes, fades: Fades) -> None:
+        """Fade the held-back ending out; keep its crossfade part to mix under the next track."""
+        n = len(body) // self.frame_bytes
+        k = min(n, int(max(fades.fade_out, fades.crossfade) * self.rate))
+        if k:
+            split = (n - k) * self.frame_bytes
+            body = body[:split] + pcmops.ramp(body[split:], self.channels, 1.0, 0.0)
+        keep = min(n, int(fades.crossfade * self.rate)) * self.frame_bytes
+        await self._emit(body[: len(body) - keep])
+        self._tail = body[len(body) - keep :]
+        self._tail_crossfade = fades.crossfade
+
+    def _announce(self, info: TrackInfo, choice: Choice, sample: int) -> None:
+        block = choice.block.name if choice.block else None
+        now = NowPlaying(info, choice.playlist, choice.kind, block, self.timeline_time(sample), sample)
         if self.now is not None:
-            self.history.appendleft(self.now)
+            self.recent.appendleft(self.now)
         self.now = now
-        log.info("now playing %r from %s (playlist %s)", now.info.display, now.info.path, now.playlist)
+        self.history.append(Played(now.started, info.path, info.artist, choice.playlist, choice.kind, block))
+        where = f"playlist {choice.playlist}" + (f", block {block}" if block else "")
+        log.info("now playing %r (%s, %s) from %s", info.display, choice.kind, where, info.path)
         for enc in self.encoders:
-            enc.mark(self.fed, now.info.display)
+            enc.mark(sample, info.display)
+
+    # --- feeding the encoders -------------------------------------------------------------------
+
+    async def _emit(self, pcm: bytes) -> None:
+        """Feed PCM to every encoder, fading it out and stopping it at an armed cut."""
+        if not pcm:
+            return
+        if self.cut_at is not None:
+            pcm, reached = self._shape_for_cut(pcm, self.cut_at)
+            if pcm:
+                await self._feed(pcm)
+            if reached:
+                self.cut_at = None
+                raise Cut
+            return
+        await self._feed(pcm)
+
+    def _shape_for_cut(self, pcm: bytes, cut: int) -> tuple[bytes, bool]:
+        n0 = self.fed
+        n1 = n0 + len(pcm) // self.frame_bytes
+        fade_start = cut - int(self.cut_fade * self.rate)
+        if n0 >= cut:
+            return b"", True
+        if n1 > fade_start and self.cut_fade > 0:
+            a = max(n0, fade_start)
+            b = min(n1, cut)
+            before = pcm[: (a - n0) * self.frame_bytes]
+            during = pcm[(a - n0) * self.frame_bytes : (b - n0) * self.frame_bytes]
+            after = pcm[(b - n0) * self.frame_bytes :]
+            length = cut - fade_start
+            g0 = 1.0 - (a - fade_start) / length
+            g1 = 1.0 - (b - fade_start) / length
+            pcm = before + pcmops.ramp(during, self.channels, g0, g1) + after
+        if n1 >= cut:
+            return pcm[: (cut - n0) * self.frame_bytes], True
+        return pcm, False
 
     async def _feed(self, pcm: bytes) -> None:
         if self.start is None:
             self.start = asyncio.get_running_loop().time()
+            self.wall0 = time.time()
+            if self.scheduler:
+                self.next_occurrence = self.scheduler.next_event(self.wall0)
+                self._arm_cut()
         for enc in self.encoders:
             await enc.write(pcm)
-        self.fed += len(pcm) // (2 * self.channels)
+        self.fed += len(pcm) // self.frame_bytes
         wait = self.ahead() - self.lookahead
         if wait > 0:
             await asyncio.sleep(wait)
 
-    async def _feed_silence(self, seconds: float) -> None:
-        samples = int(self.rate * seconds)
+    async def _play_silence(self, seconds: float) -> None:
+        """Valid audio when nothing can play; stops early at a hard event."""
         self.silence_fed += seconds
-        await self._feed(bytes(samples * 2 * self.channels))
+        step = bytes(int(self.rate * SILENCE_STEP) * self.frame_bytes)
+        try:
+            for _ in range(round(seconds / SILENCE_STEP)):
+                await self._emit(step)
+                if self._due_now():
+                    break
+        except Cut:
+            pass
+
+    def _due_now(self) -> bool:
+        occ = self.next_occurrence
+        return occ is not None and occ.time <= self.timeline_time()

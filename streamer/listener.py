@@ -63,10 +63,14 @@ class Listener(asyncio.Protocol):
                     pieces += buffer.slices(span[0], span[1])
                 else:
                     pieces.append(span)
-        if len(pieces) == 1:
-            self.transport.write(pieces[0])
-        else:
-            self.transport.writelines(pieces)
+        try:
+            if len(pieces) == 1:
+                self.transport.write(pieces[0])
+            else:
+                self.transport.writelines(pieces)
+        except (RuntimeError, OSError):  # the socket closed under us (uvloop raises, asyncio logs)
+            self.close(abort=True)
+            return
         self.pos = end
         self.sent += end - start
         mount.bytes_sent += end - start

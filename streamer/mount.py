@@ -95,7 +95,10 @@ class Mount:
                 log.warning("%s: source fell %.1f s behind; restarting the clock", self.path, clock.behind(now))
                 clock.rebase(now)
             self._release(clock, now + interval)
-            await self._fanout()
+            try:
+                await self._fanout()
+            except Exception:  # a bug in one write must not stop the clock for everyone
+                log.exception("%s: error while writing to listeners", self.path)
             self.last_publish = now
             # Sleep to the next absolute tick; the clock, not the sleep, decides what is due.
             await asyncio.sleep(max(0.0, clock.wait_time(loop.time(), interval)))

@@ -1,109 +1,22 @@
-"""Playlists: the YAML files in `playlists/` read into rotations of audio files.
-
-A playlist file looks like:
-
-    playlists:
-      music:
-        files: [audio/, "more/*.mp3", favourites.m3u]   # relative to this YAML file
-        order: shuffle        # shuffle | sequential | random
-    fallback: music           # what plays when nothing else is scheduled
-
-Parsing and rotation are pure; `expand_sources` touches the file system (globs, folders).
+"""Playlists' contents: sources (files, folders, globs, M3U) expanded to audio files, and
+the rotation that picks the next one. `Rotation` is pure; `expand_sources` reads the disk.
 """
 
 from __future__ import annotations
 
 import glob
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .yamldoc import ConfigError, Doc, Problem, Reader, one_of
+if TYPE_CHECKING:
+    from .programme import PlaylistDef
 
 AUDIO_EXTENSIONS = {".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".m4a", ".aac", ".mp4", ".wma", ".aiff", ".aif", ".mka", ".webm"}
 ORDERS = ("shuffle", "sequential", "random")
 
 
-@dataclass(slots=True)
-class PlaylistSpec:
-    name: str
-    sources: list[str]
-    order: str
-    base: Path  # folder of the YAML file that defined it
-    where: Problem  # where it was defined, for messages
-
-
-@dataclass(slots=True)
-class Programme:
-    playlists: dict[str, PlaylistSpec] = field(default_factory=dict)
-    fallback: str | None = None
-    files: list[Path] = field(default_factory=list)
-
-
-def parse_playlist_file(text: str, file: Path, programme: Programme, problems: list[Problem]) -> None:
-    try:
-        doc = Doc(str(file), text)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-        return
-    if doc.data is None:
-        return
-    top = Reader(doc, (), problems)
-    raw = top.raw("playlists") or {}
-    if not isinstance(raw, dict):
-        top.error(("playlists",), "playlists must map names to playlists, e.g. 'music: {files: [audio/]}'")
-        raw = {}
-    for name, body in raw.items():
-        path = ("playlists", name)
-        r = Reader(doc, path, problems, body or {})
-        sources = r.raw("files")
-        if isinstance(sources, str):
-            sources = [sources]
-        if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
-            r.error((*path, "files"), f"playlists.{name}.files must be a list of files, folders, globs or .m3u playlists")
-            sources = []
-        order = r.get("order", str, "shuffle", one_of(*ORDERS))
-        r.finish()
-        if name in programme.playlists:
-            r.error(path, f"playlist {name!r} is defined twice (also at {programme.playlists[name].where})")
-            continue
-        programme.playlists[str(name)] = PlaylistSpec(str(name), sources, order, file.parent, doc.problem(path, ""))
-    fallback = top.get("fallback", str, None)
-    if fallback is not None:
-        if programme.fallback is not None:
-            top.error(("fallback",), f"fallback is set twice (already {programme.fallback!r})")
-        programme.fallback = fallback
-    top.finish()
-
-
-def load_programme(folder: Path) -> Programme:
-    """Read every *.yaml/*.yml in `folder`; raises ConfigError listing all problems."""
-    programme = Programme()
-    problems: list[Problem] = []
-    if not folder.is_dir():
-        raise ConfigError([Problem(str(folder), 1, 1, "playlists folder not found")])
-    for file in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        programme.files.append(file)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(str(file), 1, 1, f"cannot read: {exc}"))
-            continue
-        parse_playlist_file(text, file, programme, problems)
-    if not programme.playlists and not problems:
-        problems.append(Problem(str(folder), 1, 1, "no playlists defined (add a YAML file with 'playlists:')"))
-    if programme.fallback is None and programme.playlists and not problems:
-        programme.fallback = next(iter(programme.playlists))
-    elif programme.fallback is not None and programme.fallback not in programme.playlists:
-        problems.append(
-            Problem(str(folder), 1, 1, f"fallback {programme.fallback!r} is not a playlist (have: {', '.join(programme.playlists)})")
-        )
-    if problems:
-        raise ConfigError(problems)
-    return programme
-
-
-def expand_sources(spec: PlaylistSpec) -> tuple[list[Path], list[str]]:
+def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
     """The audio files a playlist names, in a stable order, plus warnings for empty sources."""
     files: list[Path] = []
     warnings: list[str] = []

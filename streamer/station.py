@@ -20,9 +20,17 @@ from .encoder import Encoder
 from .feeder import Feeder
 from .frontdoor import FrontDoor
 from .mount import Mount
-from .playlist import load_programme
+from .playlist import expand_sources
+from .programme import Programme, load_programme
+from .tags import read_track_info
+from .yamldoc import ConfigError
 
 log = logging.getLogger("streamer")
+
+
+def _occurrence(occ, scheduler) -> dict:
+    event = occ.event
+    return {"name": event.name, "at": scheduler.local(occ.time).isoformat(timespec="seconds"), "start": event.mode, "play": event.play}
 
 
 def raise_fd_limit() -> int:
@@ -47,6 +55,10 @@ class Station:
             Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame) for mount in self.mounts.values()
         ]
         self.feeder = Feeder(ffmpeg, config.sample_rate, config.channels, config.lookahead, self.encoders)
+        self.reload: dict = {"ok": True, "errors": [], "loaded_at": None, "files": []}
+        self._signature: tuple = ()
+        self._watch_task: asyncio.Task | None = None
+        self._tags_task: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
@@ -58,7 +70,8 @@ class Station:
     async def start(self, host: str, port: int) -> None:
         from .api import make_app  # the web layer depends on the station, not the reverse
 
-        self.feeder.set_programme(load_programme(self.config.playlists_dir))
+        self._signature = self._playlists_signature()
+        self._adopt(*await asyncio.to_thread(self._load_programme))  # a broken programme stops the start
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
         loop = asyncio.get_running_loop()
@@ -71,6 +84,7 @@ class Station:
         for mount in self.mounts.values():
             mount.start()
         self.feeder.start_feeding()
+        self._watch_task = asyncio.create_task(self._watch(), name="playlist watcher")
         log.info("on air at http://%s:%d/ (mounts: %s)", host if ":" not in host else f"[{host}]", self.address[1], ", ".join(self.mounts))
 
     def hand_to_web(self, transport: asyncio.Transport, data: bytes) -> None:
@@ -81,7 +95,71 @@ class Station:
         protocol.connection_made(transport)
         protocol.data_received(data)
 
+    # --- the programme, and hot reload ---------------------------------------------------------
+
+    def _load_programme(self) -> tuple[Programme, dict[str, list], list[str]]:
+        """Blocking (reads YAML, expands folders and globs): runs in a thread."""
+        programme = load_programme(self.config.playlists_dir)
+        files: dict[str, list] = {}
+        warnings: list[str] = []
+        for name, spec in programme.playlists.items():
+            files[name], w = expand_sources(spec)
+            warnings += w
+        return programme, files, warnings
+
+    def _adopt(self, programme: Programme, files: dict[str, list], warnings: list[str]) -> None:
+        self.feeder.set_programme(programme, files, warnings)
+        self.reload = {"ok": True, "errors": [], "loaded_at": time.time(), "files": [str(f) for f in programme.files]}
+        unknown = sorted({p for paths in files.values() for p in paths} - set(self.feeder.tags))
+        if unknown:  # artists for no-repeat windows, read off the event loop
+            self._tags_task = asyncio.create_task(self._read_tags(unknown))
+
+    async def _read_tags(self, paths: list) -> None:
+        def read_all() -> dict:
+            return {p: read_track_info(p) for p in paths if p.is_file()}
+
+        self.feeder.tags.update(await asyncio.to_thread(read_all))
+
+    def _playlists_signature(self) -> tuple:
+        folder = self.config.playlists_dir
+        entries = []
+        try:
+            for f in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue
+                entries.append((f.name, st.st_mtime_ns, st.st_size))
+        except OSError:
+            pass
+        return tuple(entries)
+
+    async def _watch(self, interval: float = 1.0) -> None:
+        """Adding, editing or deleting a playlist file takes effect within a couple of seconds;
+        a broken edit keeps the last good programme and shows its errors until it is fixed."""
+        while True:
+            await asyncio.sleep(interval)
+            signature = await asyncio.to_thread(self._playlists_signature)
+            if signature == self._signature:
+                continue
+            self._signature = signature
+            try:
+                loaded = await asyncio.to_thread(self._load_programme)
+            except ConfigError as exc:
+                errors = [str(p) for p in exc.problems]
+                self.reload = {**self.reload, "ok": False, "errors": errors, "failed_at": time.time()}
+                for line in errors:
+                    log.error("playlists not reloaded, keeping the last good programme: %s", line)
+                continue
+            except Exception:
+                log.exception("playlists not reloaded (unexpected error); keeping the last good programme")
+                continue
+            self._adopt(*loaded)
+            log.info("playlists reloaded: %s", ", ".join(f.name for f in loaded[0].files))
+
     async def stop(self) -> None:
+        if self._watch_task:
+            self._watch_task.cancel()
         if self._server:
             self._server.close()
         await self.feeder.stop()
@@ -93,6 +171,26 @@ class Station:
             await self._runner.cleanup()
 
     # --- what operators see ------------------------------------------------------------------
+
+    def _schedule_status(self) -> dict:
+        feeder = self.feeder
+        scheduler = feeder.scheduler
+        if scheduler is None:
+            return {}
+        t = time.time()
+        block = scheduler.block_at(t)
+        occ = feeder.next_occurrence
+        return {
+            "timezone": str(scheduler.tz),
+            "local_time": scheduler.local(t).isoformat(timespec="seconds"),
+            "block": None if block is None else {"name": block.name, "priority": block.priority, "play": block.play},
+            "playlist": feeder.now.playlist if feeder.now else None,
+            "fallback": scheduler.programme.fallback,
+            "next_event": None if occ is None else _occurrence(occ, scheduler),
+            "playlists": feeder.playlist_sizes(),
+            "warnings": feeder.warnings,
+            "reload": self.reload,
+        }
 
     def status(self) -> dict:
         now = time.time()
@@ -138,16 +236,13 @@ class Station:
                 "display": playing.info.display,
                 "file": str(playing.info.path),
                 "playlist": playing.playlist,
+                "kind": playing.kind,
+                "block": playing.block,
                 "duration": playing.info.duration,
                 "started": playing.started,
             },
-            "schedule": {
-                "playlist": feeder.playlist_name,
-                "fallback": feeder.programme.fallback if feeder.programme else None,
-                "playlists": feeder.playlist_sizes(),
-                "warnings": feeder.warnings,
-            },
-            "recent": [{"display": p.info.display, "file": str(p.info.path), "started": p.started} for p in feeder.history],
+            "schedule": self._schedule_status(),
+            "recent": [{"display": p.info.display, "file": str(p.info.path), "kind": p.kind, "started": p.started} for p in feeder.recent],
             "problems": [{"time": p.time, "file": p.file, "reason": p.reason} for p in feeder.problems],
             "silence_inserted_seconds": round(feeder.silence_fed, 2),
         }

@@ -32,46 +32,18 @@ class TrackSpec:
     root_hz: float = 220.0
 
 
+MP3, VORBIS, OPUS = ("-c:a", "libmp3lame", "-b:a", "64k"), ("-c:a", "libvorbis", "-q:a", "0"), ("-c:a", "libopus", "-b:a", "32k")
+AAC, FLAC, WAV = ("-c:a", "aac", "-b:a", "48k"), ("-c:a", "flac"), ("-c:a", "pcm_s16le")
+
+# Different formats, sample rates and channel counts on purpose: the stream must not care.
 DEFAULT_STATION = [
-    TrackSpec("harare-sunrise.mp3", "Streamer Test Tones", "Harare Sunrise", 40, 44100, 2, ("-c:a", "libmp3lame", "-b:a", "64k"), 220.0),
-    TrackSpec(
-        "bulawayo-evening.ogg",
-        "Bulawayo Ensemble",
-        "Ngiyabonga \u2018Live\u2019 \u2013 Evening",
-        40,
-        48000,
-        2,
-        ("-c:a", "libvorbis", "-q:a", "0"),
-        196.0,
-    ),
-    TrackSpec(
-        "mutare-rain.flac",
-        "Chimurenga Sine Band",
-        "Mvura Inonaya",
-        30,
-        22050,
-        1,
-        (
-            "-c:a",
-            "flac",
-        ),
-        246.9,
-    ),
-    TrackSpec("kariba-blue.opus", "Streamer Test Tones", "Kariba Blue", 40, 48000, 2, ("-c:a", "libopus", "-b:a", "32k"), 174.6),
-    TrackSpec("gweru-groove.m4a", "Tinotenda & The Oscillators", "Gweru Groove", 35, 32000, 2, ("-c:a", "aac", "-b:a", "48k"), 261.6),
-    TrackSpec(
-        "station-id.wav",
-        "streamer",
-        "Station ID",
-        6,
-        16000,
-        1,
-        (
-            "-c:a",
-            "pcm_s16le",
-        ),
-        329.6,
-    ),
+    TrackSpec("music/harare-sunrise.mp3", "Streamer Test Tones", "Harare Sunrise", 40, 44100, 2, MP3, 220.0),
+    TrackSpec("music/bulawayo-evening.ogg", "Bulawayo Ensemble", "Ngiyabonga \u2018Live\u2019 \u2013 Evening", 40, 48000, 2, VORBIS, 196.0),
+    TrackSpec("music/mutare-rain.flac", "Chimurenga Sine Band", "Mvura Inonaya", 30, 22050, 1, FLAC, 246.9),
+    TrackSpec("music/kariba-blue.opus", "Streamer Test Tones", "Kariba Blue", 40, 48000, 2, OPUS, 174.6),
+    TrackSpec("music/gweru-groove.m4a", "Tinotenda & The Oscillators", "Gweru Groove", 35, 32000, 2, AAC, 261.6),
+    TrackSpec("ids/station-id.wav", "Streamer Radio", "Station ID", 6, 16000, 1, WAV, 329.6),
+    TrackSpec("ids/top-of-the-hour.ogg", "Streamer Radio", "Top of the Hour", 5, 44100, 2, VORBIS, 392.0),
 ]
 
 
@@ -94,8 +66,8 @@ def compose(spec: TrackSpec, seed: int) -> AudioSegment:
 
 
 def write_track(spec: TrackSpec, folder: Path, seed: int = 0) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     out = folder / spec.file
+    out.parent.mkdir(parents=True, exist_ok=True)
     audio = compose(spec, seed or hash(spec.file) & 0xFFFF)
     cmd = [
         ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",

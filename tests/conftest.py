@@ -158,6 +158,7 @@ class Recording:
     audio: bytes
     blocks: list[tuple[int, dict[str, str]]]
     first_byte_after: float  # seconds from connect to the first body byte
+    block_arrivals: list[tuple[float, dict[str, str]]]  # wall time each metadata block arrived
 
 
 def raw_request(port: int, request: bytes, timeout: float = 5.0) -> bytes:
@@ -193,7 +194,22 @@ def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recor
             k, _, v = line.partition(":")
             headers[k.strip().lower()] = v.strip()
         first = time.monotonic() - start if body else None
-        data = bytearray(body)
+        metaint = int(headers.get("icy-metaint", 0))
+        reader = IcyReader(metaint) if metaint else None
+        audio = bytearray()
+        blocks: list[tuple[int, dict[str, str]]] = []
+        arrivals: list[tuple[float, dict[str, str]]] = []
+
+        def take(chunk: bytes) -> None:
+            if reader is None:
+                audio.extend(chunk)
+                return
+            a, b = reader.feed(chunk)
+            audio.extend(a)
+            blocks.extend(b)
+            arrivals.extend((time.time(), fields) for _, fields in b)
+
+        take(body)
         end = start + seconds
         while (now := time.monotonic()) < end:
             s.settimeout(max(0.05, end - now))
@@ -205,13 +221,8 @@ def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recor
                 break
             if first is None:
                 first = time.monotonic() - start
-            data += chunk
-    metaint = int(headers.get("icy-metaint", 0))
-    if metaint:
-        audio, blocks = IcyReader(metaint).feed(bytes(data))
-    else:
-        audio, blocks = bytes(data), []
-    return Recording(head, headers, audio, blocks, first if first is not None else float("inf"))
+            take(chunk)
+    return Recording(head, headers, bytes(audio), blocks, first if first is not None else float("inf"), arrivals)
 
 
 def decode_errors(audio: bytes, tmp: Path, name: str = "rec.mp3") -> tuple[list[str], str]:

@@ -46,12 +46,13 @@ def test_missing_config_says_how_to_fix(tmp_path):
 def test_check_the_default_station():
     out = run("check")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok: 2 mount(s), 1 playlist(s), 6 audio file(s)")
+    assert out.stdout.startswith("ok: 2 mount(s), 3 playlist(s), 7 audio file(s), 5 block(s), 2 event(s); fallback 'music'")
+    assert "note: " in out.stdout and "'drive' plays" in out.stdout  # overlaps resolved by priority are listed
 
 
 def test_check_reports_playlist_problems(tmp_path):
     (tmp_path / "playlists").mkdir()
-    (tmp_path / "playlists" / "a.yaml").write_text("playlists:\n  music:\n    files: [gone.mp3]\n    order: shufle\n")
+    (tmp_path / "playlists" / "a.yaml").write_text("playlists:\n  music:\n    files: [gone.mp3]\n    order: shufle\nfallback: music\n")
     (tmp_path / "config.yaml").write_text("playlists: playlists\n")
     out = run("check", "--config", str(tmp_path / "config.yaml"))
     assert out.returncode == 2

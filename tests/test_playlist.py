@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from streamer.playlist import PlaylistSpec, Programme, Rotation, expand_sources, load_programme, parse_playlist_file
+from streamer.playlist import Rotation, expand_sources
+from streamer.programme import PlaylistDef, Programme, load_programme, parse_programme_file
 from streamer.yamldoc import ConfigError, Problem
 
 FILES = [Path(f"/m/{i}.mp3") for i in range(7)]
@@ -33,7 +34,7 @@ def test_empty_rotation():
 
 def test_parse_problems_name_the_line():
     problems: list[Problem] = []
-    parse_playlist_file("playlists:\n  music:\n    files: [a/]\n    oder: shuffle\n", Path("p.yaml"), Programme(), problems)
+    parse_programme_file("playlists:\n  music:\n    files: [a/]\n    oder: shuffle\n", Path("p.yaml"), Programme(), problems)
     assert str(problems[0]) == "p.yaml:4:5: unknown key 'playlists.music.oder' (did you mean 'order'?)"
 
 
@@ -42,7 +43,7 @@ def test_load_programme_and_expand(tmp_path):
     for name in ("a.mp3", "b.ogg", "notes.txt", "sub/c.flac"):
         (tmp_path / "audio" / name).write_bytes(b"x")
     (tmp_path / "list.m3u").write_text("#EXTM3U\naudio/a.mp3\n/abs/z.mp3\n")
-    (tmp_path / "p.yaml").write_text("playlists:\n  music:\n    files: [audio/, 'audio/*.ogg', list.m3u, nothing/*.mp3]\n")
+    (tmp_path / "p.yaml").write_text("playlists:\n  music:\n    files: [audio/, 'audio/*.ogg', list.m3u, nothing/*.mp3]\nfallback: music\n")
     programme = load_programme(tmp_path)
     assert programme.fallback == "music"
     files, warnings = expand_sources(programme.playlists["music"])
@@ -58,5 +59,9 @@ def test_unknown_fallback_is_an_error(tmp_path):
     assert "fallback 'musik' is not a playlist" in str(exc.value)
 
 
-def test_spec_type():
-    assert PlaylistSpec.__slots__
+def test_fallback_is_required(tmp_path):
+    (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [a.mp3]}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_programme(tmp_path)
+    assert "p.yaml:1:1: no fallback: add 'fallback: PLAYLIST'" in str(exc.value)
+    assert PlaylistDef.__slots__

@@ -35,7 +35,7 @@ def media(tmp_path_factory):
 
 def sequential(*files, media) -> str:
     listed = ", ".join(f"'{media / f}'" for f in files)
-    return f"playlists:\n  test:\n    files: [{listed}]\n    order: sequential\n"
+    return f"playlists:\n  test:\n    files: [{listed}]\n    order: sequential\nfallback: test\n"
 
 
 def test_stream_decodes_clean_across_formats_and_rates(server_factory, media, tmp_path):

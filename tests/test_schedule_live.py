@@ -1,0 +1,133 @@
+"""Timed events and hot reload on the real server, measured from what a listener receives."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from .conftest import decode_errors, make_tone, record
+
+pytestmark = pytest.mark.interop
+
+EVENT_TITLE = "News Desk - Top of the Hour"
+
+
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tones")
+    make_tone(d / "long.ogg", 440, 40.0, 44100, 2, ("-c:a", "libvorbis"), "Band", "Long Song")
+    make_tone(d / "short1.mp3", 550, 3.0, 44100, 2, ("-c:a", "libmp3lame"), "Band", "Short One")
+    make_tone(d / "short2.flac", 660, 3.0, 22050, 1, ("-c:a", "flac"), "Band", "Short Two")
+    make_tone(d / "event.ogg", 880, 4.0, 32000, 1, ("-c:a", "libvorbis"), "News Desk", "Top of the Hour")
+    return d
+
+
+def base_yaml(tones, music: str) -> str:
+    return (
+        "timezone: UTC\n"
+        f"playlists:\n  music: {{files: [{music}], order: sequential}}\n  event: {{files: ['{tones / 'event.ogg'}']}}\n"
+        "fallback: music\n"
+    )
+
+
+def event_yaml(at: float, start: str) -> str:
+    clock = time.strftime("%H:%M:%S", time.gmtime(at))
+    return f"events:\n  toh: {{at: '{clock}', play: event, start: '{start}'}}\n"
+
+
+def listen_while(server, seconds: float, action) -> object:
+    got = {}
+    t = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", seconds)))
+    t.start()
+    try:
+        action()
+    finally:
+        t.join()
+    return got["rec"]
+
+
+def title_arrival(rec, title: str) -> float:
+    times = [t for t, fields in rec.block_arrivals if fields.get("StreamTitle") == title]
+    assert times, rec.block_arrivals
+    return times[0]
+
+
+MOUNT = "  /main: {bitrate: 128, metaint: 2048}"  # a block every 0.128 s: fine-grained title timing
+
+
+def test_hard_event_starts_on_its_second(server_factory, tones, tmp_path):
+    server = server_factory(base_yaml(tones, f"'{tones / 'long.ogg'}'"), mounts=MOUNT)
+    at = float(int(time.time()) + 8)
+
+    def add_event():
+        time.sleep(1)  # added while on air: hot reload picks it up
+        (tmp_path / "playlists" / "events.yaml").write_text(event_yaml(at, "hard"))
+
+    rec = listen_while(server, at - time.time() + 5, add_event)
+    heard = title_arrival(rec, EVENT_TITLE)
+    assert abs(heard - at) <= 0.5, f"event title reached the listener {heard - at:+.3f} s from its second"
+    assert decode_errors(rec.audio, tmp_path)[0] == []
+    assert "Band - Long Song" in [f["StreamTitle"] for _, f in rec.block_arrivals]  # it cut the long song
+
+
+def test_soft_event_waits_for_the_end_of_the_current_track(server_factory, tones, tmp_path):
+    shorts = f"'{tones / 'short1.mp3'}', '{tones / 'short2.flac'}'"
+    server = server_factory(base_yaml(tones, shorts), mounts=MOUNT)
+    at = float(int(time.time()) + 6) + 0.5  # mid-track, most likely
+
+    def add_event():
+        (tmp_path / "playlists" / "events.yaml").write_text(event_yaml(at, "soft"))
+
+    rec = listen_while(server, at - time.time() + 8, add_event)
+    heard = title_arrival(rec, EVENT_TITLE)
+    order = [f["StreamTitle"] for _, f in rec.block_arrivals]
+    # It follows a music track's natural end: after the event time, within one 3 s track.
+    assert -0.5 <= heard - (at - 0.5) <= 3.0 + 0.5, heard - at
+    assert order[order.index(EVENT_TITLE) - 1] in ("Band - Short One", "Band - Short Two")
+
+
+def test_wait_up_to_cuts_the_track_at_the_deadline(server_factory, tones, tmp_path):
+    server = server_factory(base_yaml(tones, f"'{tones / 'long.ogg'}'"), mounts=MOUNT)
+    at = float(int(time.time()) + 6)
+
+    def add_event():
+        (tmp_path / "playlists" / "events.yaml").write_text(event_yaml(at, "wait 3"))
+
+    rec = listen_while(server, at - time.time() + 7, add_event)
+    heard = title_arrival(rec, EVENT_TITLE)
+    assert abs(heard - (at + 3)) <= 0.5, heard - at
+
+
+def test_reload_keeps_the_audio_going_and_a_broken_edit_keeps_the_last_good_schedule(server_factory, tones, tmp_path):
+    shorts = f"'{tones / 'short1.mp3'}', '{tones / 'short2.flac'}'"
+    server = server_factory(base_yaml(tones, shorts), mounts=MOUNT)
+    playlists = tmp_path / "playlists"
+    seen = {}
+
+    def edits():
+        time.sleep(1)
+        (playlists / "extra.yaml").write_text("playlists:\n  more: {files: ['%s']}\n" % (tones / "long.ogg"))
+        time.sleep(2.5)
+        seen["good"] = server.status()["schedule"]["reload"]
+        (playlists / "extra.yaml").write_text("playlists:\n  more: {files: [x], ordr: shuffle}\n")
+        time.sleep(2.5)
+        seen["broken"] = server.status()["schedule"]
+        (playlists / "extra.yaml").unlink()
+        time.sleep(2.5)
+        seen["fixed"] = server.status()["schedule"]["reload"]
+
+    start = time.monotonic()
+    rec = listen_while(server, 10, edits)
+    elapsed = time.monotonic() - start
+    assert seen["good"]["ok"] and any(f.endswith("extra.yaml") for f in seen["good"]["files"])
+    broken = seen["broken"]["reload"]
+    assert not broken["ok"]
+    assert broken["errors"][0] == f"{playlists / 'extra.yaml'}:2:22: unknown key 'playlists.more.ordr' (did you mean 'order'?)"
+    assert seen["broken"]["playlists"]["more"] == 1  # still the last good programme
+    assert seen["fixed"]["ok"] and not any(f.endswith("extra.yaml") for f in seen["fixed"]["files"])
+    # No gap: the listener got real time's worth of audio (plus the burst) and it decodes cleanly.
+    assert len(rec.audio) >= 16000 * (elapsed - 0.5)
+    assert decode_errors(rec.audio, tmp_path)[0] == []
+    assert server.status()["silence_inserted_seconds"] == 0

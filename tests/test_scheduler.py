@@ -1,0 +1,247 @@
+"""The pure scheduler over simulated days and weeks: time zones and DST, midnight, overlaps,
+jingles, no-repeat windows, events. The clock is a number we choose."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from streamer.programme import Programme, parse_programme_file
+from streamer.scheduler import Played, Scheduler, wall_times
+from streamer.timeline import overlaps, render_timeline
+from streamer.yamldoc import Problem
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def programme(yaml: str) -> Programme:
+    p = Programme()
+    problems: list[Problem] = []
+    parse_programme_file(yaml, Path("/s/station.yaml"), p, problems)
+    assert problems == []
+    return p
+
+
+def files(names: dict[str, int]) -> dict[str, list[Path]]:
+    return {name: [Path(f"/m/{name}/{i}.mp3") for i in range(n)] for name, n in names.items()}
+
+
+def ts(tz, *args) -> float:
+    return dt.datetime(*args, tzinfo=tz).timestamp()
+
+
+def test_block_follows_local_time_across_dst_changes():
+    p = programme(
+        "timezone: Europe/London\nplaylists: {music: [a/], talk: [b/]}\nfallback: music\n"
+        "blocks:\n  breakfast: {days: daily, start: '06:00', end: '10:00', play: talk}\n"
+    )
+    s = Scheduler(p, files({"music": 3, "talk": 3}))
+    # Two weeks around each change, minute by minute, in real (UTC) time.
+    for start in (dt.datetime(2026, 3, 22, tzinfo=dt.UTC), dt.datetime(2026, 10, 18, tzinfo=dt.UTC)):
+        for minute in range(14 * 24 * 60):
+            t = (start + dt.timedelta(minutes=minute)).timestamp()
+            local = dt.datetime.fromtimestamp(t, LONDON)
+            expected = "breakfast" if 6 <= local.hour < 10 else None
+            block = s.block_at(t)
+            assert (block.name if block else None) == expected, local
+    # On the day clocks go forward, breakfast starts at 05:00 UTC; the day before at 06:00 UTC.
+    assert s.block_at(ts(dt.UTC, 2026, 3, 29, 5, 0)).name == "breakfast"
+    assert s.block_at(ts(dt.UTC, 2026, 3, 28, 5, 59)) is None
+
+
+def test_blocks_crossing_midnight_belong_to_the_day_they_start():
+    p = programme(
+        "playlists: {music: [a/], late: [b/]}\nfallback: music\n"
+        "blocks:\n  friday-late: {days: fri, start: '22:00', end: '02:00', play: late}\n"
+    )
+    s = Scheduler(p, files({"music": 1, "late": 1}))
+    utc = dt.UTC
+    assert s.block_at(ts(utc, 2026, 11, 27, 23, 0)).name == "friday-late"  # Friday 23:00
+    assert s.block_at(ts(utc, 2026, 11, 28, 1, 59)).name == "friday-late"  # Saturday 01:59
+    assert s.block_at(ts(utc, 2026, 11, 28, 2, 0)) is None
+    assert s.block_at(ts(utc, 2026, 11, 28, 23, 0)) is None  # Saturday night is not Friday's
+    assert s.block_at(ts(utc, 2026, 11, 27, 1, 0)) is None  # Friday 01:00 belongs to Thursday
+
+
+def test_overlaps_resolved_by_priority_and_reported():
+    p = programme(
+        "playlists: {a: [a/], b: [b/], c: [c/]}\nfallback: a\n"
+        "blocks:\n"
+        "  day: {start: '10:00', end: '18:00', play: a}\n"
+        "  drive: {days: weekdays, start: '16:00', end: '19:00', priority: 5, play: b}\n"
+        "  clash: {days: sun, start: '12:00', end: '13:00', play: c}\n"
+    )
+    s = Scheduler(p, files({"a": 1, "b": 1, "c": 1}))
+    assert s.block_at(ts(dt.UTC, 2026, 11, 23, 17, 0)).name == "drive"  # Monday
+    assert s.block_at(ts(dt.UTC, 2026, 11, 29, 17, 0)).name == "day"  # Sunday: no drive
+    assert s.block_at(ts(dt.UTC, 2026, 11, 29, 12, 30)).name == "day"  # tie: defined first wins
+    found = {(o.a.name, o.b.name): o for o in overlaps(p)}
+    assert set(found) == {("day", "drive"), ("day", "clash")}
+    assert not found[("day", "drive")].ambiguous and found[("day", "clash")].ambiguous
+    assert "same priority" in found[("day", "clash")].describe()
+
+
+def test_date_ranges():
+    p = programme(
+        "playlists: {a: [a/], xmas: [x/]}\nfallback: a\n"
+        "blocks:\n  carols: {start: '00:00', end: '00:00', play: xmas, dates: {from: 2026-12-20, until: 2026-12-26}}\n"
+    )
+    s = Scheduler(p, files({"a": 1, "xmas": 1}))
+    assert s.block_at(ts(dt.UTC, 2026, 12, 19, 23, 59)) is None
+    assert s.block_at(ts(dt.UTC, 2026, 12, 20, 0, 0)).name == "carols"
+    assert s.block_at(ts(dt.UTC, 2026, 12, 26, 23, 59)).name == "carols"
+    assert s.block_at(ts(dt.UTC, 2026, 12, 27, 0, 0)) is None
+
+
+def simulate(s: Scheduler, start: float, hours: float, durations, events: bool = False) -> list[Played]:
+    """Play the schedule out: each choice lasts a duration drawn from `durations`."""
+    history: list[Played] = []
+    t = start
+    while t < start + hours * 3600:
+        c = s.next_choice(t, history)
+        history.append(Played(t, c.path, "", c.playlist, c.kind, c.block.name if c.block else None))
+        t += durations()
+    return history
+
+
+@pytest.mark.parametrize("every", [1, 3, 4, 7])
+def test_jingle_every_n_songs_holds_exactly_over_a_day(every):
+    p = programme(
+        f"playlists: {{music: [m/], ids: [i/]}}\nfallback: music\n"
+        f"blocks:\n  all-day: {{start: '00:00', end: '00:00', play: music, jingles: {{play: ids, every: {every} songs}}}}\n"
+    )
+    s = Scheduler(p, files({"music": 20, "ids": 3}), rng=random.Random(every))
+    rng = random.Random(7)
+    history = simulate(s, ts(dt.UTC, 2026, 11, 24), 24, lambda: rng.choice([1, 45, 180, 240, 1800]))
+    kinds = "".join("J" if h.kind == "jingle" else "s" for h in history)
+    runs = kinds.split("J")
+    assert kinds.count("J") > 20
+    assert runs[0] == "s" * every and all(r == "s" * every for r in runs[1:-1])
+    assert len(runs[-1]) <= every
+
+
+def test_jingle_every_n_minutes():
+    p = programme(
+        "playlists: {music: [m/], ids: [i/]}\nfallback: music\n"
+        "blocks:\n  day: {start: '00:00', end: '00:00', play: music, jingles: {play: ids, every: 15 min}}\n"
+    )
+    s = Scheduler(p, files({"music": 20, "ids": 2}))
+    rng = random.Random(3)
+    history = simulate(s, ts(dt.UTC, 2026, 11, 24), 24, lambda: rng.uniform(60, 300))
+    jingle_times = [h.time for h in history if h.kind == "jingle"]
+    gaps = [b - a for a, b in itertools.pairwise(jingle_times)]
+    assert len(jingle_times) > 60
+    assert all(15 * 60 <= g < 15 * 60 + 300 + 5 for g in gaps)  # due after 15 min, at the next song boundary
+
+
+def test_no_repeat_windows_for_tracks_and_artists():
+    p = programme("playlists:\n  music: {files: [m/], order: random, no_repeat: {track: 20, artist: 9}}\nfallback: music\n")
+    music = files({"music": 12})
+    artists = {path: f"artist {i % 4}" for i, path in enumerate(music["music"])}
+    s = Scheduler(p, music, artist_of=lambda path: artists[path], rng=random.Random(5))
+    history = simulate(s, ts(dt.UTC, 2026, 11, 24), 24, lambda: 180)
+    for i, h in enumerate(history):
+        for earlier in history[max(0, i - 10) : i]:
+            gap = h.time - earlier.time
+            if earlier.path == h.path:
+                assert gap >= 20 * 60
+            if artists[earlier.path] == artists[h.path]:
+                assert gap >= 9 * 60
+
+
+def test_weights_are_exact_and_empty_playlists_fall_back():
+    p = programme(
+        "playlists: {music: [m/], talk: [t/], empty: [e/]}\nfallback: music\n"
+        "blocks:\n  mix: {start: '00:00', end: '12:00', play: {music: 3, talk: 1}}\n"
+        "  broken: {start: '12:00', end: '00:00', play: empty}\n"
+    )
+    s = Scheduler(p, files({"music": 5, "talk": 5, "empty": 0}))
+    morning = [s.next_choice(ts(dt.UTC, 2026, 11, 24, 9), []).playlist for _ in range(400)]
+    assert morning.count("music") == 300 and morning.count("talk") == 100
+    assert morning[:8] == ["music", "music", "talk", "music"] * 2  # spread out, not bunched
+    evening = s.next_choice(ts(dt.UTC, 2026, 11, 24, 15), [])
+    assert evening.playlist == "music" and evening.path is not None
+    nothing = Scheduler(p, files({"music": 0, "talk": 0, "empty": 0})).next_choice(ts(dt.UTC, 2026, 11, 24, 15), [])
+    assert nothing.path is None  # the feeder plays valid silence
+
+
+def test_hourly_events_happen_every_real_hour_across_dst():
+    p = programme("timezone: Europe/London\nplaylists: {ids: [i/]}\nfallback: ids\nevents:\n  toh: {at: ':00', play: ids, start: hard}\n")
+    s = Scheduler(p, files({"ids": 1}))
+    for day, hours in ((dt.date(2026, 10, 25), 25), (dt.date(2026, 3, 29), 23), (dt.date(2026, 11, 24), 24)):
+        start = dt.datetime.combine(day, dt.time(0), LONDON).timestamp() - 1
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), LONDON).timestamp() - 1
+        times = [o.time for o in s.events_between(start, end)]
+        assert len(times) == hours, day
+        assert all(b - a == 3600 for a, b in itertools.pairwise(times))
+
+
+def test_daily_event_in_the_dst_gap_or_overlap_happens_once():
+    p = programme(
+        "timezone: Europe/London\nplaylists: {news: [n/]}\nfallback: news\nevents:\n  news: {at: '01:30', play: news, start: hard}\n"
+    )
+    s = Scheduler(p, files({"news": 1}))
+    spring = s.next_event(ts(dt.UTC, 2026, 3, 28, 12))
+    assert spring.time == ts(dt.UTC, 2026, 3, 29, 1, 0)  # 01:30 does not exist: at the change
+    autumn = s.next_event(ts(dt.UTC, 2026, 10, 24, 12))
+    assert autumn.time == ts(dt.UTC, 2026, 10, 25, 0, 30)  # the first 01:30 (BST)
+    assert s.next_event(autumn.time).time == ts(dt.UTC, 2026, 10, 26, 1, 30)  # not the second one
+
+
+def test_wall_times_plain():
+    assert wall_times(dt.datetime(2026, 6, 1, 12), LONDON, both_folds=True) == [ts(dt.UTC, 2026, 6, 1, 11)]
+
+
+def test_events_with_days_and_modes():
+    p = programme(
+        "timezone: Africa/Harare\nplaylists: {news: [n/], ids: [i/]}\nfallback: ids\n"
+        "events:\n  news: {at: '07:00', days: weekdays, play: news, start: wait 30}\n  id: {at: ':30:15', play: ids}\n"
+    )
+    harare = ZoneInfo("Africa/Harare")
+    s = Scheduler(p, files({"news": 1, "ids": 1}))
+    e = p.events
+    assert (e[0].mode, e[0].wait, e[1].mode, e[1].minute, e[1].second) == ("wait", 30.0, "soft", 30, 15)
+    friday = ts(harare, 2026, 11, 27, 6, 59)
+    occurrences = [o for o in s.events_between(friday, friday + 4 * 86400) if o.event.name == "news"]
+    assert [dt.datetime.fromtimestamp(o.time, harare).strftime("%a %H:%M") for o in occurrences] == ["Fri 07:00", "Mon 07:00"]
+    first_id = s.next_event(ts(harare, 2026, 11, 27, 8, 0))
+    assert dt.datetime.fromtimestamp(first_id.time, harare).strftime("%H:%M:%S") == "08:30:15"
+
+
+def test_timeline_marks_blocks_jingles_and_events():
+    p = programme(
+        "timezone: Africa/Harare\nplaylists: {music: [m/], ids: [i/]}\nfallback: music\n"
+        "blocks:\n  breakfast: {days: weekdays, start: '06:00', end: '10:00', play: music, jingles: {play: ids, every: 3 songs}}\n"
+        "events:\n  toh: {at: ':00', play: ids, start: hard}\n"
+    )
+    s = Scheduler(p, {})
+    lines = render_timeline(s, ts(ZoneInfo("Africa/Harare"), 2026, 11, 27, 5, 30), 5)
+    assert lines[0] == "Friday 27 November 2026 (Africa/Harare)"
+    assert lines[1] == "05:30  no block: fallback playlist music"
+    assert "06:00  block breakfast (priority 0): music; \u266a jingle from ids every 3 songs" in lines
+    assert sum("\u25b6 event toh" in line for line in lines) == 5
+    assert lines[-2].startswith("10:00") and "fallback" in lines[-2]
+
+
+def test_problems_name_file_line_and_field():
+    p = Programme()
+    problems: list[Problem] = []
+    parse_programme_file(
+        "timezone: Mars/Olympus\nplaylists: {a: [x/]}\nblocks:\n  b: {start: '25:00', end: '10:00', days: funday, play: a, priorty: 3}\n"
+        "events:\n  e: {at: 'noon', play: a, start: later}\n",
+        Path("/s/p.yaml"),
+        p,
+        problems,
+    )
+    text = [str(x) for x in problems]
+    assert text[0].startswith("/s/p.yaml:1:11: timezone 'Mars/Olympus' is not an IANA time zone name")
+    assert any(t.startswith("/s/p.yaml:4:") and "days: unknown day 'funday'" in t for t in text)
+    assert any("blocks.b.start must be a clock time" in t for t in text)
+    assert any("unknown key 'blocks.b.priorty' (did you mean 'priority'?)" in t for t in text)
+    assert any(t.startswith("/s/p.yaml:6:") and "events.e.at must be" in t for t in text)
+    assert any("events.e.start must be hard, soft or 'wait N'" in t for t in text)
