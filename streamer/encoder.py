@@ -48,6 +48,9 @@ class Encoder:
         m = self.mount
         return [
             self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+            # No input probing: by default ffmpeg holds ~1.1 s of raw PCM before its first frame,
+            # which would eat the feeder's lookahead and leave the pacer releasing frame by frame.
+            "-probesize", "32", "-analyzeduration", "0",
             "-f", "s16le", "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0",
             "-c:a", "libmp3lame", "-b:a", f"{m.bitrate}k", "-ar", str(m.sample_rate), "-ac", str(m.channels),
             "-write_xing", "0", "-id3v2_version", "0", "-flush_packets", "1", "-f", "mp3", "pipe:1",

@@ -27,6 +27,7 @@ log = logging.getLogger("streamer.feeder")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late decoder is covered with silence
 SILENCE_STEP = 0.1
+STARTUP_DELAY = 0.5  # seconds between the first PCM fed and its air time
 HISTORY = 2000  # plays remembered for no-repeat windows and jingle counting
 
 
@@ -306,8 +307,10 @@ class Feeder:
 
     async def _feed(self, pcm: bytes) -> None:
         if self.start is None:
-            self.start = asyncio.get_running_loop().time()
-            self.wall0 = time.time()
+            # Sample 0 airs a moment from now, so the decoders can get ahead before anyone
+            # could run dry; the mounts' clocks start from this same origin.
+            self.start = asyncio.get_running_loop().time() + STARTUP_DELAY
+            self.wall0 = time.time() + STARTUP_DELAY
             if self.scheduler:
                 self.next_occurrence = self.scheduler.next_event(self.wall0)
                 self._arm_cut()

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .buffer import StreamBuffer
@@ -27,7 +28,7 @@ REBASE_AFTER = 1.0  # seconds the source may lag before the clock restarts inste
 
 
 class Mount:
-    def __init__(self, config: MountConfig, fanout_interval: float) -> None:
+    def __init__(self, config: MountConfig, fanout_interval: float, origin: Callable[[], float | None] = lambda: None) -> None:
         self.config = config
         self.path = config.path
         self.info = StreamInfo(
@@ -42,6 +43,7 @@ class Mount:
             public=config.public,
         )
         self.interval = fanout_interval
+        self.origin = origin  # the station timeline's monotonic start, shared by every mount
         # Enough history for a listener queue_size behind plus a burst.
         self.buffer = StreamBuffer(config.queue_size + config.burst_size)
         self.listeners: set[Listener] = set()
@@ -82,6 +84,7 @@ class Mount:
     async def _pace(self) -> None:
         loop = asyncio.get_running_loop()
         interval = self.interval
+        tick = loop.time()
         while True:
             if not self.pending:
                 self._arrived.clear()
@@ -89,19 +92,24 @@ class Mount:
             now = loop.time()
             clock = self.clock
             if clock is None:
-                clock = self.clock = PacingClock(now, self.config.sample_rate)
-                self.stream_start = time.time()
+                start = self.origin() or now
+                clock = self.clock = PacingClock(start, self.config.sample_rate)
+                self.stream_start = time.time() + (start - now)
             elif clock.behind(now) > REBASE_AFTER:
                 log.warning("%s: source fell %.1f s behind; restarting the clock", self.path, clock.behind(now))
                 clock.rebase(now)
+            # Release what is due up to one tick ahead, so listeners never wait for the next tick.
             self._release(clock, now + interval)
             try:
                 await self._fanout()
             except Exception:  # a bug in one write must not stop the clock for everyone
                 log.exception("%s: error while writing to listeners", self.path)
             self.last_publish = now
-            # Sleep to the next absolute tick; the clock, not the sleep, decides what is due.
-            await asyncio.sleep(max(0.0, clock.wait_time(loop.time(), interval)))
+            # Wake on an absolute grid of ticks; the clock, not the sleep, decides what is due.
+            tick += interval
+            if tick < loop.time():
+                tick = loop.time() + interval
+            await asyncio.sleep(tick - loop.time())
 
     def _release(self, clock: PacingClock, until: float) -> None:
         parts: list[bytes] = []

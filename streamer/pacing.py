@@ -29,10 +29,6 @@ class PacingClock:
     def release(self, frame_samples: int) -> None:
         self.samples_sent += frame_samples
 
-    def wait_time(self, now: float, lead: float) -> float:
-        """Seconds until the next frame becomes due (0 if it already is)."""
-        return max(0.0, self.sent_until - lead - now)
-
     def behind(self, now: float) -> float:
         """Seconds the released audio lags the clock (listeners would be running dry)."""
         return max(0.0, now - self.sent_until)

@@ -50,7 +50,7 @@ class Station:
         self.config = config
         self.ffmpeg = ffmpeg
         self.started = time.time()
-        self.mounts: dict[str, Mount] = {m.path: Mount(m, config.fanout_interval) for m in config.mounts}
+        self.mounts: dict[str, Mount] = {m.path: Mount(m, config.fanout_interval, self._origin) for m in config.mounts}
         self.encoders = [
             Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame) for mount in self.mounts.values()
         ]
@@ -62,6 +62,9 @@ class Station:
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
+
+    def _origin(self) -> float | None:
+        return self.feeder.start
 
     @property
     def listener_count(self) -> int:
