@@ -5,13 +5,16 @@ Thin: it reads the station's state and formats it with the pure builders.
 
 from __future__ import annotations
 
+import asyncio
 import html
+import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from . import icestats
 from .httpwire import m3u, pls, xspf
+from .webio import MAX_NEWS_POST, check_basic, news_item_from_json
 
 if TYPE_CHECKING:
     from .station import Station
@@ -96,6 +99,88 @@ async def mount_on_reused_connection(request: web.Request) -> web.StreamResponse
     raise web.HTTPNotFound(text=f"no mount or page at {request.path} (mounts: {', '.join(station.mounts)})\n")
 
 
+# --- news and now playing -------------------------------------------------------------------
+
+
+def _require_admin(request: web.Request) -> None:
+    user = request.app[STATION].config.users["admin"]
+    if not check_basic(request.headers.get("Authorization", ""), user.name, user.password):
+        raise web.HTTPUnauthorized(
+            text="admin credentials required (HTTP Basic auth, user 'admin' or as configured)\n",
+            headers={"WWW-Authenticate": 'Basic realm="streamer admin", charset="UTF-8"'},
+        )
+
+
+async def nowplaying(request: web.Request) -> web.Response:
+    return _json(request.app[STATION].nowplaying(base_url(request)))
+
+
+async def news_list(request: web.Request) -> web.Response:
+    station = request.app[STATION]
+    return _json({"headlines": [h.to_json() for h in station.news.headlines], "errors": station.news.errors})
+
+
+async def news_post(request: web.Request) -> web.Response:
+    _require_admin(request)
+    if request.content_length is not None and request.content_length > MAX_NEWS_POST:
+        raise web.HTTPRequestEntityTooLarge(MAX_NEWS_POST, request.content_length, text=f"a news item is at most {MAX_NEWS_POST} bytes\n")
+    body = await request.content.read(MAX_NEWS_POST + 1)
+    if len(body) > MAX_NEWS_POST:
+        raise web.HTTPRequestEntityTooLarge(MAX_NEWS_POST, len(body), text=f"a news item is at most {MAX_NEWS_POST} bytes\n")
+    try:
+        item = news_item_from_json(body, time.time())
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    item = request.app[STATION].news.post(item)
+    return _json(item.to_json(), status=201)
+
+
+async def news_delete(request: web.Request) -> web.Response:
+    _require_admin(request)
+    item_id = request.match_info["id"]
+    if not request.app[STATION].news.retract(item_id):
+        raise web.HTTPNotFound(text=f"no headline with id {item_id!r} (GET /api/news lists them)\n")
+    return _json({"retracted": item_id})
+
+
+async def bulletin_post(request: web.Request) -> web.Response:
+    _require_admin(request)
+    station = request.app[STATION]
+    station.feeder.request_bulletin()
+    return _json(
+        {"status": "bulletin starting", "headlines": len(station.news.headlines), "method": station.feeder.bulletins.method}, status=202
+    )
+
+
+async def sse(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: `nowplaying` when a title change reaches listeners, `news` on changes."""
+    station = request.app[STATION]
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"}
+    )
+    await response.prepare(request)
+    hub = station.events
+    queue = hub.subscribe()
+    try:
+        await response.write(hub.format("nowplaying", station.nowplaying(base_url(request))).encode())
+        while True:
+            try:
+                message = await asyncio.wait_for(queue.get(), timeout=15)
+            except TimeoutError:
+                if queue not in hub.subscribers:
+                    break  # dropped for falling behind, or the server is stopping
+                await response.write(b": keep-alive\n\n")
+                continue
+            if message is None:
+                break
+            await response.write(message.encode())
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        hub.unsubscribe(queue)
+    return response
+
+
 def make_app(station: Station) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[STATION] = station
@@ -103,6 +188,12 @@ def make_app(station: Station) -> web.Application:
     app.router.add_get("/api/status", api_status)
     app.router.add_get("/status-json.xsl", status_json)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/nowplaying", nowplaying)
+    app.router.add_get("/api/news", news_list)
+    app.router.add_post("/api/news", news_post)
+    app.router.add_delete("/api/news/{id}", news_delete)
+    app.router.add_post("/api/bulletin", bulletin_post)
+    app.router.add_get("/api/events", sse)
     app.router.add_get(r"/{mount:.+}.{ext:m3u|pls|xspf}", playlist_file)
     app.router.add_route("*", "/{tail:.*}", mount_on_reused_connection)
     return app

@@ -45,6 +45,30 @@ class MountConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedConfig:
+    url: str
+    interval: float = 300.0  # seconds between polls
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class NewsConfig:
+    folder: Path | None = None  # saved articles (.txt, .md)
+    feeds: tuple[FeedConfig, ...] = ()
+    mastheads: tuple[str, ...] = ()  # site names to never take for a headline
+    expire_hours: float = 24.0
+    state_file: Path | None = None  # headlines kept across restarts
+    ticker: str = "{display}"  # StreamTitle for music; {artist} {title} {display} {headline}
+    tts: str = "auto"  # auto | espeak-ng | off
+    voice: str = "en"
+    bulletin_headlines: int = 5
+    intro: Path | None = None
+    outro: Path | None = None
+    bed: Path | None = None  # played under headlines read as titles when there is no TTS
+    seconds_per_headline: float = 6.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     file: Path
     station_name: str = "streamer"
@@ -63,6 +87,7 @@ class Config:
     log_level: str = "info"
     users: dict[str, User] = field(default_factory=dict)
     mounts: tuple[MountConfig, ...] = ()
+    news: NewsConfig = field(default_factory=NewsConfig)
 
     def mount(self, path: str) -> MountConfig | None:
         return next((m for m in self.mounts if m.path == path), None)
@@ -180,6 +205,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         m.finish()
 
     playlists = top.get("playlists", str, "playlists")
+    news = _news(top.section("news"), file.parent)
     top.finish()
     if problems:
         raise ConfigError(problems)
@@ -189,10 +215,60 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         playlists_dir=(base / playlists).resolve() if not Path(playlists).is_absolute() else Path(playlists),
         users=users,
         mounts=tuple(mounts),
+        news=news,
         **station,
         **server,
         **audio,
     )
+
+
+def _news(r: Reader, base: Path) -> NewsConfig:
+    def path(key: str, default: str | None = None) -> Path | None:
+        value = r.get(key, str, default)
+        return None if not value else (base / value).resolve()
+
+    feeds = []
+    raw = r.raw("feeds") or []
+    if not isinstance(raw, list):
+        r.error((*r.path, "feeds"), "news.feeds must be a list of feeds, e.g. [{url: https://example.org/rss}]")
+        raw = []
+    for i, entry in enumerate(raw):
+        f = Reader(r.doc, (*r.path, "feeds", i), r.problems, entry if isinstance(entry, dict) else {"url": entry})
+        url = f.get("url", str, "")
+        if not url.startswith(("http://", "https://")):
+            f.error((*f.path, "url"), f"news.feeds[{i}].url must be an http:// or https:// URL, not {url!r}")
+        feeds.append(FeedConfig(url, f.get("interval", float, 300.0, in_range(1, 86400)), f.get("timeout", float, 10.0, in_range(1, 120))))
+        f.finish()
+    mastheads = r.raw("mastheads") or []
+    folder = path("folder", "news")
+    bulletin = r.section("bulletin")
+    config = NewsConfig(
+        folder=folder,
+        feeds=tuple(feeds),
+        mastheads=tuple(str(m) for m in mastheads) if isinstance(mastheads, list) else (str(mastheads),),
+        expire_hours=r.get("expire_hours", float, 24.0, in_range(0.1, 24 * 365)),
+        state_file=path("state_file") or (folder / ".headlines.json" if folder else None),
+        ticker=r.get("ticker", str, "{display}"),
+        tts=bulletin.get("tts", str, "auto", one_of("auto", "espeak-ng", "off")),
+        voice=bulletin.get("voice", str, "en"),
+        bulletin_headlines=bulletin.get("headlines", int, 5, in_range(1, 50)),
+        intro=_opt_path(bulletin, "intro", base),
+        outro=_opt_path(bulletin, "outro", base),
+        bed=_opt_path(bulletin, "bed", base),
+        seconds_per_headline=bulletin.get("seconds_per_headline", float, 6.0, in_range(1, 60)),
+    )
+    bulletin.finish()
+    r.finish()
+    try:
+        config.ticker.format(artist="", title="", display="", headline="")
+    except (KeyError, IndexError, ValueError) as exc:
+        r.error((*r.path, "ticker"), f"news.ticker: unknown placeholder {exc}; use {{artist}} {{title}} {{display}} {{headline}}")
+    return config
+
+
+def _opt_path(r: Reader, key: str, base: Path) -> Path | None:
+    value = r.get(key, str, None)
+    return (base / value).resolve() if value else None
 
 
 def one_of_int(choices: tuple[int, ...]):

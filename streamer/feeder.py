@@ -13,21 +13,26 @@ import asyncio
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import pcm as pcmops
+from .bulletin import BulletinBuilder
 from .decoder import DecodeError, Decoder
 from .encoder import Encoder
-from .programme import Fades, Programme
+from .news import NewsItem
+from .programme import Event, Fades, Programme
 from .scheduler import Choice, Occurrence, Played, Scheduler
 from .tags import TrackInfo, read_track_info
+from .yamldoc import Problem
 
 log = logging.getLogger("streamer.feeder")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late decoder is covered with silence
 SILENCE_STEP = 0.1
 STARTUP_DELAY = 0.5  # seconds between the first PCM fed and its air time
+TICKER_SEPARATORS = "|-:\u00b7\u2013\u2014"  # trimmed off a ticker with no headline to show
 HISTORY = 2000  # plays remembered for no-repeat windows and jingle counting
 
 
@@ -39,6 +44,7 @@ class NowPlaying:
     block: str | None
     started: float  # wall time it goes on air (station timeline)
     station_sample: int
+    title: str  # what players show (StreamTitle)
 
 
 @dataclass(slots=True)
@@ -78,6 +84,12 @@ class Feeder:
         self.cut_fade = 0.0
         self._tail = b""  # held-back end of the previous track, for its fade-out/crossfade
         self._tail_crossfade = 0.0
+        self._was_cut = False
+        self.bulletins: BulletinBuilder | None = None
+        self.bulletin_on_air: dict | None = None
+        self.headlines: Callable[[], list[NewsItem]] = list
+        self.ticker = "{display}"
+        self._ticker_turn = 0
         self._task: asyncio.Task | None = None
 
     # --- programme ------------------------------------------------------------------------
@@ -139,6 +151,9 @@ class Feeder:
         while True:
             assert self.scheduler is not None
             choice = self._next_choice()
+            if choice.kind == "bulletin":
+                await self._play_bulletin(choice)
+                continue
             if choice.path is None:
                 await self._play_silence(1.0)
                 continue
@@ -156,6 +171,44 @@ class Feeder:
                 log.exception("unexpected error while playing %s; going on with the next track", choice.path)
                 self.problems.append(DecodeProblem(time.time(), str(choice.path), "internal error (see the log)"))
                 await self._play_silence(1.0)
+
+    # --- news bulletins ---------------------------------------------------------------------------
+
+    def request_bulletin(self) -> None:
+        """A bulletin now: fade out what plays over 0.5 s and start it (POST /api/bulletin)."""
+        event = Event("bulletin (on demand)", "", "hard", 0.0, Problem("api", 0, 0, ""), bulletin=True)
+        self.due.appendleft(Occurrence(self.timeline_time(), event))
+        self.cut_at = self.fed + int(0.5 * self.rate)
+        self.cut_fade = 0.5
+
+    async def _play_bulletin(self, choice: Choice) -> None:
+        if self.bulletins is None:
+            return
+        headlines = self.headlines()
+        try:
+            segments = await self.bulletins.build(headlines)
+        except Exception as exc:  # a failed build must not stop the music
+            log.exception("bulletin could not be built")
+            self.problems.append(DecodeProblem(time.time(), "bulletin", f"could not be built: {exc}"))
+            return
+        self.bulletin_on_air = {
+            "started": self.timeline_time(),
+            "method": self.bulletins.method,
+            "headlines": [h.title for h in headlines[: len(segments)]],
+        }
+        log.info("bulletin: %d segment(s), %s", len(segments), self.bulletin_on_air["method"])
+        try:
+            for segment in segments:
+                self._was_cut = False
+                try:
+                    await self._play(replace(choice, path=segment.path, title=segment.title))
+                except DecodeError as exc:
+                    self.problems.append(DecodeProblem(time.time(), str(exc.path), exc.reason))
+                    log.error("bulletin segment %s skipped: %s", exc.path, exc.reason)
+                if self._was_cut:
+                    break
+        finally:
+            self.bulletin_on_air = None
 
     def _next_choice(self) -> Choice:
         assert self.scheduler is not None
@@ -238,6 +291,7 @@ class Feeder:
             await self._finish_track(body + head, fades)
         except Cut:
             self._tail = b""
+            self._was_cut = True
         finally:
             if not pending.done():
                 pending.cancel()
@@ -257,17 +311,29 @@ class Feeder:
         self._tail = body[len(body) - keep :]
         self._tail_crossfade = fades.crossfade
 
+    def _stream_title(self, info: TrackInfo, choice: Choice) -> str:
+        if choice.title:
+            return choice.title
+        if choice.kind != "song" or self.ticker == "{display}":
+            return info.display
+        headlines = self.headlines()
+        headline = headlines[self._ticker_turn % len(headlines)].title if headlines else ""
+        self._ticker_turn += 1
+        title = self.ticker.format(artist=info.artist, title=info.title, display=info.display, headline=headline)
+        return title.strip().rstrip(TICKER_SEPARATORS).strip() or info.display
+
     def _announce(self, info: TrackInfo, choice: Choice, sample: int) -> None:
         block = choice.block.name if choice.block else None
-        now = NowPlaying(info, choice.playlist, choice.kind, block, self.timeline_time(sample), sample)
+        title = self._stream_title(info, choice)
+        now = NowPlaying(info, choice.playlist, choice.kind, block, self.timeline_time(sample), sample, title)
         if self.now is not None:
             self.recent.appendleft(self.now)
         self.now = now
         self.history.append(Played(now.started, info.path, info.artist, choice.playlist, choice.kind, block))
         where = f"playlist {choice.playlist}" + (f", block {block}" if block else "")
-        log.info("now playing %r (%s, %s) from %s", info.display, choice.kind, where, info.path)
+        log.info("now playing %r (%s, %s) from %s", title, choice.kind, where, info.path)
         for enc in self.encoders:
-            enc.mark(sample, info.display)
+            enc.mark(sample, title)
 
     # --- feeding the encoders -------------------------------------------------------------------
 

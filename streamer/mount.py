@@ -28,7 +28,13 @@ REBASE_AFTER = 1.0  # seconds the source may lag before the clock restarts inste
 
 
 class Mount:
-    def __init__(self, config: MountConfig, fanout_interval: float, origin: Callable[[], float | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        config: MountConfig,
+        fanout_interval: float,
+        origin: Callable[[], float | None] = lambda: None,
+        on_title: Callable[[str, str], None] = lambda mount, title: None,
+    ) -> None:
         self.config = config
         self.path = config.path
         self.info = StreamInfo(
@@ -44,6 +50,7 @@ class Mount:
         )
         self.interval = fanout_interval
         self.origin = origin  # the station timeline's monotonic start, shared by every mount
+        self.on_title = on_title  # told when a title change goes out to listeners
         # Enough history for a listener queue_size behind plus a burst.
         self.buffer = StreamBuffer(config.queue_size + config.burst_size)
         self.listeners: set[Listener] = set()
@@ -124,6 +131,7 @@ class Mount:
                     parts, size = [], 0
                 buffer.mark_title(buffer.end, title)
                 self.title_changes.append((time.time(), title))
+                self.on_title(self.path, title)
             parts.append(frame)
             size += len(frame)
             clock.release(samples)

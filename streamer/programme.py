@@ -101,6 +101,7 @@ class Event:
     time: dt.time | None = None  # daily events
     days: frozenset[int] = frozenset(range(7))
     fade_out: float = 1.0  # how a hard cut ends the current track
+    bulletin: bool = False  # a news bulletin (intro, headlines, outro) instead of a playlist
 
 
 @dataclass(slots=True)
@@ -270,8 +271,9 @@ def _event(doc: Doc, name: str, body: Any, problems: list[Problem]) -> Event | N
         r.error((*path, "days"), f"{owner}.days: {days}")
         days = frozenset(range(7))
     play = r.get("play", str, "")
-    if not play:
-        r.error((*path, "play"), f"{owner}.play must name the playlist to play")
+    bulletin = r.get("bulletin", bool, False)
+    if not play and not bulletin:
+        r.error((*path, "play"), f"{owner}.play must name the playlist to play (or set bulletin: true)")
     start = str(r.raw("start", "soft")).strip().lower()
     wait = 0.0
     w = _WAIT.match(start)
@@ -292,7 +294,7 @@ def _event(doc: Doc, name: str, body: Any, problems: list[Problem]) -> Event | N
     return Event(
         str(name), play, mode, wait, doc.problem(path, "", key=True),
         minute=minute if hourly else None, second=second if hourly else 0,
-        time=None if hourly else clock, days=days, fade_out=fade,
+        time=None if hourly else clock, days=days, fade_out=fade, bulletin=bulletin,
     )  # fmt: skip
 
 
@@ -355,7 +357,7 @@ def _check_references(programme: Programme, problems: list[Problem]) -> None:
         if b.jingles and b.jingles.playlist not in names:
             missing(b.jingles.playlist, b.where, f"block {b.name!r} jingles")
     for e in programme.events:
-        if e.play not in names:
+        if e.play and e.play not in names:
             missing(e.play, e.where, f"event {e.name!r}")
 
 

@@ -37,6 +37,7 @@ class Choice:
     block: Block | None
     fades: Fades
     event: Event | None = None
+    title: str | None = None  # overrides the track's tags (bulletin segments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,8 @@ class Scheduler:
     def event_choice(self, event: Event, t: float, history: Sequence[Played]) -> Choice:
         block = self.block_at(t)
         fades = block.fades if block else self.programme.fades
+        if event.bulletin:
+            return Choice(None, "bulletin", "bulletin", block, Fades(), event)
         return Choice(self._pick(event.play, t, history), event.play, "event", block, self._fades_for(event.play, fades), event)
 
     def _fades_for(self, playlist: str, block_fades: Fades) -> Fades:

@@ -15,17 +15,24 @@ import time
 from aiohttp import web
 
 from . import __version__
+from .bulletin import BulletinBuilder
 from .config import Config
 from .encoder import Encoder
+from .events import EventHub
 from .feeder import Feeder
 from .frontdoor import FrontDoor
 from .mount import Mount
+from .newsdesk import NewsDesk
 from .playlist import expand_sources
 from .programme import Programme, load_programme
 from .tags import read_track_info
 from .yamldoc import ConfigError
 
 log = logging.getLogger("streamer")
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def _occurrence(occ, scheduler) -> dict:
@@ -50,11 +57,18 @@ class Station:
         self.config = config
         self.ffmpeg = ffmpeg
         self.started = time.time()
-        self.mounts: dict[str, Mount] = {m.path: Mount(m, config.fanout_interval, self._origin) for m in config.mounts}
+        self.mounts: dict[str, Mount] = {
+            m.path: Mount(m, config.fanout_interval, self._origin, self._title_released) for m in config.mounts
+        }
         self.encoders = [
             Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame) for mount in self.mounts.values()
         ]
         self.feeder = Feeder(ffmpeg, config.sample_rate, config.channels, config.lookahead, self.encoders)
+        self.events = EventHub()
+        self.news = NewsDesk(config.news, on_change=self._news_changed)
+        self.feeder.bulletins = BulletinBuilder(config.news, ffmpeg)
+        self.feeder.headlines = lambda: self.news.headlines
+        self.feeder.ticker = config.news.ticker
         self.reload: dict = {"ok": True, "errors": [], "loaded_at": None, "files": []}
         self._signature: tuple = ()
         self._watch_task: asyncio.Task | None = None
@@ -87,6 +101,7 @@ class Station:
         for mount in self.mounts.values():
             mount.start()
         self.feeder.start_feeding()
+        self.news.start()
         self._watch_task = asyncio.create_task(self._watch(), name="playlist watcher")
         log.info("on air at http://%s:%d/ (mounts: %s)", host if ":" not in host else f"[{host}]", self.address[1], ", ".join(self.mounts))
 
@@ -160,7 +175,19 @@ class Station:
             self._adopt(*loaded)
             log.info("playlists reloaded: %s", ", ".join(f.name for f in loaded[0].files))
 
+    # --- live updates (Server-Sent Events) ---------------------------------------------------------
+
+    def _title_released(self, mount: str, title: str) -> None:
+        """A title change has just gone out to listeners (not when it was decoded, ahead)."""
+        if mount == next(iter(self.mounts)):
+            self.events.publish("nowplaying", self.nowplaying())
+
+    def _news_changed(self) -> None:
+        self.events.publish("news", {"headlines": [h.to_json() for h in self.news.headlines]})
+
     async def stop(self) -> None:
+        await self.news.stop()
+        self.events.close()
         if self._watch_task:
             self._watch_task.cancel()
         if self._server:
@@ -174,6 +201,55 @@ class Station:
             await self._runner.cleanup()
 
     # --- what operators see ------------------------------------------------------------------
+
+    def nowplaying(self, base_url: str = "") -> dict:
+        """The public metadata document (schema 1): what the website and apps read."""
+        feeder = self.feeder
+        now = time.time()
+        playing = feeder.now
+        current = None
+        if playing is not None:
+            duration = playing.info.duration
+            elapsed = max(0.0, now - playing.started)
+            current = {
+                "title": playing.title,
+                "song": {"artist": playing.info.artist, "title": playing.info.title},
+                "kind": playing.kind,
+                "playlist": playing.playlist,
+                "block": playing.block,
+                "start": _iso(playing.started),
+                "elapsed": round(elapsed, 1),
+                "duration": round(duration, 1) if duration else None,
+                "remaining": round(max(0.0, duration - elapsed), 1) if duration else None,
+            }
+        occ = feeder.next_occurrence
+        scheduler = feeder.scheduler
+        base = base_url or self.config.public_url
+        return {
+            "schema": 1,
+            "station": {"name": self.config.station_name, "description": self.config.station_description, "url": self.config.station_url},
+            "mounts": [
+                {
+                    "mount": m.path,
+                    "listen_url": base + m.path,
+                    "format": m.info.content_type,
+                    "bitrate": m.info.bitrate,
+                    "listeners": len(m.listeners),
+                    "title": m.title,
+                }
+                for m in self.mounts.values()
+            ],
+            "listeners": self.listener_count,
+            "live": False,
+            "now_playing": current,
+            "next": None if occ is None or scheduler is None else _occurrence(occ, scheduler),
+            "history": [
+                {"title": p.title, "song": {"artist": p.info.artist, "title": p.info.title}, "kind": p.kind, "start": _iso(p.started)}
+                for p in feeder.recent
+            ],
+            "headlines": [h.to_json() for h in self.news.headlines],
+            "bulletin": feeder.bulletin_on_air,
+        }
 
     def _schedule_status(self) -> dict:
         feeder = self.feeder
@@ -248,4 +324,5 @@ class Station:
             "recent": [{"display": p.info.display, "file": str(p.info.path), "kind": p.kind, "started": p.started} for p in feeder.recent],
             "problems": [{"time": p.time, "file": p.file, "reason": p.reason} for p in feeder.problems],
             "silence_inserted_seconds": round(feeder.silence_fed, 2),
+            "news": {**self.news.status(), "bulletins": feeder.bulletins.method if feeder.bulletins else None},
         }

@@ -82,7 +82,8 @@ def render_timeline(scheduler: Scheduler, start: float, hours: float) -> list[st
         how = {"hard": "hard: at the second, fading out what plays", "soft": "soft: after the current track"}.get(
             e.mode, f"waits up to {e.wait:g} s for the current track"
         )
-        lines.append((occ.time, 1, f"  ▶ event {e.name}: plays {e.play} ({how})"))
+        what = "the news bulletin" if e.bulletin else e.play
+        lines.append((occ.time, 1, f"  ▶ event {e.name}: plays {what} ({how})"))
     lines.sort(key=lambda x: (x[0], x[1]))
     out = []
     last_day = None

@@ -22,6 +22,19 @@ from streamer.ffmpeg import ffmpeg_exe
 from streamer.icy import IcyReader
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ROOT = Path(__file__).resolve().parent.parent
+# The newsroom's sample article (shared/ sits beside the clone); a faithful stand-in otherwise.
+SAMPLE_ARTICLE = ROOT.parent / "shared" / "samples" / "article.txt"
+SAMPLE_ARTICLE_TEXT = (
+    "Zimbabwe News and Internet Radio\n\nSyria conflict: Russia tells rebels to leave Aleppo\n\n"
+    "Russia and Syria have told rebel forces in Aleppo to leave by Friday evening.\n\n"
+    "Site of regime bombing in Aleppo\nSite of regime bombing in Aleppo\n\n"
+    "\u201cThey have no chance to break out of the city.\u201d BBC News"
+)
+
+
+def sample_article() -> str:
+    return SAMPLE_ARTICLE.read_text(encoding="utf-8") if SAMPLE_ARTICLE.is_file() else SAMPLE_ARTICLE_TEXT
 
 
 def need(program: str) -> str:

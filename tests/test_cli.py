@@ -46,7 +46,7 @@ def test_missing_config_says_how_to_fix(tmp_path):
 def test_check_the_default_station():
     out = run("check")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok: 2 mount(s), 3 playlist(s), 7 audio file(s), 5 block(s), 2 event(s); fallback 'music'")
+    assert out.stdout.startswith("ok: 2 mount(s), 3 playlist(s), 7 audio file(s), 5 block(s), 3 event(s); fallback 'music'")
     assert "note: " in out.stdout and "'drive' plays" in out.stdout  # overlaps resolved by priority are listed
 
 

@@ -1,0 +1,101 @@
+"""News parsing and API input, pure."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+
+from streamer.news import FeedError, NewsItem, merge, parse_article, parse_feed
+from streamer.webio import check_basic, news_item_from_json
+
+from .conftest import sample_article
+
+
+def test_the_sample_article_gives_the_headline_not_the_masthead():
+    item = parse_article(sample_article())
+    assert item.title == "Syria conflict: Russia tells rebels to leave Aleppo"
+    assert item.summary == "Russia and Syria have told rebel forces in Aleppo to leave by Friday evening."
+    assert item.source == "BBC News"
+
+
+def test_single_headline_and_named_masthead():
+    assert parse_article("Floods close the Harare road\n\nThe road was closed on Monday.\n").title == "Floods close the Harare road"
+    text = "Radio Zim\nSport\nWarriors win in Bulawayo\nThe Warriors won 2-1 on Saturday.\n"
+    assert parse_article(text, mastheads=("Radio Zim",)).title == "Warriors win in Bulawayo"
+
+
+def test_markdown_with_and_without_front_matter():
+    fm = "---\ntitle: Budget passed \u2013 \u2018at last\u2019\nsummary: Parliament agreed.\nsource: ZBC\n---\nBody text here.\n"
+    item = parse_article(fm)
+    assert (item.title, item.summary, item.source) == ("Budget passed \u2013 \u2018at last\u2019", "Parliament agreed.", "ZBC")
+    assert parse_article("# Rain expected in Mutare\n\nHeavy rain is forecast.\n").title == "Rain expected in Mutare"
+
+
+def test_empty_or_headless_articles():
+    assert parse_article("") is None
+    assert parse_article("   \n\n") is None
+    assert parse_article("Only a sentence that ends with a full stop.\n") is None
+
+
+RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Herald</title>
+<item><title>Mbuya Nehanda statue unveiled</title><description>&lt;p&gt;A statue &amp;amp; a ceremony.&lt;/p&gt;</description>
+<pubDate>Tue, 24 Nov 2026 10:00:00 +0000</pubDate><link>http://x/1</link></item>
+<item><title></title></item></channel></rss>"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Chronicle</title>
+<entry><title>Ngiyabonga: Bulawayo choir wins</title><summary>The choir won.</summary><updated>2026-11-24T11:00:00Z</updated>
+<link href="http://y/2"/></entry></feed>"""
+
+
+def test_rss_and_atom():
+    rss = parse_feed(RSS, "feed:r")
+    assert [(i.title, i.summary, i.source, i.link) for i in rss] == [
+        ("Mbuya Nehanda statue unveiled", "A statue & a ceremony.", "Herald", "http://x/1")
+    ]
+    assert rss[0].published == datetime(2026, 11, 24, 10, tzinfo=UTC).timestamp()
+    atom = parse_feed(ATOM)
+    assert atom[0].title == "Ngiyabonga: Bulawayo choir wins" and atom[0].source == "Chronicle" and atom[0].link == "http://y/2"
+
+
+@pytest.mark.parametrize(
+    "bad", [b"<rss><channel>", b"not xml", b"<html><body/></html>", b'<!DOCTYPE x [<!ENTITY a "aaaa">]><rss>&a;</rss>']
+)
+def test_bad_feeds_raise_with_a_reason(bad):
+    with pytest.raises(FeedError) as exc:
+        parse_feed(bad)
+    assert str(exc.value)
+
+
+def test_merge_dedupes_sorts_and_expires():
+    a = NewsItem("Same story", published=10, origin="feed:a")
+    b = NewsItem("Same  STORY!", published=20, origin="feed:b")
+    c = NewsItem("Older", published=5)
+    gone = NewsItem("Expired", published=30, expires=99)
+    merged = merge([[a, c], [b, gone]], now=100)
+    assert [(i.title, i.origin) for i in merged] == [("Same STORY!", "feed:b"), ("Older", "")]
+
+
+def test_news_post_validation():
+    item = news_item_from_json(b'{"title": "Kariba levels rise", "summary": "Up 2 m.", "expires": 60}', now=1000)
+    assert (item.title, item.summary, item.expires, item.origin) == ("Kariba levels rise", "Up 2 m.", 1060, "api")
+    for body, reason in [
+        (b"{", "bad JSON at line 1 column 2"),
+        (b"[]", "must be a JSON object"),
+        (b'{"summary": "x"}', "title is required"),
+        (b'{"title": "x", "colour": 1}', "unknown field(s) colour"),
+        (b'{"title": "x", "expires": "soon"}', "is not an ISO 8601 time"),
+        (b"\xff", "not UTF-8"),
+    ]:
+        with pytest.raises(ValueError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+            news_item_from_json(body, 0)
+
+
+def test_basic_auth():
+    good = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+    assert check_basic(good, "admin", "s3cret")
+    assert not check_basic(good, "admin", "other")
+    assert not check_basic("Basic !!!", "admin", "s3cret")
+    assert not check_basic("", "admin", "s3cret")
+    assert not check_basic("Bearer x", "admin", "s3cret")

@@ -1,0 +1,228 @@
+"""News on the real server: articles, feeds, the API, bulletins in the stream, live events."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from .conftest import make_tone, need, record, sample_article
+
+pytestmark = pytest.mark.interop
+
+ADMIN = "Basic " + base64.b64encode(b"admin:test-admin-pw").decode()
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory):
+    d = tmp_path_factory.mktemp("music")
+    make_tone(d / "long.ogg", 440, 30.0, 44100, 2, ("-c:a", "libvorbis"), "Band", "Long Song")
+    return d
+
+
+def station(server_factory, music, tmp_path, news_extra: str = "", events: str = "") -> object:
+    (tmp_path / "news").mkdir(exist_ok=True)
+    playlist = f"timezone: UTC\nplaylists:\n  music: {{files: ['{music / 'long.ogg'}']}}\nfallback: music\n{events}"
+    extra = f"users:\n  admin: {{password: test-admin-pw}}\nnews:\n  folder: news\n{news_extra}"
+    return server_factory(playlist, mounts="  /main: {bitrate: 128, metaint: 2048}", config_extra=extra)
+
+
+def call(server, method: str, path: str, body: bytes | None = None, auth: str | None = ADMIN, ctype: str = "application/json"):
+    req = urllib.request.Request(server.url(path), data=body, method=method)
+    if auth:
+        req.add_header("Authorization", auth)
+    if body is not None:
+        req.add_header("Content-Type", ctype)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def headlines(server) -> list[str]:
+    return [h["title"] for h in json.loads(server.get("/api/nowplaying")[2])["headlines"]]
+
+
+def wait_for(predicate, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def test_article_dropped_in_the_folder_shows_its_headline(server_factory, music, tmp_path):
+    server = station(server_factory, music, tmp_path)
+    (tmp_path / "news" / "aleppo.txt").write_text(sample_article(), encoding="utf-8")
+    (tmp_path / "news" / "empty.txt").write_text("")
+    took = wait_for(lambda: "Syria conflict: Russia tells rebels to leave Aleppo" in headlines(server), 5)
+    assert took < 5
+    status = server.status()["news"]
+    assert status["errors"]["article:empty.txt"] == "empty file"
+    assert "news article" in server.log_text() and "empty.txt skipped: empty file" in server.log_text()
+
+
+def test_news_api_post_retract_and_errors(server_factory, music, tmp_path):
+    server = station(server_factory, music, tmp_path)
+    code, body = call(
+        server, "POST", "/api/news", json.dumps({"title": "Mbuya Nehanda \u2019s statue \u2013 unveiled \U0001f389"}).encode()
+    )
+    assert code == 201, body
+    item = json.loads(body)
+    wait_for(lambda: item["title"] in headlines(server), 5)
+    assert call(server, "POST", "/api/news", b'{"title": "x"}', auth=None)[0] == 401
+    code, body = call(server, "POST", "/api/news", b'{"title": ')
+    assert code == 400 and "bad JSON" in body
+    code, body = call(server, "POST", "/api/news", json.dumps({"title": "x" * 70000}).encode())
+    assert code == 413
+    assert call(server, "DELETE", f"/api/news/{item['id']}")[0] == 200
+    wait_for(lambda: item["title"] not in headlines(server), 5)
+    assert call(server, "DELETE", "/api/news/nope")[0] == 404
+    # Headlines survive a restart (kept in news/.headlines.json).
+    call(server, "POST", "/api/news", json.dumps({"title": "Kept across restarts"}).encode())
+    assert json.loads((tmp_path / "news" / ".headlines.json").read_text())["posted"][0]["title"] == "Kept across restarts"
+
+
+class Feed(BaseHTTPRequestHandler):
+    mode = "ok"
+    hits: list[tuple[str, str]] = []
+
+    def do_GET(self):
+        Feed.hits.append((self.path, self.headers.get("If-None-Match", "")))
+        if Feed.mode == "500":
+            self.send_response(500)
+            self.end_headers()
+            return
+        if Feed.mode == "ok" and self.headers.get("If-None-Match") == '"v1"':
+            self.send_response(304)
+            self.end_headers()
+            return
+        body = b"<rss><channel><title>Local" if Feed.mode == "broken" else FEED
+        self.send_response(200)
+        self.send_header("ETag", '"v1"')
+        self.send_header("Content-Type", "application/rss+xml")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Local Herald</title>'
+    b"<item><title>Feed headline: Victoria Falls floods</title><description>Water rises.</description></item>"
+    b"</channel></rss>"
+)
+
+
+def test_feeds_with_conditional_get_and_failures_keep_the_headlines(server_factory, music, tmp_path):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    Feed.mode, Feed.hits = "ok", []
+    try:
+        url = f"http://127.0.0.1:{httpd.server_port}/rss"
+        server = station(server_factory, music, tmp_path, f"  feeds: [{{url: '{url}', interval: 1, timeout: 2}}]\n")
+        wait_for(lambda: "Feed headline: Victoria Falls floods" in headlines(server), 5)
+        wait_for(lambda: any(etag == '"v1"' for _, etag in Feed.hits), 5)  # conditional GET
+        feed_status = server.status()["news"]["feeds"][0]
+        assert feed_status["not_modified"] >= 1 and feed_status["etag"] == '"v1"'
+        for mode, error in (("500", "HTTP 500"), ("broken", "malformed XML")):
+            Feed.mode = mode
+            wait_for(lambda error=error: error in " ".join(server.status()["news"]["errors"].values()), 5)
+            assert "Feed headline: Victoria Falls floods" in headlines(server)
+        Feed.mode = "ok"
+        wait_for(lambda: not server.status()["news"]["errors"], 5)
+    finally:
+        httpd.shutdown()
+
+
+def test_bulletin_on_demand_puts_headlines_in_the_stream(server_factory, music, tmp_path):
+    server = station(server_factory, music, tmp_path)
+    call(server, "POST", "/api/news", json.dumps({"title": "Warriors qualify for AFCON", "summary": "A late goal."}).encode())
+    call(server, "POST", "/api/news", json.dumps({"title": "Maize harvest up 20 percent"}).encode())
+    got = {}
+    t = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 9.0)))
+    t.start()
+    time.sleep(1.5)
+    asked = time.time()
+    code, body = call(server, "POST", "/api/bulletin", b"")
+    assert code == 202, body
+    t.join()
+    news = [(when, f["StreamTitle"]) for when, f in got["rec"].block_arrivals if f["StreamTitle"].startswith("News: ")]
+    assert news, got["rec"].block_arrivals
+    assert news[0][0] - asked < 5
+    assert {title for _, title in news} >= {"News: Maize harvest up 20 percent"}
+    assert server.status()["news"]["bulletins"] in ("tts", "titles over a news bed")
+
+
+def test_mpv_shows_the_bulletin_headline(server_factory, music, tmp_path):
+    mpv = need("mpv")
+    import subprocess
+
+    server = station(server_factory, music, tmp_path)
+    call(server, "POST", "/api/news", json.dumps({"title": "Rains arrive in Masvingo"}).encode())
+    call(server, "POST", "/api/bulletin", b"")
+    out = subprocess.run(
+        [mpv, "--no-config", "--no-video", "--ao=null", "--length=8", server.url("/main")], capture_output=True, text=True, timeout=40
+    )
+    assert "icy-title: News: Rains arrive in Masvingo" in out.stdout + out.stderr, out.stdout
+
+
+def test_hourly_bulletin_starts_on_its_second(server_factory, music, tmp_path):
+    at = float(int(time.time()) + 7)
+    clock = time.strftime("%H:%M:%S", time.gmtime(at))
+    server = station(server_factory, music, tmp_path, events=f"events:\n  news: {{at: '{clock}', bulletin: true, start: hard}}\n")
+    call(server, "POST", "/api/news", json.dumps({"title": "On the hour headline"}).encode())
+    rec = record(server.port, "/main", at - time.time() + 4)
+    heard = [when for when, f in rec.block_arrivals if f["StreamTitle"] == "News: On the hour headline"]
+    assert heard and abs(heard[0] - at) <= 0.5, (heard, at)
+
+
+def test_server_sent_events_follow_the_audio(server_factory, music, tmp_path):
+    server = station(server_factory, music, tmp_path)
+    events: list[tuple[float, str, dict]] = []
+
+    def listen():
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as s:
+            s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+            buf = b""
+            end = time.monotonic() + 10
+            while time.monotonic() < end:
+                try:
+                    chunk = s.recv(65536)
+                except TimeoutError:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+                while b"\n\n" in buf:
+                    block, buf = buf.split(b"\n\n", 1)
+                    lines = dict(line.split(": ", 1) for line in block.decode().splitlines() if ": " in line and not line.startswith(":"))
+                    if "event" in lines and "data" in lines:
+                        events.append((time.time(), lines["event"], json.loads(lines["data"])))
+
+    t = threading.Thread(target=listen)
+    t.start()
+    got = {}
+    r = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 9.0)))
+    time.sleep(0.5)
+    r.start()
+    time.sleep(1.5)
+    call(server, "POST", "/api/news", json.dumps({"title": "SSE headline"}).encode())
+    call(server, "POST", "/api/bulletin", b"")
+    t.join()
+    r.join()
+    assert events and events[0][1] == "nowplaying"  # a snapshot at once
+    assert any(kind == "news" and any(h["title"] == "SSE headline" for h in data["headlines"]) for _, kind, data in events)
+    heard = next(when for when, f in got["rec"].block_arrivals if f["StreamTitle"] == "News: SSE headline")
+    told = next(when for when, kind, data in events if kind == "nowplaying" and data["now_playing"]["title"] == "News: SSE headline")
+    assert abs(told - heard) <= 1.0, (told, heard)
