@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from . import icestats
-from .httpwire import m3u, pls, xspf
+from .httpwire import iceresponse, m3u, pls, xspf
 from .webio import MAX_NEWS_POST, check_basic, news_item_from_json
 
 if TYPE_CHECKING:
     from .station import Station
 
+log = logging.getLogger("streamer.api")
 STATION: web.AppKey[Station] = web.AppKey("station")
 PLAYLIST_TYPES = {
     ".m3u": ("audio/x-mpegurl", m3u),
@@ -181,6 +184,113 @@ async def sse(request: web.Request) -> web.StreamResponse:
     return response
 
 
+# --- Icecast's admin API ------------------------------------------------------------------------
+
+
+def _xml(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/xml", charset="utf-8")
+
+
+def _admin_or(request: web.Request, *roles: str) -> None:
+    """Admin credentials, or those of one of `roles` (Icecast lets a source set its titles)."""
+    users = request.app[STATION].config.users
+    header = request.headers.get("Authorization", "")
+    for role in ("admin", *roles):
+        if check_basic(header, users[role].name, users[role].password):
+            return
+    raise web.HTTPUnauthorized(text="You need to authenticate\n", headers={"WWW-Authenticate": 'Basic realm="Icecast2 Server"'})
+
+
+def _mount_param(request: web.Request):
+    station = request.app[STATION]
+    path = request.query.get("mount", "")
+    mount = station.mounts.get(path)
+    if mount is None:
+        raise web.HTTPBadRequest(
+            text=iceresponse(f"Source does not exist: {path or '(no mount= given)'}", ok=False), content_type="text/xml"
+        )
+    return mount
+
+
+async def admin_metadata(request: web.Request) -> web.Response:
+    _admin_or(request, "source")
+    mount = _mount_param(request)
+    q = request.query
+    if q.get("mode", "updinfo") != "updinfo":
+        return _xml(iceresponse(f"unknown mode {q.get('mode')!r} (only updinfo)", ok=False), status=400)
+    charset = q.get("charset", "UTF-8")
+    song = _decode_param(request, "song", charset)
+    if not song:
+        artist, title = _decode_param(request, "artist", charset), _decode_param(request, "title", charset)
+        song = f"{artist} - {title}" if artist and title else (artist or title)
+    if not song:
+        return _xml(iceresponse("No song given (song=, or artist= and title=)", ok=False), status=400)
+    mount.set_title(song)
+    log.info("%s: title set through /admin/metadata: %r", mount.path, song)
+    return _xml(iceresponse("Metadata update successful"))
+
+
+def _decode_param(request: web.Request, name: str, charset: str) -> str:
+    """Query values in the client's charset (Icecast clients often send latin-1)."""
+    pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, encoding="latin-1")
+    raw = next((v for k, v in pairs if k == name), "")
+    try:
+        return raw.encode("latin-1").decode(charset or "utf-8")
+    except (LookupError, UnicodeError):
+        return raw
+
+
+async def admin_listmounts(request: web.Request) -> web.Response:
+    _admin_or(request)
+    station = request.app[STATION]
+    now = time.time()
+    body = "".join(
+        f'<source mount="{html.escape(m.path)}"><listeners>{len(m.listeners)}</listeners>'
+        f"<Connected>{int(now - m.started_at)}</Connected><content-type>{html.escape(m.info.content_type)}</content-type></source>"
+        for m in station.mounts.values()
+    )
+    return _xml(f'<?xml version="1.0"?>\n<icestats>{body}</icestats>\n')
+
+
+async def admin_listclients(request: web.Request) -> web.Response:
+    _admin_or(request)
+    mount = _mount_param(request)
+    now = time.time()
+    rows = "".join(
+        f"<listener><IP>{html.escape(lst.address)}</IP><UserAgent>{html.escape(lst.user_agent)}</UserAgent>"
+        f"<Connected>{int(now - lst.connected_at)}</Connected><ID>{lst.id}</ID></listener>"
+        for lst in list(mount.listeners)
+    )
+    head = f'<source mount="{html.escape(mount.path)}"><Listeners>{len(mount.listeners)}</Listeners>'
+    return _xml(f'<?xml version="1.0"?>\n<icestats>{head}{rows}</source></icestats>\n')
+
+
+async def admin_killclient(request: web.Request) -> web.Response:
+    _admin_or(request)
+    mount = _mount_param(request)
+    wanted = request.query.get("id", "")
+    for lst in list(mount.listeners):
+        if str(lst.id) == wanted:
+            lst.close(abort=True)
+            return _xml(iceresponse(f"Client {wanted} removed"))
+    return _xml(iceresponse(f"Client {wanted} not found", ok=False), status=400)
+
+
+async def admin_killsource(request: web.Request) -> web.Response:
+    _admin_or(request)
+    mount = _mount_param(request)
+    if mount.source is None:
+        return _xml(iceresponse(f"No source client on {mount.path}", ok=False), status=400)
+    mount.source.close()
+    return _xml(iceresponse("Source Removed"))
+
+
+async def streamlist(request: web.Request) -> web.Response:
+    """For Icecast slaves: every mount, one per line (relay or admin credentials)."""
+    _admin_or(request, "relay")
+    return web.Response(text="".join(f"{m}\r\n" for m in request.app[STATION].mounts), content_type="text/plain")
+
+
 def make_app(station: Station) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[STATION] = station
@@ -194,6 +304,13 @@ def make_app(station: Station) -> web.Application:
     app.router.add_delete("/api/news/{id}", news_delete)
     app.router.add_post("/api/bulletin", bulletin_post)
     app.router.add_get("/api/events", sse)
+    app.router.add_get("/admin/metadata", admin_metadata)
+    app.router.add_get("/admin/metadata.xsl", admin_metadata)
+    app.router.add_get("/admin/listmounts", admin_listmounts)
+    app.router.add_get("/admin/listclients", admin_listclients)
+    app.router.add_get("/admin/killclient", admin_killclient)
+    app.router.add_get("/admin/killsource", admin_killsource)
+    app.router.add_get("/admin/streamlist.txt", streamlist)
     app.router.add_get(r"/{mount:.+}.{ext:m3u|pls|xspf}", playlist_file)
     app.router.add_route("*", "/{tail:.*}", mount_on_reused_connection)
     return app

@@ -80,9 +80,12 @@ class Config:
     public_url: str = ""
     max_listeners: int = 20000
     fanout_interval: float = 0.25
+    source_timeout: float = 10.0
+    live_mount: str = "/live"  # a DJ here takes over every station mount
+    live_silence: float = 15.0  # seconds of silence from a DJ before the schedule resumes
     sample_rate: int = 44100
     channels: int = 2
-    lookahead: float = 1.5
+    lookahead: float = 0.8
     playlists_dir: Path = Path("playlists")
     log_level: str = "info"
     users: dict[str, User] = field(default_factory=dict)
@@ -141,6 +144,9 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         public_url=sv.get("public_url", str, "").rstrip("/"),
         max_listeners=sv.get("max_listeners", int, 20000, in_range(1, 1_000_000)),
         fanout_interval=sv.get("fanout_interval", float, 0.25, in_range(0.02, 2.0)),
+        source_timeout=sv.get("source_timeout", float, 10.0, in_range(1, 600)),
+        live_mount=sv.get("live_mount", str, "/live"),
+        live_silence=sv.get("live_silence", float, 15.0, in_range(1, 3600)),
         log_level=sv.get("log_level", str, "info", one_of("debug", "info", "warning", "error")),
     )
     sv.finish()
@@ -149,7 +155,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
     audio = dict(
         sample_rate=au.get("sample_rate", int, 44100, one_of_int(MP3_RATES)),
         channels=au.get("channels", int, 2, in_range(1, 2)),
-        lookahead=au.get("lookahead", float, 1.5, in_range(0.5, 10.0)),
+        lookahead=au.get("lookahead", float, 0.8, in_range(0.5, 10.0)),
     )
     au.finish()
 

@@ -21,6 +21,7 @@ from . import pcm as pcmops
 from .bulletin import BulletinBuilder
 from .decoder import DecodeError, Decoder
 from .encoder import Encoder
+from .live import LiveInput
 from .news import NewsItem
 from .programme import Event, Fades, Programme
 from .scheduler import Choice, Occurrence, Played, Scheduler
@@ -86,6 +87,8 @@ class Feeder:
         self._tail_crossfade = 0.0
         self._was_cut = False
         self.bulletins: BulletinBuilder | None = None
+        self.live: LiveInput | None = None
+        self.live_silence = 15.0
         self.bulletin_on_air: dict | None = None
         self.headlines: Callable[[], list[NewsItem]] = list
         self.ticker = "{display}"
@@ -154,6 +157,9 @@ class Feeder:
             if choice.kind == "bulletin":
                 await self._play_bulletin(choice)
                 continue
+            if choice.kind == "live":
+                await self._play_live(choice)
+                continue
             if choice.path is None:
                 await self._play_silence(1.0)
                 continue
@@ -171,6 +177,59 @@ class Feeder:
                 log.exception("unexpected error while playing %s; going on with the next track", choice.path)
                 self.problems.append(DecodeProblem(time.time(), str(choice.path), "internal error (see the log)"))
                 await self._play_silence(1.0)
+
+    # --- live DJs ---------------------------------------------------------------------------------
+
+    def go_live(self, live: LiveInput, silence_timeout: float) -> None:
+        """A DJ takes over: what plays fades out over 0.2 s and the DJ follows."""
+        if self.live is not None:
+            self.live.end()
+        self.live = live
+        self.live_silence = silence_timeout
+        self.cut_at = self.fed + int(0.2 * self.rate)
+        self.cut_fade = 0.2
+
+    async def _play_live(self, choice: Choice) -> None:
+        live = self.live
+        assert live is not None
+        chunk = int(self.rate * 0.1) * self.frame_bytes
+        title = None
+        silent_since: float | None = None
+        finished = False
+        pending = asyncio.ensure_future(live.read(chunk))
+        try:
+            while True:
+                budget = max(0.0, self.ahead() - LOW_WATER)
+                done, _ = await asyncio.wait({pending}, timeout=budget)
+                pcm = pending.result() if done else bytes(int(self.rate * SILENCE_STEP) * self.frame_bytes)
+                if done:
+                    if pcm is None:
+                        finished = True
+                        log.info("live: %s ended; the schedule resumes", live.name)
+                        break
+                    pending = asyncio.ensure_future(live.read(chunk))
+                if title != live.title:
+                    title = live.title
+                    info = TrackInfo(Path(live.name), "", title, None)
+                    self._announce(info, replace(choice, title=title), self.fed)
+                if live.is_silent(pcm):
+                    silent_since = silent_since if silent_since is not None else self.timeline_time()
+                    if self.timeline_time() - silent_since > self.live_silence:
+                        log.warning("live: %s silent for %g s; the schedule resumes", live.name, self.live_silence)
+                        finished = True
+                        break
+                else:
+                    silent_since = None
+                await self._emit(pcm)
+        except Cut:
+            pass  # a hard event: it plays, then the DJ carries on
+        finally:
+            if not pending.done():
+                pending.cancel()
+            if finished:
+                if self.live is live:
+                    self.live = None
+                await live.close()
 
     # --- news bulletins ---------------------------------------------------------------------------
 
@@ -218,6 +277,8 @@ class Feeder:
             occ = self.due.popleft()
             log.info("event %r (%s) due at %s", occ.event.name, occ.event.mode, time.strftime("%H:%M:%S", time.localtime(occ.time)))
             return self.scheduler.event_choice(occ.event, t, self.history)
+        if self.live is not None:
+            return Choice(None, "live", "live", self.scheduler.block_at(t), Fades())
         return self.scheduler.next_choice(t, self.history)
 
     def _collect_due(self, t: float) -> None:

@@ -13,8 +13,19 @@ import socket
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 
-from .httpwire import MAX_HEAD, BadRequest, error_response, find_head_end, listener_head, options_response, parse_request_head
+from .httpwire import (
+    MAX_HEAD,
+    BadRequest,
+    error_response,
+    find_head_end,
+    listener_head,
+    options_response,
+    parse_request_head,
+    source_ok,
+)
 from .listener import Listener
+from .source import SourceConnection
+from .webio import check_basic
 
 if TYPE_CHECKING:
     from .station import Station
@@ -83,10 +94,8 @@ class FrontDoor(asyncio.Protocol):
             self._reply(options_response(http_date(), head.header("origin") or None))
         elif mount is not None and head.method in ("GET", "HEAD"):
             self._listen(mount, head)
-        elif mount is not None and head.method in ("SOURCE", "PUT"):
-            self._reply(error_response(405, f"{head.method} {head.path}: this mount is fed by the station's own encoder", http_date()))
-        elif head.method == "SOURCE":
-            self._reply(error_response(404, f"SOURCE {head.path}: no such mount", http_date()))
+        elif head.method in ("SOURCE", "PUT"):
+            self._source(head, bytes(self.buf[end:]))
         else:
             self.station.hand_to_web(transport, bytes(self.buf))
         self.buf = bytearray()
@@ -95,6 +104,46 @@ class FrontDoor(asyncio.Protocol):
         if self.transport and not self.transport.is_closing():
             self.transport.write(response)
             self.transport.close()
+
+    def _source(self, head, body: bytes) -> None:
+        """A source client asks to feed a mount (see icecast-wire.md for each answer)."""
+        station = self.station
+        transport = self.transport
+        assert transport is not None
+        user = station.config.users["source"]
+        if not check_basic(head.header("authorization"), user.name, user.password):
+            extra = [("WWW-Authenticate", 'Basic realm="Icecast2 Server"')]
+            self._reply(error_response(401, "You need to authenticate", http_date(), extra))
+            return
+        content_type = head.header("content-type").split(";")[0].strip().lower()
+        if not content_type:
+            self._reply(error_response(403, "No Content-type given", http_date()))
+            return
+        mount = station.mounts.get(head.path)
+        if mount is not None and not mount.passthrough:
+            self._reply(error_response(403, f"Mountpoint in use ({head.path} is fed by the station's own encoder)", http_date()))
+            return
+        if mount is not None and mount.source is not None:
+            self._reply(error_response(403, "Mountpoint in use", http_date()))
+            return
+        if not head.path.startswith("/") or head.path.startswith(("/api", "/admin", "/status")) or len(head.path) > 200:
+            self._reply(error_response(403, f"{head.path} cannot be a mount", http_date()))
+            return
+        mount = station.passthrough_mount(head.path, content_type, head.headers)
+        peer = transport.get_extra_info("peername")
+        address = peer[0] if peer else "?"
+        chunked = "chunked" in head.header("transfer-encoding").lower()
+        if head.method == "PUT" and head.header("expect").lower() == "100-continue":
+            transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        transport.write(source_ok())
+        source = SourceConnection(mount, transport, address, chunked, station.config.source_timeout)
+        mount.source = source
+        transport.set_protocol(source)
+        log.info("%s: source connected from %s (%s, %s)", head.path, address, content_type, head.header("user-agent") or "no user agent")
+        if head.path == station.config.live_mount:
+            station.go_live(source, head.header("ice-name") or "Live")
+        if body:
+            source.data_received(body)
 
     def _listen(self, mount, head) -> None:
         station = self.station

@@ -194,6 +194,69 @@ def error_response(status: int, message: str, date: str, extra: list[tuple[str, 
     return _head(status, lines) + body
 
 
+class ChunkedDecoder:
+    """Undoes `Transfer-Encoding: chunked` on a request body (a PUT source; Icecast cannot)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._left = 0  # bytes of the current chunk still to come
+        self._state = "size"  # size | data | crlf | done
+        self.done = False
+
+    def feed(self, data: bytes) -> bytes:
+        self._buf += data
+        out = bytearray()
+        while self._buf and not self.done:
+            if self._state == "size":
+                i = self._buf.find(b"\r\n")
+                if i < 0:
+                    if len(self._buf) > 1024:
+                        raise BadRequest(400, "malformed chunk size line")
+                    break
+                line = bytes(self._buf[:i]).split(b";", 1)[0].strip()
+                del self._buf[: i + 2]
+                try:
+                    self._left = int(line, 16)
+                except ValueError:
+                    raise BadRequest(400, f"malformed chunk size {line[:20]!r}") from None
+                if self._left == 0:
+                    self.done = True
+                    break
+                self._state = "data"
+            elif self._state == "data":
+                take = min(self._left, len(self._buf))
+                out += self._buf[:take]
+                del self._buf[:take]
+                self._left -= take
+                if self._left == 0:
+                    self._state = "crlf"
+            else:
+                if len(self._buf) < 2:
+                    break
+                del self._buf[:2]
+                self._state = "size"
+        return bytes(out)
+
+
+def source_ok(status_line: str = "HTTP/1.0 200 OK") -> bytes:
+    return f"{status_line}\r\nServer: {SERVER}\r\n\r\n".encode()
+
+
+def parse_audio_info(text: str) -> dict[str, int]:
+    """`ice-audio-info: ice-samplerate=44100;ice-bitrate=128;ice-channels=2` as numbers."""
+    out: dict[str, int] = {}
+    for part in text.replace(" ", "").split(";"):
+        key, _, value = part.partition("=")
+        key = key.removeprefix("ice-")
+        if key in ("samplerate", "bitrate", "channels") and value.isdigit():
+            out[key] = int(value)
+    return out
+
+
+def iceresponse(message: str, ok: bool = True) -> str:
+    return f'<?xml version="1.0"?>\n<iceresponse><message>{html.escape(message)}</message><return>{1 if ok else 0}</return></iceresponse>\n'
+
+
 # --- playlist files: what a player downloads to find the stream -----------------------------
 
 

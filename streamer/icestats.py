@@ -29,19 +29,17 @@ def _iso(ts: float) -> str:
 def icestats(status: dict, config: Config, base_url: str) -> dict:
     sources = []
     for m in status["mounts"]:
-        mount = config.mount(m["mount"])
-        assert mount is not None
         source = {
             "audio_info": f"ice-samplerate={m['sample_rate']};ice-bitrate={m['bitrate']};ice-channels={m['channels']}",
             "bitrate": m["bitrate"],
-            "genre": mount.genre,
+            "genre": m["genre"],
             "listener_peak": m["listener_peak"],
             "listeners": m["listeners"],
             "listenurl": base_url + m["mount"],
-            "server_description": mount.description,
-            "server_name": mount.name,
+            "server_description": m["description"],
+            "server_name": m["name"],
             "server_type": m["format"],
-            "server_url": mount.url,
+            "server_url": m["url"],
             "title": m["title"],
         }
         if m["stream_start"]:

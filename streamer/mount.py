@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("streamer.mount")
 
+MAX_PENDING_SECONDS = 30.0  # a source sending faster than real time is not buffered without end
 FANOUT_BATCH = 400  # listeners written between yields to the event loop (keeps accept latency low)
 REBASE_AFTER = 1.0  # seconds the source may lag before the clock restarts instead of bursting
 
@@ -37,17 +38,7 @@ class Mount:
     ) -> None:
         self.config = config
         self.path = config.path
-        self.info = StreamInfo(
-            content_type="audio/mpeg",
-            bitrate=config.bitrate,
-            sample_rate=config.sample_rate,
-            channels=config.channels,
-            name=config.name,
-            description=config.description,
-            genre=config.genre,
-            url=config.url,
-            public=config.public,
-        )
+        self.describe(config, "audio/mpeg")
         self.interval = fanout_interval
         self.origin = origin  # the station timeline's monotonic start, shared by every mount
         self.on_title = on_title  # told when a title change goes out to listeners
@@ -55,6 +46,13 @@ class Mount:
         self.buffer = StreamBuffer(config.queue_size + config.burst_size)
         self.listeners: set[Listener] = set()
         self.pending: deque[tuple[bytes, int, str | None]] = deque()
+        self.pending_raw: list[bytes] = []  # pass-through bytes that are not MP3 (no frames to pace)
+        self.source = None  # the SourceConnection feeding a pass-through mount, if any
+        self.passthrough = False
+        self.sample_rate = config.sample_rate
+        self.dropped_frames = 0
+        self._next_title: str | None = None
+        self.on_set_title: Callable[[str], None] | None = None  # the live mount: titles go on air
         self._arrived = asyncio.Event()
         self.clock: PacingClock | None = None
         self.started_at = time.time()
@@ -67,11 +65,48 @@ class Mount:
         self.title_changes: deque[tuple[float, str]] = deque(maxlen=20)
         self._task: asyncio.Task | None = None
 
+    def describe(self, config: MountConfig, content_type: str) -> None:
+        """A (re)connecting source tells listeners what the stream is."""
+        self.config = config
+        self.info = StreamInfo(
+            content_type=content_type,
+            bitrate=config.bitrate,
+            sample_rate=config.sample_rate,
+            channels=config.channels,
+            name=config.name,
+            description=config.description,
+            genre=config.genre,
+            url=config.url,
+            public=config.public,
+        )
+
     # --- frames in (from the encoder) ---------------------------------------------------
 
-    def queue_frame(self, frame: bytes, samples: int, title: str | None) -> None:
+    def queue_frame(self, frame: bytes, samples: int, title: str | None, sample_rate: int | None = None) -> None:
+        if sample_rate and sample_rate != self.sample_rate and self.clock is None:
+            self.sample_rate = sample_rate  # a pass-through mount learns its rate from the frames
+        if self._next_title is not None and title is None:
+            title, self._next_title = self._next_title, None
         self.pending.append((frame, samples, title))
+        if len(self.pending) * samples > MAX_PENDING_SECONDS * self.sample_rate:
+            self.pending.popleft()
+            self.dropped_frames += 1
         self._arrived.set()
+
+    def queue_bytes(self, data: bytes) -> None:
+        self.pending_raw.append(data)
+        self._arrived.set()
+
+    def set_title(self, title: str) -> None:
+        """A title from /admin/metadata: on a pass-through mount it goes with the next audio
+        the source sends; on a station mount it applies from the live edge."""
+        if self.on_set_title is not None:
+            self.on_set_title(title)
+        if self.passthrough:
+            self._next_title = title
+        else:
+            self.buffer.mark_title(self.buffer.end, title)
+            self.on_title(self.path, title)
 
     # --- the clock ------------------------------------------------------------------------
 
@@ -93,14 +128,21 @@ class Mount:
         interval = self.interval
         tick = loop.time()
         while True:
-            if not self.pending:
+            if not self.pending and not self.pending_raw:
                 self._arrived.clear()
                 await self._arrived.wait()
             now = loop.time()
+            if self.pending_raw:
+                self.buffer.append(b"".join(self.pending_raw))
+                self.pending_raw.clear()
+                await self._fanout()
+                self.last_publish = now
+                if not self.pending:
+                    continue
             clock = self.clock
             if clock is None:
                 start = self.origin() or now
-                clock = self.clock = PacingClock(start, self.config.sample_rate)
+                clock = self.clock = PacingClock(start, self.sample_rate)
                 self.stream_start = time.time() + (start - now)
             elif clock.behind(now) > REBASE_AFTER:
                 log.warning("%s: source fell %.1f s behind; restarting the clock", self.path, clock.behind(now))

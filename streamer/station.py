@@ -16,11 +16,13 @@ from aiohttp import web
 
 from . import __version__
 from .bulletin import BulletinBuilder
-from .config import Config
+from .config import Config, MountConfig
 from .encoder import Encoder
 from .events import EventHub
 from .feeder import Feeder
 from .frontdoor import FrontDoor
+from .httpwire import parse_audio_info
+from .live import LiveInput
 from .mount import Mount
 from .newsdesk import NewsDesk
 from .playlist import expand_sources
@@ -29,6 +31,10 @@ from .tags import read_track_info
 from .yamldoc import ConfigError
 
 log = logging.getLogger("streamer")
+
+
+def _int(text: str | None) -> int:
+    return int(text) if text and text.strip().isdigit() else 0
 
 
 def _iso(ts: float) -> str:
@@ -76,6 +82,39 @@ class Station:
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
+
+    def passthrough_mount(self, path: str, content_type: str, headers: dict[str, str]) -> Mount:
+        """The mount a source client feeds: created on first use, its ice-* headers described."""
+        info = parse_audio_info(headers.get("ice-audio-info", ""))
+        config = MountConfig(
+            path=path,
+            bitrate=info.get("bitrate") or _int(headers.get("ice-bitrate")) or 128,
+            sample_rate=info.get("samplerate", 44100),
+            channels=info.get("channels", 2),
+            name=headers.get("ice-name", ""),
+            description=headers.get("ice-description", ""),
+            genre=headers.get("ice-genre", ""),
+            url=headers.get("ice-url", ""),
+            public=headers.get("ice-public", "0") == "1",
+        )
+        mount = self.mounts.get(path)
+        if mount is None:
+            mount = Mount(config, self.config.fanout_interval, on_title=self._title_released)
+            mount.passthrough = True
+            self.mounts[path] = mount
+            mount.start()
+        mount.describe(config, content_type)
+        return mount
+
+    def go_live(self, source, name: str) -> None:
+        """A DJ connected to the live mount: decode them into the station's PCM path."""
+        live = LiveInput(self.ffmpeg, name, self.config.sample_rate, self.config.channels)
+        source.tap = live.write
+        source.on_gone = live.end
+        source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata
+        self._live_task = asyncio.create_task(live.start())
+        self.feeder.go_live(live, self.config.live_silence)
+        log.info("live: %s takes over from %s", name, source.address)
 
     def _origin(self) -> float | None:
         return self.feeder.start
@@ -240,7 +279,7 @@ class Station:
                 for m in self.mounts.values()
             ],
             "listeners": self.listener_count,
-            "live": False,
+            "live": self.feeder.live is not None,
             "now_playing": current,
             "next": None if occ is None or scheduler is None else _occurrence(occ, scheduler),
             "history": [
@@ -276,11 +315,16 @@ class Station:
         feeder = self.feeder
         playing = feeder.now
         mounts = []
-        for mount, enc in zip(self.mounts.values(), self.encoders, strict=False):
+        restarts = {enc.mount.path: enc.restarts for enc in self.encoders}
+        for mount in self.mounts.values():
             clock = mount.clock
             mounts.append(
                 {
                     "mount": mount.path,
+                    "name": mount.info.name,
+                    "description": mount.info.description,
+                    "genre": mount.info.genre,
+                    "url": mount.info.url,
                     "format": mount.info.content_type,
                     "bitrate": mount.info.bitrate,
                     "sample_rate": mount.info.sample_rate,
@@ -296,7 +340,8 @@ class Station:
                     "stream_start": mount.stream_start,
                     "seconds_sent": round(clock.samples_sent / clock.sample_rate, 3) if clock else 0,
                     "clock_restarts": clock.rebased if clock else 0,
-                    "encoder_restarts": enc.restarts,
+                    "encoder_restarts": restarts.get(mount.path),
+                    "source": None if not mount.passthrough else (mount.source.address if mount.source else "disconnected"),
                 }
             )
         return {

@@ -113,7 +113,7 @@ class Server:
 DEFAULT_CONFIG = """
 station: {{name: Test Radio, description: tests, genre: Test}}
 server: {{host: 127.0.0.1, port: {port}, log_level: info, fanout_interval: 0.1}}
-audio: {{sample_rate: 44100, channels: 2, lookahead: 1.0}}
+audio: {{sample_rate: 44100, channels: 2, lookahead: 0.8}}
 mounts:
 {mounts}
 playlists: playlists

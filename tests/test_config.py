@@ -54,6 +54,10 @@ def _status(mounts):
 def _mount(path):
     return dict(
         mount=path,
+        name="N",
+        description="D",
+        genre="G",
+        url="U",
         sample_rate=44100,
         bitrate=128,
         channels=2,

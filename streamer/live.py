@@ -1,0 +1,85 @@
+"""A live DJ on the station's live mount: their stream decoded into the station's PCM path.
+
+The DJ's bytes (any format their encoder sends) go into an ffmpeg decoder; the feeder reads
+PCM from it instead of the schedule, so every station mount carries the DJ in its own format
+and no listener reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import numpy as np
+
+log = logging.getLogger("streamer.live")
+
+SILENCE_RMS = 64  # about -54 dBFS: below this a DJ's stream counts as silent
+
+
+class LiveInput:
+    def __init__(self, ffmpeg: str, name: str, sample_rate: int, channels: int) -> None:
+        self.ffmpeg = ffmpeg
+        self.name = name
+        self.rate = sample_rate
+        self.channels = channels
+        self.title = name
+        self.ended = False
+        self._proc: asyncio.subprocess.Process | None = None
+        self._carry = b""
+        self._early: list[bytes] = []  # bytes that arrive while the decoder starts
+
+    async def start(self) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+            "-probesize", "4096", "-analyzeduration", "0", "-fflags", "nobuffer", "-i", "pipe:0",
+            "-vn", "-f", "s16le", "-ar", str(self.rate), "-ac", str(self.channels), "pipe:1",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        for data in self._early:
+            self.write(data)
+        self._early.clear()
+        if self.ended:
+            self.end()
+
+    def write(self, data: bytes) -> None:
+        proc = self._proc
+        if proc is None:
+            self._early.append(data)
+        elif proc.stdin and not proc.stdin.is_closing():
+            proc.stdin.write(data)
+
+    def end(self) -> None:
+        """The DJ disconnected: let the decoder finish what it has."""
+        self.ended = True
+        proc = self._proc
+        if proc and proc.stdin and not proc.stdin.is_closing():
+            proc.stdin.close()
+
+    async def read(self, size: int) -> bytes | None:
+        """PCM (whole sample frames), or None once the DJ's stream has ended."""
+        assert self._proc and self._proc.stdout
+        data = await self._proc.stdout.read(size)
+        if not data:
+            return None
+        frame = 2 * self.channels
+        data = self._carry + data
+        cut = len(data) - len(data) % frame
+        self._carry = data[cut:]
+        return data[:cut]
+
+    @staticmethod
+    def is_silent(pcm: bytes) -> bool:
+        if len(pcm) < 2:
+            return True
+        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32)
+        return float(np.sqrt(np.mean(samples * samples))) < SILENCE_RMS
+
+    async def close(self) -> None:
+        self.end()
+        proc = self._proc
+        if proc and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()

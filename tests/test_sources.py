@@ -1,0 +1,190 @@
+"""Source clients on the real server: ffmpeg (PUT) and ezstream (SOURCE), real programs."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from .conftest import decode_errors, make_tone, need, raw_request, record
+
+pytestmark = pytest.mark.interop
+
+USERS = "users:\n  source: {password: test-source-pw}\n  admin: {password: test-admin-pw}\n"
+
+
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory):
+    d = tmp_path_factory.mktemp("src")
+    make_tone(d / "station.ogg", 440, 30.0, 44100, 2, ("-c:a", "libvorbis"), "Station", "Music")
+    make_tone(d / "dj.mp3", 660, 40.0, 44100, 2, ("-c:a", "libmp3lame", "-b:a", "128k"), "DJ", "Live Set")
+    return d
+
+
+def start(server_factory, tones):
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    return server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=USERS)
+
+
+def admin(server, path: str, auth: str = "admin:test-admin-pw") -> tuple[int, str]:
+    req = urllib.request.Request(server.url(path))
+    req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_source(server, mount: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(m["mount"] == mount and m.get("source") not in (None, "disconnected") for m in server.status()["mounts"]):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no source on {mount}:\n{server.log_text()}")
+
+
+def test_ffmpeg_put_streams_and_titles_from_admin_metadata_reach_listeners(server_factory, tones, tmp_path):
+    server = start(server_factory, tones)
+    ffmpeg = need("ffmpeg")
+    src = subprocess.Popen(
+        [ffmpeg, "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-c", "copy", "-content_type", "audio/mpeg",
+         "-ice_name", "DJ Tino", "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/dj"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_source(server, "/dj")
+        got = {}
+        t = threading.Thread(target=lambda: got.update(rec=record(server.port, "/dj", 6.0)))
+        t.start()
+        time.sleep(1.5)
+        song = urllib.parse.quote("Tinotenda \u2013 Mbira Dreams")
+        code, body = admin(server, f"/admin/metadata?mount=/dj&mode=updinfo&song={song}&charset=UTF-8", auth="source:test-source-pw")
+        assert code == 200 and "<message>Metadata update successful</message><return>1</return>" in body
+        t.join()
+        rec = got["rec"]
+        assert rec.headers["icy-name"] == "DJ Tino"
+        assert decode_errors(rec.audio, tmp_path)[0] == []
+        assert len(rec.audio) > 16000 * 4
+        assert "Tinotenda \u2013 Mbira Dreams" in [f["StreamTitle"] for _, f in rec.blocks]
+        assert '<source mount="/dj">' in admin(server, "/admin/listmounts")[1]
+        assert admin(server, "/admin/streamlist.txt", auth="relay:hackme")[1].split("\r\n")[:2] == ["/main", "/dj"]
+    finally:
+        src.kill()
+        src.wait()
+
+
+def test_ezstream_source(server_factory, tones, tmp_path):
+    ezstream = need("ezstream")
+    server = start(server_factory, tones)
+    conf = tmp_path / "ezstream.xml"
+    conf.write_text(
+        f"""<ezstream>
+  <servers><server><protocol>HTTP</protocol><hostname>127.0.0.1</hostname><port>{server.port}</port>
+    <password>test-source-pw</password></server></servers>
+  <streams><stream><mountpoint>/ez</mountpoint><format>MP3</format><stream_name>Ez DJ</stream_name></stream></streams>
+  <intakes><intake><type>file</type><filename>{tones / "dj.mp3"}</filename><stream_once>1</stream_once></intake></intakes>
+  <metadata><no_updates>1</no_updates></metadata>
+</ezstream>
+"""
+    )
+    conf.chmod(0o600)
+    src = subprocess.Popen([ezstream, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_source(server, "/ez")
+        rec = record(server.port, "/ez", 4.0)
+        assert rec.headers["icy-name"] == "Ez DJ"
+        assert decode_errors(rec.audio, tmp_path)[0] == []
+        assert len(rec.audio) > 16000 * 3
+    finally:
+        src.kill()
+        out = src.communicate()[0]
+    assert "ERROR" not in out.upper().replace("ERRORS: 0", ""), out
+
+
+def test_source_errors_as_icecast_answers_them(server_factory, tones):
+    server = start(server_factory, tones)
+    port = server.port
+    good = base64.b64encode(b"source:test-source-pw").decode()
+    bad = base64.b64encode(b"source:wrong").decode()
+    no_auth = raw_request(port, b"SOURCE /x HTTP/1.0\r\nContent-Type: audio/mpeg\r\n\r\n")
+    assert no_auth.startswith(b"HTTP/1.0 401") and b'WWW-Authenticate: Basic realm="Icecast2 Server"' in no_auth
+    wrong = raw_request(port, f"SOURCE /x HTTP/1.0\r\nAuthorization: Basic {bad}\r\nContent-Type: audio/mpeg\r\n\r\n".encode())
+    assert wrong.startswith(b"HTTP/1.0 401")
+    no_type = raw_request(port, f"PUT /x HTTP/1.1\r\nAuthorization: Basic {good}\r\n\r\n".encode())
+    assert no_type.startswith(b"HTTP/1.0 403") and b"No Content-type given" in no_type
+    station_mount = raw_request(port, f"PUT /main HTTP/1.1\r\nAuthorization: Basic {good}\r\nContent-Type: audio/mpeg\r\n\r\n".encode())
+    assert station_mount.startswith(b"HTTP/1.0 403") and b"Mountpoint in use" in station_mount
+
+    import socket
+
+    first = socket.create_connection(("127.0.0.1", port))
+    first.sendall(f"PUT /busy HTTP/1.1\r\nAuthorization: Basic {good}\r\nContent-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n".encode())
+    answer = b""
+    first.settimeout(5)
+    while answer.count(b"\r\n\r\n") < 2:
+        answer += first.recv(100)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK")
+    second = raw_request(port, f"SOURCE /busy HTTP/1.0\r\nAuthorization: Basic {good}\r\nContent-Type: audio/mpeg\r\n\r\n".encode())
+    assert second.startswith(b"HTTP/1.0 403") and b"Mountpoint in use" in second
+    first.close()
+
+
+def test_chunked_put_which_icecast_cannot_take(server_factory, tones, tmp_path):
+    server = start(server_factory, tones)
+    import socket
+
+    good = base64.b64encode(b"source:test-source-pw").decode()
+    data = (tones / "dj.mp3").read_bytes()[: 16000 * 8]
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.sendall(
+        f"PUT /chunky HTTP/1.1\r\nAuthorization: Basic {good}\r\nContent-Type: audio/mpeg\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    )
+    assert s.recv(100).startswith(b"HTTP/1.0 200 OK")
+    got = {}
+    t = threading.Thread(target=lambda: got.update(rec=record(server.port, "/chunky", 3.0)))
+    for i in range(0, len(data), 4000):  # about real time: 16,000 bytes a second
+        piece = data[i : i + 4000]
+        s.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        if i == 8000:
+            t.start()
+        time.sleep(0.25)
+    t.join()
+    s.sendall(b"0\r\n\r\n")
+    s.close()
+    assert decode_errors(got["rec"].audio, tmp_path)[0] == []
+    assert len(got["rec"].audio) > 16000 * 2
+
+
+def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory, tones, tmp_path):
+    server = start(server_factory, tones)
+    ffmpeg = need("ffmpeg")
+    got = {}
+    listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 14.0)))
+    listener.start()
+    time.sleep(2)
+    connected = time.time()
+    dj = subprocess.Popen(
+        [ffmpeg, "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-t", "5", "-c", "copy", "-content_type", "audio/mpeg",
+         "-ice_name", "DJ Tino", "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/live"],
+    )  # fmt: skip
+    dj.wait(timeout=20)
+    left = time.time()
+    listener.join()
+    rec = got["rec"]
+    titles = [(when, f["StreamTitle"]) for when, f in rec.block_arrivals]
+    on = next(when for when, title in titles if title == "DJ Tino")
+    back = next(when for when, title in titles if title == "Station - Music" and when > on)
+    print(f"takeover {on - connected:.2f} s, hand-back {back - left:.2f} s")
+    assert on - connected <= 2.0, titles  # within the lookahead plus a fade
+    assert back - left <= 2.0, titles
+    assert decode_errors(rec.audio, tmp_path)[0] == []
+    assert len(rec.audio) >= 16000 * 13  # one unbroken connection, real time throughout
+    assert server.status()["mounts"][0]["evicted"] == 0
