@@ -56,7 +56,8 @@ async def status_json(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     status = request.app[STATION].status()
-    down = [m["mount"] for m in status["mounts"] if not m["on_air"]]
+    # Source mounts are on air only while a DJ or encoder feeds them; the station's must always be.
+    down = [m["mount"] for m in status["mounts"] if not m["on_air"] and m["source"] is None]
     if down:
         return _json({"ok": False, "off_air": down}, status=503)
     return _json({"ok": True, "uptime": status["uptime"], "listeners": status["listeners"]})

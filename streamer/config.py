@@ -42,6 +42,8 @@ class MountConfig:
     queue_size: int = 512000
     max_listeners: int = 10000
     metaint: int = 16000
+    source: bool = False  # fed by a source client (pass-through), not by the station's encoder
+    fallback: str | None = None  # where this mount's listeners go when its source drops
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class Config:
     users: dict[str, User] = field(default_factory=dict)
     mounts: tuple[MountConfig, ...] = ()
     news: NewsConfig = field(default_factory=NewsConfig)
+    push: tuple[tuple[str, str], ...] = ()  # (mount, icecast://user:password@host:port/mount)
 
     def mount(self, path: str) -> MountConfig | None:
         return next((m for m in self.mounts if m.path == path), None)
@@ -201,6 +204,8 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
                 queue_size=m.get("queue_size", int, 512000, in_range(16384, 100_000_000)),
                 max_listeners=m.get("max_listeners", int, 10000, in_range(0, 1_000_000)),
                 metaint=m.get("metaint", int, 16000, in_range(256, 65536)),
+                source=m.get("source", bool, False),
+                fallback=m.get("fallback", str, None),
             )
         )
         if mounts[-1].bitrate > 160 and rate < 32000:
@@ -210,8 +215,29 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
             )
         m.finish()
 
+    paths = [m.path for m in mounts]
+    for m in mounts:
+        if m.fallback is not None and (m.fallback not in paths or m.fallback == m.path):
+            top.error(("mounts", m.path, "fallback"), f"mounts.{m.path}.fallback {m.fallback!r} must be another mount ({', '.join(paths)})")
+    if mounts and all(m.source for m in mounts):
+        top.error(("mounts",), "at least one mount must be the station's own (source: false) for the schedule to play on")
     playlists = top.get("playlists", str, "playlists")
     news = _news(top.section("news"), file.parent)
+    push = []
+    raw_push = top.raw("push") or []
+    if not isinstance(raw_push, list):
+        top.error(("push",), "push must be a list like [{mount: /main, url: icecast://source:PASSWORD@host:8000/main}]")
+        raw_push = []
+    for i, entry in enumerate(raw_push):
+        r = Reader(doc, ("push", i), problems, entry if isinstance(entry, dict) else {})
+        mount_path = r.get("mount", str, "")
+        url = r.get("url", str, "")
+        if not url.startswith(("icecast://", "http://")):
+            r.error(("push", i, "url"), f"push[{i}].url must look like icecast://source:PASSWORD@host:8000/mount, not {url!r}")
+        if mount_path not in [m.path for m in mounts]:
+            r.error(("push", i, "mount"), f"push[{i}].mount {mount_path!r} is not one of the mounts ({', '.join(m.path for m in mounts)})")
+        r.finish()
+        push.append((mount_path, url))
     top.finish()
     if problems:
         raise ConfigError(problems)
@@ -222,6 +248,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         users=users,
         mounts=tuple(mounts),
         news=news,
+        push=tuple(push),
         **station,
         **server,
         **audio,

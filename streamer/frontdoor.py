@@ -93,6 +93,13 @@ class FrontDoor(asyncio.Protocol):
         if head.method == "OPTIONS" and (mount is not None or head.target == "*"):
             self._reply(options_response(http_date(), head.header("origin") or None))
         elif mount is not None and head.method in ("GET", "HEAD"):
+            if mount.passthrough and mount.source is None:
+                fallback = self.station.mounts.get(mount.config.fallback or "")
+                if fallback is None:
+                    self._reply(error_response(404, f"{head.path}: no source is connected", http_date()))
+                    self.buf = bytearray()
+                    return
+                mount = fallback  # Icecast's fallback: the listener hears the fallback mount
             self._listen(mount, head)
         elif head.method in ("SOURCE", "PUT"):
             self._source(head, bytes(self.buf[end:]))

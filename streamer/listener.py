@@ -75,6 +75,18 @@ class Listener(asyncio.Protocol):
         self.sent += end - start
         mount.bytes_sent += end - start
 
+    def move_to(self, target: Mount) -> None:
+        """Carry on from another mount's live edge on the same connection (fallback). The ICY
+        counter carries on too: the next block is due after the same number of audio bytes."""
+        self.mount.remove(self)
+        start = target.buffer.end
+        if self.icy is not None:
+            self.icy.next_meta = start + (self.icy.next_meta - self.pos)
+            self.icy.last_block = None  # the new mount's title goes out at the next block
+        self.pos = start
+        self.mount = target
+        target.add(self)
+
     def evict(self) -> None:
         """Fallen further behind than queue_size: drop it so nobody else ever waits."""
         if self.closed:

@@ -33,14 +33,14 @@ class Mount:
         self,
         config: MountConfig,
         fanout_interval: float,
-        origin: Callable[[], float | None] = lambda: None,
+        origin: Callable[[], float | None] | None = None,
         on_title: Callable[[str, str], None] = lambda mount, title: None,
     ) -> None:
         self.config = config
         self.path = config.path
         self.describe(config, "audio/mpeg")
         self.interval = fanout_interval
-        self.origin = origin  # the station timeline's monotonic start, shared by every mount
+        self.origin = origin or (lambda: None)  # the station timeline's start, shared by its mounts
         self.on_title = on_title  # told when a title change goes out to listeners
         # Enough history for a listener queue_size behind plus a burst.
         self.buffer = StreamBuffer(config.queue_size + config.burst_size)
@@ -53,6 +53,7 @@ class Mount:
         self.dropped_frames = 0
         self._next_title: str | None = None
         self.on_set_title: Callable[[str], None] | None = None  # the live mount: titles go on air
+        self.on_source_gone: Callable[[Mount], None] | None = None
         self._arrived = asyncio.Event()
         self.clock: PacingClock | None = None
         self.started_at = time.time()

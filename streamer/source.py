@@ -91,4 +91,6 @@ class SourceConnection(asyncio.Protocol):
             self.mount.source = None
         if self.on_gone is not None:
             self.on_gone()
+        if self.mount.on_source_gone is not None:
+            self.mount.on_source_gone(self.mount)
         log.info("%s: source %s disconnected after %d bytes", self.mount.path, self.address, self.bytes_in)

@@ -11,6 +11,7 @@ import logging
 import resource
 import socket
 import time
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -27,6 +28,7 @@ from .mount import Mount
 from .newsdesk import NewsDesk
 from .playlist import expand_sources
 from .programme import Programme, load_programme
+from .push import PushTarget
 from .tags import read_track_info
 from .yamldoc import ConfigError
 
@@ -63,11 +65,16 @@ class Station:
         self.config = config
         self.ffmpeg = ffmpeg
         self.started = time.time()
-        self.mounts: dict[str, Mount] = {
-            m.path: Mount(m, config.fanout_interval, self._origin, self._title_released) for m in config.mounts
-        }
+        self.mounts: dict[str, Mount] = {}
+        for m in config.mounts:
+            mount = Mount(m, config.fanout_interval, None if m.source else self._origin, self._title_released)
+            mount.passthrough = m.source
+            mount.on_source_gone = self._source_gone
+            self.mounts[m.path] = mount
         self.encoders = [
-            Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame) for mount in self.mounts.values()
+            Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame)
+            for mount in self.mounts.values()
+            if not mount.passthrough
         ]
         self.feeder = Feeder(ffmpeg, config.sample_rate, config.channels, config.lookahead, self.encoders)
         self.events = EventHub()
@@ -80,6 +87,8 @@ class Station:
         self._watch_task: asyncio.Task | None = None
         self._tags_task: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
+        self.pushers: list[PushTarget] = []
+        self._bg: set[asyncio.Task] = set()
         self._server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
 
@@ -101,10 +110,23 @@ class Station:
         if mount is None:
             mount = Mount(config, self.config.fanout_interval, on_title=self._title_released)
             mount.passthrough = True
+            mount.on_source_gone = self._source_gone
             self.mounts[path] = mount
             mount.start()
+        else:
+            config = replace(config, fallback=mount.config.fallback, max_listeners=mount.config.max_listeners, source=True)
         mount.describe(config, content_type)
         return mount
+
+    def _source_gone(self, mount: Mount) -> None:
+        """A source dropped: its listeners go on to the fallback mount, connections kept."""
+        target = self.mounts.get(mount.config.fallback or "")
+        if target is None or not mount.listeners:
+            return
+        moved = list(mount.listeners)
+        for listener in moved:
+            listener.move_to(target)
+        log.info("%s: source gone; %d listener(s) moved to %s", mount.path, len(moved), target.path)
 
     def go_live(self, source, name: str) -> None:
         """A DJ connected to the live mount: decode them into the station's PCM path."""
@@ -141,6 +163,9 @@ class Station:
             mount.start()
         self.feeder.start_feeding()
         self.news.start()
+        self.pushers = [PushTarget(self.mounts[mount], url) for mount, url in self.config.push]
+        for pusher in self.pushers:
+            pusher.start()
         self._watch_task = asyncio.create_task(self._watch(), name="playlist watcher")
         log.info("on air at http://%s:%d/ (mounts: %s)", host if ":" not in host else f"[{host}]", self.address[1], ", ".join(self.mounts))
 
@@ -218,6 +243,11 @@ class Station:
 
     def _title_released(self, mount: str, title: str) -> None:
         """A title change has just gone out to listeners (not when it was decoded, ahead)."""
+        for pusher in self.pushers:
+            if pusher.mount.path == mount:
+                task = asyncio.create_task(pusher.send_title(title))
+                self._bg.add(task)
+                task.add_done_callback(self._bg.discard)
         if mount == next(iter(self.mounts)):
             self.events.publish("nowplaying", self.nowplaying())
 
@@ -225,6 +255,8 @@ class Station:
         self.events.publish("news", {"headlines": [h.to_json() for h in self.news.headlines]})
 
     async def stop(self) -> None:
+        for pusher in self.pushers:
+            await pusher.stop()
         await self.news.stop()
         self.events.close()
         if self._watch_task:
@@ -369,5 +401,9 @@ class Station:
             "recent": [{"display": p.info.display, "file": str(p.info.path), "kind": p.kind, "started": p.started} for p in feeder.recent],
             "problems": [{"time": p.time, "file": p.file, "reason": p.reason} for p in feeder.problems],
             "silence_inserted_seconds": round(feeder.silence_fed, 2),
+            "push": [
+                {"mount": p.mount.path, "to": p.safe_url, "connected": p.connected, "connects": p.connects, "error": p.last_error}
+                for p in self.pushers
+            ],
             "news": {**self.news.status(), "bulletins": feeder.bulletins.method if feeder.bulletins else None},
         }

@@ -188,3 +188,33 @@ def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory,
     assert decode_errors(rec.audio, tmp_path)[0] == []
     assert len(rec.audio) >= 16000 * 13  # one unbroken connection, real time throughout
     assert server.status()["mounts"][0]["evicted"] == 0
+
+
+def test_killed_source_moves_its_listeners_to_the_fallback(server_factory, tones, tmp_path):
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    mounts = "  /main: {bitrate: 128}\n  /dj: {source: true, fallback: /main}"
+    server = server_factory(playlist, mounts=mounts, config_extra=USERS)
+    assert raw_request(server.port, b"GET /nothing-here HTTP/1.0\r\n\r\n").split(b" ")[1] == b"404"
+    ffmpeg = need("ffmpeg")
+    src = subprocess.Popen(
+        [ffmpeg, "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-c", "copy", "-content_type", "audio/mpeg",
+         "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/dj"],
+    )  # fmt: skip
+    try:
+        wait_source(server, "/dj")
+        got = {}
+        t = threading.Thread(target=lambda: got.update(rec=record(server.port, "/dj", 8.0)))
+        t.start()
+        time.sleep(3)
+        killed = time.time()
+        code, body = admin(server, "/admin/killsource?mount=/dj")
+        assert code == 200 and "Source Removed" in body
+        t.join()
+    finally:
+        src.kill()
+        src.wait()
+    rec = got["rec"]
+    moved = [when for when, f in rec.block_arrivals if f["StreamTitle"] == "Station - Music"]
+    assert moved and moved[0] - killed < 2.0, rec.block_arrivals  # on the fallback at once, same connection
+    assert decode_errors(rec.audio, tmp_path)[0] == []
+    assert len(rec.audio) > 16000 * 7
