@@ -286,6 +286,32 @@ async def admin_killsource(request: web.Request) -> web.Response:
     return _xml(iceresponse("Source Removed"))
 
 
+async def admin_moveclients(request: web.Request) -> web.Response:
+    _admin_or(request)
+    mount = _mount_param(request)
+    target = request.app[STATION].mounts.get(request.query.get("destination", ""))
+    if target is None or target is mount:
+        return _xml(iceresponse("No such destination (destination= another mount)", ok=False), status=400)
+    moved = list(mount.listeners)
+    for listener in moved:
+        listener.move_to(target)
+    return _xml(iceresponse(f"Clients moved from {mount.path} to {target.path}"))
+
+
+async def admin_stats(request: web.Request) -> web.Response:
+    _admin_or(request)
+    status = request.app[STATION].status()
+    e = html.escape
+    sources = "".join(
+        f'<source mount="{e(m["mount"])}"><listeners>{m["listeners"]}</listeners><listener_peak>{m["listener_peak"]}</listener_peak>'
+        f"<bitrate>{m['bitrate']}</bitrate><server_type>{e(m['format'])}</server_type><title>{e(m['title'])}</title>"
+        f"<server_name>{e(m['name'])}</server_name></source>"
+        for m in status["mounts"]
+    )
+    body = f"<listeners>{status['listeners']}</listeners><server_id>streamer {e(status['version'])}</server_id>{sources}"
+    return _xml(f'<?xml version="1.0"?>\n<icestats>{body}</icestats>\n')
+
+
 async def streamlist(request: web.Request) -> web.Response:
     """For Icecast slaves: every mount, one per line (relay or admin credentials)."""
     _admin_or(request, "relay")
@@ -312,6 +338,8 @@ def make_app(station: Station) -> web.Application:
     app.router.add_get("/admin/killclient", admin_killclient)
     app.router.add_get("/admin/killsource", admin_killsource)
     app.router.add_get("/admin/streamlist.txt", streamlist)
+    app.router.add_get("/admin/moveclients", admin_moveclients)
+    app.router.add_get("/admin/stats", admin_stats)
     app.router.add_get(r"/{mount:.+}.{ext:m3u|pls|xspf}", playlist_file)
     app.router.add_route("*", "/{tail:.*}", mount_on_reused_connection)
     return app

@@ -94,6 +94,7 @@ class Config:
     mounts: tuple[MountConfig, ...] = ()
     news: NewsConfig = field(default_factory=NewsConfig)
     push: tuple[tuple[str, str], ...] = ()  # (mount, icecast://user:password@host:port/mount)
+    relays: tuple[tuple[str, str], ...] = ()  # (mount, upstream http:// URL)
 
     def mount(self, path: str) -> MountConfig | None:
         return next((m for m in self.mounts if m.path == path), None)
@@ -238,6 +239,22 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
             r.error(("push", i, "mount"), f"push[{i}].mount {mount_path!r} is not one of the mounts ({', '.join(m.path for m in mounts)})")
         r.finish()
         push.append((mount_path, url))
+    relays = []
+    raw_relays = top.raw("relays") or []
+    if not isinstance(raw_relays, list):
+        top.error(("relays",), "relays must be a list like [{mount: /relay, url: http://upstream:8000/stream}]")
+        raw_relays = []
+    for i, entry in enumerate(raw_relays):
+        r = Reader(doc, ("relays", i), problems, entry if isinstance(entry, dict) else {})
+        mount_path = r.get("mount", str, "")
+        url = r.get("url", str, "")
+        if not url.startswith("http://"):
+            r.error(("relays", i, "url"), f"relays[{i}].url must be an http:// stream URL, not {url!r}")
+        problem = _mount_path_problem(mount_path)
+        if problem or mount_path in [m.path for m in mounts if not m.source]:
+            r.error(("relays", i, "mount"), f"relays[{i}].mount: {problem or f'{mount_path} is a station mount'}")
+        r.finish()
+        relays.append((mount_path, url))
     top.finish()
     if problems:
         raise ConfigError(problems)
@@ -249,6 +266,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         mounts=tuple(mounts),
         news=news,
         push=tuple(push),
+        relays=tuple(relays),
         **station,
         **server,
         **audio,

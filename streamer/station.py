@@ -29,6 +29,7 @@ from .newsdesk import NewsDesk
 from .playlist import expand_sources
 from .programme import Programme, load_programme
 from .push import PushTarget
+from .relay import RelayPull
 from .tags import read_track_info
 from .yamldoc import ConfigError
 
@@ -88,6 +89,7 @@ class Station:
         self._tags_task: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
         self.pushers: list[PushTarget] = []
+        self.relays: list[RelayPull] = []
         self._bg: set[asyncio.Task] = set()
         self._server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
@@ -166,6 +168,9 @@ class Station:
         self.pushers = [PushTarget(self.mounts[mount], url) for mount, url in self.config.push]
         for pusher in self.pushers:
             pusher.start()
+        self.relays = [RelayPull(url, mount, self.passthrough_mount) for mount, url in self.config.relays]
+        for relay in self.relays:
+            relay.start()
         self._watch_task = asyncio.create_task(self._watch(), name="playlist watcher")
         log.info("on air at http://%s:%d/ (mounts: %s)", host if ":" not in host else f"[{host}]", self.address[1], ", ".join(self.mounts))
 
@@ -257,6 +262,8 @@ class Station:
     async def stop(self) -> None:
         for pusher in self.pushers:
             await pusher.stop()
+        for relay in self.relays:
+            await relay.stop()
         await self.news.stop()
         self.events.close()
         if self._watch_task:
@@ -401,6 +408,10 @@ class Station:
             "recent": [{"display": p.info.display, "file": str(p.info.path), "kind": p.kind, "started": p.started} for p in feeder.recent],
             "problems": [{"time": p.time, "file": p.file, "reason": p.reason} for p in feeder.problems],
             "silence_inserted_seconds": round(feeder.silence_fed, 2),
+            "relays": [
+                {"mount": r.path, "from": r.url, "connected": r.connected, "connects": r.connects, "error": r.last_error}
+                for r in self.relays
+            ],
             "push": [
                 {"mount": p.mount.path, "to": p.safe_url, "connected": p.connected, "connects": p.connects, "error": p.last_error}
                 for p in self.pushers

@@ -218,3 +218,42 @@ def test_killed_source_moves_its_listeners_to_the_fallback(server_factory, tones
     assert moved and moved[0] - killed < 2.0, rec.block_arrivals  # on the fallback at once, same connection
     assert decode_errors(rec.audio, tmp_path)[0] == []
     assert len(rec.audio) > 16000 * 7
+
+
+def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(server_factory, tones, tmp_path):
+    import socketserver
+
+    from streamer.icy import IcyCursor, metadata_block
+
+    mp3 = (tones / "dj.mp3").read_bytes()
+
+    class Shoutcast(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(4096)
+            self.request.sendall(b"ICY 200 OK\r\nicy-name:Upstream FM\r\nicy-metaint:8192\r\ncontent-type:audio/mpeg\r\nicy-br:128\r\n\r\n")
+            cursor = IcyCursor(8192, 0)
+            pos = 0
+            for _ in range(12):  # 3 s at about real time, then hang up (the relay must reconnect)
+                for span in cursor.split(pos, pos + 4000, lambda o: metadata_block("Upstream Artist - Upstream Song")):
+                    self.request.sendall(mp3[span[0] : span[1]] if isinstance(span, tuple) else span)
+                pos += 4000
+                time.sleep(0.25)
+
+    upstream = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Shoutcast)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+        extra = USERS + f"relays:\n  - {{mount: /upstream, url: 'http://127.0.0.1:{upstream.server_address[1]}/;stream.mp3'}}\n"
+        server = server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=extra)
+        wait_source(server, "/upstream")
+        rec = record(server.port, "/upstream", 2.5)
+        assert rec.headers["icy-name"] == "Upstream FM"
+        assert decode_errors(rec.audio, tmp_path)[0] == []
+        assert "Upstream Artist - Upstream Song" in [f["StreamTitle"] for _, f in rec.blocks]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and server.status()["relays"][0]["connects"] < 2:
+            time.sleep(0.3)
+        assert server.status()["relays"][0]["connects"] >= 2
+    finally:
+        upstream.shutdown()
