@@ -106,15 +106,6 @@ async def mount_on_reused_connection(request: web.Request) -> web.StreamResponse
 # --- news and now playing -------------------------------------------------------------------
 
 
-def _require_admin(request: web.Request) -> None:
-    user = request.app[STATION].config.users["admin"]
-    if not check_basic(request.headers.get("Authorization", ""), user.name, user.password):
-        raise web.HTTPUnauthorized(
-            text="admin credentials required (HTTP Basic auth, user 'admin' or as configured)\n",
-            headers={"WWW-Authenticate": 'Basic realm="streamer admin", charset="UTF-8"'},
-        )
-
-
 async def nowplaying(request: web.Request) -> web.Response:
     return _json(request.app[STATION].nowplaying(base_url(request)))
 
@@ -125,7 +116,7 @@ async def news_list(request: web.Request) -> web.Response:
 
 
 async def news_post(request: web.Request) -> web.Response:
-    _require_admin(request)
+    _admin_or(request)
     if request.content_length is not None and request.content_length > MAX_NEWS_POST:
         raise web.HTTPRequestEntityTooLarge(MAX_NEWS_POST, request.content_length, text=f"a news item is at most {MAX_NEWS_POST} bytes\n")
     body = await request.content.read(MAX_NEWS_POST + 1)
@@ -140,7 +131,7 @@ async def news_post(request: web.Request) -> web.Response:
 
 
 async def news_delete(request: web.Request) -> web.Response:
-    _require_admin(request)
+    _admin_or(request)
     item_id = request.match_info["id"]
     if not request.app[STATION].news.retract(item_id):
         raise web.HTTPNotFound(text=f"no headline with id {item_id!r} (GET /api/news lists them)\n")
@@ -148,7 +139,7 @@ async def news_delete(request: web.Request) -> web.Response:
 
 
 async def bulletin_post(request: web.Request) -> web.Response:
-    _require_admin(request)
+    _admin_or(request)
     station = request.app[STATION]
     station.feeder.request_bulletin()
     return _json(

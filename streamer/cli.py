@@ -14,7 +14,7 @@ from . import __version__
 from .config import PASSWORD_ENV, Config, is_loopback, load_config
 from .ffmpeg import FFmpegMissing, ffmpeg_exe
 from .playlist import expand_sources
-from .programme import load_programme
+from .programme import Programme, load_programme
 from .yamldoc import ConfigError
 
 log = logging.getLogger("streamer")
@@ -64,8 +64,7 @@ def _load(path: str) -> Config | None:
     try:
         return load_config(path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        _problems(exc.problems)
         return None
 
 
@@ -74,17 +73,25 @@ def _problems(problems) -> None:
         print(problem, file=sys.stderr)
 
 
+def _load_programme(path: str) -> tuple[Config, Programme] | None:
+    """The config and the programme it names, or None after printing every problem."""
+    config = _load(path)
+    if config is None:
+        return None
+    try:
+        return config, load_programme(config.playlists_dir)
+    except ConfigError as exc:
+        _problems(exc.problems)
+        return None
+
+
 def check(path: str) -> int:
     from .timeline import overlaps
 
-    config = _load(path)
-    if config is None:
+    loaded = _load_programme(path)
+    if loaded is None:
         return 2
-    try:
-        programme = load_programme(config.playlists_dir)
-    except ConfigError as exc:
-        _problems(exc.problems)
-        return 2
+    config, programme = loaded
     problems: list[str] = []
     files = 0
     for spec in programme.playlists.values():
@@ -123,14 +130,10 @@ def schedule(path: str, at: str | None, hours: float) -> int:
     from .scheduler import Scheduler
     from .timeline import render_timeline
 
-    config = _load(path)
-    if config is None:
+    loaded = _load_programme(path)
+    if loaded is None:
         return 2
-    try:
-        programme = load_programme(config.playlists_dir)
-    except ConfigError as exc:
-        _problems(exc.problems)
-        return 2
+    programme = loaded[1]
     tz = programme.timezone
     start = time.time()
     if at:

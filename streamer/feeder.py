@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import pcm as pcmops
+from .aio import cancel
 from .bulletin import BulletinBuilder
 from .decoder import DecodeError, Decoder
 from .encoder import Encoder
@@ -142,12 +143,7 @@ class Feeder:
         self._task = asyncio.create_task(self._run(), name="feeder")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
 
     async def _run(self) -> None:
         failures = 0

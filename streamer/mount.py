@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .aio import cancel
 from .buffer import StreamBuffer
 from .config import MountConfig
 from .httpwire import StreamInfo
@@ -115,12 +116,7 @@ class Mount:
         self._task = asyncio.create_task(self._pace(), name=f"pacer {self.path}")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
         for listener in list(self.listeners):
             listener.close()
 

@@ -8,7 +8,6 @@ shown in /api/status until the source works again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
+from .aio import cancel
 from .config import FeedConfig, NewsConfig
 from .news import FeedError, NewsItem, merge, parse_article, parse_feed
 
@@ -123,10 +123,7 @@ class NewsDesk:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel(task)
         if self._session:
             await self._session.close()
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 
+from .aio import cancel
 from .listener import Listener
 from .mount import Mount
 
@@ -44,10 +44,7 @@ class PushTarget:
         self._task = asyncio.create_task(self._run(), name=f"push {self.mount.path}")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         if self._listener:
             self._listener.close()
 

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from .aio import cancel
 from .icy import IcyReader
 from .mount import Mount
 from .mp3 import FrameSplitter
@@ -51,12 +52,7 @@ class RelayPull:
         self._task = asyncio.create_task(self._run(), name=f"relay {self.path}")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
 
     def close(self) -> None:
         """Drop the current upstream connection (it reconnects), as killsource does."""
