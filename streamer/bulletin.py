@@ -39,24 +39,53 @@ class BulletinBuilder:
         self.ffmpeg = ffmpeg
         self.espeak = shutil.which("espeak-ng") if config.tts != "off" else None
         self.workdir = Path(tempfile.mkdtemp(prefix="streamer-bulletins-"))
-        self._count = 0
+        self._count = 0  # downloads
+        self._builds = 0
+        self.fetched: Path | None = None  # the latest copy of a bulletin URL
+        self._older: Path | None = None
+        self.fetch_error = ""
 
     @property
     def method(self) -> str:
+        if self.config.audio:
+            return "pre-recorded"
         return "tts" if self.espeak else "titles over a news bed"
 
-    async def build(self, headlines: list[NewsItem], audio: str | None = None) -> list[Segment]:
-        self._count += 1
-        folder = self.workdir / f"b{self._count}"
+    async def prefetch(self) -> None:
+        """Keep a fresh copy of a bulletin URL on disk, so air time never waits for the network."""
+        url = self.config.audio
+        if not url or not url.startswith(("http://", "https://")):
+            return
+        while True:
+            try:
+                previous, self.fetched = self.fetched, await self._fetch(url, self.workdir)
+                self.fetch_error = ""
+                if self._older is not None:  # keep this copy and the one before (it may be on air)
+                    self._older.unlink(missing_ok=True)
+                self._older = previous
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                self.fetch_error = f"{url}: {exc or type(exc).__name__}"
+                log.warning("bulletin audio not fetched (%s); keeping the previous copy", self.fetch_error)
+            await asyncio.sleep(self.config.audio_refresh)
+
+    async def build(self, headlines: list[NewsItem]) -> list[Segment]:
+        self._builds += 1
+        folder = self.workdir / f"b{self._builds}"
         folder.mkdir(parents=True, exist_ok=True)
+        stale = self.workdir / f"b{self._builds - 2}"  # the bulletin before last is over: free its files
+        if stale.is_dir():
+            await asyncio.to_thread(shutil.rmtree, stale, True)
         items = headlines[: self.config.bulletin_headlines]
         first = headline_title(items[0]) if items else "News"
         segments: list[Segment] = []
         if self.config.intro:
             segments.append(Segment(self.config.intro, first))
-        if audio:
-            path = await self._fetch(audio, folder) if audio.startswith(("http://", "https://")) else Path(audio)
-            segments.append(Segment(path, first))
+        audio = self.config.audio
+        if audio and audio.startswith(("http://", "https://")) and self.fetched is None:
+            self.fetched = await self._fetch(audio, self.workdir)  # not fetched ahead yet: now
+        recorded = self.fetched if audio and audio.startswith(("http://", "https://")) else (Path(audio) if audio else None)
+        if recorded is not None:
+            segments.append(Segment(recorded, first))
         elif not items:
             segments.append(Segment(await self._bed(folder / "bed0.wav", 3.0), "News: no headlines right now"))
         else:
@@ -93,7 +122,8 @@ class BulletinBuilder:
         return out
 
     async def _fetch(self, url: str, folder: Path) -> Path:
-        out = folder / "bulletin-audio"
+        self._count += 1
+        out = folder / f"bulletin-audio-{self._count}"
         async with aiohttp.ClientSession() as session, session.get(url, timeout=aiohttp.ClientTimeout(total=30)) as r:
             r.raise_for_status()
             data = await r.read()

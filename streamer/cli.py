@@ -103,6 +103,14 @@ def check(path: str) -> int:
                 problems.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {f}: file not found")
             elif not os.access(f, os.R_OK):
                 problems.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {f}: not readable")
+    djs = {name for name, _ in config.djs}
+    for block in programme.blocks:
+        for dj in block.live_djs:
+            if dj not in djs:
+                where = block.where
+                problems.append(
+                    f"{where.file}:{where.line}: block {block.name!r}: live_djs names {dj!r}, who is not in djs: in {config.file}"
+                )
     notes = []
     for o in overlaps(programme):
         where = o.b.where

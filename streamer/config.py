@@ -43,6 +43,7 @@ class MountConfig:
     max_listeners: int = 10000
     metaint: int = 16000
     source: bool = False  # fed by a source client (pass-through), not by the station's encoder
+    users: tuple[tuple[str, str], ...] = ()  # source credentials for this mount only (replace the global ones)
     fallback: str | None = None  # where this mount's listeners go when its source drops
 
 
@@ -67,6 +68,8 @@ class NewsConfig:
     intro: Path | None = None
     outro: Path | None = None
     bed: Path | None = None  # played under headlines read as titles when there is no TTS
+    audio: str | None = None  # a pre-recorded bulletin: a file, or a URL fetched ahead of air time
+    audio_refresh: float = 300.0  # seconds between fetches of an audio URL
     seconds_per_headline: float = 6.0
 
 
@@ -94,6 +97,7 @@ class Config:
     mounts: tuple[MountConfig, ...] = ()
     news: NewsConfig = field(default_factory=NewsConfig)
     push: tuple[tuple[str, str], ...] = ()  # (mount, icecast://user:password@host:port/mount)
+    djs: tuple[tuple[str, str], ...] = ()  # DJ accounts for the live mount (a block may reserve its slot)
     relays: tuple[tuple[str, str], ...] = ()  # (mount, upstream http:// URL)
 
     def mount(self, path: str) -> MountConfig | None:
@@ -206,6 +210,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
                 max_listeners=m.get("max_listeners", int, 10000, in_range(0, 1_000_000)),
                 metaint=m.get("metaint", int, 16000, in_range(256, 65536)),
                 source=m.get("source", bool, False),
+                users=_credentials(m, "users"),
                 fallback=m.get("fallback", str, None),
             )
         )
@@ -224,6 +229,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         top.error(("mounts",), "at least one mount must be the station's own (source: false) for the schedule to play on")
     playlists = top.get("playlists", str, "playlists")
     news = _news(top.section("news"), file.parent)
+    djs = _credentials(top, "djs")
     push = []
     raw_push = top.raw("push") or []
     if not isinstance(raw_push, list):
@@ -266,6 +272,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         mounts=tuple(mounts),
         news=news,
         push=tuple(push),
+        djs=djs,
         relays=tuple(relays),
         **station,
         **server,
@@ -306,6 +313,8 @@ def _news(r: Reader, base: Path) -> NewsConfig:
         intro=_opt_path(bulletin, "intro", base),
         outro=_opt_path(bulletin, "outro", base),
         bed=_opt_path(bulletin, "bed", base),
+        audio=_audio_source(bulletin, base),
+        audio_refresh=bulletin.get("audio_refresh", float, 300.0, in_range(10, 86400)),
         seconds_per_headline=bulletin.get("seconds_per_headline", float, 6.0, in_range(1, 60)),
     )
     bulletin.finish()
@@ -315,6 +324,21 @@ def _news(r: Reader, base: Path) -> NewsConfig:
     except (KeyError, IndexError, ValueError) as exc:
         r.error((*r.path, "ticker"), f"news.ticker: unknown placeholder {exc}; use {{artist}} {{title}} {{display}} {{headline}}")
     return config
+
+
+def _credentials(r: Reader, key: str) -> tuple[tuple[str, str], ...]:
+    raw = r.raw(key) or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in raw.values()):
+        r.error((*r.path, key), f"{key} must map user names to passwords, e.g. {{tino: a-long-password}}")
+        return ()
+    return tuple((str(user), str(password)) for user, password in raw.items())
+
+
+def _audio_source(r: Reader, base: Path) -> str | None:
+    value = r.get("audio", str, None)
+    if not value:
+        return None
+    return value if value.startswith(("http://", "https://")) else str((base / value).resolve())
 
 
 def _opt_path(r: Reader, key: str, base: Path) -> Path | None:

@@ -25,7 +25,6 @@ from .httpwire import (
 )
 from .listener import Listener
 from .source import SourceConnection
-from .webio import check_basic
 
 if TYPE_CHECKING:
     from .station import Station
@@ -117,10 +116,13 @@ class FrontDoor(asyncio.Protocol):
         station = self.station
         transport = self.transport
         assert transport is not None
-        user = station.config.users["source"]
-        if not check_basic(head.header("authorization"), user.name, user.password):
+        who, refusal = station.source_allowed(head.path, head.header("authorization"))
+        if who is None:
             extra = [("WWW-Authenticate", 'Basic realm="Icecast2 Server"')]
             self._reply(error_response(401, "You need to authenticate", http_date(), extra))
+            return
+        if refusal:
+            self._reply(error_response(403, refusal, http_date()))
             return
         content_type = head.header("content-type").split(";")[0].strip().lower()
         if not content_type:
@@ -143,12 +145,13 @@ class FrontDoor(asyncio.Protocol):
         if head.method == "PUT" and head.header("expect").lower() == "100-continue":
             transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         transport.write(source_ok())
-        source = SourceConnection(mount, transport, address, chunked, station.config.source_timeout)
+        metaint = int(head.header("icy-metaint") or 0) if head.header("icy-metaint").isdigit() else 0
+        source = SourceConnection(mount, transport, address, chunked, station.config.source_timeout, metaint)
         mount.source = source
         transport.set_protocol(source)
         log.info("%s: source connected from %s (%s, %s)", head.path, address, content_type, head.header("user-agent") or "no user agent")
         if head.path == station.config.live_mount:
-            station.go_live(source, head.header("ice-name") or "Live")
+            station.go_live(source, head.header("ice-name") or who)
         if body:
             source.data_received(body)
 

@@ -24,14 +24,6 @@ def ramp(pcm: bytes, channels: int, gain_from: float, gain_to: float) -> bytes:
     return _to_pcm(samples * gains)
 
 
-def fade_gain(position: float, start: float, length: float, fade_in: bool) -> float:
-    """The gain at `position` seconds of a fade that runs from `start` for `length` seconds."""
-    if length <= 0:
-        return 1.0
-    x = min(1.0, max(0.0, (position - start) / length))
-    return x if fade_in else 1.0 - x
-
-
 def mix(a: bytes, b: bytes) -> bytes:
     """Sum two PCM runs (the longer one's tail is kept), clipping instead of wrapping."""
     if len(a) < len(b):

@@ -83,6 +83,7 @@ class Block:
     date_until: dt.date | None = None
     jingles: Jingles | None = None
     fades: Fades = field(default_factory=Fades)
+    live_djs: tuple[str, ...] = ()  # only these DJs may take over the live mount during this block
 
     @property
     def crosses_midnight(self) -> bool:
@@ -242,12 +243,18 @@ def _block(doc: Doc, name: str, body: Any, programme: Programme, problems: list[
             jingles = Jingles(jplay, every_songs=count if songs else 0, every_minutes=0.0 if songs else float(count))
         j.finish()
     fades = _fades(r, programme.fades)
+    live_djs = r.raw("live_djs") or []
+    if isinstance(live_djs, str):
+        live_djs = [live_djs]
+    if not isinstance(live_djs, list):
+        r.error((*path, "live_djs"), f"{owner}.live_djs must list DJ names (from djs: in config.yaml)")
+        live_djs = []
     r.finish()
     if len(problems) > n_before:
         return None
     return Block(
         str(name), days, times["start"], times["end"], priority, play, doc.problem(path, "", key=True),
-        date_from, date_until, jingles, fades,
+        date_from, date_until, jingles, fades, tuple(str(d) for d in live_djs),
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .httpwire import BadRequest, ChunkedDecoder
+from .icy import IcyReader
 from .mp3 import FrameSplitter
 
 if TYPE_CHECKING:
@@ -22,12 +23,13 @@ log = logging.getLogger("streamer.source")
 
 
 class SourceConnection(asyncio.Protocol):
-    def __init__(self, mount: Mount, transport: asyncio.Transport, address: str, chunked: bool, timeout: float) -> None:
+    def __init__(self, mount: Mount, transport: asyncio.Transport, address: str, chunked: bool, timeout: float, metaint: int = 0) -> None:
         self.mount = mount
         self.transport = transport
         self.address = address
         self.chunked = ChunkedDecoder() if chunked else None
         self.splitter = FrameSplitter() if mount.info.content_type == "audio/mpeg" else None
+        self.icy = IcyReader(metaint) if metaint else None  # a source interleaving its own titles
         self.timeout = timeout
         self.bytes_in = 0
         self.closed = False
@@ -62,6 +64,11 @@ class SourceConnection(asyncio.Protocol):
         if not data:
             return
         self.bytes_in += len(data)
+        if self.icy is not None:  # in-band titles: taken out of the audio and used
+            data, blocks = self.icy.feed(data)
+            for _, fields in blocks:
+                if fields.get("StreamTitle"):
+                    self.mount.set_title(fields["StreamTitle"])
         if self.tap is not None:
             self.tap(data)
         if self.splitter is None:  # not MP3: pass the bytes through as they come

@@ -16,6 +16,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from . import __version__
+from .aio import cancel
 from .bulletin import BulletinBuilder
 from .config import Config, MountConfig
 from .encoder import Encoder
@@ -31,6 +32,7 @@ from .programme import Programme, load_programme
 from .push import PushTarget
 from .relay import RelayPull
 from .tags import read_track_info
+from .webio import check_basic
 from .yamldoc import ConfigError
 
 log = logging.getLogger("streamer")
@@ -130,6 +132,26 @@ class Station:
             listener.move_to(target)
         log.info("%s: source gone; %d listener(s) moved to %s", mount.path, len(moved), target.path)
 
+    def source_allowed(self, path: str, authorization: str) -> tuple[str | None, str]:
+        """(who, "") for good source credentials; (None, "") for bad ones (401); (who, why) when
+        the credentials are good but not for this mount or slot now (403)."""
+        config = self.config
+        source = config.users["source"]
+        mount = config.mount(path)
+        if mount is not None and mount.users:
+            accounts = list(mount.users)
+        else:
+            accounts = [(source.name, source.password)]
+            if path == config.live_mount:
+                accounts += list(config.djs)
+        who = next((user for user, password in accounts if check_basic(authorization, user, password)), None)
+        if who is None or path != config.live_mount or self.feeder.scheduler is None:
+            return who, ""
+        block = self.feeder.scheduler.block_at(time.time())
+        if block is not None and block.live_djs and who not in block.live_djs:
+            return who, f"{block.name} is reserved for {', '.join(block.live_djs)}"
+        return who, ""
+
     def go_live(self, source, name: str) -> None:
         """A DJ connected to the live mount: decode them into the station's PCM path."""
         live = LiveInput(self.ffmpeg, name, self.config.sample_rate, self.config.channels)
@@ -165,6 +187,8 @@ class Station:
             mount.start()
         self.feeder.start_feeding()
         self.news.start()
+        assert self.feeder.bulletins is not None
+        self._prefetch_task = asyncio.create_task(self.feeder.bulletins.prefetch(), name="bulletin prefetch")
         self.pushers = [PushTarget(self.mounts[mount], url) for mount, url in self.config.push]
         for pusher in self.pushers:
             pusher.start()
@@ -260,6 +284,7 @@ class Station:
         self.events.publish("news", {"headlines": [h.to_json() for h in self.news.headlines]})
 
     async def stop(self) -> None:
+        await cancel(getattr(self, "_prefetch_task", None))
         for pusher in self.pushers:
             await pusher.stop()
         for relay in self.relays:

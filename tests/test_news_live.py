@@ -226,3 +226,31 @@ def test_server_sent_events_follow_the_audio(server_factory, music, tmp_path):
     heard = next(when for when, f in got["rec"].block_arrivals if f["StreamTitle"] == "News: SSE headline")
     told = next(when for when, kind, data in events if kind == "nowplaying" and data["now_playing"]["title"] == "News: SSE headline")
     assert abs(told - heard) <= 1.0, (told, heard)
+
+
+def test_pre_recorded_bulletin_fetched_from_a_url_ahead_of_air_time(server_factory, music, tmp_path):
+    import functools
+    from http.server import SimpleHTTPRequestHandler
+
+    agency = tmp_path / "agency"
+    agency.mkdir()
+    make_tone(agency / "bulletin.mp3", 880, 3.0, 44100, 2, ("-c:a", "libmp3lame"), "Agency", "Bulletin")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(agency))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_port}/bulletin.mp3"
+        server = station(server_factory, music, tmp_path, f"  bulletin: {{audio: '{url}'}}\n")
+        call(server, "POST", "/api/news", json.dumps({"title": "Agency headline"}).encode())
+        wait_for(lambda: server.status()["news"]["bulletins"] == "pre-recorded", 5)
+        got = {}
+        t = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 6.0)))
+        t.start()
+        time.sleep(1)
+        httpd.shutdown()  # the agency goes away: the copy fetched ahead still airs
+        call(server, "POST", "/api/bulletin", b"")
+        t.join()
+        assert "News: Agency headline" in [f["StreamTitle"] for _, f in got["rec"].blocks]
+    finally:
+        httpd.server_close()

@@ -164,7 +164,8 @@ def test_chunked_put_which_icecast_cannot_take(server_factory, tones, tmp_path):
 
 
 def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory, tones, tmp_path):
-    server = start(server_factory, tones)
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    server = start_with(server_factory, playlist, "  /main: {bitrate: 128, metaint: 2048}", USERS)  # titles to 0.13 s
     ffmpeg = need("ffmpeg")
     got = {}
     listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 14.0)))
@@ -257,3 +258,30 @@ def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(serv
         assert server.status()["relays"][0]["connects"] >= 2
     finally:
         upstream.shutdown()
+
+
+def test_mount_users_and_a_live_slot_reserved_for_its_dj(server_factory, tones):
+    playlist = (
+        f"timezone: UTC\nplaylists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+        "blocks:\n  tinos-show: {start: '00:00', end: '00:00', play: music, live_djs: [tino]}\n"
+    )
+    mounts = "  /main: {bitrate: 128}\n  /studio: {source: true, users: {alice: alice-pw}}"
+    extra = USERS + "djs: {tino: tino-pw, rudo: rudo-pw}\n"
+    server = start_with(server_factory, playlist, mounts, extra)
+
+    def source(path: str, credentials: bytes) -> bytes:
+        auth = base64.b64encode(credentials).decode()
+        return raw_request(
+            server.port, f"SOURCE {path} HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\n\r\n".encode(), 0.5
+        )
+
+    assert source("/studio", b"source:test-source-pw").startswith(b"HTTP/1.0 401")  # the mount's own users only
+    assert source("/studio", b"alice:alice-pw").startswith(b"HTTP/1.0 200")
+    refused = source("/live", b"rudo:rudo-pw")
+    assert refused.startswith(b"HTTP/1.0 403") and b"tinos-show is reserved for tino" in refused
+    assert source("/live", b"rudo:wrong").startswith(b"HTTP/1.0 401")
+    assert source("/live", b"tino:tino-pw").startswith(b"HTTP/1.0 200")
+
+
+def start_with(server_factory, playlist: str, mounts: str, extra: str):
+    return server_factory(playlist, mounts=mounts, config_extra=extra)
