@@ -177,7 +177,9 @@ class FrontDoor(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         address = peer[0] if peer else "?"
         buffer = mount.buffer
-        start = buffer.burst_start(mount.config.burst_size)
+        start, prefix = mount.listen_start(mount.config.burst_size)
+        if prefix:
+            transport.write(prefix)  # an Ogg stream's header pages, before any audio page
         listener = Listener(mount, transport, start, metaint, address, head.header("user-agent"))
         transport.set_protocol(listener)
         mount.add(listener)

@@ -49,6 +49,8 @@ class Mount:
         self.pending: deque[tuple[bytes, int, str | None]] = deque()
         self.pending_raw: list[bytes] = []  # pass-through bytes that are not MP3 (no frames to pace)
         self.source = None  # the SourceConnection feeding a pass-through mount, if any
+        self.stream_header = b""  # an Ogg source's header pages: sent first to who joins later
+        self.header_span: tuple[int, int | None] | None = None  # where they are in the stream
         self.passthrough = False
         self.sample_rate = config.sample_rate
         self.dropped_frames = 0
@@ -99,6 +101,31 @@ class Mount:
         self.pending_raw.append(data)
         self._arrived.set()
 
+    def queued_end(self) -> int:
+        """The stream offset the next queued pass-through bytes will have."""
+        return self.buffer.end + sum(map(len, self.pending_raw))
+
+    def set_stream_header(self, header: bytes, end: int) -> None:
+        """An Ogg chain's header pages are complete, ending at stream offset `end`."""
+        start = self.header_span[0] if self.header_span else end - len(header)
+        self.stream_header = header
+        self.header_span = (start, end)
+
+    def listen_start(self, burst: int) -> tuple[int, bytes]:
+        """Where a new listener starts in the buffer, and what it must get first: for Ogg, the
+        header pages of the chain on air when the burst begins after them."""
+        start = self.buffer.burst_start(burst)
+        if self.header_span is None:
+            return start, b""
+        head_start, head_end = self.header_span
+        if start <= head_start:
+            return start, b""  # the headers are in the burst
+        if head_start >= self.buffer.base and (head_end is None or start < head_end):
+            return head_start, b""  # the burst would begin inside them: begin at them
+        if head_end is None or not self.stream_header:
+            return start, b""
+        return max(start, head_end), self.stream_header
+
     def set_title(self, title: str) -> None:
         """A title from /admin/metadata: on a pass-through mount it goes with the next audio
         the source sends; on a station mount it applies from the live edge."""
@@ -130,6 +157,9 @@ class Mount:
                 await self._arrived.wait()
             now = loop.time()
             if self.pending_raw:
+                title, self._next_title = self._next_title, None
+                if title is not None:  # /admin/metadata or Ogg comments: from these bytes on
+                    self._mark_title(title)
                 self.buffer.append(b"".join(self.pending_raw))
                 self.pending_raw.clear()
                 await self._fanout()
@@ -168,14 +198,18 @@ class Mount:
                 if parts:
                     buffer.append(b"".join(parts))
                     parts, size = [], 0
-                buffer.mark_title(buffer.end, title)
-                self.title_changes.append((time.time(), title))
-                self.on_title(self.path, title)
+                self._mark_title(title)
             parts.append(frame)
             size += len(frame)
             clock.release(samples)
         if parts:
             buffer.append(b"".join(parts))
+
+    def _mark_title(self, title: str) -> None:
+        """`title` plays from the buffer's live edge on."""
+        self.buffer.mark_title(self.buffer.end, title)
+        self.title_changes.append((time.time(), title))
+        self.on_title(self.path, title)
 
     async def _fanout(self) -> None:
         end = self.buffer.end

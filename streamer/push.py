@@ -85,7 +85,10 @@ class PushTarget:
         log.info("push %s → %s: connected", self.mount.path, self.safe_url)
         transport = writer.transport
         buffer = self.mount.buffer
-        listener = Listener(self.mount, transport, buffer.burst_start(self.mount.config.burst_size), 0, self.host, "push")  # type: ignore[arg-type]
+        start, prefix = self.mount.listen_start(self.mount.config.burst_size)
+        if prefix:
+            transport.write(prefix)  # an Ogg mount's header pages come first
+        listener = Listener(self.mount, transport, start, 0, self.host, "push")  # type: ignore[arg-type]
         transport.set_protocol(listener)
         self.mount.add(listener)
         self._listener = listener

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 from .aio import cancel
 from .icy import IcyReader
+from .ingest import Ingest
 from .mount import Mount
-from .mp3 import FrameSplitter
 
 log = logging.getLogger("streamer.relay")
 
@@ -95,17 +95,13 @@ class RelayPull:
             log.info("relay %s ← %s: connected (%s)", self.path, self.url, content_type)
             metaint = int(headers.get("icy-metaint", "0") or 0)
             icy = IcyReader(metaint) if metaint else None
-            frames = FrameSplitter() if content_type == "audio/mpeg" else None
+            ingest = Ingest(mount, content_type)
             while data := await asyncio.wait_for(reader.read(65536), 30):
                 audio, blocks = icy.feed(data) if icy else (data, [])
                 for _, fields in blocks:
                     if fields.get("StreamTitle"):
                         mount.set_title(fields["StreamTitle"])
-                if frames is None:
-                    mount.queue_bytes(audio)
-                    continue
-                for header, frame in frames.feed(audio):
-                    mount.queue_frame(frame, header.samples, None, header.sample_rate)
+                ingest.feed(audio)
         finally:
             self._writer = None
             writer.close()

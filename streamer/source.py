@@ -2,7 +2,9 @@
 PUT (ffmpeg, liquidsoap; chunked bodies too), feeding a pass-through mount.
 
 The connection becomes this protocol once the request is accepted: it undoes chunking,
-cuts MP3 into frames and queues them on the mount, whose own clock paces them out.
+cuts MP3 into frames and queues them on the mount, whose own clock paces them out. Ogg is
+cut into pages (its header pages kept for listeners who join later) and AAC into ADTS frames,
+so every burst starts on a unit a decoder can begin with.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .httpwire import BadRequest, ChunkedDecoder
 from .icy import IcyReader
-from .mp3 import FrameSplitter
+from .ingest import Ingest
 
 if TYPE_CHECKING:
     from .mount import Mount
@@ -28,7 +30,7 @@ class SourceConnection(asyncio.Protocol):
         self.transport = transport
         self.address = address
         self.chunked = ChunkedDecoder() if chunked else None
-        self.splitter = FrameSplitter() if mount.info.content_type == "audio/mpeg" else None
+        self.ingest = Ingest(mount, mount.info.content_type)
         self.icy = IcyReader(metaint) if metaint else None  # a source interleaving its own titles
         self.timeout = timeout
         self.bytes_in = 0
@@ -71,11 +73,7 @@ class SourceConnection(asyncio.Protocol):
                     self.mount.set_title(fields["StreamTitle"])
         if self.tap is not None:
             self.tap(data)
-        if self.splitter is None:  # not MP3: pass the bytes through as they come
-            self.mount.queue_bytes(data)
-            return
-        for header, frame in self.splitter.feed(data):
-            self.mount.queue_frame(frame, header.samples, None, header.sample_rate)
+        self.ingest.feed(data)
 
     def eof_received(self) -> bool:
         return False

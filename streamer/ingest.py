@@ -1,0 +1,54 @@
+"""A pass-through mount's input: a source's or an upstream's audio bytes, cut into units.
+
+MP3 goes in as frames (the mount's clock paces them), Ogg as whole pages with its header
+pages noted on the mount for listeners who join later, AAC as ADTS frames, anything else as
+bytes. Used by source clients and pull relays alike.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .framing import AdtsFramer, OggFramer
+from .mp3 import FrameSplitter
+
+if TYPE_CHECKING:
+    from .mount import Mount
+
+OGG_TYPES = ("application/ogg", "audio/ogg", "audio/opus", "audio/x-ogg")
+AAC_TYPES = ("audio/aac", "audio/aacp", "audio/x-aac")
+
+
+class Ingest:
+    def __init__(self, mount: Mount, content_type: str) -> None:
+        self.mount = mount
+        self.mp3 = FrameSplitter() if content_type == "audio/mpeg" else None
+        self.ogg = OggFramer() if content_type in OGG_TYPES else None
+        self.adts = AdtsFramer() if content_type in AAC_TYPES else None
+
+    def feed(self, data: bytes) -> None:
+        mount = self.mount
+        if self.mp3 is not None:
+            for header, frame in self.mp3.feed(data):
+                mount.queue_frame(frame, header.samples, None, header.sample_rate)
+            return
+        if self.ogg is not None:
+            self._feed_ogg(data)
+            return
+        units = self.adts.feed(data) if self.adts is not None else [data]
+        if units and units[0]:
+            mount.queue_bytes(b"".join(units))
+
+    def _feed_ogg(self, data: bytes) -> None:
+        ogg, mount = self.ogg, self.mount
+        assert ogg is not None
+        pages = ogg.feed(data)
+        at = mount.queued_end()  # the stream offset these pages will have
+        if ogg.chain_began is not None:
+            mount.header_span = (at + sum(map(len, pages[: ogg.chain_began])), None)
+        if ogg.headers_ended is not None:  # listeners who join later start with these headers
+            mount.set_stream_header(ogg.headers, at + sum(map(len, pages[: ogg.headers_ended])))
+            if ogg.title:
+                mount.set_title(ogg.title)
+        if pages:
+            mount.queue_bytes(b"".join(pages))

@@ -1,0 +1,112 @@
+"""Ogg page and ADTS frame cutting for pass-through mounts, on streams ffmpeg made."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+
+import pytest
+
+from streamer.ffmpeg import ffmpeg_exe
+from streamer.framing import AdtsFramer, OggFramer, adts_frame_length
+
+from .conftest import decode_errors
+
+
+def encode(tmp_path, name: str, codec: list[str], fmt: str, title: str, freq: int = 440, seconds: float = 3.0) -> bytes:
+    out = tmp_path / name
+    subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine={freq}:duration={seconds}", "-ac", "2", *codec,
+         "-metadata", "artist=Tendai", "-metadata", f"title={title}", "-f", fmt, str(out)],
+        check=True,
+    )  # fmt: skip
+    return out.read_bytes()
+
+
+def feed_in_pieces(framer, data: bytes, seed: int = 1) -> list[bytes]:
+    rng = random.Random(seed)
+    units, pos = [], 0
+    while pos < len(data):
+        n = rng.randint(1, 3000)
+        units += framer.feed(data[pos : pos + n])
+        pos += n
+    return units
+
+
+@pytest.mark.parametrize(
+    ("codec", "header_pages"),
+    [(["-c:a", "libvorbis"], 2), (["-c:a", "libopus"], 2), (["-c:a", "flac"], 2)],
+    ids=["vorbis", "opus", "flac"],
+)
+def test_ogg_pages_headers_and_title(tmp_path, codec, header_pages):
+    data = encode(tmp_path, "a.ogg", codec, "ogg", "Kwedu \u2013 Ngoma")
+    framer = OggFramer()
+    pages = feed_in_pieces(framer, data)
+    assert b"".join(pages) == data and framer.skipped == 0
+    assert all(p.startswith(b"OggS") for p in pages)
+    assert framer.headers == b"".join(pages[:header_pages])
+    assert framer.title == "Tendai - Kwedu \u2013 Ngoma"
+    # A listener who joins at a later page, given the headers first, decodes cleanly.
+    late = framer.headers + b"".join(pages[len(pages) // 2 :])
+    errors, stream = decode_errors(late, tmp_path, "late.ogg")
+    assert errors == [] and stream
+
+
+def test_a_late_ogg_listener_without_headers_cannot_decode(tmp_path):
+    """Why the headers are kept: the same pages without them are not a playable stream."""
+    data = encode(tmp_path, "a.ogg", ["-c:a", "libvorbis"], "ogg", "Song")
+    pages = OggFramer().feed(data)
+    errors, stream = decode_errors(b"".join(pages[len(pages) // 2 :]), tmp_path, "bare.ogg")
+    assert errors or not stream
+
+
+def test_ogg_chains_junk_and_where_headers_are(tmp_path):
+    one = encode(tmp_path, "1.ogg", ["-c:a", "libvorbis"], "ogg", "First")
+    two = encode(tmp_path, "2.ogg", ["-c:a", "libvorbis"], "ogg", "Second", freq=660)
+    framer = OggFramer()
+    first = framer.feed(b"junk before" + one)
+    assert framer.skipped == len(b"junk before")
+    assert framer.chain_began == 0 and framer.headers_ended == 2 and framer.title == "Tendai - First"
+    second = framer.feed(two[:100])  # the first page only
+    assert framer.chain_began == 0 and framer.title == "Tendai - First"  # the new headers are not all in yet
+    rest = framer.feed(two[100:])
+    assert framer.title == "Tendai - Second" and framer.headers == two[: len(framer.headers)]
+    assert framer.headers_ended is not None and b"".join(second + rest[: framer.headers_ended]).startswith(framer.headers)
+    assert b"".join(first) == one and b"".join(second + rest) == two
+
+
+def test_adts_frames(tmp_path):
+    data = encode(tmp_path, "a.aac", ["-c:a", "aac", "-b:a", "96k"], "adts", "Song")
+    framer = AdtsFramer()
+    frames = feed_in_pieces(framer, b"\xff\xf1junk" + data + data[:7])
+    assert framer.skipped == 6
+    lengths = [adts_frame_length(f, 0) for f in frames]
+    assert lengths == [len(f) for f in frames]
+    assert b"".join(frames) == data  # the last frame is out once the next frame's header is seen
+    errors, _ = decode_errors(b"".join(frames[len(frames) // 2 :]), tmp_path, "late.aac")
+    assert errors == []
+
+
+def test_where_a_late_ogg_listener_starts(tmp_path):
+    """Mount.listen_start: the burst as is, moved back to the headers, or with them sent first."""
+    from streamer.config import MountConfig
+    from streamer.ingest import Ingest
+    from streamer.mount import Mount
+
+    data = encode(tmp_path, "a.ogg", ["-c:a", "libvorbis", "-b:a", "192k"], "ogg", "Song", seconds=6.0)
+    mount = Mount(MountConfig("/pass", burst_size=20_000, queue_size=100_000), 0.1)
+    ingest = Ingest(mount, "application/ogg")
+    ingest.feed(data[:100])  # the first page only: the headers are not all in yet
+    mount.buffer.append(b"".join(mount.pending_raw))
+    mount.pending_raw.clear()
+    assert mount.listen_start(20_000) == (0, b"")
+    for i in range(100, len(data), 4000):  # one buffer chunk per piece, as the pacer appends them
+        ingest.feed(data[i : i + 4000])
+        mount.buffer.append(b"".join(mount.pending_raw))
+        mount.pending_raw.clear()
+    head_start, head_end = mount.header_span
+    assert head_start == 0 and data[:head_end] == mount.stream_header and mount.title == "Tendai - Song"
+    start, prefix = mount.listen_start(20_000)
+    assert start > head_end and prefix == mount.stream_header  # far into the stream: headers first
+    assert data[start : start + 4] == b"OggS"  # then from a page boundary
+    assert mount.listen_start(mount.buffer.end) == (0, b"")  # a burst from the very start has them
