@@ -190,7 +190,22 @@ def _admin_or(request: web.Request, *roles: str) -> None:
     for role in ("admin", *roles):
         if check_basic(header, users[role].name, users[role].password):
             return
-    raise web.HTTPUnauthorized(text="You need to authenticate\n", headers={"WWW-Authenticate": 'Basic realm="Icecast2 Server"'})
+    raise _unauthorized()
+
+
+def _unauthorized() -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(text="You need to authenticate\n", headers={"WWW-Authenticate": 'Basic realm="Icecast2 Server"'})
+
+
+def _mount_for_admin_or_its_source(request: web.Request):
+    """The `mount=` of a mount command, for admin credentials or that mount's source credentials
+    (a DJ may set titles on, list or move their own mount's listeners, and nobody else's)."""
+    station = request.app[STATION]
+    header = request.headers.get("Authorization", "")
+    admin = station.config.users["admin"]
+    if not check_basic(header, admin.name, admin.password) and station.source_user(request.query.get("mount", ""), header) is None:
+        raise _unauthorized()
+    return _mount_param(request)
 
 
 def _mount_param(request: web.Request):
@@ -205,8 +220,7 @@ def _mount_param(request: web.Request):
 
 
 async def admin_metadata(request: web.Request) -> web.Response:
-    _admin_or(request, "source")
-    mount = _mount_param(request)
+    mount = _mount_for_admin_or_its_source(request)
     q = request.query
     if q.get("mode", "updinfo") != "updinfo":
         return _xml(iceresponse(f"unknown mode {q.get('mode')!r} (only updinfo)", ok=False), status=400)
@@ -245,8 +259,7 @@ async def admin_listmounts(request: web.Request) -> web.Response:
 
 
 async def admin_listclients(request: web.Request) -> web.Response:
-    _admin_or(request)
-    mount = _mount_param(request)
+    mount = _mount_for_admin_or_its_source(request)
     now = time.time()
     rows = "".join(
         f"<listener><IP>{html.escape(lst.address)}</IP><UserAgent>{html.escape(lst.user_agent)}</UserAgent>"
@@ -258,8 +271,7 @@ async def admin_listclients(request: web.Request) -> web.Response:
 
 
 async def admin_killclient(request: web.Request) -> web.Response:
-    _admin_or(request)
-    mount = _mount_param(request)
+    mount = _mount_for_admin_or_its_source(request)
     wanted = request.query.get("id", "")
     for lst in list(mount.listeners):
         if str(lst.id) == wanted:
@@ -269,8 +281,7 @@ async def admin_killclient(request: web.Request) -> web.Response:
 
 
 async def admin_killsource(request: web.Request) -> web.Response:
-    _admin_or(request)
-    mount = _mount_param(request)
+    mount = _mount_for_admin_or_its_source(request)
     if mount.source is None:
         return _xml(iceresponse(f"No source client on {mount.path}", ok=False), status=400)
     mount.source.close()
@@ -278,8 +289,7 @@ async def admin_killsource(request: web.Request) -> web.Response:
 
 
 async def admin_moveclients(request: web.Request) -> web.Response:
-    _admin_or(request)
-    mount = _mount_param(request)
+    mount = _mount_for_admin_or_its_source(request)
     target = request.app[STATION].mounts.get(request.query.get("destination", ""))
     if target is None or target is mount:
         return _xml(iceresponse("No such destination (destination= another mount)", ok=False), status=400)

@@ -90,7 +90,7 @@ class Config:
     live_silence: float = 15.0  # seconds of silence from a DJ before the schedule resumes
     sample_rate: int = 44100
     channels: int = 2
-    lookahead: float = 0.8
+    lookahead: float = 0.6
     playlists_dir: Path = Path("playlists")
     log_level: str = "info"
     users: dict[str, User] = field(default_factory=dict)
@@ -163,7 +163,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
     audio = dict(
         sample_rate=au.get("sample_rate", int, 44100, one_of_int(MP3_RATES)),
         channels=au.get("channels", int, 2, in_range(1, 2)),
-        lookahead=au.get("lookahead", float, 0.8, in_range(0.5, 10.0)),
+        lookahead=au.get("lookahead", float, 0.6, in_range(0.5, 10.0)),
     )
     au.finish()
 

@@ -33,6 +33,7 @@ log = logging.getLogger("streamer.feeder")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late decoder is covered with silence
 SILENCE_STEP = 0.1
+LIVE_FADE = 0.1  # seconds: the schedule fades out over this when a DJ takes over, and the DJ fades in
 STARTUP_DELAY = 0.5  # seconds between the first PCM fed and its air time
 TICKER_SEPARATORS = "|-:\u00b7\u2013\u2014"  # trimmed off a ticker with no headline to show
 HISTORY = 2000  # plays remembered for no-repeat windows and jingle counting
@@ -177,18 +178,24 @@ class Feeder:
     # --- live DJs ---------------------------------------------------------------------------------
 
     def go_live(self, live: LiveInput, silence_timeout: float) -> None:
-        """A DJ takes over: what plays fades out over 0.2 s and the DJ follows."""
+        """A DJ takes over: what plays fades out and the DJ follows, fading in.
+
+        Audio already fed (the lookahead) is in the encoders and airs as it is; the fade and
+        the cut go right after it, so the DJ is on air `lookahead + LIVE_FADE` after connecting.
+        """
         if self.live is not None:
             self.live.end()
         self.live = live
         self.live_silence = silence_timeout
-        self.cut_at = self.fed + int(0.2 * self.rate)
-        self.cut_fade = 0.2
+        self.cut_at = self.fed + int(LIVE_FADE * self.rate)
+        self.cut_fade = LIVE_FADE
 
     async def _play_live(self, choice: Choice) -> None:
         live = self.live
         assert live is not None
         chunk = int(self.rate * 0.1) * self.frame_bytes
+        fade_in = int(LIVE_FADE * self.rate) * self.frame_bytes
+        heard = 0  # bytes of the DJ's audio fed so far
         title = None
         silent_since: float | None = None
         finished = False
@@ -216,6 +223,9 @@ class Feeder:
                         break
                 else:
                     silent_since = None
+                if done and heard < fade_in:
+                    pcm = pcmops.ramp(pcm, self.channels, heard / fade_in, min(1.0, (heard + len(pcm)) / fade_in))
+                    heard += len(pcm)
                 await self._emit(pcm)
         except Cut:
             pass  # a hard event: it plays, then the DJ carries on

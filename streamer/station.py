@@ -120,6 +120,7 @@ class Station:
         else:
             config = replace(config, fallback=mount.config.fallback, max_listeners=mount.config.max_listeners, source=True)
         mount.describe(config, content_type)
+        mount.stream_header, mount.header_span = b"", None  # the new source's own headers will come
         return mount
 
     def _source_gone(self, mount: Mount) -> None:
@@ -136,15 +137,7 @@ class Station:
         """(who, "") for good source credentials; (None, "") for bad ones (401); (who, why) when
         the credentials are good but not for this mount or slot now (403)."""
         config = self.config
-        source = config.users["source"]
-        mount = config.mount(path)
-        if mount is not None and mount.users:
-            accounts = list(mount.users)
-        else:
-            accounts = [(source.name, source.password)]
-            if path == config.live_mount:
-                accounts += list(config.djs)
-        who = next((user for user, password in accounts if check_basic(authorization, user, password)), None)
+        who = self.source_user(path, authorization)
         if who is None or path != config.live_mount or self.feeder.scheduler is None:
             return who, ""
         block = self.feeder.scheduler.block_at(time.time())
@@ -152,9 +145,23 @@ class Station:
             return who, f"{block.name} is reserved for {', '.join(block.live_djs)}"
         return who, ""
 
+    def source_user(self, path: str, authorization: str) -> str | None:
+        """The user whose source credentials for `path` the Authorization header carries, if any:
+        the mount's own users where it has them, else `source` (and the DJs on the live mount)."""
+        config = self.config
+        mount = config.mount(path)
+        if mount is not None and mount.users:
+            accounts = list(mount.users)
+        else:
+            source = config.users["source"]
+            accounts = [(source.name, source.password)]
+            if path == config.live_mount:
+                accounts += list(config.djs)
+        return next((user for user, password in accounts if check_basic(authorization, user, password)), None)
+
     def go_live(self, source, name: str) -> None:
         """A DJ connected to the live mount: decode them into the station's PCM path."""
-        live = LiveInput(self.ffmpeg, name, self.config.sample_rate, self.config.channels)
+        live = LiveInput(self.ffmpeg, name, self.config.sample_rate, self.config.channels, source.mount.info.content_type)
         source.tap = live.write
         source.on_gone = live.end
         source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata

@@ -3,6 +3,7 @@ and small clients that speak the wire protocol."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from streamer.ffmpeg import ffmpeg_exe
@@ -113,7 +115,7 @@ class Server:
 DEFAULT_CONFIG = """
 station: {{name: Test Radio, description: tests, genre: Test}}
 server: {{host: 127.0.0.1, port: {port}, log_level: info, fanout_interval: 0.1}}
-audio: {{sample_rate: 44100, channels: 2, lookahead: 0.8}}
+audio: {{sample_rate: 44100, channels: 2}}
 mounts:
 {mounts}
 playlists: playlists
@@ -172,6 +174,12 @@ class Recording:
     blocks: list[tuple[int, dict[str, str]]]
     first_byte_after: float  # seconds from connect to the first body byte
     block_arrivals: list[tuple[float, dict[str, str]]]  # wall time each metadata block arrived
+    audio_arrivals: list[tuple[float, int]]  # (wall time, audio bytes received by then) per read
+
+    def arrival_of(self, audio_offset: int) -> float:
+        """Wall time at which the audio byte at `audio_offset` had arrived."""
+        counts = [n for _, n in self.audio_arrivals]
+        return self.audio_arrivals[min(bisect.bisect_right(counts, audio_offset), len(counts) - 1)][0]
 
 
 def raw_request(port: int, request: bytes, timeout: float = 5.0) -> bytes:
@@ -212,15 +220,17 @@ def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recor
         audio = bytearray()
         blocks: list[tuple[int, dict[str, str]]] = []
         arrivals: list[tuple[float, dict[str, str]]] = []
+        audio_arrivals: list[tuple[float, int]] = []
 
         def take(chunk: bytes) -> None:
             if reader is None:
                 audio.extend(chunk)
-                return
-            a, b = reader.feed(chunk)
-            audio.extend(a)
-            blocks.extend(b)
-            arrivals.extend((time.time(), fields) for _, fields in b)
+            else:
+                a, b = reader.feed(chunk)
+                audio.extend(a)
+                blocks.extend(b)
+                arrivals.extend((time.time(), fields) for _, fields in b)
+            audio_arrivals.append((time.time(), len(audio)))
 
         take(body)
         end = start + seconds
@@ -235,7 +245,37 @@ def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recor
             if first is None:
                 first = time.monotonic() - start
             take(chunk)
-    return Recording(head, headers, bytes(audio), blocks, first if first is not None else float("inf"), arrivals)
+    return Recording(head, headers, bytes(audio), blocks, first if first is not None else float("inf"), arrivals, audio_arrivals)
+
+
+def tone_changes(audio: bytes, tmp: Path, freq_from: float, freq_to: float, rate: int = 8000) -> list[float]:
+    """Seconds into a recording at which the dominant tone switches between two frequencies.
+
+    The recording is decoded with ffmpeg and cut into 20 ms windows; each window is labelled by
+    the stronger of the two tones (or silence), and a change is where the label turns to the
+    other tone and stays for 100 ms.
+    """
+    f = tmp / "tones.mp3"
+    f.write_bytes(audio)
+    pcm = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(f), "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"], capture_output=True
+    ).stdout
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    window = rate // 50
+    t = np.arange(window) / rate
+    probes = [np.exp(-2j * np.pi * freq * t) for freq in (freq_from, freq_to)]
+    labels = []
+    for i in range(len(samples) // window):
+        w = samples[i * window : (i + 1) * window]
+        a, b = (abs(np.dot(w, p)) / window for p in probes)
+        labels.append(None if max(a, b) < 100 else (0 if a > b else 1))
+    changes, current = [], None
+    for i, label in enumerate(labels):
+        if label is not None and label != current and all(x == label for x in labels[i : i + 5]):
+            if current is not None:
+                changes.append(i * window / rate)
+            current = label
+    return changes
 
 
 def decode_errors(audio: bytes, tmp: Path, name: str = "rec.mp3") -> tuple[list[str], str]:
