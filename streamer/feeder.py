@@ -105,7 +105,7 @@ class Feeder:
         self.warnings = warnings
         for w in warnings:
             log.warning("%s", w)
-        self.scheduler = Scheduler(programme, files, self._artist_of)
+        self.scheduler = Scheduler(programme, files, self._artist_of, previous=self.scheduler)
         self.next_occurrence = self.scheduler.next_event(self.timeline_time())
         self._arm_cut()
 

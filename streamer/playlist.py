@@ -28,6 +28,25 @@ def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
     return files, warnings
 
 
+def watched_folders(spec: PlaylistDef) -> list[Path]:
+    """The folders whose listing decides what a playlist holds (its folders and glob roots, with
+    their subfolders; an M3U's own file): watched so that a DJ's new file is picked up."""
+    out: list[Path] = []
+    for source in spec.sources:
+        target = Path(source).expanduser()
+        if not target.is_absolute():
+            target = spec.base / target
+        if any(ch in source for ch in "*?["):
+            parts = target.parts
+            target = Path(*parts[: next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))])
+        if target.is_dir():
+            out.append(target)
+            out.extend(sorted(d for d in target.rglob("*") if d.is_dir()))
+        elif target.suffix.lower() in (".m3u", ".m3u8"):
+            out.append(target)
+    return out
+
+
 def _expand(base: Path, source: str) -> list[Path]:
     target = Path(source).expanduser()
     if not target.is_absolute():
@@ -69,6 +88,22 @@ class Rotation:
         self._queue: list[Path] = []
         self._index = 0
         self.last: Path | None = None
+
+    def carry_over(self, old: Rotation) -> None:
+        """Go on from where `old` (the same playlist before a reload) was, so a reload does not
+        restart the round: files still listed keep their place, new ones join what is left."""
+        if old.order != self.order:
+            return
+        self.last = old.last
+        present = set(self.files)
+        if self.order == "sequential" and old.last in present:
+            self._index = self.files.index(old.last) + 1
+        elif self.order == "shuffle" and old._queue:
+            known = set(old.files)
+            added = [f for f in self.files if f not in known]
+            self._queue = [f for f in old._queue if f in present] + added
+            if added:
+                self.rng.shuffle(self._queue)
 
     def next(self) -> Path | None:
         if not self.files:

@@ -53,6 +53,7 @@ class Scheduler:
         files: dict[str, list[Path]],
         artist_of: Callable[[Path], str] = lambda p: "",
         rng: random.Random | None = None,
+        previous: Scheduler | None = None,
     ) -> None:
         self.programme = programme
         self.tz = programme.timezone
@@ -60,6 +61,11 @@ class Scheduler:
         self.rng = rng or random.Random()
         self.rotations = {name: Rotation(files.get(name, []), p.order, self.rng) for name, p in programme.playlists.items()}
         self._wrr: dict[str, dict[str, int]] = {}  # block → smooth weighted round-robin state
+        if previous is not None:  # a reload: rotations and weights go on where they were
+            for name, rotation in self.rotations.items():
+                if name in previous.rotations:
+                    rotation.carry_over(previous.rotations[name])
+            self._wrr = {block: dict(state) for block, state in previous._wrr.items()}
 
     # --- blocks ------------------------------------------------------------------------------
 

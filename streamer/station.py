@@ -12,6 +12,7 @@ import resource
 import socket
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from aiohttp import web
 
@@ -27,7 +28,7 @@ from .httpwire import parse_audio_info
 from .live import LiveInput
 from .mount import Mount
 from .newsdesk import NewsDesk
-from .playlist import expand_sources
+from .playlist import expand_sources, watched_folders
 from .programme import Programme, load_programme
 from .push import PushTarget
 from .relay import RelayPull
@@ -87,6 +88,7 @@ class Station:
         self.feeder.ticker = config.news.ticker
         self.reload: dict = {"ok": True, "errors": [], "loaded_at": None, "files": []}
         self._signature: tuple = ()
+        self._watched: list[Path] = []  # audio folders the playlists use (their listings trigger a reload)
         self._watch_task: asyncio.Task | None = None
         self._tags_task: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
@@ -179,8 +181,8 @@ class Station:
     async def start(self, host: str, port: int) -> None:
         from .api import make_app  # the web layer depends on the station, not the reverse
 
-        self._signature = self._playlists_signature()
         self._adopt(*await asyncio.to_thread(self._load_programme))  # a broken programme stops the start
+        self._signature = await asyncio.to_thread(self._playlists_signature)
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
         loop = asyncio.get_running_loop()
@@ -220,9 +222,12 @@ class Station:
         programme = load_programme(self.config.playlists_dir)
         files: dict[str, list] = {}
         warnings: list[str] = []
+        watched: set[Path] = set()
         for name, spec in programme.playlists.items():
             files[name], w = expand_sources(spec)
             warnings += w
+            watched.update(watched_folders(spec))
+        self._watched = sorted(watched)
         return programme, files, warnings
 
     def _adopt(self, programme: Programme, files: dict[str, list], warnings: list[str]) -> None:
@@ -239,15 +244,16 @@ class Station:
         self.feeder.tags.update(await asyncio.to_thread(read_all))
 
     def _playlists_signature(self) -> tuple:
+        """What a reload depends on: the YAML files, and the listings of the folders they use."""
         folder = self.config.playlists_dir
         entries = []
         try:
-            for f in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            for f in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml"), *self._watched]):
                 try:
                     st = f.stat()
                 except OSError:
                     continue
-                entries.append((f.name, st.st_mtime_ns, st.st_size))
+                entries.append((str(f), st.st_mtime_ns, st.st_size))
         except OSError:
             pass
         return tuple(entries)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer.playlist import Rotation, expand_sources
+from streamer.playlist import Rotation, expand_sources, watched_folders
 from streamer.programme import PlaylistDef, Programme, load_programme, parse_programme_file
 from streamer.yamldoc import ConfigError, Problem
 
@@ -30,6 +30,35 @@ def test_sequential_and_random():
 
 def test_empty_rotation():
     assert Rotation([], "shuffle").next() is None
+
+
+def test_a_reload_goes_on_with_the_round():
+    """A reload mid-round: what was still to play this round plays before anything repeats,
+    a file added joins the round, a removed one drops out; sequential carries on in place."""
+    old = Rotation(FILES[:5], "shuffle", random.Random(5))
+    played = [old.next() for _ in range(3)]
+    new = Rotation([*FILES[:4], FILES[5]], "shuffle", random.Random(6))  # FILES[4] removed, FILES[5] added
+    new.carry_over(old)
+    expected = (set(FILES[:5]) - set(played) - {FILES[4]}) | {FILES[5]}  # the round's remainder, and the newcomer
+    rest = [new.next() for _ in range(len(expected))]
+    assert set(rest) == expected and len(rest) == len(set(rest))
+    seq = Rotation(FILES[:3], "sequential")
+    seq.next(), seq.next()
+    again = Rotation(FILES[:4], "sequential")
+    again.carry_over(seq)
+    assert [again.next() for _ in range(3)] == [FILES[2], FILES[3], FILES[0]]
+
+
+def test_watched_folders(tmp_path):
+    (tmp_path / "audio" / "sub").mkdir(parents=True)
+    (tmp_path / "jingles").mkdir()
+    (tmp_path / "list.m3u").write_text("a.mp3\n")
+    (tmp_path / "p.yaml").write_text(
+        "playlists:\n  music: {files: [audio/, list.m3u, one.mp3]}\n  ids: {files: ['jingles/**/*.wav']}\nfallback: music\n"
+    )
+    programme = load_programme(tmp_path)
+    assert watched_folders(programme.playlists["music"]) == [tmp_path / "audio", tmp_path / "audio" / "sub", tmp_path / "list.m3u"]
+    assert watched_folders(programme.playlists["ids"]) == [tmp_path / "jingles"]
 
 
 def test_parse_problems_name_the_line():

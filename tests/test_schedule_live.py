@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 
@@ -133,3 +134,24 @@ def test_reload_keeps_the_audio_going_and_a_broken_edit_keeps_the_last_good_sche
     assert len(rec.audio) >= 16000 * (elapsed - 0.5)
     assert decode_errors(rec.audio, tmp_path)[0] == []
     assert server.status()["silence_inserted_seconds"] == 0
+
+
+def test_a_file_dropped_into_a_playlist_folder_goes_into_rotation(server_factory, tones, tmp_path):
+    folder = tmp_path / "new-music"
+    folder.mkdir()
+    shutil.copy(tones / "short1.mp3", folder)
+    server = server_factory(base_yaml(tones, f"'{folder}'"), mounts=MOUNT)
+    assert server.status()["schedule"]["playlists"]["music"] == 1
+
+    def drop():
+        time.sleep(1)
+        shutil.copy(tones / "short2.flac", folder / "incoming.tmp")
+        (folder / "incoming.tmp").rename(folder / "short2.flac")  # as a careful upload lands
+        dropped = time.monotonic()
+        while server.status()["schedule"]["playlists"]["music"] != 2:
+            assert time.monotonic() - dropped < 5, server.log_text()
+            time.sleep(0.2)
+
+    rec = listen_while(server, 12, drop)
+    assert "Band - Short Two" in [f["StreamTitle"] for _, f in rec.blocks]
+    assert decode_errors(rec.audio, tmp_path)[0] == []
