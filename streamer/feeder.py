@@ -33,7 +33,7 @@ log = logging.getLogger("streamer.feeder")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late decoder is covered with silence
 SILENCE_STEP = 0.1
-LIVE_FADE = 0.1  # seconds: the schedule fades out over this when a DJ takes over, and the DJ fades in
+LIVE_FADE = 0.1  # seconds: the crossfade from the schedule into a DJ who takes over
 STARTUP_DELAY = 0.5  # seconds between the first PCM fed and its air time
 TICKER_SEPARATORS = "|-:\u00b7\u2013\u2014"  # trimmed off a ticker with no headline to show
 HISTORY = 2000  # plays remembered for no-repeat windows and jingle counting
@@ -88,6 +88,8 @@ class Feeder:
         self._tail = b""  # held-back end of the previous track, for its fade-out/crossfade
         self._tail_crossfade = 0.0
         self._was_cut = False
+        self._in_track = False  # _play is running (a DJ's takeover crossfades out of it)
+        self._handover = False  # a DJ is waiting: the track hands over at its next chunk
         self.bulletins: BulletinBuilder | None = None
         self.live: LiveInput | None = None
         self.live_silence = 15.0
@@ -178,17 +180,21 @@ class Feeder:
     # --- live DJs ---------------------------------------------------------------------------------
 
     def go_live(self, live: LiveInput, silence_timeout: float) -> None:
-        """A DJ takes over: what plays fades out and the DJ follows, fading in.
+        """A DJ takes over: what plays crossfades into the DJ over LIVE_FADE.
 
-        Audio already fed (the lookahead) is in the encoders and airs as it is; the fade and
-        the cut go right after it, so the DJ is on air `lookahead + LIVE_FADE` after connecting.
+        Audio already fed (the lookahead) is in the encoders and airs as it is; the crossfade
+        starts right after it, so the DJ is on air about `lookahead` after connecting. Outside
+        a track (silence, another DJ) what plays fades out over LIVE_FADE instead.
         """
         if self.live is not None:
             self.live.end()
         self.live = live
         self.live_silence = silence_timeout
-        self.cut_at = self.fed + int(LIVE_FADE * self.rate)
-        self.cut_fade = LIVE_FADE
+        if self._in_track:
+            self._handover = True
+        else:
+            self.cut_at = self.fed + int(LIVE_FADE * self.rate)
+            self.cut_fade = LIVE_FADE
 
     async def _play_live(self, choice: Choice) -> None:
         live = self.live
@@ -196,6 +202,7 @@ class Feeder:
         chunk = int(self.rate * 0.1) * self.frame_bytes
         fade_in = int(LIVE_FADE * self.rate) * self.frame_bytes
         heard = 0  # bytes of the DJ's audio fed so far
+        head, self._tail = self._tail, b""  # the track's last LIVE_FADE, faded out: mixed under the DJ
         title = None
         silent_since: float | None = None
         finished = False
@@ -226,6 +233,9 @@ class Feeder:
                 if done and heard < fade_in:
                     pcm = pcmops.ramp(pcm, self.channels, heard / fade_in, min(1.0, (heard + len(pcm)) / fade_in))
                     heard += len(pcm)
+                if head:
+                    n = min(len(pcm), len(head))
+                    pcm, head = pcmops.mix(head[:n], pcm[:n]) + pcm[n:], head[n:]
                 await self._emit(pcm)
         except Cut:
             pass  # a hard event: it plays, then the DJ carries on
@@ -324,6 +334,7 @@ class Feeder:
         body = b""  # decoded but held back, to shape the ending
         offset = 0  # bytes of this track decoded so far
         pending = asyncio.ensure_future(decoder.read())
+        self._in_track = True
         try:
             while True:
                 # Before the first sample airs nobody can run dry: wait for real audio.
@@ -350,6 +361,13 @@ class Feeder:
                     n = min(len(chunk), len(head))
                     chunk, head = pcmops.mix(head[:n], chunk[:n]) + chunk[n:], head[n:]
                 body += chunk
+                if self._handover:  # a DJ took over: what is not fed yet becomes the crossfade
+                    self._handover = False
+                    self._was_cut = True
+                    tail = body[: int(LIVE_FADE * self.rate) * self.frame_bytes]
+                    self._tail = pcmops.ramp(tail, self.channels, 1.0, 0.0)
+                    self._tail_crossfade = LIVE_FADE
+                    return
                 if len(body) > hold_bytes:
                     cut = len(body) - hold_bytes
                     cut -= cut % self.frame_bytes
@@ -360,6 +378,7 @@ class Feeder:
             self._tail = b""
             self._was_cut = True
         finally:
+            self._in_track = self._handover = False  # a track that ended first hands over by itself
             if not pending.done():
                 pending.cancel()
             await decoder.close()

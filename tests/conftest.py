@@ -248,13 +248,9 @@ def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recor
     return Recording(head, headers, bytes(audio), blocks, first if first is not None else float("inf"), arrivals, audio_arrivals)
 
 
-def tone_changes(audio: bytes, tmp: Path, freq_from: float, freq_to: float, rate: int = 8000) -> list[float]:
-    """Seconds into a recording at which the dominant tone switches between two frequencies.
-
-    The recording is decoded with ffmpeg and cut into 20 ms windows; each window is labelled by
-    the stronger of the two tones (or silence), and a change is where the label turns to the
-    other tone and stays for 100 ms.
-    """
+def tone_levels(audio: bytes, tmp: Path, freqs: tuple[float, ...], rate: int = 8000) -> tuple[float, np.ndarray]:
+    """Each tone's amplitude in every 20 ms window of a recording, decoded with ffmpeg:
+    (window length in seconds, array[window, tone])."""
     f = tmp / "tones.mp3"
     f.write_bytes(audio)
     pcm = subprocess.run(
@@ -263,17 +259,21 @@ def tone_changes(audio: bytes, tmp: Path, freq_from: float, freq_to: float, rate
     samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
     window = rate // 50
     t = np.arange(window) / rate
-    probes = [np.exp(-2j * np.pi * freq * t) for freq in (freq_from, freq_to)]
-    labels = []
-    for i in range(len(samples) // window):
-        w = samples[i * window : (i + 1) * window]
-        a, b = (abs(np.dot(w, p)) / window for p in probes)
-        labels.append(None if max(a, b) < 100 else (0 if a > b else 1))
+    probes = np.array([np.exp(-2j * np.pi * freq * t) for freq in freqs])  # one DFT bin per tone
+    frames = samples[: len(samples) // window * window].reshape(-1, window)
+    return window / rate, np.abs(frames @ probes.T) / window
+
+
+def tone_changes(audio: bytes, tmp: Path, freq_from: float, freq_to: float) -> list[float]:
+    """Seconds into a recording at which the dominant tone switches between two frequencies:
+    where the stronger of the two (ignoring near-silence) turns to the other and stays 100 ms."""
+    step, levels = tone_levels(audio, tmp, (freq_from, freq_to))
+    labels = [None if max(a, b) < 100 else (0 if a > b else 1) for a, b in levels]
     changes, current = [], None
     for i, label in enumerate(labels):
         if label is not None and label != current and all(x == label for x in labels[i : i + 5]):
             if current is not None:
-                changes.append(i * window / rate)
+                changes.append(i * step)
             current = label
     return changes
 

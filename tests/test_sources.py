@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import decode_errors, make_tone, need, raw_request, record, tone_changes
+from .conftest import decode_errors, make_tone, need, raw_request, record, tone_changes, tone_levels
 
 pytestmark = pytest.mark.interop
 
@@ -276,6 +276,11 @@ def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory,
     assert audio_on - connected <= 1.0, changes
     assert back - left <= 1.0, titles
     assert audio_back - left <= 1.0, changes
+    # A crossfade, not a fade-out then a fade-in: around the takeover both tones sound at once.
+    step, levels = tone_levels(rec.audio, tmp_path, (440, 660))
+    steady = levels[: int(changes[0] / step) - 10, 0].mean()
+    around = levels[int((changes[0] - 0.2) / step) : int((changes[0] + 0.2) / step)]
+    assert any(a > 0.2 * steady and b > 0.2 * steady for a, b in around), around
     assert decode_errors(rec.audio, tmp_path)[0] == []
     assert len(rec.audio) >= 16000 * 13  # one unbroken connection, real time throughout
     assert server.status()["mounts"][0]["evicted"] == 0
