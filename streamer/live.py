@@ -47,6 +47,7 @@ class LiveInput:
         self._proc: asyncio.subprocess.Process | None = None
         self._carry = b""
         self._early: list[bytes] = []  # bytes that arrive while the decoder starts
+        self._first: bytes | None = None  # the first PCM, read ahead to know the DJ is audible
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
@@ -75,8 +76,16 @@ class LiveInput:
         if proc and proc.stdin and not proc.stdin.is_closing():
             proc.stdin.close()
 
+    async def first_audio(self, size: int) -> bool:
+        """Wait until the DJ's stream decodes to its first PCM; False if it ended before."""
+        self._first = await self.read(size)
+        return self._first is not None
+
     async def read(self, size: int) -> bytes | None:
         """PCM (whole sample frames), or None once the DJ's stream has ended."""
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
         assert self._proc and self._proc.stdout
         data = await self._proc.stdout.read(size)
         if not data:

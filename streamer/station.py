@@ -88,6 +88,7 @@ class Station:
         self.feeder.ticker = config.news.ticker
         self.reload: dict = {"ok": True, "errors": [], "loaded_at": None, "files": []}
         self._signature: tuple = ()
+        self._live_task: asyncio.Task | None = None  # a DJ's stream being readied for takeover
         self._watched: list[Path] = []  # audio folders the playlists use (their listings trigger a reload)
         self._watch_task: asyncio.Task | None = None
         self._tags_task: asyncio.Task | None = None
@@ -166,10 +167,19 @@ class Station:
         live = LiveInput(self.ffmpeg, name, self.config.sample_rate, self.config.channels, source.mount.info.content_type)
         source.tap = live.write
         source.on_gone = live.end
-        source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata
-        self._live_task = asyncio.create_task(live.start())
+        source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata, Ogg comments
+        self._live_task = asyncio.create_task(self._take_over(live, source.address))
+
+    async def _take_over(self, live: LiveInput, address: str) -> None:
+        """The schedule plays on until the DJ's stream decodes, then crossfades into it: a DJ
+        whose encoder sends audio late (Ogg pages can hold a second or more) causes no silence."""
+        await live.start()
+        if not await live.first_audio(int(self.config.sample_rate * 0.1) * 2 * self.config.channels):
+            log.warning("live: %s from %s sent nothing that decodes; the schedule plays on", live.name, address)
+            await live.close()
+            return
         self.feeder.go_live(live, self.config.live_silence)
-        log.info("live: %s takes over from %s", name, source.address)
+        log.info("live: %s takes over from %s", live.name, address)
 
     def _origin(self) -> float | None:
         return self.feeder.start
@@ -298,6 +308,7 @@ class Station:
 
     async def stop(self) -> None:
         await cancel(getattr(self, "_prefetch_task", None))
+        await cancel(self._live_task)
         for pusher in self.pushers:
             await pusher.stop()
         for relay in self.relays:

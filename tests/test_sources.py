@@ -26,6 +26,7 @@ def tones(tmp_path_factory):
     d = tmp_path_factory.mktemp("src")
     make_tone(d / "station.ogg", 440, 30.0, 44100, 2, ("-c:a", "libvorbis"), "Station", "Music")
     make_tone(d / "dj.mp3", 660, 40.0, 44100, 2, ("-c:a", "libmp3lame", "-b:a", "128k"), "DJ", "Live Set")
+    make_tone(d / "dj.ogg", 660, 40.0, 44100, 2, ("-c:a", "libvorbis"), "DJ", "Live Set")
     return d
 
 
@@ -241,7 +242,11 @@ class AnswerClock:
                 dst.shutdown(socket.SHUT_WR)
 
 
-def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory, tones, tmp_path):
+@pytest.mark.parametrize("dj_format", ["mp3", "ogg"])
+def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory, tones, tmp_path, dj_format):
+    """An MP3 DJ is on air within 1 s. An Ogg Vorbis DJ's own encoder sends its first audio page
+    only after about a second of audio, so the schedule plays on until it decodes: later, but
+    without a moment of silence."""
     playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
     server = start_with(server_factory, playlist, "  /main: {bitrate: 128, metaint: 2048}", USERS)  # titles to 0.13 s
     ffmpeg = need("ffmpeg")
@@ -251,8 +256,9 @@ def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory,
     time.sleep(2)
     relay = AnswerClock(server.port)
     dj = subprocess.Popen(
-        [ffmpeg, "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-t", "5", "-c", "copy", "-content_type", "audio/mpeg",
-         "-ice_name", "DJ Tino", "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{relay.port}/live"],
+        [ffmpeg, "-nostdin", "-v", "error", "-re", "-i", str(tones / f"dj.{dj_format}"), "-t", "5", "-c", "copy", "-map_metadata", "-1",
+         "-content_type", "audio/mpeg" if dj_format == "mp3" else "application/ogg",
+         "-ice_name", "DJ Tino", "-f", dj_format, f"icecast://source:test-source-pw@127.0.0.1:{relay.port}/live"],
     )  # fmt: skip
     dj.wait(timeout=20)
     left = time.time()
@@ -272,15 +278,17 @@ def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory,
         f"takeover: title {on - connected:.2f} s, audio {audio_on - connected:.2f} s after the DJ's 200 OK; "
         f"hand-back: title {back - left:.2f} s, audio {audio_back - left:.2f} s after the DJ left"
     )
-    assert on - connected <= 1.0, titles
-    assert audio_on - connected <= 1.0, changes
-    assert back - left <= 1.0, titles
-    assert audio_back - left <= 1.0, changes
+    limit = 1.0 if dj_format == "mp3" else 3.0
+    assert on - connected <= limit, titles
+    assert audio_on - connected <= limit, changes
+    assert back - left <= limit, titles
+    assert audio_back - left <= limit, changes
     # A crossfade, not a fade-out then a fade-in: around the takeover both tones sound at once.
     step, levels = tone_levels(rec.audio, tmp_path, (440, 660))
     steady = levels[: int(changes[0] / step) - 10, 0].mean()
     around = levels[int((changes[0] - 0.2) / step) : int((changes[0] + 0.2) / step)]
     assert any(a > 0.2 * steady and b > 0.2 * steady for a, b in around), around
+    assert all(max(a, b) > 0.3 * steady for a, b in around), around  # and no silence
     assert decode_errors(rec.audio, tmp_path)[0] == []
     assert len(rec.audio) >= 16000 * 13  # one unbroken connection, real time throughout
     assert server.status()["mounts"][0]["evicted"] == 0
