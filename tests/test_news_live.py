@@ -102,6 +102,8 @@ class Feed(BaseHTTPRequestHandler):
             self.send_response(500)
             self.end_headers()
             return
+        if Feed.mode == "slow":  # answers after the station's 2 s timeout
+            time.sleep(3)
         if Feed.mode == "ok" and self.headers.get("If-None-Match") == '"v1"':
             self.send_response(304)
             self.end_headers()
@@ -135,7 +137,7 @@ def test_feeds_with_conditional_get_and_failures_keep_the_headlines(server_facto
         wait_for(lambda: any(etag == '"v1"' for _, etag in Feed.hits), 5)  # conditional GET
         feed_status = server.status()["news"]["feeds"][0]
         assert feed_status["not_modified"] >= 1 and feed_status["etag"] == '"v1"'
-        for mode, error in (("500", "HTTP 500"), ("broken", "malformed XML")):
+        for mode, error in (("500", "HTTP 500"), ("broken", "malformed XML"), ("slow", "no answer within 2 s")):
             Feed.mode = mode
             wait_for(lambda error=error: error in " ".join(server.status()["news"]["errors"].values()), 5)
             assert "Feed headline: Victoria Falls floods" in headlines(server)
