@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger("streamer")
+
+_background: set[asyncio.Task] = set()
 
 
 async def cancel(task: asyncio.Task | None) -> None:
@@ -13,3 +20,18 @@ async def cancel(task: asyncio.Task | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def background(coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task:
+    """A short job that nobody awaits (a title sent upstream, a process reaped): kept alive
+    until done, and its failure logged with `what` it was."""
+    task = asyncio.get_running_loop().create_task(coro, name=what)
+    _background.add(task)
+    task.add_done_callback(_finished)
+    return task
+
+
+def _finished(task: asyncio.Task) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed", task.get_name(), exc_info=task.exception())

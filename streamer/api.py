@@ -9,19 +9,22 @@ import asyncio
 import html
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
 from . import icestats
+from .guard import cross_site
 from .httpwire import iceresponse, m3u, pls, xspf
-from .webio import MAX_NEWS_POST, check_basic, news_item_from_json
+from .webio import MAX_NEWS_POST, TooLarge, check_basic, news_item_from_json, read_capped
 
 if TYPE_CHECKING:
     from .station import Station
 
 log = logging.getLogger("streamer.api")
+BODY_TIMEOUT = 10.0  # seconds a request body may take to arrive
 STATION: web.AppKey[Station] = web.AppKey("station")
 PLAYLIST_TYPES = {
     ".m3u": ("audio/x-mpegurl", m3u),
@@ -31,11 +34,7 @@ PLAYLIST_TYPES = {
 
 
 def base_url(request: web.Request) -> str:
-    station = request.app[STATION]
-    if station.config.public_url:
-        return station.config.public_url
-    host = request.headers.get("Host") or f"{request.url.host}:{request.url.port}"
-    return f"http://{host}"
+    return request.app[STATION].base_url(request.headers.get("Host", ""))
 
 
 def _json(data, status: int = 200) -> web.Response:
@@ -55,12 +54,9 @@ async def status_json(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    status = request.app[STATION].status()
     # Source mounts are on air only while a DJ or encoder feeds them; the station's must always be.
-    down = [m["mount"] for m in status["mounts"] if not m["on_air"] and m["source"] is None]
-    if down:
-        return _json({"ok": False, "off_air": down}, status=503)
-    return _json({"ok": True, "uptime": status["uptime"], "listeners": status["listeners"]})
+    ok, body = request.app[STATION].health()
+    return _json(body, status=200 if ok else 503)
 
 
 async def playlist_file(request: web.Request) -> web.Response:
@@ -94,13 +90,9 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="text/html")
 
 
-async def mount_on_reused_connection(request: web.Request) -> web.StreamResponse:
-    """A stream asked for on a kept-alive API connection: have the client reconnect, so the
-    request reaches the front door on a fresh connection."""
+async def not_found(request: web.Request) -> web.StreamResponse:
     station = request.app[STATION]
-    if request.path in station.mounts:
-        raise web.HTTPTemporaryRedirect(request.path_qs, headers={"Connection": "close"})
-    raise web.HTTPNotFound(text=f"no mount or page at {request.path} (mounts: {', '.join(station.mounts)})\n")
+    raise web.HTTPNotFound(text=f"no mount or page at {request.path[:200]} (mounts: {', '.join(station.mounts)})\n")
 
 
 # --- news and now playing -------------------------------------------------------------------
@@ -116,12 +108,16 @@ async def news_list(request: web.Request) -> web.Response:
 
 
 async def news_post(request: web.Request) -> web.Response:
-    _admin_or(request)
+    await _admin_or(request)
     if request.content_length is not None and request.content_length > MAX_NEWS_POST:
         raise web.HTTPRequestEntityTooLarge(MAX_NEWS_POST, request.content_length, text=f"a news item is at most {MAX_NEWS_POST} bytes\n")
-    body = await request.content.read(MAX_NEWS_POST + 1)
-    if len(body) > MAX_NEWS_POST:
-        raise web.HTTPRequestEntityTooLarge(MAX_NEWS_POST, len(body), text=f"a news item is at most {MAX_NEWS_POST} bytes\n")
+    try:
+        body = await asyncio.wait_for(read_capped(request.content, MAX_NEWS_POST), BODY_TIMEOUT)
+    except TooLarge:
+        too_big = f"a news item is at most {MAX_NEWS_POST} bytes\n"
+        raise web.HTTPRequestEntityTooLarge(MAX_NEWS_POST, MAX_NEWS_POST + 1, text=too_big) from None
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text=f"the request body did not arrive within {BODY_TIMEOUT:g} s\n") from None
     try:
         item = news_item_from_json(body, time.time())
     except ValueError as exc:
@@ -131,7 +127,7 @@ async def news_post(request: web.Request) -> web.Response:
 
 
 async def news_delete(request: web.Request) -> web.Response:
-    _admin_or(request)
+    await _admin_or(request)
     item_id = request.match_info["id"]
     if not request.app[STATION].news.retract(item_id):
         raise web.HTTPNotFound(text=f"no headline with id {item_id!r} (GET /api/news lists them)\n")
@@ -139,41 +135,12 @@ async def news_delete(request: web.Request) -> web.Response:
 
 
 async def bulletin_post(request: web.Request) -> web.Response:
-    _admin_or(request)
+    await _admin_or(request)
     station = request.app[STATION]
     station.feeder.request_bulletin()
     return _json(
         {"status": "bulletin starting", "headlines": len(station.news.headlines), "method": station.feeder.bulletins.method}, status=202
     )
-
-
-async def sse(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: `nowplaying` when a title change reaches listeners, `news` on changes."""
-    station = request.app[STATION]
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"}
-    )
-    await response.prepare(request)
-    hub = station.events
-    queue = hub.subscribe()
-    try:
-        await response.write(hub.format("nowplaying", station.nowplaying(base_url(request))).encode())
-        while True:
-            try:
-                message = await asyncio.wait_for(queue.get(), timeout=15)
-            except TimeoutError:
-                if queue not in hub.subscribers:
-                    break  # dropped for falling behind, or the server is stopping
-                await response.write(b": keep-alive\n\n")
-                continue
-            if message is None:
-                break
-            await response.write(message.encode())
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    finally:
-        hub.unsubscribe(queue)
-    return response
 
 
 # --- Icecast's admin API ------------------------------------------------------------------------
@@ -183,28 +150,51 @@ def _xml(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/xml", charset="utf-8")
 
 
-def _admin_or(request: web.Request, *roles: str) -> None:
+def _client(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return str(peer[0]) if peer else "?"
+
+
+async def _authorised(request: web.Request, check: Callable[[str], bool]) -> None:
+    """Credentials that `check` accepts, from a client that is not locked out, and not from a
+    page on another site (a browser's cached credentials must not act for a cross-site form)."""
+    station = request.app[STATION]
+    hosts = (request.headers.get("Host", ""), urlsplit(station.config.public_url).netloc)
+    refusal = cross_site(request.method, {k.lower(): v for k, v in request.headers.items()}, hosts)
+    if refusal:
+        raise web.HTTPForbidden(text=refusal + "\n")
+    address, now = _client(request), time.monotonic()
+    locked = station.logins.locked(address, now)
+    if locked:
+        raise web.HTTPTooManyRequests(text=f"too many failed logins from {address}; try again in {locked:.0f} s\n")
+    header = request.headers.get("Authorization", "")
+    if check(header):
+        station.logins.succeeded(address)
+        return
+    if header:
+        delay, count = station.logins.failed(address, now)
+        log.warning("login refused for %s %s from %s (%d failed in the last minute)", request.method, request.path[:100], address, count)
+        await asyncio.sleep(delay)
+    raise _unauthorized()
+
+
+async def _admin_or(request: web.Request, *roles: str) -> None:
     """Admin credentials, or those of one of `roles` (Icecast lets a source set its titles)."""
     users = request.app[STATION].config.users
-    header = request.headers.get("Authorization", "")
-    for role in ("admin", *roles):
-        if check_basic(header, users[role].name, users[role].password):
-            return
-    raise _unauthorized()
+    await _authorised(request, lambda header: any(check_basic(header, users[r].name, users[r].password) for r in ("admin", *roles)))
 
 
 def _unauthorized() -> web.HTTPUnauthorized:
     return web.HTTPUnauthorized(text="You need to authenticate\n", headers={"WWW-Authenticate": 'Basic realm="Icecast2 Server"'})
 
 
-def _mount_for_admin_or_its_source(request: web.Request):
+async def _mount_for_admin_or_its_source(request: web.Request):
     """The `mount=` of a mount command, for admin credentials or that mount's source credentials
     (a DJ may set titles on, list or move their own mount's listeners, and nobody else's)."""
     station = request.app[STATION]
-    header = request.headers.get("Authorization", "")
     admin = station.config.users["admin"]
-    if not check_basic(header, admin.name, admin.password) and station.source_user(request.query.get("mount", ""), header) is None:
-        raise _unauthorized()
+    path = request.query.get("mount", "")
+    await _authorised(request, lambda h: check_basic(h, admin.name, admin.password) or station.source_user(path, h) is not None)
     return _mount_param(request)
 
 
@@ -220,7 +210,7 @@ def _mount_param(request: web.Request):
 
 
 async def admin_metadata(request: web.Request) -> web.Response:
-    mount = _mount_for_admin_or_its_source(request)
+    mount = await _mount_for_admin_or_its_source(request)
     q = request.query
     if q.get("mode", "updinfo") != "updinfo":
         return _xml(iceresponse(f"unknown mode {q.get('mode')!r} (only updinfo)", ok=False), status=400)
@@ -247,19 +237,19 @@ def _decode_param(request: web.Request, name: str, charset: str) -> str:
 
 
 async def admin_listmounts(request: web.Request) -> web.Response:
-    _admin_or(request)
+    await _admin_or(request)
     station = request.app[STATION]
     now = time.time()
     body = "".join(
         f'<source mount="{html.escape(m.path)}"><listeners>{len(m.listeners)}</listeners>'
         f"<Connected>{int(now - m.started_at)}</Connected><content-type>{html.escape(m.info.content_type)}</content-type></source>"
-        for m in station.mounts.values()
+        for m in station.live_mounts()
     )
     return _xml(f'<?xml version="1.0"?>\n<icestats>{body}</icestats>\n')
 
 
 async def admin_listclients(request: web.Request) -> web.Response:
-    mount = _mount_for_admin_or_its_source(request)
+    mount = await _mount_for_admin_or_its_source(request)
     now = time.time()
     rows = "".join(
         f"<listener><IP>{html.escape(lst.address)}</IP><UserAgent>{html.escape(lst.user_agent)}</UserAgent>"
@@ -271,7 +261,7 @@ async def admin_listclients(request: web.Request) -> web.Response:
 
 
 async def admin_killclient(request: web.Request) -> web.Response:
-    mount = _mount_for_admin_or_its_source(request)
+    mount = await _mount_for_admin_or_its_source(request)
     wanted = request.query.get("id", "")
     for lst in list(mount.listeners):
         if str(lst.id) == wanted:
@@ -281,15 +271,14 @@ async def admin_killclient(request: web.Request) -> web.Response:
 
 
 async def admin_killsource(request: web.Request) -> web.Response:
-    mount = _mount_for_admin_or_its_source(request)
-    if mount.source is None:
+    mount = await _mount_for_admin_or_its_source(request)
+    if not request.app[STATION].kill_source(mount):
         return _xml(iceresponse(f"No source client on {mount.path}", ok=False), status=400)
-    mount.source.close()
     return _xml(iceresponse("Source Removed"))
 
 
 async def admin_moveclients(request: web.Request) -> web.Response:
-    mount = _mount_for_admin_or_its_source(request)
+    mount = await _mount_for_admin_or_its_source(request)
     target = request.app[STATION].mounts.get(request.query.get("destination", ""))
     if target is None or target is mount:
         return _xml(iceresponse("No such destination (destination= another mount)", ok=False), status=400)
@@ -300,7 +289,7 @@ async def admin_moveclients(request: web.Request) -> web.Response:
 
 
 async def admin_stats(request: web.Request) -> web.Response:
-    _admin_or(request)
+    await _admin_or(request)
     status = request.app[STATION].status()
     e = html.escape
     sources = "".join(
@@ -315,12 +304,20 @@ async def admin_stats(request: web.Request) -> web.Response:
 
 async def streamlist(request: web.Request) -> web.Response:
     """For Icecast slaves: every mount, one per line (relay or admin credentials)."""
-    _admin_or(request, "relay")
-    return web.Response(text="".join(f"{m}\r\n" for m in request.app[STATION].mounts), content_type="text/plain")
+    await _admin_or(request, "relay")
+    return web.Response(text="".join(f"{m.path}\r\n" for m in request.app[STATION].live_mounts()), content_type="text/plain")
+
+
+async def _close_after_answer(request: web.Request, response: web.StreamResponse) -> None:
+    """No keep-alive on the web side: the next request comes on a new connection, through the
+    front door and its head timeout (and a stream asked for next reaches the door directly)."""
+    response.force_close()
+    response.headers["Connection"] = "close"  # said, so no client counts on reusing it
 
 
 def make_app(station: Station) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, handler_args={"max_field_size": 8190, "max_line_size": 8190})
+    app.on_response_prepare.append(_close_after_answer)
     app[STATION] = station
     app.router.add_get("/", index)
     app.router.add_get("/api/status", api_status)
@@ -331,7 +328,6 @@ def make_app(station: Station) -> web.Application:
     app.router.add_post("/api/news", news_post)
     app.router.add_delete("/api/news/{id}", news_delete)
     app.router.add_post("/api/bulletin", bulletin_post)
-    app.router.add_get("/api/events", sse)
     app.router.add_get("/admin/metadata", admin_metadata)
     app.router.add_get("/admin/metadata.xsl", admin_metadata)
     app.router.add_get("/admin/listmounts", admin_listmounts)
@@ -342,5 +338,5 @@ def make_app(station: Station) -> web.Application:
     app.router.add_get("/admin/moveclients", admin_moveclients)
     app.router.add_get("/admin/stats", admin_stats)
     app.router.add_get(r"/{mount:.+}.{ext:m3u|pls|xspf}", playlist_file)
-    app.router.add_route("*", "/{tail:.*}", mount_on_reused_connection)
+    app.router.add_route("*", "/{tail:.*}", not_found)
     return app

@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from . import __version__
 from .config import PASSWORD_ENV, Config, is_loopback, load_config
 from .ffmpeg import FFmpegMissing, ffmpeg_exe
@@ -160,19 +162,33 @@ def schedule(path: str, at: str | None, hours: float) -> int:
     return 0
 
 
+def quiet_bad_requests(record: logging.LogRecord) -> bool:
+    """A malformed request is the client's mistake, answered with a 400: one line, no traceback
+    (a fuzzer or a broken client must not flood the log)."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, HttpProcessingError):
+        record.msg, record.args = "bad request answered %s: %s", (exc.code, " ".join(str(exc.message).split())[:200])
+        record.levelno, record.levelname, record.exc_info, record.exc_text = logging.INFO, "INFO", None, None
+    elif isinstance(exc, ConnectionResetError | asyncio.CancelledError):
+        return False  # a client that went away mid-answer: nothing to report
+    return True
+
+
 def serve(path: str, host: str | None, port: int | None) -> int:
     config = _load(path)
     if config is None:
         return 2
     config = dataclasses.replace(config, host=host or config.host, port=config.port if port is None else port)
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.server").addFilter(quiet_bad_requests)
     weak = config.public_passwords()
     if weak and not is_loopback(config.host):
         names = ", ".join(weak)
-        envs = ", ".join(PASSWORD_ENV[n] for n in weak)
+        envs = ", ".join(PASSWORD_ENV[n] for n in weak if n in PASSWORD_ENV)
         print(
-            f"{config.file}: refusing to listen on {config.host} while the {names} password(s) are example values; "
-            f"set users.<name>.password in the config or {envs}",
+            f"{config.file}: refusing to listen on {config.host} while the {names} password(s) are example values "
+            f"or shorter than 8 characters; set users.<name>.password, djs and mounts' users in the config"
+            + (f", or {envs}" if envs else ""),
             file=sys.stderr,
         )
         return 2
@@ -194,11 +210,12 @@ def serve(path: str, host: str | None, port: int | None) -> int:
 
 
 async def _serve(config: Config, ffmpeg: str) -> int:
-    from .station import Station, raise_fd_limit
+    from .station import Station
 
-    limit = raise_fd_limit()
-    log.info("streamer %s, ffmpeg %s, open-files limit %d", __version__, ffmpeg, limit)
     station = Station(config, ffmpeg)
+    log.info("streamer %s, ffmpeg %s, open-files limit %d (%d for clients)", __version__, ffmpeg, station.fd_limit, station.gate.fd_budget)
+    if config.max_listeners > station.gate.fd_budget:
+        log.warning("server.max_listeners %d is more than the open-files limit allows (%d)", config.max_listeners, station.gate.fd_budget)
     try:
         await station.start(config.host, config.port)
     except ConfigError as exc:

@@ -41,10 +41,15 @@ class MountConfig:
     burst_size: int = 65536
     queue_size: int = 512000
     max_listeners: int = 10000
-    metaint: int = 16000
+    metaint: int = 0  # 0: about one second of audio (bitrate x 125 bytes), so titles change promptly
     source: bool = False  # fed by a source client (pass-through), not by the station's encoder
     users: tuple[tuple[str, str], ...] = ()  # source credentials for this mount only (replace the global ones)
     fallback: str | None = None  # where this mount's listeners go when its source drops
+
+    @property
+    def icy_interval(self) -> int:
+        """Audio bytes between ICY metadata blocks."""
+        return self.metaint or (self.bitrate * 125 if self.bitrate else 16000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,7 @@ class NewsConfig:
     audio: str | None = None  # a pre-recorded bulletin: a file, or a URL fetched ahead of air time
     audio_refresh: float = 300.0  # seconds between fetches of an audio URL
     seconds_per_headline: float = 6.0
+    max_seconds: float = 300.0  # a bulletin's news never runs longer, however long the summaries
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,10 @@ class Config:
     port: int = 8000
     public_url: str = ""
     max_listeners: int = 20000
+    max_pending: int = 1000  # connections still sending their request head (the oldest goes first)
+    max_web_clients: int = 500  # API and page requests being answered at once
+    max_subscribers: int = 10000  # Server-Sent Events subscribers (open pages)
+    head_timeout: float = 10.0  # seconds a client has to send each request head
     fanout_interval: float = 0.25
     source_timeout: float = 10.0
     live_mount: str = "/live"  # a DJ here takes over every station mount
@@ -104,8 +114,17 @@ class Config:
         return next((m for m in self.mounts if m.path == path), None)
 
     def public_passwords(self) -> list[str]:
-        """Users whose password is an example one (so must not face the network)."""
-        return [u.name for u in self.users.values() if u.password in EXAMPLE_PASSWORDS]
+        """Accounts whose password is an example one (so must not face the network): the
+        source, admin and relay users, every DJ, and every mount's own source users."""
+        weak = [u.name for u in self.users.values() if u.password in EXAMPLE_PASSWORDS]
+        weak += [f"DJ {name}" for name, password in self.djs if weak_password(password)]
+        weak += [f"{m.path} user {name}" for m in self.mounts for name, password in m.users if weak_password(password)]
+        return weak
+
+
+def weak_password(password: str) -> bool:
+    """An example password, or one too short to stand a guessing attack from the network."""
+    return password in EXAMPLE_PASSWORDS or len(password) < 8
 
 
 def is_loopback(host: str) -> bool:
@@ -117,13 +136,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-_MOUNT_RE = re.compile(r"^/[A-Za-z0-9._~-][A-Za-z0-9._~/-]*$")
+_MOUNT_RE = re.compile(r"^/[A-Za-z0-9._~-][A-Za-z0-9._~/-]{0,199}$")
+# The server's own pages: no mount (from the config, a source client or a relay) may take them.
+RESERVED_FOLDERS = ("/api", "/admin", "/hls", "/static", "/metrics", "/embed")
+RESERVED_PATHS = ("/", "/healthz", "/status-json.xsl", "/status.xsl", "/favicon.ico", "/robots.txt")
+PLAYLIST_SUFFIXES = (".m3u", ".m3u8", ".pls", ".xspf")
 
 
-def _mount_path_problem(path: str) -> str | None:
-    if not _MOUNT_RE.match(path) or path.endswith(("/", ".m3u", ".pls", ".xspf")):
+def mount_path_problem(path: str) -> str | None:
+    """Why `path` cannot be a mount, or None. One rule for the config, sources and relays."""
+    if not _MOUNT_RE.match(path) or path.endswith("/") or path.endswith(PLAYLIST_SUFFIXES):
         return "a mount path looks like /main or /radio.mp3 (letters, digits, . _ ~ -; not ending in / .m3u .pls .xspf)"
-    if path.startswith(("/api", "/admin", "/status", "/healthz")):
+    if path in RESERVED_PATHS or any(path == f or path.startswith(f + "/") for f in RESERVED_FOLDERS):
         return f"{path} is reserved for the server's own pages"
     return None
 
@@ -151,6 +175,10 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         port=sv.get("port", int, 8000, in_range(0, 65535)),
         public_url=sv.get("public_url", str, "").rstrip("/"),
         max_listeners=sv.get("max_listeners", int, 20000, in_range(1, 1_000_000)),
+        max_pending=sv.get("max_pending", int, 1000, in_range(16, 100_000)),
+        max_web_clients=sv.get("max_web_clients", int, 500, in_range(8, 100_000)),
+        max_subscribers=sv.get("max_subscribers", int, 10000, in_range(0, 1_000_000)),
+        head_timeout=sv.get("head_timeout", float, 10.0, in_range(1, 120)),
         fanout_interval=sv.get("fanout_interval", float, 0.25, in_range(0.02, 2.0)),
         source_timeout=sv.get("source_timeout", float, 10.0, in_range(1, 600)),
         live_mount=sv.get("live_mount", str, "/live"),
@@ -188,7 +216,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         raw_mounts = {}
     for path, _ in raw_mounts.items():
         where = ("mounts", path)
-        problem = _mount_path_problem(str(path))
+        problem = mount_path_problem(str(path))
         if problem:
             top.error(where, f"mounts.{path}: {problem}", key=True)
             continue
@@ -208,7 +236,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
                 burst_size=m.get("burst_size", int, 65536, in_range(0, 10_000_000)),
                 queue_size=m.get("queue_size", int, 512000, in_range(16384, 100_000_000)),
                 max_listeners=m.get("max_listeners", int, 10000, in_range(0, 1_000_000)),
-                metaint=m.get("metaint", int, 16000, in_range(256, 65536)),
+                metaint=m.get("metaint", int, 0, in_range(256, 65536)),
                 source=m.get("source", bool, False),
                 users=_credentials(m, "users"),
                 fallback=m.get("fallback", str, None),
@@ -256,7 +284,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         url = r.get("url", str, "")
         if not url.startswith("http://"):
             r.error(("relays", i, "url"), f"relays[{i}].url must be an http:// stream URL, not {url!r}")
-        problem = _mount_path_problem(mount_path)
+        problem = mount_path_problem(mount_path)
         if problem or mount_path in [m.path for m in mounts if not m.source]:
             r.error(("relays", i, "mount"), f"relays[{i}].mount: {problem or f'{mount_path} is a station mount'}")
         r.finish()
@@ -316,6 +344,7 @@ def _news(r: Reader, base: Path) -> NewsConfig:
         audio=_audio_source(bulletin, base),
         audio_refresh=bulletin.get("audio_refresh", float, 300.0, in_range(10, 86400)),
         seconds_per_headline=bulletin.get("seconds_per_headline", float, 6.0, in_range(1, 60)),
+        max_seconds=bulletin.get("max_seconds", float, 300.0, in_range(10, 3600)),
     )
     bulletin.finish()
     r.finish()

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import stat
 from collections import deque
 from pathlib import Path
 
+from . import child
+from .text import display_path
+
 CHUNK_SECONDS = 0.1
+STAT_TIMEOUT = 5.0  # seconds the file system may take to say what a file is
 
 
 class DecodeError(Exception):
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{display_path(path)}: {reason}")
         self.path = path
         self.reason = reason
 
@@ -35,22 +41,26 @@ class Decoder:
         self._stderr: deque[str] = deque(maxlen=5)
         self._stderr_task: asyncio.Task | None = None
         self._carry = b""
+        self.killed = ""  # how the decoder died mid-track, if it did ("killed by SIGKILL")
 
     async def start(self) -> None:
-        try:
-            size = self.path.stat().st_size
+        try:  # off the loop with a timeout: a hung network file system must not stop the station
+            st = await asyncio.wait_for(asyncio.to_thread(os.stat, self.path), STAT_TIMEOUT)
         except FileNotFoundError:
             raise DecodeError(self.path, "file not found") from None
+        except TimeoutError:
+            raise DecodeError(self.path, f"the file system did not answer within {STAT_TIMEOUT:g} s") from None
         except OSError as exc:
             raise DecodeError(self.path, f"cannot read file: {exc.strerror}") from None
-        if size == 0:
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would never end (or never start)
+            raise DecodeError(self.path, "not a regular file (a FIFO, device or folder): only files are played")
+        if st.st_size == 0:
             raise DecodeError(self.path, "file is empty")
-        self._proc = await asyncio.create_subprocess_exec(
+        self._proc = await child.spawn(
             self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
             "-i", str(self.path), "-vn", "-map", "0:a:0",
             "-f", "s16le", "-acodec", "pcm_s16le", "-ar", str(self.sample_rate), "-ac", str(self.channels),
             "pipe:1",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         self._stderr_task = asyncio.create_task(self._drain_stderr())
 
@@ -77,6 +87,8 @@ class Decoder:
     async def _finish(self) -> None:
         assert self._proc
         code = await self._proc.wait()
+        if code is not None and code < 0:
+            self.killed = child.describe_exit(code)
         if self._stderr_task:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stderr_task
@@ -91,11 +103,7 @@ class Decoder:
         return list(self._stderr)
 
     async def close(self) -> None:
-        proc = self._proc
-        if proc and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+        await child.stop(self._proc)
         if self._stderr_task and not self._stderr_task.done():
             self._stderr_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

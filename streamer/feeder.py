@@ -13,12 +13,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from . import pcm as pcmops
-from .aio import cancel
+from .aio import background
 from .bulletin import BulletinBuilder
 from .decoder import DecodeError, Decoder
 from .encoder import Encoder
@@ -27,9 +28,11 @@ from .news import NewsItem
 from .programme import Event, Fades, Programme
 from .scheduler import Choice, Occurrence, Played, Scheduler
 from .tags import TrackInfo, read_track_info
+from .text import display_path
 from .yamldoc import Problem
 
 log = logging.getLogger("streamer.feeder")
+T = TypeVar("T")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late decoder is covered with silence
 SILENCE_STEP = 0.1
@@ -37,6 +40,11 @@ LIVE_FADE = 0.1  # seconds: the crossfade from the schedule into a DJ who takes 
 STARTUP_DELAY = 0.5  # seconds between the first PCM fed and its air time
 TICKER_SEPARATORS = "|-:\u00b7\u2013\u2014"  # trimmed off a ticker with no headline to show
 HISTORY = 2000  # plays remembered for no-repeat windows and jingle counting
+UNPLAYABLE_RETRY = 600.0  # seconds before a file that failed to decode is tried again
+FIRST_AUDIO_TIMEOUT = 5.0  # seconds a decoder may take to produce its first audio
+STALLED_DECODER = 5.0  # seconds of silence covering a late decoder before the track is given up
+LIVE_TAIL = 3.0  # seconds of a departed DJ's buffered audio played at most before the schedule resumes
+BULLETIN_WAIT = 10.0  # seconds an on-demand bulletin waits for its build with the latest headlines
 
 
 @dataclass(slots=True)
@@ -81,6 +89,8 @@ class Feeder:
         self.programme: Programme | None = None
         self.scheduler: Scheduler | None = None
         self.tags: dict[Path, TrackInfo] = {}
+        self.unplayable: dict[Path, float] = {}  # file → when it last failed to decode
+        self.decoder_failures = 0  # decoders that died or hung mid-track
         self.next_occurrence: Occurrence | None = None
         self.due: deque[Occurrence] = deque()
         self.cut_at: int | None = None  # sample where the current track must stop
@@ -93,11 +103,12 @@ class Feeder:
         self.bulletins: BulletinBuilder | None = None
         self.live: LiveInput | None = None
         self.live_silence = 15.0
+        self._live_tail = LIVE_TAIL
+        self._silent_since: float | None = None
         self.bulletin_on_air: dict | None = None
         self.headlines: Callable[[], list[NewsItem]] = list
         self.ticker = "{display}"
         self._ticker_turn = 0
-        self._task: asyncio.Task | None = None
 
     # --- programme ------------------------------------------------------------------------
 
@@ -107,9 +118,13 @@ class Feeder:
         self.warnings = warnings
         for w in warnings:
             log.warning("%s", w)
-        self.scheduler = Scheduler(programme, files, self._artist_of, previous=self.scheduler)
+        self.scheduler = Scheduler(programme, files, self._artist_of, previous=self.scheduler, playable=self._playable)
         self.next_occurrence = self.scheduler.next_event(self.timeline_time())
         self._arm_cut()
+
+    def _playable(self, path: Path) -> bool:
+        failed = self.unplayable.get(path)
+        return failed is None or time.time() - failed > UNPLAYABLE_RETRY
 
     def _artist_of(self, path: Path) -> str:
         info = self.tags.get(path)
@@ -142,13 +157,8 @@ class Feeder:
 
     # --- the loop -------------------------------------------------------------------------
 
-    def start_feeding(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="feeder")
-
-    async def stop(self) -> None:
-        await cancel(self._task)
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """The feeder's loop (run and restarted by the station's supervisor)."""
         failures = 0
         while True:
             assert self.scheduler is not None
@@ -160,6 +170,10 @@ class Feeder:
                 await self._play_live(choice)
                 continue
             if choice.path is None:
+                if choice.kind == "event":
+                    name = choice.event.name if choice.event else "?"
+                    log.warning("event %s: playlist %r has nothing playable; the music goes on", name, choice.playlist)
+                    continue
                 await self._play_silence(1.0)
                 continue
             try:
@@ -167,14 +181,15 @@ class Feeder:
                 failures = 0
             except DecodeError as exc:
                 failures += 1
-                self.problems.append(DecodeProblem(time.time(), str(exc.path), exc.reason))
-                log.error("skipping %s: %s", exc.path, exc.reason)
-                if failures >= max(1, self.playlist_sizes().get(choice.playlist, 0)):
-                    await self._play_silence(2.0)  # everything failed in a row: valid air, no spinning
+                self.unplayable[exc.path] = time.time()  # passed over until it changes or UNPLAYABLE_RETRY
+                self.problems.append(DecodeProblem(time.time(), display_path(exc.path), exc.reason))
+                log.error("skipping %s: %s", display_path(exc.path), exc.reason)
+                if failures >= 50:
+                    await self._play_silence(1.0)  # a run of failures: valid air, no spinning
                     failures = 0
             except Exception:  # a bug must not take the station off air: log it, play on
-                log.exception("unexpected error while playing %s; going on with the next track", choice.path)
-                self.problems.append(DecodeProblem(time.time(), str(choice.path), "internal error (see the log)"))
+                log.exception("unexpected error while playing %s; going on with the next track", display_path(choice.path))
+                self.problems.append(DecodeProblem(time.time(), display_path(choice.path), "internal error (see the log)"))
                 await self._play_silence(1.0)
 
     # --- live DJs ---------------------------------------------------------------------------------
@@ -186,8 +201,8 @@ class Feeder:
         starts right after it, so the DJ is on air about `lookahead` after connecting. Outside
         a track (silence, another DJ) what plays fades out over LIVE_FADE instead.
         """
-        if self.live is not None:
-            self.live.end()
+        if self.live is not None:  # a second DJ: the first one's decoder goes now, with its buffer
+            background(self.live.close(), f"closing the decoder of DJ {self.live.name}")
         self.live = live
         self.live_silence = silence_timeout
         if self._in_track:
@@ -195,6 +210,12 @@ class Feeder:
         else:
             self.cut_at = self.fed + int(LIVE_FADE * self.rate)
             self.cut_fade = LIVE_FADE
+
+    def end_live(self) -> None:
+        """Take the DJ off air now (killsource on the live mount): their buffered audio is dropped."""
+        if self.live is not None:
+            self.live.end()
+            self._live_tail = 0.0
 
     async def _play_live(self, choice: Choice) -> None:
         live = self.live
@@ -204,32 +225,24 @@ class Feeder:
         heard = 0  # bytes of the DJ's audio fed so far
         head, self._tail = self._tail, b""  # the track's last LIVE_FADE, faded out: mixed under the DJ
         title = None
-        silent_since: float | None = None
-        finished = False
+        self._live_tail = LIVE_TAIL
+        tail_until: int | None = None  # the sample where a departed DJ's buffered audio stops
         pending = asyncio.ensure_future(live.read(chunk))
+        finished = False
         try:
             while True:
-                budget = max(0.0, self.ahead() - LOW_WATER)
-                done, _ = await asyncio.wait({pending}, timeout=budget)
+                done, _ = await asyncio.wait({pending}, timeout=max(0.0, self.ahead() - LOW_WATER))
                 pcm = pending.result() if done else bytes(int(self.rate * SILENCE_STEP) * self.frame_bytes)
+                if live.ended and tail_until is None:
+                    tail_until = self.fed + int(self._live_tail * self.rate)
+                if (done and pcm is None) or (tail_until is not None and self.fed >= tail_until) or self._live_silent(live, pcm):
+                    finished = True
+                    break
                 if done:
-                    if pcm is None:
-                        finished = True
-                        log.info("live: %s ended; the schedule resumes", live.name)
-                        break
                     pending = asyncio.ensure_future(live.read(chunk))
                 if title != live.title:
                     title = live.title
-                    info = TrackInfo(Path(live.name), "", title, None)
-                    self._announce(info, replace(choice, title=title), self.fed)
-                if live.is_silent(pcm):
-                    silent_since = silent_since if silent_since is not None else self.timeline_time()
-                    if self.timeline_time() - silent_since > self.live_silence:
-                        log.warning("live: %s silent for %g s; the schedule resumes", live.name, self.live_silence)
-                        finished = True
-                        break
-                else:
-                    silent_since = None
+                    self._announce(TrackInfo(Path(live.name), "", title, None), replace(choice, title=title), self.fed)
                 if done and heard < fade_in:
                     pcm = pcmops.ramp(pcm, self.channels, heard / fade_in, min(1.0, (heard + len(pcm)) / fade_in))
                     heard += len(pcm)
@@ -243,14 +256,35 @@ class Feeder:
             if not pending.done():
                 pending.cancel()
             if finished:
+                log.info("live: %s ended; the schedule resumes", live.name)
                 if self.live is live:
                     self.live = None
                 await live.close()
 
+    def _live_silent(self, live: LiveInput, pcm: bytes | None) -> bool:
+        """True once the DJ has been silent for `live_silence` seconds (the schedule resumes)."""
+        if pcm is None or not live.is_silent(pcm):
+            self._silent_since = None
+            return False
+        now = self.timeline_time()
+        if self._silent_since is None:
+            self._silent_since = now
+        if now - self._silent_since > self.live_silence:
+            log.warning("live: %s silent for %g s; the schedule resumes", live.name, self.live_silence)
+            self._silent_since = None
+            return True
+        return False
+
     # --- news bulletins ---------------------------------------------------------------------------
 
     def request_bulletin(self) -> None:
-        """A bulletin now: fade out what plays over 0.5 s and start it (POST /api/bulletin)."""
+        """A bulletin now (POST /api/bulletin): once it is built with the latest headlines (the
+        music plays on meanwhile, usually a second or two), what plays fades out over 0.5 s."""
+        background(self._bulletin_when_ready(), "on-demand bulletin")
+
+    async def _bulletin_when_ready(self) -> None:
+        if self.bulletins is not None:
+            await self.bulletins.fresh(self.headlines(), BULLETIN_WAIT)
         event = Event("bulletin (on demand)", "", "hard", 0.0, Problem("api", 0, 0, ""), bulletin=True)
         self.due.appendleft(Occurrence(self.timeline_time(), event))
         self.cut_at = self.fed + int(0.5 * self.rate)
@@ -260,30 +294,46 @@ class Feeder:
         if self.bulletins is None:
             return
         headlines = self.headlines()
+        bulletin = self.bulletins.take(headlines)
+        if bulletin is None:  # none built ahead yet (just started): build now, keeping the air fed
+            try:
+                bulletin = await self._covering(self.bulletins.build(headlines))
+            except Exception as exc:  # a failed build must not stop the music
+                log.exception("bulletin could not be built")
+                self.problems.append(DecodeProblem(time.time(), "bulletin", f"could not be built: {exc}"))
+                return
+            self.bulletins.ready = self.bulletins.on_air = bulletin
+        self.bulletin_on_air = {"started": self.timeline_time(), "method": self.bulletins.method, "headlines": bulletin.headlines}
+        log.info("bulletin: %d segment(s), %s", len(bulletin.segments), self.bulletins.method)
         try:
-            segments = await self.bulletins.build(headlines)
-        except Exception as exc:  # a failed build must not stop the music
-            log.exception("bulletin could not be built")
-            self.problems.append(DecodeProblem(time.time(), "bulletin", f"could not be built: {exc}"))
-            return
-        self.bulletin_on_air = {
-            "started": self.timeline_time(),
-            "method": self.bulletins.method,
-            "headlines": [h.title for h in headlines[: len(segments)]],
-        }
-        log.info("bulletin: %d segment(s), %s", len(segments), self.bulletin_on_air["method"])
-        try:
-            for segment in segments:
+            for segment in bulletin.segments:
                 self._was_cut = False
                 try:
                     await self._play(replace(choice, path=segment.path, title=segment.title))
                 except DecodeError as exc:
-                    self.problems.append(DecodeProblem(time.time(), str(exc.path), exc.reason))
-                    log.error("bulletin segment %s skipped: %s", exc.path, exc.reason)
+                    self.problems.append(DecodeProblem(time.time(), display_path(exc.path), exc.reason))
+                    log.error("bulletin segment %s skipped: %s", display_path(exc.path), exc.reason)
                 if self._was_cut:
                     break
         finally:
             self.bulletin_on_air = None
+
+    async def _covering(self, awaitable: Awaitable[T]) -> T:
+        """Await something slow while keeping the encoders fed: silence covers the wait."""
+        task = asyncio.ensure_future(awaitable)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=None if self.start is None else max(0.0, self.ahead() - LOW_WATER))
+                if done:
+                    return task.result()
+                try:
+                    await self._emit(bytes(int(self.rate * SILENCE_STEP) * self.frame_bytes))
+                except Cut:  # a hard event's second came while waiting: nothing to fade, wait on
+                    return await task
+                self.silence_fed += SILENCE_STEP
+        finally:
+            if not task.done():
+                task.cancel()
 
     def _next_choice(self) -> Choice:
         assert self.scheduler is not None
@@ -321,12 +371,17 @@ class Feeder:
     async def _play(self, choice: Choice) -> None:
         assert choice.path is not None
         path = choice.path
-        info = self.tags.get(path) or await asyncio.to_thread(read_track_info, path)
-        self.tags[path] = info
+        info = self.tags.get(path)
+        if info is None:
+            try:  # off the loop, with a timeout: a hung file system must not hang the station
+                info = await asyncio.wait_for(asyncio.to_thread(read_track_info, path), FIRST_AUDIO_TIMEOUT)
+            except TimeoutError:
+                raise DecodeError(path, f"the file system did not answer within {FIRST_AUDIO_TIMEOUT:g} s") from None
+            self.tags[path] = info
         decoder = Decoder(self.ffmpeg, path, self.rate, self.channels)
         await decoder.start()
         fades = choice.fades
-        head = self._tail  # the previous track's ending, mixed under this one's start
+        head = tail = self._tail  # the previous track's ending, mixed under this one's start
         self._tail = b""
         hold_bytes = int(max(fades.crossfade, fades.fade_out) * self.rate) * self.frame_bytes
         fade_in = fades.fade_in if not head else max(fades.fade_in, self._tail_crossfade)
@@ -335,17 +390,25 @@ class Feeder:
         offset = 0  # bytes of this track decoded so far
         pending = asyncio.ensure_future(decoder.read())
         self._in_track = True
+        covered = 0.0  # seconds of silence covering this decoder in a row
         try:
             while True:
-                # Before the first sample airs nobody can run dry: wait for real audio.
-                budget = None if self.start is None else max(0.0, self.ahead() - LOW_WATER)
+                # Before the first sample airs nobody can run dry: wait for real audio (not forever).
+                budget = FIRST_AUDIO_TIMEOUT if self.start is None else max(0.0, self.ahead() - LOW_WATER)
                 done, _ = await asyncio.wait({pending}, timeout=budget)
                 if not done:  # the decoder is late: cover with silence rather than run dry
+                    if self.start is None or covered >= STALLED_DECODER:
+                        self.decoder_failures += 1
+                        raise DecodeError(path, f"the decoder produced no audio for {budget if self.start is None else covered:g} s")
+                    covered += SILENCE_STEP
                     left = self.ahead()
-                    log.warning("%s: decoder late (%.2f s of audio left); covering with %.1f s of silence", path, left, SILENCE_STEP)
+                    log.warning(
+                        "%s: decoder late (%.2f s of audio left); covering with %.1f s of silence", display_path(path), left, SILENCE_STEP
+                    )
                     await self._emit(bytes(int(self.rate * SILENCE_STEP) * self.frame_bytes))
                     self.silence_fed += SILENCE_STEP
                     continue
+                covered = 0.0
                 chunk = pending.result()
                 if chunk is None:
                     break
@@ -377,13 +440,20 @@ class Feeder:
         except Cut:
             self._tail = b""
             self._was_cut = True
+        except DecodeError:
+            if offset == 0:  # nothing of this file aired: the previous track keeps its ending for the next
+                self._tail = tail
+            raise
         finally:
             self._in_track = self._handover = False  # a track that ended first hands over by itself
             if not pending.done():
                 pending.cancel()
             await decoder.close()
-        if decoder.warnings:
-            log.warning("%s: decoded with warnings: %s", path, "; ".join(decoder.warnings))
+        if decoder.killed:
+            self.decoder_failures += 1
+            log.error("%s: the decoder was %s mid-track; going on with the next track", display_path(path), decoder.killed)
+        elif decoder.warnings:
+            log.warning("%s: decoded with warnings: %s", display_path(path), "; ".join(decoder.warnings))
 
     async def _finish_track(self, body: bytes, fades: Fades) -> None:
         """Fade the held-back ending out; keep its crossfade part to mix under the next track."""
@@ -467,7 +537,7 @@ class Feeder:
                 self.next_occurrence = self.scheduler.next_event(self.wall0)
                 self._arm_cut()
         for enc in self.encoders:
-            await enc.write(pcm)
+            enc.feed(pcm)  # never waits: a stalled encoder cannot hold up the other mounts
         self.fed += len(pcm) // self.frame_bytes
         wait = self.ahead() - self.lookahead
         if wait > 0:

@@ -54,6 +54,27 @@ def _header_packets(first: bytes) -> int | None:
     return None  # unknown codec: pages with granule 0 count as headers
 
 
+StreamParams = tuple[int | None, int | None, int | None]  # kbit/s, sample rate, channels (None: not said)
+
+
+def codec_params(first: bytes) -> StreamParams:
+    """What a logical stream's first (identification) packet says about it."""
+    try:
+        if first.startswith(b"\x01vorbis") and len(first) >= 28:
+            channels, rate = first[11], struct.unpack_from("<I", first, 12)[0]
+            nominal = struct.unpack_from("<i", first, 20)[0]
+            return (nominal // 1000 if nominal > 0 else None), rate, channels
+        if first.startswith(b"OpusHead") and len(first) >= 19:
+            return None, 48000, first[9]  # Opus always decodes at 48 kHz
+        if first.startswith(b"\x7fFLAC") and len(first) >= 17 + 18:
+            info = first[17:]  # STREAMINFO, after the mapping header, "fLaC" and its block header
+            rate = (info[10] << 12) | (info[11] << 4) | (info[12] >> 4)
+            return None, rate, ((info[12] >> 1) & 0x07) + 1
+    except (struct.error, IndexError):
+        pass
+    return None, None, None
+
+
 def _comment_fields(packet: bytes) -> dict[str, str]:
     """The KEY=value fields of a Vorbis comment header (Vorbis, Opus and FLAC-in-Ogg use it)."""
     if packet.startswith(b"\x03vorbis"):
@@ -96,6 +117,7 @@ class OggFramer:
         self.chain_began: int | None = None
         self.headers_ended: int | None = None
         self.title = ""
+        self.params: StreamParams = (None, None, None)  # of the latest chain
         self._pending = b""  # header pages of a chain whose headers are not all in yet
         self._needed: int | None = None
         self._packets: list[bytes] = []
@@ -163,6 +185,7 @@ class OggFramer:
             packet, self._partial = self._partial + piece, b""
             if not self._packets:
                 self._needed = _header_packets(packet)
+                self.params = codec_params(packet)
             self._packets.append(packet)
         if self._needed is not None and len(self._packets) >= self._needed:
             self._complete()
@@ -190,6 +213,15 @@ def adts_frame_length(buf: bytes, pos: int) -> int | None:
         return None  # sync word, layer 0, a real sample-rate index
     length = ((b3 & 0x03) << 11) | (b4 << 3) | (b5 >> 5)
     return length if length >= 7 else None
+
+
+def adts_params(frame: bytes) -> StreamParams:
+    """Sample rate and channels from an ADTS header (the bitrate is not in it)."""
+    if len(frame) < 4:
+        return None, None, None
+    index = (frame[2] >> 2) & 0x0F
+    channels = ((frame[2] & 0x01) << 2) | (frame[3] >> 6)
+    return None, ADTS_RATES[index] if index < len(ADTS_RATES) else None, channels or None
 
 
 class AdtsFramer:

@@ -8,8 +8,11 @@ chunked encoding, no Content-Length, `icy-*` headers without a space after the c
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
+
+from .text import safe_text
 
 MAX_HEAD = 16384
 SERVER = "streamer"
@@ -93,6 +96,9 @@ def parse_request_head(raw: bytes) -> RequestHead:
         key = name.lower()
         value = value.strip()
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    length = headers.get("content-length")
+    if length is not None and (not length.isdigit() or len(length) > 15):
+        raise BadRequest(400, f"malformed Content-Length {length[:20]!r}")
     return RequestHead(method.upper(), target, version, headers)
 
 
@@ -101,9 +107,9 @@ class StreamInfo:
     """What a listener is told about a mount in the `icy-*` headers."""
 
     content_type: str = "audio/mpeg"
-    bitrate: int = 128
-    sample_rate: int = 44100
-    channels: int = 2
+    bitrate: int | None = 128  # None: not known (a pass-through stream that does not say)
+    sample_rate: int | None = 44100
+    channels: int | None = 2
     name: str = ""
     description: str = ""
     genre: str = ""
@@ -112,16 +118,32 @@ class StreamInfo:
 
     @property
     def audio_info(self) -> str:
-        return f"ice-samplerate={self.sample_rate};ice-bitrate={self.bitrate};ice-channels={self.channels}"
+        """`ice-audio-info` with what is known (empty if nothing is)."""
+        parts = (("ice-samplerate", self.sample_rate), ("ice-bitrate", self.bitrate), ("ice-channels", self.channels))
+        return ";".join(f"{k}={v}" for k, v in parts if v)
 
     @property
     def supports_icy(self) -> bool:
         return self.content_type not in ("audio/ogg", "application/ogg", "video/webm", "audio/webm")
 
 
+_HOST = re.compile(r"^(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](?::[0-9]{1,5})?$")
+
+
+def safe_host(value: str) -> str | None:
+    """A `Host` header we may put into links we send back, or None if it is anything but a
+    plain host name or address with an optional port."""
+    value = value.strip()
+    return value if len(value) <= 260 and _HOST.match(value) else None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _clean(value: str) -> str:
-    """Header values: no line breaks (header injection), latin-1 safe via RFC 2047-free escaping."""
-    value = " ".join(value.split())
+    """Header values: no line breaks or other controls (header injection); text goes out as
+    UTF-8 bytes (written through the latin-1 head encoder unchanged)."""
+    value = " ".join(_CONTROL.sub(" ", safe_text(value)).split())
     return value.encode("utf-8").decode("latin-1")
 
 
@@ -143,9 +165,18 @@ def _common(date: str, content_type: str) -> list[tuple[str, str]]:
     ]
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def safe_origin(origin: str | None) -> str | None:
+    """An `Origin` we may echo back: scheme://host[:port] only (never a CR, LF or anything else
+    that would end up inside our response head)."""
+    return origin if origin and len(origin) <= 300 and _ORIGIN.match(origin) else None
+
+
 def _cors(origin: str | None) -> list[tuple[str, str]]:
     return [
-        ("Access-Control-Allow-Origin", origin or "*"),
+        ("Access-Control-Allow-Origin", safe_origin(origin) or "*"),
         ("Access-Control-Allow-Headers", "Origin, Accept, X-Requested-With, Content-Type, Icy-MetaData, Range"),
         ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
         ("Access-Control-Expose-Headers", CORS_EXPOSE),
@@ -155,9 +186,11 @@ def _cors(origin: str | None) -> list[tuple[str, str]]:
 def listener_head(info: StreamInfo, metaint: int | None, date: str, origin: str | None = None) -> bytes:
     """The 200 answer to a listener (also to HEAD). `metaint` only if the client asked for it."""
     lines = _common(date, info.content_type)
+    if info.bitrate:
+        lines.append(("icy-br", str(info.bitrate)))
+    if info.audio_info:
+        lines.append(("ice-audio-info", info.audio_info))
     lines += [
-        ("icy-br", str(info.bitrate)),
-        ("ice-audio-info", info.audio_info),
         ("icy-description", _clean(info.description)),
         ("icy-genre", _clean(info.genre)),
         ("icy-name", _clean(info.name)),
@@ -215,10 +248,10 @@ class ChunkedDecoder:
                     break
                 line = bytes(self._buf[:i]).split(b";", 1)[0].strip()
                 del self._buf[: i + 2]
-                try:
-                    self._left = int(line, 16)
-                except ValueError:
-                    raise BadRequest(400, f"malformed chunk size {line[:20]!r}") from None
+                # Only hex digits: int() would also take "-5", "+5" and "0x5".
+                if not line or len(line) > 8 or line.strip(b"0123456789abcdefABCDEF"):
+                    raise BadRequest(400, f"malformed chunk size {line[:20]!r}")
+                self._left = int(line, 16)
                 if self._left == 0:
                     self.done = True
                     break

@@ -12,10 +12,13 @@ from email.utils import formatdate
 from typing import Any
 
 from .config import Config
+from .text import safe_text
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON that always encodes: no NaN/Infinity (invalid JSON that browsers reject,
+    so a number that is not finite is a bug to fix where it is made), no lone surrogates."""
+    return safe_text(json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
 
 
 def _rfc822(ts: float) -> str:
@@ -29,8 +32,11 @@ def _iso(ts: float) -> str:
 def icestats(status: dict, config: Config, base_url: str) -> dict:
     sources = []
     for m in status["mounts"]:
+        if m.get("source") == "disconnected":
+            continue  # as Icecast: a mount without its source is not listed
+        parts = (("ice-samplerate", m["sample_rate"]), ("ice-bitrate", m["bitrate"]), ("ice-channels", m["channels"]))
         source = {
-            "audio_info": f"ice-samplerate={m['sample_rate']};ice-bitrate={m['bitrate']};ice-channels={m['channels']}",
+            "audio_info": ";".join(f"{k}={v}" for k, v in parts if v),
             "bitrate": m["bitrate"],
             "genre": m["genre"],
             "listener_peak": m["listener_peak"],
@@ -42,6 +48,8 @@ def icestats(status: dict, config: Config, base_url: str) -> dict:
             "server_url": m["url"],
             "title": m["title"],
         }
+        if not m["bitrate"]:
+            del source["bitrate"]  # not invented for a stream that does not say
         if m["stream_start"]:
             source["stream_start"] = _rfc822(m["stream_start"])
             source["stream_start_iso8601"] = _iso(m["stream_start"])

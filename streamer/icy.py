@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .text import decode_text, safe_text
+
 MAX_BLOCK = 255 * 16  # the length byte counts 16-byte units
 EMPTY_BLOCK = b"\x00"  # "title unchanged"
 
@@ -21,7 +23,7 @@ def sanitize_title(text: str) -> str:
     typographic one; control characters (which some receivers print or choke on) become
     spaces; the text is NFC-normalised so it stays one code point per glyph.
     """
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", safe_text(text))
     text = _CONTROL.sub(" ", text)
     text = _SPACES.sub(" ", text).strip()
     return re.sub(r"'(?=\s*;)", "\u2019", text)
@@ -38,22 +40,28 @@ def _cut_utf8(raw: bytes, limit: int) -> bytes:
 
 
 def metadata_block(title: str, url: str | None = None) -> bytes:
-    """The full metadata block (length byte + NUL-padded text) for a title, at most 4080 bytes."""
+    """The full metadata block (length byte + NUL-padded text) for a title, at most 4080 bytes.
+
+    The text always ends with at least one NUL: some clients (icecast2 relaying us among them)
+    write a terminator after the text and would overwrite the closing `;` of a text that fills
+    its last 16-byte unit exactly."""
     title = sanitize_title(title)
     tail = b""
     if url:
         tail = b"StreamUrl='" + sanitize_title(url).encode("utf-8") + b"';"
-    room = MAX_BLOCK - len(b"StreamTitle='';") - len(tail)
+    room = MAX_BLOCK - 1 - len(b"StreamTitle='';") - len(tail)
     if room < 0:  # an absurd URL is dropped rather than the title
-        tail, room = b"", MAX_BLOCK - len(b"StreamTitle='';")
+        tail, room = b"", MAX_BLOCK - 1 - len(b"StreamTitle='';")
     body = b"StreamTitle='" + _cut_utf8(title.encode("utf-8"), room) + b"';" + tail
-    units = -(-len(body) // 16)
+    units = len(body) // 16 + 1  # room for one NUL at least
     return bytes([units]) + body.ljust(units * 16, b"\x00")
 
 
 def parse_block(block: bytes) -> dict[str, str]:
-    """Read the fields of a metadata block's text (without its length byte)."""
-    text = block.rstrip(b"\x00").decode("utf-8", errors="replace")
+    """Read the fields of a metadata block's text (without its length byte). Servers that send
+    Latin-1 titles are common (Icecast's default for MP3): bytes that are not UTF-8 are read as
+    Windows-1252 rather than turned into replacement characters."""
+    text = decode_text(block.rstrip(b"\x00"))
     return dict(re.findall(r"(\w+)='(.*?)';", text, flags=re.S))
 
 

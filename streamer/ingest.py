@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .framing import AdtsFramer, OggFramer
+from .framing import AdtsFramer, OggFramer, adts_params
 from .mp3 import FrameSplitter
 
 if TYPE_CHECKING:
@@ -25,17 +25,24 @@ class Ingest:
         self.mp3 = FrameSplitter() if content_type == "audio/mpeg" else None
         self.ogg = OggFramer() if content_type in OGG_TYPES else None
         self.adts = AdtsFramer() if content_type in AAC_TYPES else None
+        self.described = False  # the stream's own parameters were given to the mount
 
     def feed(self, data: bytes) -> None:
         mount = self.mount
         if self.mp3 is not None:
             for header, frame in self.mp3.feed(data):
+                if not self.described:
+                    self.described = True
+                    mount.learn(header.bitrate, header.sample_rate, header.channels)
                 mount.queue_frame(frame, header.samples, None, header.sample_rate)
             return
         if self.ogg is not None:
             self._feed_ogg(data)
             return
         units = self.adts.feed(data) if self.adts is not None else [data]
+        if units and units[0] and self.adts is not None and not self.described:
+            self.described = True
+            mount.learn(*adts_params(units[0]))
         if units and units[0]:
             mount.queue_bytes(b"".join(units))
 
@@ -48,6 +55,7 @@ class Ingest:
             mount.header_span = (at + sum(map(len, pages[: ogg.chain_began])), None)
         if ogg.headers_ended is not None:  # listeners who join later start with these headers
             mount.set_stream_header(ogg.headers, at + sum(map(len, pages[: ogg.headers_ended])))
+            mount.learn(*ogg.params)
             if ogg.title:
                 mount.set_title(ogg.title)
         if pages:

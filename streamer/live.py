@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 
 import numpy as np
 
+from . import child
+
 log = logging.getLogger("streamer.live")
 
 SILENCE_RMS = 64  # about -54 dBFS: below this a DJ's stream counts as silent
+MAX_WAITING = 16 * 1024  # bytes of the DJ's stream waiting for the decoder before we stop reading the DJ
+PIPE_SIZE = 8192  # the decoder's input pipe: small, so little of the DJ is queued when they leave
+F_SETPIPE_SZ = 1031  # Linux fcntl
 
 # The source's Content-Type names its container, so ffmpeg need not probe: probing an MP3 DJ
 # waits for 4 KB (a quarter second at 128 kbps) before the first sample; naming it, 80 ms.
@@ -47,18 +53,24 @@ class LiveInput:
         self._proc: asyncio.subprocess.Process | None = None
         self._carry = b""
         self._early: list[bytes] = []  # bytes that arrive while the decoder starts
+        self._early_bytes = 0
         self._first: bytes | None = None  # the first PCM, read ahead to know the DJ is audible
 
     async def start(self) -> None:
-        self._proc = await asyncio.create_subprocess_exec(
+        self._proc = await child.spawn(
             self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
             *input_options(self.content_type), "-analyzeduration", "0", "-fflags", "nobuffer", "-i", "pipe:0",
             "-vn", "-f", "s16le", "-ar", str(self.rate), "-ac", str(self.channels), "pipe:1",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            stdin=True, stderr=False,
         )  # fmt: skip
+        pipe = self._proc.stdin.transport.get_extra_info("pipe") if self._proc.stdin else None
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
         for data in self._early:
             self.write(data)
         self._early.clear()
+        self._early_bytes = 0
         if self.ended:
             self.end()
 
@@ -66,8 +78,18 @@ class LiveInput:
         proc = self._proc
         if proc is None:
             self._early.append(data)
+            self._early_bytes += len(data)
         elif proc.stdin and not proc.stdin.is_closing():
             proc.stdin.write(data)
+
+    def full(self) -> bool:
+        """Enough of the DJ's stream waits for the decoder: the source is read no further for now."""
+        proc = self._proc
+        if proc is None:
+            return self._early_bytes > MAX_WAITING
+        if proc.stdin is None or proc.stdin.is_closing():
+            return False
+        return proc.stdin.transport.get_write_buffer_size() > MAX_WAITING
 
     def end(self) -> None:
         """The DJ disconnected: let the decoder finish what it has."""
@@ -104,9 +126,6 @@ class LiveInput:
         return float(np.sqrt(np.mean(samples * samples))) < SILENCE_RMS
 
     async def close(self) -> None:
-        self.end()
-        proc = self._proc
-        if proc and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+        """The decoder goes with whatever it still holds: no process outlives its DJ."""
+        self.ended = True
+        await child.stop(self._proc)

@@ -11,9 +11,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .aio import cancel
 from .buffer import StreamBuffer
 from .config import MountConfig
 from .httpwire import StreamInfo
@@ -27,6 +27,7 @@ log = logging.getLogger("streamer.mount")
 MAX_PENDING_SECONDS = 30.0  # a source sending faster than real time is not buffered without end
 FANOUT_BATCH = 400  # listeners written between yields to the event loop (keeps accept latency low)
 REBASE_AFTER = 1.0  # seconds the source may lag before the clock restarts instead of bursting
+ON_AIR_WINDOW = 2.0  # seconds without new audio after which a mount counts as off air
 
 
 class Mount:
@@ -47,12 +48,14 @@ class Mount:
         self.buffer = StreamBuffer(config.queue_size + config.burst_size)
         self.listeners: set[Listener] = set()
         self.pending: deque[tuple[bytes, int, str | None]] = deque()
+        self.pending_samples = 0
+        self.max_pending_seconds = MAX_PENDING_SECONDS  # a source ahead by more loses its oldest frames
         self.pending_raw: list[bytes] = []  # pass-through bytes that are not MP3 (no frames to pace)
         self.source = None  # the SourceConnection feeding a pass-through mount, if any
         self.stream_header = b""  # an Ogg source's header pages: sent first to who joins later
         self.header_span: tuple[int, int | None] | None = None  # where they are in the stream
         self.passthrough = False
-        self.sample_rate = config.sample_rate
+        self.sample_rate = config.sample_rate or 44100  # the pacing rate; a pass-through mount learns it from its frames
         self.dropped_frames = 0
         self._next_title: str | None = None
         self.on_set_title: Callable[[str], None] | None = None  # the live mount: titles go on air
@@ -62,27 +65,45 @@ class Mount:
         self.started_at = time.time()
         self.stream_start: float | None = None  # wall time of the first byte on air
         self.last_publish = 0.0  # monotonic
+        self.last_audio = 0.0  # monotonic time the buffer last grew
         self.peak = 0
         self.connections = 0
         self.evicted = 0
         self.bytes_sent = 0
         self.title_changes: deque[tuple[float, str]] = deque(maxlen=20)
-        self._task: asyncio.Task | None = None
+        self._end_before = 0
 
     def describe(self, config: MountConfig, content_type: str) -> None:
         """A (re)connecting source tells listeners what the stream is."""
         self.config = config
         self.info = StreamInfo(
             content_type=content_type,
-            bitrate=config.bitrate,
-            sample_rate=config.sample_rate,
-            channels=config.channels,
+            bitrate=config.bitrate or None,  # a source that does not say: not invented
+            sample_rate=config.sample_rate or None,
+            channels=config.channels or None,
             name=config.name,
             description=config.description,
             genre=config.genre,
             url=config.url,
             public=config.public,
         )
+
+    def learn(self, bitrate: int | None, sample_rate: int | None, channels: int | None) -> None:
+        """What the stream itself says (MP3 frame headers, Ogg/ADTS headers) fills in what its
+        source did not declare."""
+        info = self.info
+        if (info.bitrate or not bitrate) and (info.sample_rate or not sample_rate) and (info.channels or not channels):
+            return
+        self.info = replace(
+            info, bitrate=info.bitrate or bitrate, sample_rate=info.sample_rate or sample_rate, channels=info.channels or channels
+        )
+
+    @property
+    def metaint(self) -> int:
+        """Audio bytes between ICY metadata blocks: as configured, else about one second."""
+        if self.config.metaint:
+            return self.config.metaint
+        return self.info.bitrate * 125 if self.info.bitrate else 16000
 
     # --- frames in (from the encoder) ---------------------------------------------------
 
@@ -92,8 +113,9 @@ class Mount:
         if self._next_title is not None and title is None:
             title, self._next_title = self._next_title, None
         self.pending.append((frame, samples, title))
-        if len(self.pending) * samples > MAX_PENDING_SECONDS * self.sample_rate:
-            self.pending.popleft()
+        self.pending_samples += samples
+        while self.pending_samples > self.max_pending_seconds * self.sample_rate:
+            self.pending_samples -= self.pending.popleft()[1]
             self.dropped_frames += 1
         self._arrived.set()
 
@@ -139,15 +161,19 @@ class Mount:
 
     # --- the clock ------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._pace(), name=f"pacer {self.path}")
-
-    async def stop(self) -> None:
-        await cancel(self._task)
+    def close_listeners(self) -> None:
         for listener in list(self.listeners):
             listener.close()
 
-    async def _pace(self) -> None:
+    def backlog(self) -> float:
+        """Seconds of a source's audio queued here but not yet due (back-pressure for sources)."""
+        queued = self.pending_samples / self.sample_rate
+        if self.pending_raw and self.info.bitrate:
+            queued += sum(map(len, self.pending_raw)) / (self.info.bitrate * 125)
+        return queued
+
+    async def run(self) -> None:
+        """The pacer: the mount's one clock (run and restarted by the station's supervisor)."""
         loop = asyncio.get_running_loop()
         interval = self.interval
         tick = loop.time()
@@ -162,6 +188,7 @@ class Mount:
                     self._mark_title(title)
                 self.buffer.append(b"".join(self.pending_raw))
                 self.pending_raw.clear()
+                self.last_audio = now
                 await self._fanout()
                 self.last_publish = now
                 if not self.pending:
@@ -194,6 +221,7 @@ class Mount:
         buffer = self.buffer
         while pending and clock.due(until, 0.0):
             frame, samples, title = pending.popleft()
+            self.pending_samples -= samples
             if title is not None:
                 if parts:
                     buffer.append(b"".join(parts))
@@ -204,6 +232,9 @@ class Mount:
             clock.release(samples)
         if parts:
             buffer.append(b"".join(parts))
+        if buffer.end > self._end_before:
+            self._end_before = buffer.end
+            self.last_audio = asyncio.get_running_loop().time()
 
     def _mark_title(self, title: str) -> None:
         """`title` plays from the buffer's live edge on."""
@@ -237,4 +268,5 @@ class Mount:
 
     @property
     def on_air(self) -> bool:
-        return self.buffer.end > 0
+        """Audio reached the buffer within the last ON_AIR_WINDOW seconds."""
+        return self.buffer.end > 0 and asyncio.get_running_loop().time() - self.last_audio < ON_AIR_WINDOW

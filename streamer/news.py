@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import html
+import math
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,8 @@ from datetime import datetime
 
 import yaml
 from defusedxml import ElementTree
+
+from .text import safe_text
 
 MAX_HEADLINE = 300
 
@@ -39,13 +42,21 @@ class NewsItem:
         self.source = clean_text(self.source)
         if not self.id:
             self.id = item_id(self.title)
+        # Times come from feeds, files, the API and the saved state: a NaN or an infinity there
+        # would make every JSON document that carries the item invalid.
+        self.published = self.published if _finite(self.published) else 0.0
+        self.expires = self.expires if _finite(self.expires) else None
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def clean_text(text: str) -> str:
-    text = unicodedata.normalize("NFC", text or "")
+    text = unicodedata.normalize("NFC", safe_text(text or ""))
     text = re.sub(r"<[^>]{0,500}>", " ", text)  # feeds put HTML in descriptions
     text = html.unescape(text)
     text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text)

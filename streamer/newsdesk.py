@@ -12,14 +12,17 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
-from .aio import cancel
 from .config import FeedConfig, NewsConfig
 from .news import FeedError, NewsItem, merge, parse_article, parse_feed
+from .offload import OffloadError
+from .webio import TooLarge, read_capped
 
 log = logging.getLogger("streamer.news")
 
@@ -27,12 +30,33 @@ ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 MAX_ARTICLE_BYTES = 2_000_000
 MAX_FEED_BYTES = 5_000_000
 SCAN_INTERVAL = 1.0
+FEED_TIMEOUT = 30.0  # seconds to parse a feed (in the offload worker) at most
+
+
+async def _in_thread(timeout: float, fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
+
+
+@dataclass(slots=True)
+class FolderScan:
+    """What a scan of the news folder found (made in a worker thread, applied on the loop)."""
+
+    seen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    items: dict[str, NewsItem | None] = field(default_factory=dict)  # changed articles (None: unreadable)
+    errors: dict[str, str] = field(default_factory=dict)
+    folder_error: str = ""
 
 
 class NewsDesk:
-    def __init__(self, config: NewsConfig, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        config: NewsConfig,
+        on_change: Callable[[], None] = lambda: None,
+        offload: Callable[..., Awaitable[Any]] = _in_thread,
+    ) -> None:
         self.config = config
         self.on_change = on_change
+        self.offload = offload  # CPU-heavy parsing (feeds) runs out of the event loop's way
         self.folder_items: dict[str, NewsItem] = {}  # by file path
         self._folder_seen: dict[str, tuple[int, int]] = {}
         self.feed_items: dict[str, list[NewsItem]] = {}  # by URL
@@ -41,7 +65,6 @@ class NewsDesk:
         self.errors: dict[str, str] = {}  # source → last error, while it lasts
         self.feed_state: dict[str, dict] = {}  # url → etag, last_modified, last_ok, polls
         self.headlines: list[NewsItem] = []
-        self._tasks: list[asyncio.Task] = []
         self._session: aiohttp.ClientSession | None = None
 
     # --- the merged list -----------------------------------------------------------------------
@@ -114,64 +137,77 @@ class NewsDesk:
 
     # --- sources -----------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self.load_state()
+    def tasks(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        """The desk's long-lived jobs, for the station's supervisor to run."""
+        jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if self.config.folder is not None:
-            self._tasks.append(asyncio.create_task(self._watch_folder(), name="news folder"))
+            jobs.append(("news folder", self._watch_folder))
         for feed in self.config.feeds:
-            self._tasks.append(asyncio.create_task(self._poll(feed), name=f"feed {feed.url}"))
+            jobs.append((f"feed {feed.url}", lambda feed=feed: self._poll(feed)))
+        return jobs
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            await cancel(task)
+    async def close(self) -> None:
         if self._session:
             await self._session.close()
 
     async def _watch_folder(self) -> None:
         while True:
-            changed = await asyncio.to_thread(self._scan_folder)
-            if changed:
+            scan = await asyncio.to_thread(self._scan_folder, dict(self._folder_seen))
+            if self._apply(scan):
                 self.refresh()
             await asyncio.sleep(SCAN_INTERVAL)
 
-    def _scan_folder(self) -> bool:
-        """Blocking: reads changed articles. True if the folder's items changed."""
+    def _apply(self, scan: FolderScan) -> bool:
+        """Take a scan's results into the desk (on the loop). True if the folder's items changed."""
+        key = f"folder:{self.config.folder}"
+        if scan.folder_error:
+            self.errors[key] = scan.folder_error
+            return False
+        self.errors.pop(key, None)
+        changed = bool(scan.items)
+        for path, item in scan.items.items():
+            name = f"article:{Path(path).name}"
+            if item is None:
+                self.folder_items.pop(path, None)
+                self.errors[name] = scan.errors[path]
+                log.warning("news article %s skipped: %s", path, scan.errors[path])
+            else:
+                self.folder_items[path] = item
+                self.errors.pop(name, None)
+        for gone in set(self.folder_items) - set(scan.seen):
+            del self.folder_items[gone]
+            changed = True
+        for gone in set(self._folder_seen) - set(scan.seen):
+            self.errors.pop(f"article:{Path(gone).name}", None)
+        self._folder_seen = scan.seen
+        return changed
+
+    def _scan_folder(self, known: dict[str, tuple[int, int]]) -> FolderScan:
+        """Blocking (a worker thread): reads the articles that changed since `known`."""
         folder = self.config.folder
         assert folder is not None
-        seen: dict[str, tuple[int, int]] = {}
-        changed = False
+        scan = FolderScan()
         try:
             entries = [p for p in folder.iterdir() if p.suffix.lower() in ARTICLE_SUFFIXES and p.is_file()]
         except FileNotFoundError:
             entries = []
         except OSError as exc:
-            self.errors[f"folder:{folder}"] = str(exc)
-            return False
+            scan.folder_error = str(exc)
+            return scan
         for path in entries:
             key = str(path)
             try:
                 st = path.stat()
             except OSError:
                 continue
-            seen[key] = (st.st_mtime_ns, st.st_size)
-            if self._folder_seen.get(key) == seen[key]:
+            scan.seen[key] = (st.st_mtime_ns, st.st_size)
+            if known.get(key) == scan.seen[key]:
                 continue
-            changed = True
             item, error = self._read_article(path, st.st_mtime)
+            scan.items[key] = item
             if item is None:
-                self.folder_items.pop(key, None)
-                self.errors[f"article:{path.name}"] = error
-                log.warning("news article %s skipped: %s", path, error)
-            else:
-                self.folder_items[key] = item
-                self.errors.pop(f"article:{path.name}", None)
-        for gone in set(self.folder_items) - set(seen):
-            del self.folder_items[gone]
-            changed = True
-        for gone in set(self._folder_seen) - set(seen):
-            self.errors.pop(f"article:{Path(gone).name}", None)
-        self._folder_seen = seen
-        return changed
+                scan.errors[key] = error
+        return scan
 
     def _read_article(self, path: Path, mtime: float) -> tuple[NewsItem | None, str]:
         try:
@@ -212,13 +248,14 @@ class NewsDesk:
                     return
                 if r.status != 200:
                     raise FeedError(f"HTTP {r.status} {r.reason}")
-                data = await r.content.read(MAX_FEED_BYTES + 1)
-                if len(data) > MAX_FEED_BYTES:
-                    raise FeedError(f"feed larger than {MAX_FEED_BYTES} bytes")
-                items = await asyncio.to_thread(parse_feed, data, key)
+                try:
+                    data = await read_capped(r.content, MAX_FEED_BYTES)
+                except TooLarge:
+                    raise FeedError(f"feed larger than {MAX_FEED_BYTES:,} bytes") from None
+                items = await self.offload(FEED_TIMEOUT, parse_feed, data, key)
                 state["etag"] = r.headers.get("ETag")
                 state["last_modified"] = r.headers.get("Last-Modified")
-        except (FeedError, aiohttp.ClientError, TimeoutError) as exc:
+        except (FeedError, aiohttp.ClientError, TimeoutError, OffloadError) as exc:
             message = str(exc) or type(exc).__name__
             if isinstance(exc, TimeoutError):
                 message = f"no answer within {feed.timeout:g} s"

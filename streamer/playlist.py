@@ -4,8 +4,11 @@ the rotation that picks the next one. `Rotation` is pure; `expand_sources` reads
 
 from __future__ import annotations
 
-import glob
+import os
 import random
+import re
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +17,7 @@ if TYPE_CHECKING:
 
 AUDIO_EXTENSIONS = {".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".m4a", ".aac", ".mp4", ".wma", ".aiff", ".aif", ".mka", ".webm"}
 ORDERS = ("shuffle", "sequential", "random")
+MAX_WALK = 200_000  # directory entries looked at per source: a runaway tree stops here
 
 
 def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
@@ -36,25 +40,111 @@ def watched_folders(spec: PlaylistDef) -> list[Path]:
         target = Path(source).expanduser()
         if not target.is_absolute():
             target = spec.base / target
-        if any(ch in source for ch in "*?["):
-            parts = target.parts
-            target = Path(*parts[: next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))])
+        if _is_glob(source):
+            target = _glob_root(target)
         if target.is_dir():
-            out.append(target)
-            out.extend(sorted(d for d in target.rglob("*") if d.is_dir()))
+            out.extend(sorted(d for d, _ in _walk(target)))
         elif target.suffix.lower() in (".m3u", ".m3u8"):
             out.append(target)
     return out
+
+
+def _is_glob(source: str) -> bool:
+    return any(ch in source for ch in "*?[")
+
+
+def _glob_root(target: Path) -> Path:
+    parts = target.parts
+    return Path(*parts[: next(i for i, part in enumerate(parts) if _is_glob(part))])
+
+
+def _walk(root: Path, max_depth: int | None = None) -> Iterator[tuple[Path, list[os.DirEntry]]]:
+    """Every folder under `root` (itself first, at most `max_depth` levels down) with its
+    entries, following symbolic links but visiting each real folder once, so a link loop
+    cannot make the walk endless; at most MAX_WALK entries in all."""
+    seen: set[tuple[int, int]] = set()
+    stack = [(root, 0)]
+    budget = MAX_WALK
+    while stack and budget > 0:
+        folder, depth = stack.pop()
+        try:
+            st = folder.stat()
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)[:budget]
+        except OSError:
+            continue
+        budget -= len(entries)
+        yield folder, entries
+        if max_depth is not None and depth >= max_depth:
+            continue
+        for entry in reversed(entries):
+            try:
+                if entry.is_dir():  # follows links; `seen` stops loops
+                    stack.append((Path(entry.path), depth + 1))
+            except OSError:
+                continue
+
+
+def _regular_file(entry: os.DirEntry) -> bool:
+    """Only regular files play: a FIFO or a device would block whoever opens it."""
+    try:
+        return stat.S_ISREG(entry.stat().st_mode)
+    except OSError:
+        return False
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob (`*`, `?`, `[…]`, and `**/` for any number of folders) as a regex on '/' paths."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) > 0:
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.S)
+
+
+def _glob(target: Path) -> list[Path]:
+    root = _glob_root(target)
+    rest = target.relative_to(root).as_posix()
+    regex = glob_regex(rest)
+    found = []
+    for folder, entries in _walk(root, None if "**" in rest else rest.count("/")):
+        for entry in entries:
+            rel = (folder / entry.name).relative_to(root).as_posix()
+            if regex.match(rel) and Path(entry.name).suffix.lower() in AUDIO_EXTENSIONS and _regular_file(entry):
+                found.append(Path(entry.path))
+    return sorted(found)
 
 
 def _expand(base: Path, source: str) -> list[Path]:
     target = Path(source).expanduser()
     if not target.is_absolute():
         target = base / target
-    if any(ch in source for ch in "*?["):
-        return sorted(Path(p) for p in glob.glob(str(target), recursive=True) if Path(p).suffix.lower() in AUDIO_EXTENSIONS)
+    if _is_glob(source):
+        return _glob(target)
     if target.is_dir():
-        return sorted(p for p in target.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+        entries = (e for _, found in _walk(target) for e in found)
+        return sorted(Path(e.path) for e in entries if Path(e.name).suffix.lower() in AUDIO_EXTENSIONS and _regular_file(e))
     if target.suffix.lower() in (".m3u", ".m3u8"):
         return _read_m3u(target)
     return [target]  # a missing file is kept: the decoder reports it when its turn comes

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .playlist import ORDERS
+from .playlist import ORDERS, expand_sources, watched_folders
 from .yamldoc import ConfigError, Doc, Problem, Reader, in_range, one_of
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -396,3 +396,26 @@ def load_programme(folder: Path) -> Programme:
     if problems:
         raise ConfigError(problems)
     return programme
+
+
+@dataclass(slots=True)
+class LoadedProgramme:
+    """A programme with what its playlists hold now, and the folders whose listings decide it."""
+
+    programme: Programme
+    files: dict[str, list[Path]]
+    warnings: list[str]
+    watched: list[Path]
+
+
+def load_with_files(folder: Path) -> LoadedProgramme:
+    """Blocking and CPU-heavy (YAML, folder walks): the station runs it in its offload worker."""
+    programme = load_programme(folder)
+    files: dict[str, list[Path]] = {}
+    warnings: list[str] = []
+    watched: set[Path] = set()
+    for name, spec in programme.playlists.items():
+        files[name], w = expand_sources(spec)
+        warnings += w
+        watched.update(watched_folders(spec))
+    return LoadedProgramme(programme, files, warnings, sorted(watched))

@@ -13,7 +13,6 @@ from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 
-from .aio import cancel
 from .listener import Listener
 from .mount import Mount
 
@@ -33,25 +32,21 @@ class PushTarget:
         self.connected = False
         self.connects = 0
         self.last_error = ""
-        self._task: asyncio.Task | None = None
         self._listener: Listener | None = None
 
     @property
     def safe_url(self) -> str:
         return f"icecast://{self.user}:***@{self.host}:{self.port}{self.remote_mount}"
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"push {self.mount.path}")
-
-    async def stop(self) -> None:
-        await cancel(self._task)
+    def close(self) -> None:
         if self._listener:
             self._listener.close()
 
     def _auth(self) -> str:
         return base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Push, and reconnect after every failure (run by the station's supervisor)."""
         backoff = 1.0
         while True:
             try:

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from .aio import cancel
 from .icy import IcyReader
 from .ingest import Ingest
 from .mount import Mount
@@ -45,21 +44,15 @@ class RelayPull:
         self.connects = 0
         self.last_error = ""
         self.mount: Mount | None = None
-        self._task: asyncio.Task | None = None
         self._writer: asyncio.StreamWriter | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"relay {self.path}")
-
-    async def stop(self) -> None:
-        await cancel(self._task)
 
     def close(self) -> None:
         """Drop the current upstream connection (it reconnects), as killsource does."""
         if self._writer:
             self._writer.close()
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Pull, and pull again after every failure (run by the station's supervisor)."""
         backoff = 1.0
         while True:
             try:

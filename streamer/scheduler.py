@@ -54,10 +54,12 @@ class Scheduler:
         artist_of: Callable[[Path], str] = lambda p: "",
         rng: random.Random | None = None,
         previous: Scheduler | None = None,
+        playable: Callable[[Path], bool] = lambda p: True,
     ) -> None:
         self.programme = programme
         self.tz = programme.timezone
         self.artist_of = artist_of
+        self.playable = playable  # files known not to decode are passed over
         self.rng = rng or random.Random()
         self.rotations = {name: Rotation(files.get(name, []), p.order, self.rng) for name, p in programme.playlists.items()}
         self._wrr: dict[str, dict[str, int]] = {}  # block → smooth weighted round-robin state
@@ -92,11 +94,13 @@ class Scheduler:
         fades = block.fades if block else self.programme.fades
         if block is not None and block.jingles and self._jingle_due(block, t, history):
             name = block.jingles.playlist
-            return Choice(self._pick(name, t, history), name, "jingle", block, self._fades_for(name, fades))
+            jingle = self._pick(name, t, history)
+            if jingle is not None:  # no playable jingle: the music goes on
+                return Choice(jingle, name, "jingle", block, self._fades_for(name, fades))
         name = self._weighted(block) if block else (self.programme.fallback or "")
         path = self._pick(name, t, history)
         if path is None and name != self.programme.fallback and self.programme.fallback:
-            name = self.programme.fallback  # an empty playlist falls back rather than go silent
+            name = self.programme.fallback  # an empty (or all unplayable) playlist falls back rather than go silent
             path = self._pick(name, t, history)
         return Choice(path, name, "song", block, self._fades_for(name, fades))
 
@@ -140,13 +144,21 @@ class Scheduler:
             return songs >= block.jingles.every_songs
         return run_start is not None and t - run_start >= block.jingles.every_minutes * 60
 
+    def _next_playable(self, rotation: Rotation) -> Path | None:
+        """The rotation's next file that is not known to be unplayable (None: all of them are)."""
+        for _ in range(len(rotation.files)):
+            path = rotation.next()
+            if path is not None and self.playable(path):
+                return path
+        return None
+
     def _pick(self, playlist: str, t: float, history: Sequence[Played]) -> Path | None:
         rotation = self.rotations.get(playlist)
         if rotation is None or not rotation.files:
             return None
         spec = self.programme.playlists[playlist]
         if not (spec.no_repeat_track or spec.no_repeat_artist):
-            return rotation.next()
+            return self._next_playable(rotation)
         recent_tracks: dict[Path, float] = {}
         recent_artists: dict[str, float] = {}
         horizon = t - max(spec.no_repeat_track, spec.no_repeat_artist) * 60
@@ -167,14 +179,16 @@ class Scheduler:
                 return float("-inf")
             return max(recent_tracks.get(path, float("-inf")), recent_artists.get(artist, float("-inf")) if artist else float("-inf"))
 
-        path = rotation.next()
-        assert path is not None
+        path = self._next_playable(rotation)
+        if path is None:
+            return None
         if last_conflict(path) == float("-inf"):
             return path
-        allowed = [f for f in rotation.files if last_conflict(f) == float("-inf")]
+        candidates = [f for f in rotation.files if self.playable(f)]
+        allowed = [f for f in candidates if last_conflict(f) == float("-inf")]
         if allowed:
             return self.rng.choice(allowed)
-        return min(rotation.files, key=last_conflict)  # nothing qualifies: the longest ago
+        return min(candidates, key=last_conflict)  # nothing qualifies: the longest ago
 
     # --- timed events ----------------------------------------------------------------------------
 
@@ -239,8 +253,9 @@ def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> list[float
     """UTC epoch seconds of a local wall time.
 
     Ambiguous (clocks go back): the first occurrence, or both when `both_folds` (an hourly
-    event happens in each of the two real hours). Non-existent (clocks go forward): the
-    moment the clocks change, so an event in the gap still happens, on time as near as can be.
+    event happens in each of the two real hours). Non-existent (clocks go forward): for a daily
+    event the moment the clocks change, so it still happens, on time as near as can be; for an
+    hourly one (`both_folds`) none, as every real hour still has its own occurrence.
     """
     first = wall.replace(tzinfo=tz, fold=0)
     second = wall.replace(tzinfo=tz, fold=1)
@@ -249,6 +264,10 @@ def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> list[float
         return [t0]
     if t0 < t1:  # ambiguous: 01:30 happens twice
         return [t0, t1] if both_folds else [t0]
+    if both_folds:
+        # Non-existent, for an hourly event: it happens every real hour, and the real hour that
+        # would hold it is already covered by the next wall-clock hour (02:30 after a 01:00 jump).
+        return []
     # Non-existent: fold=1 reads it with the new offset (earlier), fold=0 with the old one.
     lo, hi = t1, t0
     offset_before = dt.datetime.fromtimestamp(lo, tz).utcoffset()

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("streamer.source")
 
+MAX_AHEAD = 3.0  # seconds of a source's audio held before we stop reading (TCP back-pressure)
+RECHECK = 0.1  # seconds between checks while reading is paused
+FLOODING_AFTER = 5.0  # seconds of back-pressure after which a source counts as faster than real time
+
 
 class SourceConnection(asyncio.Protocol):
     def __init__(self, mount: Mount, transport: asyncio.Transport, address: str, chunked: bool, timeout: float, metaint: int = 0) -> None:
@@ -36,7 +40,13 @@ class SourceConnection(asyncio.Protocol):
         self.bytes_in = 0
         self.closed = False
         self.tap: Callable[[bytes], None] | None = None  # also hand the raw bytes on (live takeover)
+        self.tap_full: Callable[[], bool] = lambda: False  # the tap holds enough for now
         self.on_gone: Callable[[], None] | None = None
+        self.paused = False  # reading paused: the source is ahead of real time
+        self.pauses = 0
+        self.flooding = False  # sends faster than real time for good: only its latest seconds are kept
+        self.dropped = 0  # bytes of a flooding source not passed on
+        self._ahead_since: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._arm()
 
@@ -61,6 +71,54 @@ class SourceConnection(asyncio.Protocol):
         self.feed(data)
         if self.chunked is not None and self.chunked.done:
             self.close()
+        elif not self.paused and not self.flooding and self._ahead():
+            self._pause()
+
+    def _ahead(self) -> bool:
+        return self.mount.backlog() > MAX_AHEAD or self.tap_full()
+
+    def _pause(self) -> None:
+        """A source a little ahead of real time (a burst at connect) waits in its own TCP send
+        buffer, not in our memory."""
+        self.paused = True
+        self.pauses += 1
+        self.transport.pause_reading()
+        if self._timer:
+            self._timer.cancel()  # no source timeout while we are the ones not reading
+        loop = asyncio.get_running_loop()
+        if self._ahead_since is None:
+            self._ahead_since = loop.time()
+        loop.call_later(RECHECK, self._maybe_resume)
+
+    def _maybe_resume(self) -> None:
+        if self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        if self._ahead():
+            if self._ahead_since is not None and loop.time() - self._ahead_since > FLOODING_AFTER:
+                self._flood()
+            else:
+                loop.call_later(RECHECK, self._maybe_resume)
+                return
+        elif self.mount.backlog() < MAX_AHEAD / 2:
+            self._ahead_since = None  # back to real time
+        self.paused = False
+        self._arm()
+        self.transport.resume_reading()
+
+    def _flood(self) -> None:
+        """Still ahead after FLOODING_AFTER seconds of back-pressure: an encoder sending faster
+        than real time (ffmpeg without -re). Its kernel may hold minutes of audio for us, which
+        would play long after it left; so it is read as fast as it sends and only its latest
+        MAX_AHEAD seconds are kept: when it leaves, the schedule is back within seconds."""
+        self.flooding = True
+        self.mount.max_pending_seconds = MAX_AHEAD
+        log.warning(
+            "%s: source %s sends faster than real time (an encoder without -re?); keeping only its latest %g s",
+            self.mount.path,
+            self.address,
+            MAX_AHEAD,
+        )
 
     def feed(self, data: bytes) -> None:
         if not data:
@@ -72,7 +130,10 @@ class SourceConnection(asyncio.Protocol):
                 if fields.get("StreamTitle"):
                     self.mount.set_title(fields["StreamTitle"])
         if self.tap is not None:
-            self.tap(data)
+            if self.flooding and self.tap_full():
+                self.dropped += len(data)  # the decoder holds its latest seconds already
+            else:
+                self.tap(data)
         self.ingest.feed(data)
 
     def eof_received(self) -> bool:

@@ -7,6 +7,7 @@ titles in each mount's buffer, listeners in each mount. Nothing is global.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import resource
 import socket
@@ -17,26 +18,35 @@ from pathlib import Path
 from aiohttp import web
 
 from . import __version__
-from .aio import cancel
+from .aio import background
 from .bulletin import BulletinBuilder
-from .config import Config, MountConfig
+from .config import Config, MountConfig, mount_path_problem
 from .encoder import Encoder
-from .events import EventHub
+from .events import EventHub, format_event
 from .feeder import Feeder
-from .frontdoor import FrontDoor
-from .httpwire import parse_audio_info
+from .frontdoor import FrontDoor, Gate
+from .guard import LoginGuard
+from .httpwire import parse_audio_info, safe_host
 from .live import LiveInput
-from .mount import Mount
+from .mount import MAX_PENDING_SECONDS, Mount
 from .newsdesk import NewsDesk
-from .playlist import expand_sources, watched_folders
-from .programme import Programme, load_programme
+from .offload import Offload, OffloadError
+from .programme import LoadedProgramme, load_with_files
 from .push import PushTarget
 from .relay import RelayPull
-from .tags import read_track_info
+from .source import SourceConnection
+from .supervise import Supervisor
+from .tags import read_tags
+from .text import decode_text, display_path
 from .webio import check_basic
-from .yamldoc import ConfigError
+from .yamldoc import ConfigError, Problem
 
 log = logging.getLogger("streamer")
+
+FD_RESERVE = 256  # descriptors kept for the station's own children, pipes and files
+PROGRAMME_TIMEOUT = 30.0  # seconds to read the playlists (YAML, folders) at most
+TAGS_BATCH = 500  # files whose tags are read per offload job
+HOUSEKEEPING_INTERVAL = 30.0
 
 
 def _int(text: str | None) -> int:
@@ -64,54 +74,112 @@ def raise_fd_limit() -> int:
     return soft
 
 
+def release_memory() -> None:
+    """Hand freed heap back to the kernel: after thousands of clients come and go, glibc would
+    otherwise keep the peak's pages mapped for good."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
 class Station:
     def __init__(self, config: Config, ffmpeg: str) -> None:
         self.config = config
         self.ffmpeg = ffmpeg
         self.started = time.time()
+        self.supervisor = Supervisor()
+        self.offload = Offload()
+        self.logins = LoginGuard()
+        self.fd_limit = raise_fd_limit()
+        self.gate = Gate(config.max_pending, max(64, self.fd_limit - FD_RESERVE))
         self.mounts: dict[str, Mount] = {}
         for m in config.mounts:
             mount = Mount(m, config.fanout_interval, None if m.source else self._origin, self._title_released)
             mount.passthrough = m.source
             mount.on_source_gone = self._source_gone
             self.mounts[m.path] = mount
+        self.declared = {m.path for m in config.mounts} | {path for path, _ in config.relays}
         self.encoders = [
             Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame)
             for mount in self.mounts.values()
             if not mount.passthrough
         ]
         self.feeder = Feeder(ffmpeg, config.sample_rate, config.channels, config.lookahead, self.encoders)
-        self.events = EventHub()
-        self.news = NewsDesk(config.news, on_change=self._news_changed)
+        self.events = EventHub(config.max_subscribers)
+        self.news = NewsDesk(config.news, on_change=self._news_changed, offload=self.offload.run)
         self.feeder.bulletins = BulletinBuilder(config.news, ffmpeg)
         self.feeder.headlines = lambda: self.news.headlines
         self.feeder.ticker = config.news.ticker
         self.reload: dict = {"ok": True, "errors": [], "loaded_at": None, "files": []}
         self._signature: tuple = ()
-        self._live_task: asyncio.Task | None = None  # a DJ's stream being readied for takeover
         self._watched: list[Path] = []  # audio folders the playlists use (their listings trigger a reload)
-        self._watch_task: asyncio.Task | None = None
-        self._tags_task: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
         self.pushers: list[PushTarget] = []
         self.relays: list[RelayPull] = []
-        self._bg: set[asyncio.Task] = set()
         self._server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
 
+    # --- connections --------------------------------------------------------------------------------
+
+    def open_connections(self) -> int:
+        """Client connections held now (each is a file descriptor)."""
+        sources = sum(1 for m in self.mounts.values() if isinstance(m.source, SourceConnection))
+        return len(self.gate.pending) + self.web_connections() + self.listener_count + len(self.events.subscribers) + sources
+
+    def web_connections(self) -> int:
+        server = self._runner.server if self._runner else None
+        return len(server.connections) if server is not None else 0
+
+    def base_url(self, host_header: str) -> str:
+        """The base for links in answers: the configured public URL, else the request's Host
+        (when it is a plain host name or address), else the address we listen on."""
+        if self.config.public_url:
+            return self.config.public_url
+        host = safe_host(host_header)
+        if host is None and self.address is not None:
+            host = f"{self.address[0]}:{self.address[1]}" if ":" not in self.address[0] else f"[{self.address[0]}]:{self.address[1]}"
+        return f"http://{host or 'localhost'}"
+
+    def hand_to_web(self, transport: asyncio.Transport, data: bytes) -> None:
+        """Give a connection (and what it has sent so far) to the aiohttp application."""
+        assert self._runner is not None and self._runner.server is not None
+        protocol = self._runner.server()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        protocol.data_received(data)
+
+    # --- sources -------------------------------------------------------------------------------------
+
+    def source_refused(self, path: str, content_type: str) -> str:
+        """Why a source with good credentials may not feed `path` (Icecast's 403s), or ""."""
+        if not content_type:
+            return "No Content-type given"
+        problem = mount_path_problem(path) if path not in self.declared else None
+        if problem:
+            return f"{path[:100]!r} cannot be a mount: {problem}"
+        mount = self.mounts.get(path)
+        if mount is not None and not mount.passthrough:
+            return f"Mountpoint in use ({path} is fed by the station's own encoder)"
+        if mount is not None and mount.source is not None:
+            return "Mountpoint in use"
+        return ""
+
     def passthrough_mount(self, path: str, content_type: str, headers: dict[str, str]) -> Mount:
         """The mount a source client feeds: created on first use, its ice-* headers described."""
+        headers = {k: decode_text(v.encode("latin-1", errors="replace")) for k, v in headers.items()}  # heads are read as latin-1
         info = parse_audio_info(headers.get("ice-audio-info", ""))
         config = MountConfig(
             path=path,
-            bitrate=info.get("bitrate") or _int(headers.get("ice-bitrate")) or 128,
-            sample_rate=info.get("samplerate", 44100),
-            channels=info.get("channels", 2),
-            name=headers.get("ice-name", ""),
-            description=headers.get("ice-description", ""),
-            genre=headers.get("ice-genre", ""),
-            url=headers.get("ice-url", ""),
+            bitrate=info.get("bitrate") or _int(headers.get("ice-bitrate")),  # 0: unknown until the stream says
+            sample_rate=info.get("samplerate", 0),
+            channels=info.get("channels", 0),
+            name=headers.get("ice-name", "")[:200],
+            description=headers.get("ice-description", "")[:500],
+            genre=headers.get("ice-genre", "")[:200],
+            url=headers.get("ice-url", "")[:500],
             public=headers.get("ice-public", "0") == "1",
+            source=True,
         )
         mount = self.mounts.get(path)
         if mount is None:
@@ -119,22 +187,31 @@ class Station:
             mount.passthrough = True
             mount.on_source_gone = self._source_gone
             self.mounts[path] = mount
-            mount.start()
+            self.supervisor.start(f"pacer {path}", mount.run)
         else:
-            config = replace(config, fallback=mount.config.fallback, max_listeners=mount.config.max_listeners, source=True)
+            declared = self.config.mount(path)
+            config = replace(config, fallback=mount.config.fallback, max_listeners=mount.config.max_listeners, metaint=mount.config.metaint)
+            if declared is not None:
+                config = replace(config, users=declared.users, queue_size=declared.queue_size, burst_size=declared.burst_size)
         mount.describe(config, content_type)
         mount.stream_header, mount.header_span = b"", None  # the new source's own headers will come
+        mount.max_pending_seconds = MAX_PENDING_SECONDS
         return mount
 
     def _source_gone(self, mount: Mount) -> None:
-        """A source dropped: its listeners go on to the fallback mount, connections kept."""
+        """A source dropped: its listeners go on to the fallback mount, connections kept. A
+        mount that only the source made goes with it (no slave relays a mount that is gone)."""
         target = self.mounts.get(mount.config.fallback or "")
-        if target is None or not mount.listeners:
-            return
-        moved = list(mount.listeners)
-        for listener in moved:
-            listener.move_to(target)
-        log.info("%s: source gone; %d listener(s) moved to %s", mount.path, len(moved), target.path)
+        if target is not None and mount.listeners:
+            moved = list(mount.listeners)
+            for listener in moved:
+                listener.move_to(target)
+            log.info("%s: source gone; %d listener(s) moved to %s", mount.path, len(moved), target.path)
+        if mount.path not in self.declared and self.mounts.get(mount.path) is mount:
+            del self.mounts[mount.path]
+            mount.close_listeners()
+            background(self.supervisor.stop_task(f"pacer {mount.path}"), f"stopping the pacer of {mount.path}")
+            log.info("%s: removed (it existed only while its source was connected)", mount.path)
 
     def source_allowed(self, path: str, authorization: str) -> tuple[str | None, str]:
         """(who, "") for good source credentials; (None, "") for bad ones (401); (who, why) when
@@ -162,24 +239,46 @@ class Station:
                 accounts += list(config.djs)
         return next((user for user, password in accounts if check_basic(authorization, user, password)), None)
 
-    def go_live(self, source, name: str) -> None:
+    def go_live(self, source: SourceConnection, name: str) -> None:
         """A DJ connected to the live mount: decode them into the station's PCM path."""
         live = LiveInput(self.ffmpeg, name, self.config.sample_rate, self.config.channels, source.mount.info.content_type)
         source.tap = live.write
+        source.tap_full = live.full
         source.on_gone = live.end
         source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata, Ogg comments
-        self._live_task = asyncio.create_task(self._take_over(live, source.address))
+        background(self._take_over(live, source.address), f"live takeover by {name}")
 
     async def _take_over(self, live: LiveInput, address: str) -> None:
         """The schedule plays on until the DJ's stream decodes, then crossfades into it: a DJ
         whose encoder sends audio late (Ogg pages can hold a second or more) causes no silence."""
-        await live.start()
-        if not await live.first_audio(int(self.config.sample_rate * 0.1) * 2 * self.config.channels):
-            log.warning("live: %s from %s sent nothing that decodes; the schedule plays on", live.name, address)
+        try:
+            await live.start()
+            if not await live.first_audio(int(self.config.sample_rate * 0.1) * 2 * self.config.channels):
+                log.warning("live: %s from %s sent nothing that decodes; the schedule plays on", live.name, address)
+                await live.close()
+                return
+        except BaseException:
             await live.close()
-            return
+            raise
         self.feeder.go_live(live, self.config.live_silence)
         log.info("live: %s takes over from %s", live.name, address)
+
+    def kill_source(self, mount: Mount) -> bool:
+        """Icecast's killsource: drop the mount's source; on the live mount, end the takeover too
+        (even when the DJ already left and the station still plays what they sent)."""
+        killed = False
+        if mount.source is not None:
+            mount.source.close()
+            killed = True
+        if mount.path == self.config.live_mount and self.feeder.live is not None:
+            self.feeder.end_live()
+            killed = True
+        return killed
+
+    def live_mounts(self) -> list[Mount]:
+        """Mounts a listener can hear now: the station's own, and pass-through ones with a source
+        (an Icecast slave relays each of these; one without a source would only 404 there)."""
+        return [m for m in self.mounts.values() if not m.passthrough or m.source is not None]
 
     def _origin(self) -> float | None:
         return self.feeder.start
@@ -188,10 +287,12 @@ class Station:
     def listener_count(self) -> int:
         return sum(len(m.listeners) for m in self.mounts.values())
 
+    # --- lifetime ---------------------------------------------------------------------------------------
+
     async def start(self, host: str, port: int) -> None:
         from .api import make_app  # the web layer depends on the station, not the reverse
 
-        self._adopt(*await asyncio.to_thread(self._load_programme))  # a broken programme stops the start
+        self._adopt(await self._load_programme())  # a broken programme stops the start
         self._signature = await asyncio.to_thread(self._playlists_signature)
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -202,56 +303,84 @@ class Station:
         self.address = (sock[0], sock[1])
         for enc in self.encoders:
             await enc.start()
+        run = self.supervisor.start
         for mount in self.mounts.values():
-            mount.start()
-        self.feeder.start_feeding()
-        self.news.start()
-        assert self.feeder.bulletins is not None
-        self._prefetch_task = asyncio.create_task(self.feeder.bulletins.prefetch(), name="bulletin prefetch")
+            run(f"pacer {mount.path}", mount.run, critical=not mount.passthrough)
+        run("feeder", self.feeder.run, critical=True)
+        self.news.load_state()
+        for name, job in self.news.tasks():
+            run(name, job)
+        bulletins = self.feeder.bulletins
+        assert bulletins is not None
+        run("bulletin prefetch", bulletins.prefetch, restart_on_exit=False)
+        run("bulletin builder", bulletins.keep_ready)
+        bulletins.want(self.news.headlines)
         self.pushers = [PushTarget(self.mounts[mount], url) for mount, url in self.config.push]
         for pusher in self.pushers:
-            pusher.start()
+            run(f"push {pusher.mount.path}", pusher.run)
         self.relays = [RelayPull(url, mount, self.passthrough_mount) for mount, url in self.config.relays]
         for relay in self.relays:
-            relay.start()
-        self._watch_task = asyncio.create_task(self._watch(), name="playlist watcher")
+            run(f"relay {relay.path}", relay.run)
+        run("playlist watcher", self._watch)
+        run("event keep-alive", self.events.keep_alive)
+        run("housekeeping", self._housekeeping)
         log.info("on air at http://%s:%d/ (mounts: %s)", host if ":" not in host else f"[{host}]", self.address[1], ", ".join(self.mounts))
 
-    def hand_to_web(self, transport: asyncio.Transport, data: bytes) -> None:
-        """Give a connection (and what it has sent so far) to the aiohttp application."""
-        assert self._runner is not None and self._runner.server is not None
-        protocol = self._runner.server()
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-        protocol.data_received(data)
+    async def stop(self) -> None:
+        if self._server:
+            self._server.close()
+        self.events.close()
+        await self.supervisor.stop()
+        for pusher in self.pushers:
+            pusher.close()
+        for relay in self.relays:
+            relay.close()
+        await self.news.close()
+        live = self.feeder.live
+        if live is not None:
+            await live.close()
+        for mount in self.mounts.values():
+            mount.close_listeners()
+        for enc in self.encoders:
+            await enc.close()
+        if self.feeder.bulletins:
+            self.feeder.bulletins.close()
+        self.offload.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _housekeeping(self) -> None:
+        """Give memory freed after a load peak back to the system (glibc keeps it otherwise),
+        and forget failed-login records that have aged out."""
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            release_memory()
 
     # --- the programme, and hot reload ---------------------------------------------------------
 
-    def _load_programme(self) -> tuple[Programme, dict[str, list], list[str]]:
-        """Blocking (reads YAML, expands folders and globs): runs in a thread."""
-        programme = load_programme(self.config.playlists_dir)
-        files: dict[str, list] = {}
-        warnings: list[str] = []
-        watched: set[Path] = set()
-        for name, spec in programme.playlists.items():
-            files[name], w = expand_sources(spec)
-            warnings += w
-            watched.update(watched_folders(spec))
-        self._watched = sorted(watched)
-        return programme, files, warnings
+    async def _load_programme(self) -> LoadedProgramme:
+        """The playlists, read in the offload worker (YAML and folder walks are CPU work)."""
+        try:
+            return await self.offload.run(PROGRAMME_TIMEOUT, load_with_files, self.config.playlists_dir)
+        except OffloadError as exc:
+            raise ConfigError([Problem(str(self.config.playlists_dir), 1, 1, f"reading the playlists failed: {exc}")]) from None
 
-    def _adopt(self, programme: Programme, files: dict[str, list], warnings: list[str]) -> None:
-        self.feeder.set_programme(programme, files, warnings)
-        self.reload = {"ok": True, "errors": [], "loaded_at": time.time(), "files": [str(f) for f in programme.files]}
-        unknown = sorted({p for paths in files.values() for p in paths} - set(self.feeder.tags))
-        if unknown:  # artists for no-repeat windows, read off the event loop
-            self._tags_task = asyncio.create_task(self._read_tags(unknown))
+    def _adopt(self, loaded: LoadedProgramme) -> None:
+        programme = loaded.programme
+        self._watched = loaded.watched
+        self.feeder.set_programme(programme, loaded.files, loaded.warnings)
+        self.reload = {"ok": True, "errors": [], "loaded_at": time.time(), "files": [display_path(f) for f in programme.files]}
+        unknown = sorted({p for paths in loaded.files.values() for p in paths} - set(self.feeder.tags))
+        if unknown:  # artists for no-repeat windows, read in the offload worker
+            background(self._read_tags(unknown), "reading tags")
 
-    async def _read_tags(self, paths: list) -> None:
-        def read_all() -> dict:
-            return {p: read_track_info(p) for p in paths if p.is_file()}
-
-        self.feeder.tags.update(await asyncio.to_thread(read_all))
+    async def _read_tags(self, paths: list[Path]) -> None:
+        for i in range(0, len(paths), TAGS_BATCH):
+            try:
+                self.feeder.tags.update(await self.offload.run(PROGRAMME_TIMEOUT, read_tags, paths[i : i + TAGS_BATCH]))
+            except OffloadError as exc:
+                log.warning("tags of %d file(s) not read (%s); their artists count only once played", len(paths) - i, exc)
+                return
 
     def _playlists_signature(self) -> tuple:
         """What a reload depends on: the YAML files, and the listings of the folders they use."""
@@ -278,18 +407,15 @@ class Station:
                 continue
             self._signature = signature
             try:
-                loaded = await asyncio.to_thread(self._load_programme)
+                loaded = await self._load_programme()
             except ConfigError as exc:
                 errors = [str(p) for p in exc.problems]
                 self.reload = {**self.reload, "ok": False, "errors": errors, "failed_at": time.time()}
                 for line in errors:
                     log.error("playlists not reloaded, keeping the last good programme: %s", line)
                 continue
-            except Exception:
-                log.exception("playlists not reloaded (unexpected error); keeping the last good programme")
-                continue
-            self._adopt(*loaded)
-            log.info("playlists reloaded: %s", ", ".join(f.name for f in loaded[0].files))
+            self._adopt(loaded)
+            log.info("playlists reloaded: %s", ", ".join(f.name for f in loaded.programme.files))
 
     # --- live updates (Server-Sent Events) ---------------------------------------------------------
 
@@ -297,35 +423,17 @@ class Station:
         """A title change has just gone out to listeners (not when it was decoded, ahead)."""
         for pusher in self.pushers:
             if pusher.mount.path == mount:
-                task = asyncio.create_task(pusher.send_title(title))
-                self._bg.add(task)
-                task.add_done_callback(self._bg.discard)
+                background(pusher.send_title(title), f"title to {pusher.safe_url}")
         if mount == next(iter(self.mounts)):
             self.events.publish("nowplaying", self.nowplaying())
 
+    def nowplaying_event(self, base_url: str) -> bytes:
+        return format_event("nowplaying", self.nowplaying(base_url))
+
     def _news_changed(self) -> None:
         self.events.publish("news", {"headlines": [h.to_json() for h in self.news.headlines]})
-
-    async def stop(self) -> None:
-        await cancel(getattr(self, "_prefetch_task", None))
-        await cancel(self._live_task)
-        for pusher in self.pushers:
-            await pusher.stop()
-        for relay in self.relays:
-            await relay.stop()
-        await self.news.stop()
-        self.events.close()
-        if self._watch_task:
-            self._watch_task.cancel()
-        if self._server:
-            self._server.close()
-        await self.feeder.stop()
-        for mount in self.mounts.values():
-            await mount.stop()
-        for enc in self.encoders:
-            await enc.close()
-        if self._runner:
-            await self._runner.cleanup()
+        if self.feeder.bulletins is not None:
+            self.feeder.bulletins.want(self.news.headlines)
 
     # --- what operators see ------------------------------------------------------------------
 
@@ -364,7 +472,7 @@ class Station:
                     "listeners": len(m.listeners),
                     "title": m.title,
                 }
-                for m in self.mounts.values()
+                for m in self.live_mounts()
             ],
             "listeners": self.listener_count,
             "live": self.feeder.live is not None,
@@ -403,7 +511,7 @@ class Station:
         feeder = self.feeder
         playing = feeder.now
         mounts = []
-        restarts = {enc.mount.path: enc.restarts for enc in self.encoders}
+        encoders = {enc.mount.path: enc for enc in self.encoders}
         for mount in self.mounts.values():
             clock = mount.clock
             mounts.append(
@@ -423,12 +531,13 @@ class Station:
                     "evicted": mount.evicted,
                     "bytes_sent": mount.bytes_sent,
                     "bytes_encoded": mount.buffer.end,
-                    "on_air": mount.on_air and (asyncio.get_running_loop().time() - mount.last_publish) < 5,
+                    "on_air": mount.on_air,
                     "title": mount.title,
                     "stream_start": mount.stream_start,
                     "seconds_sent": round(clock.samples_sent / clock.sample_rate, 3) if clock else 0,
                     "clock_restarts": clock.rebased if clock else 0,
-                    "encoder_restarts": restarts.get(mount.path),
+                    "encoder_restarts": encoders[mount.path].restarts if mount.path in encoders else None,
+                    "encoder_last_restart": encoders[mount.path].last_restart_reason if mount.path in encoders else None,
                     "source": None if not mount.passthrough else (mount.source.address if mount.source else "disconnected"),
                 }
             )
@@ -446,7 +555,7 @@ class Station:
                 "title": playing.info.title,
                 "artist": playing.info.artist,
                 "display": playing.info.display,
-                "file": str(playing.info.path),
+                "file": display_path(playing.info.path),
                 "playlist": playing.playlist,
                 "kind": playing.kind,
                 "block": playing.block,
@@ -454,9 +563,23 @@ class Station:
                 "started": playing.started,
             },
             "schedule": self._schedule_status(),
-            "recent": [{"display": p.info.display, "file": str(p.info.path), "kind": p.kind, "started": p.started} for p in feeder.recent],
+            "recent": [
+                {"display": p.info.display, "file": display_path(p.info.path), "kind": p.kind, "started": p.started} for p in feeder.recent
+            ],
             "problems": [{"time": p.time, "file": p.file, "reason": p.reason} for p in feeder.problems],
             "silence_inserted_seconds": round(feeder.silence_fed, 2),
+            "decoder_failures": feeder.decoder_failures,
+            "tasks": self.supervisor.status(),
+            "connections": {
+                "open": self.open_connections(),
+                "limit": self.gate.fd_budget,
+                "waiting_for_head": len(self.gate.pending),
+                "web": self.web_connections(),
+                "event_subscribers": len(self.events.subscribers),
+                "refused_busy": self.gate.refused,
+                "dropped_slow": self.gate.dropped_slow,
+                "subscribers_dropped": self.events.dropped,
+            },
             "relays": [
                 {"mount": r.path, "from": r.url, "connected": r.connected, "connects": r.connects, "error": r.last_error}
                 for r in self.relays
@@ -467,3 +590,11 @@ class Station:
             ],
             "news": {**self.news.status(), "bulletins": feeder.bulletins.method if feeder.bulletins else None},
         }
+
+    def health(self) -> tuple[bool, dict]:
+        """(on air?, what is wrong): every station mount has fresh audio and no critical task is down."""
+        down = [m.path for m in self.mounts.values() if not m.passthrough and not m.on_air]
+        failed = [f"{t.name}: {t.last_error}" for t in self.supervisor.down()]
+        if down or failed:
+            return False, {"ok": False, "off_air": down, "failed_tasks": failed}
+        return True, {"ok": True, "uptime": round(time.time() - self.started, 1), "listeners": self.listener_count}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import mutagen
+
+from .text import safe_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +31,7 @@ def _first(tags, *keys: str) -> str:
             continue
         if value:
             text = value[0] if isinstance(value, list) else getattr(value, "text", [value])[0]
-            text = str(text).strip()
+            text = safe_text(str(text)).strip()
             if text:
                 return text
     return ""
@@ -36,8 +39,10 @@ def _first(tags, *keys: str) -> str:
 
 def read_track_info(path: Path) -> TrackInfo:
     """Blocking (file I/O): run it in a thread from the event loop."""
-    fallback = path.stem.replace("_", " ").strip() or path.name
-    try:
+    fallback = safe_text(path.stem.replace("_", " ").strip() or path.name)
+    try:  # a FIFO or a device would block the reader forever: only regular files are opened
+        if not stat.S_ISREG(path.stat().st_mode):
+            return TrackInfo(path, "", fallback, None)
         audio = mutagen.File(path, easy=True)
     except Exception:
         audio = None
@@ -49,3 +54,8 @@ def read_track_info(path: Path) -> TrackInfo:
     title = _first(tags, "title", "TIT2") or fallback
     length = getattr(audio.info, "length", None)
     return TrackInfo(path, artist, title, float(length) if length else None)
+
+
+def read_tags(paths: list[Path]) -> dict[Path, TrackInfo]:
+    """Tags of many files at once (for no-repeat windows): run in the offload worker."""
+    return {p: read_track_info(p) for p in paths}

@@ -92,8 +92,17 @@ def render_timeline(scheduler: Scheduler, start: float, hours: float) -> list[st
         if local.date() != last_day:
             last_day = local.date()
             out.append(f"{local:%A %d %B %Y} ({scheduler.tz})")
-        out.append(f"{local:%H:%M}  {text}")
+        out.append(f"{_clock(local)}  {text}")
     return out
+
+
+def _clock(local: dt.datetime) -> str:
+    """HH:MM, with the zone's abbreviation where that wall time happens twice (01:30 BST,
+    01:30 GMT on a fall-back night), so two identical lines never appear."""
+    other = local.replace(fold=1 - local.fold)
+    if other.utcoffset() != local.utcoffset():
+        return f"{local:%H:%M %Z}"
+    return f"{local:%H:%M}"
 
 
 def _describe_block(block: Block | None, programme: Programme) -> str:

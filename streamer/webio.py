@@ -6,11 +6,16 @@ import base64
 import binascii
 import hmac
 import json
+import math
 from datetime import datetime
 
+import aiohttp
+
 from .news import NewsItem
+from .text import decode_text
 
 MAX_NEWS_POST = 64 * 1024
+MAX_EXPIRES = 10 * 365 * 86400.0
 
 
 def check_basic(header: str, user: str, password: str) -> bool:
@@ -18,10 +23,11 @@ def check_basic(header: str, user: str, password: str) -> bool:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
         return False
-    try:
-        given_user, sep, given_password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    try:  # a header with non-ASCII characters is not base64 at all: b64decode raises ValueError
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
         return False
+    given_user, sep, given_password = decode_text(raw).partition(":")
     ok_user = hmac.compare_digest(given_user.encode(), user.encode())
     ok_password = hmac.compare_digest(given_password.encode(), password.encode())
     return bool(sep) and ok_user and ok_password
@@ -59,7 +65,25 @@ def news_item_from_json(body: bytes, now: float) -> NewsItem:
             if expires is None:
                 raise ValueError("expires needs a time zone (add Z or +02:00)")
         else:
-            expires = now + float(expires)
+            seconds = float(expires)
+            if not math.isfinite(seconds) or not 0 < seconds <= MAX_EXPIRES:
+                raise ValueError(f"expires must be seconds from now between 1 and {MAX_EXPIRES:.0f} (ten years), not {expires!r}")
+            expires = now + seconds
     return NewsItem(
         title=title, summary=data.get("summary", ""), source=data.get("source", ""), published=now, expires=expires, origin="api"
     )
+
+
+class TooLarge(ValueError):
+    pass
+
+
+async def read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes:
+    """A whole body, however many packets it arrives in, refusing more than `cap` bytes
+    (`stream.read(n)` returns only what has arrived so far)."""
+    data = bytearray()
+    async for chunk in stream.iter_chunked(65536):
+        data += chunk
+        if len(data) > cap:
+            raise TooLarge(f"larger than {cap:,} bytes")
+    return bytes(data)

@@ -114,7 +114,7 @@ class Server:
 
 DEFAULT_CONFIG = """
 station: {{name: Test Radio, description: tests, genre: Test}}
-server: {{host: 127.0.0.1, port: {port}, log_level: info, fanout_interval: 0.1}}
+server: {{host: 127.0.0.1, port: {port}, log_level: info, fanout_interval: 0.1{server_extra}}}
 audio: {{sample_rate: 44100, channels: 2}}
 mounts:
 {mounts}
@@ -125,16 +125,26 @@ DEFAULT_MOUNTS = """  /main: {bitrate: 128, sample_rate: 44100}
   /low: {bitrate: 48, sample_rate: 22050, channels: 1}"""
 
 
-def start_server(tmp: Path, playlist_yaml: str, mounts: str = DEFAULT_MOUNTS, config_extra: str = "", wait_on_air: bool = True) -> Server:
+def start_server(
+    tmp: Path,
+    playlist_yaml: str,
+    mounts: str = DEFAULT_MOUNTS,
+    config_extra: str = "",
+    wait_on_air: bool = True,
+    env: dict[str, str] | None = None,
+    wrapper: tuple[str, ...] = (),
+    server_extra: str = "",
+) -> Server:
+    """The real server as its own process; `wrapper` runs it under e.g. prlimit, `env` adds to its environment."""
     port = free_port()
     (tmp / "playlists").mkdir(exist_ok=True)
     (tmp / "playlists" / "station.yaml").write_text(playlist_yaml)
     config = tmp / "config.yaml"
-    config.write_text(DEFAULT_CONFIG.format(port=port, mounts=mounts) + config_extra)
+    config.write_text(DEFAULT_CONFIG.format(port=port, mounts=mounts, server_extra=server_extra and ", " + server_extra) + config_extra)
     log = tmp / "server.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamer", "serve", "--config", str(config)],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=tmp,
+        [*wrapper, sys.executable, "-m", "streamer", "serve", "--config", str(config)],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=tmp, env={**os.environ, **(env or {})},
     )  # fmt: skip
     server = Server(proc, port, log)
     deadline = time.monotonic() + 20
@@ -288,3 +298,44 @@ def decode_errors(audio: bytes, tmp: Path, name: str = "rec.mp3") -> tuple[list[
     info = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(f)], capture_output=True, text=True).stderr
     stream = next((line.strip() for line in info.splitlines() if "Audio:" in line), "")
     return [line for line in errors.splitlines() if line.strip()], stream
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (browser downloads are not reachable here)."""
+    path = need("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        message = "playwright is part of the test extras: pip install '.[test]'"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def second_origin(tmp_path):
+    """A static web server on another port of 127.0.0.1: another origin, as a station's website is."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    site = tmp_path / "site"
+    site.mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    Thread(target=httpd.serve_forever, daemon=True).start()
+    yield site, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
