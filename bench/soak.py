@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streamer.ffmpeg import ffmpeg_exe  # noqa: E402
-from streamer.icy import IcyReader  # noqa: E402
+from streamer.audio.ffmpeg import ffmpeg_exe  # noqa: E402
+from streamer.wire.icy import IcyReader  # noqa: E402
 
 
 def free_port() -> int:

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+import aiohttp
+
 log = logging.getLogger("streamer")
 
 _background: set[asyncio.Task] = set()
@@ -31,7 +33,28 @@ def background(coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task:
     return task
 
 
+async def cancel_background() -> None:
+    """At stop: every short job still running is cancelled and awaited."""
+    for task in list(_background):
+        await cancel(task)
+
+
 def _finished(task: asyncio.Task) -> None:
     _background.discard(task)
     if not task.cancelled() and task.exception() is not None:
         log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+
+class TooLarge(ValueError):
+    pass
+
+
+async def read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes:
+    """A whole body, however many packets it arrives in, refusing more than `cap` bytes
+    (`stream.read(n)` returns only what has arrived so far)."""
+    data = bytearray()
+    async for chunk in stream.iter_chunked(65536):
+        data += chunk
+        if len(data) > cap:
+            raise TooLarge(f"larger than {cap:,} bytes")
+    return bytes(data)

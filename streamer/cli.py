@@ -13,10 +13,11 @@ import sys
 from aiohttp.http_exceptions import HttpProcessingError
 
 from . import __version__
-from .config import PASSWORD_ENV, Config, is_loopback, load_config
-from .ffmpeg import FFmpegMissing, ffmpeg_exe
-from .playlist import expand_sources
-from .programme import Programme, load_programme
+from .audio.ffmpeg import FFmpegMissing, ffmpeg_exe
+from .config import load_config
+from .schedule.programme import Programme, load_programme
+from .schedule.sources import expand_sources
+from .settings import PASSWORD_ENV, Config, is_loopback
 from .yamldoc import ConfigError
 
 log = logging.getLogger("streamer")
@@ -88,7 +89,7 @@ def _load_programme(path: str) -> tuple[Config, Programme] | None:
 
 
 def check(path: str) -> int:
-    from .timeline import overlaps
+    from .schedule.timeline import overlaps
 
     loaded = _load_programme(path)
     if loaded is None:
@@ -137,8 +138,8 @@ def schedule(path: str, at: str | None, hours: float) -> int:
     import datetime as dt
     import time
 
-    from .scheduler import Scheduler
-    from .timeline import render_timeline
+    from .schedule.scheduler import Scheduler
+    from .schedule.timeline import render_timeline
 
     loaded = _load_programme(path)
     if loaded is None:

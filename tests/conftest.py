@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamer.ffmpeg import ffmpeg_exe
-from streamer.icy import IcyReader
+from streamer.audio.ffmpeg import ffmpeg_exe
+from streamer.wire.icy import IcyReader
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-from streamer.buffer import StreamBuffer
+from streamer.stream.buffer import StreamBuffer
 
 
 def filled(capacity=100, chunks=(10,) * 20):

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from streamer.config import is_loopback, parse_config
-from streamer.icestats import icestats
+from streamer.wire.icecast import icestats
 from streamer.yamldoc import ConfigError
 
 F = Path("/etc/streamer/config.yaml")
@@ -71,9 +71,9 @@ def _mount(path):
 
 def test_icestats_quirk_object_list_absent():
     c = parse_config("mounts:\n  /a: {}\n  /b: {}\n", F, env={})
-    one = icestats(_status([_mount("/a")]), c, "http://h:1")["icestats"]
+    one = icestats(_status([_mount("/a")]), c.station_description, "http://h:1")["icestats"]
     assert isinstance(one["source"], dict) and one["source"]["listenurl"] == "http://h:1/a"
-    two = icestats(_status([_mount("/a"), _mount("/b")]), c, "http://h:1")["icestats"]
+    two = icestats(_status([_mount("/a"), _mount("/b")]), c.station_description, "http://h:1")["icestats"]
     assert isinstance(two["source"], list) and len(two["source"]) == 2
-    assert "source" not in icestats(_status([]), c, "http://h:1")["icestats"]
+    assert "source" not in icestats(_status([]), c.station_description, "http://h:1")["icestats"]
     assert one["server_start_iso8601"] == "1970-01-01T00:00:00+0000"

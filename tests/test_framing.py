@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from streamer.ffmpeg import ffmpeg_exe
-from streamer.framing import AdtsFramer, OggFramer, adts_frame_length
+from streamer.audio.ffmpeg import ffmpeg_exe
+from streamer.wire.framing import AdtsFramer, OggFramer, adts_frame_length
 
 from .conftest import decode_errors
 
@@ -90,8 +90,8 @@ def test_adts_frames(tmp_path):
 def test_where_a_late_ogg_listener_starts(tmp_path):
     """Mount.listen_start: the burst as is, moved back to the headers, or with them sent first."""
     from streamer.config import MountConfig
-    from streamer.ingest import Ingest
-    from streamer.mount import Mount
+    from streamer.sources.ingest import Ingest
+    from streamer.stream.mount import Mount
 
     data = encode(tmp_path, "a.ogg", ["-c:a", "libvorbis", "-b:a", "192k"], "ogg", "Song", seconds=6.0)
     mount = Mount(MountConfig("/pass", burst_size=20_000, queue_size=100_000), 0.1)

@@ -13,19 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from streamer.bulletin import spoken_text
+from streamer.audio.tags import read_track_info
 from streamer.config import mount_path_problem, parse_config
-from streamer.guard import FREE_FAILURES, LOCKOUT_AFTER, LoginGuard, cross_site
-from streamer.httpwire import BadRequest, ChunkedDecoder, StreamInfo, listener_head, options_response, safe_host, safe_origin
-from streamer.icy import MAX_BLOCK, metadata_block, parse_block
-from streamer.news import NewsItem
-from streamer.playlist import expand_sources, glob_regex, watched_folders
-from streamer.programme import Event, PlaylistDef, Programme
-from streamer.scheduler import Scheduler
-from streamer.tags import read_track_info
-from streamer.text import decode_text, display_path, safe_text
-from streamer.timeline import render_timeline
-from streamer.webio import check_basic, news_item_from_json
+from streamer.news.bulletin import spoken_text
+from streamer.news.parse import NewsItem
+from streamer.news.post import news_item_from_json
+from streamer.schedule.programme import Event, PlaylistDef, Programme
+from streamer.schedule.scheduler import Scheduler
+from streamer.schedule.sources import expand_sources, glob_regex, watched_folders
+from streamer.schedule.timeline import render_timeline
+from streamer.sources.logins import FREE_FAILURES, LOCKOUT_AFTER, LoginGuard
+from streamer.web.auth import cross_site
+from streamer.wire.credentials import check_basic
+from streamer.wire.formats import StreamInfo
+from streamer.wire.http import BadRequest, ChunkedDecoder, listener_head, options_response, safe_host, safe_origin
+from streamer.wire.icy import MAX_BLOCK, metadata_block, parse_block
+from streamer.wire.text import decode_text, display_path, safe_text
 from streamer.yamldoc import ConfigError, Doc, Problem
 
 HERE = Problem("t.yaml", 1, 1, "")
@@ -244,7 +247,7 @@ def test_a_playlist_whose_files_all_fail_gives_way_to_the_fallback():
     p = Programme()
     p.playlists = {n: PlaylistDef(n, [], "shuffle", Path("."), HERE) for n in ("broken", "good")}
     p.fallback = "good"
-    from streamer.programme import Block, Fades
+    from streamer.schedule.programme import Block, Fades
 
     p.blocks = [Block("b", frozenset(range(7)), dt.time(0), dt.time(0), 0, {"broken": 1}, HERE, fades=Fades())]
     bad = [Path(f"bad{i}.mp3") for i in range(5)]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer.ffmpeg import ffmpeg_exe
+from streamer.audio.ffmpeg import ffmpeg_exe
 
 from .conftest import decode_errors, make_tone, need, raw_request, record
 
@@ -463,7 +463,7 @@ def test_clients_cannot_take_the_descriptors_the_audio_needs(server_factory, mus
 def test_latin1_upstream_titles_and_what_pass_through_streams_carry(server_factory, music, tmp_path):
     import socketserver
 
-    from streamer.icy import IcyCursor
+    from streamer.wire.icy import IcyCursor
 
     mp3 = (music / "dj.mp3").read_bytes()
     block = b"StreamTitle='Beyonc\xe9 - D\xe9j\xe0 Vu';"  # Latin-1, as Icecast sends an MP3 mount's titles

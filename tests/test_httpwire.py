@@ -1,6 +1,8 @@
 import pytest
 
-from streamer.httpwire import BadRequest, StreamInfo, error_response, listener_head, m3u, options_response, parse_request_head, pls, xspf
+from streamer.wire.formats import StreamInfo
+from streamer.wire.http import BadRequest, error_response, listener_head, options_response, parse_request_head
+from streamer.wire.playlists import m3u, pls, xspf
 
 DATE = "Tue, 24 Nov 2026 18:36:58 GMT"
 INFO = StreamInfo(name="Radio \u00c9t\u00e9\r\nX-Evil: 1", description="d", genre="g", url="http://x/", bitrate=128)

@@ -1,4 +1,4 @@
-from streamer.icy import EMPTY_BLOCK, MAX_BLOCK, IcyCursor, IcyReader, metadata_block, parse_block, sanitize_title
+from streamer.wire.icy import EMPTY_BLOCK, MAX_BLOCK, IcyCursor, IcyReader, metadata_block, parse_block, sanitize_title
 
 
 def test_block_layout():

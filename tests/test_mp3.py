@@ -1,4 +1,4 @@
-from streamer.mp3 import FrameSplitter, parse_header
+from streamer.wire.mp3 import FrameSplitter, parse_header
 
 
 def frame(bitrate_index: int = 9, rate_index: int = 0, padding: int = 0, mpeg1: bool = True, mono: bool = False) -> bytes:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streamer.news import FeedError, NewsItem, merge, parse_article, parse_feed
-from streamer.webio import check_basic, news_item_from_json
+from streamer.news.parse import FeedError, NewsItem, merge, parse_article, parse_feed
+from streamer.news.post import news_item_from_json
+from streamer.wire.credentials import check_basic
 
 from .conftest import sample_article
 

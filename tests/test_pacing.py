@@ -1,6 +1,6 @@
 import random
 
-from streamer.pacing import PacingClock
+from streamer.stream.pacing import PacingClock
 
 
 def run(clock, wakeups, lead=0.25, spf=1152):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from streamer.pcm import mix, ramp
+from streamer.audio.pcm import mix, ramp
 
 
 def pcm(values) -> bytes:

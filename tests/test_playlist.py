@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from streamer.playlist import Rotation, expand_sources, watched_folders
-from streamer.programme import PlaylistDef, Programme, load_programme, parse_programme_file
+from streamer.schedule.programme import PlaylistDef, Programme, load_programme, parse_programme_file
+from streamer.schedule.sources import Rotation, expand_sources, watched_folders
 from streamer.yamldoc import ConfigError, Problem
 
 FILES = [Path(f"/m/{i}.mp3") for i in range(7)]

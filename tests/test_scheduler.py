@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streamer.programme import Programme, parse_programme_file
-from streamer.scheduler import Played, Scheduler, wall_times
-from streamer.timeline import overlaps, render_timeline
+from streamer.schedule.programme import Programme, parse_programme_file
+from streamer.schedule.scheduler import Played, Scheduler, wall_times
+from streamer.schedule.timeline import overlaps, render_timeline
 from streamer.yamldoc import Problem
 
 LONDON = ZoneInfo("Europe/London")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from streamer.ffmpeg import ffmpeg_exe
+from streamer.audio.ffmpeg import ffmpeg_exe
 
 from .conftest import decode_errors, make_tone, need, raw_request, record
 

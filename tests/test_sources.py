@@ -327,7 +327,7 @@ def test_killed_source_moves_its_listeners_to_the_fallback(server_factory, tones
 def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(server_factory, tones, tmp_path):
     import socketserver
 
-    from streamer.icy import IcyCursor, metadata_block
+    from streamer.wire.icy import IcyCursor, metadata_block
 
     mp3 = (tones / "dj.mp3").read_bytes()
 

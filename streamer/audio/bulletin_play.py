@@ -1,0 +1,74 @@
+"""News bulletins on air: built ahead by the news desk's builder, played segment by segment
+(each with its headline as the title), started on the hour by an event or now by the API."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..aio import background
+from ..news.bulletin import BulletinBuilder
+from ..schedule.model import Event
+from ..schedule.scheduler import Choice
+from ..wire.text import display_path
+from ..yamldoc import Problem
+from .decoder import DecodeError
+
+if TYPE_CHECKING:
+    from .feeder import Feeder
+
+log = logging.getLogger("streamer.feeder")
+
+BULLETIN_WAIT = 10.0  # seconds an on-demand bulletin waits for its build with the latest headlines
+ON_DEMAND_FADE = 0.5  # seconds what plays fades out for an on-demand bulletin
+
+
+class BulletinPlayer:
+    def __init__(self, feeder: Feeder) -> None:
+        self.feeder = feeder
+        self.builder: BulletinBuilder | None = None
+        self.on_air: dict | None = None  # {started, method, headlines} while one plays
+
+    @property
+    def method(self) -> str | None:
+        return self.builder.method if self.builder else None
+
+    def request(self) -> None:
+        """A bulletin now (POST /api/bulletin): once it is built with the latest headlines (the
+        music plays on meanwhile, usually a second or two), what plays fades out over 0.5 s."""
+        background(self._when_ready(), "on-demand bulletin")
+
+    async def _when_ready(self) -> None:
+        if self.builder is not None:
+            await self.builder.fresh(self.builder.headlines(), BULLETIN_WAIT)
+        feeder = self.feeder
+        event = Event("bulletin (on demand)", "", "hard", 0.0, Problem("api", 0, 0, ""), bulletin=True)
+        feeder.cues.push_now(event, feeder.now(), feeder.timeline.fed + int(ON_DEMAND_FADE * feeder.rate), ON_DEMAND_FADE)
+
+    async def play(self, choice: Choice) -> None:
+        builder, feeder = self.builder, self.feeder
+        if builder is None:
+            return
+        bulletin = builder.take(builder.headlines())
+        if bulletin is None:  # none built ahead yet (just started): build now, keeping the air fed
+            try:
+                bulletin = await feeder.output.covering(builder.build(builder.headlines()))
+            except Exception as exc:  # a failed build must not stop the music
+                log.exception("bulletin could not be built")
+                feeder.onair.problem(time.time(), "bulletin", f"could not be built: {exc}")
+                return
+            builder.ready = builder.on_air = bulletin
+        self.on_air = {"started": feeder.now(), "method": builder.method, "headlines": bulletin.headlines}
+        log.info("bulletin: %d segment(s), %s", len(bulletin.segments), builder.method)
+        try:
+            for segment in bulletin.segments:
+                try:
+                    if not await feeder.play_file(replace(choice, path=segment.path, title=segment.title)):
+                        break  # cut by a hard event
+                except DecodeError as exc:
+                    feeder.onair.problem(time.time(), display_path(exc.path), exc.reason)
+                    log.error("bulletin segment %s skipped: %s", display_path(exc.path), exc.reason)
+        finally:
+            self.on_air = None

@@ -1,0 +1,83 @@
+"""Timed events on the station's timeline: which are due, and where the current item must stop.
+
+Events are placed by sample: a hard event at 15:00:00 stops what plays at the exact sample
+that airs at 15:00:00 (after a fade that ends there), however far ahead the feeder runs; a
+"wait up to N s" event at the sample N seconds later; a soft event only after the current
+item. An on-demand bulletin or a live takeover is pushed to the front with a short cut.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+from ..schedule.model import Event
+from ..schedule.scheduler import Occurrence, Scheduler
+
+log = logging.getLogger("streamer.feeder")
+
+
+class Cues:
+    def __init__(self, sample_at: Callable[[float], int]) -> None:
+        self.sample_at = sample_at  # wall time → station sample
+        self.scheduler: Scheduler | None = None
+        self.next: Occurrence | None = None  # the next event on the programme
+        self.due: deque[Occurrence] = deque()  # events whose time has come, in order
+        self.cut_at: int | None = None  # the sample where what plays now must stop
+        self.cut_fade = 0.0  # seconds of fade that end at cut_at
+
+    def follow(self, scheduler: Scheduler, after: float) -> None:
+        """A (new) programme: its next event after wall time `after`."""
+        self.scheduler = scheduler
+        self.next = scheduler.next_event(after)
+        self.arm()
+
+    def collect(self, t: float) -> None:
+        """Move every event whose time has come (on the timeline) into the due queue."""
+        scheduler = self.scheduler
+        assert scheduler is not None
+        while self.next and self.next.time <= t + 0.001:
+            when = self.next.time
+            self.due.extend(Occurrence(when, event) for event in scheduler.events_at(when))
+            self.next = scheduler.next_event(when)
+        self.arm()
+
+    def arm(self) -> None:
+        """Where the current item must stop: the next hard event, or a wait-up-to deadline."""
+        occ = self.next
+        self.cut_at = None
+        if occ is None or occ.event.mode == "soft":
+            return
+        deadline = occ.time + (occ.event.wait if occ.event.mode == "wait" else 0.0)
+        self.cut_at = self.sample_at(deadline)
+        self.cut_fade = occ.event.fade_out
+
+    def cut_soon(self, sample: int, fade: float) -> None:
+        """Stop what plays at `sample`, after `fade` seconds (a takeover, an on-demand bulletin)."""
+        self.cut_at = sample
+        self.cut_fade = fade
+
+    def push_now(self, event: Event, t: float, sample: int, fade: float) -> None:
+        """`event` plays next, ahead of everything due, after a cut at `sample`."""
+        self.due.appendleft(Occurrence(t, event))
+        self.cut_soon(sample, fade)
+
+    def pop_due(self) -> Occurrence | None:
+        if not self.due:
+            return None
+        occ = self.due.popleft()
+        log.info("event %r (%s) due at %s", occ.event.name, occ.event.mode, time.strftime("%H:%M:%S", time.localtime(occ.time)))
+        return occ
+
+    def due_now(self, t: float) -> bool:
+        return self.next is not None and self.next.time <= t
+
+    def next_view(self) -> dict | None:
+        """The next timed event, for the APIs (its local time in the programme's zone)."""
+        occ, scheduler = self.next, self.scheduler
+        if occ is None or scheduler is None:
+            return None
+        event = occ.event
+        return {"name": event.name, "at": scheduler.local(occ.time).isoformat(timespec="seconds"), "start": event.mode, "play": event.play}

@@ -1,0 +1,109 @@
+"""Decoding one track to PCM through an ffmpeg pipe, a chunk at a time.
+
+Any format ffmpeg reads comes out as signed 16-bit little-endian PCM at the station's rate
+and channel count, so track changes happen in PCM and the listener never sees a format
+change. Nothing holds a whole track in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from collections import deque
+from pathlib import Path
+
+from .. import child
+from ..wire.text import display_path
+from .shaping import WholeFrames
+
+CHUNK_SECONDS = 0.1
+STAT_TIMEOUT = 5.0  # seconds the file system may take to say what a file is
+
+
+class DecodeError(Exception):
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{display_path(path)}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class Decoder:
+    def __init__(self, ffmpeg: str, path: Path, sample_rate: int, channels: int) -> None:
+        self.ffmpeg = ffmpeg
+        self.path = path
+        self.frame_bytes = 2 * channels
+        self.chunk = int(sample_rate * CHUNK_SECONDS) * self.frame_bytes
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.bytes_out = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._stderr: deque[str] = deque(maxlen=5)
+        self._stderr_task: asyncio.Task | None = None
+        self._frames = WholeFrames(channels)
+        self.killed = ""  # how the decoder died mid-track, if it did ("killed by SIGKILL")
+
+    async def start(self) -> None:
+        try:  # off the loop with a timeout: a hung network file system must not stop the station
+            st = await asyncio.wait_for(asyncio.to_thread(os.stat, self.path), STAT_TIMEOUT)
+        except FileNotFoundError:
+            raise DecodeError(self.path, "file not found") from None
+        except TimeoutError:
+            raise DecodeError(self.path, f"the file system did not answer within {STAT_TIMEOUT:g} s") from None
+        except OSError as exc:
+            raise DecodeError(self.path, f"cannot read file: {exc.strerror}") from None
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would never end (or never start)
+            raise DecodeError(self.path, "not a regular file (a FIFO, device or folder): only files are played")
+        if st.st_size == 0:
+            raise DecodeError(self.path, "file is empty")
+        self._proc = await child.spawn(
+            self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+            "-i", str(self.path), "-vn", "-map", "0:a:0",
+            "-f", "s16le", "-acodec", "pcm_s16le", "-ar", str(self.sample_rate), "-ac", str(self.channels),
+            "pipe:1",
+        )  # fmt: skip
+        self._stderr_task = asyncio.create_task(self._drain_stderr())
+
+    async def _drain_stderr(self) -> None:
+        assert self._proc and self._proc.stderr
+        async for line in self._proc.stderr:
+            text = line.decode("utf-8", "replace").strip()
+            if text:
+                self._stderr.append(text)
+
+    async def read(self) -> bytes | None:
+        """The next PCM chunk (whole sample frames), or None at the end of the track."""
+        assert self._proc and self._proc.stdout
+        data = await self._proc.stdout.read(self.chunk)
+        if not data:
+            await self._finish()
+            return None
+        pcm = self._frames.take(data)
+        self.bytes_out += len(pcm)
+        return pcm if pcm else await self.read()
+
+    async def _finish(self) -> None:
+        assert self._proc
+        code = await self._proc.wait()
+        if code is not None and code < 0:
+            self.killed = child.describe_exit(code)
+        if self._stderr_task:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stderr_task
+        if self.bytes_out == 0:
+            reason = self._stderr[-1] if self._stderr else f"ffmpeg exited with status {code} and no audio"
+            if self.path.name and reason.startswith(str(self.path)):
+                reason = reason[len(str(self.path)) :].lstrip(": ")
+            raise DecodeError(self.path, f"cannot decode: {reason}")
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self._stderr)
+
+    async def close(self) -> None:
+        await child.stop(self._proc)
+        if self._stderr_task and not self._stderr_task.done():
+            self._stderr_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stderr_task

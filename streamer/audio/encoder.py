@@ -1,0 +1,172 @@
+"""One long-lived MP3 encoder per mount: station PCM in, CBR MP3 frames out.
+
+The encoder never restarts between tracks, so the stream is one continuous MP3 stream.
+Titles are placed by sample position: a title marked at station sample S lands on the
+first frame that carries S, allowing for the resampler and LAME's priming delay.
+
+Feeding never waits for the encoder: the PCM is handed to its pipe and the feeder moves on
+to the next mount. An encoder that stops taking audio (stopped, hung, starved) is noticed
+once STALL_SECONDS of audio are waiting for it, killed and restarted; one that dies is
+restarted at the next feed. Either way the other mounts never wait, and the restart is
+logged and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from .. import child
+from ..settings import MountConfig
+from ..wire.mp3 import FrameHeader, FrameSplitter
+
+log = logging.getLogger("streamer.encoder")
+
+# LAME's encoder delay (576) plus its decoder delay (529), which ffmpeg reports as initial
+# padding: without a Xing/LAME tag, a listener's decoder plays these samples first.
+PRIMING_SAMPLES = 1105
+STALL_SECONDS = 2.0  # audio waiting for an encoder before it counts as stalled
+RESTART_DELAY = (0.05, 0.2, 1.0, 5.0)  # after the 1st, 2nd, 3rd, later restarts in a row
+
+FrameSink = Callable[[bytes, int, "str | None"], None]
+
+
+def frame_end(base: int, index: int, frame_samples: int, in_rate: int, out_rate: int, priming: int = PRIMING_SAMPLES) -> int:
+    """The station sample at which output frame `index` of an encoder started at station sample
+    `base` ends (pure): the resampler maps the rates, and the codec's priming delays everything."""
+    return base + ((index + 1) * frame_samples - priming) * in_rate // out_rate
+
+
+def due_title(marks: deque[tuple[int, str]], end: int) -> str | None:
+    """The title that starts before station sample `end`, taken off `marks` (the latest wins)."""
+    title = None
+    while marks and marks[0][0] < end:
+        title = marks.popleft()[1]
+    return title
+
+
+class Encoder:
+    def __init__(self, ffmpeg: str, mount: MountConfig, in_rate: int, in_channels: int, sink: FrameSink) -> None:
+        self.ffmpeg = ffmpeg
+        self.mount = mount
+        self.in_rate = in_rate
+        self.in_channels = in_channels
+        self.sink = sink
+        self.frame_samples = 1152 if mount.sample_rate >= 32000 else 576
+        self.frames_out = 0  # frames out of the current process
+        self.restarts = 0
+        self.last_restart_reason = ""
+        self.stall_bytes = int(STALL_SECONDS * in_rate) * 2 * in_channels
+        self._station_base = 0  # station samples fed before the current process started
+        self._fed = 0  # station samples fed in total (including those dropped while restarting)
+        self._marks: deque[tuple[int, str]] = deque()  # (station sample, title), ascending
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task | None = None
+        self._restart: asyncio.Task | None = None
+        self._errors: deque[str] = deque(maxlen=5)
+        self._failures_in_a_row = 0
+
+    def _command(self) -> list[str]:
+        m = self.mount
+        return [
+            self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+            # No input probing: by default ffmpeg holds ~1.1 s of raw PCM before its first frame,
+            # which would eat the feeder's lookahead and leave the pacer releasing frame by frame.
+            "-probesize", "32", "-analyzeduration", "0",
+            "-f", "s16le", "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0",
+            "-c:a", "libmp3lame", "-b:a", f"{m.bitrate}k", "-ar", str(m.sample_rate), "-ac", str(m.channels),
+            "-write_xing", "0", "-id3v2_version", "0", "-flush_packets", "1", "-f", "mp3", "pipe:1",
+        ]  # fmt: skip
+
+    async def start(self) -> None:
+        proc = await child.spawn(*self._command(), stdin=True)
+        self._proc = proc
+        self._station_base = self._fed
+        self.frames_out = 0
+        self._reader = asyncio.create_task(self._read(proc), name=f"encoder {self.mount.path}")
+
+    def view(self) -> dict:
+        return {"encoder_restarts": self.restarts, "encoder_last_restart": self.last_restart_reason}
+
+    def mark(self, station_sample: int, title: str) -> None:
+        """`title` starts at this station sample (which has not been fed yet)."""
+        while self._marks and self._marks[-1][0] >= station_sample:
+            self._marks.pop()
+        self._marks.append((station_sample, title))
+
+    def feed(self, pcm: bytes) -> None:
+        """Hand PCM to the encoder without waiting for it (see the module's docstring)."""
+        proc = self._proc
+        if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
+            self._fed += len(pcm) // (2 * self.in_channels)  # lost while the encoder restarts
+            why = "not running" if proc is None else f"ended ({child.describe_exit(proc.returncode)})"
+            self._schedule_restart(why)
+            return
+        proc.stdin.write(pcm)
+        self._fed += len(pcm) // (2 * self.in_channels)
+        waiting = proc.stdin.transport.get_write_buffer_size()
+        if waiting > self.stall_bytes:
+            self._schedule_restart(f"stalled: {waiting / self.stall_bytes * STALL_SECONDS:.1f} s of audio not taken")
+
+    def _schedule_restart(self, why: str) -> None:
+        if self._restart is not None and not self._restart.done():
+            return
+        self._restart = asyncio.create_task(self._restart_now(why), name=f"encoder restart {self.mount.path}")
+
+    async def _restart_now(self, why: str) -> None:
+        self.restarts += 1
+        self.last_restart_reason = why
+        errors = "; ".join(self._errors)
+        log.error("%s: encoder %s%s; restarting (restart %d)", self.mount.path, why, f" ({errors})" if errors else "", self.restarts)
+        await self._stop_process()
+        delay = RESTART_DELAY[min(self._failures_in_a_row, len(RESTART_DELAY) - 1)]
+        self._failures_in_a_row += 1
+        await asyncio.sleep(delay)
+        await self.start()
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout and proc.stderr
+        errors = asyncio.create_task(self._read_errors(proc))
+        splitter = FrameSplitter()
+        try:
+            while data := await proc.stdout.read(16384):
+                for header, frame in splitter.feed(data):
+                    self._emit(header, frame)
+                if self.frames_out > 50:
+                    self._failures_in_a_row = 0  # it works again
+        except Exception:
+            log.exception("%s: error handling the encoder's output; restarting it", self.mount.path)
+            self._schedule_restart("output handling failed")
+        finally:
+            errors.cancel()
+
+    def _emit(self, header: FrameHeader, frame: bytes) -> None:
+        """Hand a frame to the mount, with the title that starts in it, if any."""
+        end = frame_end(self._station_base, self.frames_out, self.frame_samples, self.in_rate, self.mount.sample_rate)
+        self.frames_out += 1
+        self.sink(frame, header.samples, due_title(self._marks, end))
+
+    async def _read_errors(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr
+        async for line in proc.stderr:
+            text = line.decode("utf-8", "replace").strip()
+            if text:
+                self._errors.append(text)
+                log.warning("%s: encoder: %s", self.mount.path, text)
+
+    async def _stop_process(self) -> None:
+        proc, self._proc = self._proc, None
+        await child.stop(proc)
+        if self._reader is not None:
+            reader, self._reader = self._reader, None
+            try:
+                await asyncio.wait_for(reader, 2)  # it ends at the closed pipe
+            except (TimeoutError, asyncio.CancelledError):
+                reader.cancel()
+
+    async def close(self) -> None:
+        if self._restart is not None:
+            self._restart.cancel()
+        await self._stop_process()

@@ -1,0 +1,295 @@
+"""The station's PCM producer: scheduler → decoder → PCM (fades, crossfades, cuts) → encoders.
+
+It runs on the station's sample timeline (timeline.py) and, through `output`, stays at most
+`lookahead` seconds ahead of it, so it never decodes whole tracks ahead. Timed events are
+placed on the same timeline (cues.py), so a hard event cuts the current track at the exact
+sample of its second. A late decoder is covered with silence; a file that will not play is
+passed over, and its playlist gives way to the fallback when none of its files will.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..aio import background
+from ..schedule.model import Fades, Programme
+from ..schedule.scheduler import Choice, Scheduler
+from ..wire.text import display_path
+from .bulletin_play import BulletinPlayer
+from .cues import Cues
+from .decoder import DecodeError, Decoder
+from .encoder import Encoder
+from .live_input import LiveInput
+from .live_play import LIVE_FADE, LiveSession
+from .onair import OnAir
+from .output import Cut, Output
+from .shaping import ending, fade_in, faded_out, mix_under
+from .tags import TrackInfo, read_track_info
+from .timeline import Timeline
+
+log = logging.getLogger("streamer.feeder")
+
+UNPLAYABLE_RETRY = 600.0  # seconds before a file that failed to decode is tried again
+FIRST_AUDIO_TIMEOUT = 5.0  # seconds a decoder may take to produce its first audio
+STALLED_DECODER = 5.0  # seconds of silence covering a late decoder before the track is given up
+
+
+@dataclass(slots=True)
+class Track:
+    """One file being played: what it is, its decoder, and how far it has got."""
+
+    choice: Choice
+    info: TrackInfo
+    decoder: Decoder
+    offset: int = 0  # bytes decoded so far
+
+
+class Feeder:
+    def __init__(self, ffmpeg: str, sample_rate: int, channels: int, lookahead: float, encoders: list[Encoder]) -> None:
+        self.ffmpeg = ffmpeg
+        self.rate = sample_rate
+        self.channels = channels
+        self.frame_bytes = 2 * channels
+        self.timeline = Timeline(sample_rate, lookahead)
+        self.cues = Cues(lambda wall: self.timeline.sample_at(wall, time.time()))
+        self.output = Output(self.timeline, self.cues, encoders, channels)
+        self.onair = OnAir()
+        self.bulletins = BulletinPlayer(self)
+        self.scheduler: Scheduler | None = None
+        self.warnings: list[str] = []
+        self.tags: dict[Path, TrackInfo] = {}
+        self.unplayable: dict[Path, float] = {}  # file → when it last failed to decode
+        self.decoder_failures = 0  # decoders that died or hung mid-track
+        self.live: LiveSession | None = None
+        self._tail = b""  # held-back end of the previous track, for its fade-out/crossfade
+        self._tail_crossfade = 0.0
+        self._in_track = False  # a track is playing (a DJ's takeover crossfades out of it)
+        self._handover = False  # a DJ is waiting: the track hands over at its next chunk
+
+    # --- the programme and the clock ------------------------------------------------------------
+
+    def set_programme(self, programme: Programme, files: dict[str, list[Path]], warnings: list[str]) -> None:
+        """Adopt a (re)loaded programme; the current track plays on, the next choice uses it."""
+        self.warnings = warnings
+        for w in warnings:
+            log.warning("%s", w)
+        self.scheduler = Scheduler(programme, files, self._artist_of, previous=self.scheduler, playable=self._playable)
+        self.cues.follow(self.scheduler, self.now())
+
+    def _playable(self, path: Path) -> bool:
+        failed = self.unplayable.get(path)
+        return failed is None or time.time() - failed > UNPLAYABLE_RETRY
+
+    def _artist_of(self, path: Path) -> str:
+        info = self.tags.get(path)
+        return info.artist if info else ""
+
+    def playlist_sizes(self) -> dict[str, int]:
+        return {name: len(r.files) for name, r in self.scheduler.rotations.items()} if self.scheduler else {}
+
+    @property
+    def start(self) -> float | None:
+        """Monotonic time of the station's sample 0 (the mounts' clocks start from it)."""
+        return self.timeline.start
+
+    def now(self) -> float:
+        """Wall time at which the next sample fed airs."""
+        return self.timeline.time_of(self.timeline.fed, time.time())
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The feeder's loop (run and restarted by the station's supervisor)."""
+        failures = 0
+        while True:
+            choice = self._next_choice()
+            if choice.kind == "bulletin":
+                await self.bulletins.play(choice)
+            elif choice.kind == "live":
+                await self._play_live(choice)
+            elif choice.path is None and choice.kind == "event":
+                event = getattr(choice.event, "name", "")
+                log.warning("event %s: playlist %r has nothing playable; the music goes on", event, choice.playlist)
+            elif choice.path is None:
+                await self.output.play_silence(1.0)
+            elif await self._play_or_skip(choice):
+                failures = 0
+            else:
+                failures += 1
+                if failures >= 50:
+                    await self.output.play_silence(1.0)  # a run of failures: valid air, no spinning
+                    failures = 0
+
+    def _next_choice(self) -> Choice:
+        assert self.scheduler is not None
+        t = self.now()
+        self.cues.collect(t)
+        occ = self.cues.pop_due()
+        if occ is not None:
+            return self.scheduler.event_choice(occ.event, t, self.onair.history)
+        if self.live is not None:
+            return Choice(None, "live", "live", self.scheduler.block_at(t), Fades())
+        return self.scheduler.next_choice(t, self.onair.history)
+
+    async def _play_or_skip(self, choice: Choice) -> bool:
+        """Play a file; a file that fails is logged, listed and passed over for a while."""
+        assert choice.path is not None
+        try:
+            await self.play_file(choice)
+            return True
+        except DecodeError as exc:
+            self.unplayable[exc.path] = time.time()
+            self.onair.problem(time.time(), display_path(exc.path), exc.reason)
+            log.error("skipping %s: %s", display_path(exc.path), exc.reason)
+        except Exception:  # a bug must not take the station off air: log it, play on
+            log.exception("unexpected error while playing %s; going on with the next track", display_path(choice.path))
+            self.onair.problem(time.time(), display_path(choice.path), "internal error (see the log)")
+            await self.output.play_silence(1.0)
+        return False
+
+    # --- one file ------------------------------------------------------------------------------------
+
+    async def _open(self, choice: Choice) -> Track:
+        assert choice.path is not None
+        path = choice.path
+        info = self.tags.get(path)
+        if info is None:
+            try:  # off the loop, with a timeout: a hung file system must not hang the station
+                info = await asyncio.wait_for(asyncio.to_thread(read_track_info, path), FIRST_AUDIO_TIMEOUT)
+            except TimeoutError:
+                raise DecodeError(path, f"the file system did not answer within {FIRST_AUDIO_TIMEOUT:g} s") from None
+            self.tags[path] = info
+        decoder = Decoder(self.ffmpeg, path, self.rate, self.channels)
+        await decoder.start()
+        return Track(choice, info, decoder)
+
+    async def play_file(self, choice: Choice) -> bool:
+        """Play one file to its end (True), or until a hard event or a DJ cuts it (False)."""
+        track = await self._open(choice)
+        fades = choice.fades
+        head = tail = self.take_tail()  # the previous track's ending, mixed under this one's start
+        hold = int(max(fades.crossfade, fades.fade_out) * self.rate) * self.frame_bytes
+        fade_bytes = int((fades.fade_in if not head else max(fades.fade_in, self._tail_crossfade)) * self.rate) * self.frame_bytes
+        body = b""  # decoded but held back, to shape the ending
+        self._in_track = True
+        try:
+            while (chunk := await self._next_chunk(track)) is not None:
+                if track.offset == 0:
+                    # Everything before this point is fed (a crossfade's old ending is held in
+                    # `head`), so the title goes exactly where this track becomes audible.
+                    self.announce(track.info, choice, self.timeline.fed + len(body) // self.frame_bytes)
+                chunk = fade_in(chunk, track.offset, fade_bytes, self.channels)
+                track.offset += len(chunk)
+                chunk, head = mix_under(chunk, head)
+                body += chunk
+                if self._handover:  # a DJ took over: what is not fed yet becomes the crossfade
+                    self._hand_over(body)
+                    return False
+                if len(body) > hold:
+                    cut = len(body) - hold
+                    cut -= cut % self.frame_bytes
+                    await self.output.emit(body[:cut])
+                    body = body[cut:]
+            await self._finish(body + head, fades)
+            return True
+        except Cut:
+            return False
+        except DecodeError:
+            if track.offset == 0:  # nothing of this file aired: the previous track keeps its ending for the next
+                self._tail = tail
+            raise
+        finally:
+            self._in_track = self._handover = False  # a track that ended first hands over by itself
+            await self._close(track)
+
+    async def _next_chunk(self, track: Track) -> bytes | None:
+        """The decoder's next chunk, covering a late decoder with silence; a decoder silent for
+        too long (or before the first sample airs, past FIRST_AUDIO_TIMEOUT) is given up."""
+        covered = 0.0
+        pending = asyncio.ensure_future(track.decoder.read())
+        try:
+            while True:
+                budget = self.output.budget()
+                done, _ = await asyncio.wait({pending}, timeout=FIRST_AUDIO_TIMEOUT if budget is None else budget)
+                if done:
+                    return pending.result()
+                if budget is None or covered >= STALLED_DECODER:
+                    self.decoder_failures += 1
+                    raise DecodeError(track.decoder.path, f"the decoder produced no audio for {covered or FIRST_AUDIO_TIMEOUT:g} s")
+                covered += 0.1
+                left = self.output.ahead()
+                log.warning("%s: decoder late (%.2f s of audio left); covering with silence", display_path(track.decoder.path), left)
+                if not await self.output.cover():
+                    raise Cut
+        finally:
+            if not pending.done():
+                pending.cancel()
+
+    async def _close(self, track: Track) -> None:
+        decoder = track.decoder
+        await decoder.close()
+        if decoder.killed:
+            self.decoder_failures += 1
+            log.error("%s: the decoder was %s mid-track; going on with the next track", display_path(decoder.path), decoder.killed)
+        elif decoder.warnings:
+            log.warning("%s: decoded with warnings: %s", display_path(decoder.path), "; ".join(decoder.warnings))
+
+    async def _finish(self, body: bytes, fades: Fades) -> None:
+        """Fade the held-back ending out; keep its crossfade part to mix under the next track."""
+        fade = int(max(fades.fade_out, fades.crossfade) * self.rate)
+        now, self._tail = ending(body, fade, int(fades.crossfade * self.rate), self.channels)
+        self._tail_crossfade = fades.crossfade
+        await self.output.emit(now)
+
+    def take_tail(self) -> bytes:
+        """The previous track's held-back ending (to mix under what comes next), taken once."""
+        tail, self._tail = self._tail, b""
+        return tail
+
+    def announce(self, info: TrackInfo, choice: Choice, sample: int | None = None) -> None:
+        """`info` airs from station sample `sample` (default: the next one fed): every encoder
+        marks its title there."""
+        sample = self.timeline.fed if sample is None else sample
+        title = self.onair.announce(info, choice, self.timeline.time_of(sample, time.time()), sample)
+        for enc in self.output.encoders:
+            enc.mark(sample, title)
+
+    # --- live DJs -------------------------------------------------------------------------------------
+
+    def go_live(self, live: LiveInput, silence_timeout: float) -> None:
+        """A DJ takes over: what plays crossfades into the DJ over LIVE_FADE.
+
+        Audio already fed (the lookahead) is in the encoders and airs as it is; the crossfade
+        starts right after it, so the DJ is on air about `lookahead` after connecting. Outside
+        a track (silence, another DJ) what plays fades out over LIVE_FADE instead.
+        """
+        if self.live is not None:  # a second DJ: the first one's decoder goes now, with its buffer
+            background(self.live.live.close(), f"closing the decoder of DJ {self.live.live.name}")
+        self.live = LiveSession(live, silence_timeout)
+        if self._in_track:
+            self._handover = True
+        else:
+            self.cues.cut_soon(self.timeline.fed + int(LIVE_FADE * self.rate), LIVE_FADE)
+
+    def _hand_over(self, body: bytes) -> None:
+        self._handover = False
+        self._tail = faded_out(body[: int(LIVE_FADE * self.rate) * self.frame_bytes], self.channels)
+        self._tail_crossfade = LIVE_FADE
+
+    def end_live(self) -> None:
+        """Take the DJ off air now (killsource on the live mount)."""
+        if self.live is not None:
+            self.live.end_now()
+
+    async def _play_live(self, choice: Choice) -> None:
+        session = self.live
+        assert session is not None
+        if await session.play(self, choice):  # the DJ left or fell silent
+            log.info("live: %s ended; the schedule resumes", session.live.name)
+            if self.live is session:
+                self.live = None
+            await session.live.close()

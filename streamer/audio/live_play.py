@@ -1,0 +1,89 @@
+"""A live DJ on air: their decoded stream fed in place of the schedule.
+
+The takeover crossfades (LIVE_FADE) out of what plays; the DJ's titles come from the live
+mount; silence for `live_silence` seconds hands back to the schedule; a DJ who leaves has at
+most LIVE_TAIL seconds of what they sent still played; hard events (the news on the hour)
+still happen, and the DJ carries on after them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..schedule.scheduler import Choice
+from .live_input import LiveInput
+from .shaping import fade_in, mix_under
+from .tags import TrackInfo
+
+if TYPE_CHECKING:
+    from .feeder import Feeder
+
+log = logging.getLogger("streamer.feeder")
+
+LIVE_FADE = 0.1  # seconds: the crossfade from the schedule into a DJ who takes over
+LIVE_TAIL = 3.0  # seconds of a departed DJ's buffered audio played at most before the schedule resumes
+CHUNK = 0.1  # seconds of the DJ's audio read at a time
+
+
+class LiveSession:
+    """One DJ's time on air (across the hard events that interrupt it)."""
+
+    def __init__(self, live: LiveInput, silence_timeout: float) -> None:
+        self.live = live
+        self.silence_timeout = silence_timeout
+        self.tail = LIVE_TAIL  # seconds still played once the DJ has left
+        self._silent_since: float | None = None
+        self.title: str | None = None
+
+    def end_now(self) -> None:
+        """killsource: the DJ goes off air at once, their buffered audio dropped."""
+        self.live.end()
+        self.tail = 0.0
+
+    def silent_too_long(self, pcm: bytes | None, now: float) -> bool:
+        """True once the DJ has been silent for `silence_timeout` seconds (the schedule resumes)."""
+        if pcm is None or not self.live.is_silent(pcm):
+            self._silent_since = None
+            return False
+        if self._silent_since is None:
+            self._silent_since = now
+        if now - self._silent_since > self.silence_timeout:
+            log.warning("live: %s silent for %g s; the schedule resumes", self.live.name, self.silence_timeout)
+            return True
+        return False
+
+    async def play(self, feeder: Feeder, choice: Choice) -> bool:
+        """Feed the DJ until they leave or fall silent (True), or a hard event cuts in (False)."""
+        live = self.live
+        chunk = int(feeder.rate * CHUNK) * feeder.frame_bytes
+        fade_bytes = int(LIVE_FADE * feeder.rate) * feeder.frame_bytes
+        heard = 0  # bytes of the DJ's audio fed so far
+        head = feeder.take_tail()  # the track's last LIVE_FADE, faded out: mixed under the DJ
+        tail_until: int | None = None  # the sample where a departed DJ's buffered audio stops
+        pending = asyncio.ensure_future(live.read(chunk))
+        try:
+            while True:
+                done, pcm = await feeder.output.wait_or_silence(pending)
+                if live.ended and tail_until is None:
+                    tail_until = feeder.timeline.fed + int(self.tail * feeder.rate)
+                over = tail_until is not None and feeder.timeline.fed >= tail_until
+                if (done and pcm is None) or over or self.silent_too_long(pcm, feeder.now()):
+                    return True
+                assert pcm is not None
+                if done:
+                    pending = asyncio.ensure_future(live.read(chunk))
+                    pcm = fade_in(pcm, heard, fade_bytes, feeder.channels)
+                    heard += len(pcm)
+                if self.title != live.title:
+                    self.title = live.title
+                    feeder.announce(TrackInfo(Path(live.name), "", live.title, None), replace(choice, title=live.title))
+                pcm, head = mix_under(pcm, head)
+                if not await feeder.output.emit_or_cut(pcm):
+                    return False
+        finally:
+            if not pending.done():
+                pending.cancel()

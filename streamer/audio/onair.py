@@ -1,0 +1,132 @@
+"""What is on air and what was: the current item, the recent list, the play history the
+scheduler counts with (jingles, no-repeat windows), the problems log, and the ticker that
+turns a track into its StreamTitle."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..schedule.scheduler import Choice, Played
+from ..wire.text import display_path, iso_utc
+from .tags import TrackInfo
+
+log = logging.getLogger("streamer.feeder")
+
+HISTORY = 2000  # plays remembered for no-repeat windows and jingle counting
+RECENT = 20
+TICKER_SEPARATORS = "|-:\u00b7\u2013\u2014"  # trimmed off a ticker with no headline to show
+
+
+@dataclass(slots=True)
+class NowPlaying:
+    info: TrackInfo
+    playlist: str
+    kind: str
+    block: str | None
+    started: float  # wall time it goes on air (station timeline)
+    station_sample: int
+    title: str  # what players show (StreamTitle)
+
+
+@dataclass(slots=True)
+class Problem:
+    time: float
+    file: str
+    reason: str
+
+
+def ticker_title(ticker: str, info: TrackInfo, headline: str) -> str:
+    """A song's StreamTitle from the ticker template (pure)."""
+    title = ticker.format(artist=info.artist, title=info.title, display=info.display, headline=headline)
+    return title.strip().rstrip(TICKER_SEPARATORS).strip() or info.display
+
+
+class OnAir:
+    def __init__(self) -> None:
+        self.now: NowPlaying | None = None
+        self.recent: deque[NowPlaying] = deque(maxlen=RECENT)
+        self.history: deque[Played] = deque(maxlen=HISTORY)
+        self.problems: deque[Problem] = deque(maxlen=50)
+        self.ticker = "{display}"  # StreamTitle for songs: {artist} {title} {display} {headline}
+        self.headlines: Callable[[], list[str]] = list  # the headlines a ticker rotates through
+        self._ticker_turn = 0
+
+    def title_for(self, info: TrackInfo, choice: Choice) -> str:
+        if choice.title:
+            return choice.title
+        if choice.kind != "song" or self.ticker == "{display}":
+            return info.display
+        headlines = self.headlines()
+        headline = headlines[self._ticker_turn % len(headlines)] if headlines else ""
+        self._ticker_turn += 1
+        return ticker_title(self.ticker, info, headline)
+
+    def announce(self, info: TrackInfo, choice: Choice, started: float, sample: int) -> str:
+        """`info` goes on air at station sample `sample` (wall time `started`): its title."""
+        block = choice.block.name if choice.block else None
+        title = self.title_for(info, choice)
+        now = NowPlaying(info, choice.playlist, choice.kind, block, started, sample, title)
+        if self.now is not None:
+            self.recent.appendleft(self.now)
+        self.now = now
+        self.history.append(Played(started, info.path, info.artist, choice.playlist, choice.kind, block))
+        where = f"playlist {choice.playlist}" + (f", block {block}" if block else "")
+        log.info("now playing %r (%s, %s) from %s", title, choice.kind, where, display_path(info.path))
+        return title
+
+    def problem(self, when: float, file: str, reason: str) -> None:
+        self.problems.append(Problem(when, file, reason))
+
+    # --- what the APIs show ---------------------------------------------------------------------------
+
+    def now_playing(self, now: float) -> dict | None:
+        """The item on air, for /api/nowplaying: title, song, kind, where it comes from, progress."""
+        playing = self.now
+        if playing is None:
+            return None
+        duration = playing.info.duration
+        elapsed = max(0.0, now - playing.started)
+        return {
+            "title": playing.title,
+            "song": {"artist": playing.info.artist, "title": playing.info.title},
+            "kind": playing.kind,
+            "playlist": playing.playlist,
+            "block": playing.block,
+            "start": iso_utc(playing.started),
+            "elapsed": round(elapsed, 1),
+            "duration": round(duration, 1) if duration else None,
+            "remaining": round(max(0.0, duration - elapsed), 1) if duration else None,
+        }
+
+    def history_view(self) -> list[dict]:
+        return [
+            {"title": p.title, "song": {"artist": p.info.artist, "title": p.info.title}, "kind": p.kind, "start": iso_utc(p.started)}
+            for p in self.recent
+        ]
+
+    def now_status(self) -> dict | None:
+        """The item on air, for /api/status (the operator's view: file, playlist, block)."""
+        playing = self.now
+        if playing is None:
+            return None
+        info = playing.info
+        return {
+            "title": info.title,
+            "artist": info.artist,
+            "display": info.display,
+            "file": display_path(info.path),
+            "playlist": playing.playlist,
+            "kind": playing.kind,
+            "block": playing.block,
+            "duration": info.duration,
+            "started": playing.started,
+        }
+
+    def recent_status(self) -> list[dict]:
+        return [{"display": p.info.display, "file": display_path(p.info.path), "kind": p.kind, "started": p.started} for p in self.recent]
+
+    def problems_status(self) -> list[dict]:
+        return [{"time": p.time, "file": p.file, "reason": p.reason} for p in self.problems]

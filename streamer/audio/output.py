@@ -1,0 +1,110 @@
+"""PCM out of the feeder: to every encoder, never more than `lookahead` seconds ahead of the
+station's clock, faded out and stopped at the exact sample of an armed cut, and silence
+whenever something upstream is late (so listeners never run dry)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from .cues import Cues
+from .encoder import Encoder
+from .shaping import shape_for_cut
+from .timeline import Timeline
+
+T = TypeVar("T")
+
+LOW_WATER = 0.3  # seconds of audio ahead below which a late source is covered with silence
+SILENCE_STEP = 0.1
+
+
+class Cut(Exception):
+    """The timeline reached a hard event (or a wait-up-to deadline): stop the current item."""
+
+
+class Output:
+    def __init__(self, timeline: Timeline, cues: Cues, encoders: list[Encoder], channels: int) -> None:
+        self.timeline = timeline
+        self.cues = cues
+        self.encoders = encoders
+        self.channels = channels
+        self.frame_bytes = 2 * channels
+        self.silence_fed = 0.0  # seconds of silence inserted to cover late or failing sources
+
+    def ahead(self) -> float:
+        return self.timeline.ahead(asyncio.get_running_loop().time())
+
+    def budget(self) -> float | None:
+        """How long to wait for upstream before silence must cover (None: nothing airs yet)."""
+        return max(0.0, self.ahead() - LOW_WATER) if self.timeline.started else None
+
+    def silence(self, seconds: float) -> bytes:
+        return bytes(int(self.timeline.rate * seconds) * self.frame_bytes)
+
+    async def emit(self, pcm: bytes) -> None:
+        """Feed PCM to every encoder, fading it out and stopping it at an armed cut (raises Cut)."""
+        if not pcm:
+            return
+        cues = self.cues
+        if cues.cut_at is None:
+            await self._feed(pcm)
+            return
+        pcm, reached = shape_for_cut(pcm, self.timeline.fed, cues.cut_at, int(cues.cut_fade * self.timeline.rate), self.channels)
+        if pcm:
+            await self._feed(pcm)
+        if reached:
+            cues.cut_at = None
+            raise Cut
+
+    async def emit_or_cut(self, pcm: bytes) -> bool:
+        """Feed PCM; False (instead of raising Cut) when an armed cut was reached."""
+        try:
+            await self.emit(pcm)
+            return True
+        except Cut:
+            return False
+
+    async def cover(self) -> bool:
+        """Feed a step of silence for something late: False at an armed cut."""
+        self.silence_fed += SILENCE_STEP
+        return await self.emit_or_cut(self.silence(SILENCE_STEP))
+
+    async def _feed(self, pcm: bytes) -> None:
+        timeline = self.timeline
+        if not timeline.started:
+            timeline.begin(asyncio.get_running_loop().time(), time.time())
+            if self.cues.scheduler is not None:
+                self.cues.follow(self.cues.scheduler, timeline.wall0)
+        for enc in self.encoders:
+            enc.feed(pcm)  # never waits: a stalled encoder cannot hold up the other mounts
+        timeline.fed += len(pcm) // self.frame_bytes
+        wait = self.ahead() - timeline.lookahead
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def play_silence(self, seconds: float) -> None:
+        """Valid audio when nothing can play; stops early at a hard event."""
+        for _ in range(round(seconds / SILENCE_STEP)):
+            if not await self.cover() or self.cues.due_now(self.timeline.time_of(self.timeline.fed, time.time())):
+                break
+
+    async def wait_or_silence(self, pending: asyncio.Future) -> tuple[bool, bytes | None]:
+        """(True, result) once `pending` is done, or (False, silence) if it is late."""
+        done, _ = await asyncio.wait({pending}, timeout=max(0.0, self.ahead() - LOW_WATER))
+        return (True, pending.result()) if done else (False, self.silence(SILENCE_STEP))
+
+    async def covering(self, awaitable: Awaitable[T]) -> T:
+        """Await something slow while keeping the encoders fed: silence covers the wait."""
+        task = asyncio.ensure_future(awaitable)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.budget())
+                if done:
+                    return task.result()
+                if not await self.cover():
+                    return await task  # a hard event's second came while waiting: nothing to fade, wait on
+        finally:
+            if not task.done():
+                task.cancel()

@@ -1,0 +1,61 @@
+"""Track titles from tags (mutagen): "Artist - Title", the file name as fallback."""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import mutagen
+
+from ..wire.text import safe_text
+
+
+@dataclass(frozen=True, slots=True)
+class TrackInfo:
+    path: Path
+    artist: str
+    title: str
+    duration: float | None  # seconds, from the container, when it says
+
+    @property
+    def display(self) -> str:
+        return f"{self.artist} - {self.title}" if self.artist else self.title
+
+
+def _first(tags, *keys: str) -> str:
+    for key in keys:
+        try:
+            value = tags.get(key)
+        except (KeyError, ValueError, TypeError):
+            continue
+        if value:
+            text = value[0] if isinstance(value, list) else getattr(value, "text", [value])[0]
+            text = safe_text(str(text)).strip()
+            if text:
+                return text
+    return ""
+
+
+def read_track_info(path: Path) -> TrackInfo:
+    """Blocking (file I/O): run it in a thread from the event loop."""
+    fallback = safe_text(path.stem.replace("_", " ").strip() or path.name)
+    try:  # a FIFO or a device would block the reader forever: only regular files are opened
+        if not stat.S_ISREG(path.stat().st_mode):
+            return TrackInfo(path, "", fallback, None)
+        audio = mutagen.File(path, easy=True)
+    except Exception:
+        audio = None
+    if audio is None:
+        return TrackInfo(path, "", fallback, None)
+    tags = audio.tags or {}
+    # Easy keys first; raw ID3 frame names for containers mutagen has no easy mode for (WAV, AIFF).
+    artist = _first(tags, "artist", "albumartist", "performer", "TPE1", "TPE2")
+    title = _first(tags, "title", "TIT2") or fallback
+    length = getattr(audio.info, "length", None)
+    return TrackInfo(path, artist, title, float(length) if length else None)
+
+
+def read_tags(paths: list[Path]) -> dict[Path, TrackInfo]:
+    """Tags of many files at once (for no-repeat windows): run in the offload worker."""
+    return {p: read_track_info(p) for p in paths}

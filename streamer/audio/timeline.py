@@ -1,0 +1,49 @@
+"""The station's sample timeline (pure: times are passed in).
+
+Sample n of the station's PCM airs at `wall0 + n / rate` (wall clock) and at
+`start + n / rate` on the event loop's monotonic clock. The origin is set when audio first
+flows, a moment ahead, so decoders can get ahead before anyone could run dry; the mounts'
+pacing clocks start from the same origin. Nothing else counts the station's samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STARTUP_DELAY = 0.5  # seconds between the first PCM fed and its air time
+
+
+@dataclass(slots=True)
+class Timeline:
+    rate: int
+    lookahead: float  # seconds of audio prepared ahead of the clock, at most
+    fed: int = 0  # samples per channel fed to the encoders since start
+    start: float | None = None  # monotonic time of sample 0 (None until audio first flows)
+    wall0: float = 0.0  # wall time of sample 0
+
+    @property
+    def started(self) -> bool:
+        return self.start is not None
+
+    def begin(self, mono: float, wall: float) -> None:
+        """Audio is about to flow: sample 0 airs STARTUP_DELAY from now."""
+        self.start = mono + STARTUP_DELAY
+        self.wall0 = wall + STARTUP_DELAY
+
+    def time_of(self, sample: int, wall_now: float) -> float:
+        """Wall time at which `sample` airs."""
+        if self.start is None:
+            return wall_now + sample / self.rate
+        return self.wall0 + sample / self.rate
+
+    def sample_at(self, wall: float, wall_now: float) -> int:
+        """The sample airing at wall time `wall`."""
+        if self.start is None:
+            return self.fed + max(0, round((wall - wall_now) * self.rate))
+        return round((wall - self.wall0) * self.rate)
+
+    def ahead(self, mono_now: float) -> float:
+        """Seconds of audio fed beyond the clock (nothing on air yet: a full lookahead)."""
+        if self.start is None:
+            return self.lookahead
+        return self.start + self.fed / self.rate - mono_now

@@ -1,0 +1,281 @@
+"""The news desk: keeps the station's headline list from a folder of articles, RSS/Atom
+feeds and the API, merged (deduplicated, newest first, expiring) and kept across restarts.
+
+A bad article or feed never costs the headlines already there: the error is logged and
+shown in /api/status until the source works again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from ..aio import TooLarge, read_capped
+from ..offload import OffloadError
+from ..settings import FeedConfig, NewsConfig
+from .parse import FeedError, NewsItem, merge, parse_article, parse_feed
+
+log = logging.getLogger("streamer.news")
+
+ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
+MAX_ARTICLE_BYTES = 2_000_000
+MAX_FEED_BYTES = 5_000_000
+SCAN_INTERVAL = 1.0
+FEED_TIMEOUT = 30.0  # seconds to parse a feed (in the offload worker) at most
+
+
+async def _in_thread(timeout: float, fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
+
+
+@dataclass(slots=True)
+class FolderScan:
+    """What a scan of the news folder found (made in a worker thread, applied on the loop)."""
+
+    seen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    items: dict[str, NewsItem | None] = field(default_factory=dict)  # changed articles (None: unreadable)
+    errors: dict[str, str] = field(default_factory=dict)
+    folder_error: str = ""
+
+
+class NewsDesk:
+    def __init__(
+        self,
+        config: NewsConfig,
+        on_change: Callable[[], None] = lambda: None,
+        offload: Callable[..., Awaitable[Any]] = _in_thread,
+    ) -> None:
+        self.config = config
+        self.on_change = on_change
+        self.offload = offload  # CPU-heavy parsing (feeds) runs out of the event loop's way
+        self.folder_items: dict[str, NewsItem] = {}  # by file path
+        self._folder_seen: dict[str, tuple[int, int]] = {}
+        self.feed_items: dict[str, list[NewsItem]] = {}  # by URL
+        self.posted: list[NewsItem] = []
+        self.retracted: set[str] = set()
+        self.errors: dict[str, str] = {}  # source → last error, while it lasts
+        self.feed_state: dict[str, dict] = {}  # url → etag, last_modified, last_ok, polls
+        self.headlines: list[NewsItem] = []
+        self._session: aiohttp.ClientSession | None = None
+
+    # --- the merged list -----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        groups = [list(self.folder_items.values()), self.posted, *self.feed_items.values()]
+        now = time.time()
+        ttl = self.config.expire_hours * 3600
+        for group in groups:
+            for item in group:
+                if item.expires is None and item.published:
+                    item.expires = item.published + ttl
+        merged = [i for i in merge(groups, now) if i.id not in self.retracted]
+        if [i.id for i in merged] != [i.id for i in self.headlines]:
+            self.headlines = merged
+            self._save()
+            self.on_change()
+
+    def post(self, item: NewsItem) -> NewsItem:
+        item.origin = "api"
+        item.published = item.published or time.time()
+        self.retracted.discard(item.id)
+        self.posted = [p for p in self.posted if p.id != item.id] + [item]
+        self.refresh()
+        return item
+
+    def retract(self, item_id: str) -> bool:
+        known = any(i.id == item_id for i in self.headlines)
+        self.retracted.add(item_id)
+        self.posted = [p for p in self.posted if p.id != item_id]
+        self.refresh()
+        return known
+
+    # --- persistence -----------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        path = self.config.state_file
+        if path is None:
+            return
+        data = {
+            "posted": [i.to_json() for i in self.posted],
+            "retracted": sorted(self.retracted),
+            "headlines": [i.to_json() for i in self.headlines],
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            self.errors["state"] = f"cannot save headlines to {path}: {exc.strerror or exc}"
+
+    def load_state(self) -> None:
+        path = self.config.state_file
+        if path is None or not path.is_file():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            fields = set(NewsItem.__dataclass_fields__)
+            self.posted = [NewsItem(**{k: v for k, v in d.items() if k in fields}) for d in data.get("posted", [])]
+            self.retracted = set(data.get("retracted", []))
+            # Feed headlines from before the restart stand until their feeds answer again.
+            for d in data.get("headlines", []):
+                item = NewsItem(**{k: v for k, v in d.items() if k in fields})
+                if item.origin.startswith("feed:"):
+                    self.feed_items.setdefault(item.origin[5:], []).append(item)
+        except (OSError, ValueError, TypeError) as exc:
+            log.error("%s: cannot read saved headlines (%s); starting without them", path, exc)
+        self.refresh()
+
+    # --- sources -----------------------------------------------------------------------------------
+
+    def tasks(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        """The desk's long-lived jobs, for the station's supervisor to run."""
+        jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        if self.config.folder is not None:
+            jobs.append(("news folder", self._watch_folder))
+        for feed in self.config.feeds:
+            jobs.append((f"feed {feed.url}", lambda feed=feed: self._poll(feed)))
+        return jobs
+
+    async def close(self) -> None:
+        if self._session:
+            await self._session.close()
+
+    async def _watch_folder(self) -> None:
+        while True:
+            scan = await asyncio.to_thread(self._scan_folder, dict(self._folder_seen))
+            if self._apply(scan):
+                self.refresh()
+            await asyncio.sleep(SCAN_INTERVAL)
+
+    def _apply(self, scan: FolderScan) -> bool:
+        """Take a scan's results into the desk (on the loop). True if the folder's items changed."""
+        key = f"folder:{self.config.folder}"
+        if scan.folder_error:
+            self.errors[key] = scan.folder_error
+            return False
+        self.errors.pop(key, None)
+        changed = bool(scan.items)
+        for path, item in scan.items.items():
+            name = f"article:{Path(path).name}"
+            if item is None:
+                self.folder_items.pop(path, None)
+                self.errors[name] = scan.errors[path]
+                log.warning("news article %s skipped: %s", path, scan.errors[path])
+            else:
+                self.folder_items[path] = item
+                self.errors.pop(name, None)
+        for gone in set(self.folder_items) - set(scan.seen):
+            del self.folder_items[gone]
+            changed = True
+        for gone in set(self._folder_seen) - set(scan.seen):
+            self.errors.pop(f"article:{Path(gone).name}", None)
+        self._folder_seen = scan.seen
+        return changed
+
+    def _scan_folder(self, known: dict[str, tuple[int, int]]) -> FolderScan:
+        """Blocking (a worker thread): reads the articles that changed since `known`."""
+        folder = self.config.folder
+        assert folder is not None
+        scan = FolderScan()
+        try:
+            entries = [p for p in folder.iterdir() if p.suffix.lower() in ARTICLE_SUFFIXES and p.is_file()]
+        except FileNotFoundError:
+            entries = []
+        except OSError as exc:
+            scan.folder_error = str(exc)
+            return scan
+        for path in entries:
+            key = str(path)
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            scan.seen[key] = (st.st_mtime_ns, st.st_size)
+            if known.get(key) == scan.seen[key]:
+                continue
+            item, error = self._read_article(path, st.st_mtime)
+            scan.items[key] = item
+            if item is None:
+                scan.errors[key] = error
+        return scan
+
+    def _read_article(self, path: Path, mtime: float) -> tuple[NewsItem | None, str]:
+        try:
+            raw = path.read_bytes()[:MAX_ARTICLE_BYTES]
+        except OSError as exc:
+            return None, f"unreadable: {exc.strerror or exc}"
+        if not raw.strip():
+            return None, "empty file"
+        text = raw.decode("utf-8", errors="replace")
+        item = parse_article(text, self.config.mastheads)
+        if item is None:
+            return None, "no headline found"
+        item.published = mtime
+        item.origin = f"folder:{path.name}"
+        return item, ""
+
+    async def _poll(self, feed: FeedConfig) -> None:
+        state = self.feed_state.setdefault(feed.url, {"etag": None, "last_modified": None, "last_ok": None, "polls": 0, "not_modified": 0})
+        while True:
+            await self.poll_once(feed, state)
+            await asyncio.sleep(feed.interval)
+
+    async def poll_once(self, feed: FeedConfig, state: dict) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers={"User-Agent": "streamer news desk"})
+        headers = {}
+        if state.get("etag"):
+            headers["If-None-Match"] = state["etag"]
+        if state.get("last_modified"):
+            headers["If-Modified-Since"] = state["last_modified"]
+        state["polls"] = state.get("polls", 0) + 1
+        key = f"feed:{feed.url}"
+        try:
+            async with self._session.get(feed.url, headers=headers, timeout=aiohttp.ClientTimeout(total=feed.timeout)) as r:
+                if r.status == 304:
+                    state["not_modified"] = state.get("not_modified", 0) + 1
+                    self.errors.pop(key, None)
+                    return
+                if r.status != 200:
+                    raise FeedError(f"HTTP {r.status} {r.reason}")
+                try:
+                    data = await read_capped(r.content, MAX_FEED_BYTES)
+                except TooLarge:
+                    raise FeedError(f"feed larger than {MAX_FEED_BYTES:,} bytes") from None
+                items = await self.offload(FEED_TIMEOUT, parse_feed, data, key)
+                state["etag"] = r.headers.get("ETag")
+                state["last_modified"] = r.headers.get("Last-Modified")
+        except (FeedError, aiohttp.ClientError, TimeoutError, OffloadError) as exc:
+            message = str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError):
+                message = f"no answer within {feed.timeout:g} s"
+            if self.errors.get(key) != message:
+                log.warning("news feed %s: %s (keeping its previous headlines)", feed.url, message)
+            self.errors[key] = message
+            return
+        now = time.time()
+        for item in items:
+            item.published = item.published or now
+        self.feed_items[feed.url] = items
+        state["last_ok"] = now
+        self.errors.pop(key, None)
+        self.refresh()
+
+    def status(self) -> dict:
+        return {
+            "headlines": len(self.headlines),
+            "folder": str(self.config.folder) if self.config.folder else None,
+            "articles": len(self.folder_items),
+            "feeds": [{"url": url, **{k: v for k, v in state.items()}} for url, state in self.feed_state.items()],
+            "errors": dict(self.errors),
+        }

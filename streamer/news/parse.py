@@ -1,0 +1,238 @@
+"""News items from the places a newsroom keeps them (pure: text/bytes in, items out).
+
+- Articles saved as text by the station's website: a masthead line, the headline, the body,
+  a source credit (often glued to the end of the last paragraph).
+- Markdown articles, with or without YAML front matter (`title:`, `summary:`, `source:`).
+- RSS 2.0 and Atom feeds (parsed with defusedxml: feeds are untrusted XML).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import html
+import math
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import yaml
+from defusedxml import ElementTree
+
+from ..wire.text import safe_text
+
+MAX_HEADLINE = 300
+
+
+@dataclass(slots=True)
+class NewsItem:
+    title: str
+    summary: str = ""
+    source: str = ""
+    published: float = 0.0  # epoch seconds
+    expires: float | None = None
+    origin: str = ""  # "folder:…", "feed:…" or "api"
+    link: str = ""
+    id: str = field(default="")
+
+    def __post_init__(self) -> None:
+        self.title = clean_text(self.title)[:MAX_HEADLINE]
+        self.summary = clean_text(self.summary)
+        self.source = clean_text(self.source)
+        if not self.id:
+            self.id = item_id(self.title)
+        # Times come from feeds, files, the API and the saved state: a NaN or an infinity there
+        # would make every JSON document that carries the item invalid.
+        self.published = self.published if _finite(self.published) else 0.0
+        self.expires = self.expires if _finite(self.expires) else None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def clean_text(text: str) -> str:
+    text = unicodedata.normalize("NFC", safe_text(text or ""))
+    text = re.sub(r"<[^>]{0,500}>", " ", text)  # feeds put HTML in descriptions
+    text = html.unescape(text)
+    text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def item_id(title: str) -> str:
+    """Stable id from the headline's letters: the same story from two sources is one item."""
+    key = re.sub(r"\W+", " ", unicodedata.normalize("NFKC", title).casefold()).strip()
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
+
+
+# --- articles -------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'\u201d\u2019)]*$")
+
+
+def _is_body_line(line: str) -> bool:
+    """Body text: a full sentence, or a long line. Headlines and mastheads are short, unpunctuated."""
+    return bool(_SENTENCE_END.search(line)) or len(line) > 160
+
+
+def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None:
+    """Headline, summary and source credit of a saved article; None if there is no headline.
+
+    The headline is the last short, unpunctuated line before the body starts; anything
+    above it (the site's masthead, a section name) is not the headline. Known mastheads can
+    also be named.
+    """
+    text = text.lstrip("\ufeff")
+    if text.startswith("---"):
+        return _front_matter(text)
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return None
+    if lines[0].startswith("#"):  # Markdown without front matter: the first heading
+        body = [line for line in lines[1:] if not line.startswith("#")]
+        return _item(lines[0].lstrip("#").strip(), body)
+    masthead_keys = {m.casefold() for m in mastheads}
+    head: list[str] = []
+    body_start = len(lines)
+    for i, line in enumerate(lines):
+        if _is_body_line(line):
+            body_start = i
+            break
+        if line.casefold() not in masthead_keys:
+            head.append(line)
+    if not head:
+        return None
+    return _item(head[-1], lines[body_start:])
+
+
+def _item(title: str, body: list[str]) -> NewsItem | None:
+    if not title:
+        return None
+    summary = next((line for line in body if _is_body_line(line)), "")
+    source = ""
+    if body:
+        # A credit glued to the end of the last paragraph: '… out of the city." BBC News'
+        m = re.search(r"[.!?\"\u201d\u2019]\s+([A-Z][\w&.'\- ]{1,40})$", body[-1])
+        if m and not _SENTENCE_END.search(m[1]):
+            source = m[1].strip()
+        elif len(body[-1]) <= 40 and not _is_body_line(body[-1]):
+            source = body[-1]
+    return NewsItem(title=title, summary=summary, source=source)
+
+
+def _front_matter(text: str) -> NewsItem | None:
+    _, _, rest = text.partition("---")
+    meta_text, sep, body = rest.partition("\n---")
+    if not sep:
+        return None
+    try:
+        meta = yaml.safe_load(meta_text) or {}
+    except yaml.YAMLError:
+        return None
+    if not isinstance(meta, dict):
+        return None
+    body_lines = [line.strip() for line in body.splitlines() if line.strip() and not line.startswith("#")]
+    title = str(meta.get("title") or meta.get("headline") or "")
+    if not title:
+        heading = next((line for line in body.splitlines() if line.startswith("#")), "")
+        title = heading.lstrip("#").strip()
+    if not title:
+        return None
+    item = NewsItem(
+        title=title,
+        summary=str(meta.get("summary") or next((line for line in body_lines if _is_body_line(line)), "")),
+        source=str(meta.get("source") or ""),
+    )
+    if isinstance(meta.get("expires"), datetime):
+        item.expires = meta["expires"].timestamp()
+    return item
+
+
+# --- feeds ----------------------------------------------------------------------------------
+
+_ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+class FeedError(ValueError):
+    pass
+
+
+def parse_feed(data: bytes, origin: str = "") -> list[NewsItem]:
+    """Items of an RSS 2.0 or Atom feed. Raises FeedError for anything else."""
+    try:
+        root = ElementTree.fromstring(data)
+    except Exception as exc:  # defusedxml raises several types (ParseError, EntitiesForbidden…)
+        raise FeedError(f"malformed XML: {exc}") from None
+    items: list[NewsItem] = []
+    if root.tag == "rss" or root.find("channel") is not None:
+        channel = root.find("channel")
+        source = clean_text(channel.findtext("title", "")) if channel is not None else ""
+        for it in root.iter("item"):
+            title = it.findtext("title", "")
+            if not clean_text(title):
+                continue
+            items.append(
+                NewsItem(
+                    title=title,
+                    summary=it.findtext("description", ""),
+                    source=source,
+                    published=_rfc822(it.findtext("pubDate", "")),
+                    origin=origin,
+                    link=(it.findtext("link", "") or "").strip(),
+                )
+            )
+    elif root.tag == f"{_ATOM}feed":
+        source = clean_text(root.findtext(f"{_ATOM}title", ""))
+        for entry in root.iter(f"{_ATOM}entry"):
+            title = entry.findtext(f"{_ATOM}title", "")
+            if not clean_text(title):
+                continue
+            link = entry.find(f"{_ATOM}link")
+            items.append(
+                NewsItem(
+                    title=title,
+                    summary=entry.findtext(f"{_ATOM}summary", "") or entry.findtext(f"{_ATOM}content", ""),
+                    source=source,
+                    published=_iso(entry.findtext(f"{_ATOM}updated", "") or entry.findtext(f"{_ATOM}published", "")),
+                    origin=origin,
+                    link=link.get("href", "") if link is not None else "",
+                )
+            )
+    else:
+        raise FeedError(f"not an RSS 2.0 or Atom feed (root element <{root.tag}>)")
+    return items
+
+
+def _rfc822(text: str) -> float:
+    try:
+        return email.utils.parsedate_to_datetime(text.strip()).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return 0.0
+
+
+def _iso(text: str) -> float:
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+# --- the merged list --------------------------------------------------------------------------
+
+
+def merge(groups: list[list[NewsItem]], now: float, limit: int = 50) -> list[NewsItem]:
+    """One list: expired items out, duplicates (same headline) merged, newest first."""
+    best: dict[str, NewsItem] = {}
+    for group in groups:
+        for item in group:
+            if item.expires is not None and item.expires <= now:
+                continue
+            kept = best.get(item.id)
+            if kept is None or item.published > kept.published:
+                best[item.id] = item
+    return sorted(best.values(), key=lambda i: i.published, reverse=True)[:limit]

@@ -1,0 +1,54 @@
+"""A headline posted through the API (pure): the request body in, a NewsItem or the reason
+it was refused out."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+
+from .parse import NewsItem
+
+MAX_NEWS_POST = 64 * 1024
+MAX_EXPIRES = 10 * 365 * 86400.0
+
+
+def news_item_from_json(body: bytes, now: float) -> NewsItem:
+    """A NewsItem from a POST body; ValueError says exactly what is wrong."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("the body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"bad JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError('the body must be a JSON object like {"title": "…", "summary": "…"}')
+    unknown = set(data) - {"title", "summary", "source", "expires"}
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}; known: title, summary, source, expires")
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ValueError("title is required and must be non-empty text")
+    for key in ("summary", "source"):
+        if key in data and not isinstance(data[key], str):
+            raise ValueError(f"{key} must be text")
+    expires = data.get("expires")
+    if expires is not None:
+        if isinstance(expires, bool) or not isinstance(expires, int | float | str):
+            raise ValueError("expires must be seconds from now (a number) or an ISO 8601 time")
+        if isinstance(expires, str):
+            try:
+                when = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"expires {expires!r} is not an ISO 8601 time like 2026-11-24T18:00:00Z") from None
+            expires = when.timestamp() if when.tzinfo else None
+            if expires is None:
+                raise ValueError("expires needs a time zone (add Z or +02:00)")
+        else:
+            seconds = float(expires)
+            if not math.isfinite(seconds) or not 0 < seconds <= MAX_EXPIRES:
+                raise ValueError(f"expires must be seconds from now between 1 and {MAX_EXPIRES:.0f} (ten years), not {expires!r}")
+            expires = now + seconds
+    return NewsItem(
+        title=title, summary=data.get("summary", ""), source=data.get("source", ""), published=now, expires=expires, origin="api"
+    )

@@ -1,0 +1,279 @@
+"""The scheduler: (time, programme, play history) → what plays now, next, and when events fall.
+
+Pure: the clock is passed in (UTC epoch seconds), the play history is passed in, and the only
+state kept is the rotations' and weights' positions. Local times, days and DST come from the
+programme's IANA time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Block, Event, Fades, Programme
+from .sources import Rotation
+
+UTC = dt.UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    time: float  # UTC epoch seconds it went on air
+    path: Path
+    artist: str
+    playlist: str
+    kind: str  # "song", "jingle" or "event"
+    block: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    path: Path | None  # None: the playlist is empty
+    playlist: str
+    kind: str
+    block: Block | None
+    fades: Fades
+    event: Event | None = None
+    title: str | None = None  # overrides the track's tags (bulletin segments)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    time: float
+    event: Event
+
+
+class Scheduler:
+    def __init__(
+        self,
+        programme: Programme,
+        files: dict[str, list[Path]],
+        artist_of: Callable[[Path], str] = lambda p: "",
+        rng: random.Random | None = None,
+        previous: Scheduler | None = None,
+        playable: Callable[[Path], bool] = lambda p: True,
+    ) -> None:
+        self.programme = programme
+        self.tz = programme.timezone
+        self.artist_of = artist_of
+        self.playable = playable  # files known not to decode are passed over
+        self.rng = rng or random.Random()
+        self.rotations = {name: Rotation(files.get(name, []), p.order, self.rng) for name, p in programme.playlists.items()}
+        self._wrr: dict[str, dict[str, int]] = {}  # block → smooth weighted round-robin state
+        if previous is not None:  # a reload: rotations and weights go on where they were
+            for name, rotation in self.rotations.items():
+                if name in previous.rotations:
+                    rotation.carry_over(previous.rotations[name])
+            self._wrr = {block: dict(state) for block, state in previous._wrr.items()}
+
+    # --- blocks ------------------------------------------------------------------------------
+
+    def local(self, t: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(t, self.tz)
+
+    def block_at(self, t: float) -> Block | None:
+        """The block on air at `t`: the highest priority of those active (first defined on a tie)."""
+        local = self.local(t)
+        best: Block | None = None
+        for block in self.programme.blocks:
+            if block_active(block, local) and (best is None or block.priority > best.priority):
+                best = block
+        return best
+
+    # --- what plays next -----------------------------------------------------------------------
+
+    def next_choice(self, t: float, history: Sequence[Played]) -> Choice:
+        block = self.block_at(t)
+        fades = block.fades if block else self.programme.fades
+        if block is not None and block.jingles and self._jingle_due(block, t, history):
+            name = block.jingles.playlist
+            jingle = self._pick(name, t, history)
+            if jingle is not None:  # no playable jingle: the music goes on
+                return Choice(jingle, name, "jingle", block, self._fades_for(name, fades))
+        name = self._weighted(block) if block else (self.programme.fallback or "")
+        path = self._pick(name, t, history)
+        if path is None and name != self.programme.fallback and self.programme.fallback:
+            name = self.programme.fallback  # an empty (or all unplayable) playlist falls back rather than go silent
+            path = self._pick(name, t, history)
+        return Choice(path, name, "song", block, self._fades_for(name, fades))
+
+    def event_choice(self, event: Event, t: float, history: Sequence[Played]) -> Choice:
+        block = self.block_at(t)
+        fades = block.fades if block else self.programme.fades
+        if event.bulletin:
+            return Choice(None, "bulletin", "bulletin", block, Fades(), event)
+        return Choice(self._pick(event.play, t, history), event.play, "event", block, self._fades_for(event.play, fades), event)
+
+    def _fades_for(self, playlist: str, block_fades: Fades) -> Fades:
+        p = self.programme.playlists.get(playlist)
+        return p.fades if p and p.fades else block_fades
+
+    def _weighted(self, block: Block) -> str:
+        if len(block.play) == 1:
+            return next(iter(block.play))
+        state = self._wrr.setdefault(block.name, dict.fromkeys(block.play, 0))
+        total = sum(block.play.values())
+        for name, weight in block.play.items():
+            state[name] = state.get(name, 0) + weight
+        pick = max(block.play, key=lambda n: state[n])
+        state[pick] -= total
+        return pick
+
+    def _jingle_due(self, block: Block, t: float, history: Sequence[Played]) -> bool:
+        assert block.jingles is not None
+        songs = 0
+        run_start: float | None = None
+        for played in reversed(history):
+            if played.block != block.name:
+                break
+            if played.kind == "jingle":
+                if block.jingles.every_songs:
+                    return songs >= block.jingles.every_songs
+                return t - played.time >= block.jingles.every_minutes * 60
+            if played.kind == "song":
+                songs += 1
+            run_start = played.time
+        if block.jingles.every_songs:
+            return songs >= block.jingles.every_songs
+        return run_start is not None and t - run_start >= block.jingles.every_minutes * 60
+
+    def _next_playable(self, rotation: Rotation) -> Path | None:
+        """The rotation's next file that is not known to be unplayable (None: all of them are)."""
+        for _ in range(len(rotation.files)):
+            path = rotation.next()
+            if path is not None and self.playable(path):
+                return path
+        return None
+
+    def _pick(self, playlist: str, t: float, history: Sequence[Played]) -> Path | None:
+        rotation = self.rotations.get(playlist)
+        if rotation is None or not rotation.files:
+            return None
+        spec = self.programme.playlists[playlist]
+        if not (spec.no_repeat_track or spec.no_repeat_artist):
+            return self._next_playable(rotation)
+        recent_tracks: dict[Path, float] = {}
+        recent_artists: dict[str, float] = {}
+        horizon = t - max(spec.no_repeat_track, spec.no_repeat_artist) * 60
+        for played in reversed(history):
+            if played.time < horizon:
+                break
+            recent_tracks.setdefault(played.path, played.time)
+            artist = played.artist or self.artist_of(played.path)
+            if artist:
+                recent_artists.setdefault(artist.casefold(), played.time)
+
+        def last_conflict(path: Path) -> float:
+            """When this track (or its artist) last played, as far as the windows care."""
+            artist = self.artist_of(path).casefold()
+            track_gap = t - recent_tracks.get(path, float("-inf"))
+            artist_gap = t - recent_artists.get(artist, float("-inf")) if artist else float("inf")
+            if track_gap >= spec.no_repeat_track * 60 and artist_gap >= spec.no_repeat_artist * 60:
+                return float("-inf")
+            return max(recent_tracks.get(path, float("-inf")), recent_artists.get(artist, float("-inf")) if artist else float("-inf"))
+
+        path = self._next_playable(rotation)
+        if path is None:
+            return None
+        if last_conflict(path) == float("-inf"):
+            return path
+        candidates = [f for f in rotation.files if self.playable(f)]
+        allowed = [f for f in candidates if last_conflict(f) == float("-inf")]
+        if allowed:
+            return self.rng.choice(allowed)
+        return min(candidates, key=last_conflict)  # nothing qualifies: the longest ago
+
+    # --- timed events ----------------------------------------------------------------------------
+
+    def next_event(self, after: float) -> Occurrence | None:
+        """The first event strictly after `after` (ties: the one defined first)."""
+        best: Occurrence | None = None
+        for event in self.programme.events:
+            t = self._next_time(event, after)
+            if t is not None and (best is None or t < best.time):
+                best = Occurrence(t, event)
+        return best
+
+    def events_at(self, when: float) -> list[Event]:
+        """Every event that falls exactly at `when` (several may share a second)."""
+        return [e for e in self.programme.events if self._next_time(e, when - 1e-3) == when]
+
+    def events_between(self, start: float, end: float) -> list[Occurrence]:
+        out = []
+        t = start
+        while (occ := self.next_event(t)) is not None and occ.time < end:
+            out += [Occurrence(occ.time, e) for e in self.events_at(occ.time)]
+            t = occ.time
+        return out
+
+    def _next_time(self, event: Event, after: float) -> float | None:
+        day0 = self.local(after).date()
+        candidates: set[float] = set()
+        for offset in range(-1, 9):
+            day = day0 + dt.timedelta(days=offset)
+            if day.weekday() not in event.days:
+                continue
+            if event.minute is not None:
+                for hour in range(24):
+                    wall = dt.datetime(day.year, day.month, day.day, hour, event.minute, event.second)
+                    candidates.update(t for t in wall_times(wall, self.tz, both_folds=True) if t > after)
+            else:
+                assert event.time is not None
+                wall = dt.datetime.combine(day, event.time)
+                candidates.update(t for t in wall_times(wall, self.tz, both_folds=False) if t > after)
+            if candidates and offset >= 1:
+                break
+        return min(candidates) if candidates else None
+
+
+def block_active(block: Block, local: dt.datetime) -> bool:
+    now = local.time().replace(tzinfo=None)
+    today = local.date()
+    if not block.crosses_midnight:
+        return block.start <= now < block.end and _on(block, today)
+    if now >= block.start and _on(block, today):
+        return True
+    return now < block.end and _on(block, today - dt.timedelta(days=1))
+
+
+def _on(block: Block, day: dt.date) -> bool:
+    """Does a run of `block` that starts on `day` exist?"""
+    if day.weekday() not in block.days:
+        return False
+    if block.date_from and day < block.date_from:
+        return False
+    return not (block.date_until and day > block.date_until)
+
+
+def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> list[float]:
+    """UTC epoch seconds of a local wall time.
+
+    Ambiguous (clocks go back): the first occurrence, or both when `both_folds` (an hourly
+    event happens in each of the two real hours). Non-existent (clocks go forward): for a daily
+    event the moment the clocks change, so it still happens, on time as near as can be; for an
+    hourly one (`both_folds`) none, as every real hour still has its own occurrence.
+    """
+    first = wall.replace(tzinfo=tz, fold=0)
+    second = wall.replace(tzinfo=tz, fold=1)
+    t0, t1 = first.timestamp(), second.timestamp()
+    if t0 == t1:
+        return [t0]
+    if t0 < t1:  # ambiguous: 01:30 happens twice
+        return [t0, t1] if both_folds else [t0]
+    if both_folds:
+        # Non-existent, for an hourly event: it happens every real hour, and the real hour that
+        # would hold it is already covered by the next wall-clock hour (02:30 after a 01:00 jump).
+        return []
+    # Non-existent: fold=1 reads it with the new offset (earlier), fold=0 with the old one.
+    lo, hi = t1, t0
+    offset_before = dt.datetime.fromtimestamp(lo, tz).utcoffset()
+    while hi - lo > 0.5:
+        mid = (lo + hi) / 2
+        if dt.datetime.fromtimestamp(mid, tz).utcoffset() == offset_before:
+            lo = mid
+        else:
+            hi = mid
+    return [float(round(hi))]

@@ -1,0 +1,214 @@
+"""Playlists' contents: sources (files, folders, globs, M3U) expanded to audio files, and
+the rotation that picks the next one. `Rotation` is pure; `expand_sources` reads the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import PlaylistDef
+
+AUDIO_EXTENSIONS = {".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".m4a", ".aac", ".mp4", ".wma", ".aiff", ".aif", ".mka", ".webm"}
+ORDERS = ("shuffle", "sequential", "random")
+MAX_WALK = 200_000  # directory entries looked at per source: a runaway tree stops here
+
+
+def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
+    """The audio files a playlist names, in a stable order, plus warnings for empty sources."""
+    files: list[Path] = []
+    warnings: list[str] = []
+    for source in spec.sources:
+        found = _expand(spec.base, source)
+        if not found:
+            warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} matches no audio files")
+        files.extend(found)
+    return files, warnings
+
+
+def watched_folders(spec: PlaylistDef) -> list[Path]:
+    """The folders whose listing decides what a playlist holds (its folders and glob roots, with
+    their subfolders; an M3U's own file): watched so that a DJ's new file is picked up."""
+    out: list[Path] = []
+    for source in spec.sources:
+        target = Path(source).expanduser()
+        if not target.is_absolute():
+            target = spec.base / target
+        if _is_glob(source):
+            target = _glob_root(target)
+        if target.is_dir():
+            out.extend(sorted(d for d, _ in _walk(target)))
+        elif target.suffix.lower() in (".m3u", ".m3u8"):
+            out.append(target)
+    return out
+
+
+def _is_glob(source: str) -> bool:
+    return any(ch in source for ch in "*?[")
+
+
+def _glob_root(target: Path) -> Path:
+    parts = target.parts
+    return Path(*parts[: next(i for i, part in enumerate(parts) if _is_glob(part))])
+
+
+def _walk(root: Path, max_depth: int | None = None) -> Iterator[tuple[Path, list[os.DirEntry]]]:
+    """Every folder under `root` (itself first, at most `max_depth` levels down) with its
+    entries, following symbolic links but visiting each real folder once, so a link loop
+    cannot make the walk endless; at most MAX_WALK entries in all."""
+    seen: set[tuple[int, int]] = set()
+    stack = [(root, 0)]
+    budget = MAX_WALK
+    while stack and budget > 0:
+        folder, depth = stack.pop()
+        try:
+            st = folder.stat()
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)[:budget]
+        except OSError:
+            continue
+        budget -= len(entries)
+        yield folder, entries
+        if max_depth is not None and depth >= max_depth:
+            continue
+        for entry in reversed(entries):
+            try:
+                if entry.is_dir():  # follows links; `seen` stops loops
+                    stack.append((Path(entry.path), depth + 1))
+            except OSError:
+                continue
+
+
+def _regular_file(entry: os.DirEntry) -> bool:
+    """Only regular files play: a FIFO or a device would block whoever opens it."""
+    try:
+        return stat.S_ISREG(entry.stat().st_mode)
+    except OSError:
+        return False
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob (`*`, `?`, `[…]`, and `**/` for any number of folders) as a regex on '/' paths."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) > 0:
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z", re.S)
+
+
+def _glob(target: Path) -> list[Path]:
+    root = _glob_root(target)
+    rest = target.relative_to(root).as_posix()
+    regex = glob_regex(rest)
+    found = []
+    for folder, entries in _walk(root, None if "**" in rest else rest.count("/")):
+        for entry in entries:
+            rel = (folder / entry.name).relative_to(root).as_posix()
+            if regex.match(rel) and Path(entry.name).suffix.lower() in AUDIO_EXTENSIONS and _regular_file(entry):
+                found.append(Path(entry.path))
+    return sorted(found)
+
+
+def _expand(base: Path, source: str) -> list[Path]:
+    target = Path(source).expanduser()
+    if not target.is_absolute():
+        target = base / target
+    if _is_glob(source):
+        return _glob(target)
+    if target.is_dir():
+        entries = (e for _, found in _walk(target) for e in found)
+        return sorted(Path(e.path) for e in entries if Path(e.name).suffix.lower() in AUDIO_EXTENSIONS and _regular_file(e))
+    if target.suffix.lower() in (".m3u", ".m3u8"):
+        return _read_m3u(target)
+    return [target]  # a missing file is kept: the decoder reports it when its turn comes
+
+
+def _read_m3u(file: Path) -> list[Path]:
+    try:
+        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            p = Path(line)
+            out.append(p if p.is_absolute() else file.parent / p)
+    return out
+
+
+class Rotation:
+    """Picks the next file of a playlist. Pure given its random generator.
+
+    shuffle: every file once, in random order, before any repeats (and no file twice in a row
+    across rounds); random: independent picks; sequential: in order, round and round.
+    """
+
+    def __init__(self, files: list[Path], order: str, rng: random.Random | None = None) -> None:
+        self.files = list(files)
+        self.order = order
+        self.rng = rng or random.Random()
+        self._queue: list[Path] = []
+        self._index = 0
+        self.last: Path | None = None
+
+    def carry_over(self, old: Rotation) -> None:
+        """Go on from where `old` (the same playlist before a reload) was, so a reload does not
+        restart the round: files still listed keep their place, new ones join what is left."""
+        if old.order != self.order:
+            return
+        self.last = old.last
+        present = set(self.files)
+        if self.order == "sequential" and old.last in present:
+            self._index = self.files.index(old.last) + 1
+        elif self.order == "shuffle" and old._queue:
+            known = set(old.files)
+            added = [f for f in self.files if f not in known]
+            self._queue = [f for f in old._queue if f in present] + added
+            if added:
+                self.rng.shuffle(self._queue)
+
+    def next(self) -> Path | None:
+        if not self.files:
+            return None
+        if self.order == "sequential":
+            pick = self.files[self._index % len(self.files)]
+            self._index += 1
+        elif self.order == "random":
+            pick = self.rng.choice(self.files)
+        else:
+            if not self._queue:
+                self._queue = self.files[:]
+                self.rng.shuffle(self._queue)
+                if len(self._queue) > 1 and self._queue[-1] == self.last:
+                    self._queue[0], self._queue[-1] = self._queue[-1], self._queue[0]
+            pick = self._queue.pop()
+        self.last = pick
+        return pick

@@ -1,0 +1,54 @@
+"""Clock times, days and durations as DJs write them in the programme (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DAY_GROUPS = {"daily": range(7), "everyday": range(7), "weekdays": range(5), "weekends": range(5, 7), "weekend": range(5, 7)}
+CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+HOURLY = re.compile(r"^:(\d{2})(?::(\d{2}))?$")
+EVERY = re.compile(r"^\s*(\d+)\s*(songs?|tracks?|min|mins|minutes?|m)\s*$", re.I)
+WAIT = re.compile(r"^\s*wait\s+(?:up\s+to\s+)?(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?)?\s*$", re.I)
+
+
+def parse_clock(text: str) -> dt.time | None:
+    m = CLOCK.match(text.strip())
+    if not m:
+        return None
+    h, mi, s = int(m[1]), int(m[2]), int(m[3] or 0)
+    if h == 24 and mi == 0 and s == 0:
+        return dt.time(0, 0)  # "24:00" means midnight at the end of the day
+    if h > 23 or mi > 59 or s > 59:
+        return None
+    return dt.time(h, mi, s)
+
+
+def parse_days(value: Any) -> frozenset[int] | str:
+    """A set of weekday numbers (Monday 0), or an error message."""
+    items = value if isinstance(value, list) else [value]
+    days: set[int] = set()
+    for item in items:
+        word = str(item).strip().lower().replace(" ", "")
+        if word in DAY_GROUPS:
+            days.update(DAY_GROUPS[word])
+        elif "-" in word and all(p[:3] in DAY_NAMES for p in word.split("-", 1)):
+            a, b = (DAY_NAMES.index(p[:3]) for p in word.split("-", 1))
+            days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(b + 1)])
+        elif word.rstrip("s") in FULL_DAY_NAMES or word in DAY_NAMES:
+            days.add(DAY_NAMES.index(word[:3]))
+        else:
+            return f"unknown day {item!r} (use mon..sun, weekdays, weekends, daily, or a range like mon-fri)"
+    return frozenset(days)
+
+
+def parse_seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?)?\s*$", str(value))
+    return float(m[1]) if m else None

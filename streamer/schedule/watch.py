@@ -1,0 +1,90 @@
+"""Hot reload: the programme is read again whenever a YAML file in `playlists/`, or the
+listing of an audio folder a playlist uses, changes. A broken edit keeps the last good
+programme and shows its errors (FILE:LINE:COLUMN) until it is fixed.
+
+Reading runs in the offload worker (YAML parsing and folder walks are CPU work that would
+hold the interpreter lock the event loop needs); only a cheap signature (names, sizes and
+times of the watched files and folders) is taken here, in a thread, once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from ..offload import OffloadError
+from ..wire.text import display_path
+from ..yamldoc import ConfigError, Problem
+from .model import LoadedProgramme
+from .programme import load_with_files
+
+log = logging.getLogger("streamer")
+
+TIMEOUT = 30.0  # seconds to read the playlists (YAML, folders) at most
+INTERVAL = 1.0  # seconds between looks for changes
+
+Offload = Callable[..., Awaitable[Any]]
+
+
+class ProgrammeWatcher:
+    def __init__(self, folder: Path, offload: Offload, adopt: Callable[[LoadedProgramme], None]) -> None:
+        self.folder = folder
+        self.offload = offload
+        self.adopt = adopt  # a good (re)load goes on air through this
+        self.state: dict = {"ok": True, "errors": [], "loaded_at": None, "files": []}
+        self._signature: tuple = ()
+        self._watched: list[Path] = []  # audio folders the playlists use
+
+    async def load(self) -> LoadedProgramme:
+        """The playlists, read in the offload worker; ConfigError lists every problem."""
+        try:
+            return await self.offload(TIMEOUT, load_with_files, self.folder)
+        except OffloadError as exc:
+            raise ConfigError([Problem(str(self.folder), 1, 1, f"reading the playlists failed: {exc}")]) from None
+
+    async def first(self) -> None:
+        """The programme the station starts with (a broken one stops the start)."""
+        self._take(await self.load())
+        self._signature = await asyncio.to_thread(self.signature)
+
+    def _take(self, loaded: LoadedProgramme) -> None:
+        self._watched = loaded.watched
+        self.adopt(loaded)
+        self.state = {"ok": True, "errors": [], "loaded_at": time.time(), "files": [display_path(f) for f in loaded.programme.files]}
+
+    def signature(self) -> tuple:
+        """What a reload depends on: the YAML files, and the listings of the folders they use."""
+        entries = []
+        try:
+            for f in sorted([*self.folder.glob("*.yaml"), *self.folder.glob("*.yml"), *self._watched]):
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue
+                entries.append((str(f), st.st_mtime_ns, st.st_size))
+        except OSError:
+            pass
+        return tuple(entries)
+
+    async def run(self) -> None:
+        """Reload on every change (run by the station's supervisor)."""
+        while True:
+            await asyncio.sleep(INTERVAL)
+            signature = await asyncio.to_thread(self.signature)
+            if signature == self._signature:
+                continue
+            self._signature = signature
+            try:
+                loaded = await self.load()
+            except ConfigError as exc:
+                errors = [str(p) for p in exc.problems]
+                self.state = {**self.state, "ok": False, "errors": errors, "failed_at": time.time()}
+                for line in errors:
+                    log.error("playlists not reloaded, keeping the last good programme: %s", line)
+                continue
+            self._take(loaded)
+            log.info("playlists reloaded: %s", ", ".join(f.name for f in loaded.programme.files))

@@ -1,0 +1,149 @@
+"""The station's settings as typed values, and the rules they follow (pure data).
+
+Every stage may import these: they are the vocabulary the config file is read into
+(config.py), with their defaults written once, here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Passwords that ship in examples (ours and Icecast's): fine on loopback, refused in public.
+EXAMPLE_PASSWORDS = {"", "hackme", "changeme", "password", "source", "admin", "relay"}
+MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+PASSWORD_ENV = {"source": "STREAMER_SOURCE_PASSWORD", "admin": "STREAMER_ADMIN_PASSWORD", "relay": "STREAMER_RELAY_PASSWORD"}
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class MountConfig:
+    path: str
+    bitrate: int = 128
+    sample_rate: int = 44100
+    channels: int = 2
+    name: str = ""
+    description: str = ""
+    genre: str = ""
+    url: str = ""
+    public: bool = False
+    burst_size: int = 65536
+    queue_size: int = 512000
+    max_listeners: int = 10000
+    metaint: int = 0  # 0: about one second of audio (bitrate x 125 bytes), so titles change promptly
+    source: bool = False  # fed by a source client (pass-through), not by the station's encoder
+    users: tuple[tuple[str, str], ...] = ()  # source credentials for this mount only (replace the global ones)
+    fallback: str | None = None  # where this mount's listeners go when its source drops
+
+    @property
+    def icy_interval(self) -> int:
+        """Audio bytes between ICY metadata blocks."""
+        return self.metaint or (self.bitrate * 125 if self.bitrate else 16000)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    url: str
+    interval: float = 300.0  # seconds between polls
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class NewsConfig:
+    folder: Path | None = None  # saved articles (.txt, .md)
+    feeds: tuple[FeedConfig, ...] = ()
+    mastheads: tuple[str, ...] = ()  # site names to never take for a headline
+    expire_hours: float = 24.0
+    state_file: Path | None = None  # headlines kept across restarts
+    ticker: str = "{display}"  # StreamTitle for music; {artist} {title} {display} {headline}
+    tts: str = "auto"  # auto | espeak-ng | off
+    voice: str = "en"
+    bulletin_headlines: int = 5
+    intro: Path | None = None
+    outro: Path | None = None
+    bed: Path | None = None  # played under headlines read as titles when there is no TTS
+    audio: str | None = None  # a pre-recorded bulletin: a file, or a URL fetched ahead of air time
+    audio_refresh: float = 300.0  # seconds between fetches of an audio URL
+    seconds_per_headline: float = 6.0
+    max_seconds: float = 300.0  # a bulletin's news never runs longer, however long the summaries
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    file: Path
+    station_name: str = "streamer"
+    station_description: str = ""
+    station_genre: str = ""
+    station_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    max_listeners: int = 20000
+    max_pending: int = 1000  # connections still sending their request head (the oldest goes first)
+    max_web_clients: int = 500  # API and page requests being answered at once
+    max_subscribers: int = 10000  # Server-Sent Events subscribers (open pages)
+    head_timeout: float = 10.0  # seconds a client has to send each request head
+    fanout_interval: float = 0.25
+    source_timeout: float = 10.0
+    live_mount: str = "/live"  # a DJ here takes over every station mount
+    live_silence: float = 15.0  # seconds of silence from a DJ before the schedule resumes
+    sample_rate: int = 44100
+    channels: int = 2
+    lookahead: float = 0.6
+    playlists_dir: Path = Path("playlists")
+    log_level: str = "info"
+    users: dict[str, User] = field(default_factory=dict)
+    mounts: tuple[MountConfig, ...] = ()
+    news: NewsConfig = field(default_factory=NewsConfig)
+    push: tuple[tuple[str, str], ...] = ()  # (mount, icecast://user:password@host:port/mount)
+    djs: tuple[tuple[str, str], ...] = ()  # DJ accounts for the live mount (a block may reserve its slot)
+    relays: tuple[tuple[str, str], ...] = ()  # (mount, upstream http:// URL)
+
+    def mount(self, path: str) -> MountConfig | None:
+        return next((m for m in self.mounts if m.path == path), None)
+
+    def public_passwords(self) -> list[str]:
+        """Accounts whose password is an example one (so must not face the network): the
+        source, admin and relay users, every DJ, and every mount's own source users."""
+        weak = [u.name for u in self.users.values() if u.password in EXAMPLE_PASSWORDS]
+        weak += [f"DJ {name}" for name, password in self.djs if weak_password(password)]
+        weak += [f"{m.path} user {name}" for m in self.mounts for name, password in m.users if weak_password(password)]
+        return weak
+
+
+def weak_password(password: str) -> bool:
+    """An example password, or one too short to stand a guessing attack from the network."""
+    return password in EXAMPLE_PASSWORDS or len(password) < 8
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_MOUNT_RE = re.compile(r"^/[A-Za-z0-9._~-][A-Za-z0-9._~/-]{0,199}$")
+# The server's own pages: no mount (from the config, a source client or a relay) may take them.
+RESERVED_FOLDERS = ("/api", "/admin", "/hls", "/static", "/metrics", "/embed")
+RESERVED_PATHS = ("/", "/healthz", "/status-json.xsl", "/status.xsl", "/favicon.ico", "/robots.txt")
+PLAYLIST_SUFFIXES = (".m3u", ".m3u8", ".pls", ".xspf")
+
+
+def mount_path_problem(path: str) -> str | None:
+    """Why `path` cannot be a mount, or None. One rule for the config, sources and relays."""
+    if not _MOUNT_RE.match(path) or path.endswith("/") or path.endswith(PLAYLIST_SUFFIXES):
+        return "a mount path looks like /main or /radio.mp3 (letters, digits, . _ ~ -; not ending in / .m3u .pls .xspf)"
+    if path in RESERVED_PATHS or any(path == f or path.startswith(f + "/") for f in RESERVED_FOLDERS):
+        return f"{path} is reserved for the server's own pages"
+    return None

@@ -1,0 +1,62 @@
+"""A pass-through mount's input: a source's or an upstream's audio bytes, cut into units.
+
+MP3 goes in as frames (the mount's clock paces them), Ogg as whole pages with its header
+pages noted on the mount for listeners who join later, AAC as ADTS frames, anything else as
+bytes. Used by source clients and pull relays alike.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..wire.formats import format_of
+from ..wire.framing import AdtsFramer, OggFramer, adts_params
+from ..wire.mp3 import FrameSplitter
+
+if TYPE_CHECKING:
+    from ..stream.mount import Mount
+
+
+
+class Ingest:
+    def __init__(self, mount: Mount, content_type: str) -> None:
+        self.mount = mount
+        family = format_of(content_type).family
+        self.mp3 = FrameSplitter() if family == "mp3" else None
+        self.ogg = OggFramer() if family == "ogg" else None
+        self.adts = AdtsFramer() if family == "aac" else None
+        self.described = False  # the stream's own parameters were given to the mount
+
+    def feed(self, data: bytes) -> None:
+        mount = self.mount
+        if self.mp3 is not None:
+            for header, frame in self.mp3.feed(data):
+                if not self.described:
+                    self.described = True
+                    mount.learn(header.bitrate, header.sample_rate, header.channels)
+                mount.queue_frame(frame, header.samples, None, header.sample_rate)
+            return
+        if self.ogg is not None:
+            self._feed_ogg(data)
+            return
+        units = self.adts.feed(data) if self.adts is not None else [data]
+        if units and units[0] and self.adts is not None and not self.described:
+            self.described = True
+            mount.learn(*adts_params(units[0]))
+        if units and units[0]:
+            mount.queue_bytes(b"".join(units))
+
+    def _feed_ogg(self, data: bytes) -> None:
+        ogg, mount = self.ogg, self.mount
+        assert ogg is not None
+        pages = ogg.feed(data)
+        at = mount.queued_end()  # the stream offset these pages will have
+        if ogg.chain_began is not None:
+            mount.header_span = (at + sum(map(len, pages[: ogg.chain_began])), None)
+        if ogg.headers_ended is not None:  # listeners who join later start with these headers
+            mount.set_stream_header(ogg.headers, at + sum(map(len, pages[: ogg.headers_ended])))
+            mount.learn(*ogg.params)
+            if ogg.title:
+                mount.set_title(ogg.title)
+        if pages:
+            mount.queue_bytes(b"".join(pages))

@@ -1,0 +1,215 @@
+"""Source clients at the door: who may feed which mount, the pass-through mounts they make,
+and what happens when they leave.
+
+The answers are Icecast's (icecast-wire.md): 401 with a realm for missing or wrong
+credentials (held back and, past a few, refused per address: failed logins are logged),
+403 for a busy mount, one of the station's own, a reserved path or a block reserved for
+another DJ, 403 for a missing Content-Type; then `200 OK` and the connection becomes a
+SourceConnection. A mount that only a source made goes when the source does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..aio import background
+from ..audio.feeder import Feeder
+from ..limits import cap_socket_buffer
+from ..settings import Config, MountConfig, mount_path_problem
+from ..stream.frontdoor import Reply, http_date
+from ..stream.mount import MAX_PENDING_SECONDS, Mount
+from ..supervise import Supervisor
+from ..wire.credentials import check_basic
+from ..wire.http import RequestHead, error_response, source_ok
+from ..wire.icecast import parse_audio_info
+from ..wire.text import decode_text
+from .connection import SourceConnection
+from .logins import LoginGuard
+from .takeover import take_over
+
+log = logging.getLogger("streamer.source")
+
+SOURCE_RECEIVE_BUFFER = 16384  # bytes the kernel holds for a source we are not reading (doubled by Linux)
+REALM = [("WWW-Authenticate", 'Basic realm="Icecast2 Server"')]
+
+
+def _int(text: str | None) -> int:
+    return int(text) if text and text.strip().isdigit() else 0
+
+
+class SourceDesk:
+    def __init__(
+        self,
+        config: Config,
+        mounts: dict[str, Mount],
+        supervisor: Supervisor,
+        feeder: Feeder,
+        ffmpeg: str,
+        on_title: Callable[[str, str], None],
+    ) -> None:
+        self.config = config
+        self.mounts = mounts  # the station's mount registry, shared
+        self.supervisor = supervisor
+        self.feeder = feeder
+        self.ffmpeg = ffmpeg
+        self.on_title = on_title
+        self.logins = LoginGuard()
+        self.declared = {m.path for m in config.mounts} | {path for path, _ in config.relays}
+
+    # --- the door ------------------------------------------------------------------------------------
+
+    def accept(self, head: RequestHead, transport: asyncio.Transport, body: bytes, address: str) -> Reply | None:
+        """A SOURCE or PUT request: a refusal to send back, or None once the connection is a source."""
+        now = time.monotonic()
+        locked = self.logins.locked(address, now)
+        if locked:
+            return Reply(error_response(429, f"too many failed logins from {address}; try again in {locked:.0f} s", http_date()))
+        authorization = head.header("authorization")
+        who, refusal = self.allowed(head.path, authorization)
+        if who is None:
+            delay = 0.0
+            if authorization:  # libshout asks without credentials first: that is no failure
+                delay, count = self.logins.failed(address, now)
+                log.warning("source login refused on %s from %s (%d failed in the last minute)", head.path[:100], address, count)
+            return Reply(error_response(401, "You need to authenticate", http_date(), REALM), delay)
+        self.logins.succeeded(address)
+        content_type = head.header("content-type").split(";")[0].strip().lower()
+        refusal = refusal or self.refused(head.path, content_type)
+        if refusal:
+            return Reply(error_response(403, refusal, http_date()))
+        self._connect(head, transport, body, address, content_type, who)
+        return None
+
+    def _connect(self, head: RequestHead, transport: asyncio.Transport, body: bytes, address: str, content_type: str, who: str) -> None:
+        cap_socket_buffer(transport, socket.SO_RCVBUF, SOURCE_RECEIVE_BUFFER)  # a source we stop reading feels it in seconds
+        mount = self.passthrough_mount(head.path, content_type, head.headers)
+        if head.method == "PUT" and head.header("expect").lower() == "100-continue":
+            transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        transport.write(source_ok())
+        chunked = "chunked" in head.header("transfer-encoding").lower()
+        metaint = int(head.header("icy-metaint")) if head.header("icy-metaint").isdigit() else 0
+        source = SourceConnection(mount, transport, address, chunked, self.config.source_timeout, min(metaint, 1 << 20))
+        mount.source = source
+        transport.set_protocol(source)
+        agent = head.header("user-agent")[:100] or "no user agent"
+        log.info("%s: source connected from %s (%s, %s)", head.path, address, content_type, agent)
+        if head.path == self.config.live_mount:
+            take_over(self.feeder, source, head.header("ice-name") or who, self.ffmpeg, self.config)
+        if body:
+            source.data_received(body)
+
+    # --- who may feed what -----------------------------------------------------------------------------
+
+    def allowed(self, path: str, authorization: str) -> tuple[str | None, str]:
+        """(who, "") for good source credentials; (None, "") for bad ones (401); (who, why) when
+        the credentials are good but not for this mount or slot now (403)."""
+        who = self.user(path, authorization)
+        if who is None or path != self.config.live_mount or self.feeder.scheduler is None:
+            return who, ""
+        block = self.feeder.scheduler.block_at(time.time())
+        if block is not None and block.live_djs and who not in block.live_djs:
+            return who, f"{block.name} is reserved for {', '.join(block.live_djs)}"
+        return who, ""
+
+    def user(self, path: str, authorization: str) -> str | None:
+        """The user whose source credentials for `path` the Authorization header carries, if any:
+        the mount's own users where it has them, else `source` (and the DJs on the live mount)."""
+        config = self.config
+        mount = config.mount(path)
+        if mount is not None and mount.users:
+            accounts = list(mount.users)
+        else:
+            source = config.users["source"]
+            accounts = [(source.name, source.password)]
+            if path == config.live_mount:
+                accounts += list(config.djs)
+        return next((user for user, password in accounts if check_basic(authorization, user, password)), None)
+
+    def refused(self, path: str, content_type: str) -> str:
+        """Why a source with good credentials may not feed `path` (Icecast's 403s), or ""."""
+        if not content_type:
+            return "No Content-type given"
+        problem = mount_path_problem(path) if path not in self.declared else None
+        if problem:
+            return f"{path[:100]!r} cannot be a mount: {problem}"
+        mount = self.mounts.get(path)
+        if mount is not None and not mount.passthrough:
+            return f"Mountpoint in use ({path} is fed by the station's own encoder)"
+        if mount is not None and mount.source is not None:
+            return "Mountpoint in use"
+        return ""
+
+    # --- pass-through mounts -------------------------------------------------------------------------
+
+    def passthrough_mount(self, path: str, content_type: str, headers: dict[str, str]) -> Mount:
+        """The mount a source (or relay) feeds: created on first use, described by its ice-* headers."""
+        headers = {k: decode_text(v.encode("latin-1", errors="replace")) for k, v in headers.items()}  # heads are read as latin-1
+        info = parse_audio_info(headers.get("ice-audio-info", ""))
+        config = MountConfig(
+            path=path,
+            bitrate=info.get("bitrate") or _int(headers.get("ice-bitrate")),  # 0: unknown until the stream says
+            sample_rate=info.get("samplerate", 0),
+            channels=info.get("channels", 0),
+            name=headers.get("ice-name", "")[:200],
+            description=headers.get("ice-description", "")[:500],
+            genre=headers.get("ice-genre", "")[:200],
+            url=headers.get("ice-url", "")[:500],
+            public=headers.get("ice-public", "0") == "1",
+            source=True,
+        )
+        mount = self.mounts.get(path)
+        if mount is None:
+            mount = self.add_mount(config)
+        else:
+            declared = self.config.mount(path)
+            config = replace(config, fallback=mount.config.fallback, max_listeners=mount.config.max_listeners, metaint=mount.config.metaint)
+            if declared is not None:
+                config = replace(config, users=declared.users, queue_size=declared.queue_size, burst_size=declared.burst_size)
+        mount.describe(config, content_type)
+        mount.stream_header, mount.header_span = b"", None  # the new source's own headers will come
+        mount.max_pending_seconds = MAX_PENDING_SECONDS
+        return mount
+
+    def add_mount(self, config: MountConfig) -> Mount:
+        """A pass-through mount, with its pacer running under the supervisor."""
+        mount = Mount(config, self.config.fanout_interval, on_title=self.on_title)
+        mount.passthrough = True
+        mount.on_source_gone = self.gone
+        self.mounts[config.path] = mount
+        self.supervisor.start(f"pacer {config.path}", mount.run)
+        return mount
+
+    def gone(self, mount: Mount) -> None:
+        """A source dropped: its listeners go on to the fallback mount, connections kept. A
+        mount that only the source made goes with it (no slave relays a mount that is gone)."""
+        target = self.mounts.get(mount.config.fallback or "")
+        if target is not None and mount.listeners:
+            moved = list(mount.listeners)
+            for listener in moved:
+                listener.move_to(target)
+            log.info("%s: source gone; %d listener(s) moved to %s", mount.path, len(moved), target.path)
+        if mount.path not in self.declared and self.mounts.get(mount.path) is mount:
+            del self.mounts[mount.path]
+            mount.close_listeners()
+            background(self.supervisor.stop_task(f"pacer {mount.path}"), f"stopping the pacer of {mount.path}")
+            log.info("%s: removed (it existed only while its source was connected)", mount.path)
+
+    def kill(self, mount: Mount) -> bool:
+        """Icecast's killsource: drop the mount's source; on the live mount, end the takeover too
+        (even when the DJ already left and the station still plays what they sent)."""
+        killed = False
+        if mount.source is not None:
+            mount.source.close()
+            killed = True
+        if mount.path == self.config.live_mount and self.feeder.live is not None:
+            self.feeder.end_live()
+            killed = True
+        return killed
+
+    def connected(self) -> int:
+        return sum(1 for m in self.mounts.values() if isinstance(m.source, SourceConnection))

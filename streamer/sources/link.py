@@ -1,0 +1,39 @@
+"""A connection to another server that is made again whenever it drops, with back-off: a pull
+relay from an upstream, or a push to an external Icecast."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+log = logging.getLogger("streamer.sources")
+
+FAILURES = (OSError, ConnectionError, ValueError, TimeoutError, asyncio.IncompleteReadError)
+
+
+class Link:
+    what = "link"  # for the log: "relay /x ← url", "push /main → url"
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.connects = 0
+        self.last_error = ""
+
+    async def once(self) -> None:
+        """One connection, until it ends (returns) or fails (raises one of FAILURES)."""
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        """Connect, and connect again after every end or failure (run by the station's supervisor)."""
+        backoff = 1.0
+        while True:
+            try:
+                await self.once()
+                backoff = 1.0
+                self.last_error = "the other side ended the stream"
+            except FAILURES as exc:
+                self.last_error = str(exc) or type(exc).__name__
+            self.connected = False
+            log.warning("%s: %s; reconnecting in %g s", self.what, self.last_error, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)

@@ -1,0 +1,42 @@
+"""A live DJ takes over the station: their stream decoded into the station's PCM path.
+
+The schedule plays on until the DJ's stream decodes, then crossfades into it, so a DJ whose
+encoder sends audio late (Ogg pages can hold a second or more) causes no silence. Every
+station mount then carries the DJ in its own format, and no listener reconnects.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..aio import background
+from ..audio.feeder import Feeder
+from ..audio.live_input import LiveInput
+from ..settings import Config
+from .connection import SourceConnection
+
+log = logging.getLogger("streamer.live")
+
+
+def take_over(feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, config: Config) -> None:
+    """A DJ connected to the live mount: their decoder is fed from the source's bytes."""
+    live = LiveInput(ffmpeg, name, config.sample_rate, config.channels, source.mount.info.content_type)
+    source.tap = live.write
+    source.tap_full = live.full
+    source.on_gone = live.end
+    source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata, Ogg comments
+    background(_when_audible(feeder, live, source.address, config), f"live takeover by {name}")
+
+
+async def _when_audible(feeder: Feeder, live: LiveInput, address: str, config: Config) -> None:
+    try:
+        await live.start()
+        if not await live.first_audio(int(config.sample_rate * 0.1) * 2 * config.channels):
+            log.warning("live: %s from %s sent nothing that decodes; the schedule plays on", live.name, address)
+            await live.close()
+            return
+    except BaseException:
+        await live.close()
+        raise
+    feeder.go_live(live, config.live_silence)
+    log.info("live: %s takes over from %s", live.name, address)

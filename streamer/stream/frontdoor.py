@@ -1,0 +1,213 @@
+"""The server's front door: reads each new connection's request head and routes it.
+
+Stream requests (GET/HEAD/OPTIONS on a mount) are answered here, byte for byte as Icecast
+does, and the connection becomes a `Listener`. The rest goes where `route()` says, through the
+`Routes` the station gives the door: source clients to the source desk, `/api/events` to the
+event hub, everything else (JSON API, pages, playlist files) to the aiohttp application, which
+closes the connection after its answer, so every request on every connection passes this door
+and its head timeout. The `Gate` decides who gets in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Protocol
+
+from ..limits import cap_socket_buffer
+from ..settings import Config
+from ..wire.http import (
+    MAX_HEAD,
+    BadRequest,
+    RequestHead,
+    error_response,
+    find_head_end,
+    listener_head,
+    options_response,
+    parse_request_head,
+)
+from .gate import Gate
+from .listener import Listener
+from .mount import Mount
+
+log = logging.getLogger("streamer.http")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A complete answer to write before closing, `delay` seconds from now (failed logins)."""
+
+    response: bytes
+    delay: float = 0.0
+
+
+class Routes(Protocol):
+    """What the door needs from the station."""
+
+    config: Config
+    mounts: dict[str, Mount]
+    gate: Gate
+
+    def open_connections(self) -> int: ...
+    def listener_count(self) -> int: ...
+    def accept_source(self, head: RequestHead, transport: asyncio.Transport, body: bytes, address: str) -> Reply | None: ...
+    def subscribe(self, head: RequestHead, transport: asyncio.Transport, address: str) -> Reply | None: ...
+    def to_web(self, transport: asyncio.Transport, data: bytes) -> Reply | None: ...
+
+
+def http_date() -> str:
+    return formatdate(usegmt=True)
+
+
+def route(head: RequestHead, mount: Mount | None) -> str:
+    """What a request is (pure): listen | options | events | source | web."""
+    if head.method in ("SOURCE", "PUT"):
+        return "source"
+    if mount is not None:
+        if head.method in ("GET", "HEAD"):
+            return "listen"
+        if head.method == "OPTIONS":
+            return "options"
+        return "web"  # aiohttp answers 405 with the allowed methods
+    if head.method == "OPTIONS" and head.target == "*":
+        return "options"
+    if head.method == "GET" and head.path == "/api/events":
+        return "events"
+    return "web"
+
+
+class FrontDoor(asyncio.Protocol):
+    __slots__ = ("address", "buf", "routes", "timer", "transport")
+
+    def __init__(self, routes: Routes) -> None:
+        self.routes = routes
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.timer: asyncio.TimerHandle | None = None
+        self.address = "?"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport subclasses
+        peer = transport.get_extra_info("peername")
+        self.address = str(peer[0]) if peer else "?"
+        if not self.routes.gate.admit(self, self.routes.open_connections()):
+            self._reply(Reply(error_response(503, "server busy: too many connections", http_date())))
+            return
+        self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self._timeout)
+
+    def _timeout(self) -> None:
+        self._reply(Reply(error_response(408, f"request head not received within {self.routes.config.head_timeout:g} s", http_date())))
+
+    def drop_slow(self) -> None:
+        """Too many connections are still sending their heads: this one waited longest."""
+        self._reply(Reply(error_response(408, "request head too slow while the server is busy", http_date())))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._done()
+
+    def _done(self) -> None:
+        if self.timer:
+            self.timer.cancel()
+            self.timer = None
+        self.routes.gate.release(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.timer is None:
+            return  # answered already (or being answered after a delay): ignore what follows
+        self.buf += data
+        end = find_head_end(self.buf)
+        if end < 0 or end > MAX_HEAD:
+            if len(self.buf) > MAX_HEAD:
+                self._reply(Reply(error_response(431, f"request head larger than {MAX_HEAD} bytes", http_date())))
+            return
+        try:
+            head = parse_request_head(bytes(self.buf[:end]))
+        except BadRequest as exc:
+            self._reply(Reply(error_response(exc.status, str(exc), http_date())))
+            return
+        try:
+            self._dispatch(head, end)
+        except Exception:  # a bug must cost this request only, and be told
+            first = bytes(self.buf[: self.buf.find(b"\n")])[:100]
+            log.exception("request from %s failed in the front door: %r", self.address, first)
+            self._reply(Reply(error_response(500, "internal error (logged)", http_date())))
+
+    def _dispatch(self, head: RequestHead, end: int) -> None:
+        routes = self.routes
+        mount = routes.mounts.get(head.path)
+        kind = route(head, mount)
+        if kind == "options":
+            self._reply(Reply(options_response(http_date(), head.header("origin") or None)))
+            return
+        if kind == "listen":
+            assert mount is not None
+            self._listen(mount, head)
+            return
+        data, transport = bytes(self.buf), self.transport
+        assert transport is not None
+        self._done()  # from here the connection is another protocol's, or answered
+        self.buf = bytearray()
+        if kind == "source":
+            reply = routes.accept_source(head, transport, data[end:], self.address)
+        elif kind == "events":
+            reply = routes.subscribe(head, transport, self.address)
+        else:
+            reply = routes.to_web(transport, data)
+        if reply is not None:
+            self._reply(reply)
+
+    def _reply(self, reply: Reply) -> None:
+        self._done()
+        self.buf = bytearray()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if reply.delay > 0:  # held back (failed logins): no task, just a timer
+            asyncio.get_running_loop().call_later(reply.delay, self._write_and_close, transport, reply.response)
+        else:
+            self._write_and_close(transport, reply.response)
+
+    @staticmethod
+    def _write_and_close(transport: asyncio.Transport, response: bytes) -> None:
+        if not transport.is_closing():
+            transport.write(response)
+            transport.close()
+
+    def _listen(self, mount: Mount, head: RequestHead) -> None:
+        routes = self.routes
+        if mount.passthrough and mount.source is None:
+            fallback = routes.mounts.get(mount.config.fallback or "")
+            if fallback is None:
+                self._reply(Reply(error_response(404, f"{head.path}: no source is connected", http_date())))
+                return
+            mount = fallback  # Icecast's fallback: the listener hears the fallback mount
+        if head.method == "GET":
+            if len(mount.listeners) >= mount.config.max_listeners:
+                self._reply(Reply(error_response(403, "max listeners reached", http_date())))
+                return
+            if routes.listener_count() >= routes.config.max_listeners:
+                self._reply(Reply(error_response(403, "server full: too many listeners", http_date())))
+                return
+        transport = self.transport
+        assert transport is not None
+        self._done()
+        self.buf = bytearray()
+        metaint = mount.metaint if head.wants_metadata and mount.info.supports_icy else 0
+        # Range probes (Safari's bytes=0-1) are ignored, as Icecast does: a live stream is 200.
+        transport.write(listener_head(mount.info, metaint or None, http_date(), head.header("origin") or None))
+        if head.method == "HEAD":
+            transport.close()
+            return
+        # A stalled listener then costs little kernel memory and falls behind in the shared buffer,
+        # where it is measured and evicted at queue_size: a burst plus a second of audio.
+        cap_socket_buffer(transport, socket.SO_SNDBUF, max(32768, mount.config.burst_size + (mount.info.bitrate or 128) * 125))
+        start, prefix = mount.listen_start(mount.config.burst_size)
+        if prefix:
+            transport.write(prefix)  # an Ogg stream's header pages, before any audio page
+        listener = Listener(mount, transport, start, metaint, self.address, head.header("user-agent"))
+        transport.set_protocol(listener)
+        mount.add(listener)
+        listener.feed(mount.buffer.end)  # the burst: audio at once, from a frame boundary

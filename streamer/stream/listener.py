@@ -1,0 +1,128 @@
+"""One connected listener: a read position in its mount's shared buffer, and its ICY counter.
+
+It is the transport's protocol after the request is answered, so it costs no task: the
+mount's pacer writes to it, and the event loop tells it when the socket backs up or closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from ..wire.icy import IcyCursor
+
+if TYPE_CHECKING:
+    from .mount import Mount
+
+log = logging.getLogger("streamer.listener")
+
+# Per-listener kernel-side backlog we tolerate before we stop writing and let the listener
+# fall behind in the shared buffer instead (where it costs nothing).
+WRITE_HIGH = 32 * 1024
+WRITE_LOW = 8 * 1024
+
+_ids = itertools.count(1)
+
+
+class Listener(asyncio.Protocol):
+    __slots__ = ("address", "closed", "connected_at", "icy", "id", "mount", "paused", "pos", "sent", "transport", "user_agent")
+
+    def __init__(self, mount: Mount, transport: asyncio.Transport, start: int, metaint: int, address: str, user_agent: str) -> None:
+        self.id = next(_ids)
+        self.mount = mount
+        self.transport = transport
+        self.pos = start
+        self.icy = IcyCursor(metaint, start) if metaint else None
+        self.paused = False
+        self.closed = False
+        self.address = address
+        self.user_agent = user_agent[:200]
+        self.connected_at = time.time()
+        self.sent = 0
+        transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
+
+    def feed(self, end: int) -> None:
+        """Write the mount's bytes [pos, end) to this listener (or note how far behind it is)."""
+        mount = self.mount
+        buffer = mount.buffer
+        if self.pos < buffer.base or end - self.pos > mount.config.queue_size:
+            self.evict()
+            return
+        if self.paused or self.closed:
+            return
+        start = self.pos
+        if self.icy is None:
+            pieces = buffer.slices(start, end)
+        else:
+            pieces = []
+            for span in self.icy.split(start, end, buffer.block_at):
+                if isinstance(span, tuple):
+                    pieces += buffer.slices(span[0], span[1])
+                else:
+                    pieces.append(span)
+        try:
+            if len(pieces) == 1:
+                self.transport.write(pieces[0])
+            else:
+                self.transport.writelines(pieces)
+        except (RuntimeError, OSError):  # the socket closed under us (uvloop raises, asyncio logs)
+            self.close(abort=True)
+            return
+        self.pos = end
+        self.sent += end - start
+        mount.bytes_sent += end - start
+
+    def move_to(self, target: Mount) -> None:
+        """Carry on from another mount's live edge on the same connection (fallback). The ICY
+        counter carries on too: the next block is due after the same number of audio bytes."""
+        self.mount.remove(self)
+        start = target.buffer.end
+        if self.icy is not None:
+            self.icy.next_meta = start + (self.icy.next_meta - self.pos)
+            self.icy.last_block = None  # the new mount's title goes out at the next block
+        self.pos = start
+        self.mount = target
+        target.add(self)
+
+    def evict(self) -> None:
+        """Fallen further behind than queue_size: drop it so nobody else ever waits."""
+        if self.closed:
+            return
+        self.mount.evicted += 1
+        log.info(
+            "%s: listener %d (%s) fell %d bytes behind; disconnected",
+            self.mount.path,
+            self.id,
+            self.address,
+            self.mount.buffer.end - self.pos,
+        )
+        self.close(abort=True)
+
+    def close(self, abort: bool = False) -> None:
+        if not self.closed:
+            self.closed = True
+            self.mount.remove(self)
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close()
+
+    # asyncio.Protocol callbacks
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+
+    def data_received(self, data: bytes) -> None:
+        pass  # listeners have nothing to say after the request; ignore keep-alive noise
+
+    def eof_received(self) -> bool:
+        return True  # half-closed: some players shut their sending side and keep listening
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.mount.remove(self)

@@ -1,0 +1,111 @@
+"""Icecast's admin API, with its XML answers, for the tools that speak it (libshout clients
+setting titles, slaves reading the stream list, monitoring). Admin credentials work
+everywhere; a mount's source credentials work for the commands on that mount only."""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ..stream.mount import Mount
+from ..wire.icecast import iceresponse, listclients_xml, listmounts_xml, stats_xml
+from .auth import admin_or, admin_or_source_of
+from .port import station_of
+
+log = logging.getLogger("streamer.api")
+
+
+def xml(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/xml", charset="utf-8")
+
+
+async def mount_command(request: web.Request) -> Mount:
+    """The `mount=` of a mount command, once the caller may act on it (400 if there is none)."""
+    path = request.query.get("mount", "")
+    await admin_or_source_of(request, path)
+    mount = station_of(request).mount(path)
+    if mount is None:
+        missing = iceresponse(f"Source does not exist: {path[:200] or '(no mount= given)'}", ok=False)
+        raise web.HTTPBadRequest(text=missing, content_type="text/xml")
+    return mount
+
+
+def query_text(request: web.Request, name: str, charset: str) -> str:
+    """A query value in the client's charset (Icecast clients often send Latin-1)."""
+    pairs = parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True, encoding="latin-1")
+    raw = next((v for k, v in pairs if k == name), "")
+    try:
+        return raw.encode("latin-1").decode(charset or "utf-8")
+    except (LookupError, UnicodeError):
+        return raw
+
+
+async def metadata(request: web.Request) -> web.Response:
+    mount = await mount_command(request)
+    q = request.query
+    if q.get("mode", "updinfo") != "updinfo":
+        return xml(iceresponse(f"unknown mode {q.get('mode', '')[:50]!r} (only updinfo)", ok=False), status=400)
+    charset = q.get("charset", "UTF-8")
+    song = query_text(request, "song", charset)
+    if not song:
+        artist, title = query_text(request, "artist", charset), query_text(request, "title", charset)
+        song = f"{artist} - {title}" if artist and title else (artist or title)
+    if not song:
+        return xml(iceresponse("No song given (song=, or artist= and title=)", ok=False), status=400)
+    mount.set_title(song)
+    log.info("%s: title set through /admin/metadata: %r", mount.path, song)
+    return xml(iceresponse("Metadata update successful"))
+
+
+async def listmounts(request: web.Request) -> web.Response:
+    await admin_or(request)
+    now = time.time()
+    mounts = [(m.path, len(m.listeners), int(now - m.started_at), m.info.content_type) for m in station_of(request).live_mounts()]
+    return xml(listmounts_xml(mounts))
+
+
+async def listclients(request: web.Request) -> web.Response:
+    mount = await mount_command(request)
+    now = time.time()
+    return xml(listclients_xml(mount.path, [(c.address, c.user_agent, int(now - c.connected_at), c.id) for c in list(mount.listeners)]))
+
+
+async def killclient(request: web.Request) -> web.Response:
+    mount = await mount_command(request)
+    wanted = request.query.get("id", "")
+    for listener in list(mount.listeners):
+        if str(listener.id) == wanted:
+            listener.close(abort=True)
+            return xml(iceresponse(f"Client {wanted} removed"))
+    return xml(iceresponse(f"Client {wanted[:50]} not found", ok=False), status=400)
+
+
+async def killsource(request: web.Request) -> web.Response:
+    mount = await mount_command(request)
+    if not station_of(request).kill_source(mount):
+        return xml(iceresponse(f"No source client on {mount.path}", ok=False), status=400)
+    return xml(iceresponse("Source Removed"))
+
+
+async def moveclients(request: web.Request) -> web.Response:
+    mount = await mount_command(request)
+    target = station_of(request).mount(request.query.get("destination", ""))
+    if target is None or target is mount:
+        return xml(iceresponse("No such destination (destination= another mount)", ok=False), status=400)
+    for listener in list(mount.listeners):
+        listener.move_to(target)
+    return xml(iceresponse(f"Clients moved from {mount.path} to {target.path}"))
+
+
+async def stats(request: web.Request) -> web.Response:
+    await admin_or(request)
+    return xml(stats_xml(station_of(request).status()))
+
+
+async def streamlist(request: web.Request) -> web.Response:
+    """For Icecast slaves: every mount on air, one per line (relay or admin credentials)."""
+    await admin_or(request, "relay")
+    return web.Response(text="".join(f"{m.path}\r\n" for m in station_of(request).live_mounts()), content_type="text/plain")

@@ -1,0 +1,43 @@
+"""The aiohttp application: every route of the web side, in one table."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import admin, newsroom, status
+from .port import STATION, StationPort
+
+
+async def _close_after_answer(request: web.Request, response: web.StreamResponse) -> None:
+    """No keep-alive on the web side: the next request comes on a new connection, through the
+    front door and its head timeout (and a stream asked for next reaches the door directly)."""
+    response.force_close()
+    response.headers["Connection"] = "close"  # said, so no client counts on reusing it
+
+
+def make_app(station: StationPort) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024, handler_args={"max_field_size": 8190, "max_line_size": 8190})
+    app.on_response_prepare.append(_close_after_answer)
+    app[STATION] = station
+    get = app.router.add_get
+    get("/", status.index)
+    get("/api/status", status.api_status)
+    get("/status-json.xsl", status.status_json)
+    get("/healthz", status.healthz)
+    get("/api/nowplaying", status.nowplaying)
+    get("/api/news", newsroom.news_list)
+    app.router.add_post("/api/news", newsroom.news_post)
+    app.router.add_delete("/api/news/{id}", newsroom.news_delete)
+    app.router.add_post("/api/bulletin", newsroom.bulletin_post)
+    get("/admin/metadata", admin.metadata)
+    get("/admin/metadata.xsl", admin.metadata)
+    get("/admin/listmounts", admin.listmounts)
+    get("/admin/listclients", admin.listclients)
+    get("/admin/killclient", admin.killclient)
+    get("/admin/killsource", admin.killsource)
+    get("/admin/streamlist.txt", admin.streamlist)
+    get("/admin/moveclients", admin.moveclients)
+    get("/admin/stats", admin.stats)
+    get(r"/{mount:.+}.{ext:m3u|pls|xspf}", status.playlist_file)
+    app.router.add_route("*", "/{tail:.*}", status.not_found)
+    return app

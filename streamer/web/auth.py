@@ -1,0 +1,85 @@
+"""Who may change the station through the web side: admin (or a mount's own source)
+credentials, from a client that is not locked out, never on behalf of another site.
+
+Browsers say where a request comes from: `Sec-Fetch-Site` (Chromium, Firefox, Safari) and
+`Origin` (on POST/DELETE, and on cross-origin fetches). A form on another site posting to us
+with the browser's cached Basic credentials carries one of them; curl, source clients and
+Icecast tools send neither and are judged by their credentials alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ..wire.credentials import check_basic
+from .port import station_of
+
+log = logging.getLogger("streamer.api")
+
+
+def cross_site(method: str, headers: dict[str, str], hosts: tuple[str, ...]) -> str | None:
+    """Why a request that changes something must be refused as cross-site, or None (pure).
+    `hosts` are the names this server answers to (the request's Host, the public URL's)."""
+    site = headers.get("sec-fetch-site", "").lower()
+    if site and site not in ("same-origin", "none"):
+        return f"cross-site request refused (Sec-Fetch-Site: {site})"
+    origin = headers.get("origin", "")
+    if origin and origin != "null":
+        netloc = urlsplit(origin).netloc.lower()
+        if netloc not in {h.lower() for h in hosts if h}:
+            return f"cross-site request refused (Origin {origin[:100]} is not this server)"
+    elif origin == "null" and method not in ("GET", "HEAD", "OPTIONS"):
+        return "cross-site request refused (Origin: null)"
+    return None
+
+
+def unauthorized() -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(text="You need to authenticate\n", headers={"WWW-Authenticate": 'Basic realm="Icecast2 Server"'})
+
+
+def client_address(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return str(peer[0]) if peer else "?"
+
+
+async def authorised(request: web.Request, check: Callable[[str], bool]) -> None:
+    """Credentials that `check` accepts, from a client that is not locked out, not cross-site."""
+    station = station_of(request)
+    hosts = (request.headers.get("Host", ""), urlsplit(station.config.public_url).netloc)
+    refusal = cross_site(request.method, {k.lower(): v for k, v in request.headers.items()}, hosts)
+    if refusal:
+        log.warning("%s %s from %s: %s", request.method, request.path[:100], client_address(request), refusal)
+        raise web.HTTPForbidden(text=refusal + "\n")
+    address, now = client_address(request), time.monotonic()
+    locked = station.logins.locked(address, now)
+    if locked:
+        raise web.HTTPTooManyRequests(text=f"too many failed logins from {address}; try again in {locked:.0f} s\n")
+    header = request.headers.get("Authorization", "")
+    if check(header):
+        station.logins.succeeded(address)
+        return
+    if header:
+        delay, count = station.logins.failed(address, now)
+        log.warning("login refused for %s %s from %s (%d failed in the last minute)", request.method, request.path[:100], address, count)
+        await asyncio.sleep(delay)
+    raise unauthorized()
+
+
+async def admin_or(request: web.Request, *roles: str) -> None:
+    """Admin credentials, or those of one of `roles` (the relay user reads the stream list)."""
+    users = station_of(request).config.users
+    await authorised(request, lambda header: any(check_basic(header, users[r].name, users[r].password) for r in ("admin", *roles)))
+
+
+async def admin_or_source_of(request: web.Request, path: str) -> None:
+    """Admin credentials, or the source credentials of mount `path` (a DJ may set titles on, list
+    or move their own mount's listeners, and nobody else's)."""
+    station = station_of(request)
+    admin = station.config.users["admin"]
+    await authorised(request, lambda h: check_basic(h, admin.name, admin.password) or station.source_user(path, h) is not None)

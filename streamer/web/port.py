@@ -1,0 +1,45 @@
+"""What the web side sees of the station: this narrow interface, not its attributes.
+
+The handlers read documents the station composes (status, now playing, health) and ask it to
+act (kill a source, start a bulletin); they never reach into the feeder, the mounts' internals
+or the scheduler themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aiohttp import web
+
+from ..news.desk import NewsDesk
+from ..settings import Config
+from ..sources.logins import LoginGuard
+from ..stream.mount import Mount
+
+
+class StationPort(Protocol):
+    config: Config
+    news: NewsDesk
+    logins: LoginGuard
+
+    def status(self) -> dict: ...
+    def nowplaying(self, base_url: str) -> dict: ...
+    def health(self) -> tuple[bool, dict]: ...
+    def base_url(self, host_header: str) -> str: ...
+    def mount(self, path: str) -> Mount | None: ...
+    def mount_paths(self) -> list[str]: ...
+    def live_mounts(self) -> list[Mount]: ...
+    def source_user(self, path: str, authorization: str) -> str | None: ...
+    def kill_source(self, mount: Mount) -> bool: ...
+    def request_bulletin(self) -> dict: ...
+
+
+STATION: web.AppKey[StationPort] = web.AppKey("station")
+
+
+def station_of(request: web.Request) -> StationPort:
+    return request.app[STATION]
+
+
+def base_url(request: web.Request) -> str:
+    return station_of(request).base_url(request.headers.get("Host", ""))

@@ -1,0 +1,76 @@
+"""Status for operators and tools, now playing for the website and apps, playlist files for
+players, and the plain page at `/`. Thin: the station composes the documents."""
+
+from __future__ import annotations
+
+import html
+
+from aiohttp import web
+
+from ..wire import icecast
+from ..wire.playlists import m3u, pls, xspf
+from .port import base_url, station_of
+
+PLAYLIST_TYPES = {
+    "m3u": ("audio/x-mpegurl", lambda url, title: m3u(url)),
+    "pls": ("audio/x-scpls", pls),
+    "xspf": ("application/xspf+xml", xspf),
+}
+
+
+def as_json(data: object, status: int = 200) -> web.Response:
+    response = web.json_response(data, status=status, dumps=icecast.dumps)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+async def api_status(request: web.Request) -> web.Response:
+    return as_json(station_of(request).status())
+
+
+async def status_json(request: web.Request) -> web.Response:
+    station = station_of(request)
+    return as_json(icecast.icestats(station.status(), station.config.station_description, base_url(request)))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ok, body = station_of(request).health()
+    return as_json(body, status=200 if ok else 503)
+
+
+async def nowplaying(request: web.Request) -> web.Response:
+    return as_json(station_of(request).nowplaying(base_url(request)))
+
+
+async def playlist_file(request: web.Request) -> web.Response:
+    station = station_of(request)
+    path = "/" + request.match_info["mount"]
+    mount = station.mount(path)
+    if mount is None:
+        raise web.HTTPNotFound(text=f"no mount {path[:200]} (mounts: {', '.join(station.mount_paths())})\n")
+    content_type, build = PLAYLIST_TYPES[request.match_info["ext"]]
+    body = build(base_url(request) + path, mount.info.name or station.config.station_name)
+    return web.Response(text=body, content_type=content_type, headers={"Access-Control-Allow-Origin": "*"})
+
+
+async def index(request: web.Request) -> web.Response:
+    station = station_of(request)
+    e = html.escape
+    rows = "".join(
+        f"<li><b>{e(m['mount'])}</b> {m['bitrate']} kbit/s — {m['listeners']} listening — {e(m['title'])}"
+        f' <a href="{e(m["mount"])}.m3u">m3u</a> <a href="{e(m["mount"])}.pls">pls</a><br>'
+        f'<audio controls preload="none" src="{e(m["mount"])}"></audio></li>'
+        for m in station.status()["mounts"]
+    )
+    name, description = e(station.config.station_name), e(station.config.station_description)
+    body = (
+        f"<!doctype html><meta charset=utf-8><title>{name}</title><h1>{name}</h1><p>{description}</p><ul>{rows}</ul>"
+        '<p><a href="/api/status">/api/status</a> · <a href="/status-json.xsl">/status-json.xsl</a></p>'
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
+async def not_found(request: web.Request) -> web.StreamResponse:
+    paths = ", ".join(station_of(request).mount_paths())
+    raise web.HTTPNotFound(text=f"no mount or page at {request.path[:200]} (mounts: {paths})\n")

@@ -1,0 +1,127 @@
+"""Icecast's /status-json.xsl shape, built from the station's own status (pure).
+
+Monitoring tools, exporters and website widgets parse this exact shape, including its quirk:
+`source` is an object for one mount, a list for several, and absent for none.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from email.utils import formatdate
+from typing import Any
+
+from .text import safe_text
+
+
+def dumps(data: Any) -> str:
+    """Compact JSON that always encodes: no NaN/Infinity (invalid JSON that browsers reject,
+    so a number that is not finite is a bug to fix where it is made), no lone surrogates."""
+    return safe_text(json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
+
+
+def _rfc822(ts: float) -> str:
+    return formatdate(ts, usegmt=False).replace("-0000", "+0000")
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(ts))
+
+
+def icestats(status: dict, location: str, base_url: str) -> dict:
+    """`status` is the station's /api/status document; `location` Icecast's free-text field."""
+    sources = []
+    for m in status["mounts"]:
+        if m.get("source") == "disconnected":
+            continue  # as Icecast: a mount without its source is not listed
+        parts = (("ice-samplerate", m["sample_rate"]), ("ice-bitrate", m["bitrate"]), ("ice-channels", m["channels"]))
+        source = {
+            "audio_info": ";".join(f"{k}={v}" for k, v in parts if v),
+            "bitrate": m["bitrate"],
+            "genre": m["genre"],
+            "listener_peak": m["listener_peak"],
+            "listeners": m["listeners"],
+            "listenurl": base_url + m["mount"],
+            "server_description": m["description"],
+            "server_name": m["name"],
+            "server_type": m["format"],
+            "server_url": m["url"],
+            "title": m["title"],
+        }
+        if not m["bitrate"]:
+            del source["bitrate"]  # not invented for a stream that does not say
+        if m["stream_start"]:
+            source["stream_start"] = _rfc822(m["stream_start"])
+            source["stream_start_iso8601"] = _iso(m["stream_start"])
+        sources.append(dict(sorted(source.items())))
+    stats: dict[str, Any] = {
+        "admin": "",
+        "host": base_url.split("://", 1)[-1].rsplit(":", 1)[0],
+        "location": location,
+        "server_id": f"streamer {status['version']}",
+        "server_start": _rfc822(status["started"]),
+        "server_start_iso8601": _iso(status["started"]),
+    }
+    if len(sources) == 1:
+        stats["source"] = sources[0]
+    elif sources:
+        stats["source"] = sources
+    return {"icestats": stats}
+
+
+def parse_audio_info(text: str) -> dict[str, int]:
+    """`ice-audio-info: ice-samplerate=44100;ice-bitrate=128;ice-channels=2` as numbers."""
+    out: dict[str, int] = {}
+    for part in text.replace(" ", "").split(";"):
+        key, _, value = part.partition("=")
+        key = key.removeprefix("ice-")
+        if key in ("samplerate", "bitrate", "channels") and value.isdigit():
+            out[key] = int(value)
+    return out
+
+
+def iceresponse(message: str, ok: bool = True) -> str:
+    return f'<?xml version="1.0"?>\n<iceresponse><message>{html.escape(message)}</message><return>{1 if ok else 0}</return></iceresponse>\n'
+
+
+# --- the admin API's XML answers -----------------------------------------------------------------
+
+
+def _icestats(body: str) -> str:
+    return f'<?xml version="1.0"?>\n<icestats>{body}</icestats>\n'
+
+
+def listmounts_xml(mounts: list[tuple[str, int, int, str]]) -> str:
+    """(path, listeners, seconds connected, content type) per mount."""
+    e = html.escape
+    return _icestats(
+        "".join(
+            f'<source mount="{e(path)}"><listeners>{listeners}</listeners><Connected>{connected}</Connected>'
+            f"<content-type>{e(content_type)}</content-type></source>"
+            for path, listeners, connected, content_type in mounts
+        )
+    )
+
+
+def listclients_xml(path: str, clients: list[tuple[str, str, int, int]]) -> str:
+    """(address, user agent, seconds connected, id) per listener of mount `path`."""
+    e = html.escape
+    rows = "".join(
+        f"<listener><IP>{e(ip)}</IP><UserAgent>{e(agent)}</UserAgent><Connected>{connected}</Connected><ID>{ident}</ID></listener>"
+        for ip, agent, connected, ident in clients
+    )
+    return _icestats(f'<source mount="{e(path)}"><Listeners>{len(clients)}</Listeners>{rows}</source>')
+
+
+def stats_xml(status: dict) -> str:
+    """Icecast's /admin/stats from the station's /api/status document."""
+    e = html.escape
+    sources = "".join(
+        f'<source mount="{e(m["mount"])}"><listeners>{m["listeners"]}</listeners><listener_peak>{m["listener_peak"]}</listener_peak>'
+        f"<bitrate>{m['bitrate'] or ''}</bitrate><server_type>{e(m['format'])}</server_type><title>{e(m['title'])}</title>"
+        f"<server_name>{e(m['name'])}</server_name></source>"
+        for m in status["mounts"]
+        if m.get("source") != "disconnected"
+    )
+    return _icestats(f"<listeners>{status['listeners']}</listeners><server_id>streamer {e(status['version'])}</server_id>{sources}")

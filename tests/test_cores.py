@@ -1,0 +1,267 @@
+"""The cores that only end-to-end tests reached before, with plain values: the feeder's cut and
+fade maths, the encoder's title marks, listener eviction, the news desk and the web handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from aiohttp.test_utils import make_mocked_request
+
+from streamer.audio.encoder import PRIMING_SAMPLES, due_title, frame_end
+from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
+from streamer.audio.timeline import STARTUP_DELAY, Timeline
+from streamer.news.desk import NewsDesk
+from streamer.news.parse import NewsItem
+from streamer.settings import Config, MountConfig, NewsConfig, User
+from streamer.sources.logins import LoginGuard
+from streamer.stream.buffer import StreamBuffer
+from streamer.stream.listener import Listener
+from streamer.stream.mount import Mount
+from streamer.web import admin, newsroom, status
+from streamer.web.app import make_app
+
+
+def pcm(values: list[int], channels: int = 1) -> bytes:
+    return np.array(values, dtype="<i2").repeat(channels).tobytes()
+
+
+def samples(data: bytes) -> list[int]:
+    return np.frombuffer(data, dtype="<i2").tolist()
+
+
+# --- the feeder's maths ----------------------------------------------------------------------------
+
+
+def test_a_cut_fades_to_silence_exactly_at_its_sample():
+    data = pcm([10000] * 10)
+    out, reached = shape_for_cut(data, first=100, cut=108, fade_frames=4, channels=1)
+    assert reached and samples(out) == [10000, 10000, 10000, 10000, 10000, 7500, 5000, 2500]
+    out, reached = shape_for_cut(data, first=100, cut=200, fade_frames=4, channels=1)
+    assert not reached and out == data  # the cut is later: untouched
+    assert shape_for_cut(data, first=150, cut=120, fade_frames=4, channels=1) == (b"", True)  # already past it
+    out, reached = shape_for_cut(pcm([10000] * 4, 2), first=0, cut=2, fade_frames=0, channels=2)
+    assert reached and samples(out) == [10000] * 4  # no fade: a hard stop at the sample, both channels
+
+
+def test_fade_in_mix_under_and_the_ending_kept_for_a_crossfade():
+    assert samples(fade_in(pcm([8000] * 4), 0, 8 * 2, 1)) == [0, 1000, 2000, 3000]  # bytes: 8 frames of fade
+    assert samples(fade_in(pcm([8000] * 4), 8, 8 * 2, 1)) == [4000, 5000, 6000, 7000]  # continued from its offset
+    assert fade_in(pcm([8000] * 4), 16, 8 * 2, 1) == pcm([8000] * 4)  # past the fade
+    mixed, rest = mix_under(pcm([100, 100, 100]), pcm([30000, 30000, 30000, 30000, 1]))
+    assert samples(mixed) == [30100, 30100, 30100] and samples(rest) == [30000, 1]
+    assert samples(mix_under(pcm([30000]), pcm([30000]))[0]) == [32767]  # clipped, never wrapped
+    now, kept = ending(pcm([8000] * 8), fade_frames=4, keep_frames=2, channels=1)
+    assert samples(now) == [8000, 8000, 8000, 8000, 8000, 6000] and samples(kept) == [4000, 2000]
+
+
+def test_whole_frames_carry_odd_bytes():
+    frames = WholeFrames(channels=2)
+    assert frames.take(b"\x01\x02\x03") == b"" and frames.take(b"\x04\x05") == b"\x01\x02\x03\x04" and frames.take(b"") == b""
+
+
+def test_the_station_timeline():
+    t = Timeline(rate=1000, lookahead=0.6)
+    assert t.ahead(5.0) == 0.6 and t.time_of(500, wall_now=100.0) == 100.5 and t.sample_at(101.0, wall_now=100.0) == 1000
+    t.begin(mono=10.0, wall=1000.0)
+    t.fed = 1000
+    assert t.start == 10.0 + STARTUP_DELAY and t.wall0 == 1000.0 + STARTUP_DELAY
+    assert t.time_of(2000, wall_now=0) == 1002.5 and t.sample_at(1001.5, wall_now=0) == 1000
+    assert abs(t.ahead(10.9) - 0.6) < 1e-9  # sample 1000 airs at 11.5 on the loop's clock
+
+
+# --- the encoder's title marks ------------------------------------------------------------------------
+
+
+def test_a_title_lands_on_the_frame_that_carries_its_sample():
+    # 44.1 kHz in and out, 1152-sample frames, LAME's 1105-sample priming: frame k ends at 1152(k+1) - 1105.
+    assert [frame_end(0, k, 1152, 44100, 44100) for k in range(3)] == [47, 1199, 2351]
+    marks = deque([(1000, "A"), (1199, "B"), (5000, "C")])
+    got = [due_title(marks, frame_end(0, k, 1152, 44100, 44100)) for k in range(6)]
+    assert got == [None, "A", "B", None, None, "C"]  # a title on the first frame that carries its sample (5000 < 5807)
+    # A 22.05 kHz mount: 576-sample frames map to twice as many station samples.
+    assert frame_end(0, 0, 576, 44100, 22050) == (576 - PRIMING_SAMPLES) * 2
+    marks = deque([(10, "old"), (20, "newer")])
+    assert due_title(marks, 100) == "newer" and not marks  # two titles before one frame: the latest
+
+
+# --- listener eviction ---------------------------------------------------------------------------------
+
+
+class Recorder:
+    """What a socket would be sent (the listener's protocol is exercised, not the network)."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.aborted = False
+
+    def set_write_buffer_limits(self, high: int, low: int) -> None:
+        pass
+
+    def write(self, data) -> None:
+        self.sent.append(bytes(data))
+
+    def writelines(self, pieces) -> None:
+        self.sent += [bytes(p) for p in pieces]
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    close = abort
+
+
+def test_a_listener_further_behind_than_queue_size_is_evicted_and_nobody_waits():
+    mount = Mount(MountConfig("/m", queue_size=1000, burst_size=0), 0.25)
+    mount.buffer = StreamBuffer(4000)
+    fast, slow = Recorder(), Recorder()
+    a = Listener(mount, fast, 0, 0, "a", "")  # type: ignore[arg-type]
+    b = Listener(mount, slow, 0, 0, "b", "")  # type: ignore[arg-type]
+    mount.add(a)
+    mount.add(b)
+    mount.buffer.append(b"x" * 600)
+    a.feed(600)
+    b.pause_writing()  # its socket is full: it falls behind in the shared buffer, where it costs nothing
+    b.feed(600)
+    mount.buffer.append(b"y" * 600)
+    a.feed(1200)
+    b.feed(1200)  # 1200 behind > queue_size 1000
+    assert b"".join(fast.sent) == b"x" * 600 + b"y" * 600 and not fast.aborted
+    assert slow.sent == [] and slow.aborted and mount.evicted == 1 and b not in mount.listeners
+
+
+def test_icy_listeners_get_the_same_bytes_split_around_their_own_blocks():
+    mount = Mount(MountConfig("/m", queue_size=10_000, burst_size=0), 0.25)
+    mount.buffer.append(b"a" * 100)
+    mount.buffer.mark_title(100, "Song")
+    mount.buffer.append(b"b" * 100)
+    transport = Recorder()
+    listener = Listener(mount, transport, 0, 150, "a", "")  # type: ignore[arg-type]
+    listener.feed(200)
+    wire = b"".join(transport.sent)
+    assert wire[:150] == b"a" * 100 + b"b" * 50 and wire[150] == 2 and b"StreamTitle='Song';" in wire[151:183]
+    assert wire[183:] == b"b" * 50
+
+
+# --- the news desk ----------------------------------------------------------------------------------
+
+
+def test_the_news_desk_scans_its_folder_in_a_thread_and_applies_it_on_the_loop(tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Masthead\n\nRains arrive in Masvingo\n\nThe rains came early this year.\n")
+    (folder / "empty.md").write_text("")
+    desk = NewsDesk(NewsConfig(folder=folder, mastheads=("Masthead",)))
+    scan = desk._scan_folder({})
+    assert desk.folder_items == {} and desk.errors == {}  # a scan changes nothing of the desk by itself
+    assert desk._apply(scan)
+    desk.refresh()
+    assert [h.title for h in desk.headlines] == ["Rains arrive in Masvingo"] and desk.errors == {"article:empty.md": "empty file"}
+    os.remove(folder / "a.txt")
+    assert desk._apply(desk._scan_folder(dict(desk._folder_seen)))
+    desk.refresh()
+    assert desk.headlines == []
+
+
+def test_posted_and_retracted_headlines_are_kept_across_restarts(tmp_path):
+    state = tmp_path / "headlines.json"
+    desk = NewsDesk(NewsConfig(state_file=state))
+    desk.post(NewsItem(title="First", published=1e9 + 10, expires=4e9))
+    desk.post(NewsItem(title="Second", published=1e9 + 20, expires=4e9))
+    assert desk.retract(NewsItem(title="First").id)
+    again = NewsDesk(NewsConfig(state_file=state))
+    again.load_state()
+    assert [h.title for h in again.headlines] == ["Second"]
+    assert json.loads(state.read_text())["retracted"] == [NewsItem(title="First").id]
+
+
+# --- the web handlers ---------------------------------------------------------------------------------
+
+
+class PlainStation:
+    """A StationPort of plain values: the web side sees nothing more of the real station."""
+
+    def __init__(self, tmp: Path) -> None:
+        users = {r: User(r if r != "admin" else "admin", f"{r}-pw") for r in ("source", "admin", "relay")}
+        self.config = Config(file=tmp / "c.yaml", station_name="Plain FM", users=users)
+        self.news = NewsDesk(NewsConfig())
+        self.logins = LoginGuard()
+        self.mounts = {"/main": Mount(MountConfig("/main"), 0.25)}
+        self.bulletins = 0
+
+    def status(self) -> dict:
+        mount = {"mount": "/main", "name": "Plain FM", "listeners": 3, "listener_peak": 5, "bitrate": 128, "format": "audio/mpeg"}
+        return {"version": "0", "listeners": 3, "mounts": [{**mount, "title": "A - B", "source": None}]}
+
+    def nowplaying(self, base_url: str) -> dict:
+        return {"schema": 1, "base": base_url}
+
+    def health(self) -> tuple[bool, dict]:
+        return False, {"ok": False, "off_air": ["/main"]}
+
+    def base_url(self, host_header: str) -> str:
+        return f"http://{host_header or 'localhost'}"
+
+    def mount(self, path: str) -> Mount | None:
+        return self.mounts.get(path)
+
+    def mount_paths(self) -> list[str]:
+        return list(self.mounts)
+
+    def live_mounts(self) -> list[Mount]:
+        return list(self.mounts.values())
+
+    def source_user(self, path: str, authorization: str) -> str | None:
+        return None
+
+    def kill_source(self, mount: Mount) -> bool:
+        return False
+
+    def request_bulletin(self) -> dict:
+        self.bulletins += 1
+        return {"status": "bulletin starting"}
+
+
+def call(station: PlainStation, handler, method: str, path: str, headers: dict | None = None, match: dict | None = None):
+    headers = {"Host": "radio:8000", **(headers or {})}
+    request = make_mocked_request(method, path, headers=headers, app=make_app(station), match_info=match or {})
+    async def answer():
+        try:
+            return await handler(request)
+        except Exception as exc:  # aiohttp's HTTP errors are responses raised
+            return exc
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whatever else the test session runs
+        return pool.submit(asyncio.run, answer()).result()
+
+
+ADMIN = {"Authorization": "Basic YWRtaW46YWRtaW4tcHc="}  # admin:admin-pw
+
+
+def test_web_handlers_answer_from_the_port(tmp_path):
+    station = PlainStation(tmp_path)
+    health = call(station, status.healthz, "GET", "/healthz")
+    assert health.status == 503 and json.loads(health.body) == {"ok": False, "off_air": ["/main"]}
+    now = call(station, status.nowplaying, "GET", "/api/nowplaying")
+    assert json.loads(now.body) == {"schema": 1, "base": "http://radio:8000"} and now.headers["Access-Control-Allow-Origin"] == "*"
+    pls = call(station, status.playlist_file, "GET", "/main.pls", match={"mount": "main", "ext": "pls"})
+    assert "File1=http://radio:8000/main" in pls.text and pls.content_type == "audio/x-scpls"
+    missing = call(station, status.playlist_file, "GET", "/nope.m3u", match={"mount": "nope", "ext": "m3u"})
+    assert missing.status == 404 and "mounts: /main" in missing.text
+    stats = call(station, admin.stats, "GET", "/admin/stats", ADMIN)
+    assert "<listener_peak>5</listener_peak>" in stats.text and "<title>A - B</title>" in stats.text
+
+
+def test_web_handlers_refuse_without_credentials_and_from_other_sites(tmp_path):
+    station = PlainStation(tmp_path)
+    assert call(station, newsroom.bulletin_post, "POST", "/api/bulletin").status == 401
+    forged = call(station, newsroom.bulletin_post, "POST", "/api/bulletin", {**ADMIN, "Origin": "http://evil.example"})
+    assert forged.status == 403 and "cross-site request refused" in forged.text
+    ok = call(station, newsroom.bulletin_post, "POST", "/api/bulletin", {**ADMIN, "Origin": "http://radio:8000"})
+    assert ok.status == 202 and station.bulletins == 1
+    gone = call(station, admin.killsource, "GET", "/admin/killsource?mount=/nope", ADMIN)
+    assert gone.status == 400 and "Source does not exist: /nope" in gone.text
