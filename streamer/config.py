@@ -59,6 +59,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
     users = _users(top.section("users"), env)
     mounts = _mounts(top, station, audio)
     playlists = top.get("playlists", str, "playlists")
+    state = top.get("state_dir", str, "state")
     news = _news(top.section("news"), file.parent)
     djs = _credentials(top, "djs")
     push = _push(top, mounts)
@@ -68,8 +69,8 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         raise ConfigError(problems)
     folder = (file.parent / playlists).resolve() if not Path(playlists).is_absolute() else Path(playlists)
     return Config(
-        file=file, playlists_dir=folder, users=users, mounts=tuple(mounts), news=news, push=tuple(push), djs=djs, relays=tuple(relays),
-        **station, **server, **audio,
+        file=file, playlists_dir=folder, state_dir=(file.parent / state).resolve(), users=users, mounts=tuple(mounts), news=news,
+        push=tuple(push), djs=djs, relays=tuple(relays), **station, **server, **audio,
     )  # fmt: skip
 
 

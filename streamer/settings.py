@@ -99,6 +99,7 @@ class Config:
     channels: int = 2
     lookahead: float = 0.6
     playlists_dir: Path = Path("playlists")
+    state_dir: Path = Path("state")  # the station's databases (track library, history)
     log_level: str = "info"
     users: dict[str, User] = field(default_factory=dict)
     mounts: tuple[MountConfig, ...] = ()

@@ -1,0 +1,163 @@
+"""The station's memory on disk: SQLite databases in the state folder (`state_dir`).
+
+Each database (the track library, the play history) is a `Store`: one file in WAL mode, a
+schema version (`PRAGMA user_version`) with numbered migrations, and one thread of its own
+that does all of its work, so the event loop never waits on the disk and nothing else writes
+to it. Writes can be queued and are committed in batches. A file that is not a database or is
+damaged is moved aside (with a log line) and a new one is made; a locked or full disk is
+retried, shown in `status()`, and never stops the station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger("streamer.state")
+
+T = TypeVar("T")
+Migration = str | Callable[[sqlite3.Connection], None]
+FLUSH_EVERY = 0.5  # seconds between commits of queued writes
+MAX_QUEUED = 100_000  # queued rows kept while the disk refuses them (the oldest go first)
+
+
+def connect(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
+    """Open (or make) the database at `path` and bring its schema up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut loses at most the last commits
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, step in enumerate(migrations[version:], start=version + 1):
+        if callable(step):
+            conn.execute("BEGIN")
+            step(conn)
+            conn.execute(f"PRAGMA user_version={number}")
+            conn.execute("COMMIT")
+        else:  # one script, one transaction: a migration is all there or not at all
+            conn.executescript(f"BEGIN;\n{step}\n;\nPRAGMA user_version={number};\nCOMMIT;")
+    return conn
+
+
+def open_or_rebuild(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
+    """`connect`, moving a damaged file (and its WAL) aside to start afresh."""
+    try:
+        conn = connect(path, migrations)
+        conn.execute("PRAGMA quick_check").fetchone()
+        return conn
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            raise
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        log.error("%s is not a usable database (%s): moved aside to %s; starting a new one", path, exc, aside.name)
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(path) + suffix)
+            if src.exists():
+                src.rename(Path(str(aside) + suffix))
+        return connect(path, migrations)
+
+
+class Store:
+    def __init__(self, path: Path, migrations: Sequence[Migration]) -> None:
+        self.path = path
+        self.migrations = migrations
+        self.error = ""  # the last problem with the file, while it lasts
+        self.written = 0  # rows committed
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"store {path.name}")
+        self._conn: sqlite3.Connection | None = None
+        self._queue: list[tuple[str, tuple]] = []
+        self._lock = threading.Lock()
+
+    # --- in the store's thread ------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = open_or_rebuild(self.path, self.migrations)
+        return self._conn
+
+    def _flush(self) -> int:
+        with self._lock:
+            rows, self._queue = self._queue, []
+        if not rows:
+            return 0
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN")
+            for sql, params in rows:
+                conn.execute(sql, params)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            with self._lock:  # kept for the next try (the disk may be full for a while)
+                self._queue = (rows + self._queue)[-MAX_QUEUED:]
+            raise
+        self.written += len(rows)
+        return len(rows)
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            result = fn(self._connection(), *args)
+            self.error = ""
+            return result
+        except sqlite3.Error as exc:
+            self._problem(exc)
+            raise
+
+    def _problem(self, exc: BaseException) -> None:
+        message = f"{self.path}: {exc}"
+        if message != self.error:
+            log.error("database %s", message)
+        self.error = message
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            self._conn = None  # damaged under us: reopened (and rebuilt) at the next call
+
+    # --- from the event loop ----------------------------------------------------------------------------
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(connection, *args)` in the store's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._call, fn, *args)
+
+    def write(self, sql: str, params: tuple = ()) -> None:
+        """Queue a write; it is committed with the next batch (`flushing` task, or `flush`)."""
+        with self._lock:
+            self._queue.append((sql, params))
+            if len(self._queue) > MAX_QUEUED:
+                del self._queue[0]
+
+    async def flush(self) -> int:
+        try:
+            written = await asyncio.get_running_loop().run_in_executor(self._pool, self._flush)
+            if written:
+                self.error = ""
+            return written
+        except sqlite3.Error as exc:
+            self._problem(exc)
+            return 0
+
+    async def flushing(self) -> None:
+        """Commit queued writes every FLUSH_EVERY seconds (a supervised task)."""
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            await self.flush()
+
+    def status(self) -> dict:
+        return {"file": str(self.path), "ok": not self.error, "error": self.error, "queued": len(self._queue), "written": self.written}
+
+    async def close(self) -> None:
+        await self.flush()
+
+        def shut() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.get_running_loop().run_in_executor(self._pool, shut)
+        self._pool.shutdown(wait=False)

@@ -1,0 +1,64 @@
+"""The station's memory on disk: migrations, batched writes, and a damaged file moved aside."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from streamer.state import Store, open_or_rebuild
+
+MIGRATIONS = ["CREATE TABLE t (x INTEGER)", "ALTER TABLE t ADD COLUMN y TEXT; CREATE INDEX t_x ON t(x)"]
+
+
+def test_migrations_run_once_and_in_order(tmp_path):
+    db = tmp_path / "state" / "a.sqlite"
+    conn = open_or_rebuild(db, MIGRATIONS[:1])
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.close()
+    conn = open_or_rebuild(db, MIGRATIONS)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("SELECT x, y FROM t").fetchall() == [(1, None)]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_damaged_file_is_moved_aside_and_rebuilt(tmp_path, caplog):
+    db = tmp_path / "a.sqlite"
+    db.write_bytes(b"this is not a database at all" * 100)
+    conn = open_or_rebuild(db, MIGRATIONS)
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    aside = [p.name for p in tmp_path.iterdir() if ".damaged-" in p.name]
+    assert len(aside) == 1 and "moved aside" in caplog.text
+
+
+def test_writes_are_queued_and_committed_in_batches(tmp_path):
+    async def go():
+        store = Store(tmp_path / "b.sqlite", MIGRATIONS)
+        for i in range(1000):
+            store.write("INSERT INTO t (x) VALUES (?)", (i,))
+        assert await store.flush() == 1000
+        count = await store.run(lambda conn: conn.execute("SELECT count(*), sum(x) FROM t").fetchone())
+        await store.close()
+        return count, store.status()
+
+    count, status = asyncio.run(go())
+    assert count == (1000, sum(range(1000))) and status["ok"] and status["written"] == 1000
+
+
+def test_a_failing_write_is_kept_for_the_next_batch(tmp_path):
+    async def go():
+        store = Store(tmp_path / "c.sqlite", MIGRATIONS)
+        store.write("INSERT INTO t (x) VALUES (?)", (1,))
+        store.write("INSERT INTO nowhere VALUES (?)", (2,))  # fails: the batch is kept, the error shown
+        assert await store.flush() == 0
+        failed = store.status()
+        with store._lock:
+            store._queue = [q for q in store._queue if "nowhere" not in q[0]]
+        assert await store.flush() == 1
+        await store.close()
+        return failed, store.status()
+
+    failed, ok = asyncio.run(go())
+    assert not failed["ok"] and "no such table: nowhere" in failed["error"] and failed["queued"] == 2
+    assert ok["ok"] and ok["written"] == 1
+    assert sqlite3.connect(tmp_path / "c.sqlite").execute("SELECT x FROM t").fetchall() == [(1,)]
