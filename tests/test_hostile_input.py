@@ -276,3 +276,25 @@ def test_the_schedule_shows_which_0130_on_a_fall_back_night():
     start = dt.datetime(2026, 10, 25, 0, 0, tzinfo=tz).timestamp()
     lines = [line for line in render_timeline(Scheduler(p, {}), start, 4) if "event half" in line]
     assert [line.split("  ")[0] for line in lines] == ["00:30", "01:30 BST", "01:30 GMT", "02:30"]
+
+
+def test_multi_valued_tags_are_kept_whole(tmp_path):
+    import subprocess
+
+    import mutagen
+
+    from streamer.audio.ffmpeg import ffmpeg_exe
+
+    path = tmp_path / "leftovers.ogg"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=d=0.5", "-c:a", "libvorbis", str(path)], check=True)
+    tags = mutagen.File(path)
+    tags["title"], tags["artist"], tags["isrc"], tags["album"] = (
+        ["Living Caves", "Crossroads"],
+        ["NeonCorridor"],
+        ["ZWABC2600001"],
+        ["Caves"],
+    )
+    tags.save()
+    info = read_track_info(path)
+    assert info.display == "NeonCorridor - Living Caves / Crossroads"  # was "NeonCorridor - Living Caves"
+    assert (info.isrc, info.album) == ("ZWABC2600001", "Caves")

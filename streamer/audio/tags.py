@@ -1,4 +1,6 @@
-"""Track titles from tags (mutagen): "Artist - Title", the file name as fallback."""
+"""Track facts from tags (mutagen): "Artist - Title" (the file name as fallback), and what
+royalty reports need (album, ISRC, label). A tag with several values (a tagger's leftovers:
+TITLE=Living Caves, TITLE=Crossroads) is kept whole, its values joined as players show them."""
 
 from __future__ import annotations
 
@@ -17,23 +19,39 @@ class TrackInfo:
     artist: str
     title: str
     duration: float | None  # seconds, from the container, when it says
+    album: str = ""
+    isrc: str = ""
+    label: str = ""
+    year: str = ""
+    genre: str = ""
 
     @property
     def display(self) -> str:
         return f"{self.artist} - {self.title}" if self.artist else self.title
 
 
+JOIN = " / "  # how several values of one tag are shown
+
+
+def _values(value) -> list[str]:
+    items = value if isinstance(value, list) else getattr(value, "text", [value])
+    out: list[str] = []
+    for item in items:
+        text = safe_text(str(item)).strip()
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
 def _first(tags, *keys: str) -> str:
+    """The first of `keys` the tags have, all its values joined."""
     for key in keys:
         try:
             value = tags.get(key)
         except (KeyError, ValueError, TypeError):
             continue
-        if value:
-            text = value[0] if isinstance(value, list) else getattr(value, "text", [value])[0]
-            text = safe_text(str(text)).strip()
-            if text:
-                return text
+        if value and (values := _values(value)):
+            return JOIN.join(values)
     return ""
 
 
@@ -53,7 +71,12 @@ def read_track_info(path: Path) -> TrackInfo:
     artist = _first(tags, "artist", "albumartist", "performer", "TPE1", "TPE2")
     title = _first(tags, "title", "TIT2") or fallback
     length = getattr(audio.info, "length", None)
-    return TrackInfo(path, artist, title, float(length) if length else None)
+    return TrackInfo(
+        path, artist, title, float(length) if length else None,
+        album=_first(tags, "album", "TALB"), isrc=_first(tags, "isrc", "TSRC"),
+        label=_first(tags, "organization", "label", "publisher", "TPUB"), year=_first(tags, "date", "year", "TDRC")[:4],
+        genre=_first(tags, "genre", "TCON"),
+    )  # fmt: skip
 
 
 def read_tags(paths: list[Path]) -> dict[Path, TrackInfo]:
