@@ -113,6 +113,13 @@ def test_hostile_requests_get_clear_answers_and_the_station_plays_on(server_fact
     assert status_of(answer) == 200
     body = json.loads(answer.partition(b"\r\n\r\n")[2])
     assert body["mounts"][0]["listen_url"].startswith("http://127.0.0.1:")
+    # bytes that are not UTF-8 in an Origin, a path or a query: a clear answer, never a 500
+    for request in (
+        b"GET /admin/stats HTTP/1.0\r\nOrigin: http://caf\xe9\r\nAuthorization: " + ADMIN.encode() + b"\r\n\r\n",
+        b"GET /caf\xe9\xff HTTP/1.0\r\n\r\n",
+        b"GET /admin/killsource?mount=/caf%E9 HTTP/1.0\r\nAuthorization: " + ADMIN.encode() + b"\r\n\r\n",
+    ):
+        assert status_of(raw_request(port, request)) in (400, 403, 404), request
     # a bare CR in an Origin is not copied into our answer
     answer = raw_request(port, b"OPTIONS /main HTTP/1.1\r\nOrigin: http://a\rX-Injected: 1\r\n\r\n")
     assert status_of(answer) == 200 and b"X-Injected" not in answer

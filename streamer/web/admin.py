@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..stream.mount import Mount
 from ..wire.icecast import iceresponse, listclients_xml, listmounts_xml, stats_xml
+from ..wire.text import safe_text
 from .auth import admin_or, admin_or_source_of
 from .port import station_of
 
@@ -24,7 +25,7 @@ def xml(text: str, status: int = 200) -> web.Response:
 
 async def mount_command(request: web.Request) -> Mount:
     """The `mount=` of a mount command, once the caller may act on it (400 if there is none)."""
-    path = request.query.get("mount", "")
+    path = safe_text(request.query.get("mount", ""))
     await admin_or_source_of(request, path)
     mount = station_of(request).mount(path)
     if mount is None:
@@ -75,7 +76,7 @@ async def listclients(request: web.Request) -> web.Response:
 
 async def killclient(request: web.Request) -> web.Response:
     mount = await mount_command(request)
-    wanted = request.query.get("id", "")
+    wanted = safe_text(request.query.get("id", ""))
     for listener in list(mount.listeners):
         if str(listener.id) == wanted:
             listener.close(abort=True)

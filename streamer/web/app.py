@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
+from ..wire.text import safe_text
 from . import admin, newsroom, status
 from .port import STATION, StationPort
+
+log = logging.getLogger("streamer.api")
 
 
 async def _close_after_answer(request: web.Request, response: web.StreamResponse) -> None:
@@ -15,8 +20,22 @@ async def _close_after_answer(request: web.Request, response: web.StreamResponse
     response.headers["Connection"] = "close"  # said, so no client counts on reusing it
 
 
+@web.middleware
+async def _failures_said(request: web.Request, handler):
+    """A handler that fails answers 500 and logs what failed, with its traceback: never a bare one."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("web request %s %s failed", request.method, safe_text(request.path[:100]))
+        return web.Response(status=500, text="internal error (logged)\n")
+
+
 def make_app(station: StationPort) -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024, handler_args={"max_field_size": 8190, "max_line_size": 8190})
+    app = web.Application(
+        client_max_size=1024 * 1024, handler_args={"max_field_size": 8190, "max_line_size": 8190}, middlewares=[_failures_said]
+    )
     app.on_response_prepare.append(_close_after_answer)
     app[STATION] = station
     get = app.router.add_get

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ..wire.credentials import check_basic
+from ..wire.text import safe_text
 from .port import station_of
 
 log = logging.getLogger("streamer.api")
@@ -33,7 +34,7 @@ def cross_site(method: str, headers: dict[str, str], hosts: tuple[str, ...]) -> 
     if origin and origin != "null":
         netloc = urlsplit(origin).netloc.lower()
         if netloc not in {h.lower() for h in hosts if h}:
-            return f"cross-site request refused (Origin {origin[:100]} is not this server)"
+            return f"cross-site request refused (Origin {safe_text(origin[:100])} is not this server)"
     elif origin == "null" and method not in ("GET", "HEAD", "OPTIONS"):
         return "cross-site request refused (Origin: null)"
     return None

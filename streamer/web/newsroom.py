@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ..aio import TooLarge, read_capped
 from ..news.post import MAX_NEWS_POST, news_item_from_json
+from ..wire.text import safe_text
 from .auth import admin_or
 from .port import station_of
 from .status import as_json
@@ -46,7 +47,7 @@ async def news_post(request: web.Request) -> web.Response:
 
 async def news_delete(request: web.Request) -> web.Response:
     await admin_or(request)
-    item_id = request.match_info["id"]
+    item_id = safe_text(request.match_info["id"])
     if not station_of(request).news.retract(item_id):
         raise web.HTTPNotFound(text=f"no headline with id {item_id[:100]!r} (GET /api/news lists them)\n")
     return as_json({"retracted": item_id})

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ..wire import icecast
 from ..wire.playlists import m3u, pls, xspf
+from ..wire.text import safe_text
 from .port import base_url, station_of
 
 PLAYLIST_TYPES = {
@@ -45,7 +46,7 @@ async def nowplaying(request: web.Request) -> web.Response:
 
 async def playlist_file(request: web.Request) -> web.Response:
     station = station_of(request)
-    path = "/" + request.match_info["mount"]
+    path = "/" + safe_text(request.match_info["mount"])
     mount = station.mount(path)
     if mount is None:
         raise web.HTTPNotFound(text=f"no mount {path[:200]} (mounts: {', '.join(station.mount_paths())})\n")
@@ -73,4 +74,4 @@ async def index(request: web.Request) -> web.Response:
 
 async def not_found(request: web.Request) -> web.StreamResponse:
     paths = ", ".join(station_of(request).mount_paths())
-    raise web.HTTPNotFound(text=f"no mount or page at {request.path[:200]} (mounts: {paths})\n")
+    raise web.HTTPNotFound(text=f"no mount or page at {safe_text(request.path[:200])} (mounts: {paths})\n")
