@@ -33,7 +33,14 @@ HOST = "127.0.0.1"
 # Each attack comes from its own loopback address (127.0.0.0/8 is all this machine), as attackers
 # do: the server throttles failed logins per address, and the DJ and the listeners the bench
 # checks come from 127.0.0.1.
-SOURCE_ADDRESS = {"fuzz": "127.0.0.11", "slow": "127.0.0.12", "churn": "127.0.0.13", "sse": "127.0.0.14", "flood": "127.0.0.15", "garbage": "127.0.0.16"}
+SOURCE_ADDRESS = {
+    "fuzz": "127.0.0.11",
+    "slow": "127.0.0.12",
+    "churn": "127.0.0.13",
+    "sse": "127.0.0.14",
+    "flood": "127.0.0.15",
+    "garbage": "127.0.0.16",
+}
 LOCAL: tuple[str, int] | None = None
 ANSWER_TIMEOUT = 20.0  # a connection without a status line by then got "no answer" (a bug)
 STATUS_RE = re.compile(rb"(?m)^(?:HTTP|ICE)/\d\.\d (\d{3})")

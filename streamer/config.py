@@ -8,12 +8,11 @@ defaults are the dataclasses' own (written once, in settings.py).
 from __future__ import annotations
 
 import os
-from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from .config_outputs import credentials, hls_settings, mount_settings, push_settings, relay_settings
 from .settings import (
-    MP3_BITRATES,
     MP3_RATES,
     PASSWORD_ENV,
     Config,
@@ -25,24 +24,12 @@ from .settings import (
     mount_path_problem,
     weak_password,
 )
-from .yamldoc import ConfigError, Doc, Problem, Reader, in_range, one_of
+from .yamldoc import ConfigError, Doc, Problem, Reader, defaults, in_range, one_of, one_of_int
 
 __all__ = ["Config", "ConfigError", "MountConfig", "is_loopback", "load_config", "mount_path_problem", "parse_config", "weak_password"]
 
 
-def defaults(cls: type) -> dict[str, Any]:
-    """A settings dataclass's field defaults, by name."""
-    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
-
-
-C, M, N, F = defaults(Config), defaults(MountConfig), defaults(NewsConfig), defaults(FeedConfig)
-
-
-def one_of_int(choices: tuple[int, ...]):
-    def check(v: int) -> str | None:
-        return None if v in choices else f"must be one of {', '.join(map(str, choices))}, not {v}"
-
-    return check
+C, N, F = defaults(Config), defaults(NewsConfig), defaults(FeedConfig)
 
 
 def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Config:
@@ -57,20 +44,21 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
     server = _server(top.section("server"))
     audio = _audio(top.section("audio"))
     users = _users(top.section("users"), env)
-    mounts = _mounts(top, station, audio)
+    mounts = mount_settings(top, station, audio)
     playlists = top.get("playlists", str, "playlists")
     state = top.get("state_dir", str, "state")
     news = _news(top.section("news"), file.parent)
-    djs = _credentials(top, "djs")
-    push = _push(top, mounts)
-    relays = _relays(top, mounts)
+    djs = credentials(top, "djs")
+    push = push_settings(top, mounts)
+    relays = relay_settings(top, mounts)
+    hls = hls_settings(top.section("hls"))
     top.finish()
     if problems:
         raise ConfigError(problems)
     folder = (file.parent / playlists).resolve() if not Path(playlists).is_absolute() else Path(playlists)
     return Config(
         file=file, playlists_dir=folder, state_dir=(file.parent / state).resolve(), users=users, mounts=tuple(mounts), news=news,
-        push=tuple(push), djs=djs, relays=tuple(relays), **station, **server, **audio,
+        push=tuple(push), djs=djs, relays=tuple(relays), hls=hls, **station, **server, **audio,
     )  # fmt: skip
 
 
@@ -122,90 +110,6 @@ def _users(us: Reader, env: dict[str, str]) -> dict[str, User]:
     return users
 
 
-def _mounts(top: Reader, station: dict[str, Any], audio: dict[str, Any]) -> list[MountConfig]:
-    raw = top.raw("mounts")
-    if raw is None:
-        raw = {"/main": {}}
-    if not isinstance(raw, dict) or not raw:
-        top.error(("mounts",), "mounts must map mount paths to their settings, e.g. '/main: {bitrate: 128}'")
-        raw = {}
-    mounts = []
-    for path, body in raw.items():
-        problem = mount_path_problem(str(path))
-        if problem:
-            top.error(("mounts", path), f"mounts.{path}: {problem}", key=True)
-            continue
-        mounts.append(_mount(Reader(top.doc, ("mounts", path), top.problems, body or {}), str(path), station, audio))
-    paths = [m.path for m in mounts]
-    for m in mounts:
-        if m.fallback is not None and (m.fallback not in paths or m.fallback == m.path):
-            top.error(("mounts", m.path, "fallback"), f"mounts.{m.path}.fallback {m.fallback!r} must be another mount ({', '.join(paths)})")
-    if mounts and all(m.source for m in mounts):
-        top.error(("mounts",), "at least one mount must be the station's own (source: false) for the schedule to play on")
-    return mounts
-
-
-def _mount(m: Reader, path: str, station: dict[str, Any], audio: dict[str, Any]) -> MountConfig:
-    rate = m.get("sample_rate", int, audio["sample_rate"], one_of_int(MP3_RATES))
-    mount = MountConfig(
-        path=path,
-        bitrate=m.get("bitrate", int, M["bitrate"], one_of_int(MP3_BITRATES)),
-        sample_rate=rate,
-        channels=m.get("channels", int, audio["channels"], in_range(1, 2)),
-        **{k: m.get(k, str, station[f"station_{k}"]) for k in ("name", "description", "genre", "url")},
-        public=m.get("public", bool, M["public"]),
-        burst_size=m.get("burst_size", int, M["burst_size"], in_range(0, 10_000_000)),
-        queue_size=m.get("queue_size", int, M["queue_size"], in_range(16384, 100_000_000)),
-        max_listeners=m.get("max_listeners", int, M["max_listeners"], in_range(0, 1_000_000)),
-        metaint=m.get("metaint", int, M["metaint"], in_range(256, 65536)),
-        source=m.get("source", bool, M["source"]),
-        users=_credentials(m, "users"),
-        fallback=m.get("fallback", str, M["fallback"]),
-    )
-    if mount.bitrate > 160 and rate < 32000:
-        message = f"mounts.{path}.bitrate: {mount.bitrate} kbit/s is not possible at {rate} Hz (MPEG-2 allows at most 160)"
-        m.error((*m.path, "bitrate"), message)
-    m.finish()
-    return mount
-
-
-def _entries(top: Reader, key: str, example: str) -> list[tuple[int, Reader]]:
-    raw = top.raw(key) or []
-    if not isinstance(raw, list):
-        top.error((key,), f"{key} must be a list like [{example}]")
-        raw = []
-    return [(i, Reader(top.doc, (key, i), top.problems, entry if isinstance(entry, dict) else {})) for i, entry in enumerate(raw)]
-
-
-def _push(top: Reader, mounts: list[MountConfig]) -> list[tuple[str, str]]:
-    push = []
-    paths = [m.path for m in mounts]
-    for i, r in _entries(top, "push", "{mount: /main, url: icecast://source:PASSWORD@host:8000/main}"):
-        mount_path, url = r.get("mount", str, ""), r.get("url", str, "")
-        if not url.startswith(("icecast://", "http://")):
-            r.error(("push", i, "url"), f"push[{i}].url must look like icecast://source:PASSWORD@host:8000/mount, not {url!r}")
-        if mount_path not in paths:
-            r.error(("push", i, "mount"), f"push[{i}].mount {mount_path!r} is not one of the mounts ({', '.join(paths)})")
-        r.finish()
-        push.append((mount_path, url))
-    return push
-
-
-def _relays(top: Reader, mounts: list[MountConfig]) -> list[tuple[str, str]]:
-    relays = []
-    own = [m.path for m in mounts if not m.source]
-    for i, r in _entries(top, "relays", "{mount: /relay, url: http://upstream:8000/stream}"):
-        mount_path, url = r.get("mount", str, ""), r.get("url", str, "")
-        if not url.startswith("http://"):
-            r.error(("relays", i, "url"), f"relays[{i}].url must be an http:// stream URL, not {url!r}")
-        problem = mount_path_problem(mount_path)
-        if problem or mount_path in own:
-            r.error(("relays", i, "mount"), f"relays[{i}].mount: {problem or f'{mount_path} is a station mount'}")
-        r.finish()
-        relays.append((mount_path, url))
-    return relays
-
-
 def _feeds(r: Reader) -> tuple[FeedConfig, ...]:
     raw = r.raw("feeds") or []
     if not isinstance(raw, list):
@@ -252,14 +156,6 @@ def _news(r: Reader, base: Path) -> NewsConfig:
     except (KeyError, IndexError, ValueError) as exc:
         r.error((*r.path, "ticker"), f"news.ticker: unknown placeholder {exc}; use {{artist}} {{title}} {{display}} {{headline}}")
     return config
-
-
-def _credentials(r: Reader, key: str) -> tuple[tuple[str, str], ...]:
-    raw = r.raw(key) or {}
-    if not isinstance(raw, dict) or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in raw.values()):
-        r.error((*r.path, key), f"{key} must map user names to passwords, e.g. {{tino: a-long-password}}")
-        return ()
-    return tuple((str(user), str(password)) for user, password in raw.items())
 
 
 def _audio_source(r: Reader, base: Path) -> str | None:

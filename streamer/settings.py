@@ -15,6 +15,28 @@ from pathlib import Path
 EXAMPLE_PASSWORDS = {"", "hackme", "changeme", "password", "source", "admin", "relay"}
 MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+COMMON_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+@dataclass(frozen=True, slots=True)
+class FormatRule:
+    """What a mount of one format takes (pure data, for validation and for the encoders)."""
+
+    name: str
+    content_type: str
+    bitrates: tuple[int, int] | None  # kbit/s allowed, or None: no bitrate (lossless)
+    rates: tuple[int, ...]
+    default_bitrate: int
+    default_rate: int | None = None  # None: the station's rate
+
+
+FORMAT_RULES = {
+    "mp3": FormatRule("mp3", "audio/mpeg", (32, 320), MP3_RATES, 128),
+    "aac": FormatRule("aac", "audio/aac", (8, 320), COMMON_RATES, 96),
+    "opus": FormatRule("opus", "audio/ogg", (6, 510), (48000,), 96, 48000),  # Opus always runs at 48 kHz
+    "vorbis": FormatRule("vorbis", "audio/ogg", (32, 500), COMMON_RATES, 128),
+    "flac": FormatRule("flac", "audio/ogg", None, COMMON_RATES, 0),
+}
 PASSWORD_ENV = {"source": "STREAMER_SOURCE_PASSWORD", "admin": "STREAMER_ADMIN_PASSWORD", "relay": "STREAMER_RELAY_PASSWORD"}
 
 
@@ -27,7 +49,7 @@ class User:
 @dataclass(frozen=True, slots=True)
 class MountConfig:
     path: str
-    bitrate: int = 128
+    bitrate: int = 128  # kbit/s (0 for FLAC, and for a pass-through stream that does not say)
     sample_rate: int = 44100
     channels: int = 2
     name: str = ""
@@ -42,11 +64,27 @@ class MountConfig:
     source: bool = False  # fed by a source client (pass-through), not by the station's encoder
     users: tuple[tuple[str, str], ...] = ()  # source credentials for this mount only (replace the global ones)
     fallback: str | None = None  # where this mount's listeners go when its source drops
+    format: str = "mp3"  # what the station's encoder makes: mp3 | aac | opus | vorbis | flac
 
     @property
     def icy_interval(self) -> int:
         """Audio bytes between ICY metadata blocks."""
         return self.metaint or (self.bitrate * 125 if self.bitrate else 16000)
+
+
+@dataclass(frozen=True, slots=True)
+class HlsVariantConfig:
+    name: str
+    bitrate: int = 64  # kbit/s of AAC-LC
+    sample_rate: int = 44100
+    channels: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class HlsConfig:
+    segment: float = 4.0  # seconds per segment, on the station's clock
+    window: int = 6  # segments in a playlist
+    variants: tuple[HlsVariantConfig, ...] = ()  # none: no HLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +145,7 @@ class Config:
     push: tuple[tuple[str, str], ...] = ()  # (mount, icecast://user:password@host:port/mount)
     djs: tuple[tuple[str, str], ...] = ()  # DJ accounts for the live mount (a block may reserve its slot)
     relays: tuple[tuple[str, str], ...] = ()  # (mount, upstream http:// URL)
+    hls: HlsConfig = field(default_factory=HlsConfig)
 
     def mount(self, path: str) -> MountConfig | None:
         return next((m for m in self.mounts if m.path == path), None)

@@ -26,7 +26,9 @@ from aiohttp import web
 
 from . import __version__
 from .aio import background, cancel_background
-from .audio.encoder import Encoder
+from .audio.chain_encoder import ChainEncoder
+from .audio.codecs import codec_for
+from .audio.encoder import Encoder, PlacedEncoder
 from .audio.feeder import Feeder
 from .audio.tags import read_tags
 from .limits import raise_fd_limit, release_memory
@@ -35,13 +37,16 @@ from .news.desk import NewsDesk
 from .offload import Offload, OffloadError
 from .schedule.model import LoadedProgramme
 from .schedule.watch import ProgrammeWatcher
-from .settings import Config
+from .settings import Config, MountConfig
 from .sources.intake import SourceDesk
 from .sources.push import PushTarget
 from .sources.relay import RelayPull
 from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
+from .stream.hls import HlsVariant
+from .stream.hls_server import HlsOutput
+from .stream.hls_server import head as hls_head
 from .stream.mount import Mount
 from .supervise import Supervisor
 from .web.app import make_app
@@ -53,6 +58,31 @@ FD_RESERVE = 256  # descriptors kept for the station's own children, pipes and f
 TAGS_TIMEOUT = 60.0  # seconds to read a batch of tags at most
 TAGS_BATCH = 500  # files whose tags are read per offload job
 HOUSEKEEPING_INTERVAL = 30.0
+
+
+def make_encoder(ffmpeg: str, mount: Mount, config: Config) -> Encoder | ChainEncoder:
+    """A mount's encoder: continuous for MP3 and AAC, a chain per title for the Ogg formats."""
+    if codec_for(mount.config).chained:
+        return ChainEncoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_page)
+    return Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame)
+
+
+def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | None, list[Encoder]]:
+    """HLS variants, each with its AAC encoder fed from the station's one PCM path."""
+    hls = config.hls
+    if not hls.variants:
+        return None, []
+
+    def wall_of(sample: int) -> float:
+        return feeder.timeline.time_of(sample, time.time())
+
+    variants, encoders = [], []
+    for v in hls.variants:
+        variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of)
+        settings = MountConfig(f"/hls/{v.name}", format="aac", bitrate=v.bitrate, sample_rate=v.sample_rate, channels=v.channels)
+        encoders.append(PlacedEncoder(ffmpeg, settings, config.sample_rate, config.channels, variant.frame))  # type: ignore[arg-type]
+        variants.append(variant)
+    return HlsOutput(variants, hls.segment), encoders
 
 
 class Station:
@@ -71,8 +101,9 @@ class Station:
             mount = Mount(m, config.fanout_interval, None if m.source else (lambda: self.feeder.start), self._title_released)
             mount.passthrough, mount.on_source_gone = m.source, self.sources.gone
             self.mounts[m.path] = mount
-        self.encoders = [Encoder(ffmpeg, m.config, config.sample_rate, config.channels, m.queue_frame) for m in self.own_mounts()]
-        self.feeder.output.encoders = self.encoders
+        self.encoders = [make_encoder(ffmpeg, m, config) for m in self.own_mounts()]
+        self.hls, hls_encoders = make_hls(ffmpeg, config, self.feeder)
+        self.feeder.output.encoders = [*self.encoders, *hls_encoders]
         self.events = EventHub(config.max_subscribers)
         self.news = NewsDesk(config.news, on_change=self._news_changed, offload=self.offload.run)
         self.feeder.bulletins.builder = bulletins = BulletinBuilder(config.news, ffmpeg)
@@ -112,6 +143,11 @@ class Station:
         transport.write(sse_head(http_date()))
         self.events.subscribe(transport, address, format_event("nowplaying", self.nowplaying(self.base_url(head.header("host")))))
         return None
+
+    def hls_answer(self, head: RequestHead, address: str) -> bytes:
+        if self.hls is None:
+            return hls_head(404, [("Content-Type", "text/plain; charset=utf-8")], b"this station has no HLS (hls: in config.yaml)\n")
+        return self.hls.answer(head.method, head.path, head.headers, (address, head.header("user-agent")), time.time())
 
     def to_web(self, transport: asyncio.Transport, data: bytes) -> Reply | None:
         """Give a connection (and what it has sent so far) to the aiohttp application."""
@@ -175,9 +211,16 @@ class Station:
             "now_playing": onair.now_playing(time.time()),
             "next": self.feeder.cues.next_view(),
             "history": onair.history_view(),
+            "hls": self._hls_view(base),
             "headlines": [h.to_json() for h in self.news.headlines],
             "bulletin": self.feeder.bulletins.on_air,
         }
+
+    def _hls_view(self, base: str) -> dict | None:
+        if self.hls is None:
+            return None
+        now = time.time()
+        return {"url": base + "/hls/live.m3u8", "listeners": self.hls.listeners.count(now), "variants": self.hls.view(now)}
 
     def status(self) -> dict:
         """The operator's document (/api/status)."""
@@ -192,6 +235,7 @@ class Station:
             "silence_inserted_seconds": round(feeder.output.silence_fed, 2), "decoder_failures": feeder.decoder_failures,
             "tasks": self.supervisor.status(), "connections": self._connections_status(),
             "relays": [r.view() for r in self.relays], "push": [p.view() for p in self.pushers],
+            "hls": {**self._hls_view(self.config.public_url), "requests": dict(self.hls.requests)} if self.hls else None,
             "news": {**self.news.status(), "bulletins": feeder.bulletins.method},
         }  # fmt: skip
 
@@ -240,7 +284,7 @@ class Station:
         self._server = await loop.create_server(lambda: FrontDoor(self), host, port, family=family, backlog=4096, reuse_address=True)
         sock = self._server.sockets[0].getsockname()
         self.address = (sock[0], sock[1])
-        for enc in self.encoders:
+        for enc in self.feeder.output.encoders:
             await enc.start()
         self._start_tasks()
         log.info("on air at http://%s:%d/ (mounts: %s)", host if ":" not in host else f"[{host}]", self.address[1], ", ".join(self.mounts))
@@ -265,6 +309,8 @@ class Station:
         run("playlist watcher", self.watcher.run)
         run("event keep-alive", self.events.keep_alive)
         run("housekeeping", self._housekeeping)
+        if self.hls is not None:
+            run("hls publisher", self._publish_hls, critical=True)
 
     async def stop(self) -> None:
         if self._server:
@@ -281,13 +327,20 @@ class Station:
             await self.feeder.live.live.close()
         for mount in self.mounts.values():
             mount.close_listeners()
-        for enc in self.encoders:
+        for enc in self.feeder.output.encoders:
             await enc.close()
         if self.feeder.bulletins.builder:
             self.feeder.bulletins.builder.close()
         self.offload.close()
         if self._runner:
             await self._runner.cleanup()
+
+    async def _publish_hls(self) -> None:
+        """Each HLS segment goes into the playlists when its last sample airs."""
+        assert self.hls is not None
+        while True:
+            await asyncio.sleep(0.1)
+            self.hls.publish(time.time())
 
     async def _housekeeping(self) -> None:
         """Give memory freed after a load peak back to the system (glibc keeps it otherwise)."""

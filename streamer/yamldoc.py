@@ -7,7 +7,7 @@ Pure: text in, data and problems out.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 import yaml
@@ -195,3 +195,15 @@ def one_of(*choices: str):
         return f"must be one of {', '.join(choices)}, not {v!r}{tip}"
 
     return check
+
+
+def one_of_int(choices: tuple[int, ...]):
+    def check(v: int) -> str | None:
+        return None if v in choices else f"must be one of {', '.join(map(str, choices))}, not {v}"
+
+    return check
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """A settings dataclass's field defaults, by name."""
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}

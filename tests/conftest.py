@@ -258,10 +258,10 @@ def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recor
     return Recording(head, headers, bytes(audio), blocks, first if first is not None else float("inf"), arrivals, audio_arrivals)
 
 
-def tone_levels(audio: bytes, tmp: Path, freqs: tuple[float, ...], rate: int = 8000) -> tuple[float, np.ndarray]:
+def tone_levels(audio: bytes, tmp: Path, freqs: tuple[float, ...], rate: int = 8000, name: str = "tones.mp3") -> tuple[float, np.ndarray]:
     """Each tone's amplitude in every 20 ms window of a recording, decoded with ffmpeg:
     (window length in seconds, array[window, tone])."""
-    f = tmp / "tones.mp3"
+    f = tmp / name
     f.write_bytes(audio)
     pcm = subprocess.run(
         [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(f), "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"], capture_output=True
@@ -274,10 +274,10 @@ def tone_levels(audio: bytes, tmp: Path, freqs: tuple[float, ...], rate: int = 8
     return window / rate, np.abs(frames @ probes.T) / window
 
 
-def tone_changes(audio: bytes, tmp: Path, freq_from: float, freq_to: float) -> list[float]:
+def tone_changes(audio: bytes, tmp: Path, freq_from: float, freq_to: float, name: str = "tones.mp3") -> list[float]:
     """Seconds into a recording at which the dominant tone switches between two frequencies:
     where the stronger of the two (ignoring near-silence) turns to the other and stays 100 ms."""
-    step, levels = tone_levels(audio, tmp, (freq_from, freq_to))
+    step, levels = tone_levels(audio, tmp, (freq_from, freq_to), name=name)
     labels = [None if max(a, b) < 100 else (0 if a > b else 1) for a, b in levels]
     changes, current = [], None
     for i, label in enumerate(labels):

@@ -229,6 +229,7 @@ class PlainStation:
 def call(station: PlainStation, handler, method: str, path: str, headers: dict | None = None, match: dict | None = None):
     headers = {"Host": "radio:8000", **(headers or {})}
     request = make_mocked_request(method, path, headers=headers, app=make_app(station), match_info=match or {})
+
     async def answer():
         try:
             return await handler(request)

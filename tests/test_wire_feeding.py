@@ -108,7 +108,7 @@ def test_icy_reader_whole_byte_by_byte_and_cut_mid_block():
     assert whole[0] == audio == b"".join(a for a, _ in pieces)
     assert whole[1] == [b for _, blocks in pieces for b in blocks] == [(100, {"StreamTitle": "one"}), (500, {"StreamTitle": "two"})]
     reader = IcyReader(100)
-    got, blocks = reader.feed(wire[:101 + 5])  # stops inside the first block: nothing reported yet
+    got, blocks = reader.feed(wire[: 101 + 5])  # stops inside the first block: nothing reported yet
     assert got == audio[:100] and blocks == []
 
 

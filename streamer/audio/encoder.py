@@ -1,8 +1,8 @@
-"""One long-lived MP3 encoder per mount: station PCM in, CBR MP3 frames out.
+"""One long-lived encoder per MP3 or AAC mount: station PCM in, frames out (codecs.py).
 
-The encoder never restarts between tracks, so the stream is one continuous MP3 stream.
+The encoder never restarts between tracks, so the stream is one continuous stream.
 Titles are placed by sample position: a title marked at station sample S lands on the
-first frame that carries S, allowing for the resampler and LAME's priming delay.
+first frame that carries S, allowing for the resampler and the codec's priming delay.
 
 Feeding never waits for the encoder: the PCM is handed to its pipe and the feeder moves on
 to the next mount. An encoder that stops taking audio (stopped, hung, starved) is noticed
@@ -19,14 +19,13 @@ from collections import deque
 from collections.abc import Callable
 
 from .. import child
+from ..aio import background
 from ..settings import MountConfig
-from ..wire.mp3 import FrameHeader, FrameSplitter
+from .codecs import MP3_PRIMING, Units, codec_for, output_options
 
 log = logging.getLogger("streamer.encoder")
 
-# LAME's encoder delay (576) plus its decoder delay (529), which ffmpeg reports as initial
-# padding: without a Xing/LAME tag, a listener's decoder plays these samples first.
-PRIMING_SAMPLES = 1105
+PRIMING_SAMPLES = MP3_PRIMING  # the MP3 mounts' (kept for the tests of title placement)
 STALL_SECONDS = 2.0  # audio waiting for an encoder before it counts as stalled
 RESTART_DELAY = (0.05, 0.2, 1.0, 5.0)  # after the 1st, 2nd, 3rd, later restarts in a row
 
@@ -54,7 +53,8 @@ class Encoder:
         self.in_rate = in_rate
         self.in_channels = in_channels
         self.sink = sink
-        self.frame_samples = 1152 if mount.sample_rate >= 32000 else 576
+        self.codec = codec_for(mount)
+        self.frame_samples = self.codec.frame_samples
         self.frames_out = 0  # frames out of the current process
         self.restarts = 0
         self.last_restart_reason = ""
@@ -76,8 +76,7 @@ class Encoder:
             # which would eat the feeder's lookahead and leave the pacer releasing frame by frame.
             "-probesize", "32", "-analyzeduration", "0",
             "-f", "s16le", "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0",
-            "-c:a", "libmp3lame", "-b:a", f"{m.bitrate}k", "-ar", str(m.sample_rate), "-ac", str(m.channels),
-            "-write_xing", "0", "-id3v2_version", "0", "-flush_packets", "1", "-f", "mp3", "pipe:1",
+            *output_options(m),
         ]  # fmt: skip
 
     async def start(self) -> None:
@@ -113,7 +112,7 @@ class Encoder:
     def _schedule_restart(self, why: str) -> None:
         if self._restart is not None and not self._restart.done():
             return
-        self._restart = asyncio.create_task(self._restart_now(why), name=f"encoder restart {self.mount.path}")
+        self._restart = background(self._restart_now(why), f"encoder restart {self.mount.path}")
 
     async def _restart_now(self, why: str) -> None:
         self.restarts += 1
@@ -129,11 +128,11 @@ class Encoder:
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout and proc.stderr
         errors = asyncio.create_task(self._read_errors(proc))
-        splitter = FrameSplitter()
+        units = Units(self.codec)
         try:
             while data := await proc.stdout.read(16384):
-                for header, frame in splitter.feed(data):
-                    self._emit(header, frame)
+                for frame, samples in units.feed(data):
+                    self._emit(frame, samples)
                 if self.frames_out > 50:
                     self._failures_in_a_row = 0  # it works again
         except Exception:
@@ -142,11 +141,11 @@ class Encoder:
         finally:
             errors.cancel()
 
-    def _emit(self, header: FrameHeader, frame: bytes) -> None:
+    def _emit(self, frame: bytes, samples: int) -> None:
         """Hand a frame to the mount, with the title that starts in it, if any."""
-        end = frame_end(self._station_base, self.frames_out, self.frame_samples, self.in_rate, self.mount.sample_rate)
+        end = frame_end(self._station_base, self.frames_out, samples, self.in_rate, self.mount.sample_rate, self.codec.priming)
         self.frames_out += 1
-        self.sink(frame, header.samples, due_title(self._marks, end))
+        self.sink(frame, samples, due_title(self._marks, end))
 
     async def _read_errors(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stderr
@@ -170,3 +169,15 @@ class Encoder:
         if self._restart is not None:
             self._restart.cancel()
         await self._stop_process()
+
+
+class PlacedEncoder(Encoder):
+    """An encoder that also tells its sink the station sample each frame starts at (HLS cuts its
+    segments and stamps its timestamps on the station's clock)."""
+
+    def _emit(self, frame: bytes, samples: int) -> None:
+        args = (self._station_base, self.frames_out, samples, self.in_rate, self.mount.sample_rate, self.codec.priming)
+        end = frame_end(*args)
+        start = end - samples * self.in_rate // self.mount.sample_rate
+        self.frames_out += 1
+        self.sink(frame, samples, due_title(self._marks, end), start)  # type: ignore[call-arg]

@@ -25,6 +25,7 @@ MAX_WAITING = 16 * 1024  # bytes of the DJ's stream waiting for the decoder befo
 PIPE_SIZE = 8192  # the decoder's input pipe: small, so little of the DJ is queued when they leave
 F_SETPIPE_SZ = 1031  # Linux fcntl
 
+
 def input_options(content_type: str) -> list[str]:
     """ffmpeg input options for a source's stream: its demuxer when known (the source's
     Content-Type names it, so ffmpeg need not probe: probing an MP3 DJ waits for 4 KB, a

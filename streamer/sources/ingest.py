@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from ..stream.mount import Mount
 
 
-
 class Ingest:
     def __init__(self, mount: Mount, content_type: str) -> None:
         self.mount = mount
@@ -52,7 +51,7 @@ class Ingest:
         pages = ogg.feed(data)
         at = mount.queued_end()  # the stream offset these pages will have
         if ogg.chain_began is not None:
-            mount.header_span = (at + sum(map(len, pages[: ogg.chain_began])), None)
+            mount.chains.begin(at + sum(map(len, pages[: ogg.chain_began])))
         if ogg.headers_ended is not None:  # listeners who join later start with these headers
             mount.set_stream_header(ogg.headers, at + sum(map(len, pages[: ogg.headers_ended])))
             mount.learn(*ogg.params)

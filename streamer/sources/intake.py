@@ -171,7 +171,7 @@ class SourceDesk:
             if declared is not None:
                 config = replace(config, users=declared.users, queue_size=declared.queue_size, burst_size=declared.burst_size)
         mount.describe(config, content_type)
-        mount.stream_header, mount.header_span = b"", None  # the new source's own headers will come
+        mount.chains.reset()  # the new source's own headers will come
         mount.max_pending_seconds = MAX_PENDING_SECONDS
         return mount
 

@@ -30,6 +30,7 @@ from ..wire.http import (
     parse_request_head,
 )
 from .gate import Gate
+from .hls_server import is_hls
 from .listener import Listener
 from .mount import Mount
 
@@ -56,6 +57,7 @@ class Routes(Protocol):
     def accept_source(self, head: RequestHead, transport: asyncio.Transport, body: bytes, address: str) -> Reply | None: ...
     def subscribe(self, head: RequestHead, transport: asyncio.Transport, address: str) -> Reply | None: ...
     def to_web(self, transport: asyncio.Transport, data: bytes) -> Reply | None: ...
+    def hls_answer(self, head: RequestHead, address: str) -> bytes: ...
 
 
 def http_date() -> str:
@@ -63,9 +65,11 @@ def http_date() -> str:
 
 
 def route(head: RequestHead, mount: Mount | None) -> str:
-    """What a request is (pure): listen | options | events | source | web."""
+    """What a request is (pure): listen | options | events | source | hls | web."""
     if head.method in ("SOURCE", "PUT"):
         return "source"
+    if head.method in ("GET", "HEAD") and is_hls(head.path):
+        return "hls"
     if mount is not None:
         if head.method in ("GET", "HEAD"):
             return "listen"
@@ -146,6 +150,9 @@ class FrontDoor(asyncio.Protocol):
             assert mount is not None
             self._listen(mount, head)
             return
+        if kind == "hls":
+            self._answer_and_keep(routes.hls_answer(head, self.address), head, end)
+            return
         data, transport = bytes(self.buf), self.transport
         assert transport is not None
         self._done()  # from here the connection is another protocol's, or answered
@@ -169,6 +176,23 @@ class FrontDoor(asyncio.Protocol):
             asyncio.get_running_loop().call_later(reply.delay, self._write_and_close, transport, reply.response)
         else:
             self._write_and_close(transport, reply.response)
+
+    def _answer_and_keep(self, response: bytes, head: RequestHead, end: int) -> None:
+        """Answer, and keep the connection for the client's next request (HLS players poll), with a
+        fresh head timeout; HTTP/1.0 or `Connection: close` ends it as usual."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if head.version != "HTTP/1.1" or "close" in head.header("connection").lower():
+            self._reply(Reply(response))
+            return
+        transport.write(response)
+        del self.buf[:end]
+        if self.timer:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self._timeout)
+        if self.buf:  # a pipelined request already here
+            self.data_received(b"")
 
     @staticmethod
     def _write_and_close(transport: asyncio.Transport, response: bytes) -> None:

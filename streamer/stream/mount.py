@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..settings import MountConfig
+from ..settings import FORMAT_RULES, MountConfig
 from ..wire.formats import StreamInfo
 from .buffer import StreamBuffer
+from .chains import Chains
 from .pacing import PacingClock
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class Mount:
     ) -> None:
         self.config = config
         self.path = config.path
-        self.describe(config, "audio/mpeg")
+        self.describe(config, FORMAT_RULES[config.format].content_type)
         self.interval = fanout_interval
         self.origin = origin or (lambda: None)  # the station timeline's start, shared by its mounts
         self.on_title = on_title  # told when a title change goes out to listeners
@@ -52,8 +53,7 @@ class Mount:
         self.max_pending_seconds = MAX_PENDING_SECONDS  # a source ahead by more loses its oldest frames
         self.pending_raw: list[bytes] = []  # pass-through bytes that are not MP3 (no frames to pace)
         self.source = None  # the SourceConnection feeding a pass-through mount, if any
-        self.stream_header = b""  # an Ogg source's header pages: sent first to who joins later
-        self.header_span: tuple[int, int | None] | None = None  # where they are in the stream
+        self.chains = Chains()  # an Ogg stream's chains and their header pages
         self.passthrough = False
         self.sample_rate = config.sample_rate or 44100  # the pacing rate; a pass-through mount learns it from its frames
         self._next_title: str | None = None
@@ -69,6 +69,8 @@ class Mount:
         self.evicted = 0
         self.bytes_sent = 0
         self._end_before = 0
+        self._in_head = False  # releasing an Ogg chain's header pages
+        self._head_parts: list[bytes] = []
 
     def describe(self, config: MountConfig, content_type: str) -> None:
         """A (re)connecting source tells listeners what the stream is."""
@@ -109,10 +111,17 @@ class Mount:
             self.sample_rate = sample_rate  # a pass-through mount learns its rate from the frames
         if self._next_title is not None and title is None:
             title, self._next_title = self._next_title, None
-        self.pending.append((frame, samples, title))
+        self.pending.append((frame, samples, title, False))
         self.pending_samples += samples
         while self.pending_samples > self.max_pending_seconds * self.sample_rate:
             self.pending_samples -= self.pending.popleft()[1]
+        self._arrived.set()
+
+    def queue_page(self, page: bytes, samples: int, title: str | None, head: bool) -> None:
+        """An Ogg page from the station's encoder; `head`: one of a chain's header pages, which a
+        listener who joins later is sent first."""
+        self.pending.append((page, samples, title, head))
+        self.pending_samples += samples
         self._arrived.set()
 
     def queue_bytes(self, data: bytes) -> None:
@@ -125,24 +134,24 @@ class Mount:
 
     def set_stream_header(self, header: bytes, end: int) -> None:
         """An Ogg chain's header pages are complete, ending at stream offset `end`."""
-        start = self.header_span[0] if self.header_span else end - len(header)
-        self.stream_header = header
-        self.header_span = (start, end)
+        self.chains.headers_done(header, end)
+
+    @property
+    def stream_header(self) -> bytes:
+        """The current Ogg chain's header pages."""
+        chain = self.chains.current
+        return chain.headers if chain else b""
+
+    @property
+    def header_span(self) -> tuple[int, int | None] | None:
+        """Where the current Ogg chain's header pages are in the stream."""
+        chain = self.chains.current
+        return (chain.start, chain.end) if chain else None
 
     def listen_start(self, burst: int) -> tuple[int, bytes]:
         """Where a new listener starts in the buffer, and what it must get first: for Ogg, the
-        header pages of the chain on air when the burst begins after them."""
-        start = self.buffer.burst_start(burst)
-        if self.header_span is None:
-            return start, b""
-        head_start, head_end = self.header_span
-        if start <= head_start:
-            return start, b""  # the headers are in the burst
-        if head_start >= self.buffer.base and (head_end is None or start < head_end):
-            return head_start, b""  # the burst would begin inside them: begin at them
-        if head_end is None or not self.stream_header:
-            return start, b""
-        return max(start, head_end), self.stream_header
+        header pages of the chain its burst begins in (chains.py)."""
+        return self.chains.listen_start(self.buffer.burst_start(burst), self.buffer.base)
 
     def set_title(self, title: str) -> None:
         """A title from /admin/metadata: on a pass-through mount it goes with the next audio
@@ -210,25 +219,38 @@ class Mount:
 
     def _release(self, clock: PacingClock, until: float) -> None:
         parts: list[bytes] = []
-        size = 0
         pending = self.pending
         buffer = self.buffer
         while pending and clock.due(until, 0.0):
-            frame, samples, title = pending.popleft()
+            frame, samples, title, head = pending.popleft()
             self.pending_samples -= samples
-            if title is not None:
+            if title is not None or head != self._in_head:
                 if parts:
                     buffer.append(b"".join(parts))
-                    parts, size = [], 0
-                self._mark_title(title)
+                    parts = []
+                if head != self._in_head:
+                    self._chain_headers(head)
+                if title is not None:
+                    self._mark_title(title)
+            if head:
+                self._head_parts.append(frame)
             parts.append(frame)
-            size += len(frame)
             clock.release(samples)
         if parts:
             buffer.append(b"".join(parts))
         if buffer.end > self._end_before:
             self._end_before = buffer.end
             self.last_audio = asyncio.get_running_loop().time()
+
+    def _chain_headers(self, head: bool) -> None:
+        """A chain's header pages begin (head) or end at the live edge: a later listener starts
+        with them (see listen_start)."""
+        self._in_head = head
+        if head:
+            self._head_parts = []
+            self.chains.begin(self.buffer.end)
+        else:
+            self.set_stream_header(b"".join(self._head_parts), self.buffer.end)
 
     def _mark_title(self, title: str) -> None:
         """`title` plays from the buffer's live edge on."""
@@ -259,28 +281,14 @@ class Mount:
         """The mount as /api/status shows it."""
         info, clock = self.info, self.clock
         return {
-            "mount": self.path,
-            "name": info.name,
-            "description": info.description,
-            "genre": info.genre,
-            "url": info.url,
-            "format": info.content_type,
-            "bitrate": info.bitrate,
-            "sample_rate": info.sample_rate,
-            "channels": info.channels,
-            "listeners": len(self.listeners),
-            "listener_peak": self.peak,
-            "connections": self.connections,
-            "evicted": self.evicted,
-            "bytes_sent": self.bytes_sent,
-            "bytes_encoded": self.buffer.end,
-            "on_air": self.on_air,
-            "title": self.title,
-            "stream_start": self.stream_start,
-            "seconds_sent": round(clock.samples_sent / clock.sample_rate, 3) if clock else 0,
+            "mount": self.path, "name": info.name, "description": info.description, "genre": info.genre, "url": info.url,
+            "format": info.content_type, "bitrate": info.bitrate, "sample_rate": info.sample_rate, "channels": info.channels,
+            "listeners": len(self.listeners), "listener_peak": self.peak, "connections": self.connections, "evicted": self.evicted,
+            "bytes_sent": self.bytes_sent, "bytes_encoded": self.buffer.end, "on_air": self.on_air, "title": self.title,
+            "stream_start": self.stream_start, "seconds_sent": round(clock.samples_sent / clock.sample_rate, 3) if clock else 0,
             "clock_restarts": clock.rebased if clock else 0,
             "source": None if not self.passthrough else (self.source.address if self.source else "disconnected"),
-        }
+        }  # fmt: skip
 
     @property
     def title(self) -> str:

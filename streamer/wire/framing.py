@@ -258,3 +258,8 @@ class AdtsFramer:
             self.skipped += len(self._buf)
             self._buf = b""
         return frames
+
+
+def adts_samples(frame: bytes) -> int:
+    """PCM samples per channel in an ADTS frame: 1024 per raw data block."""
+    return 1024 * ((frame[6] & 0x03) + 1) if len(frame) >= 7 else 1024

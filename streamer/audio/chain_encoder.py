@@ -1,0 +1,164 @@
+"""The encoder of an Ogg mount (Opus, Vorbis, FLAC): a new chain at the sample where each
+title starts, so players read the title from the chain's comment header, as they do from
+Icecast's Ogg streams.
+
+Each chain is its own ffmpeg, fed the station's PCM up to the next title's sample; then its
+input is closed, it flushes its last pages, and the next chain's encoder takes over at
+exactly that sample. Pages are handed to the mount with the samples they carry (from their
+granule positions; an Opus chain's pre-skip is not audio), header pages marked as such, so
+the mount paces them and gives a late listener the current chain's headers first. Feeding
+never waits: PCM is queued for the chain's writer; a chain that stops taking audio is
+replaced, as the continuous encoders are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections import deque
+from collections.abc import Callable
+
+from .. import child
+from ..settings import MountConfig
+from ..wire.framing import OggFramer
+from .codecs import output_options
+
+log = logging.getLogger("streamer.encoder")
+
+STALL_SECONDS = 2.0
+PageSink = Callable[[bytes, int, "str | None", bool], None]  # page, samples, title, header page
+
+
+class ChainEncoder:
+    def __init__(self, ffmpeg: str, mount: MountConfig, in_rate: int, in_channels: int, sink: PageSink) -> None:
+        self.ffmpeg = ffmpeg
+        self.mount = mount
+        self.in_rate = in_rate
+        self.in_channels = in_channels
+        self.frame_bytes = 2 * in_channels
+        self.sink = sink
+        self.restarts = 0
+        self.chains = 0
+        self.last_restart_reason = ""
+        self.stall_bytes = int(STALL_SECONDS * in_rate) * self.frame_bytes
+        self.title = ""
+        self._fed = 0  # station samples fed in total
+        self._marks: deque[tuple[int, str]] = deque()  # (station sample, title): where chains start
+        self._queue: deque[bytes | str] = deque()  # PCM for the chain, or the title of the next chain
+        self._queued = 0  # bytes of PCM waiting
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def view(self) -> dict:
+        return {"encoder_restarts": self.restarts, "encoder_last_restart": self.last_restart_reason, "chains": self.chains}
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"encoder {self.mount.path}")
+
+    def mark(self, station_sample: int, title: str) -> None:
+        """`title` starts at this station sample (not fed yet): a new chain starts there."""
+        while self._marks and self._marks[-1][0] >= station_sample:
+            self._marks.pop()
+        self._marks.append((station_sample, title))
+
+    def feed(self, pcm: bytes) -> None:
+        """Queue PCM, split where a new chain starts; never waits for the encoder."""
+        while pcm:
+            if self._marks and self._marks[0][0] <= self._fed:
+                self._queue.append(self._marks.popleft()[1])
+                continue
+            room = len(pcm) if not self._marks else min(len(pcm), (self._marks[0][0] - self._fed) * self.frame_bytes)
+            part, pcm = pcm[:room], pcm[room:]
+            self._queue.append(part)
+            self._queued += len(part)
+            self._fed += len(part) // self.frame_bytes
+        self._wake.set()
+        if self._queued > self.stall_bytes and self._task is not None and not self._task.done():
+            self._replace(f"stalled: {self._queued / self.stall_bytes * STALL_SECONDS:.1f} s of audio not taken")
+
+    def _replace(self, why: str) -> None:
+        self.restarts += 1
+        self.last_restart_reason = why
+        log.error("%s: encoder %s; restarting (restart %d)", self.mount.path, why, self.restarts)
+        self._queue = deque(x for x in self._queue if isinstance(x, str))  # the lost audio goes; titles stay
+        self._queued = 0
+        if self._task is not None:
+            self._task.cancel()
+        self._task = asyncio.create_task(self._run(), name=f"encoder {self.mount.path}")
+
+    async def _run(self) -> None:
+        """Chains one after another, each fed until the next title (or restarted after a failure)."""
+        while True:
+            try:
+                await self._chain()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # ffmpeg missing, a pipe broken: count it and go on with a new chain
+                self.restarts += 1
+                self.last_restart_reason = f"failed: {exc}"
+                log.exception("%s: encoder chain failed; starting a new one", self.mount.path)
+                await asyncio.sleep(0.5)
+
+    async def _chain(self) -> None:
+        while not self._queue:  # no chain without audio: wait for the first PCM (or title)
+            self._wake.clear()
+            await self._wake.wait()
+        while self._queue and isinstance(self._queue[0], str):
+            self.title = str(self._queue.popleft())
+        command = [
+            self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-probesize", "32", "-analyzeduration", "0",
+            "-f", "s16le", "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0", *output_options(self.mount, self.title),
+        ]  # fmt: skip
+        proc = await child.spawn(*command, stdin=True, stderr=False)
+        self.chains += 1
+        reader = asyncio.create_task(self._read(proc, self.title))
+        try:
+            await self._write(proc)
+            await reader  # the chain's last pages, before the next chain's first
+        finally:
+            reader.cancel()
+            await child.stop(proc)
+
+    async def _write(self, proc: asyncio.subprocess.Process) -> None:
+        """Feed this chain until the next title's mark, then close its input."""
+        assert proc.stdin is not None
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            item = self._queue[0]
+            if isinstance(item, str):
+                break  # the next chain starts here
+            self._queue.popleft()
+            self._queued -= len(item)
+            proc.stdin.write(item)
+            await proc.stdin.drain()
+        proc.stdin.close()
+
+    async def _read(self, proc: asyncio.subprocess.Process, title: str) -> None:
+        """Pages out, with the samples each carries; the chain's first page carries its title."""
+        assert proc.stdout is not None
+        framer = OggFramer()
+        granule, skip, first = 0, 0, True
+        while data := await proc.stdout.read(16384):
+            for page in framer.feed(data):
+                position = struct.unpack_from("<q", page, 6)[0]
+                head = position in (0, -1) and granule == 0
+                body = 27 + page[26]  # after the header and its lacing table
+                if head and page[body : body + 8] == b"OpusHead":
+                    skip = struct.unpack_from("<H", page, body + 10)[0]  # pre-skip: samples a decoder drops
+                samples = 0 if head or position < 0 else max(0, position - max(granule, skip))
+                if not head and position >= 0:
+                    granule = max(granule, position)
+                self.sink(page, samples, title if first else None, head)
+                first = False
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass

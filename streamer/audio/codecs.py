@@ -1,0 +1,71 @@
+"""What each stream format is made of: ffmpeg's options for the encoder, how its output is cut
+into units with their sample counts, and the codec's priming (the samples a decoder drops).
+
+MP3 and AAC run as one continuous encoder per mount (titles travel as ICY metadata, placed by
+sample). Opus, Vorbis and FLAC go in Ogg, and each title starts a new chain with its own
+comment header (how Ogg players learn titles), so they run one encoder per chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ..settings import FORMAT_RULES, MountConfig
+from ..wire.framing import AdtsFramer, adts_samples
+from ..wire.mp3 import FrameSplitter
+
+# LAME's encoder delay (576) plus its decoder delay (529), which ffmpeg reports as initial
+# padding: without a Xing/LAME tag, a listener's decoder plays these samples first.
+MP3_PRIMING = 1105
+AAC_PRIMING = 1024  # ffmpeg's AAC encoder: one frame of priming
+OGG_PAGE = "100000"  # µs of audio per Ogg page (ffmpeg's default is a whole second: too coarse to pace)
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    format: str
+    content_type: str
+    chained: bool  # a new encoder (an Ogg chain) for each title
+    priming: int  # output samples before the first real one
+    frame_samples: int  # per frame at the output rate (0: varies, read from each unit)
+
+
+def codec_for(mount: MountConfig) -> Codec:
+    rule = FORMAT_RULES[mount.format]
+    if mount.format == "mp3":
+        return Codec("mp3", rule.content_type, False, MP3_PRIMING, 1152 if mount.sample_rate >= 32000 else 576)
+    if mount.format == "aac":
+        return Codec("aac", rule.content_type, False, AAC_PRIMING, 1024)
+    return Codec(mount.format, rule.content_type, True, 0, 0)
+
+
+def output_options(mount: MountConfig, title: str = "") -> list[str]:
+    """ffmpeg's options after `-i pipe:0`: the codec, its settings and the muxer, to stdout."""
+    rate, channels = str(mount.sample_rate), str(mount.channels)
+    common = ["-ar", rate, "-ac", channels]
+    if mount.format == "mp3":
+        codec = ["-c:a", "libmp3lame", "-b:a", f"{mount.bitrate}k", *common, "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]
+    elif mount.format == "aac":
+        codec = ["-c:a", "aac", "-b:a", f"{mount.bitrate}k", *common, "-f", "adts"]
+    else:
+        encoder = {"opus": ["-c:a", "libopus", "-b:a", f"{mount.bitrate}k"], "vorbis": ["-c:a", "libvorbis", "-b:a", f"{mount.bitrate}k"]}
+        meta = ["-metadata", f"title={title}"] if title else []
+        codec = [*encoder.get(mount.format, ["-c:a", "flac"]), *common, *meta, "-page_duration", OGG_PAGE, "-f", "ogg"]
+    return [*codec, "-flush_packets", "1", "pipe:1"]
+
+
+class Units:
+    """Cuts a continuous encoder's output into (unit, samples) pairs: MP3 frames or ADTS frames."""
+
+    def __init__(self, codec: Codec) -> None:
+        self.mp3 = FrameSplitter() if codec.format == "mp3" else None
+        self.adts = AdtsFramer() if codec.format == "aac" else None
+
+    def feed(self, data: bytes) -> Iterator[tuple[bytes, int]]:
+        if self.mp3 is not None:
+            for header, frame in self.mp3.feed(data):
+                yield frame, header.samples
+        elif self.adts is not None:
+            for frame in self.adts.feed(data):
+                yield frame, adts_samples(frame)

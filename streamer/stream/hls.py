@@ -1,0 +1,120 @@
+"""HLS: AAC-LC in MPEG-TS segments cut on the station's clock, served from memory.
+
+Every variant's encoder hands its ADTS frames here with the station sample each starts at.
+Segment k of every variant covers the same wall-clock interval [k·D, (k+1)·D) — the station's
+timeline maps samples to wall time — so a player switching variants never hears a jump, and
+segment numbers go on from where they were across a restart. A segment is published when its
+last sample airs (the Icecast streams carry it at the same moment), so HLS and now playing
+agree. Titles travel as timed ID3: at the PTS where a title starts, and the current one at
+each segment's start for players that join late.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..wire.hls import Segment, Variant, master_playlist, media_playlist
+from ..wire.id3 import id3_tag
+from ..wire.mpegts import TsMuxer
+
+CLOCK = 90_000  # MPEG-TS time base
+OVERHEAD = 1.1  # TS and PES headers, stuffing: what BANDWIDTH adds to the codec's bitrate
+
+
+@dataclass(slots=True)
+class Built:
+    """A segment being gathered, then served."""
+
+    seq: int
+    start: float  # wall time of its first sample
+    frames: list[tuple[int, bytes]] = field(default_factory=list)  # (PTS, ADTS frame)
+    tags: list[tuple[int, bytes]] = field(default_factory=list)  # (PTS, ID3 tag)
+    samples: int = 0  # at the variant's output rate
+    data: bytes = b""
+    discontinuity: bool = False
+
+
+class HlsVariant:
+    def __init__(self, name: str, bitrate: int, out_rate: int, seconds: float, window: int, wall_of: Callable[[int], float]) -> None:
+        self.name = name
+        self.bitrate = bitrate
+        self.out_rate = out_rate
+        self.seconds = seconds
+        self.window = window
+        self.wall_of = wall_of  # station sample → wall time it airs
+        self.muxer = TsMuxer()
+        self.current: Built | None = None
+        self.ready: deque[Built] = deque()  # finished, waiting for their last sample to air
+        self.segments: deque[Built] = deque(maxlen=window + 2)  # published (a couple kept past the window)
+        self.title = ""
+        self._first = True
+
+    def frame(self, frame: bytes, samples: int, title: str | None, start_sample: int) -> None:
+        """An ADTS frame from the variant's encoder (the sink it is given)."""
+        wall = self.wall_of(start_sample)
+        seq = math.floor(wall / self.seconds)
+        if self.current is None or seq > self.current.seq:
+            if self.current is not None:
+                self._finish(self.current)
+            self.current = Built(seq, wall, discontinuity=self._first)
+            self._first = False
+            self.current.tags.append((round(wall * CLOCK), id3_tag(self.title)))  # a late joiner gets the title
+        pts = round(wall * CLOCK)
+        if title is not None:
+            self.title = title
+            self.current.tags.append((pts, id3_tag(title)))
+        self.current.frames.append((pts, frame))
+        self.current.samples += samples
+
+    def _finish(self, built: Built) -> None:
+        built.data = self.muxer.segment(built.frames, built.tags)
+        built.frames, built.tags = [], []
+        self.ready.append(built)
+
+    def publish(self, now: float) -> None:
+        """Segments whose last sample has aired go into the playlist."""
+        while self.ready and self.ready[0].start + self.ready[0].samples / self.out_rate <= now:
+            self.segments.append(self.ready.popleft())
+
+    @property
+    def live(self) -> list[Built]:
+        return list(self.segments)[-self.window :]
+
+    def playlist(self) -> str:
+        live = self.live
+        segments = [Segment(f"{b.seq}.ts", b.samples / self.out_rate, b.start, b.discontinuity) for b in live]
+        return media_playlist(segments, self.seconds, live[0].seq if live else 0)
+
+    def segment(self, seq: int) -> Built | None:
+        return next((b for b in self.segments if b.seq == seq), None)
+
+    def variant(self) -> Variant:
+        peak = round(self.bitrate * 1000 * OVERHEAD)
+        return Variant(f"{self.name}/live.m3u8", peak, round(self.bitrate * 1000 * 1.05), name=self.name)
+
+
+class HlsListeners:
+    """HLS players have no connection to count: a player is a client (address and user agent)
+    seen within two segment durations (AzuraCast's rule)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.span = 2 * seconds
+        self.seen: dict[tuple[str, str], tuple[float, str]] = {}  # client → (last seen, variant)
+
+    def saw(self, address: str, agent: str, variant: str, now: float) -> None:
+        self.seen[(address, agent[:200])] = (now, variant)
+        if len(self.seen) > 100_000:
+            self.prune(now)
+
+    def prune(self, now: float) -> None:
+        self.seen = {k: v for k, v in self.seen.items() if now - v[0] <= self.span}
+
+    def count(self, now: float, variant: str | None = None) -> int:
+        return sum(1 for seen, name in self.seen.values() if now - seen <= self.span and (variant is None or name == variant))
+
+
+def master(variants: list[HlsVariant]) -> str:
+    return master_playlist([v.variant() for v in variants])

@@ -1,0 +1,90 @@
+"""HLS over HTTP, answered by the front door from memory: the master playlist, each variant's
+playlist and its segments, with caching a CDN or nginx can use (segments never change: cached
+for an hour; a playlist for at most half a segment), ETags and 304s, and CORS for web players.
+An expired or future segment is a 404 at once, never a wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from email.utils import formatdate
+
+from .hls import HlsListeners, HlsVariant, master
+
+PLAYLIST = "application/vnd.apple.mpegurl"
+SEGMENT = "video/mp2t"
+_PATH = re.compile(r"^/hls/(?:live\.m3u8|([A-Za-z0-9_-]{1,40})/(live\.m3u8|(\d{1,12})\.ts))$")
+
+
+def is_hls(path: str) -> bool:
+    return path == "/hls" or path.startswith("/hls/")
+
+
+class HlsOutput:
+    def __init__(self, variants: list[HlsVariant], seconds: float) -> None:
+        self.variants = {v.name: v for v in variants}
+        self.seconds = seconds
+        self.listeners = HlsListeners(seconds)
+        self.requests = {"playlist": 0, "segment": 0, "not_found": 0}
+
+    def publish(self, now: float) -> None:
+        for variant in self.variants.values():
+            variant.publish(now)
+
+    def answer(self, method: str, path: str, headers: dict[str, str], client: tuple[str, str], now: float) -> bytes:
+        """A complete HTTP/1.1 response (keep-alive) to one HLS request."""
+        match = _PATH.match(path)
+        variant = self.variants.get(match[1]) if match and match[1] else None
+        if match is None or (match[1] and variant is None):
+            return self._not_found(f"no HLS at {path[:100]} (the master playlist is /hls/live.m3u8)")
+        if variant is not None:
+            self.listeners.saw(client[0], client[1], variant.name, now)
+        if variant is None:
+            body = master(list(self.variants.values())).encode()
+            return self._ok(method, headers, body, PLAYLIST, max(1, int(self.seconds // 2)))
+        if match[2] == "live.m3u8":
+            if not variant.segments:
+                return self._not_found("no segment is ready yet: try again in a few seconds", retry=True)
+            self.requests["playlist"] += 1
+            return self._ok(method, headers, variant.playlist().encode(), PLAYLIST, max(1, int(self.seconds // 2)))
+        built = variant.segment(int(match[3]))
+        if built is None:
+            live = variant.live
+            span = f"{live[0].seq}-{live[-1].seq}" if live else "none yet"
+            return self._not_found(f"segment {match[3]} of {variant.name} is not available (live now: {span})")
+        self.requests["segment"] += 1
+        return self._ok(method, headers, built.data, SEGMENT, 3600, f'"{variant.name}-{built.seq}"')
+
+    def _ok(self, method: str, headers: dict[str, str], body: bytes, content_type: str, max_age: int, etag: str = "") -> bytes:
+        etag = etag or '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
+        if headers.get("if-none-match") == etag:
+            return head(304, [("ETag", etag), ("Cache-Control", f"public, max-age={max_age}")], b"")
+        cache = f"public, max-age={max_age}" + (", immutable" if content_type == SEGMENT else "")
+        lines = [("Content-Type", content_type), ("ETag", etag), ("Cache-Control", cache)]
+        return head(200, lines, b"" if method == "HEAD" else body, len(body))
+
+    def _not_found(self, message: str, retry: bool = False) -> bytes:
+        self.requests["not_found"] += 1
+        lines = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-cache")]
+        if retry:
+            lines.append(("Retry-After", "2"))
+        return head(404, lines, (message + "\n").encode())
+
+    def view(self, now: float) -> list[dict]:
+        return [
+            {"name": v.name, "bitrate": v.bitrate, "url": f"/hls/{v.name}/live.m3u8", "segments": len(v.segments),
+             "listeners": self.listeners.count(now, v.name)}
+            for v in self.variants.values()
+        ]  # fmt: skip
+
+
+REASONS = {200: "OK", 304: "Not Modified", 404: "Not Found"}
+
+
+def head(status: int, lines: list[tuple[str, str]], body: bytes, length: int | None = None) -> bytes:
+    out = [f"HTTP/1.1 {status} {REASONS[status]}", "Server: streamer", f"Date: {formatdate(usegmt=True)}"]
+    out += [f"{k}: {v}" for k, v in lines]
+    size = len(body) if length is None else length
+    out += ["Access-Control-Allow-Origin: *", "Access-Control-Expose-Headers: ETag", f"Content-Length: {size}"]
+    return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body

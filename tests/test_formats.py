@@ -1,0 +1,261 @@
+"""Every format listeners' devices want, from one PCM path, and HLS — with real players:
+ffmpeg decodes each mount, mpv and VLC show the titles changing at track boundaries, the HLS
+playlists parse with the m3u8 package and carry the titles as timed ID3 where tracks start."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from streamer.audio.ffmpeg import ffmpeg_exe
+
+from .conftest import make_tone, need, raw_request, record, start_server, tone_changes
+
+pytestmark = pytest.mark.interop
+
+MOUNTS = """  /main: {bitrate: 128}
+  /aac: {format: aac, bitrate: 64}
+  /opus: {format: opus, bitrate: 64}
+  /vorbis: {format: vorbis, bitrate: 96}
+  /flac: {format: flac}"""
+HLS = "hls:\n  segment: 2\n  window: 6\n  variants:\n    - {name: lo, bitrate: 48}\n    - {name: hi, bitrate: 96}\n"
+FREQS = (330, 440, 550, 660)
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory):
+    """One station for the module: 3 s tracks in a row, five formats and two HLS variants."""
+    tmp = tmp_path_factory.mktemp("formats")
+    tracks = tmp / "tracks"
+    tracks.mkdir()
+    for i, freq in enumerate(FREQS, 1):
+        make_tone(tracks / f"t{i}.ogg", freq, 3.0, 44100, 2, ("-c:a", "libvorbis"), f"Artist{i}", f"Song{i}")
+    playlist = f"timezone: UTC\nplaylists:\n  t: {{files: ['{tracks}/'], order: sequential}}\nfallback: t\n"
+    server = start_server(tmp, playlist, mounts=MOUNTS, config_extra=HLS)
+    deadline = time.monotonic() + 15
+    while server.get("/hls/hi/live.m3u8")[0] != 200 and time.monotonic() < deadline:  # the first segments
+        time.sleep(0.2)
+    yield server
+    server.stop()
+
+
+def titles_seen(text: str) -> list[str]:
+    return re.findall(r"Artist\d - Song\d", text)
+
+
+def ffmpeg_decodes(url: str, seconds: float) -> str:
+    run = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", url, "-t", str(seconds), "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=seconds + 30)  # fmt: skip
+    return run.stderr.strip()
+
+
+def test_every_format_decodes_cleanly_across_track_changes(station, tmp_path):
+    errors: dict[str, str] = {}
+    threads = [
+        threading.Thread(target=lambda m=m: errors.update({m: ffmpeg_decodes(station.url(m), 9)}))
+        for m in ("/main", "/aac", "/opus", "/vorbis", "/flac", "/hls/live.m3u8")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == dict.fromkeys(errors, ""), errors
+    status = json.loads(station.get("/api/status")[2])
+    formats = {m["mount"]: m["format"] for m in status["mounts"]}
+    assert formats == {"/main": "audio/mpeg", "/aac": "audio/aac", "/opus": "audio/ogg", "/vorbis": "audio/ogg", "/flac": "audio/ogg"}
+    stats = json.loads(station.get("/status-json.xsl")[2])["icestats"]["source"]
+    assert {s["listenurl"].rsplit("/", 1)[1]: s["server_type"] for s in stats}["opus"] == "audio/ogg"
+    now = json.loads(station.get("/api/nowplaying")[2])
+    assert now["hls"]["url"].endswith("/hls/live.m3u8") and [v["name"] for v in now["hls"]["variants"]] == ["lo", "hi"]
+    assert station.get("/aac.m3u")[2].decode().strip().endswith("/aac")
+
+
+def test_ogg_mounts_send_no_icy_and_a_late_listener_decodes_from_its_first_byte(station, tmp_path):
+    for mount in ("/opus", "/vorbis", "/flac"):
+        rec = record(station.port, mount, 1.5)  # asks for Icy-MetaData: 1
+        assert "icy-metaint" not in rec.headers and rec.headers["content-type"] == "audio/ogg"
+        assert rec.audio[:4] == b"OggS" and rec.audio[5] == 0x02  # begins with a chain's first (BOS) page
+        piped = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", "pipe:0", "-f", "null", "-"], input=rec.audio, capture_output=True)
+        assert piped.stderr == b"", (mount, piped.stderr)
+    aac = record(station.port, "/aac", 4.0)
+    assert aac.headers["icy-metaint"] == "8000"  # about a second of 64 kbit/s
+    assert len({b["StreamTitle"] for _, b in aac.blocks}) >= 2  # ICY titles change on AAC as on MP3
+
+
+def test_mpv_and_vlc_show_the_titles_changing(station):
+    mpv = need("mpv")
+    out: dict[str, str] = {}
+
+    def play(mount: str) -> None:
+        run = subprocess.run([mpv, "--no-config", "--no-video", "--ao=null", "--length=8", station.url(mount)],
+                             capture_output=True, text=True, timeout=40)  # fmt: skip
+        out[mount] = run.stdout + run.stderr
+
+    # (mpv reads Ogg through FFmpeg, which reports no new comments in chained Ogg FLAC: VLC does)
+    threads = [threading.Thread(target=play, args=(m,)) for m in ("/aac", "/opus", "/vorbis")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for mount, text in out.items():
+        assert len(set(titles_seen(text))) >= 2, (mount, text[-2000:])  # at least one change in 8 s of 3 s tracks
+    for mount in ("/flac", "/vorbis", "/aac"):
+        assert len(set(vlc_titles(station.url(mount), 8))) >= 2, mount
+
+
+def vlc_titles(url: str, seconds: float) -> list[str]:
+    """The titles VLC shows, asked every second through its rc interface (VLC refuses to run as
+    root: it runs as nobody)."""
+    cvlc = need("cvlc")
+    commands = "".join("info\n" for _ in range(int(seconds))) + "quit\n"
+    runner = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen([*runner, "env", "HOME=/tmp", cvlc, "-I", "rc", "--rc-fake-tty", "--no-video", "--aout", "dummy", url],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    assert proc.stdin is not None
+    for line in commands.splitlines(keepends=True):
+        time.sleep(1.0)
+        proc.stdin.write(line)
+        proc.stdin.flush()
+    try:
+        text, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        text, _ = proc.communicate()
+    return titles_seen(text)
+
+
+def test_hls_playlists_are_continuous_and_carry_titles_where_tracks_start(station, tmp_path):
+    import m3u8
+
+    def playlist(name: str) -> m3u8.M3U8:
+        return m3u8.loads(station.get(f"/hls/{name}/live.m3u8")[2].decode())
+
+    master = m3u8.loads(station.get("/hls/live.m3u8")[2].decode())
+    assert [p.stream_info.codecs for p in master.playlists] == ["mp4a.40.2"] * 2
+    assert [p.uri for p in master.playlists] == ["lo/live.m3u8", "hi/live.m3u8"]
+    first = playlist("lo")
+    time.sleep(4.5)
+    second, hi = playlist("lo"), playlist("hi")
+    assert second.media_sequence > first.media_sequence and second.target_duration == 2
+    seqs = [int(s.uri.split(".")[0]) for s in second.segments]
+    assert seqs == list(range(second.media_sequence, second.media_sequence + len(seqs)))
+    assert [s.uri for s in hi.segments][-3:] == [s.uri for s in second.segments][-3:]  # segment k covers the same samples
+    for a, b in zip(second.segments, second.segments[1:], strict=False):
+        gap = (b.program_date_time - a.program_date_time).total_seconds() - a.duration
+        assert abs(gap) < 0.03, (a.uri, b.uri, gap)
+    starts = track_starts(station)
+    tags = []
+    for segment in second.segments:
+        data = station.get(f"/hls/lo/{segment.uri}")[2]
+        (tmp_path / "seg.ts").write_bytes(data)
+        tags += id3_times(tmp_path / "seg.ts")
+    wrap = (1 << 33) / 90000
+    # where the title changes (each segment also repeats the current title at its start)
+    changes = [(when, title) for (_, before), (when, title) in itertools.pairwise(tags) if title != before and title]
+    assert changes, (tags, starts)
+    for when, title in changes:  # the tag's PTS is the wall time a play of the track starts, mod 2^33 ticks
+        nearest = min(abs(when - start % wrap) for t, start in starts if t == title)
+        assert nearest < 0.1, (title, when, starts)
+
+
+def track_starts(station) -> list[tuple[str, float]]:
+    """(title, wall time) of each recent play (the station's own account, to the second)."""
+    status = json.loads(station.get("/api/status")[2])
+    items = [status["now_playing"], *status["recent"]]
+    return [(i["display"], i["started"]) for i in items if i]
+
+
+def id3_times(segment: Path, pattern: str = r"Artist\d - Song\d") -> list[tuple[float, str]]:
+    """(PTS in seconds, title) of each timed ID3 packet, read by ffprobe."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "d", "-show_packets", "-show_data", "-of", "json", str(segment)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = []
+    for packet in json.loads(probe.stdout).get("packets", []):
+        hexdump = "".join(line[10:49].replace(" ", "") for line in packet.get("data", "").splitlines())
+        text = bytes.fromhex(hexdump).decode("utf-8", "replace")
+        title = re.search(pattern, text)
+        out.append((float(packet["pts_time"]), title[0] if title else ""))
+    return out
+
+
+def encoders_of(pid: int) -> dict[int, str]:
+    """The station's child processes: pid → command line."""
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    return {c: Path(f"/proc/{c}/cmdline").read_bytes().replace(b"\0", b" ").decode() for c in children}
+
+
+def test_a_killed_encoder_is_replaced_and_its_listeners_stay(station, tmp_path):
+    aac = [c for c, line in encoders_of(station.proc.pid).items() if "-f adts" in line and "-b:a 64k" in line]
+    assert len(aac) == 1  # /aac's encoder (the HLS variants run at 48k and 96k)
+    got: dict = {}
+    listener = threading.Thread(target=lambda: got.update(rec=record(station.port, "/aac", 6.0)))
+    listener.start()
+    time.sleep(1.5)
+    os.kill(aac[0], signal.SIGKILL)
+    listener.join()
+    (tmp_path / "aac.aac").write_bytes(got["rec"].audio)
+    assert len(got["rec"].audio) > 8000 * 5  # the connection stayed and audio came on
+    mounts = {m["mount"]: m for m in json.loads(station.get("/api/status")[2])["mounts"]}
+    assert mounts["/aac"]["encoder_restarts"] >= 1 and "SIGKILL" in mounts["/aac"]["encoder_last_restart"]
+    assert "/aac: encoder ended (killed by SIGKILL)" in station.log_text()
+    assert raw_request(station.port, b"GET /hls/lo/1.ts HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 404")
+
+
+def test_a_dj_takes_over_every_format_and_hls_at_the_same_sample(tmp_path):
+    """A DJ on /live replaces the schedule on every mount and HLS variant: every output's DJ
+    section lasts as long as the others (they switch at the same station samples) and carries
+    the DJ's title in its own way (ICY, Ogg comments, timed ID3)."""
+    ffmpeg = need("ffmpeg")
+    make_tone(tmp_path / "station.ogg", 440, 30.0, 44100, 2, ("-c:a", "libvorbis"), "Station", "Music")
+    make_tone(tmp_path / "dj.mp3", 660, 10.0, 44100, 2, ("-c:a", "libmp3lame", "-b:a", "128k"), "DJ", "Set")
+    playlist = f"timezone: UTC\nplaylists:\n  music: {{files: ['{tmp_path / 'station.ogg'}']}}\nfallback: music\n"
+    users = "users:\n  source: {password: test-source-pw}\n"
+    hls = "hls:\n  segment: 2\n  window: 10\n  variants:\n    - {name: lo, bitrate: 48}\n"
+    mounts = "  /main: {bitrate: 128}\n  /aac: {format: aac, bitrate: 64}\n  /opus: {format: opus, bitrate: 64}"
+    server = start_server(tmp_path, playlist, mounts=mounts, config_extra=users + hls)
+    try:
+        got: dict = {}
+        listeners = [threading.Thread(target=lambda m=m: got.update({m: record(server.port, m, 14.0)})) for m in ("/main", "/aac", "/opus")]
+        for t in listeners:
+            t.start()
+        time.sleep(3)
+        subprocess.run(
+            [ffmpeg, "-nostdin", "-v", "error", "-re", "-i", str(tmp_path / "dj.mp3"), "-t", "5", "-c", "copy", "-map_metadata", "-1",
+             "-content_type", "audio/mpeg", "-ice_name", "DJ Tino", "-f", "mp3",
+             f"icecast://source:test-source-pw@127.0.0.1:{server.port}/live"], timeout=30, check=True,
+        )  # fmt: skip
+        for t in listeners:
+            t.join()
+        time.sleep(2.5)  # the last segment is published when its last sample airs
+        import m3u8
+
+        segments = [server.get(f"/hls/lo/{s.uri}")[2] for s in m3u8.loads(server.get("/hls/lo/live.m3u8")[2].decode()).segments]
+    finally:
+        server.stop()
+    (tmp_path / "hls.ts").write_bytes(b"".join(segments))
+    outputs = {m: (got[m].audio, name) for m, name in (("/main", "a.mp3"), ("/aac", "a.aac"), ("/opus", "a.ogg"))}
+    outputs["hls lo"] = (b"".join(segments), "a.ts")
+    lengths = {}
+    for out, (audio, name) in outputs.items():
+        changes = tone_changes(audio, tmp_path, 440, 660, name=name)
+        assert len(changes) == 2, (out, changes)
+        lengths[out] = changes[1] - changes[0]
+    print("DJ section per output:", {k: round(v, 3) for k, v in lengths.items()})
+    assert max(lengths.values()) - min(lengths.values()) < 0.1, lengths  # the same samples everywhere
+    assert any(f.get("StreamTitle") == "DJ Tino" for _, f in got["/main"].blocks)
+    assert any(f.get("StreamTitle") == "DJ Tino" for _, f in got["/aac"].blocks)
+    assert b"DJ Tino" in got["/opus"].audio  # a new Ogg chain's comment header
+    assert "DJ Tino" in [title for _, title in id3_times(tmp_path / "hls.ts", "DJ Tino|Station - Music")]

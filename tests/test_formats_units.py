@@ -1,0 +1,137 @@
+"""Formats and HLS with plain values: Ogg chains for late listeners, HLS segments on the
+station's clock, the HLS answers, and the format rules a config must follow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streamer.config import parse_config
+from streamer.stream.chains import Chains
+from streamer.stream.hls import CLOCK, HlsListeners, HlsVariant
+from streamer.stream.hls_server import HlsOutput
+from streamer.wire.id3 import parse_id3, tag_length
+from streamer.yamldoc import ConfigError
+
+F = Path("/etc/streamer/config.yaml")
+
+
+def test_a_late_ogg_listener_gets_the_headers_of_the_chain_its_burst_begins_in():
+    chains = Chains()
+    chains.begin(0)
+    chains.headers_done(b"H1" * 10, 20)
+    chains.begin(5000)
+    chains.headers_done(b"H2" * 10, 5020)
+    assert chains.listen_start(3000, base=0) == (3000, b"H1" * 10)  # in chain 1's audio: its headers first
+    assert chains.listen_start(5010, base=0) == (5000, b"")  # inside chain 2's headers: begin at them
+    assert chains.listen_start(6000, base=4000) == (6000, b"H2" * 10)
+    assert chains.listen_start(10, base=0) == (0, b"")  # inside chain 1's headers
+    chains.begin(9000)  # chain 3's headers are not all in yet
+    assert chains.listen_start(9000, base=0) == (9000, b"")
+    assert chains.listen_start(8000, base=0) == (8000, b"H2" * 10)
+
+
+def frame(samples: int = 1024) -> bytes:
+    size = 100
+    return bytes([0xFF, 0xF1, 0x50, 0x80 | (size >> 11), (size >> 3) & 0xFF, ((size & 7) << 5) | 0x1F, 0xFC]) + bytes(size - 7)
+
+
+def feed(variant: HlsVariant, frames: int, title_at: dict[int, str] | None = None) -> None:
+    for k in range(frames):
+        variant.frame(frame(), 1024, (title_at or {}).get(k), k * 1024)
+
+
+def test_segments_cover_the_same_wall_clock_interval_in_every_variant():
+    wall0 = 1_000_000.0  # sample 0 airs at this wall time (a multiple of 4 s: segments start with it)
+    a = HlsVariant("lo", 64, 44100, 4.0, 3, lambda s: wall0 + s / 44100)
+    b = HlsVariant("hi", 128, 44100, 4.0, 3, lambda s: wall0 + s / 44100)
+    feed(a, 700, {0: "First", 300: "Second"})
+    feed(b, 700)
+    for v in (a, b):
+        v.publish(wall0 + 60)
+    assert [s.seq for s in a.segments] == [s.seq for s in b.segments] == [250000, 250001, 250002, 250003]  # 16.25 s fed
+    counts = [s.samples // 1024 for s in a.segments]
+    assert all(n in (172, 173) for n in counts) and sum(counts) == 690  # frames 0..689 start within the first 16 s
+    first = a.segments[0]
+    assert first.start == wall0 and first.discontinuity and not a.segments[1].discontinuity
+    data = a.segments[1].data
+    assert len(data) % 188 == 0 and data[0] == 0x47
+    text = a.playlist()
+    assert "#EXT-X-MEDIA-SEQUENCE:250001" in text and "#EXT-X-TARGETDURATION:4" in text and "250003.ts" in text  # a window of 3
+    assert "#EXT-X-PROGRAM-DATE-TIME:1970-01-12T13:46:44.0" in text
+
+
+def test_a_segment_is_published_when_its_last_sample_airs():
+    v = HlsVariant("lo", 64, 44100, 4.0, 6, lambda s: 100.0 + s / 44100)
+    feed(v, 350)  # two segments finished, a third begun
+    v.publish(100.0 + 3.9)
+    assert not v.segments
+    v.publish(100.0 + 4.02)
+    assert [s.seq for s in v.segments] == [25]
+
+
+def test_titles_travel_as_id3_at_their_pts_and_at_each_segment_start():
+    wall0 = 400.0
+    v = HlsVariant("lo", 64, 44100, 4.0, 6, lambda s: wall0 + s / 44100)
+    feed(v, 600, {10: "Artist - Song", 200: "Next - One"})
+    v.publish(1e9)
+    tags = []
+    for seg in v.segments:
+        data, pos = seg.data, 0
+        while (i := data.find(b"ID3\x04", pos)) >= 0:  # (the PMT says "ID3 " too)
+            tags.append(parse_id3(data[i : i + tag_length(data[i:])])["TIT2"])
+            pos = i + 3
+    assert tags == ["", "Artist - Song", "Artist - Song", "Next - One", "Next - One"]  # 3 segments of 4 s done
+    assert round((wall0 + 10 * 1024 / 44100) * CLOCK) % (1 << 33) > 0
+
+
+def test_hls_answers_cache_for_caches_and_say_what_is_missing():
+    v = HlsVariant("lo", 64, 44100, 4.0, 3, lambda s: 1000.0 + s / 44100)
+    feed(v, 900)
+    out = HlsOutput([v], 4.0)
+    out.publish(1e9)
+    master = out.answer("GET", "/hls/live.m3u8", {}, ("1.2.3.4", "ua"), 0)
+    assert b"200 OK" in master.split(b"\r\n")[0] and b'CODECS="mp4a.40.2"' in master and b"lo/live.m3u8" in master
+    playlist = out.answer("GET", "/hls/lo/live.m3u8", {}, ("1.2.3.4", "ua"), 0)
+    assert b"Cache-Control: public, max-age=2\r\n" in playlist and b"application/vnd.apple.mpegurl" in playlist
+    seq = v.live[-1].seq
+    segment = out.answer("GET", f"/hls/lo/{seq}.ts", {}, ("1.2.3.4", "ua"), 0)
+    etag = next(line.split(b": ")[1] for line in segment.split(b"\r\n") if line.startswith(b"ETag"))
+    assert b"max-age=3600, immutable" in segment and segment.endswith(v.live[-1].data)
+    again = out.answer("GET", f"/hls/lo/{seq}.ts", {"if-none-match": etag.decode()}, ("1.2.3.4", "ua"), 0)
+    assert again.startswith(b"HTTP/1.1 304")
+    assert out.answer("GET", "/hls/lo/1.ts", {}, ("1.2.3.4", "ua"), 0).startswith(b"HTTP/1.1 404")  # expired
+    future = out.answer("GET", f"/hls/lo/{seq + 5}.ts", {}, ("1.2.3.4", "ua"), 0)
+    assert future.startswith(b"HTTP/1.1 404") and b"live now" in future  # not a hang
+    assert out.answer("GET", "/hls/nope/live.m3u8", {}, ("1.2.3.4", "ua"), 0).startswith(b"HTTP/1.1 404")
+    assert out.answer("HEAD", f"/hls/lo/{seq}.ts", {}, ("1.2.3.4", "ua"), 0).endswith(b"\r\n\r\n")
+
+
+def test_hls_listeners_are_clients_seen_within_two_segments():
+    seen = HlsListeners(4.0)
+    seen.saw("1.1.1.1", "Safari", "lo", 100.0)
+    seen.saw("1.1.1.1", "Safari", "lo", 103.0)  # the same player polling
+    seen.saw("2.2.2.2", "hls.js", "hi", 101.0)
+    assert seen.count(104.0) == 2 and seen.count(104.0, "hi") == 1 and seen.count(111.5) == 0
+
+
+@pytest.mark.parametrize(
+    ("mount", "message"),
+    [
+        ("{format: wav}", "mounts./x.format: must be one of mp3, aac, opus, vorbis, flac, not 'wav'"),
+        ("{format: flac, bitrate: 128}", "mounts./x.bitrate: flac is lossless and takes no bitrate (remove it)"),
+        ("{format: opus, sample_rate: 44100}", "mounts./x.sample_rate: must be one of 48000, not 44100"),
+        ("{format: aac, bitrate: 1000}", "mounts./x.bitrate: must be between 8 and 320, not 1000"),
+    ],
+)
+def test_formats_take_only_what_they_can(mount, message):
+    with pytest.raises(ConfigError) as exc:
+        parse_config(f"mounts:\n  /main: {{}}\n  /x: {mount}\n", F, env={})
+    assert any(str(p).endswith(message) for p in exc.value.problems), exc.value.problems
+    assert str(exc.value.problems[0]).startswith("/etc/streamer/config.yaml:3:")
+
+
+def test_format_defaults():
+    c = parse_config("mounts:\n  /a: {format: aac}\n  /o: {format: opus}\n  /f: {format: flac}\n", F, env={})
+    assert [(m.format, m.bitrate, m.sample_rate) for m in c.mounts] == [("aac", 96, 44100), ("opus", 96, 48000), ("flac", 0, 44100)]

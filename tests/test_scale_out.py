@@ -1,0 +1,119 @@
+"""When one machine is not enough: the shipped deploy/nginx.conf, run by a real nginx in front of
+the station, serves 2,000 HLS players from its cache at a cost to the station of about one
+request per segment per variant, and passes the Icecast streams through unbuffered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from .conftest import decode_errors, free_port, make_tone, need, record
+
+pytestmark = pytest.mark.interop
+
+ROOT = Path(__file__).resolve().parent.parent
+SEGMENT = 2.0
+CLIENTS = 2000
+SECONDS = 16.0
+
+
+def nginx_config(tmp: Path, listen: int, station: int) -> Path:
+    """deploy/nginx.conf as shipped, on loopback ports, without TLS, inside a minimal main config."""
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    site = site.replace("/var/cache/nginx/streamer", str(tmp / "cache")).replace("127.0.0.1:8000", f"127.0.0.1:{station}")
+    site = re.sub(r"\n\s*listen 443 ssl;|\n\s*ssl_certificate\S* [^;]+;", "", site).replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    (tmp / "site.conf").write_text(site)
+    temp = " ".join(f"{kind}_temp_path {tmp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    main = tmp / "nginx.conf"
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must reach pytest's private temp dir
+    main.write_text(
+        f"{user}daemon off; pid {tmp / 'nginx.pid'}; error_log {tmp / 'error.log'} warn; worker_processes 1; worker_rlimit_nofile 8192;\n"
+        f"events {{ worker_connections 6000; }}\nhttp {{ access_log off; {temp} include {tmp / 'site.conf'}; }}\n"
+    )
+    return main
+
+
+async def player(port: int, variant: str, until: float, counts: dict) -> None:
+    """An HLS player: polls the playlist every half segment over one kept-alive connection and
+    fetches each new segment once."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    have: set[str] = set()
+
+    async def get(path: str) -> bytes:
+        writer.write(f"GET /hls/{variant}/{path} HTTP/1.1\r\nHost: radio\r\nUser-Agent: player\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", head, re.I)[1])
+        body = await reader.readexactly(length)
+        counts[head[9:12].decode()] = counts.get(head[9:12].decode(), 0) + 1
+        return body
+
+    try:
+        while time.monotonic() < until:
+            text = (await get("live.m3u8")).decode()
+            for uri in re.findall(r"^(\d+\.ts)$", text, re.M)[-2:]:
+                if uri not in have:
+                    have.add(uri)
+                    await get(uri)
+            await asyncio.sleep(SEGMENT / 2)
+    finally:
+        writer.close()
+
+
+async def players(port: int) -> dict:
+    counts: dict = {}
+    until = time.monotonic() + SECONDS
+    tasks = []
+    for i in range(CLIENTS):
+        tasks.append(asyncio.create_task(player(port, ("lo", "hi")[i % 2], until, counts)))
+        if i % 200 == 199:
+            await asyncio.sleep(0.2)  # 2,000 players arriving over two seconds
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    counts["failed"] = sum(1 for r in results if isinstance(r, BaseException))
+    return counts
+
+
+def test_nginx_caches_hls_for_two_thousand_players(server_factory, tmp_path):
+    nginx = need("nginx")
+    tracks = tmp_path / "tracks"
+    tracks.mkdir()
+    make_tone(tracks / "t.ogg", 440, 30.0, 44100, 2, ("-c:a", "libvorbis"), "Artist", "Song")
+    playlist = f"timezone: UTC\nplaylists:\n  t: {{files: ['{tracks}/']}}\nfallback: t\n"
+    hls = f"hls:\n  segment: {SEGMENT:g}\n  variants:\n    - {{name: lo, bitrate: 48}}\n    - {{name: hi, bitrate: 96}}\n"
+    server = server_factory(playlist, config_extra=hls, server_extra="max_pending: 4000")
+    deadline = time.monotonic() + 15
+    while server.get("/hls/hi/live.m3u8")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    port = free_port()
+    for kind in ("cache", "client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp_path / kind).mkdir()
+    proc = subprocess.Popen([nginx, "-c", str(nginx_config(tmp_path, port, server.port)), "-p", str(tmp_path)])
+    try:
+        time.sleep(1.0)
+        assert proc.poll() is None, (tmp_path / "error.log").read_text()
+        before = json.loads(server.get("/api/status")[2])["hls"]
+        start = time.monotonic()
+        with ThreadPoolExecutor(1) as pool:  # its own thread: the session's Playwright may own this one's event loop
+            counts = pool.submit(asyncio.run, players(port)).result()
+        elapsed = time.monotonic() - start
+        status = json.loads(server.get("/api/status")[2])
+        stream = record(port, "/main", 3.0)  # a listener through nginx: unbuffered, as from the station
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    origin = {k: status["hls"]["requests"][k] - before["requests"][k] for k in ("segment", "playlist")}
+    segments = elapsed / SEGMENT * 2  # produced in the run, both variants
+    print(f"{CLIENTS} players through nginx for {elapsed:.0f} s: answers {counts}; the station answered "
+          f"{origin['segment']} segment and {origin['playlist']} playlist requests for {segments:.0f} segments made")  # fmt: skip
+    assert counts["failed"] == 0 and counts.get("200", 0) > CLIENTS * 5
+    assert origin["segment"] <= segments + 4  # about one request per segment per variant (and the window nginx first fills)
+    assert origin["playlist"] <= 2 * segments + 4  # a playlist is cached for half a segment
+    assert status["hls"]["listeners"] >= 1  # the players reach the station only through nginx (one client)
+    assert stream.headers.get("icy-metaint") and decode_errors(stream.audio, tmp_path)[0] == []
