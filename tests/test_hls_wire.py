@@ -362,6 +362,27 @@ def test_media_playlist_text():
     )
 
 
+def test_fmp4_media_playlist_names_the_init_segment():
+    segments = [Segment("seg/41.m4s", 4.017), Segment("seg/42.m4s", 3.994)]
+    assert media_playlist(segments, 4, 41, map_uri="init.mp4") == (
+        "#EXTM3U\n"
+        "#EXT-X-VERSION:7\n"
+        "#EXT-X-TARGETDURATION:4\n"
+        "#EXT-X-MEDIA-SEQUENCE:41\n"
+        '#EXT-X-MAP:URI="init.mp4"\n'
+        "#EXTINF:4.017,\n"
+        "seg/41.m4s\n"
+        "#EXTINF:3.994,\n"
+        "seg/42.m4s\n"
+    )
+    assert media_playlist(segments, 4, 41).startswith("#EXTM3U\n#EXT-X-VERSION:3\n"), "MPEG-TS playlists as before"
+    parsed = m3u8.loads(media_playlist(segments, 4, 41, map_uri="init.mp4"))
+    assert parsed.version == 7 and [s.init_section.uri for s in parsed.segments] == ["init.mp4", "init.mp4"]
+    for bad in ({"map_uri": 'in"it.mp4'}, {"map_uri": "init.mp4\n#EXT-X-ENDLIST"}, {"map_uri": "init.mp4", "version": 5}):
+        with pytest.raises(ValueError):
+            media_playlist(segments, 4, 41, **bad)
+
+
 @pytest.mark.parametrize(
     ("durations", "configured", "tag"),
     [([4.017, 3.994], 4, 4), ([4.4996], 4, 5), ([4.4994], 4, 4), ([2.0], 6, 6), ([], 0, 1), ([6.2], 5.5, 6)],

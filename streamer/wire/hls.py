@@ -1,7 +1,9 @@
 """HLS playlist text (RFC 8216): the media playlist of one variant and the master playlist.
 
 Pure: frozen values in, playlist text out. Durations are written with 3 decimals and the
-target duration derived from the very text written, so the two always agree.
+target duration derived from the very text written, so the two always agree. MPEG-TS media
+playlists say EXT-X-VERSION 3; fragmented MP4 ones name their init segment (EXT-X-MAP, which
+needs version 6) and say 7, as ffmpeg's and Apple's tools do.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TS_VERSION, FMP4_VERSION = 3, 7
+MAP_MIN_VERSION = 6  # EXT-X-MAP in a playlist that is not I-frames only (RFC 8216 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +29,7 @@ class Segment:
 @dataclass(frozen=True, slots=True)
 class Variant:
     uri: str
-    bandwidth: int  # peak bits per second of the segments as served, TS overhead included
+    bandwidth: int  # peak bits per second of the segments as served, container overhead included
     average_bandwidth: int | None = None
     codecs: str = "mp4a.40.2"  # AAC-LC
     name: str = ""  # written as a comment: NAME is not an EXT-X-STREAM-INF attribute
@@ -35,6 +39,13 @@ def _line(text: str, what: str) -> str:
     if any(c in text for c in "\r\n"):
         raise ValueError(f"{what} must be one line: {text!r}")
     return text
+
+
+def _quoted(text: str, what: str) -> str:
+    """A quoted-string attribute value: no double quote, carriage return or line feed."""
+    if '"' in text:
+        raise ValueError(f"{what} cannot contain a double quote: {text!r}")
+    return _line(text, what)
 
 
 def _milliseconds(seconds: float, what: str) -> int:
@@ -67,15 +78,22 @@ def media_playlist(
     target_duration: float,
     media_sequence: int,
     discontinuity_sequence: int = 0,
-    version: int = 3,
+    version: int | None = None,
     *,
     ended: bool = False,
+    map_uri: str | None = None,
 ) -> str:
     """A media playlist. `target_duration` is the configured segment length: the tag says the
     larger of it and what the segments need. EXT-X-DISCONTINUITY-SEQUENCE is written when not 0.
-    `ended` closes the playlist with EXT-X-ENDLIST."""
+    `ended` closes the playlist with EXT-X-ENDLIST. `map_uri` names the init segment of
+    fragmented MP4 segments (EXT-X-MAP, for every segment); `version` defaults to 3 without it
+    and 7 with it."""
+    if version is None:
+        version = TS_VERSION if map_uri is None else FMP4_VERSION
     if version < 3:
         raise ValueError("decimal EXTINF durations need EXT-X-VERSION 3 or later")
+    if map_uri is not None and version < MAP_MIN_VERSION:
+        raise ValueError(f"EXT-X-MAP needs EXT-X-VERSION {MAP_MIN_VERSION} or later")
     if media_sequence < 0 or discontinuity_sequence < 0:
         raise ValueError("sequence numbers cannot be negative")
     durations = [_milliseconds(s.duration, "segment duration") for s in segments]
@@ -87,6 +105,8 @@ def media_playlist(
     ]
     if discontinuity_sequence:
         lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}")
+    if map_uri is not None:
+        lines.append(f'#EXT-X-MAP:URI="{_quoted(map_uri, "init segment URI")}"')
     for segment, ms in zip(segments, durations, strict=True):
         if segment.discontinuity:
             lines.append("#EXT-X-DISCONTINUITY")
