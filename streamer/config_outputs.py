@@ -117,6 +117,7 @@ def hls_settings(h: Reader) -> HlsConfig:
     """hls: {segment: 4, window: 6, variants: [{name: aac64, bitrate: 64}, ...]}"""
     segment = h.get("segment", float, H["segment"], in_range(1, 30))
     window = h.get("window", int, H["window"], in_range(2, 60))
+    container = h.get("container", str, H["container"], one_of("ts", "fmp4"))
     raw = h.raw("variants") or []
     if not isinstance(raw, list):
         h.error((*h.path, "variants"), "hls.variants must be a list like [{name: aac64, bitrate: 64}]")
@@ -135,7 +136,7 @@ def hls_settings(h: Reader) -> HlsConfig:
         ))  # fmt: skip
         v.finish()
     h.finish()
-    return HlsConfig(segment, window, tuple(variants))
+    return HlsConfig(segment, window, container, tuple(variants))
 
 
 def credentials(r: Reader, key: str) -> tuple[tuple[str, str], ...]:

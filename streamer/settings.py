@@ -84,6 +84,7 @@ class HlsVariantConfig:
 class HlsConfig:
     segment: float = 4.0  # seconds per segment, on the station's clock
     window: int = 6  # segments in a playlist
+    container: str = "ts"  # ts (MPEG-TS, every player) or fmp4 (fragmented MP4 / CMAF: 7 % smaller)
     variants: tuple[HlsVariantConfig, ...] = ()  # none: no HLS
 
 

@@ -78,7 +78,7 @@ def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | N
 
     variants, encoders = [], []
     for v in hls.variants:
-        variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of)
+        variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of, hls.container)
         settings = MountConfig(f"/hls/{v.name}", format="aac", bitrate=v.bitrate, sample_rate=v.sample_rate, channels=v.channels)
         encoders.append(PlacedEncoder(ffmpeg, settings, config.sample_rate, config.channels, variant.frame))  # type: ignore[arg-type]
         variants.append(variant)

@@ -259,3 +259,23 @@ def test_a_dj_takes_over_every_format_and_hls_at_the_same_sample(tmp_path):
     assert any(f.get("StreamTitle") == "DJ Tino" for _, f in got["/aac"].blocks)
     assert b"DJ Tino" in got["/opus"].audio  # a new Ogg chain's comment header
     assert "DJ Tino" in [title for _, title in id3_times(tmp_path / "hls.ts", "DJ Tino|Station - Music")]
+
+
+def test_fmp4_hls_plays_in_ffmpeg_from_the_live_playlist(tmp_path):
+    make_tone(tmp_path / "t.ogg", 440, 20.0, 44100, 2, ("-c:a", "libvorbis"), "Artist1", "Song1")
+    playlist = f"timezone: UTC\nplaylists:\n  t: {{files: ['{tmp_path / 't.ogg'}']}}\nfallback: t\n"
+    hls = "hls:\n  segment: 2\n  container: fmp4\n  variants:\n    - {name: lo, bitrate: 48}\n"
+    server = start_server(tmp_path, playlist, config_extra=hls)
+    try:
+        deadline = time.monotonic() + 15
+        while server.get("/hls/lo/live.m3u8")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        text = server.get("/hls/lo/live.m3u8")[2].decode()
+        assert "#EXT-X-VERSION:7" in text and '#EXT-X-MAP:URI="init.mp4"' in text and ".m4s" in text, text
+        status, headers, init = server.get("/hls/lo/init.mp4")
+        assert status == 200 and headers["Content-Type"] == "audio/mp4" and init[4:8] == b"ftyp"
+        assert server.get("/hls/lo/1.ts")[0] == 404  # an fMP4 variant has no .ts segments
+        errors = ffmpeg_decodes(server.url("/hls/lo/live.m3u8"), 6)
+    finally:
+        server.stop()
+    assert errors == "", errors

@@ -62,13 +62,15 @@ def hlsjs() -> Path:
     return target
 
 
-def test_hls_js_plays_the_master_playlist_and_shows_the_titles(server_factory, chromium, second_origin, hlsjs, tmp_path):
+@pytest.mark.parametrize("container", ["ts", "fmp4"])
+def test_hls_js_plays_the_master_playlist_and_shows_the_titles(server_factory, chromium, second_origin, hlsjs, tmp_path, container):
     tracks = tmp_path / "tracks"
     tracks.mkdir()
     for i, freq in enumerate((330, 550, 770), 1):
         make_tone(tracks / f"t{i}.ogg", freq, 5.0, 44100, 2, ("-c:a", "libvorbis"), f"Artist{i}", f"Song{i}")
     playlist = f"timezone: UTC\nplaylists:\n  t: {{files: ['{tracks}/'], order: sequential}}\nfallback: t\n"
-    hls = f"hls:\n  segment: {SEGMENT:g}\n  variants:\n    - {{name: lo, bitrate: 48}}\n    - {{name: hi, bitrate: 96}}\n"
+    variants = "  variants:\n    - {name: lo, bitrate: 48}\n    - {name: hi, bitrate: 96}\n"
+    hls = f"hls:\n  segment: {SEGMENT:g}\n  container: {container}\n{variants}"
     server = server_factory(playlist, config_extra=hls)
     deadline = time.monotonic() + 15
     while server.get("/hls/hi/live.m3u8")[0] != 200 and time.monotonic() < deadline:
@@ -100,5 +102,6 @@ def test_hls_js_plays_the_master_playlist_and_shows_the_titles(server_factory, c
     # each change in hls.js against the same change at the Icecast listener (the latest one before it)
     lags = [when - max(t for t, name in heard if name == title and t <= when) for when, title in changes if any(
         name == title and t <= when for t, name in heard)]  # fmt: skip
-    print(f"hls.js air-to-ear latency (title in hls.js minus title at an Icecast listener): {', '.join(f'{x:.1f}' for x in lags)} s")
+    figures = ", ".join(f"{x:.1f}" for x in lags)
+    print(f"{container}: hls.js air-to-ear latency (title in hls.js minus title at an Icecast listener): {figures} s")
     assert lags and max(lags) <= 3 * SEGMENT + 1.0, lags  # at most 3 segment durations (the goal), + a second

@@ -1,4 +1,4 @@
-"""HLS: AAC-LC in MPEG-TS segments cut on the station's clock, served from memory.
+"""HLS: AAC-LC in MPEG-TS (or fragmented MP4) segments cut on the station's clock, served from memory.
 
 Every variant's encoder hands its ADTS frames here with the station sample each starts at.
 Segment k of every variant covers the same wall-clock interval [k·D, (k+1)·D) — the station's
@@ -16,12 +16,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..wire.fmp4 import Fmp4Muxer, init_segment
 from ..wire.hls import Segment, Variant, master_playlist, media_playlist
 from ..wire.id3 import id3_tag
 from ..wire.mpegts import TsMuxer
 
-CLOCK = 90_000  # MPEG-TS time base
-OVERHEAD = 1.1  # TS and PES headers, stuffing: what BANDWIDTH adds to the codec's bitrate
+CLOCK = 90_000  # MPEG-TS time base (fMP4's emsg and our PTS use it too)
+OVERHEAD = {"ts": 1.1, "fmp4": 1.05}  # container over the codec's bitrate (TS: packet headers, stuffing)
+EXTENSION = {"ts": "ts", "fmp4": "m4s"}
+INIT = "init.mp4"  # an fMP4 variant's initialisation segment, beside its playlist
 
 
 @dataclass(slots=True)
@@ -38,14 +41,19 @@ class Built:
 
 
 class HlsVariant:
-    def __init__(self, name: str, bitrate: int, out_rate: int, seconds: float, window: int, wall_of: Callable[[int], float]) -> None:
+    def __init__(
+        self, name: str, bitrate: int, out_rate: int, seconds: float, window: int, wall_of: Callable[[int], float], container: str = "ts"
+    ) -> None:
         self.name = name
+        self.container = container
+        self.extension = EXTENSION[container]
+        self.init = b""  # fMP4: the initialisation segment, made from the first frame
         self.bitrate = bitrate
         self.out_rate = out_rate
         self.seconds = seconds
         self.window = window
         self.wall_of = wall_of  # station sample → wall time it airs
-        self.muxer = TsMuxer()
+        self.muxer: TsMuxer | Fmp4Muxer = TsMuxer() if container == "ts" else Fmp4Muxer()
         self.current: Built | None = None
         self.ready: deque[Built] = deque()  # finished, waiting for their last sample to air
         self.segments: deque[Built] = deque(maxlen=window + 2)  # published (a couple kept past the window)
@@ -55,6 +63,8 @@ class HlsVariant:
     def frame(self, frame: bytes, samples: int, title: str | None, start_sample: int) -> None:
         """An ADTS frame from the variant's encoder (the sink it is given)."""
         wall = self.wall_of(start_sample)
+        if self.container == "fmp4" and not self.init:
+            self.init = init_segment(frame, bitrate=self.bitrate * 1000)
         seq = math.floor(wall / self.seconds)
         if self.current is None or seq > self.current.seq:
             if self.current is not None:
@@ -85,14 +95,14 @@ class HlsVariant:
 
     def playlist(self) -> str:
         live = self.live
-        segments = [Segment(f"{b.seq}.ts", b.samples / self.out_rate, b.start, b.discontinuity) for b in live]
-        return media_playlist(segments, self.seconds, live[0].seq if live else 0)
+        segments = [Segment(f"{b.seq}.{self.extension}", b.samples / self.out_rate, b.start, b.discontinuity) for b in live]
+        return media_playlist(segments, self.seconds, live[0].seq if live else 0, map_uri=INIT if self.container == "fmp4" else None)
 
     def segment(self, seq: int) -> Built | None:
         return next((b for b in self.segments if b.seq == seq), None)
 
     def variant(self) -> Variant:
-        peak = round(self.bitrate * 1000 * OVERHEAD)
+        peak = round(self.bitrate * 1000 * OVERHEAD[self.container])
         return Variant(f"{self.name}/live.m3u8", peak, round(self.bitrate * 1000 * 1.05), name=self.name)
 
 

@@ -10,11 +10,11 @@ import hashlib
 import re
 from email.utils import formatdate
 
-from .hls import HlsListeners, HlsVariant, master
+from .hls import INIT, HlsListeners, HlsVariant, master
 
 PLAYLIST = "application/vnd.apple.mpegurl"
-SEGMENT = "video/mp2t"
-_PATH = re.compile(r"^/hls/(?:live\.m3u8|([A-Za-z0-9_-]{1,40})/(live\.m3u8|(\d{1,12})\.ts))$")
+SEGMENT = {"ts": "video/mp2t", "m4s": "audio/mp4"}
+_PATH = re.compile(r"^/hls/(?:live\.m3u8|([A-Za-z0-9_-]{1,40})/(live\.m3u8|init\.mp4|(\d{1,12})\.(ts|m4s)))$")
 
 
 def is_hls(path: str) -> bool:
@@ -48,19 +48,23 @@ class HlsOutput:
                 return self._not_found("no segment is ready yet: try again in a few seconds", retry=True)
             self.requests["playlist"] += 1
             return self._ok(method, headers, variant.playlist().encode(), PLAYLIST, max(1, int(self.seconds // 2)))
+        if match[2] == INIT or match[4] != variant.extension:
+            if match[2] == INIT and variant.init:
+                return self._ok(method, headers, variant.init, SEGMENT["m4s"], 3600, f'"{variant.name}-init"')
+            return self._not_found(f"{variant.name} is {variant.container}: its playlist is /hls/{variant.name}/live.m3u8")
         built = variant.segment(int(match[3]))
         if built is None:
             live = variant.live
             span = f"{live[0].seq}-{live[-1].seq}" if live else "none yet"
             return self._not_found(f"segment {match[3]} of {variant.name} is not available (live now: {span})")
         self.requests["segment"] += 1
-        return self._ok(method, headers, built.data, SEGMENT, 3600, f'"{variant.name}-{built.seq}"')
+        return self._ok(method, headers, built.data, SEGMENT[variant.extension], 3600, f'"{variant.name}-{built.seq}"')
 
     def _ok(self, method: str, headers: dict[str, str], body: bytes, content_type: str, max_age: int, etag: str = "") -> bytes:
         etag = etag or '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
         if headers.get("if-none-match") == etag:
             return head(304, [("ETag", etag), ("Cache-Control", f"public, max-age={max_age}")], b"")
-        cache = f"public, max-age={max_age}" + (", immutable" if content_type == SEGMENT else "")
+        cache = f"public, max-age={max_age}" + (", immutable" if content_type != PLAYLIST else "")
         lines = [("Content-Type", content_type), ("ETag", etag), ("Cache-Control", cache)]
         return head(200, lines, b"" if method == "HEAD" else body, len(body))
 
