@@ -28,11 +28,12 @@ from streamer.web.app import make_app
 
 
 def pcm(values: list[int], channels: int = 1) -> bytes:
-    return np.array(values, dtype="<i2").repeat(channels).tobytes()
+    """Station PCM (float) holding these values (the maths is the same at any scale)."""
+    return np.array(values, dtype="<f4").repeat(channels).tobytes()
 
 
-def samples(data: bytes) -> list[int]:
-    return np.frombuffer(data, dtype="<i2").tolist()
+def samples(data: bytes) -> list[float]:
+    return np.frombuffer(data, dtype="<f4").tolist()
 
 
 # --- the feeder's maths ----------------------------------------------------------------------------
@@ -50,19 +51,20 @@ def test_a_cut_fades_to_silence_exactly_at_its_sample():
 
 
 def test_fade_in_mix_under_and_the_ending_kept_for_a_crossfade():
-    assert samples(fade_in(pcm([8000] * 4), 0, 8 * 2, 1)) == [0, 1000, 2000, 3000]  # bytes: 8 frames of fade
+    assert samples(fade_in(pcm([8000] * 4), 0, 8 * 4, 1)) == [0, 1000, 2000, 3000]  # bytes: 8 frames of fade
     assert samples(fade_in(pcm([8000] * 4), 8, 8 * 2, 1)) == [4000, 5000, 6000, 7000]  # continued from its offset
     assert fade_in(pcm([8000] * 4), 16, 8 * 2, 1) == pcm([8000] * 4)  # past the fade
     mixed, rest = mix_under(pcm([100, 100, 100]), pcm([30000, 30000, 30000, 30000, 1]))
     assert samples(mixed) == [30100, 30100, 30100] and samples(rest) == [30000, 1]
-    assert samples(mix_under(pcm([30000]), pcm([30000]))[0]) == [32767]  # clipped, never wrapped
+    assert samples(mix_under(pcm([0.75]), pcm([0.75]))[0]) == [1.5]  # kept whole in float for the limiter
     now, kept = ending(pcm([8000] * 8), fade_frames=4, keep_frames=2, channels=1)
     assert samples(now) == [8000, 8000, 8000, 8000, 8000, 6000] and samples(kept) == [4000, 2000]
 
 
 def test_whole_frames_carry_odd_bytes():
-    frames = WholeFrames(channels=2)
-    assert frames.take(b"\x01\x02\x03") == b"" and frames.take(b"\x04\x05") == b"\x01\x02\x03\x04" and frames.take(b"") == b""
+    frames = WholeFrames(channels=2)  # 8 bytes a frame
+    assert frames.take(b"1234567") == b"" and frames.take(b"89") == b"12345678" and frames.take(b"") == b""
+    assert frames.take(b"0123456") == b"90123456"
 
 
 def test_the_station_timeline():

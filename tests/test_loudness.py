@@ -15,6 +15,7 @@ import pytest
 from streamer.audio.ffmpeg import ffmpeg_exe
 from streamer.audio.limiter import TruePeakLimiter, apply_gain
 from streamer.audio.loudness import Analysis, analysis_command, parse_analysis, replaygain_to_gain, track_gain
+from streamer.audio.pcm import from_s16
 
 from .conftest import need
 
@@ -441,3 +442,17 @@ def test_apply_gain():
     assert np.frombuffer(apply_gain(pcm, 2, 6.0), "<i2").tolist() == [1995, -1995, 32767, -32768]  # clipped, not wrapped
     with pytest.raises(ValueError):
         apply_gain(pcm[:3], 2, 1.0)
+
+
+def test_float_pcm_is_limited_as_sixteen_bit_is():
+    """The station's PCM is float (pcm.py): the same audio as float and as s16 comes out the same
+    (to the 16-bit rounding), and a float input past full scale is brought under the ceiling."""
+    source = pcm_of("anoisesrc=color=pink:amplitude=0.9:seed=3", 2.0)
+    as_s16, _ = limit(source, gain_db=6.0)
+    floats = from_s16(source)
+    limiter = TruePeakLimiter(RATE, 2, ceiling_db=-1.0, sample_format="f32")
+    as_f32 = b"".join(limiter.process(floats[i : i + 17640], 6.0) for i in range(0, len(floats), 17640)) + limiter.flush()
+    got = np.frombuffer(as_f32, dtype="<f4")[limiter.delay * 2 :]
+    assert len(got) * 2 == len(as_s16)
+    assert np.abs(got * 32768 - np.frombuffer(as_s16, dtype="<i2")).max() <= 0.5001
+    assert np.abs(got).max() < 10 ** (-1 / 20)  # under the ceiling: no sample past full scale reaches the encoders

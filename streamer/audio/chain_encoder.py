@@ -23,6 +23,7 @@ from .. import child
 from ..settings import MountConfig
 from ..wire.framing import OggFramer
 from .codecs import output_options
+from .pcm import SAMPLE_FORMAT, frame_bytes
 
 log = logging.getLogger("streamer.encoder")
 
@@ -36,7 +37,7 @@ class ChainEncoder:
         self.mount = mount
         self.in_rate = in_rate
         self.in_channels = in_channels
-        self.frame_bytes = 2 * in_channels
+        self.frame_bytes = frame_bytes(in_channels)
         self.sink = sink
         self.restarts = 0
         self.chains = 0
@@ -108,7 +109,8 @@ class ChainEncoder:
             self.title = str(self._queue.popleft())
         command = [
             self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-probesize", "32", "-analyzeduration", "0",
-            "-f", "s16le", "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0", *output_options(self.mount, self.title),
+            "-f", SAMPLE_FORMAT, "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0",
+            *output_options(self.mount, self.title),
         ]  # fmt: skip
         proc = await child.spawn(*command, stdin=True, stderr=False)
         self.chains += 1

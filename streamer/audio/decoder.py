@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import child
 from ..wire.text import display_path
+from .pcm import SAMPLE_FORMAT, frame_bytes
 from .shaping import WholeFrames
 
 CHUNK_SECONDS = 0.1
@@ -33,7 +34,7 @@ class Decoder:
     def __init__(self, ffmpeg: str, path: Path, sample_rate: int, channels: int) -> None:
         self.ffmpeg = ffmpeg
         self.path = path
-        self.frame_bytes = 2 * channels
+        self.frame_bytes = frame_bytes(channels)
         self.chunk = int(sample_rate * CHUNK_SECONDS) * self.frame_bytes
         self.sample_rate = sample_rate
         self.channels = channels
@@ -60,7 +61,7 @@ class Decoder:
         self._proc = await child.spawn(
             self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
             "-i", str(self.path), "-vn", "-map", "0:a:0",
-            "-f", "s16le", "-acodec", "pcm_s16le", "-ar", str(self.sample_rate), "-ac", str(self.channels),
+            "-f", SAMPLE_FORMAT, "-acodec", f"pcm_{SAMPLE_FORMAT}", "-ar", str(self.sample_rate), "-ac", str(self.channels),
             "pipe:1",
         )  # fmt: skip
         self._stderr_task = asyncio.create_task(self._drain_stderr())

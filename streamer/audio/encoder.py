@@ -22,6 +22,7 @@ from .. import child
 from ..aio import background
 from ..settings import MountConfig
 from .codecs import MP3_PRIMING, Units, codec_for, output_options
+from .pcm import SAMPLE_FORMAT, frame_bytes
 
 log = logging.getLogger("streamer.encoder")
 
@@ -58,7 +59,7 @@ class Encoder:
         self.frames_out = 0  # frames out of the current process
         self.restarts = 0
         self.last_restart_reason = ""
-        self.stall_bytes = int(STALL_SECONDS * in_rate) * 2 * in_channels
+        self.stall_bytes = int(STALL_SECONDS * in_rate) * frame_bytes(in_channels)
         self._station_base = 0  # station samples fed before the current process started
         self._fed = 0  # station samples fed in total (including those dropped while restarting)
         self._marks: deque[tuple[int, str]] = deque()  # (station sample, title), ascending
@@ -75,7 +76,7 @@ class Encoder:
             # No input probing: by default ffmpeg holds ~1.1 s of raw PCM before its first frame,
             # which would eat the feeder's lookahead and leave the pacer releasing frame by frame.
             "-probesize", "32", "-analyzeduration", "0",
-            "-f", "s16le", "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0",
+            "-f", SAMPLE_FORMAT, "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0",
             *output_options(m),
         ]  # fmt: skip
 
@@ -99,12 +100,12 @@ class Encoder:
         """Hand PCM to the encoder without waiting for it (see the module's docstring)."""
         proc = self._proc
         if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
-            self._fed += len(pcm) // (2 * self.in_channels)  # lost while the encoder restarts
+            self._fed += len(pcm) // frame_bytes(self.in_channels)  # lost while the encoder restarts
             why = "not running" if proc is None else f"ended ({child.describe_exit(proc.returncode)})"
             self._schedule_restart(why)
             return
         proc.stdin.write(pcm)
-        self._fed += len(pcm) // (2 * self.in_channels)
+        self._fed += len(pcm) // frame_bytes(self.in_channels)
         waiting = proc.stdin.transport.get_write_buffer_size()
         if waiting > self.stall_bytes:
             self._schedule_restart(f"stalled: {waiting / self.stall_bytes * STALL_SECONDS:.1f} s of audio not taken")

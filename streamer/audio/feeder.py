@@ -27,6 +27,7 @@ from .live_input import LiveInput
 from .live_play import LIVE_FADE, LiveSession
 from .onair import OnAir
 from .output import Cut, Output
+from .pcm import frame_bytes
 from .shaping import ending, fade_in, faded_out, mix_under
 from .tags import TrackInfo, read_track_info
 from .timeline import Timeline
@@ -53,7 +54,7 @@ class Feeder:
         self.ffmpeg = ffmpeg
         self.rate = sample_rate
         self.channels = channels
-        self.frame_bytes = 2 * channels
+        self.frame_bytes = frame_bytes(channels)
         self.timeline = Timeline(sample_rate, lookahead)
         self.cues = Cues(lambda wall: self.timeline.sample_at(wall, time.time()))
         self.output = Output(self.timeline, self.cues, encoders, channels)

@@ -1,4 +1,4 @@
-"""A look-ahead true-peak limiter for the station's s16le PCM, and a plain gain stage.
+"""A look-ahead true-peak limiter for the station's PCM (float, as pcm.py; or s16le), and a plain gain stage.
 
 The limiter delays the audio by `delay` samples (the look-ahead) and multiplies it by a gain
 that keeps every 4x-oversampled peak under the ceiling. Per chunk, with numpy and no Python
@@ -113,7 +113,19 @@ class TruePeakLimiter:
     as its input, delayed by `delay` samples (the first call's output begins with `delay`
     samples of silence, the past before the first sample)."""
 
-    def __init__(self, sample_rate: int, channels: int, ceiling_db: float = -1.0, lookahead: float = 0.005, release: float = 0.05):
+    def __init__(
+        self,
+        sample_rate: int,
+        channels: int,
+        ceiling_db: float = -1.0,
+        lookahead: float = 0.005,
+        release: float = 0.05,
+        sample_format: str = "s16",
+    ):
+        if sample_format not in ("s16", "f32"):
+            raise ValueError(f"sample_format must be s16 or f32, not {sample_format!r}")
+        self.float = sample_format == "f32"  # the station's PCM (pcm.py): float, full scale 1.0
+        self.sample_bytes = 4 if self.float else 2
         self.channels = channels
         self.delay = round(lookahead * sample_rate)
         if self.delay < TAPS:
@@ -137,13 +149,16 @@ class TruePeakLimiter:
     def process(self, pcm: bytes, gain_db: float = 0.0) -> bytes:
         """Limit one chunk. `gain_db` is applied first, in float, so a track gain that pushes peaks
         past full scale is limited rather than clipped."""
-        frame = 2 * self.channels
+        frame = self.sample_bytes * self.channels
         if len(pcm) % frame:
-            raise ValueError(f"{len(pcm)} bytes is not a whole number of {self.channels}-channel s16 frames")
+            raise ValueError(f"{len(pcm)} bytes is not a whole number of {self.channels}-channel {self.sample_bytes * 8}-bit frames")
         n = len(pcm) // frame
         if n == 0:
             return b""
-        x = np.frombuffer(pcm, dtype="<i2").reshape(n, self.channels).astype(np.float32)
+        if self.float:  # worked on in 16-bit units either way
+            x = np.frombuffer(pcm, dtype="<f4").reshape(n, self.channels) * np.float32(32768.0)
+        else:
+            x = np.frombuffer(pcm, dtype="<i2").reshape(n, self.channels).astype(np.float32)
         if gain_db:
             x *= np.float32(10 ** (gain_db / 20))
         both = np.concatenate((self._x, x))  # absolute samples [start - delay, start + n)
@@ -154,15 +169,20 @@ class TruePeakLimiter:
         self._x = both[n:]
         if self._last_active < start - self.delay - self._attack + 1 - self._half:  # nothing in reach: unity gain
             self.gain_db = 0.0
-            return _to_pcm(both[:n])
+            return self._out(both[:n])
         reduction = self._reduction(windows)
         self.gain_db = -float(reduction.max()) / (self._attack * QUANTUM)
         gains = (10 ** (reduction / (-20.0 * self._attack * QUANTUM))).astype(np.float32)
-        return _to_pcm(both[:n] * gains[:, None])
+        return self._out(both[:n] * gains[:, None])
+
+    def _out(self, values: np.ndarray) -> bytes:
+        if self.float:
+            return (values * np.float32(1 / 32768)).astype("<f4").tobytes()
+        return _to_pcm(values)
 
     def flush(self) -> bytes:
         """The last `delay` samples, pushed out with silence (at the end of a stream)."""
-        return self.process(bytes(self.delay * 2 * self.channels))
+        return self.process(bytes(self.delay * self.sample_bytes * self.channels))
 
     def _envelope(self, both: np.ndarray, start: int, n: int) -> np.ndarray:
         """Quantised reduction envelope (release included) for positions [start - TAPS/2, + n):

@@ -16,11 +16,12 @@ import numpy as np
 
 from .. import child
 from ..wire.formats import format_of
+from .pcm import DTYPE, SAMPLE_BYTES, SAMPLE_FORMAT
 from .shaping import WholeFrames
 
 log = logging.getLogger("streamer.live")
 
-SILENCE_RMS = 64  # about -54 dBFS: below this a DJ's stream counts as silent
+SILENCE_RMS = 0.002  # about -54 dBFS: below this a DJ's stream counts as silent
 MAX_WAITING = 16 * 1024  # bytes of the DJ's stream waiting for the decoder before we stop reading the DJ
 PIPE_SIZE = 8192  # the decoder's input pipe: small, so little of the DJ is queued when they leave
 F_SETPIPE_SZ = 1031  # Linux fcntl
@@ -55,7 +56,7 @@ class LiveInput:
         self._proc = await child.spawn(
             self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
             *input_options(self.content_type), "-analyzeduration", "0", "-fflags", "nobuffer", "-i", "pipe:0",
-            "-vn", "-f", "s16le", "-ar", str(self.rate), "-ac", str(self.channels), "pipe:1",
+            "-vn", "-f", SAMPLE_FORMAT, "-ar", str(self.rate), "-ac", str(self.channels), "pipe:1",
             stdin=True, stderr=False,
         )  # fmt: skip
         pipe = self._proc.stdin.transport.get_extra_info("pipe") if self._proc.stdin else None
@@ -109,9 +110,9 @@ class LiveInput:
 
     @staticmethod
     def is_silent(pcm: bytes) -> bool:
-        if len(pcm) < 2:
+        if len(pcm) < SAMPLE_BYTES:
             return True
-        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32)
+        samples = np.frombuffer(pcm[: len(pcm) // SAMPLE_BYTES * SAMPLE_BYTES], dtype=DTYPE)
         return float(np.sqrt(np.mean(samples * samples))) < SILENCE_RMS
 
     async def close(self) -> None:

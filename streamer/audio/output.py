@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from .cues import Cues
 from .encoder import Encoder
+from .pcm import frame_bytes
 from .shaping import shape_for_cut
 from .timeline import Timeline
 
@@ -30,7 +31,7 @@ class Output:
         self.cues = cues
         self.encoders = encoders
         self.channels = channels
-        self.frame_bytes = 2 * channels
+        self.frame_bytes = frame_bytes(channels)
         self.silence_fed = 0.0  # seconds of silence inserted to cover late or failing sources
 
     def ahead(self) -> float:

@@ -1,4 +1,4 @@
-"""Fades, crossfades and cuts as pure functions on PCM (s16le, interleaved).
+"""Fades, crossfades and cuts as pure functions on the station's PCM (pcm.py: float, interleaved).
 
 The feeder holds back the end of each track so it can shape it: fade it out, keep its last
 `crossfade` seconds to mix under the next track's start, or stop it at the exact sample of a
@@ -8,7 +8,7 @@ feeder only decides when to call them.
 
 from __future__ import annotations
 
-from .pcm import mix, ramp
+from .pcm import frame_bytes, mix, ramp
 
 
 def fade_in(chunk: bytes, offset: int, length: int, channels: int) -> bytes:
@@ -34,7 +34,7 @@ def mix_under(chunk: bytes, head: bytes) -> tuple[bytes, bytes]:
 def ending(body: bytes, fade_frames: int, keep_frames: int, channels: int) -> tuple[bytes, bytes]:
     """A track's held-back ending: its last `fade_frames` faded out, then split into what is fed
     now and its last `keep_frames` (the crossfade), kept to mix under the next track."""
-    frame = 2 * channels
+    frame = frame_bytes(channels)
     n = len(body) // frame
     k = min(n, fade_frames)
     if k:
@@ -47,7 +47,7 @@ def ending(body: bytes, fade_frames: int, keep_frames: int, channels: int) -> tu
 def shape_for_cut(pcm: bytes, first: int, cut: int, fade_frames: int, channels: int) -> tuple[bytes, bool]:
     """PCM starting at station sample `first`, faded out over `fade_frames` so it reaches silence
     exactly at sample `cut` and stops there: (what to feed, whether the cut was reached)."""
-    frame = 2 * channels
+    frame = frame_bytes(channels)
     last = first + len(pcm) // frame
     fade_start = cut - fade_frames
     if first >= cut:
@@ -70,7 +70,7 @@ class WholeFrames:
     __slots__ = ("_carry", "frame")
 
     def __init__(self, channels: int) -> None:
-        self.frame = 2 * channels
+        self.frame = frame_bytes(channels)
         self._carry = b""
 
     def take(self, data: bytes) -> bytes:

@@ -12,6 +12,7 @@ import logging
 from ..aio import background
 from ..audio.feeder import Feeder
 from ..audio.live_input import LiveInput
+from ..audio.pcm import frame_bytes
 from ..settings import Config
 from .connection import SourceConnection
 
@@ -31,7 +32,7 @@ def take_over(feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, 
 async def _when_audible(feeder: Feeder, live: LiveInput, address: str, config: Config) -> None:
     try:
         await live.start()
-        if not await live.first_audio(int(config.sample_rate * 0.1) * 2 * config.channels):
+        if not await live.first_audio(int(config.sample_rate * 0.1) * frame_bytes(config.channels)):
             log.warning("live: %s from %s sent nothing that decodes; the schedule plays on", live.name, address)
             await live.close()
             return
