@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
 import signal
 
 
-async def spawn(*args: str, stdin: bool = False, stdout: bool = True, stderr: bool = True) -> asyncio.subprocess.Process:
+async def spawn(*args: str, stdin: bool = False, stdout: bool = True, stderr: bool = True, nice: int = 0) -> asyncio.subprocess.Process:
+    """Start a child with pipes as asked; `nice` > 0 runs it at that lower priority (background
+    work such as analysis, which must never take CPU from the encoders)."""
     pipe, null = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
     return await asyncio.create_subprocess_exec(
-        *args, stdin=pipe if stdin else null, stdout=pipe if stdout else null, stderr=pipe if stderr else null
-    )
+        *args, stdin=pipe if stdin else null, stdout=pipe if stdout else null, stderr=pipe if stderr else null,
+        preexec_fn=functools.partial(os.nice, nice) if nice > 0 else None,
+    )  # fmt: skip
 
 
 async def stop(proc: asyncio.subprocess.Process | None) -> None:
@@ -26,8 +31,10 @@ async def stop(proc: asyncio.subprocess.Process | None) -> None:
     if proc.stdin is not None and not proc.stdin.is_closing():
         proc.stdin.close()
     if proc.returncode is None:
+        # os.kill, not proc.kill: Popen.send_signal first polls, which can reap a child that has
+        # just exited under asyncio's child watcher, which then reports exit status 255.
         with contextlib.suppress(ProcessLookupError):
-            proc.kill()
+            os.kill(proc.pid, signal.SIGKILL)
     await proc.wait()
 
 

@@ -1,4 +1,5 @@
-"""Command line: `streamer` (= `streamer serve`), `streamer check`."""
+"""Command line: `streamer` (= `streamer serve`), `streamer check`, `streamer schedule`,
+`streamer library scan|list`."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from aiohttp.http_exceptions import HttpProcessingError
 
 from . import __version__
 from .audio.ffmpeg import FFmpegMissing, ffmpeg_exe
 from .config import load_config
+from .library_cli import check_library
 from .schedule.programme import Programme, load_programme
 from .schedule.sources import expand_sources
 from .settings import PASSWORD_ENV, Config, is_loopback
@@ -44,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     _common(sched)
     sched.add_argument("--at", metavar="TIME", help="start time: 'YYYY-MM-DD HH:MM' or 'HH:MM' (station time zone; default: now)")
     sched.add_argument("--hours", type=float, default=24, metavar="N", help="how many hours to show (default 24)")
+    lib = sub.add_parser(
+        "library", help="analyse the music (loudness, cue points) or list it",
+        description="scan: analyse every file the programme uses (loudness, true peak, cue points; changed files again). "
+        "list: the table of analysed files.",
+    )  # fmt: skip
+    lib.add_argument("action", choices=["scan", "list"])
+    lib.add_argument("--problems", action="store_true", help="list: only files that will not play, are silent or truncated")
+    _common(lib)
     return parser
 
 
@@ -58,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return check(args.config)
+    if args.command == "library":
+        return library(args.config, args.action, args.problems)
     if args.command == "schedule":
         return schedule(args.config, args.at, args.hours)
     return serve(args.config, args.host, args.port)
@@ -96,16 +109,20 @@ def check(path: str) -> int:
         return 2
     config, programme = loaded
     problems: list[str] = []
-    files = 0
+    named: list[tuple[str, Path]] = []  # (the playlist naming it, file)
     for spec in programme.playlists.values():
         found, warnings = expand_sources(spec)
         problems += warnings
+        where = f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}"
         for f in found:
-            files += 1
+            named.append((where, f))
             if not f.is_file():
-                problems.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {f}: file not found")
+                problems.append(f"{where}: {f}: file not found")
             elif not os.access(f, os.R_OK):
-                problems.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {f}: not readable")
+                problems.append(f"{where}: {f}: not readable")
+    files = len({f for _, f in named})
+    unplayable, library_notes = check_library(config, [(w, f) for w, f in named if f.is_file()])
+    problems += unplayable
     djs = {name for name, _ in config.djs}
     for block in programme.blocks:
         for dj in block.live_djs:
@@ -114,7 +131,7 @@ def check(path: str) -> int:
                 problems.append(
                     f"{where.file}:{where.line}: block {block.name!r}: live_djs names {dj!r}, who is not in djs: in {config.file}"
                 )
-    notes = []
+    notes = library_notes
     for o in overlaps(programme):
         where = o.b.where
         line = f"{where.file}:{where.line}: {o.describe()}"
@@ -132,6 +149,21 @@ def check(path: str) -> int:
     for line in notes:
         print(f"note: {line}")
     return 0
+
+
+def library(path: str, action: str, problems: bool) -> int:
+    from .library_cli import listing, scan
+
+    loaded = _load_programme(path)
+    if loaded is None:
+        return 2
+    if action == "scan":
+        try:
+            return scan(*loaded)
+        except FFmpegMissing as exc:
+            print(f"streamer: {exc}", file=sys.stderr)
+            return 2
+    return listing(*loaded, problems)
 
 
 def schedule(path: str, at: str | None, hours: float) -> int:

@@ -17,6 +17,7 @@ from .settings import (
     PASSWORD_ENV,
     Config,
     FeedConfig,
+    LoudnessConfig,
     MountConfig,
     NewsConfig,
     User,
@@ -93,9 +94,30 @@ def _audio(au: Reader) -> dict[str, Any]:
         sample_rate=au.get("sample_rate", int, C["sample_rate"], one_of_int(MP3_RATES)),
         channels=au.get("channels", int, C["channels"], in_range(1, 2)),
         lookahead=au.get("lookahead", float, C["lookahead"], in_range(0.5, 10.0)),
+        loudness=_loudness(au),
     )
     au.finish()
     return audio
+
+
+def _loudness(au: Reader) -> LoudnessConfig:
+    """audio.loudness: {target: -16, true_peak: -1, max_gain: 12}, or off."""
+    raw = au.raw("loudness")
+    if raw is None or raw is True:
+        return LoudnessConfig()
+    if raw is False or raw == "off":
+        return LoudnessConfig(enabled=False)
+    if not isinstance(raw, dict):
+        au.error((*au.path, "loudness"), "audio.loudness must be off or a mapping like {target: -16, true_peak: -1, max_gain: 12}")
+        return LoudnessConfig()
+    r = Reader(au.doc, (*au.path, "loudness"), au.problems, raw)
+    d = defaults(LoudnessConfig)
+    loudness = LoudnessConfig(
+        True, r.get("target", float, d["target"], in_range(-40, -5)), r.get("true_peak", float, d["true_peak"], in_range(-9, 0)),
+        r.get("max_gain", float, d["max_gain"], in_range(0, 30)),
+    )  # fmt: skip
+    r.finish()
+    return loudness
 
 
 def _users(us: Reader, env: dict[str, str]) -> dict[str, User]:

@@ -116,6 +116,16 @@ class NewsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LoudnessConfig:
+    """audio.loudness: every track, jingle, bulletin and DJ aired at one loudness (EBU R128)."""
+
+    enabled: bool = True
+    target: float = -16.0  # LUFS (AzuraCast's and streaming services' level)
+    true_peak: float = -1.0  # dBTP: the stream never goes over it
+    max_gain: float = 12.0  # dB: the most a quiet track is raised
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     file: Path
     station_name: str = "streamer"
@@ -137,6 +147,7 @@ class Config:
     sample_rate: int = 44100
     channels: int = 2
     lookahead: float = 0.6
+    loudness: LoudnessConfig = field(default_factory=LoudnessConfig)
     playlists_dir: Path = Path("playlists")
     state_dir: Path = Path("state")  # the station's databases (track library, history)
     log_level: str = "info"

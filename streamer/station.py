@@ -30,7 +30,9 @@ from .audio.chain_encoder import ChainEncoder
 from .audio.codecs import codec_for
 from .audio.encoder import Encoder, PlacedEncoder
 from .audio.feeder import Feeder
-from .audio.tags import read_tags
+from .library.scanner import Library
+from .library.scanner import open_store as open_library
+from .library.tags import read_tags
 from .limits import raise_fd_limit, release_memory
 from .news.bulletin import BulletinBuilder
 from .news.desk import NewsDesk
@@ -95,6 +97,8 @@ class Station:
         self.gate = Gate(config.max_pending, max(64, self.fd_limit - FD_RESERVE))
         self.mounts: dict[str, Mount] = {}
         self.feeder = Feeder(ffmpeg, config.sample_rate, config.channels, config.lookahead, [])
+        self.library = Library(open_library(config.state_dir), ffmpeg)
+        self.feeder.set_loudness(config.loudness, self.library)
         self.sources = SourceDesk(config, self.mounts, self.supervisor, self.feeder, ffmpeg, self._title_released)
         self.logins = self.sources.logins
         for m in config.mounts:
@@ -237,6 +241,16 @@ class Station:
             "relays": [r.view() for r in self.relays], "push": [p.view() for p in self.pushers],
             "hls": {**self._hls_view(self.config.public_url), "requests": dict(self.hls.requests)} if self.hls else None,
             "news": {**self.news.status(), "bulletins": feeder.bulletins.method},
+            "library": self.library.status(), "loudness": self._loudness_status(),
+        }  # fmt: skip
+
+    def _loudness_status(self) -> dict:
+        loudness, level, limiter = self.config.loudness, self.feeder.level, self.feeder.output.limiter
+        return {
+            "enabled": loudness.enabled, "target": loudness.target, "true_peak": loudness.true_peak, "max_gain": loudness.max_gain,
+            "now_playing": None if level is None else {"gain_db": level.gain_db, "cue_in": level.start, "cue_out": level.end,
+                                                         "from": level.basis},
+            "limiter_gain_db": round(limiter.gain_db, 2) if limiter else None,
         }  # fmt: skip
 
     def _schedule_status(self) -> dict:
@@ -307,6 +321,8 @@ class Station:
         for relay in self.relays:
             run(f"relay {relay.path}", relay.run)
         run("playlist watcher", self.watcher.run)
+        run("library scan", self.library.run)
+        run("library database", self.library.store.flushing)
         run("event keep-alive", self.events.keep_alive)
         run("housekeeping", self._housekeeping)
         if self.hls is not None:
@@ -332,6 +348,7 @@ class Station:
         if self.feeder.bulletins.builder:
             self.feeder.bulletins.builder.close()
         self.offload.close()
+        await self.library.store.close()
         if self._runner:
             await self._runner.cleanup()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from streamer.audio.tags import read_track_info
 from streamer.config import mount_path_problem, parse_config
+from streamer.library.tags import read_track_info
 from streamer.news.bulletin import spoken_text
 from streamer.news.parse import NewsItem
 from streamer.news.post import news_item_from_json

@@ -14,8 +14,9 @@ import pytest
 
 from streamer.audio.ffmpeg import ffmpeg_exe
 from streamer.audio.limiter import TruePeakLimiter, apply_gain
-from streamer.audio.loudness import Analysis, analysis_command, parse_analysis, replaygain_to_gain, track_gain
 from streamer.audio.pcm import from_s16
+from streamer.library.analysis import Analysis, analysis_command, parse_analysis
+from streamer.library.gain import replaygain_to_gain, track_gain
 
 from .conftest import need
 

@@ -65,7 +65,7 @@ class BulletinPlayer:
         try:
             for segment in bulletin.segments:
                 try:
-                    if not await feeder.play_file(replace(choice, path=segment.path, title=segment.title)):
+                    if not await feeder.play_file(replace(choice, path=segment.path, title=segment.title), segment.analysis):
                         break  # cut by a hard event
                 except DecodeError as exc:
                     feeder.onair.problem(time.time(), display_path(exc.path), exc.reason)

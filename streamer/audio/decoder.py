@@ -31,9 +31,14 @@ class DecodeError(Exception):
 
 
 class Decoder:
-    def __init__(self, ffmpeg: str, path: Path, sample_rate: int, channels: int) -> None:
+    def __init__(
+        self, ffmpeg: str, path: Path, sample_rate: int, channels: int, start: float = 0.0, end: float | None = None, gain_db: float = 0.0
+    ) -> None:
         self.ffmpeg = ffmpeg
         self.path = path
+        self.start_at = start  # cue-in, s into the file
+        self.end_at = end  # cue-out
+        self.gain_db = gain_db  # applied in float by ffmpeg: nothing clips before the limiter
         self.frame_bytes = frame_bytes(channels)
         self.chunk = int(sample_rate * CHUNK_SECONDS) * self.frame_bytes
         self.sample_rate = sample_rate
@@ -58,13 +63,18 @@ class Decoder:
             raise DecodeError(self.path, "not a regular file (a FIFO, device or folder): only files are played")
         if st.st_size == 0:
             raise DecodeError(self.path, "file is empty")
-        self._proc = await child.spawn(
-            self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-            "-i", str(self.path), "-vn", "-map", "0:a:0",
-            "-f", SAMPLE_FORMAT, "-acodec", f"pcm_{SAMPLE_FORMAT}", "-ar", str(self.sample_rate), "-ac", str(self.channels),
-            "pipe:1",
-        )  # fmt: skip
+        self._proc = await child.spawn(self.ffmpeg, *self.arguments())
         self._stderr_task = asyncio.create_task(self._drain_stderr())
+
+    def arguments(self) -> list[str]:
+        """ffmpeg's arguments: the file from its cue-in to its cue-out, at its gain, as station PCM."""
+        cue_in = ["-ss", f"{self.start_at:.3f}"] if self.start_at > 0 else []  # before -i: a seek, sample-exact for audio
+        cue_out = ["-t", f"{self.end_at - self.start_at:.3f}"] if self.end_at is not None else []
+        gain = ["-af", f"volume={self.gain_db:.2f}dB"] if self.gain_db else []
+        return [
+            "-nostdin", "-hide_banner", "-loglevel", "error", *cue_in, "-i", str(self.path), *cue_out, "-vn", "-map", "0:a:0", *gain,
+            "-f", SAMPLE_FORMAT, "-acodec", f"pcm_{SAMPLE_FORMAT}", "-ar", str(self.sample_rate), "-ac", str(self.channels), "pipe:1",
+        ]  # fmt: skip
 
     async def _drain_stderr(self) -> None:
         assert self._proc and self._proc.stderr

@@ -9,44 +9,38 @@ passed over, and its playlist gives way to the fallback when none of its files w
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 from ..aio import background
+from ..library.catalog import Entry
+from ..library.scanner import Library
+from ..library.tags import TrackInfo
 from ..schedule.model import Fades, Programme
 from ..schedule.scheduler import Choice, Scheduler
+from ..settings import LoudnessConfig
 from ..wire.text import display_path
 from .bulletin_play import BulletinPlayer
 from .cues import Cues
 from .decoder import DecodeError, Decoder
 from .encoder import Encoder
+from .leveling import Level, ceiling, level_for
+from .limiter import TruePeakLimiter
 from .live_input import LiveInput
 from .live_play import LIVE_FADE, LiveSession
 from .onair import OnAir
 from .output import Cut, Output
 from .pcm import frame_bytes
 from .shaping import ending, fade_in, faded_out, mix_under
-from .tags import TrackInfo, read_track_info
 from .timeline import Timeline
+from .track import Track, close_track, next_chunk, track_info
 
 log = logging.getLogger("streamer.feeder")
 
+FIRST_ANALYSIS = 1.0  # seconds the station's first track may take to be analysed (on air within 2 s)
 UNPLAYABLE_RETRY = 600.0  # seconds before a file that failed to decode is tried again
-FIRST_AUDIO_TIMEOUT = 5.0  # seconds a decoder may take to produce its first audio
-STALLED_DECODER = 5.0  # seconds of silence covering a late decoder before the track is given up
-
-
-@dataclass(slots=True)
-class Track:
-    """One file being played: what it is, its decoder, and how far it has got."""
-
-    choice: Choice
-    info: TrackInfo
-    decoder: Decoder
-    offset: int = 0  # bytes decoded so far
 
 
 class Feeder:
@@ -66,6 +60,9 @@ class Feeder:
         self.unplayable: dict[Path, float] = {}  # file → when it last failed to decode
         self.decoder_failures = 0  # decoders that died or hung mid-track
         self.live: LiveSession | None = None
+        self.library: Library | None = None  # the analysed files (gain, cue points), when the station has one
+        self.loudness = LoudnessConfig(enabled=False)
+        self.level: Level | None = None  # the file on air's
         self._tail = b""  # held-back end of the previous track, for its fade-out/crossfade
         self._tail_crossfade = 0.0
         self._in_track = False  # a track is playing (a DJ's takeover crossfades out of it)
@@ -80,8 +77,19 @@ class Feeder:
             log.warning("%s", w)
         self.scheduler = Scheduler(programme, files, self._artist_of, previous=self.scheduler, playable=self._playable)
         self.cues.follow(self.scheduler, self.now())
+        if self.library is not None:
+            self.library.want(f for found in files.values() for f in found)
+
+    def set_loudness(self, loudness: LoudnessConfig, library: Library | None) -> None:
+        """Air every file at `loudness` (gains and cue points from `library`), under a true-peak limiter."""
+        self.loudness, self.library = loudness, library
+        if loudness.enabled:
+            self.output.limiter = TruePeakLimiter(self.rate, self.channels, ceiling(loudness), sample_format="f32")
 
     def _playable(self, path: Path) -> bool:
+        entry = self.library.lookup(path) if self.library else None
+        if entry is not None and not entry.playable:  # analysed and found unplayable (until it changes)
+            return False
         failed = self.unplayable.get(path)
         return failed is None or time.time() - failed > UNPLAYABLE_RETRY
 
@@ -154,35 +162,38 @@ class Feeder:
 
     # --- one file ------------------------------------------------------------------------------------
 
-    async def _open(self, choice: Choice) -> Track:
+    async def _open(self, choice: Choice, analysis: Entry | None) -> Track:
         assert choice.path is not None
         path = choice.path
-        info = self.tags.get(path)
-        if info is None:
-            try:  # off the loop, with a timeout: a hung file system must not hang the station
-                info = await asyncio.wait_for(asyncio.to_thread(read_track_info, path), FIRST_AUDIO_TIMEOUT)
-            except TimeoutError:
-                raise DecodeError(path, f"the file system did not answer within {FIRST_AUDIO_TIMEOUT:g} s") from None
-            self.tags[path] = info
-        decoder = Decoder(self.ffmpeg, path, self.rate, self.channels)
+        info = await track_info(self.tags, path)
+        if analysis is None and self.library is not None:
+            first = not self.timeline.started  # nothing airs yet: a second to analyse the first track
+            analysis = await self.library.analyse_now(path, FIRST_ANALYSIS) if first else self.library.lookup(path)
+        level = level_for(analysis, info, self.loudness)
+        decoder = Decoder(self.ffmpeg, path, self.rate, self.channels, level.start, level.end, level.gain_db)
         await decoder.start()
-        return Track(choice, info, decoder)
+        return Track(choice, info, decoder, level)
 
-    async def play_file(self, choice: Choice) -> bool:
-        """Play one file to its end (True), or until a hard event or a DJ cuts it (False)."""
-        track = await self._open(choice)
+    async def play_file(self, choice: Choice, analysis: Entry | None = None) -> bool:
+        """Play one file to its end (True), or until a hard event or a DJ cuts it (False);
+        `analysis` for a file the library does not hold (a bulletin's segments)."""
+        track = await self._open(choice, analysis)
         fades = choice.fades
+        if choice.kind == "event" and choice.event is not None and choice.event.mode == "hard":
+            fades = replace(fades, fade_in=0.0)  # a hard event starts at full level at its second
         head = tail = self.take_tail()  # the previous track's ending, mixed under this one's start
         hold = int(max(fades.crossfade, fades.fade_out) * self.rate) * self.frame_bytes
         fade_bytes = int((fades.fade_in if not head else max(fades.fade_in, self._tail_crossfade)) * self.rate) * self.frame_bytes
         body = b""  # decoded but held back, to shape the ending
         self._in_track = True
         try:
-            while (chunk := await self._next_chunk(track)) is not None:
+            while (chunk := await next_chunk(track, self.output)) is not None:
                 if track.offset == 0:
                     # Everything before this point is fed (a crossfade's old ending is held in
                     # `head`), so the title goes exactly where this track becomes audible.
                     self.announce(track.info, choice, self.timeline.fed + len(body) // self.frame_bytes)
+                    self.level = track.level
+                    self._prefer_upcoming()
                 chunk = fade_in(chunk, track.offset, fade_bytes, self.channels)
                 track.offset += len(chunk)
                 chunk, head = mix_under(chunk, head)
@@ -205,39 +216,13 @@ class Feeder:
             raise
         finally:
             self._in_track = self._handover = False  # a track that ended first hands over by itself
-            await self._close(track)
+            await close_track(track)
+            self.decoder_failures += track.failed
 
-    async def _next_chunk(self, track: Track) -> bytes | None:
-        """The decoder's next chunk, covering a late decoder with silence; a decoder silent for
-        too long (or before the first sample airs, past FIRST_AUDIO_TIMEOUT) is given up."""
-        covered = 0.0
-        pending = asyncio.ensure_future(track.decoder.read())
-        try:
-            while True:
-                budget = self.output.budget()
-                done, _ = await asyncio.wait({pending}, timeout=FIRST_AUDIO_TIMEOUT if budget is None else budget)
-                if done:
-                    return pending.result()
-                if budget is None or covered >= STALLED_DECODER:
-                    self.decoder_failures += 1
-                    raise DecodeError(track.decoder.path, f"the decoder produced no audio for {covered or FIRST_AUDIO_TIMEOUT:g} s")
-                covered += 0.1
-                left = self.output.ahead()
-                log.warning("%s: decoder late (%.2f s of audio left); covering with silence", display_path(track.decoder.path), left)
-                if not await self.output.cover():
-                    raise Cut
-        finally:
-            if not pending.done():
-                pending.cancel()
-
-    async def _close(self, track: Track) -> None:
-        decoder = track.decoder
-        await decoder.close()
-        if decoder.killed:
-            self.decoder_failures += 1
-            log.error("%s: the decoder was %s mid-track; going on with the next track", display_path(decoder.path), decoder.killed)
-        elif decoder.warnings:
-            log.warning("%s: decoded with warnings: %s", display_path(decoder.path), "; ".join(decoder.warnings))
+    def _prefer_upcoming(self) -> None:
+        """The files that may play next are analysed while this one plays (if they are new)."""
+        if self.library is not None and self.scheduler is not None:
+            self.library.prefer(self.scheduler.upcoming(self.now()))
 
     async def _finish(self, body: bytes, fades: Fades) -> None:
         """Fade the held-back ending out; keep its crossfade part to mix under the next track."""

@@ -3,7 +3,8 @@
 The takeover crossfades (LIVE_FADE) out of what plays; the DJ's titles come from the live
 mount; silence for `live_silence` seconds hands back to the schedule; a DJ who leaves has at
 most LIVE_TAIL seconds of what they sent still played; hard events (the news on the hour)
-still happen, and the DJ carries on after them.
+still happen, and the DJ carries on after them. With audio.loudness on, the DJ's level is
+brought slowly toward the station's (leveling.SlowGain).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..library.tags import TrackInfo
 from ..schedule.scheduler import Choice
+from .leveling import SlowGain
 from .live_input import LiveInput
 from .shaping import fade_in, mix_under
-from .tags import TrackInfo
 
 if TYPE_CHECKING:
     from .feeder import Feeder
@@ -64,6 +66,7 @@ class LiveSession:
         heard = 0  # bytes of the DJ's audio fed so far
         head = feeder.take_tail()  # the track's last LIVE_FADE, faded out: mixed under the DJ
         tail_until: int | None = None  # the sample where a departed DJ's buffered audio stops
+        agc = SlowGain(feeder.rate, feeder.channels, feeder.loudness) if feeder.loudness.enabled else None
         pending = asyncio.ensure_future(live.read(chunk))
         try:
             while True:
@@ -76,6 +79,7 @@ class LiveSession:
                 assert pcm is not None
                 if done:
                     pending = asyncio.ensure_future(live.read(chunk))
+                    pcm = agc.process(pcm) if agc else pcm  # toward the station's loudness, slowly
                     pcm = fade_in(pcm, heard, fade_bytes, feeder.channels)
                     heard += len(pcm)
                 if self.title != live.title:

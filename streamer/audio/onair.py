@@ -9,9 +9,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..library.tags import TrackInfo
 from ..schedule.scheduler import Choice, Played
 from ..wire.text import display_path, iso_utc
-from .tags import TrackInfo
 
 log = logging.getLogger("streamer.feeder")
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from .cues import Cues
 from .encoder import Encoder
+from .limiter import TruePeakLimiter
 from .pcm import frame_bytes
 from .shaping import shape_for_cut
 from .timeline import Timeline
@@ -33,6 +34,7 @@ class Output:
         self.channels = channels
         self.frame_bytes = frame_bytes(channels)
         self.silence_fed = 0.0  # seconds of silence inserted to cover late or failing sources
+        self.limiter: TruePeakLimiter | None = None  # keeps what the encoders get under the true-peak ceiling
 
     def ahead(self) -> float:
         return self.timeline.ahead(asyncio.get_running_loop().time())
@@ -78,9 +80,12 @@ class Output:
             timeline.begin(asyncio.get_running_loop().time(), time.time())
             if self.cues.scheduler is not None:
                 self.cues.follow(self.cues.scheduler, timeline.wall0)
+        fed = len(pcm) // self.frame_bytes
+        if self.limiter is not None:  # same length out (delayed by its 5 ms look-ahead)
+            pcm = self.limiter.process(pcm)
         for enc in self.encoders:
             enc.feed(pcm)  # never waits: a stalled encoder cannot hold up the other mounts
-        timeline.fed += len(pcm) // self.frame_bytes
+        timeline.fed += fed
         wait = self.ahead() - timeline.lookahead
         if wait > 0:
             await asyncio.sleep(wait)

@@ -21,12 +21,14 @@ import shutil
 import tempfile
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
 
 from .. import child
+from ..library.analyser import analyse
+from ..library.catalog import Entry
 from ..settings import NewsConfig
 from .parse import NewsItem
 
@@ -41,6 +43,7 @@ MAX_FETCH = 50_000_000  # bytes of a pre-recorded bulletin downloaded at most
 class Segment:
     path: Path
     title: str
+    analysis: Entry | None = None  # its loudness, measured when the bulletin is built: aired at the station's level
 
 
 @dataclass(slots=True)
@@ -186,8 +189,17 @@ class BulletinBuilder:
         segments += news
         if self.config.outro:
             segments.append(Segment(self.config.outro, segments[-1].title if segments else first))
+        segments = [replace(s, analysis=await self._analyse(s.path)) for s in segments]
         log.info("bulletin built: %d segment(s), %.0f s of news, %s", len(segments), seconds, self.method)
         return Bulletin(bulletin_key(items), segments, folder, [i.title for i in items], seconds)
+
+    async def _analyse(self, path: Path) -> Entry | None:
+        """A segment's loudness (TTS, intro, outro, bed): a few tens of ms each, ahead of air."""
+        try:
+            return await analyse(self.ffmpeg, path)
+        except (OSError, TimeoutError) as exc:
+            log.warning("bulletin: %s not analysed (%s); aired at its own level", path.name, exc)
+            return None
 
     async def _news_segments(self, items: list[NewsItem], folder: Path, first: str) -> tuple[list[Segment], float]:
         audio = self.config.audio

@@ -100,6 +100,26 @@ class Scheduler:
             path = self._pick(name, t, history)
         return Choice(path, name, "song", block, self._fades_for(name, fades))
 
+    def upcoming(self, t: float, horizon: float = 900.0) -> list[Path]:
+        """The files that may play next after `t`: each playlist's next file in the block on
+        air then (and its jingles), and the next timed event's within `horizon` seconds."""
+        block = self.block_at(t)
+        names = list(block.play) if block else [self.programme.fallback or ""]
+        if block is not None and block.jingles:
+            names.append(block.jingles.playlist)
+        event = self.next_event(t)
+        if event is not None and event.time - t <= horizon and event.event.play:
+            names.append(event.event.play)
+        if self.programme.fallback:
+            names.append(self.programme.fallback)
+        out = []
+        for name in dict.fromkeys(names):
+            rotation = self.rotations.get(name)
+            path = rotation.peek() if rotation else None
+            if path is not None and self.playable(path):
+                out.append(path)
+        return out
+
     def event_choice(self, event: Event, t: float, history: Sequence[Played]) -> Choice:
         block = self.block_at(t)
         fades = block.fades if block else self.programme.fades

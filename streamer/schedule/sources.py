@@ -177,6 +177,7 @@ class Rotation:
         self.rng = rng or random.Random()
         self._queue: list[Path] = []
         self._index = 0
+        self._drawn: Path | None = None  # random order: the next pick, drawn ahead by peek()
         self.last: Path | None = None
 
     def carry_over(self, old: Rotation) -> None:
@@ -196,19 +197,32 @@ class Rotation:
                 self.rng.shuffle(self._queue)
 
     def next(self) -> Path | None:
+        pick = self.peek()
+        if pick is None:
+            return None
+        if self.order == "sequential":
+            self._index += 1
+        elif self.order == "random":
+            self._drawn = None
+        else:
+            self._queue.pop()
+        self.last = pick
+        return pick
+
+    def peek(self) -> Path | None:
+        """The file next() gives next (drawn now if need be: next() then gives that one), so
+        it can be analysed before it airs."""
         if not self.files:
             return None
         if self.order == "sequential":
-            pick = self.files[self._index % len(self.files)]
-            self._index += 1
-        elif self.order == "random":
-            pick = self.rng.choice(self.files)
-        else:
-            if not self._queue:
-                self._queue = self.files[:]
-                self.rng.shuffle(self._queue)
-                if len(self._queue) > 1 and self._queue[-1] == self.last:
-                    self._queue[0], self._queue[-1] = self._queue[-1], self._queue[0]
-            pick = self._queue.pop()
-        self.last = pick
-        return pick
+            return self.files[self._index % len(self.files)]
+        if self.order == "random":
+            if self._drawn is None:
+                self._drawn = self.rng.choice(self.files)
+            return self._drawn
+        if not self._queue:
+            self._queue = self.files[:]
+            self.rng.shuffle(self._queue)
+            if len(self._queue) > 1 and self._queue[-1] == self.last:
+                self._queue[0], self._queue[-1] = self._queue[-1], self._queue[0]
+        return self._queue[-1]

@@ -11,6 +11,7 @@ from pathlib import Path
 import mutagen
 
 from ..wire.text import safe_text
+from .gain import tag_loudness
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,10 @@ class TrackInfo:
     label: str = ""
     year: str = ""
     genre: str = ""
+    codec: str = ""  # as mutagen names the file type: MP3, OggVorbis, FLAC, WAVE ...
+    sample_rate: int = 0
+    channels: int = 0
+    tag_loudness: tuple[float, float] | None = None  # (LUFS, peak dB) from ReplayGain / R128 tags
 
     @property
     def display(self) -> str:
@@ -31,6 +36,7 @@ class TrackInfo:
 
 
 JOIN = " / "  # how several values of one tag are shown
+GAIN_TAGS = ("r128_track_gain", "replaygain_track_gain", "replaygain_track_peak")
 
 
 def _values(value) -> list[str]:
@@ -71,14 +77,21 @@ def read_track_info(path: Path) -> TrackInfo:
     artist = _first(tags, "artist", "albumartist", "performer", "TPE1", "TPE2")
     title = _first(tags, "title", "TIT2") or fallback
     length = getattr(audio.info, "length", None)
+    gains = {key: value for key in GAIN_TAGS if (value := _first(tags, key))}
     return TrackInfo(
         path, artist, title, float(length) if length else None,
         album=_first(tags, "album", "TALB"), isrc=_first(tags, "isrc", "TSRC"),
         label=_first(tags, "organization", "label", "publisher", "TPUB"), year=_first(tags, "date", "year", "TDRC")[:4],
-        genre=_first(tags, "genre", "TCON"),
+        genre=_first(tags, "genre", "TCON"), codec=type(audio).__name__.removeprefix("Easy"), sample_rate=_rate(audio),
+        channels=int(getattr(audio.info, "channels", 0) or 0), tag_loudness=tag_loudness(gains),
     )  # fmt: skip
 
 
 def read_tags(paths: list[Path]) -> dict[Path, TrackInfo]:
     """Tags of many files at once (for no-repeat windows): run in the offload worker."""
     return {p: read_track_info(p) for p in paths}
+
+
+def _rate(audio) -> int:
+    rate = int(getattr(audio.info, "sample_rate", 0) or 0)
+    return rate or (48000 if type(audio).__name__ == "OggOpus" else 0)  # Opus always decodes at 48 kHz

@@ -1,4 +1,4 @@
-"""Loudness analysis (EBU R128) and the gain that brings every track to one loudness.
+"""Loudness analysis (EBU R128), true peak and cue points of one file, in one ffmpeg pass.
 
 Each track is analysed once, in ONE ffmpeg pass that prints everything to stderr:
 
@@ -38,9 +38,7 @@ noise 0.2-0.4 LU low. The caller runs the command at low priority (nice), one fi
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 CUE_IN_DB = -34.0  # cue-in: where the level first rises above this (dBFS, sample peak)
@@ -48,9 +46,6 @@ CUE_OUT_DB = -42.0  # cue-out: where it last falls below this
 MIN_SILENCE = 0.1  # s under a threshold before it counts: zero crossings and short gaps in the music do not
 TRUE_PEAK_RATE = 192000  # Hz: true peak read from the stream oversampled to this rate
 EDGE_PAD_MS = 100  # silence around the true-peak branch (see above)
-LIMITER_ROOM = 3.0  # dB of true-peak over the ceiling left to the look-ahead limiter (see track_gain)
-REPLAYGAIN_REFERENCE = -18.0  # LUFS: ReplayGain 2.0's reference loudness
-R128_REFERENCE = -23.0  # LUFS: Opus R128_*_GAIN tags are relative to EBU R128's target
 _LEADING = 1e-3  # s: a silence starting this close to 0 is the track's leading silence
 
 
@@ -106,11 +101,11 @@ def parse_analysis(text: str) -> Analysis:
     """The figures from analysis_command's stderr (ffmpeg 5.1 to 9). ValueError, with a reason
     a DJ can read, when the text holds no complete summary."""
     if "Conversion failed!" in text:
-        raise ValueError(f"analysis failed: {_failure_reason(text)}")
+        raise ValueError(f"analysis failed: {failure_reason(text)}")
     summaries = list(_SUMMARY.finditer(text))  # 5.1 prints an empty one for a first, discarded graph
     peak = _PEAK.findall(text)
     if not summaries or not peak:
-        raise ValueError(f"no loudness summary from ffmpeg: {_failure_reason(text)}")
+        raise ValueError(f"no loudness summary from ffmpeg: {failure_reason(text)}")
     tail = text[summaries[-1].end() :]
     integrated, lra = _INTEGRATED.search(tail), _LRA.search(tail)
     if integrated is None or lra is None:
@@ -153,7 +148,8 @@ def _cues(text: str, duration: float) -> tuple[float, float, bool]:
     return cue_in, min(max(cue_out, cue_in), duration), silent
 
 
-def _failure_reason(text: str) -> str:
+def failure_reason(text: str) -> str:
+    """ffmpeg's complaint in a DJ's words (its last error line when none is known)."""
     for needle, reason in _REASONS:
         if needle in text:
             return reason
@@ -162,67 +158,50 @@ def _failure_reason(text: str) -> str:
     return (errors or lines or ["ffmpeg printed nothing"])[-1][:200]
 
 
-def track_gain(
-    integrated: float,
-    true_peak: float,
-    target: float = -16.0,
-    ceiling: float = -1.0,
-    max_gain: float = 12.0,
-    limiter_room: float = LIMITER_ROOM,
-) -> float:
-    """The gain (dB) that airs a track at `target` LUFS: `target - integrated`, at most `max_gain`
-    (which also covers near-silent tracks), and lowered where the true peak after the gain
-    would pass `ceiling` by more than `limiter_room`.
+_MAGIC = (  # (bytes, offset, what the file claims to be)
+    (b"ID3", 0, "an MP3"), (b"OggS", 0, "an Ogg"), (b"fLaC", 0, "a FLAC"), (b"RIFF", 0, "a WAV"), (b"FORM", 0, "an AIFF"),
+    (b"ftyp", 4, "an MP4/M4A"), (b"\x30\x26\xb2\x75", 0, "a WMA"), (b"MAC ", 0, "an APE"), (b"wvpk", 0, "a WavPack"),
+)  # fmt: skip
+_NOT_AUDIO = ("not an audio file ffmpeg can decode", "no audio could be decoded", "the file ends before any audio")
 
-    The limiter takes small overs (up to LIMITER_ROOM = 3 dB of gain reduction on transients,
-    about as much as a look-ahead limiter takes before it is heard), so peaky tracks still
-    reach the target; bigger overs are taken off the whole track instead.
+
+def claimed_kind(head: bytes) -> str | None:
+    """What a file's first bytes say it is (None: nothing audio-like)."""
+    for magic, offset, kind in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return kind
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # an MPEG audio frame's sync word
+        return "an MP3" if head[1] & 0x06 else "an AAC"
+    return None
+
+
+def describe_failure(head: bytes, size: int, reason: str) -> str:
+    """A DJ's words for why a file does not play, from its first bytes and ffmpeg's reason:
+    "empty file", "not an audio file (it is text)", "header damaged: it starts like an MP3 ...".
     """
-    gain = min(target - integrated, max_gain) if math.isfinite(integrated) else max_gain
-    if math.isfinite(true_peak):
-        gain = min(gain, ceiling + limiter_room - true_peak)
-    return gain
+    if size == 0:
+        return "empty file"
+    if reason not in _NOT_AUDIO:
+        return reason
+    kind = claimed_kind(head)
+    if kind is not None:
+        return f"header damaged: it starts like {kind} file, but no audio could be read from it"
+    return "not an audio file (it is text)" if _is_text(head[:512]) else "not an audio file"
 
 
-def replaygain_to_gain(
-    tags: Mapping[str, object],
-    target: float = -16.0,
-    ceiling: float = -1.0,
-    max_gain: float = 12.0,
-    limiter_room: float = LIMITER_ROOM,
-) -> float | None:
-    """A track's gain (dB) from its tags, for a file not analysed yet: Opus `R128_TRACK_GAIN`
-    (Q7.8 dB relative to -23 LUFS) or ReplayGain `replaygain_track_gain` (relative to -18 LUFS,
-    with `replaygain_track_peak` as the peak), converted to `target` and capped as track_gain
-    does. None when the tags say nothing usable. Keys in any case, also as mutagen spells them
-    for ID3 (`TXXX:REPLAYGAIN_TRACK_GAIN`) and MP4 (`----:com.apple.iTunes:replaygain_track_gain`)."""
-    values = {key.rsplit(":", 1)[-1].strip().lower(): value for key, value in tags.items()}
-    r128 = _number(values.get("r128_track_gain"))
-    replaygain = _number(values.get("replaygain_track_gain"))
-    if r128 is not None:
-        loudness = R128_REFERENCE - r128 / 256
-    elif replaygain is not None:
-        loudness = REPLAYGAIN_REFERENCE - replaygain
-    else:
-        return None
-    peak = _number(values.get("replaygain_track_peak")) if r128 is None else None
-    peak_db = 20 * math.log10(peak) if peak is not None and peak > 0 else -math.inf
-    return track_gain(loudness, peak_db, target, ceiling, max_gain, limiter_room)
+def _is_text(sample: bytes) -> bool:
+    for cut in range(4):  # the sample may end inside a multi-byte character
+        try:
+            text = sample[: len(sample) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+    return False
 
 
-_NUMBER = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))")
-
-
-def _number(value: object) -> float | None:
-    """The number at the start of a tag value ("-7.89 dB", b"-512", ["0.98"], an ID3 frame)."""
-    if hasattr(value, "text"):  # mutagen ID3 frames carry a list of strings
-        value = value.text
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if not isinstance(value, str):
-        return None
-    found = _NUMBER.match(value.replace("\u2212", "-"))
-    number = float(found.group(1)) if found else None
-    return number if number is not None and math.isfinite(number) else None
+def truncation(decoded: float, declared: float | None) -> str:
+    """'truncated after 30 s (the file says 180 s)' when decoding stopped well short of the
+    length the file's header declares; '' otherwise."""
+    if not declared or decoded >= declared - max(1.0, 0.02 * declared):
+        return ""
+    return f"truncated after {decoded:.0f} s (the file says {declared:.0f} s)"

@@ -1,0 +1,80 @@
+"""One file on its way to air: its tags, its level (gain and cue points), its decoder, and
+reading it a chunk at a time while a late decoder is covered with silence."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..library.tags import TrackInfo, read_track_info
+from ..schedule.scheduler import Choice
+from ..wire.text import display_path
+from .decoder import DecodeError, Decoder
+from .leveling import Level
+from .output import Cut, Output
+
+log = logging.getLogger("streamer.feeder")
+
+FIRST_AUDIO_TIMEOUT = 5.0  # seconds a decoder may take to produce its first audio
+STALLED_DECODER = 5.0  # seconds of silence covering a late decoder before the track is given up
+
+
+@dataclass(slots=True)
+class Track:
+    """One file being played: what it is, its decoder, and how far it has got."""
+
+    choice: Choice
+    info: TrackInfo
+    decoder: Decoder
+    level: Level
+    offset: int = 0  # bytes decoded so far
+    failed: bool = False  # its decoder died, hung or stalled
+
+
+async def track_info(cache: dict[Path, TrackInfo], path: Path) -> TrackInfo:
+    """The file's tags, read once, off the loop and with a timeout (a hung file system must not
+    hang the station)."""
+    info = cache.get(path)
+    if info is None:
+        try:
+            info = await asyncio.wait_for(asyncio.to_thread(read_track_info, path), FIRST_AUDIO_TIMEOUT)
+        except TimeoutError:
+            raise DecodeError(path, f"the file system did not answer within {FIRST_AUDIO_TIMEOUT:g} s") from None
+        cache[path] = info
+    return info
+
+
+async def next_chunk(track: Track, output: Output) -> bytes | None:
+    """The decoder's next chunk, covering a late decoder with silence; a decoder silent for too
+    long (or before the first sample airs, past FIRST_AUDIO_TIMEOUT) is given up."""
+    covered = 0.0
+    pending = asyncio.ensure_future(track.decoder.read())
+    try:
+        while True:
+            budget = output.budget()
+            done, _ = await asyncio.wait({pending}, timeout=FIRST_AUDIO_TIMEOUT if budget is None else budget)
+            if done:
+                return pending.result()
+            if budget is None or covered >= STALLED_DECODER:
+                track.failed = True
+                raise DecodeError(track.decoder.path, f"the decoder produced no audio for {covered or FIRST_AUDIO_TIMEOUT:g} s")
+            covered += 0.1
+            left = output.ahead()
+            log.warning("%s: decoder late (%.2f s of audio left); covering with silence", display_path(track.decoder.path), left)
+            if not await output.cover():
+                raise Cut
+    finally:
+        if not pending.done():
+            pending.cancel()
+
+
+async def close_track(track: Track) -> None:
+    decoder = track.decoder
+    await decoder.close()
+    if decoder.killed:
+        track.failed = True
+        log.error("%s: the decoder was %s mid-track; going on with the next track", display_path(decoder.path), decoder.killed)
+    elif decoder.warnings:
+        log.warning("%s: decoded with warnings: %s", display_path(decoder.path), "; ".join(decoder.warnings))

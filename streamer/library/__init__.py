@@ -1,0 +1,1 @@
+"""The track library: what every audio file is (tags, loudness, cue points), analysed once."""

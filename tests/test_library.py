@@ -1,0 +1,126 @@
+"""The track library with real ffmpeg and the real command line: `streamer library scan` and
+`list`, `streamer check` naming the files that will not play and why, a rescan that finds
+nothing to do, files that change or vanish, a decoder that hangs, a damaged database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from streamer.audio.ffmpeg import ffmpeg_exe
+from streamer.library.analyser import analyse
+from streamer.library.scanner import Library, open_store
+
+from .conftest import make_tone, start_server
+
+pytestmark = pytest.mark.interop
+
+
+def streamer(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streamer", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def station(tmp_path) -> Path:
+    """A station folder: good files at different levels and every kind of bad one."""
+    music = tmp_path / "music"
+    music.mkdir()
+    make_tone(music / "loud.mp3", 440, 6.0, 44100, 2, ("-c:a", "libmp3lame", "-af", "volume=0dB"), "A", "Loud")
+    make_tone(music / "quiet.flac", 550, 6.0, 44100, 2, ("-c:a", "flac", "-af", "volume=-12dB"), "B", "Quiet")
+    make_tone(music / "whisper.ogg", 660, 4.0, 44100, 2, ("-c:a", "libvorbis", "-af", "volume=-60dB"), "C", "Whisper")
+    full = make_tone(tmp_path / "full.flac", 330, 20.0, 44100, 2, ("-c:a", "flac"), "D", "Cut Short")
+    (music / "cut-short.flac").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    (music / "damaged.mp3").write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x10" + bytes(range(256)) * 40)
+    (music / "notes.mp3").write_text("Call the studio on 555-0100 before the show.\n")
+    (music / "empty.ogg").write_bytes(b"")
+    (tmp_path / "playlists").mkdir()
+    (tmp_path / "playlists" / "station.yaml").write_text(f"playlists:\n  music: {{files: ['{music}/']}}\nfallback: music\n")
+    (tmp_path / "config.yaml").write_text("mounts:\n  /main: {}\n")
+    return tmp_path
+
+
+def test_scan_list_and_check_name_every_problem_in_a_djs_words(station):
+    scan = streamer("library", "scan", cwd=station)
+    print(scan.stdout)
+    assert scan.returncode == 0, scan.stderr
+    out = scan.stdout
+    assert "7 file(s) in the programme; 7 to analyse" in out and "analysed 7 file(s)" in out
+    assert "damaged.mp3: will not play: header damaged: it starts like an MP3 file" in out
+    assert "notes.mp3: will not play: not an audio file (it is text)" in out
+    assert "empty.ogg: will not play: empty file" in out
+    assert "cut-short.flac" in out and "truncated after 10 s (the file says 20 s)" in out
+    assert "whisper.ogg: -70.0 LUFS" in out and "gain +12.0 dB (nothing above -34 dBFS: aired at the most gain allowed)" in out
+    assert "quiet.flac: -33.7 LUFS" in out and "gain +12.0 dB\n" in out
+    assert "the collection spans" in out
+    listed = streamer("library", "list", "--problems", cwd=station).stdout
+    assert {line.split()[0] for line in listed.splitlines()[1:]} == {"unplayable", "truncated", "silent"}
+    assert "loud.mp3" not in listed
+    check = streamer("check", cwd=station)
+    assert check.returncode == 1
+    assert "station.yaml:2: playlist 'music': " in check.stderr and "damaged.mp3: will not play: header damaged" in check.stderr
+    assert "3 problem(s)" in check.stderr  # damaged, text, empty: truncated and silent files still play
+    started = time.monotonic()
+    again = streamer("library", "scan", cwd=station)
+    took = time.monotonic() - started
+    print(f"rescan with nothing changed: {took:.2f} s")
+    assert "0 to analyse" in again.stdout and "7 unchanged" in again.stdout and took < 2.0
+    os.utime(station / "music" / "loud.mp3")  # touched: analysed again
+    (station / "music" / "notes.mp3").unlink()  # gone: its row goes
+    third = streamer("library", "scan", cwd=station).stdout
+    assert "1 to analyse" in third and "analysed 1 file(s)" in third
+    rows = sqlite3.connect(station / "state" / "library.sqlite").execute("SELECT path FROM tracks").fetchall()
+    assert len(rows) == 6 and not any("notes.mp3" in r[0] for r in rows)
+
+
+def test_a_file_that_changes_or_vanishes_while_analysed_gets_no_row(tmp_path):
+    long = make_tone(tmp_path / "long.flac", 440, 600.0, 44100, 2, ("-c:a", "flac"))
+
+    async def during(action) -> tuple:
+        library = Library(open_store(tmp_path / "state"), ffmpeg_exe())
+        await library.load()
+        task = asyncio.create_task(library.analyse_one(long))
+        await asyncio.sleep(0.3)
+        action()
+        result = await task
+        await library.store.close()
+        return result, library
+
+    changed, library = asyncio.run(during(lambda: long.open("ab").write(b"\0" * 100)))
+    assert changed is None and str(long) in library.pending  # looked at again later
+    vanished, library = asyncio.run(during(long.unlink))
+    assert vanished is None and library.lookup(long) is None
+
+
+def test_a_decoder_that_hangs_is_killed_and_the_file_recorded(tmp_path):
+    hangs = tmp_path / "ffmpeg-that-hangs"
+    hangs.write_text("#!/bin/sh\nexec sleep 30\n")
+    hangs.chmod(0o755)
+    song = make_tone(tmp_path / "a.ogg", 440, 2.0, 44100, 2, ("-c:a", "libvorbis"))
+    started = time.monotonic()
+    entry = asyncio.run(analyse(str(hangs), song, stall=1.0))
+    assert entry is not None and entry.status == "unplayable" and entry.reason == "the decoder hung (no progress for 1 s)"
+    assert time.monotonic() - started < 5
+
+
+def test_a_damaged_database_is_moved_aside_and_the_station_plays_on(tmp_path):
+    song = make_tone(tmp_path / "a.ogg", 440, 5.0, 44100, 2, ("-c:a", "libvorbis"), "A", "Song")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "library.sqlite").write_bytes(b"not a database, a disk error's leftovers " * 200)
+    server = start_server(tmp_path, f"playlists:\n  m: {{files: ['{song}']}}\nfallback: m\n")
+    try:
+        deadline = time.monotonic() + 10
+        while server.status()["library"]["analysed"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        status = server.status()
+    finally:
+        server.stop()
+    assert status["library"]["analysed"] == 1 and status["library"]["database"]["ok"]
+    assert "is not a usable database" in server.log_text() and "moved aside" in server.log_text()
+    assert [p.name for p in (tmp_path / "state").iterdir() if ".damaged-" in p.name]

@@ -1,0 +1,146 @@
+"""The track library's pure parts with plain values: a DJ's words for a file that will not play,
+each file's level on air, the live DJ's slow gain, the rows in SQLite, the rotation's look
+ahead, and the scan's progress line and table."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamer.audio.leveling import CODEC_MARGIN, MAX_SLEW, Level, SlowGain, level_for
+from streamer.config import parse_config
+from streamer.library.analysis import claimed_kind, describe_failure, truncation
+from streamer.library.catalog import MIGRATIONS, OK, UNPLAYABLE, UPSERT, Entry, load_all, row_of
+from streamer.library.report import duration, progress_line, table
+from streamer.library.scanner import Progress
+from streamer.library.tags import TrackInfo
+from streamer.schedule.sources import Rotation
+from streamer.settings import LoudnessConfig
+from streamer.state import Store
+from streamer.yamldoc import ConfigError
+
+NOT_AUDIO = "not an audio file ffmpeg can decode"
+
+
+def test_a_file_that_will_not_play_is_described_as_a_dj_would():
+    assert describe_failure(b"", 0, NOT_AUDIO) == "empty file"
+    assert describe_failure(b"Dear listener,\nthe show is moved.\n", 40, NOT_AUDIO) == "not an audio file (it is text)"
+    assert describe_failure(bytes(range(256)) * 4, 1024, NOT_AUDIO) == "not an audio file"
+    damaged = describe_failure(b"ID3\x04\x00\x00garbage", 5000, NOT_AUDIO)
+    assert damaged.startswith("header damaged: it starts like an MP3 file")
+    assert describe_failure(b"fLaC\x00", 5000, "no audio could be decoded").startswith("header damaged: it starts like a FLAC")
+    assert describe_failure(b"OggS", 10, "file not found") == "file not found"  # a reason that says it all stays
+    assert claimed_kind(b"\x00\x00\x00\x20ftypM4A ") == "an MP4/M4A" and claimed_kind(b"\xff\xfb\x90\x00") == "an MP3"
+    assert claimed_kind(b"\xff\xf1\x50\x80") == "an AAC" and claimed_kind(b"<html>") is None
+
+
+def test_truncation_is_told_only_when_decoding_stops_well_short():
+    assert truncation(30.2, 180.0) == "truncated after 30 s (the file says 180 s)"
+    assert truncation(179.5, 180.0) == "" and truncation(30.0, None) == "" and truncation(9.2, 10.0) == ""
+
+
+def entry(**kw) -> Entry:
+    base = dict(
+        path="/m/a.flac", size=1, mtime_ns=1, status=OK, duration=200.0, integrated=-10.0, true_peak=-0.5, cue_in=1.2, cue_out=198.0
+    )
+    return Entry(**{**base, **kw})
+
+
+def test_each_file_gets_its_gain_and_cue_points():
+    on = LoudnessConfig()
+    loud = level_for(entry(), None, on)
+    assert loud == Level(-6.0, 1.2, 198.0, "analysis")  # -16 - (-10)
+    quiet = level_for(entry(integrated=-40.0, true_peak=-30.0), None, on)
+    assert quiet.gain_db == 12.0  # max_gain: a near-silent track is raised no further
+    # a peaky quiet track: raised only as far as the limiter can take its peaks (ceiling + 3 dB room)
+    peaky = level_for(entry(integrated=-24.0, true_peak=-2.0), None, on)
+    assert peaky.gain_db == pytest.approx(on.true_peak - CODEC_MARGIN + 3.0 + 2.0)
+    close = level_for(entry(cue_in=0.01, cue_out=199.99), None, on)
+    assert (close.start, close.end) == (0.0, None)  # too close to the ends to matter
+    tagged = TrackInfo(Path("/m/b.mp3"), "", "b", 100.0, tag_loudness=(-12.0, -0.2))
+    assert level_for(None, tagged, on).basis == "tags" and level_for(None, tagged, on).gain_db < 0
+    assert level_for(None, None, on) == Level(0.0, 0.0, None, "none")
+    off = level_for(entry(), None, LoudnessConfig(enabled=False))
+    assert off == Level(0.0, 1.2, 198.0, "off")  # cue points still apply
+    assert level_for(entry(status=UNPLAYABLE, integrated=None), None, on).basis == "none"
+
+
+def dj(level_db: float, seconds: float, rate: int = 8000) -> list[bytes]:
+    """A DJ's stream as 0.1 s chunks of noise at `level_db` dBFS RMS (mono)."""
+    rng = np.random.default_rng(1)
+    amplitude = 10 ** (level_db / 20)
+    chunks = int(seconds * 10)
+    return [(rng.standard_normal(rate // 10) * amplitude).astype("<f4").tobytes() for _ in range(chunks)]
+
+
+def rms_db(pcm: bytes) -> float:
+    x = np.frombuffer(pcm, dtype="<f4").astype(np.float64)
+    return 10 * math.log10(float(np.mean(x * x)))
+
+
+def test_a_quiet_dj_is_raised_slowly_and_silence_leaves_the_gain_alone():
+    agc = SlowGain(8000, 1, LoudnessConfig(target=-16.0))
+    gains = []
+    for chunk in dj(-30.0, 12.0):
+        before = agc.gain_db
+        agc.process(chunk)
+        assert abs(agc.gain_db - before) <= MAX_SLEW * 0.1 + 1e-9  # never faster than MAX_SLEW dB/s
+        gains.append(agc.gain_db)
+    assert gains[9] == pytest.approx(MAX_SLEW, abs=0.01)  # 2 dB after the first second
+    assert gains[-1] == 12.0  # capped at max_gain (-30 + 0.7 needs 13.3)
+    held = agc.gain_db
+    out = agc.process(np.zeros(800, dtype="<f4").tobytes())
+    assert agc.gain_db == held and not np.any(np.frombuffer(out, dtype="<f4"))
+    loud = SlowGain(8000, 1, LoudnessConfig(target=-16.0))
+    outs = [loud.process(c) for c in dj(-8.0, 10.0)]
+    assert rms_db(outs[-1]) - 0.7 == pytest.approx(-16.0, abs=0.5)  # brought down to the target
+
+
+def test_rows_go_into_sqlite_and_come_back(tmp_path):
+    async def go():
+        store = Store(tmp_path / "library.sqlite", MIGRATIONS)
+        rows = [entry(path=f"/m/{i}.flac", true_peak=None if i == 0 else -1.5) for i in range(3)]
+        for row in rows:
+            store.write(UPSERT, row_of(row))
+        store.write(UPSERT, row_of(entry(path="/m/1.flac", status=UNPLAYABLE, reason="header damaged")))
+        await store.flush()
+        back = await store.run(load_all)
+        await store.close()
+        return rows, back
+
+    rows, back = asyncio.run(go())
+    assert back["/m/0.flac"] == rows[0] and back["/m/2.flac"] == rows[2]
+    assert back["/m/1.flac"].reason == "header damaged" and not back["/m/1.flac"].playable
+
+
+@pytest.mark.parametrize("order", ["shuffle", "random", "sequential"])
+def test_peek_shows_the_file_next_gives(order):
+    files = [Path(f"/m/{i}.mp3") for i in range(7)]
+    rotation = Rotation(files, order, random.Random(3))
+    for _ in range(30):
+        ahead = rotation.peek()
+        assert rotation.peek() == ahead and rotation.next() == ahead
+
+
+def test_progress_line_and_table():
+    p = Progress(total=2000, done=500, audio_seconds=3600 * 30, cpu_seconds=400.0)
+    line = progress_line(p)
+    assert line.startswith("[######..................] 500/2,000 files, 30.0 h of audio, 270x real time, ETA 20:00"), line
+    assert duration(3725) == "1:02:05" and duration(65) == "1:05"
+    rows = table([entry(), entry(path="/m/x.mp3", status=UNPLAYABLE, reason="empty file", integrated=None, true_peak=None)], lambda e: -6.0)
+    assert "-10.0" in rows[1] and "-6.0" in rows[1] and rows[2].endswith("(empty file)") and "     -" in rows[2]
+
+
+def test_loudness_settings_and_their_errors():
+    base = "mounts:\n  /main: {}\n"
+    assert parse_config("audio:\n  loudness: off\n" + base, Path("c.yaml")).loudness.enabled is False
+    assert parse_config(base, Path("c.yaml")).loudness == LoudnessConfig()
+    with pytest.raises(ConfigError) as err:
+        parse_config("audio:\n  loudness: {target: 3, max_gian: 6}\n" + base, Path("c.yaml"))
+    text = str(err.value)
+    assert "c.yaml:2:22: audio.loudness.target: must be between -40 and -5, not 3" in text and "did you mean 'max_gain'" in text
