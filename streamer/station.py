@@ -34,6 +34,7 @@ from .news.bulletin import BulletinBuilder
 from .news.desk import NewsDesk
 from .offload import Offload, OffloadError
 from .schedule.model import LoadedProgramme
+from .schedule.timeline import TimelineCache, local_day, timeline_json
 from .schedule.watch import ProgrammeWatcher
 from .settings import Config
 from .sources.intake import SourceDesk
@@ -42,6 +43,7 @@ from .sources.relay import RelayPull
 from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
+from .stream.history import ListenerSampler
 from .stream.mount import Mount
 from .supervise import Supervisor
 from .web.app import make_app
@@ -67,6 +69,7 @@ class Station:
         self.feeder = Feeder(ffmpeg, config.sample_rate, config.channels, config.lookahead, [])
         self.sources = SourceDesk(config, self.mounts, self.supervisor, self.feeder, ffmpeg, self._title_released)
         self.logins = self.sources.logins
+        self.sources.on_change = self._sources_changed
         for m in config.mounts:
             mount = Mount(m, config.fanout_interval, None if m.source else (lambda: self.feeder.start), self._title_released)
             mount.passthrough, mount.on_source_gone = m.source, self.sources.gone
@@ -74,6 +77,8 @@ class Station:
         self.encoders = [Encoder(ffmpeg, m.config, config.sample_rate, config.channels, m.queue_frame) for m in self.own_mounts()]
         self.feeder.output.encoders = self.encoders
         self.events = EventHub(config.max_subscribers)
+        self.sampler = ListenerSampler(lambda: {path: len(m.listeners) for path, m in self.mounts.items()})
+        self.timelines = TimelineCache()
         self.news = NewsDesk(config.news, on_change=self._news_changed, offload=self.offload.run)
         self.feeder.bulletins.builder = bulletins = BulletinBuilder(config.news, ffmpeg)
         bulletins.headlines = lambda: self.news.headlines
@@ -157,6 +162,24 @@ class Station:
         self.feeder.bulletins.request()
         return {"status": "bulletin starting", "headlines": len(self.news.headlines), "method": self.feeder.bulletins.method}
 
+    def skip(self) -> dict:
+        """Cut what plays now for the scheduler's next choice (POST /api/skip)."""
+        now = self.feeder.onair.now
+        if not self.feeder.skip():
+            return {"skipped": False, "reason": f"a DJ holds the air: kick them (/admin/killsource?mount={self.config.live_mount})"}
+        return {"skipped": True, "title": now.title if now else None}
+
+    def schedule(self, hours: float, today: bool = False) -> dict | None:
+        """The programme's timeline from now (or the station's local day), as data and as text."""
+        scheduler = self.feeder.scheduler
+        if scheduler is None:
+            return None
+        start, hours = local_day(scheduler, time.time()) if today else (time.time(), hours)
+        return timeline_json(scheduler, start, hours, self.timelines.entries(scheduler, start, hours))
+
+    def listener_history(self, hours: float, step: float) -> dict:
+        return self.sampler.history(time.time() - hours * 3600, step)
+
     def nowplaying(self, base_url: str = "") -> dict:
         """The public metadata document (schema 1): what the website and apps read."""
         base = base_url or self.config.public_url
@@ -192,8 +215,14 @@ class Station:
             "silence_inserted_seconds": round(feeder.output.silence_fed, 2), "decoder_failures": feeder.decoder_failures,
             "tasks": self.supervisor.status(), "connections": self._connections_status(),
             "relays": [r.view() for r in self.relays], "push": [p.view() for p in self.pushers],
-            "news": {**self.news.status(), "bulletins": feeder.bulletins.method},
+            "news": {**self.news.status(), "bulletins": feeder.bulletins.method}, "live": self._live_status(),
         }  # fmt: skip
+
+    def _live_status(self) -> dict:
+        """The live DJ: connected to the live mount (from where), and on air (under which name)."""
+        mount, session = self.mounts.get(self.config.live_mount), self.feeder.live
+        source = mount.source.address if mount is not None and mount.source is not None else None
+        return {"mount": self.config.live_mount, "connected": source, "on_air": session is not None, "name": session and session.live.name}
 
     def _schedule_status(self) -> dict:
         scheduler = self.feeder.scheduler
@@ -264,6 +293,7 @@ class Station:
             run(f"relay {relay.path}", relay.run)
         run("playlist watcher", self.watcher.run)
         run("event keep-alive", self.events.keep_alive)
+        run("listener sampler", self.sampler.run)
         run("housekeeping", self._housekeeping)
 
     async def stop(self) -> None:
@@ -318,6 +348,10 @@ class Station:
                 background(pusher.send_title(title), f"title to {pusher.safe_url}")
         if mount == next(iter(self.mounts)):
             self.events.publish("nowplaying", self.nowplaying())
+
+    def _sources_changed(self) -> None:
+        """A source came or went: pages learn which mounts they can play now."""
+        self.events.publish("nowplaying", self.nowplaying())
 
     def _news_changed(self) -> None:
         self.events.publish("news", {"headlines": [h.to_json() for h in self.news.headlines]})
