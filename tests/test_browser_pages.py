@@ -13,6 +13,7 @@ import base64
 import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -351,7 +352,10 @@ def test_screenshots_of_both_pages_at_phone_and_desktop_widths(server_factory, t
         ("Warriors qualify for the Cup of Nations", "A late goal in Harare settled it.", "Newsroom"),
     ):
         api(server, "POST", "/api/news", {"title": title, "summary": summary, "source": source})
-    time.sleep(8)  # a few tracks played: the recent list has something in it
+    listeners = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(3)]  # someone to count
+    for s in listeners:
+        s.sendall(b"GET /main HTTP/1.0\r\n\r\n")
+    time.sleep(11)  # a few tracks played (the recent list), a sample of the listeners taken (the graph)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shots = []
     for name, path, credentials in (("public", "/", None), ("embed", "/embed", None), ("dashboard", "/admin/", CREDENTIALS)):
@@ -368,5 +372,7 @@ def test_screenshots_of_both_pages_at_phone_and_desktop_widths(server_factory, t
             page.context.close()
             assert errors == [], (name, errors)
             shots.append(shot)
+    for s in listeners:
+        s.close()
     assert all(s.stat().st_size > 5000 for s in shots)
     print("screenshots:", ", ".join(str(s) for s in shots))

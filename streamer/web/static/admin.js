@@ -143,15 +143,18 @@
   }
 
   // --- the graph and the schedule -------------------------------------------------------------
+  // Listeners over the last 24 hours, or since the history begins when that is shorter (a
+  // station just started): the server picks the step (at most 2,000 points).
   async function graph() {
     let h;
-    try { h = JSON.parse(await call("GET", "/api/listeners/history?hours=24&step=120")); } catch (err) { text($("graph-note"), "No history: " + err.message); return; }
+    try { h = JSON.parse(await call("GET", "/api/listeners/history?hours=24")); } catch (err) { text($("graph-note"), "No history: " + err.message); return; }
     const pts = h.points;
     const W = 400, H = 150, left = 30, bottom = 18;
-    const now = Date.now() / 1000, from = now - 86400;
+    const now = Date.now() / 1000;
+    const from = Math.max(now - 86400, Math.min(pts.length ? pts[0][0] : now, now - 600));
     const peak = Math.max(0, ...pts.map((p) => p[1]));
     const top = Math.max(1, peak);
-    const x = (t) => left + ((t - from) / 86400) * (W - left - 4);
+    const x = (t) => left + ((t - from) / (now - from)) * (W - left - 6);
     const y = (n) => H - bottom - (n / top) * (H - bottom - 8);
     const g = $("graph");
     [...g.querySelectorAll(":scope > :not(title)")].forEach((n) => n.remove());
@@ -159,16 +162,18 @@
     const label = (tx, ty, value, anchor) => { const t = svg("text", { x: tx, y: ty, "text-anchor": anchor }); t.textContent = value; g.append(t); };
     label(left - 4, y(top) + 4, String(top), "end");
     label(left - 4, H - bottom + 4, "0", "end");
-    for (const back of [24, 12, 0]) label(x(now - back * 3600), H - 4, back ? "−" + back + " h" : "now", back === 24 ? "start" : back ? "middle" : "end");
+    label(x(from), H - 4, hhmm(from), "start");
+    label(x((from + now) / 2), H - 4, hhmm((from + now) / 2), "middle");
+    label(x(now), H - 4, "now", "end");
     if (pts.length) {
-      const line = pts.map((p, i) => (i ? "L" : "M") + x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1)).join(" ");
-      g.append(svg("path", { class: "area", d: line + " L" + x(pts[pts.length - 1][0]).toFixed(1) + " " + (H - bottom) + " L" + x(pts[0][0]).toFixed(1) + " " + (H - bottom) + " Z" }));
+      const line = pts.map((p, i) => (i ? "L" : "M") + x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1)).join(" ") + " L" + x(now).toFixed(1) + " " + y(pts[pts.length - 1][1]).toFixed(1);
+      g.append(svg("path", { class: "area", d: line + " L" + x(now).toFixed(1) + " " + (H - bottom) + " L" + x(pts[0][0]).toFixed(1) + " " + (H - bottom) + " Z" }));
       g.append(svg("path", { class: "line", d: line }));
     }
     text($("listeners-peak"), "peak " + peak + " in the last 24 h");
-    const since = pts.length ? " since " + hhmm(pts[0][0]) : "";
-    text($("graph-note"), "Peak " + peak + since + " (" + (h.source === "memory" ? "kept in memory since the station started" : h.source) + "; every " + h.step + " s).");
-    $("graph-label").textContent = "Listeners over the last 24 hours: peak " + peak + ", now " + (pts.length ? pts[pts.length - 1][1] : 0);
+    const kept = h.source === "memory" ? "kept in memory since the station started" : "from " + h.source;
+    text($("graph-note"), "Peak " + peak + (pts.length ? " since " + hhmm(pts[0][0]) : "") + " (" + kept + "; one point per " + Math.round(h.step) + " s).");
+    $("graph-label").textContent = "Listeners since " + hhmm(from) + ": peak " + peak + ", now " + (pts.length ? pts[pts.length - 1][1] : 0);
   }
 
   async function schedule() {
