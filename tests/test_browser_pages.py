@@ -72,6 +72,7 @@ def api(server: Server, method: str, path: str, body: dict | None = None) -> tup
 def open_page(browser, url: str, viewport: dict | None = None, credentials: dict | None = None):
     """A page in its own context, with the console errors and uncaught exceptions it reports."""
     context = browser.new_context(viewport=viewport or DESKTOP, http_credentials=credentials)
+    context.set_default_timeout(10000)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
