@@ -93,6 +93,7 @@ def test_embed_may_be_framed_and_a_mount_without_a_source_says_so(server_factory
         assert "No source on /studio right now: nothing to play." in page and "<audio" not in page, path
         assert 'data-mount="/studio"' in page
     assert "There is no stream /nowhere here." in server.get("/?mount=/nowhere")[2].decode()
+    assert "There is no stream /caf\ufffd&lt;b&gt; here." in server.get("/embed?mount=/caf%E9%3Cb%3E")[2].decode()  # not UTF-8, not HTML
     assert server.status()["live"] == {"mount": "/live", "connected": None, "on_air": False, "name": None}
 
 

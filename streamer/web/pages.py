@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from ..wire.text import safe_text
 from . import assets, render
 from .auth import admin_or
 from .port import base_url, station_of
@@ -85,7 +86,7 @@ async def public_page(request: web.Request, template: str, frame_ancestors: str)
         "blocks": blocks,
         "events": events,
         **render.now_parts(np),
-        **player_parts(np, request.query.get("mount", "")[:200], station.mount_paths()),
+        **player_parts(np, safe_text(request.query.get("mount", "")[:200]), station.mount_paths()),
         **{n.replace(".", "_"): assets.url(n) for n in PUBLIC_ASSETS},
     }
     media = {origin(m["listen_url"]) for m in np["mounts"]} - {""}
