@@ -52,7 +52,11 @@
     tick();
   }
 
+  let shownHeadlines = "";
   function headlines(list) {
+    const key = JSON.stringify(list.map((h) => [h.id, h.title, h.source, h.origin]));
+    if (key === shownHeadlines) return; // unchanged: keep the buttons (and the keyboard focus) where they are
+    shownHeadlines = key;
     $("headlines").replaceChildren(...list.map((h) => {
       const li = el("li");
       li.append(el("span", "headline", h.title));
