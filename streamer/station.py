@@ -28,6 +28,7 @@ from . import __version__
 from .aio import background, cancel_background
 from .audio.encoder import Encoder
 from .audio.feeder import Feeder
+from .audio.output import SKIP_FADE
 from .audio.tags import read_tags
 from .limits import raise_fd_limit, release_memory
 from .news.bulletin import BulletinBuilder
@@ -163,10 +164,12 @@ class Station:
         return {"status": "bulletin starting", "headlines": len(self.news.headlines), "method": self.feeder.bulletins.method}
 
     def skip(self) -> dict:
-        """Cut what plays now for the scheduler's next choice (POST /api/skip)."""
-        now = self.feeder.onair.now
-        if not self.feeder.skip():
+        """Cut what plays now (POST /api/skip): it fades out over SKIP_FADE and the scheduler's
+        next choice plays, as for an on-demand bulletin; a DJ is kicked instead, not skipped."""
+        if self.feeder.live is not None:
             return {"skipped": False, "reason": f"a DJ holds the air: kick them (/admin/killsource?mount={self.config.live_mount})"}
+        now = self.feeder.onair.now
+        self.feeder.output.cut_soon(SKIP_FADE)
         return {"skipped": True, "title": now.title if now else None}
 
     def schedule(self, hours: float, today: bool = False) -> dict | None:

@@ -32,6 +32,7 @@ USERS = "users:\n  source: {password: test-source-pw}\n  admin: {password: test-
 ADMIN = "Basic " + base64.b64encode(b"admin:test-admin-pw").decode()
 CREDENTIALS = {"username": "admin", "password": "test-admin-pw"}
 PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 900}
+FINE_TITLES = "  /main: {bitrate: 128, metaint: 8000}\n  /low: {bitrate: 48}"  # ICY titles every 0.5 s
 ARTIFACTS = Path(os.environ.get("STREAMER_ARTIFACTS", ROOT / "test-artifacts")) / "screenshots"
 HOSTILE_ARTIST = "<b>Bold</b> \"Quoted\" & 'Single'"
 HOSTILE_TITLE = "<img src=x onerror=window.pwned=1> שלום مرحبا 🎉📻"
@@ -109,7 +110,7 @@ def test_the_public_page_plays_and_follows_the_station_live(server_factory, tone
     # ICY titles go out every `metaint` bytes, so a listener's title lags the first byte of a
     # track (where the page's event fires) by up to that: 1 s at 16,000 bytes and 128 kbit/s.
     # Half that keeps the comparison about the page, not about ICY's granularity.
-    server = start(server_factory, tones, "a.ogg", "b.ogg", "c.ogg", mounts="  /main: {bitrate: 128, metaint: 8000}")
+    server = start(server_factory, tones, "a.ogg", "b.ogg", "c.ogg", mounts=FINE_TITLES)
     page, errors = open_page(chromium, server.url("/"))
     page.wait_for_selector("#controls:not([hidden])")
     page.evaluate(WATCH)
@@ -269,7 +270,10 @@ def test_a_mount_without_a_source_says_so_instead_of_spinning(server_factory, to
 
 
 def test_the_dashboard_skips_posts_retracts_and_starts_a_bulletin(server_factory, tones, chromium):
-    server = start(server_factory, tones, "long-a.ogg", "long-b.ogg")
+    # The new track airs a lookahead (0.6 s) and a fade (0.2 s) after the click; an ICY listener
+    # has its title at its next metadata point, up to `metaint` bytes later (1 s with the
+    # default 16,000 at 128 kbit/s: 1.2-1.7 s in all). 8,000 keeps the measure off ICY's grain.
+    server = start(server_factory, tones, "long-a.ogg", "long-b.ogg", mounts=FINE_TITLES)
     admin, errors = open_page(chromium, server.url("/admin/"), credentials=CREDENTIALS)
     wait_for(admin, "document.getElementById('np-title').textContent === 'Band - Song Long A'")
     thread, got = listen(server, 5.0)

@@ -26,7 +26,7 @@ from .encoder import Encoder
 from .live_input import LiveInput
 from .live_play import LIVE_FADE, LiveSession
 from .onair import OnAir
-from .output import SKIP_FADE, Cut, Output
+from .output import Cut, Output
 from .shaping import ending, fade_in, faded_out, mix_under
 from .tags import TrackInfo, read_track_info
 from .timeline import Timeline
@@ -51,7 +51,8 @@ class Track:
 class Feeder:
     def __init__(self, ffmpeg: str, sample_rate: int, channels: int, lookahead: float, encoders: list[Encoder]) -> None:
         self.ffmpeg = ffmpeg
-        self.rate, self.channels = sample_rate, channels
+        self.rate = sample_rate
+        self.channels = channels
         self.frame_bytes = 2 * channels
         self.timeline = Timeline(sample_rate, lookahead)
         self.cues = Cues(lambda wall: self.timeline.sample_at(wall, time.time()))
@@ -272,13 +273,7 @@ class Feeder:
         if self._in_track:
             self._handover = True
         else:
-            self.output.cut_soon(LIVE_FADE)
-
-    def skip(self) -> bool:
-        """Cut what plays, faded over SKIP_FADE, for the scheduler's next choice; not a DJ (False)."""
-        if self.live is None:
-            self.output.cut_soon(SKIP_FADE)
-        return self.live is None
+            self.cues.cut_soon(self.timeline.fed + int(LIVE_FADE * self.rate), LIVE_FADE)
 
     def _hand_over(self, body: bytes) -> None:
         self._handover = False

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late source is covered with silence
 SILENCE_STEP = 0.1
-SKIP_FADE = 0.3  # seconds what plays fades out over when the operator skips it
+SKIP_FADE = 0.2  # seconds what plays fades out over when the operator skips it
 
 
 class Cut(Exception):

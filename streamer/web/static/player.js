@@ -34,13 +34,15 @@
   const el = (tag, cls, value) => { const e = document.createElement(tag); if (cls) e.className = cls; if (value !== undefined) e.textContent = value; return e; };
 
   // --- which stream -------------------------------------------------------------------------
-  // The mount asked for (?mount=), else HLS where the browser plays it natively, else the
-  // first listed mount whose format the browser can play, else the MP3 one.
-  function choose(mounts) {
+  // The mount asked for (?mount=), else HLS where the browser plays it natively (the
+  // document's HLS playlist, or an HLS mount), else the first listed mount whose format the
+  // browser can play, else the MP3 one.
+  function choose(mounts, hls) {
     if (wanted) return mounts.find((m) => m.mount === wanted) || null;
     const can = (m) => tester.canPlayType((m.format || "").toLowerCase());
     const isHls = (m) => HLS.includes((m.format || "").toLowerCase());
-    return mounts.find((m) => isHls(m) && can(m)) || mounts.find((m) => !isHls(m) && can(m) === "probably") ||
+    const playlist = hls && hls.url ? [{ mount: "HLS", listen_url: hls.url, format: HLS[0] }] : [];
+    return [...playlist, ...mounts].find((m) => isHls(m) && can(m)) || mounts.find((m) => !isHls(m) && can(m) === "probably") ||
       mounts.find((m) => !isHls(m) && can(m)) || mounts.find((m) => m.format === "audio/mpeg") || null;
   }
 
@@ -54,15 +56,15 @@
   }
 
   // A new list of mounts: keep playing the one that plays while it is there; otherwise pick.
-  function follow(mounts) {
+  function follow(mounts, hls) {
     let gone = false;
     if (playing) {
-      const same = mounts.find((m) => m.mount === stream.mount);
+      const same = mounts.find((m) => m.mount === stream.mount) || (stream.mount === "HLS" && hls && hls.url && stream);
       if (same) { stream = same; return; }
       stop("The source on " + stream.mount + " went away.", true);
       gone = true;
     }
-    stream = choose(mounts);
+    stream = choose(mounts, hls);
     $("play").disabled = !stream;
     if (!stream && !gone) status(noSource(), true);
     else if (stream && $("player-status").classList.contains("off-air")) status("");
@@ -135,7 +137,7 @@
     text($("next"), np.next ? np.next.at.slice(11, 16) + " " + np.next.name : "the schedule plays on");
     headlines(np.headlines, np.bulletin, now.title || "");
     recent(np.history || []);
-    follow(np.mounts || []);
+    follow(np.mounts || [], np.hls);
     tick();
   }
 
