@@ -30,6 +30,7 @@ from .audio.chain_encoder import ChainEncoder
 from .audio.codecs import codec_for
 from .audio.encoder import Encoder, PlacedEncoder
 from .audio.feeder import Feeder
+from .audio.output import SKIP_FADE
 from .library.scanner import Library
 from .library.scanner import open_store as open_library
 from .library.tags import read_tags
@@ -38,6 +39,7 @@ from .news.bulletin import BulletinBuilder
 from .news.desk import NewsDesk
 from .offload import Offload, OffloadError
 from .schedule.model import LoadedProgramme
+from .schedule.timeline import TimelineCache, local_day, timeline_json
 from .schedule.watch import ProgrammeWatcher
 from .settings import Config, MountConfig
 from .sources.intake import SourceDesk
@@ -46,6 +48,7 @@ from .sources.relay import RelayPull
 from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
+from .stream.history import ListenerSampler
 from .stream.hls import HlsVariant
 from .stream.hls_server import HlsOutput
 from .stream.hls_server import head as hls_head
@@ -101,6 +104,7 @@ class Station:
         self.feeder.set_loudness(config.loudness, self.library)
         self.sources = SourceDesk(config, self.mounts, self.supervisor, self.feeder, ffmpeg, self._title_released)
         self.logins = self.sources.logins
+        self.sources.on_change = self._sources_changed
         for m in config.mounts:
             mount = Mount(m, config.fanout_interval, None if m.source else (lambda: self.feeder.start), self._title_released)
             mount.passthrough, mount.on_source_gone = m.source, self.sources.gone
@@ -109,6 +113,8 @@ class Station:
         self.hls, hls_encoders = make_hls(ffmpeg, config, self.feeder)
         self.feeder.output.encoders = [*self.encoders, *hls_encoders]
         self.events = EventHub(config.max_subscribers)
+        self.sampler = ListenerSampler(lambda: {path: len(m.listeners) for path, m in self.mounts.items()})
+        self.timelines = TimelineCache()
         self.news = NewsDesk(config.news, on_change=self._news_changed, offload=self.offload.run)
         self.feeder.bulletins.builder = bulletins = BulletinBuilder(config.news, ffmpeg)
         bulletins.headlines = lambda: self.news.headlines
@@ -197,6 +203,26 @@ class Station:
         self.feeder.bulletins.request()
         return {"status": "bulletin starting", "headlines": len(self.news.headlines), "method": self.feeder.bulletins.method}
 
+    def skip(self) -> dict:
+        """Cut what plays now (POST /api/skip): it fades out over SKIP_FADE and the scheduler's
+        next choice plays, as for an on-demand bulletin; a DJ is kicked instead, not skipped."""
+        if self.feeder.live is not None:
+            return {"skipped": False, "reason": f"a DJ holds the air: kick them (/admin/killsource?mount={self.config.live_mount})"}
+        now = self.feeder.onair.now
+        self.feeder.output.cut_soon(SKIP_FADE)
+        return {"skipped": True, "title": now.title if now else None}
+
+    def schedule(self, hours: float, today: bool = False) -> dict | None:
+        """The programme's timeline from now (or the station's local day), as data and as text."""
+        scheduler = self.feeder.scheduler
+        if scheduler is None:
+            return None
+        start, hours = local_day(scheduler, time.time()) if today else (time.time(), hours)
+        return timeline_json(scheduler, start, hours, self.timelines.entries(scheduler, start, hours))
+
+    def listener_history(self, hours: float, step: float) -> dict:
+        return self.sampler.history(time.time() - hours * 3600, step)
+
     def nowplaying(self, base_url: str = "") -> dict:
         """The public metadata document (schema 1): what the website and apps read."""
         base = base_url or self.config.public_url
@@ -240,7 +266,7 @@ class Station:
             "tasks": self.supervisor.status(), "connections": self._connections_status(),
             "relays": [r.view() for r in self.relays], "push": [p.view() for p in self.pushers],
             "hls": {**self._hls_view(self.config.public_url), "requests": dict(self.hls.requests)} if self.hls else None,
-            "news": {**self.news.status(), "bulletins": feeder.bulletins.method},
+            "news": {**self.news.status(), "bulletins": feeder.bulletins.method}, "live": self._live_status(),
             "library": self.library.status(), "loudness": self._loudness_status(),
         }  # fmt: skip
 
@@ -252,6 +278,12 @@ class Station:
                                                          "from": level.basis},
             "limiter_gain_db": round(limiter.gain_db, 2) if limiter else None,
         }  # fmt: skip
+
+    def _live_status(self) -> dict:
+        """The live DJ: connected to the live mount (from where), and on air (under which name)."""
+        mount, session = self.mounts.get(self.config.live_mount), self.feeder.live
+        source = mount.source.address if mount is not None and mount.source is not None else None
+        return {"mount": self.config.live_mount, "connected": source, "on_air": session is not None, "name": session and session.live.name}
 
     def _schedule_status(self) -> dict:
         scheduler = self.feeder.scheduler
@@ -324,6 +356,7 @@ class Station:
         run("library scan", self.library.run)
         run("library database", self.library.store.flushing)
         run("event keep-alive", self.events.keep_alive)
+        run("listener sampler", self.sampler.run)
         run("housekeeping", self._housekeeping)
         if self.hls is not None:
             run("hls publisher", self._publish_hls, critical=True)
@@ -388,6 +421,10 @@ class Station:
                 background(pusher.send_title(title), f"title to {pusher.safe_url}")
         if mount == next(iter(self.mounts)):
             self.events.publish("nowplaying", self.nowplaying())
+
+    def _sources_changed(self) -> None:
+        """A source came or went: pages learn which mounts they can play now."""
+        self.events.publish("nowplaying", self.nowplaying())
 
     def _news_changed(self) -> None:
         self.events.publish("news", {"headlines": [h.to_json() for h in self.news.headlines]})

@@ -306,9 +306,11 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium driven by Playwright (browser downloads are not reachable here)."""
+    """Debian's Chromium driven by Playwright (browser downloads are not reachable here).
+    One per module: Playwright's sync API leaves its event loop set as running in this thread
+    until it stops, and later modules (tests/test_state.py) call asyncio.run()."""
     path = need("chromium")
     try:
         from playwright.sync_api import sync_playwright

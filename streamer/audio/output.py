@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late source is covered with silence
 SILENCE_STEP = 0.1
+SKIP_FADE = 0.2  # seconds what plays fades out over when the operator skips it
 
 
 class Cut(Exception):
@@ -60,6 +61,11 @@ class Output:
         if reached:
             cues.cut_at = None
             raise Cut
+
+    def cut_soon(self, fade: float) -> None:
+        """Stop what plays as soon as it can: after `fade` seconds more of it, faded out (what
+        the encoders already have, the lookahead, airs as it is)."""
+        self.cues.cut_soon(self.timeline.fed + int(fade * self.timeline.rate), fade)
 
     async def emit_or_cut(self, pcm: bytes) -> bool:
         """Feed PCM; False (instead of raising Cut) when an armed cut was reached."""

@@ -1,6 +1,7 @@
 """What a DJ reads: block overlaps (for `streamer check`) and the timeline (`streamer schedule`).
 
-Pure: a programme and times in, text out.
+Pure: a programme and times in; the timeline out as data (`timeline`, `timeline_json`) and as
+the text a DJ reads (`render_timeline`).
 """
 
 from __future__ import annotations
@@ -66,17 +67,28 @@ def _dates_meet(a: Block, b: Block) -> bool:
     return lo <= hi
 
 
-def render_timeline(scheduler: Scheduler, start: float, hours: float) -> list[str]:
-    """One `HH:MM` line per block change and per timed event, in the station's time zone."""
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of the timeline: a block coming on air (or the fallback), or a timed event."""
+
+    time: float  # UTC epoch seconds
+    kind: str  # "block" or "event"
+    name: str  # the block's or event's name ("" for no block: the fallback)
+    text: str  # the line as `streamer schedule` prints it (after the time)
+    detail: dict  # block: priority, play, jingles, crossfade; event: start, play, bulletin, wait
+
+
+def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
+    """The timeline as data: an entry per block change and per timed event, in time order."""
     end = start + hours * 3600
-    lines: list[tuple[float, int, str]] = []
+    entries: list[tuple[float, int, Entry]] = []
     current: object = object()
     t = start
     while t < end:
         block = scheduler.block_at(t)
         if block is not current:
             current = block
-            lines.append((t, 0, _describe_block(block, scheduler.programme)))
+            entries.append((t, 0, _block_entry(t, block, scheduler.programme)))
         t = (t // 60 + 1) * 60  # minute steps, on the minute
     for occ in scheduler.events_between(start - 1e-3, end):
         e = occ.event
@@ -84,20 +96,81 @@ def render_timeline(scheduler: Scheduler, start: float, hours: float) -> list[st
             e.mode, f"waits up to {e.wait:g} s for the current track"
         )
         what = "the news bulletin" if e.bulletin else e.play
-        lines.append((occ.time, 1, f"  ▶ event {e.name}: plays {what} ({how})"))
-    lines.sort(key=lambda x: (x[0], x[1]))
+        detail = {"start": e.mode, "play": e.play, "bulletin": e.bulletin, "wait": e.wait if e.mode == "wait" else None}
+        entries.append((occ.time, 1, Entry(occ.time, "event", e.name, f"  ▶ event {e.name}: plays {what} ({how})", detail)))
+    entries.sort(key=lambda x: (x[0], x[1]))
+    return [entry for _, _, entry in entries]
+
+
+def render_timeline(scheduler: Scheduler, start: float, hours: float) -> list[str]:
+    """One `HH:MM` line per block change and per timed event, in the station's time zone, under
+    a heading for each day (what `streamer schedule` prints)."""
+    return _lines(scheduler, timeline(scheduler, start, hours))
+
+
+def _lines(scheduler: Scheduler, entries: list[Entry]) -> list[str]:
     out = []
     last_day = None
-    for t, _, text in lines:
-        local = scheduler.local(t)
+    for entry in entries:
+        local = scheduler.local(entry.time)
         if local.date() != last_day:
             last_day = local.date()
-            out.append(f"{local:%A %d %B %Y} ({scheduler.tz})")
-        out.append(f"{_clock(local)}  {text}")
+            out.append(day_heading(local, scheduler))
+        out.append(f"{clock(local)}  {entry.text}")
     return out
 
 
-def _clock(local: dt.datetime) -> str:
+def timeline_json(scheduler: Scheduler, start: float, hours: float, data: list[Entry] | None = None) -> dict:
+    """The timeline for the APIs (GET /api/schedule): the entries as data, and the text lines."""
+    data = timeline(scheduler, start, hours) if data is None else data
+    entries = [
+        {"time": e.time, "local": scheduler.local(e.time).isoformat(timespec="seconds"), "clock": clock(scheduler.local(e.time)),
+         "day": day_heading(scheduler.local(e.time), scheduler), "kind": e.kind, "name": e.name, "text": e.text.strip(), **e.detail}
+        for e in data
+    ]  # fmt: skip
+    return {"timezone": str(scheduler.tz), "from": start, "hours": hours, "entries": entries, "lines": _lines(scheduler, data)}
+
+
+def local_day(scheduler: Scheduler, t: float) -> tuple[float, float]:
+    """(start, hours) of the station's local day around `t`: 23 or 25 hours on DST days."""
+    midnight = scheduler.local(t).replace(hour=0, minute=0, second=0, microsecond=0)
+    following = (midnight + dt.timedelta(days=1, hours=2)).replace(hour=0).astimezone(scheduler.tz)
+    start = midnight.timestamp()
+    return start, (following.timestamp() - start) / 3600
+
+
+class TimelineCache:
+    """Walking the timeline costs a block lookup per minute (tens of ms for a day), too much for
+    every page view: it is walked once per programme and minute, CACHE_HOURS ahead, and sliced."""
+
+    CACHE_HOURS = 50.0  # a local day (25 h at most) starting now, or a 48-hour window
+    KEEP = 4  # walks kept: the day's (from midnight) and the ones from now
+
+    def __init__(self) -> None:
+        self._walks: dict[tuple[int, float], tuple[Scheduler, list[Entry]]] = {}
+
+    def entries(self, scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
+        if hours > self.CACHE_HOURS - 1:
+            return timeline(scheduler, start, hours)
+        minute = start // 60 * 60
+        key = (id(scheduler), minute)
+        walk = self._walks.get(key)
+        if walk is None or walk[0] is not scheduler:
+            walk = self._walks[key] = (scheduler, timeline(scheduler, minute, self.CACHE_HOURS))
+            while len(self._walks) > self.KEEP:
+                del self._walks[next(iter(self._walks))]
+        end = start + hours * 3600
+        entries = walk[1]
+        on_air = [e for e in entries if e.kind == "block" and e.time <= start][-1:]
+        head = [Entry(start, "block", e.name, e.text, e.detail) for e in on_air]
+        return head + [e for e in entries if start <= e.time < end and not (e.kind == "block" and e.time <= start)]
+
+
+def day_heading(local: dt.datetime, scheduler: Scheduler) -> str:
+    return f"{local:%A %d %B %Y} ({scheduler.tz})"
+
+
+def clock(local: dt.datetime) -> str:
     """HH:MM, with the zone's abbreviation where that wall time happens twice (01:30 BST,
     01:30 GMT on a fall-back night), so two identical lines never appear."""
     other = local.replace(fold=1 - local.fold)
@@ -106,15 +179,18 @@ def _clock(local: dt.datetime) -> str:
     return f"{local:%H:%M}"
 
 
-def _describe_block(block: Block | None, programme: Programme) -> str:
+def _block_entry(t: float, block: Block | None, programme: Programme) -> Entry:
     if block is None:
-        return f"no block: fallback playlist {programme.fallback}"
+        return Entry(t, "block", "", f"no block: fallback playlist {programme.fallback}", {"play": {programme.fallback: 1}})
     play = ", ".join(f"{n} x{w}" if len(block.play) > 1 else n for n, w in block.play.items())
     text = f"block {block.name} (priority {block.priority}): {play}"
+    jingles = None
     if block.jingles:
         j = block.jingles
         every = f"{j.every_songs} songs" if j.every_songs else f"{j.every_minutes:g} min"
         text += f"; ♪ jingle from {j.playlist} every {every}"
+        jingles = {"play": j.playlist, "every": every}
     if block.fades.crossfade:
         text += f"; crossfade {block.fades.crossfade:g} s"
-    return text
+    detail = {"priority": block.priority, "play": dict(block.play), "jingles": jingles, "crossfade": block.fades.crossfade}
+    return Entry(t, "block", block.name, text, detail)

@@ -58,6 +58,7 @@ class SourceDesk:
         self.feeder = feeder
         self.ffmpeg = ffmpeg
         self.on_title = on_title
+        self.on_change: Callable[[], None] = lambda: None  # told when a mount gains or loses its source
         self.logins = LoginGuard()
         self.declared = {m.path for m in config.mounts} | {path for path, _ in config.relays}
 
@@ -102,6 +103,7 @@ class SourceDesk:
             take_over(self.feeder, source, head.header("ice-name") or who, self.ffmpeg, self.config)
         if body:
             source.data_received(body)
+        self.on_change()
 
     # --- who may feed what -----------------------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class SourceDesk:
             mount.close_listeners()
             background(self.supervisor.stop_task(f"pacer {mount.path}"), f"stopping the pacer of {mount.path}")
             log.info("%s: removed (it existed only while its source was connected)", mount.path)
+        self.on_change()
 
     def kill(self, mount: Mount) -> bool:
         """Icecast's killsource: drop the mount's source; on the live mount, end the takeover too

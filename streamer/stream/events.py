@@ -23,6 +23,7 @@ MAX_BEHIND = 16 * 1024  # bytes waiting for a subscriber before it is dropped
 SEND_BUFFER = 16 * 1024  # kernel send buffer per subscriber
 FANOUT_BATCH = 400  # subscribers written between yields to the event loop
 KEEPALIVE = 15.0  # seconds between comments that keep proxies from closing an idle stream
+RETRY_MS = 1000  # a page reconnects this soon after losing the stream (a restart); browsers wait 3 s unless told
 
 
 def format_event(event: str, data: Any) -> bytes:
@@ -92,7 +93,7 @@ class EventHub:
         sub = Subscriber(self, transport, address)
         transport.set_protocol(sub)
         self.subscribers.add(sub)
-        sub.send(first)
+        sub.send(b"retry: %d\n\n" % RETRY_MS + first)
         return sub
 
     def publish(self, event: str, data: Any) -> None:

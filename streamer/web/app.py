@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from ..wire.text import safe_text
-from . import admin, newsroom, status
+from . import admin, assets, control, newsroom, pages, status
 from .port import STATION, StationPort
 
 log = logging.getLogger("streamer.api")
@@ -39,7 +39,11 @@ def make_app(station: StationPort) -> web.Application:
     app.on_response_prepare.append(_close_after_answer)
     app[STATION] = station
     get = app.router.add_get
-    get("/", status.index)
+    get("/", pages.index)
+    get("/embed", pages.embed)
+    get("/admin/", pages.dashboard)
+    get("/admin", pages.to_dashboard)
+    get("/static/{name}", assets.serve)
     get("/api/status", status.api_status)
     get("/status-json.xsl", status.status_json)
     get("/healthz", status.healthz)
@@ -48,6 +52,9 @@ def make_app(station: StationPort) -> web.Application:
     app.router.add_post("/api/news", newsroom.news_post)
     app.router.add_delete("/api/news/{id}", newsroom.news_delete)
     app.router.add_post("/api/bulletin", newsroom.bulletin_post)
+    app.router.add_post("/api/skip", control.skip)
+    get("/api/schedule", control.schedule)
+    get("/api/listeners/history", control.listener_history)
     get("/admin/metadata", admin.metadata)
     get("/admin/metadata.xsl", admin.metadata)
     get("/admin/listmounts", admin.listmounts)

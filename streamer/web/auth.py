@@ -49,12 +49,20 @@ def client_address(request: web.Request) -> str:
     return str(peer[0]) if peer else "?"
 
 
-async def authorised(request: web.Request, check: Callable[[str], bool]) -> None:
-    """Credentials that `check` accepts, from a client that is not locked out, not cross-site."""
+def top_level_page(method: str, headers: dict[str, str]) -> bool:
+    """A browser opening a page in its tab (a link or a bookmark), not a fetch, form, image or
+    frame: harmless from another site when the page itself changes nothing (pure)."""
+    return method == "GET" and headers.get("sec-fetch-mode") == "navigate" and headers.get("sec-fetch-dest") == "document"
+
+
+async def authorised(request: web.Request, check: Callable[[str], bool], page: bool = False) -> None:
+    """Credentials that `check` accepts, from a client that is not locked out, not cross-site
+    (a `page` that changes nothing may be opened from a link on another site)."""
     station = station_of(request)
     hosts = (request.headers.get("Host", ""), urlsplit(station.config.public_url).netloc)
-    refusal = cross_site(request.method, {k.lower(): v for k, v in request.headers.items()}, hosts)
-    if refusal:
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    refusal = cross_site(request.method, headers, hosts)
+    if refusal and not (page and top_level_page(request.method, headers)):
         log.warning("%s %s from %s: %s", request.method, request.path[:100], client_address(request), refusal)
         raise web.HTTPForbidden(text=refusal + "\n")
     address, now = client_address(request), time.monotonic()
@@ -72,10 +80,14 @@ async def authorised(request: web.Request, check: Callable[[str], bool]) -> None
     raise unauthorized()
 
 
-async def admin_or(request: web.Request, *roles: str) -> None:
+async def admin_or(request: web.Request, *roles: str, page: bool = False) -> None:
     """Admin credentials, or those of one of `roles` (the relay user reads the stream list)."""
     users = station_of(request).config.users
-    await authorised(request, lambda header: any(check_basic(header, users[r].name, users[r].password) for r in ("admin", *roles)))
+
+    def check(header: str) -> bool:
+        return any(check_basic(header, users[r].name, users[r].password) for r in ("admin", *roles))
+
+    await authorised(request, check, page)
 
 
 async def admin_or_source_of(request: web.Request, path: str) -> None:

@@ -1,9 +1,7 @@
 """Status for operators and tools, now playing for the website and apps, playlist files for
-players, and the plain page at `/`. Thin: the station composes the documents."""
+players. (The pages are in `pages`.) Thin: the station composes the documents."""
 
 from __future__ import annotations
-
-import html
 
 from aiohttp import web
 
@@ -53,23 +51,6 @@ async def playlist_file(request: web.Request) -> web.Response:
     content_type, build = PLAYLIST_TYPES[request.match_info["ext"]]
     body = build(base_url(request) + path, mount.info.name or station.config.station_name)
     return web.Response(text=body, content_type=content_type, headers={"Access-Control-Allow-Origin": "*"})
-
-
-async def index(request: web.Request) -> web.Response:
-    station = station_of(request)
-    e = html.escape
-    rows = "".join(
-        f"<li><b>{e(m['mount'])}</b> {m['bitrate']} kbit/s — {m['listeners']} listening — {e(m['title'])}"
-        f' <a href="{e(m["mount"])}.m3u">m3u</a> <a href="{e(m["mount"])}.pls">pls</a><br>'
-        f'<audio controls preload="none" src="{e(m["mount"])}"></audio></li>'
-        for m in station.status()["mounts"]
-    )
-    name, description = e(station.config.station_name), e(station.config.station_description)
-    body = (
-        f"<!doctype html><meta charset=utf-8><title>{name}</title><h1>{name}</h1><p>{description}</p><ul>{rows}</ul>"
-        '<p><a href="/api/status">/api/status</a> · <a href="/status-json.xsl">/status-json.xsl</a></p>'
-    )
-    return web.Response(text=body, content_type="text/html")
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,49 @@
+"""Listener counts over time, in memory since the start: what the dashboard's graph shows.
+
+A supervised task samples every mount's listener count every INTERVAL seconds and keeps the
+last SPAN (24 hours: 8,640 samples, a few hundred KB). The document it answers with
+(`history()`) is what `GET /api/listeners/history` serves; a store that keeps counts across
+restarts can answer with the same document in its place (`source` says which answered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+INTERVAL = 10.0  # seconds between samples
+SPAN = 24 * 3600.0  # seconds of samples kept
+MAX_POINTS = 2000  # points in one answer at most (a coarser step is chosen above it)
+
+
+class ListenerSampler:
+    def __init__(self, counts: Callable[[], dict[str, int]], interval: float = INTERVAL, span: float = SPAN) -> None:
+        self.counts = counts  # mount → listeners now
+        self.interval = interval
+        self.samples: deque[tuple[float, dict[str, int]]] = deque(maxlen=int(span / interval))
+
+    def sample(self, now: float) -> None:
+        self.samples.append((now, self.counts()))
+
+    async def run(self) -> None:
+        """The sampling task (run and restarted by the station's supervisor)."""
+        while True:
+            self.sample(time.time())
+            await asyncio.sleep(self.interval)
+
+    def history(self, since: float, step: float = 0.0) -> dict:
+        """Samples since `since`, merged into buckets of `step` seconds (each the highest count in
+        it, so no peak is lost): `points` are [time, total, per mount in `mounts` order]."""
+        samples = [s for s in self.samples if s[0] >= since]
+        span = (samples[-1][0] - samples[0][0]) if samples else 0.0
+        step = max(step, self.interval, span / MAX_POINTS)
+        mounts = sorted({m for _, counts in samples for m in counts})
+        buckets: dict[int, list[float]] = {}
+        for t, counts in samples:
+            row = [t, sum(counts.values()), *(counts.get(m, 0) for m in mounts)]
+            key = int(t // step)
+            old = buckets.get(key)
+            buckets[key] = row if old is None else [old[0], *(max(a, b) for a, b in zip(old[1:], row[1:], strict=True))]
+        return {"source": "memory", "interval": self.interval, "step": step, "mounts": mounts, "points": list(buckets.values())}

@@ -1,0 +1,218 @@
+// The station's public page and /embed. The server renders them whole (they work without
+// this script); this script adds a play/stop button with volume that plays the stream the
+// browser can play, and keeps now playing, the headlines, the live badge, the recent tracks
+// and the schedule's current block up to date from /api/events (Server-Sent Events).
+// Everything that comes from the server is set as text (textContent), never as markup.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const body = document.body;
+  const station = body.dataset.station || document.title;
+  const wanted = new URLSearchParams(location.search).get("mount");
+  const HLS = ["application/vnd.apple.mpegurl", "application/x-mpegurl"];
+  const KINDS = { jingle: "Jingle", event: "Event", bulletin: "News bulletin" };
+  const STALL = 10000; // ms without audio before the player says none is arriving
+  const tester = document.createElement("audio");
+  let clockFormat;
+  try {
+    clockFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: body.dataset.tz || undefined });
+  } catch (e) {
+    clockFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  }
+
+  let doc = null; // the latest now-playing document
+  let received = 0; // when it arrived (performance.now())
+  let stream = null; // the mount the player plays: an entry of doc.mounts
+  let playing = false;
+  let stallTimer = 0;
+  let audio = $("audio");
+
+  const text = (el, value) => { if (el && el.textContent !== value) el.textContent = value; };
+  const show = (el, on) => { if (el) el.hidden = !on; };
+  const mmss = (s) => Math.floor(s / 60) + ":" + String(Math.floor(s % 60)).padStart(2, "0");
+  const clock = (iso) => { const d = new Date(iso); return isNaN(d) ? "" : clockFormat.format(d); };
+  const el = (tag, cls, value) => { const e = document.createElement(tag); if (cls) e.className = cls; if (value !== undefined) e.textContent = value; return e; };
+
+  // --- which stream -------------------------------------------------------------------------
+  // The mount asked for (?mount=), else HLS where the browser plays it natively (the
+  // document's HLS playlist, or an HLS mount), else the first listed mount whose format the
+  // browser can play, else the MP3 one.
+  function choose(mounts, hls) {
+    if (wanted) return mounts.find((m) => m.mount === wanted) || null;
+    const can = (m) => tester.canPlayType((m.format || "").toLowerCase());
+    const isHls = (m) => HLS.includes((m.format || "").toLowerCase());
+    const playlist = hls && hls.url ? [{ mount: "HLS", listen_url: hls.url, format: HLS[0] }] : [];
+    return [...playlist, ...mounts].find((m) => isHls(m) && can(m)) || mounts.find((m) => !isHls(m) && can(m) === "probably") ||
+      mounts.find((m) => !isHls(m) && can(m)) || mounts.find((m) => m.format === "audio/mpeg") || null;
+  }
+
+  function status(message, off) {
+    text($("player-status"), message);
+    $("player-status").classList.toggle("off-air", !!off);
+  }
+
+  function noSource() {
+    return wanted ? "No source on " + wanted + " right now: nothing to play." : "Nothing is on air right now.";
+  }
+
+  // A new list of mounts: keep playing the one that plays while it is there; otherwise pick.
+  function follow(mounts, hls) {
+    let gone = false;
+    if (playing) {
+      const same = mounts.find((m) => m.mount === stream.mount) || (stream.mount === "HLS" && hls && hls.url && stream);
+      if (same) { stream = same; return; }
+      stop("The source on " + stream.mount + " went away.", true);
+      gone = true;
+    }
+    stream = choose(mounts, hls);
+    $("play").disabled = !stream;
+    if (!stream && !gone) status(noSource(), true);
+    else if (stream && $("player-status").classList.contains("off-air")) status("");
+  }
+
+  // --- the player ---------------------------------------------------------------------------
+  function start() {
+    if (!stream) { status(noSource(), true); return; }
+    playing = true;
+    audio.src = stream.listen_url;
+    audio.volume = $("volume").value / 100;
+    status("Connecting to " + stream.mount + "…");
+    armStall();
+    audio.play().catch((err) => { if (playing && err.name !== "AbortError") stop("Could not play " + stream.mount + ": " + err.message, true); });
+    button();
+  }
+
+  function stop(message, off) {
+    playing = false;
+    clearTimeout(stallTimer);
+    audio.pause();
+    audio.removeAttribute("src"); // a live stream: disconnect, and start at the live edge next time
+    audio.load();
+    status(message || "", off);
+    button();
+  }
+
+  function button() {
+    text($("play"), playing ? "Stop" : "Play");
+    $("play").setAttribute("aria-label", (playing ? "Stop " : "Play ") + station);
+  }
+
+  function armStall() {
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => { if (playing) stop("No audio is arriving from " + stream.mount + ": it has no source right now.", true); }, STALL);
+  }
+
+  function setUpPlayer() {
+    const initial = audio && audio.getAttribute("src"); // what the server chose: playable before the first event
+    if (initial) stream = { mount: body.dataset.mount, listen_url: initial, format: "audio/mpeg" };
+    $("play").disabled = !stream;
+    if (!audio) {
+      audio = document.createElement("audio");
+      audio.id = "audio";
+      $("player-status").before(audio);
+    }
+    audio.removeAttribute("controls");
+    audio.preload = "none";
+    audio.addEventListener("playing", () => { clearTimeout(stallTimer); if (playing) status("Playing " + stream.mount); });
+    audio.addEventListener("timeupdate", () => { if (playing && !audio.paused) armStall(); });
+    audio.addEventListener("waiting", () => { if (playing) { status("Buffering…"); armStall(); } });
+    audio.addEventListener("error", () => { if (playing) stop("Cannot play " + stream.mount + ": it has no source right now.", true); });
+    audio.addEventListener("ended", () => { if (playing) stop("The stream " + stream.mount + " ended: its source went away.", true); });
+    $("play").addEventListener("click", () => (playing ? stop() : start()));
+    $("volume").addEventListener("input", () => { audio.volume = $("volume").value / 100; });
+    show($("controls"), true);
+    button();
+  }
+
+  // --- what is on air ---------------------------------------------------------------------
+  function render(np) {
+    doc = np;
+    received = performance.now();
+    const now = np.now_playing || {};
+    const song = now.song || {};
+    text($("np-title"), song.title || now.title || "Nothing on air yet");
+    text($("np-artist"), song.artist || KINDS[now.kind] || "");
+    document.title = now.title ? now.title + " · " + station : station;
+    show($("live"), !!np.live);
+    text($("next"), np.next ? np.next.at.slice(11, 16) + " " + np.next.name : "the schedule plays on");
+    headlines(np.headlines, np.bulletin, now.title || "");
+    recent(np.history || []);
+    follow(np.mounts || [], np.hls);
+    tick();
+  }
+
+  function headlines(list, bulletin, onAir) {
+    show($("bulletin"), !!bulletin);
+    show($("no-news"), !list.length);
+    text($("headline"), list.length ? list[0].title : "");
+    const ul = $("headlines");
+    if (!ul) return;
+    const read = new Set((bulletin && bulletin.headlines) || []);
+    ul.replaceChildren(...list.map((h) => {
+      const li = el("li");
+      li.dataset.id = h.id;
+      const reading = !!bulletin && onAir.startsWith("News: " + h.title);
+      if (read.has(h.title) || reading) li.className = "in-bulletin";
+      if (reading) li.setAttribute("aria-current", "true");
+      li.append(el("span", "headline", h.title));
+      if (h.source) li.append(" ", el("span", "source", h.source));
+      if (h.summary) li.append(el("p", "summary", h.summary));
+      return li;
+    }));
+  }
+
+  function recent(items) {
+    const ol = $("history");
+    if (!ol) return;
+    if (!items.length) return ol.replaceChildren(el("li", "quiet", "Nothing yet: the station has just started."));
+    ol.replaceChildren(...items.slice(0, 10).map((p) => {
+      const li = el("li");
+      const t = el("time", "", clock(p.start));
+      t.dateTime = p.start;
+      li.append(t, " ", el("span", "title", p.title));
+      return li;
+    }));
+  }
+
+  // The progress of the track and the block on air, between events: counted here, no polling.
+  function tick() {
+    const now = (doc && doc.now_playing) || null;
+    const bar = $("np-progress");
+    if (now && bar) {
+      const elapsed = now.elapsed + (performance.now() - received) / 1000;
+      show(bar, !!now.duration);
+      if (now.duration) { bar.max = now.duration; bar.value = Math.min(elapsed, now.duration); }
+      text($("np-time"), now.duration ? mmss(Math.min(elapsed, now.duration)) + " / " + mmss(now.duration) : mmss(elapsed));
+    }
+    const blocks = [...document.querySelectorAll("#blocks li[data-time]")];
+    const current = blocks.filter((li) => li.dataset.time * 1000 <= Date.now()).pop();
+    blocks.forEach((li) => (li === current ? li.setAttribute("aria-current", "true") : li.removeAttribute("aria-current")));
+  }
+
+  // --- live updates ---------------------------------------------------------------------------
+  // EventSource reconnects by itself after a dropped stream (a restart: the server says to
+  // retry after 1 s) and the server answers a new connection with a full snapshot first. A
+  // stream that failed outright (an error answer) is retried here, backing off to 30 s.
+  let retry = 1000;
+  function connect() {
+    const events = new EventSource("/api/events");
+    events.addEventListener("nowplaying", (ev) => { retry = 1000; render(JSON.parse(ev.data)); });
+    events.addEventListener("news", (ev) => {
+      const data = JSON.parse(ev.data);
+      if (doc) doc.headlines = data.headlines;
+      headlines(data.headlines, doc && doc.bulletin, (doc && doc.now_playing && doc.now_playing.title) || "");
+    });
+    events.addEventListener("open", () => body.classList.remove("stale"));
+    events.addEventListener("error", () => {
+      body.classList.add("stale");
+      if (events.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 30000);
+      }
+    });
+  }
+
+  setUpPlayer();
+  connect();
+  setInterval(tick, 1000);
+})();
