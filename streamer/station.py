@@ -261,7 +261,7 @@ class Station:
             "server": "streamer", "version": __version__, "started": self.started, "uptime": round(time.time() - self.started, 1),
             "listeners": self.listener_count(), "max_listeners": self.config.max_listeners, "mounts": mounts,
             "now_playing": feeder.onair.now_status(), "schedule": self._schedule_status(),
-            "recent": feeder.onair.recent_status(), "problems": feeder.onair.problems_status(),
+            "recent": feeder.onair.recent_status(), "problems": self._problems(),
             "silence_inserted_seconds": round(feeder.output.silence_fed, 2), "decoder_failures": feeder.decoder_failures,
             "tasks": self.supervisor.status(), "connections": self._connections_status(),
             "relays": [r.view() for r in self.relays], "push": [p.view() for p in self.pushers],
@@ -269,6 +269,14 @@ class Station:
             "news": {**self.news.status(), "bulletins": feeder.bulletins.method}, "live": self._live_status(),
             "library": self.library.status(), "loudness": self._loudness_status(),
         }  # fmt: skip
+
+    def _problems(self) -> list[dict]:
+        """Files that failed on air, and the programme's files the library found unplayable
+        (passed over before they could fail): one list for the operator."""
+        problems = self.feeder.onair.problems_status()
+        seen = {p["file"] for p in problems}
+        problems += [{"time": None, **p} for p in self.library.problems() if p["file"] not in seen]
+        return problems
 
     def _loudness_status(self) -> dict:
         loudness, level, limiter = self.config.loudness, self.feeder.level, self.feeder.output.limiter

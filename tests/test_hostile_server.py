@@ -256,7 +256,7 @@ def test_odd_files_never_silence_the_station(server_factory, music, tmp_path):
     status = server.status()
     reasons = {Path(p["file"]).name: p["reason"] for p in status["problems"]}
     assert "not a regular file" in reasons["fifo.mp3"] and "not a regular file" in reasons["zero.mp3"]
-    assert "cannot decode" in reasons["damaged.mp3"]
+    assert reasons["damaged.mp3"].startswith(("cannot decode", "not an audio file", "header damaged"))  # on air, or by the library first
     reload = status["schedule"]["reload"]
     assert not reload["ok"]
     assert any("bomb.yaml:" in e and "aliases" in e for e in reload["errors"]), reload

@@ -179,9 +179,10 @@ def test_bad_files_are_skipped_and_reported(server_factory, media, tmp_path):
     assert {"Artist A - Low Tone", "Artist C - Mid Tone"} <= titles
     problems = {p["file"].rsplit("/", 1)[-1]: p["reason"] for p in server.status()["problems"]}
     assert problems["missing.mp3"] == "file not found"
-    assert problems["empty.ogg"] == "file is empty"
-    assert problems["corrupt.mp3"].startswith("cannot decode")
-    assert "skipping" in server.log_text() and "corrupt.mp3" in server.log_text()
+    assert problems["empty.ogg"] == "empty file"
+    # Failed on air ("cannot decode: ..."), or found by the library first and passed over:
+    assert problems["corrupt.mp3"].startswith(("cannot decode", "not an audio file", "header damaged"))
+    assert re.search(r"(skipping|will not play).*corrupt\.mp3|corrupt\.mp3.*(skipping|will not play)", server.log_text())
 
 
 def test_stalled_listener_is_evicted_while_others_play_on(server_factory, media):

@@ -62,7 +62,7 @@ class Decoder:
         if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would never end (or never start)
             raise DecodeError(self.path, "not a regular file (a FIFO, device or folder): only files are played")
         if st.st_size == 0:
-            raise DecodeError(self.path, "file is empty")
+            raise DecodeError(self.path, "empty file")
         self._proc = await child.spawn(self.ffmpeg, *self.arguments())
         self._stderr_task = asyncio.create_task(self._drain_stderr())
 

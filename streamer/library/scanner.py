@@ -210,10 +210,18 @@ class Library:
 
     # --- what the operator sees ---------------------------------------------------------------------
 
-    def status(self) -> dict:
+    def problems(self, unplayable_only: bool = True) -> list[dict]:
+        """The programme's files that will not play (or, with False, that are silent or truncated too)."""
         wanted = [self.entries.get(str(p)) for p in self.wanted]
-        analysed = sum(1 for e in wanted if e is not None)
-        problems = [{"file": display_path(Path(e.path)), "status": e.status, "reason": e.reason} for e in wanted if e and e.status != "ok"]
+        return [
+            {"file": display_path(Path(e.path)), "status": e.status, "reason": e.reason}
+            for e in wanted
+            if e is not None and (not e.playable if unplayable_only else e.status != "ok")
+        ]
+
+    def status(self) -> dict:
+        analysed = sum(1 for p in self.wanted if str(p) in self.entries)
+        problems = self.problems(unplayable_only=False)
         p = self.progress
         rate = p.audio_seconds / p.cpu_seconds if p.cpu_seconds else None
         left = max(0, p.total - p.done)
