@@ -1,4 +1,4 @@
-"""Command line: `streamer` (= `streamer serve`), `streamer check`."""
+"""Command line: `streamer` (= `streamer serve`), `streamer check`, `streamer schedule`, `streamer report`."""
 
 from __future__ import annotations
 
@@ -44,7 +44,26 @@ def _parser() -> argparse.ArgumentParser:
     _common(sched)
     sched.add_argument("--at", metavar="TIME", help="start time: 'YYYY-MM-DD HH:MM' or 'HH:MM' (station time zone; default: now)")
     sched.add_argument("--hours", type=float, default=24, metavar="N", help="how many hours to show (default 24)")
+    _report_parser(sub)
     return parser
+
+
+def _report_parser(sub: argparse._SubParsersAction) -> None:
+    from .history.reports import FORMATS, KINDS
+
+    report = sub.add_parser(
+        "report", help="reports from the station's history (plays, listeners, SoundExchange, tracks)",
+        description="Reports from the station's history database. Dates are the station's (its time zone); "
+        "--to includes that whole day. Default: the last 30 days.",
+    )  # fmt: skip
+    report.add_argument("kind", choices=KINDS, help="plays: what aired; listeners: the audience; soundexchange: the royalty file; "
+                        "tracks: each recording's plays and listeners")  # fmt: skip
+    report.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD (or 'YYYY-MM-DD HH:MM')")
+    report.add_argument("--to", dest="end", metavar="DATE", help="last day, YYYY-MM-DD (included)")
+    report.add_argument("--format", choices=FORMATS, default="txt", help="txt (soundexchange: its pipe-delimited file), csv or json")
+    report.add_argument("--tuning-hours", action="store_true", help="soundexchange: the aggregate-tuning-hours variant")
+    report.add_argument("-o", "--output", metavar="PATH", help="write to PATH (a folder: SoundExchange's file name) instead of stdout")
+    _common(report)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -60,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return check(args.config)
     if args.command == "schedule":
         return schedule(args.config, args.at, args.hours)
+    if args.command == "report":
+        return report(args)
     return serve(args.config, args.host, args.port)
 
 
@@ -163,6 +184,16 @@ def schedule(path: str, at: str | None, hours: float) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """`streamer report KIND`: read the history database (read-only, beside a running station)."""
+    from .history.command import report_command
+
+    config = _load(args.config)
+    if config is None:
+        return 2
+    return report_command(config, args.kind, args.start, args.end, args.format, args.tuning_hours, args.output)
+
+
 def quiet_bad_requests(record: logging.LogRecord) -> bool:
     """A malformed request is the client's mistake, answered with a 400: one line, no traceback
     (a fuzzer or a broken client must not flood the log)."""
@@ -231,6 +262,7 @@ async def _serve(config: Config, ffmpeg: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, station.reopen_logs)  # logrotate moved the access log
     await stop.wait()
     log.info("shutting down")
     await station.stop()

@@ -12,6 +12,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from .config_history import history_settings
 from .settings import (
     MP3_BITRATES,
     MP3_RATES,
@@ -64,13 +65,14 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
     djs = _credentials(top, "djs")
     push = _push(top, mounts)
     relays = _relays(top, mounts)
+    history = history_settings(top, file.parent)
     top.finish()
     if problems:
         raise ConfigError(problems)
     folder = (file.parent / playlists).resolve() if not Path(playlists).is_absolute() else Path(playlists)
     return Config(
         file=file, playlists_dir=folder, state_dir=(file.parent / state).resolve(), users=users, mounts=tuple(mounts), news=news,
-        push=tuple(push), djs=djs, relays=tuple(relays), **station, **server, **audio,
+        push=tuple(push), djs=djs, relays=tuple(relays), history=history, **station, **server, **audio,
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ each mount, headlines in the news desk. Every long-lived task runs under the sup
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import socket
 import time
@@ -29,6 +30,12 @@ from .aio import background, cancel_background
 from .audio.encoder import Encoder
 from .audio.feeder import Feeder
 from .audio.tags import read_tags
+from .history.looplag import LoopLag
+from .history.metrics import exposition, registry_for
+from .history.recorder import History, Play
+from .history.render import build
+from .history.reports import Report
+from .history.webhooks import Webhooks
 from .limits import raise_fd_limit, release_memory
 from .news.bulletin import BulletinBuilder
 from .news.desk import NewsDesk
@@ -82,6 +89,16 @@ class Station:
         self.watcher = ProgrammeWatcher(config.playlists_dir, self.offload.run, self._adopt)
         self.pushers = [PushTarget(self.mounts[mount], url) for mount, url in config.push]
         self.relays = [RelayPull(url, mount, self.sources.passthrough_mount) for mount, url in config.relays]
+        self.history = History(config)  # plays, sessions, headlines: state/history.sqlite
+        for mount in self.mounts.values():
+            mount.on_listeners = self.history.listener_changed
+        self.sources.on_listeners = self.history.listener_changed
+        self.first_mount = self.own_mounts()[0].path  # plays are recorded as titles reach its listeners
+        self.title_changes: dict[str, int] = {}
+        self.dj_on_air = False
+        self.webhooks = Webhooks(config.history.webhooks, self.nowplaying)
+        self.loop_lag = LoopLag()
+        self.metrics_registry = registry_for(self, self.loop_lag)
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
@@ -153,6 +170,21 @@ class Station:
     def kill_source(self, mount: Mount) -> bool:
         return self.sources.kill(mount)
 
+    async def report(self, kind: str, start: str | None, end: str | None, tuning_hours: bool = False) -> Report:
+        """A report from the history database, computed in its store's thread (ReportError for a bad request)."""
+        tz = self.feeder.scheduler.tz if self.feeder.scheduler else dt.UTC
+        return await self.history.store.run(build, kind, start, end, tz, self.config.station_name, tuning_hours)
+
+    def reopen_logs(self) -> None:
+        """SIGHUP: the access log is opened afresh at its next write (after logrotate moved it)."""
+        if self.history.access is not None:
+            self.history.access.reopen()
+        log.info("SIGHUP: reopening the access log")
+
+    def metrics(self) -> bytes:
+        """/metrics: Prometheus' text format, read from the components' views now."""
+        return exposition(self.metrics_registry)
+
     def request_bulletin(self) -> dict:
         self.feeder.bulletins.request()
         return {"status": "bulletin starting", "headlines": len(self.news.headlines), "method": self.feeder.bulletins.method}
@@ -193,6 +225,7 @@ class Station:
             "tasks": self.supervisor.status(), "connections": self._connections_status(),
             "relays": [r.view() for r in self.relays], "push": [p.view() for p in self.pushers],
             "news": {**self.news.status(), "bulletins": feeder.bulletins.method},
+            "history": self.history.status(), "event_loop_lag": self.loop_lag.view(), "webhooks": self.webhooks.status(),
         }  # fmt: skip
 
     def _schedule_status(self) -> dict:
@@ -233,6 +266,7 @@ class Station:
 
     async def start(self, host: str, port: int) -> None:
         await self.watcher.first()  # a broken programme stops the start
+        await self.history.open()  # what a crash left open is closed before anyone listens
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
         loop = asyncio.get_running_loop()
@@ -265,10 +299,21 @@ class Station:
         run("playlist watcher", self.watcher.run)
         run("event keep-alive", self.events.keep_alive)
         run("housekeeping", self._housekeeping)
+        run("history writer", self.history.writing)
+        run("history pruning", self.history.pruning)
+        if self.history.access is not None:
+            run("access log", self.history.access.writing)
+        run("event loop lag", self.loop_lag.run)
+        if self.webhooks.hooks:
+            run("webhooks", self.webhooks.run)
+            run("webhook watch", lambda: self.webhooks.watch(lambda: self.health()[0], self.listener_count))
 
     async def stop(self) -> None:
         if self._server:
             self._server.close()
+        if self.webhooks.hooks:
+            self.webhooks.fire("station_offline")
+            await self.webhooks.drain(2.0)
         self.events.close()
         await self.supervisor.stop()
         await cancel_background()
@@ -281,6 +326,7 @@ class Station:
             await self.feeder.live.live.close()
         for mount in self.mounts.values():
             mount.close_listeners()
+        await self.history.close()
         for enc in self.encoders:
             await enc.close()
         if self.feeder.bulletins.builder:
@@ -313,11 +359,26 @@ class Station:
 
     def _title_released(self, mount: str, title: str) -> None:
         """A title change has just gone out to listeners (not when it was decoded, ahead)."""
+        self.title_changes[mount] = self.title_changes.get(mount, 0) + 1
         for pusher in self.pushers:
             if pusher.mount.path == mount:
                 background(pusher.send_title(title), f"title to {pusher.safe_url}")
         if mount == next(iter(self.mounts)):
             self.events.publish("nowplaying", self.nowplaying())
+        if mount == self.first_mount:
+            live = self.feeder.live
+            play = self.history.title_released(self.feeder.onair, title, live.live.name if live else None)
+            if play is not None and self.webhooks.hooks:
+                self._play_webhooks(play)
+
+    def _play_webhooks(self, play: Play) -> None:
+        """song_changed for every play; live_connect / live_disconnect as a DJ's first or the
+        schedule's first title reaches listeners."""
+        self.webhooks.fire("song_changed")
+        dj = play.kind == "live" and (play.item is not None or self.feeder.live is not None)
+        if dj != self.dj_on_air:
+            self.dj_on_air = dj
+            self.webhooks.fire("live_connect" if dj else "live_disconnect")
 
     def _news_changed(self) -> None:
         self.events.publish("news", {"headlines": [h.to_json() for h in self.news.headlines]})

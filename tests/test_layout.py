@@ -12,8 +12,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "streamer"
-STAGES = ["wire", "schedule", "news", "audio", "stream", "sources", "web"]
-BASE = {"config", "settings", "limits", "state", "yamldoc", "aio", "child", "offload", "supervise", "__init__"}
+STAGES = ["wire", "schedule", "news", "audio", "stream", "sources", "history", "web"]
+BASE = {"config", "config_history", "settings", "limits", "state", "yamldoc", "aio", "child", "offload", "supervise", "__init__"}
 TOP = {"station", "cli", "__main__"}
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 60

@@ -59,6 +59,8 @@ class Mount:
         self._next_title: str | None = None
         self.on_set_title: Callable[[str], None] | None = None  # the live mount: titles go on air
         self.on_source_gone: Callable[[Mount], None] | None = None
+        # Told when a listener joins (True) or leaves (False) this mount: the station's history.
+        self.on_listeners: Callable[[Mount, Listener, bool], None] = lambda mount, listener, joined: None
         self._arrived = asyncio.Event()
         self.clock: PacingClock | None = None
         self.started_at = time.time()
@@ -157,8 +159,9 @@ class Mount:
 
     # --- the clock ------------------------------------------------------------------------
 
-    def close_listeners(self) -> None:
+    def close_listeners(self, reason: str = "server stop") -> None:
         for listener in list(self.listeners):
+            listener.reason = reason
             listener.close()
 
     def backlog(self) -> float:
@@ -251,9 +254,12 @@ class Mount:
         self.listeners.add(listener)
         self.connections += 1
         self.peak = max(self.peak, len(self.listeners))
+        self.on_listeners(self, listener, True)
 
     def remove(self, listener: Listener) -> None:
-        self.listeners.discard(listener)
+        if listener in self.listeners:
+            self.listeners.discard(listener)
+            self.on_listeners(self, listener, False)
 
     def view(self) -> dict:
         """The mount as /api/status shows it."""

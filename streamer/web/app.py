@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import admin, newsroom, status
+from . import admin, newsroom, reports, status
 from .port import STATION, StationPort
 
 
@@ -25,6 +25,8 @@ def make_app(station: StationPort) -> web.Application:
     get("/status-json.xsl", status.status_json)
     get("/healthz", status.healthz)
     get("/api/nowplaying", status.nowplaying)
+    get("/api/reports/{kind}", reports.report)
+    get("/metrics", reports.metrics)
     get("/api/news", newsroom.news_list)
     app.router.add_post("/api/news", newsroom.news_post)
     app.router.add_delete("/api/news/{id}", newsroom.news_delete)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from ..history.reports import Report
 from ..news.desk import NewsDesk
 from ..settings import Config
 from ..sources.logins import LoginGuard
@@ -32,6 +33,8 @@ class StationPort(Protocol):
     def source_user(self, path: str, authorization: str) -> str | None: ...
     def kill_source(self, mount: Mount) -> bool: ...
     def request_bulletin(self) -> dict: ...
+    async def report(self, kind: str, start: str | None, end: str | None, tuning_hours: bool = False) -> Report: ...
+    def metrics(self) -> bytes: ...
 
 
 STATION: web.AppKey[StationPort] = web.AppKey("station")
