@@ -6,12 +6,16 @@ listeners themselves, and a kill -9 that loses no more than the last second."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
+import selectors
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +25,7 @@ import pytest
 
 from streamer.audio.ffmpeg import ffmpeg_exe
 
-from .conftest import Server
+from .conftest import Server, need, record
 from .history_ears import Ear, Staller, admin_get, kill_client, wait_change
 from .test_history import ICECAST_LINE
 
@@ -237,3 +241,190 @@ def test_kill_9_loses_no_more_than_a_second_and_closes_open_sessions(server_fact
         assert (reason, estimated) == ("server stop", 1) and killed_at - 1.0 <= ended <= killed_at and sent > 0
     open_plays = db_rows(tmp_path, f"SELECT count(*) FROM plays WHERE ended IS NULL OR (estimated = 1 AND ended < {killed_at - 1.0})")
     assert open_plays == [(0,)]
+
+
+class Receiver:
+    """A webhook endpoint on loopback: answers as `mode` says (ok, 500, or hang for 5 s), keeps what it got."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        self.mode = "ok"
+        self.got: list[tuple[float, dict | str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.mode == "hang":
+                    time.sleep(5)
+                if outer.mode != "ok":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                outer.got.append((time.time(), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def crowd(port: int, count: int) -> tuple[list[socket.socket], threading.Event]:
+    """`count` listeners on /main whose bytes are read and dropped by one thread."""
+    socks = []
+    for i in range(count):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(f"GET /main HTTP/1.0\r\nUser-Agent: crowd-{i}\r\n\r\n".encode())
+        s.setblocking(False)
+        socks.append(s)
+    stop = threading.Event()
+
+    def drain() -> None:
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            sel.register(s, selectors.EVENT_READ)
+        while not stop.is_set():
+            for key, _ in sel.select(0.1):
+                try:
+                    key.fileobj.recv(65536)
+                except OSError:
+                    pass
+        for s in socks:
+            s.close()
+
+    threading.Thread(target=drain, daemon=True).start()
+    return socks, stop
+
+
+def test_metrics_pass_promtool_under_load_and_a_dead_webhook_delays_nothing(server_factory, station, tmp_path):
+    promtool = need("promtool")
+    bad, good = Receiver(), Receiver()
+    bad.mode = "hang"
+    template = '{"text": "$title", "listeners": $listeners}'
+    hooks = (f"webhooks:\n  - {{url: '{bad.url}', events: [song_changed, station_online], timeout: 2}}\n"
+             f"  - {{url: '{good.url}', events: [song_changed], template: '{template}'}}\n")  # fmt: skip
+    server = server_factory(programme(station), mounts=MOUNTS, config_extra=hooks)
+    _, stop = crowd(server.port, 200)
+    try:
+        firsts = []
+        started = time.time()
+        recording = threading.Thread(target=lambda: firsts.append(record(server.port, "/main", 14.0)), daemon=True)
+        recording.start()
+        probes = []
+        while time.time() - started < 5:  # the bad receiver hangs: new listeners still start at once
+            probes.append(record(server.port, "/low", 0.3, metadata=False).first_byte_after)
+            time.sleep(0.5)
+        bad.mode = "500"
+        metrics = server.get("/metrics")
+        time.sleep(4)
+        bad.mode = "ok"
+        recording.join(20)
+        deadline = time.time() + 25
+        while not any(isinstance(b, dict) and b.get("event") == "song_changed" for _, b in bad.got) and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+    assert metrics[0] == 200 and metrics[1]["Content-Type"].startswith("text/plain; version=0.0.4")
+    checked = subprocess.run([promtool, "check", "metrics"], input=metrics[2], capture_output=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    text = metrics[2].decode()
+    assert re.search(r'^streamer_listeners\{format="audio/mpeg",mount="/main"\} 2\d\d\.0$', text, re.M)
+    names = ("streamer_event_loop_lag_seconds_bucket", "process_resident_memory_bytes", "streamer_database_ok",
+             "streamer_webhook_deliveries_total", "streamer_title_changes_total", "streamer_silence_inserted_seconds_total")
+    for name in names:
+        assert name in text, name
+    rec = firsts[0]
+    print(f"while a webhook hung: first byte of new listeners {max(probes) * 1000:.1f} ms at most; "
+          f"{len(rec.audio) / 14.0:.0f} bytes/s to a listener")
+    assert max(probes) <= 0.05 and len(rec.audio) >= 14.0 * 16000 * 0.97
+    changed = [b for _, b in bad.got if isinstance(b, dict) and b.get("event") == "song_changed"]
+    assert changed and any(b.get("event") == "station_online" for _, b in bad.got)
+    assert all(b["now_playing"]["title"] for b in changed)
+    titles = [b["text"] for _, b in good.got]
+    assert titles and good.got[0][0] < started + 16  # the good receiver got its events meanwhile
+    assert server.status()["history"]["database"]["ok"]
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def visit(server: Server, name: str) -> None:
+    """A listener who stays a second."""
+    ear = Ear(server.port, "/main", name)
+    ear.start()
+    time.sleep(1.0)
+    ear.leave()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs for the state folder: needs root")
+def test_a_bad_database_keeps_the_station_on_air_and_recording_resumes(server_factory, station, tmp_path):
+    """Damaged and on a read-only file system at the start, then locked by another program,
+    then a full disk: the station stays on air, /api/status and /metrics say what is wrong, and
+    the sessions of listeners who came meanwhile are recorded once it clears."""
+    state = tmp_path / "state"
+    state.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(state)], check=True)
+    try:
+        db = state / "history.sqlite"
+        db.write_bytes(b"not a database, whatever a tool wrote here " * 100)
+        subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
+        server = server_factory(programme(station), mounts=MOUNTS)
+
+        def problem() -> str:
+            return server.status()["history"]["database"]["error"]
+
+        def session_of(name: str) -> bool:
+            return server.status()["history"]["database"]["ok"] and bool(
+                db_rows(tmp_path, f"SELECT 1 FROM sessions WHERE user_agent = '{name}' AND ended IS NOT NULL")
+            )
+
+        visit(server, "while-read-only")
+        error = wait_for(problem, 5, "the read-only file shown")
+        assert "cannot be moved aside" in error and "Read-only file system" in error, error
+        assert server.get("/healthz")[0] == 200
+        assert re.search(r"^streamer_database_ok\{database=\"[^\"]+\"\} 0\.0$", server.get("/metrics")[2].decode(), re.M)
+        subprocess.run(["mount", "-o", "remount,rw", str(state)], check=True)
+        wait_for(lambda: session_of("while-read-only"), 10, "recording after the file system is writable again")
+        assert [p.name for p in state.iterdir() if ".damaged-" in p.name]  # the damaged file kept aside
+
+        locker = sqlite3.connect(db, timeout=0, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        visit(server, "while-locked")
+        assert "locked" in wait_for(problem, 15, "the lock shown")
+        assert server.get("/healthz")[0] == 200
+        locker.execute("ROLLBACK")
+        locker.close()
+        wait_for(lambda: session_of("while-locked"), 15, "recording after the lock is released")
+
+        filler = state / "filler"
+        with filler.open("wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        visit(server, "while-full")
+        error = wait_for(problem, 10, "the full disk shown")
+        assert "full" in error, error
+        assert server.get("/healthz")[0] == 200 and record(server.port, "/main", 1.0).first_byte_after < 0.05
+        filler.unlink()
+        wait_for(lambda: session_of("while-full"), 10, "recording after space is freed")
+        print("database problems shown and recovered from: read-only + damaged, locked, full")
+    finally:
+        server.stop() if "server" in locals() else None
+        subprocess.run(["umount", "-l", str(state)], check=False)
