@@ -232,7 +232,7 @@ def run_soak(args: argparse.Namespace) -> dict:
         heard = {e.heard.name: e.heard for e in [whole, low, *ears, *stallers]}
         conn = sqlite3.connect(tmp / "state" / "history.sqlite")
         plays = conn.execute("SELECT started, stream_title FROM plays").fetchall()
-        offsets = [min((abs(a - p[0]) for p in plays if p[1] == t), default=99.0) for a, t in whole.titles[1:]]
+        offsets = [min((abs(a - p[0]) for p in plays if p[1] == t), default=99.0) for a, t in whole.heard.titles[1:]]
         sessions = {r[0]: r[1:] for r in conn.execute("SELECT user_agent, seconds, bytes, reason FROM sessions")}
         durations = [abs(sessions[n][0] - (h.closed - h.connected)) for n, h in heard.items()]
         rate = {"/main": 16000, "/low": 6000}
@@ -242,16 +242,17 @@ def run_soak(args: argparse.Namespace) -> dict:
         out = subprocess.run([sys.executable, "-m", "streamer", "report", "soundexchange", "--config", str(tmp / "config.yaml")],
                              capture_output=True, text=True, cwd=tmp).stdout.strip().split("\n")[1:]  # fmt: skip
         got = {f"{f[2].strip('^')} - {f[3].strip('^')}": int(f[7]) for f in (line.split("|") for line in out)}
-        expected = expected_performances({**{k: v for k, v in heard.items() if "staller" not in k},
-                                          **({"L5-evicted": stallers[0].heard} if stallers else {}), "L1-whole": whole.heard})  # fmt: skip
+        expected = expected_performances(heard, "whole", tuple(s.heard.name for s in stallers))
+        within = {song: low <= got.get(song, 0) <= high for song, (low, high) in expected.items()}
         return {
-            "seconds": round(time.time() - t0), "title_changes": len(whole.titles) - 1, "plays": len(plays),
+            "seconds": round(time.time() - t0), "title_changes": len(whole.heard.titles) - 1, "plays": len(plays),
             "icy_vs_play_start_max_s": round(max(offsets), 3), "sessions": len(heard), "sessions_recorded": len(sessions),
             "duration_error_max_s": round(max(durations), 3), "bytes_error_max_s_of_audio": round(max(bytes_off), 3),
             "reasons": {r: sum(1 for v in reasons.values() if v == r) for r in set(reasons.values())},
             "killed": len(killed), "evicted": len(stallers), "access_log_lines": len(log_lines),
             "access_log_icecast_format": all(ICECAST_LINE.match(line) for line in log_lines),
             "soundexchange": got, "expected_from_listeners": expected,
+            "soundexchange_matches": all(within.values()) and set(got) == set(within),
         }  # fmt: skip
 
 
