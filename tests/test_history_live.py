@@ -434,3 +434,36 @@ def test_a_bad_database_keeps_the_station_on_air_and_recording_resumes(server_fa
     finally:
         server.stop() if "server" in locals() else None
         subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+def test_a_live_dj_is_remembered_and_told_to_webhooks(server_factory, station, tmp_path):
+    """live_connect when the DJ's first title reaches listeners, live_disconnect when the
+    schedule's does; the DJ's segments are live plays with the DJ's name; station_online and a
+    listener threshold crossed both ways."""
+    ffmpeg = need("ffmpeg")
+    tone(tmp_path / "dj.mp3", 660, 8.0, [])
+    hook = Receiver()
+    events = "[live_connect, live_disconnect, listeners_threshold, station_online]"
+    hooks = f"webhooks:\n  - {{url: '{hook.url}', events: {events}, threshold: 1}}\n"
+    server = server_factory(programme(station), mounts=MOUNTS, config_extra=hooks)
+    ear = Ear(server.port, "/main", "fan")
+    ear.start()
+    wait_change(ear, 1)
+    dj = subprocess.Popen(
+        [ffmpeg, "-nostdin", "-v", "error", "-re", "-i", str(tmp_path / "dj.mp3"), "-c", "copy", "-content_type", "audio/mpeg",
+         "-ice_name", "DJ Tino", "-f", "mp3", f"icecast://source:hackme@127.0.0.1:{server.port}/live"],
+    )  # fmt: skip
+    wait_for(lambda: any(t == "DJ Tino" for _, t in ear.heard.titles), 10, "the DJ on air")
+    admin_get(server.port, "/admin/metadata?mount=/live&mode=updinfo&song=Tino%20-%20Request%20Hour", "source", "hackme")
+    dj.wait(20)
+    wait_for(lambda: " - " in ear.heard.titles[-1][1] and "Tino" not in ear.heard.titles[-1][1], 10, "the schedule back")
+    ear.leave()
+    events = wait_for(lambda: [b["event"] for _, b in hook.got] if len(hook.got) >= 5 else None, 10, "five webhook events")
+    assert events[0] == "station_online" and events.index("live_connect") < events.index("live_disconnect"), events
+    crossings = [b["threshold"]["direction"] for _, b in hook.got if b["event"] == "listeners_threshold"]
+    assert crossings == ["up", "down"], hook.got
+    connect = next(b for _, b in hook.got if b["event"] == "live_connect")
+    assert connect["live"] is True and connect["now_playing"]["kind"] == "live"
+    server.stop()
+    live = db_rows(tmp_path, "SELECT stream_title, dj FROM plays WHERE kind = 'live' ORDER BY started")
+    assert live == [("DJ Tino", "DJ Tino"), ("Tino - Request Hour", "DJ Tino")], live
