@@ -121,15 +121,20 @@ def test_players_are_named_from_user_agents():
     assert player("") == "(none)"
 
 
-def test_countries_come_from_a_real_mmdb_and_nothing_breaks_without_one(tmp_path):
+def country_mmdb(path: Path) -> Path:
+    """A real MaxMind-format country database: loopback in Zimbabwe, 198.51.100.0/24 in South Africa."""
     from mmdb_writer import MMDBWriter
     from netaddr import IPSet
 
     writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-Country")
     writer.insert_network(IPSet(["127.0.0.0/8"]), {"country": {"iso_code": "ZW", "names": {"en": "Zimbabwe"}}})
     writer.insert_network(IPSet(["198.51.100.0/24"]), {"country": {"iso_code": "ZA", "names": {"en": "South Africa"}}})
-    writer.to_db_file(str(tmp_path / "country.mmdb"))
-    geo = GeoIP(tmp_path / "country.mmdb")
+    writer.to_db_file(str(path))
+    return path
+
+
+def test_countries_come_from_a_real_mmdb_and_nothing_breaks_without_one(tmp_path):
+    geo = GeoIP(country_mmdb(tmp_path / "country.mmdb"))
     assert (geo.country("127.0.0.1"), geo.country("198.51.100.20"), geo.country("192.0.2.1")) == ("ZW", "ZA", None)
     assert GeoIP(None).country("127.0.0.1") is None
     broken = GeoIP(tmp_path / "missing.mmdb")

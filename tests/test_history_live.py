@@ -27,7 +27,7 @@ from streamer.audio.ffmpeg import ffmpeg_exe
 
 from .conftest import Server, need, record
 from .history_ears import Ear, Staller, admin_get, kill_client, wait_change
-from .test_history import ICECAST_LINE
+from .test_history import ICECAST_LINE, country_mmdb
 
 pytestmark = pytest.mark.interop
 
@@ -129,7 +129,8 @@ def run_scenario(server: Server, tmp: Path) -> dict:
 
 
 def test_a_run_with_listeners_joining_and_leaving_is_remembered(server_factory, station, tmp_path):
-    server = server_factory(programme(station), mounts=MOUNTS)
+    mmdb = country_mmdb(tmp_path / "country.mmdb")
+    server = server_factory(programme(station), mounts=MOUNTS, config_extra=f"geoip: {{database: '{mmdb}'}}\n")
     result = run_scenario(server, tmp_path)
     ears = {h.name: h for h in result["ears"]}
     assert result["anonymous"] == 401 and '"report": "plays"' in result["api"]
@@ -152,6 +153,7 @@ def test_a_run_with_listeners_joining_and_leaving_is_remembered(server_factory, 
 
     # Sessions: one per listener, with its duration (±1 s), bytes (±1 s of audio) and reason.
     sessions = {r[0]: r[1:] for r in db_rows(tmp_path, "SELECT user_agent, mount, seconds, bytes, reason, referer FROM sessions")}
+    assert db_rows(tmp_path, "SELECT DISTINCT country, ip FROM sessions") == [("ZW", "127.0.0.1")]  # geoip.database: loopback is ZW
     reasons = {"L1-whole": "left", "L2-leaves": "left", "L3-leaves": "left", "L4-killed": "killed", "L5-evicted": "evicted",
                "L6-until-stop": "server stop"}  # fmt: skip
     assert set(sessions) == set(reasons)
@@ -467,3 +469,25 @@ def test_a_live_dj_is_remembered_and_told_to_webhooks(server_factory, station, t
     server.stop()
     live = db_rows(tmp_path, "SELECT stream_title, dj FROM plays WHERE kind = 'live' ORDER BY started")
     assert live == [("DJ Tino", "DJ Tino"), ("Tino - Request Hour", "DJ Tino")], live
+
+
+def test_a_bulletin_and_its_headlines_are_remembered_as_they_air(server_factory, station, tmp_path):
+    need("espeak-ng")
+    (tmp_path / "news").mkdir()
+    server = server_factory(programme(station), mounts=MOUNTS, config_extra="news:\n  folder: news\n")
+    ear = Ear(server.port, "/main", "news-fan")
+    ear.start()
+    admin = {"Content-Type": "application/json", "Authorization": "Basic YWRtaW46aGFja21l"}  # admin:hackme
+    for title in ("Harare water supply restored", "Warriors qualify for the finals"):
+        body = json.dumps({"title": title, "source": "ZBC"}).encode()
+        urllib.request.urlopen(urllib.request.Request(server.url("/api/news"), data=body, headers=admin), timeout=5).close()
+    urllib.request.urlopen(urllib.request.Request(server.url("/api/bulletin"), data=b"", headers=admin), timeout=5).close()
+    heard = wait_for(lambda: [(a, t) for a, t in ear.heard.titles if t.startswith("News: ")][:2] or None, 30, "headlines on air")
+    wait_for(lambda: " - " in ear.heard.titles[-1][1], 30, "the music back")
+    ear.leave()
+    server.stop()
+    rows = db_rows(tmp_path, "SELECT time, kind, title FROM headlines ORDER BY id")
+    assert rows[0][1] == "bulletin" and [r[2] for r in rows[1:]] == [t for _, t in ear.heard.titles if t.startswith("News: ")]
+    for (arrival, title), row in zip(heard, rows[1:], strict=False):
+        assert row[2] == title and abs(arrival - row[0]) <= 1.0
+    assert db_rows(tmp_path, "SELECT count(*) FROM plays WHERE kind = 'bulletin'")[0][0] == len(rows) - 1
