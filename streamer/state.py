@@ -96,8 +96,15 @@ class Store:
             rows, self._queue = self._queue, []
         try:
             conn.execute("BEGIN")
-            for sql, params in rows:
-                conn.execute(sql, params)
+            try:
+                for sql, params in rows:
+                    conn.execute(sql, params)
+            except (ValueError, TypeError, OverflowError):  # a row SQLite cannot take (text that is not UTF-8): only it goes
+                conn.execute("ROLLBACK")
+                rows = self._one_by_one(conn, rows)
+                conn.execute("BEGIN")
+                for sql, params in rows:
+                    conn.execute(sql, params)
             conn.execute("COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
@@ -107,6 +114,22 @@ class Store:
             raise
         self.written += len(rows)
         return len(rows)
+
+    @staticmethod
+    def _one_by_one(conn: sqlite3.Connection, rows: list[tuple[str, tuple]]) -> list[tuple[str, tuple]]:
+        """The rows of a batch that SQLite can bind, each tried in a savepoint; the others logged and dropped."""
+        good = []
+        conn.execute("BEGIN")
+        for sql, params in rows:
+            conn.execute("SAVEPOINT row")
+            try:
+                conn.execute(sql, params)
+                good.append((sql, params))
+            except (ValueError, TypeError, OverflowError) as exc:
+                log.error("database row dropped (%s): %s %r", exc, sql[:60], params[:4])
+            conn.execute("RELEASE row")
+        conn.execute("ROLLBACK")
+        return good
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ..audio.onair import NowPlaying, OnAir
 from ..settings import Config
 from ..state import Store
+from ..wire.text import display_path
 from . import schema
 from .accesslog import AccessLog, access_line
 from .audience import Audience
@@ -243,8 +244,8 @@ class History:
         else:
             info, live = item.info, item.kind == "live"
             fields = (
-                item.playlist, item.block, item.event, None if live else str(info.path),
-                info.artist, info.title, info.album, info.isrc, info.label, title, str(info.path) if live else None,
+                item.playlist, item.block, item.event, None if live else display_path(info.path),
+                info.artist, info.title, info.album, info.isrc, info.label, title, display_path(info.path) if live else None,
             )  # fmt: skip
         self.store.write(schema.INSERT_PLAY, (play.id, now, play.kind, *fields, play.unique, play.unique))
         return play
