@@ -1,5 +1,5 @@
 """Command line: `streamer` (= `streamer serve`), `streamer check`, `streamer schedule`,
-`streamer library scan|list`."""
+`streamer library scan|list`, `streamer report`."""
 
 from __future__ import annotations
 
@@ -7,19 +7,15 @@ import argparse
 import asyncio
 import dataclasses
 import logging
-import os
 import signal
 import sys
-from pathlib import Path
 
 from aiohttp.http_exceptions import HttpProcessingError
 
 from . import __version__
 from .audio.ffmpeg import FFmpegMissing, ffmpeg_exe
 from .config import load_config
-from .library_cli import check_library
 from .schedule.programme import Programme, load_programme
-from .schedule.sources import expand_sources
 from .settings import PASSWORD_ENV, Config, is_loopback
 from .yamldoc import ConfigError
 
@@ -55,7 +51,26 @@ def _parser() -> argparse.ArgumentParser:
     lib.add_argument("action", choices=["scan", "list"])
     lib.add_argument("--problems", action="store_true", help="list: only files that will not play, are silent or truncated")
     _common(lib)
+    _report_parser(sub)
     return parser
+
+
+def _report_parser(sub: argparse._SubParsersAction) -> None:
+    from .history.reports import FORMATS, KINDS
+
+    report = sub.add_parser(
+        "report", help="reports from the station's history (plays, listeners, SoundExchange, tracks)",
+        description="Reports from the station's history database. Dates are the station's (its time zone); "
+        "--to includes that whole day. Default: the last 30 days.",
+    )  # fmt: skip
+    report.add_argument("kind", choices=KINDS, help="plays: what aired; listeners: the audience; soundexchange: the royalty file; "
+                        "tracks: each recording's plays and listeners")  # fmt: skip
+    report.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD (or 'YYYY-MM-DD HH:MM')")
+    report.add_argument("--to", dest="end", metavar="DATE", help="last day, YYYY-MM-DD (included)")
+    report.add_argument("--format", choices=FORMATS, default="txt", help="txt (soundexchange: its pipe-delimited file), csv or json")
+    report.add_argument("--tuning-hours", action="store_true", help="soundexchange: the aggregate-tuning-hours variant")
+    report.add_argument("-o", "--output", metavar="PATH", help="write to PATH (a folder: SoundExchange's file name) instead of stdout")
+    _common(report)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -73,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return library(args.config, args.action, args.problems)
     if args.command == "schedule":
         return schedule(args.config, args.at, args.hours)
+    if args.command == "report":
+        return report(args)
     return serve(args.config, args.host, args.port)
 
 
@@ -102,53 +119,10 @@ def _load_programme(path: str) -> tuple[Config, Programme] | None:
 
 
 def check(path: str) -> int:
-    from .schedule.timeline import overlaps
+    from .checking import check_programme
 
     loaded = _load_programme(path)
-    if loaded is None:
-        return 2
-    config, programme = loaded
-    problems: list[str] = []
-    named: list[tuple[str, Path]] = []  # (the playlist naming it, file)
-    for spec in programme.playlists.values():
-        found, warnings = expand_sources(spec)
-        problems += warnings
-        where = f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}"
-        for f in found:
-            named.append((where, f))
-            if not f.is_file():
-                problems.append(f"{where}: {f}: file not found")
-            elif not os.access(f, os.R_OK):
-                problems.append(f"{where}: {f}: not readable")
-    files = len({f for _, f in named})
-    unplayable, library_notes = check_library(config, [(w, f) for w, f in named if f.is_file()])
-    problems += unplayable
-    djs = {name for name, _ in config.djs}
-    for block in programme.blocks:
-        for dj in block.live_djs:
-            if dj not in djs:
-                where = block.where
-                problems.append(
-                    f"{where.file}:{where.line}: block {block.name!r}: live_djs names {dj!r}, who is not in djs: in {config.file}"
-                )
-    notes = library_notes
-    for o in overlaps(programme):
-        where = o.b.where
-        line = f"{where.file}:{where.line}: {o.describe()}"
-        (problems if o.ambiguous else notes).append(line)
-    for line in problems:
-        print(line, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s)", file=sys.stderr)
-        return 1
-    print(
-        f"ok: {len(config.mounts)} mount(s), {len(programme.playlists)} playlist(s), {files} audio file(s), "
-        f"{len(programme.blocks)} block(s), {len(programme.events)} event(s); fallback {programme.fallback!r}; "
-        f"time zone {programme.timezone}"
-    )
-    for line in notes:
-        print(f"note: {line}")
-    return 0
+    return 2 if loaded is None else check_programme(*loaded)
 
 
 def library(path: str, action: str, problems: bool) -> int:
@@ -193,6 +167,16 @@ def schedule(path: str, at: str | None, hours: float) -> int:
     scheduler = Scheduler(programme, {})
     print("\n".join(render_timeline(scheduler, start, hours)))
     return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """`streamer report KIND`: read the history database (read-only, beside a running station)."""
+    from .history.command import report_command
+
+    config = _load(args.config)
+    if config is None:
+        return 2
+    return report_command(config, args.kind, args.start, args.end, args.format, args.tuning_hours, args.output)
 
 
 def quiet_bad_requests(record: logging.LogRecord) -> bool:
@@ -263,6 +247,7 @@ async def _serve(config: Config, ffmpeg: str) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, station.reopen_logs)  # logrotate moved the access log
     await stop.wait()
     log.info("shutting down")
     await station.stop()

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .config_history import history_settings
 from .config_outputs import credentials, hls_settings, mount_settings, push_settings, relay_settings
 from .settings import (
     MP3_RATES,
@@ -53,13 +54,14 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
     push = push_settings(top, mounts)
     relays = relay_settings(top, mounts)
     hls = hls_settings(top.section("hls"))
+    history = history_settings(top, file.parent)
     top.finish()
     if problems:
         raise ConfigError(problems)
     folder = (file.parent / playlists).resolve() if not Path(playlists).is_absolute() else Path(playlists)
     return Config(
         file=file, playlists_dir=folder, state_dir=(file.parent / state).resolve(), users=users, mounts=tuple(mounts), news=news,
-        push=tuple(push), djs=djs, relays=tuple(relays), hls=hls, **station, **server, **audio,
+        push=tuple(push), djs=djs, relays=tuple(relays), hls=hls, history=history, **station, **server, **audio,
     )  # fmt: skip
 
 

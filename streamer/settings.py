@@ -115,6 +115,29 @@ class NewsConfig:
     max_seconds: float = 300.0  # a bulletin's news never runs longer, however long the summaries
 
 
+WEBHOOK_EVENTS = ("song_changed", "live_connect", "live_disconnect", "station_offline", "station_online", "listeners_threshold")
+IP_PRIVACY = ("full", "truncated", "hashed", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    url: str
+    events: tuple[str, ...] = WEBHOOK_EVENTS
+    template: str = ""  # the body with $title, $artist, $listeners ... ($json: the document); empty: the document as JSON
+    timeout: float = 5.0  # seconds one delivery may take
+    threshold: int = 0  # listeners_threshold fires when the listener count crosses this number
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    keep_days: int = 400  # plays, sessions and headlines older than this are deleted daily
+    access_log: Path | None = None  # Icecast's access log; None: none written
+    ip: str = "full"  # how listeners' addresses are kept: full | truncated | hashed | none
+    geoip: Path | None = None  # a MaxMind .mmdb: a country per listener
+    metrics_public: bool = True  # /metrics without credentials (Prometheus scrapes so)
+    webhooks: tuple[WebhookConfig, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class LoudnessConfig:
     """audio.loudness: every track, jingle, bulletin and DJ aired at one loudness (EBU R128)."""
@@ -158,6 +181,7 @@ class Config:
     djs: tuple[tuple[str, str], ...] = ()  # DJ accounts for the live mount (a block may reserve its slot)
     relays: tuple[tuple[str, str], ...] = ()  # (mount, upstream http:// URL)
     hls: HlsConfig = field(default_factory=HlsConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)  # plays, sessions, reports, metrics, webhooks
 
     def mount(self, path: str) -> MountConfig | None:
         return next((m for m in self.mounts if m.path == path), None)

@@ -52,15 +52,18 @@ def open_or_rebuild(path: Path, migrations: Sequence[Migration]) -> sqlite3.Conn
         conn = connect(path, migrations)
         conn.execute("PRAGMA quick_check").fetchone()
         return conn
+    except sqlite3.OperationalError:
+        raise  # locked, read-only, full, unreadable: the file may be fine, and is retried as it is
     except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-            raise
         aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         log.error("%s is not a usable database (%s): moved aside to %s; starting a new one", path, exc, aside.name)
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(path) + suffix)
-            if src.exists():
-                src.rename(Path(str(aside) + suffix))
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(path) + suffix)
+                if src.exists():
+                    src.rename(Path(str(aside) + suffix))
+        except OSError as err:
+            raise sqlite3.OperationalError(f"damaged, and cannot be moved aside: {err.strerror or err}") from err
         return connect(path, migrations)
 
 
@@ -79,19 +82,29 @@ class Store:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = open_or_rebuild(self.path, self.migrations)
+            try:
+                self._conn = open_or_rebuild(self.path, self.migrations)
+            except OSError as exc:  # the folder cannot be made (read-only, full): like any refusal of the disk
+                raise sqlite3.OperationalError(f"cannot open: {exc.strerror or exc}") from exc
         return self._conn
 
     def _flush(self) -> int:
+        if not self._queue:
+            return 0
+        conn = self._connection()  # raises with the queue kept when the file cannot be opened
         with self._lock:
             rows, self._queue = self._queue, []
-        if not rows:
-            return 0
-        conn = self._connection()
         try:
             conn.execute("BEGIN")
-            for sql, params in rows:
-                conn.execute(sql, params)
+            try:
+                for sql, params in rows:
+                    conn.execute(sql, params)
+            except (ValueError, TypeError, OverflowError):  # a row SQLite cannot take (text that is not UTF-8): only it goes
+                conn.execute("ROLLBACK")
+                rows = self._one_by_one(conn, rows)
+                conn.execute("BEGIN")
+                for sql, params in rows:
+                    conn.execute(sql, params)
             conn.execute("COMMIT")
         except sqlite3.Error:
             if conn.in_transaction:
@@ -101,6 +114,22 @@ class Store:
             raise
         self.written += len(rows)
         return len(rows)
+
+    @staticmethod
+    def _one_by_one(conn: sqlite3.Connection, rows: list[tuple[str, tuple]]) -> list[tuple[str, tuple]]:
+        """The rows of a batch that SQLite can bind, each tried in a savepoint; the others logged and dropped."""
+        good = []
+        conn.execute("BEGIN")
+        for sql, params in rows:
+            conn.execute("SAVEPOINT row")
+            try:
+                conn.execute(sql, params)
+                good.append((sql, params))
+            except (ValueError, TypeError, OverflowError) as exc:
+                log.error("database row dropped (%s): %s %r", exc, sql[:60], params[:4])
+            conn.execute("RELEASE row")
+        conn.execute("ROLLBACK")
+        return good
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -116,8 +145,13 @@ class Store:
         if message != self.error:
             log.error("database %s", message)
         self.error = message
-        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
-            self._conn = None  # damaged under us: reopened (and rebuilt) at the next call
+        if self._conn is not None and "locked" not in str(exc):
+            # Damaged under us, read-only, full, I/O errors: reopened (and rebuilt if damaged) at the next call.
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
 
     # --- from the event loop ----------------------------------------------------------------------------
 
@@ -132,15 +166,19 @@ class Store:
             if len(self._queue) > MAX_QUEUED:
                 del self._queue[0]
 
-    async def flush(self) -> int:
+    def _flush_or_note(self) -> int:
         try:
-            written = await asyncio.get_running_loop().run_in_executor(self._pool, self._flush)
-            if written:
-                self.error = ""
-            return written
+            written = self._flush()
         except sqlite3.Error as exc:
             self._problem(exc)
             return 0
+        if written:
+            self.error = ""
+        return written
+
+    async def flush(self) -> int:
+        """Commit what is queued now (in the store's thread); 0 when the disk refuses (see `status`)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._flush_or_note)
 
     async def flushing(self) -> None:
         """Commit queued writes every FLUSH_EVERY seconds (a supervised task)."""

@@ -17,6 +17,7 @@ each mount, headlines in the news desk. Every long-lived task runs under the sup
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import socket
 import time
@@ -24,13 +25,16 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import __version__
+from . import documents
 from .aio import background, cancel_background
-from .audio.chain_encoder import ChainEncoder
-from .audio.codecs import codec_for
-from .audio.encoder import Encoder, PlacedEncoder
 from .audio.feeder import Feeder
 from .audio.output import SKIP_FADE
+from .history.looplag import LoopLag
+from .history.metrics import exposition, registry_for
+from .history.recorder import History, Play
+from .history.render import build
+from .history.reports import Report
+from .history.webhooks import Webhooks
 from .library.scanner import Library
 from .library.scanner import open_store as open_library
 from .library.tags import read_tags
@@ -38,10 +42,11 @@ from .limits import raise_fd_limit, release_memory
 from .news.bulletin import BulletinBuilder
 from .news.desk import NewsDesk
 from .offload import Offload, OffloadError
+from .outputs import make_encoder, make_hls
 from .schedule.model import LoadedProgramme
 from .schedule.timeline import TimelineCache, local_day, timeline_json
 from .schedule.watch import ProgrammeWatcher
-from .settings import Config, MountConfig
+from .settings import Config
 from .sources.intake import SourceDesk
 from .sources.push import PushTarget
 from .sources.relay import RelayPull
@@ -49,8 +54,6 @@ from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
 from .stream.history import ListenerSampler
-from .stream.hls import HlsVariant
-from .stream.hls_server import HlsOutput
 from .stream.hls_server import head as hls_head
 from .stream.mount import Mount
 from .supervise import Supervisor
@@ -63,31 +66,6 @@ FD_RESERVE = 256  # descriptors kept for the station's own children, pipes and f
 TAGS_TIMEOUT = 60.0  # seconds to read a batch of tags at most
 TAGS_BATCH = 500  # files whose tags are read per offload job
 HOUSEKEEPING_INTERVAL = 30.0
-
-
-def make_encoder(ffmpeg: str, mount: Mount, config: Config) -> Encoder | ChainEncoder:
-    """A mount's encoder: continuous for MP3 and AAC, a chain per title for the Ogg formats."""
-    if codec_for(mount.config).chained:
-        return ChainEncoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_page)
-    return Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame)
-
-
-def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | None, list[Encoder]]:
-    """HLS variants, each with its AAC encoder fed from the station's one PCM path."""
-    hls = config.hls
-    if not hls.variants:
-        return None, []
-
-    def wall_of(sample: int) -> float:
-        return feeder.timeline.time_of(sample, time.time())
-
-    variants, encoders = [], []
-    for v in hls.variants:
-        variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of, hls.container)
-        settings = MountConfig(f"/hls/{v.name}", format="aac", bitrate=v.bitrate, sample_rate=v.sample_rate, channels=v.channels)
-        encoders.append(PlacedEncoder(ffmpeg, settings, config.sample_rate, config.channels, variant.frame))  # type: ignore[arg-type]
-        variants.append(variant)
-    return HlsOutput(variants, hls.segment), encoders
 
 
 class Station:
@@ -123,6 +101,16 @@ class Station:
         self.watcher = ProgrammeWatcher(config.playlists_dir, self.offload.run, self._adopt)
         self.pushers = [PushTarget(self.mounts[mount], url) for mount, url in config.push]
         self.relays = [RelayPull(url, mount, self.sources.passthrough_mount) for mount, url in config.relays]
+        self.history = History(config)  # plays, sessions, headlines: state/history.sqlite
+        for mount in self.mounts.values():
+            mount.on_listeners = self.history.listener_changed
+        self.sources.on_listeners = self.history.listener_changed
+        self.first_mount = self.own_mounts()[0].path  # plays are recorded as titles reach its listeners
+        self.title_changes: dict[str, int] = {}
+        self.dj_on_air = False
+        self.webhooks = Webhooks(config.history.webhooks, self.nowplaying)
+        self.loop_lag = LoopLag()
+        self.metrics_registry = registry_for(self, self.loop_lag)
         self._runner: web.AppRunner | None = None
         self._server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
@@ -199,6 +187,21 @@ class Station:
     def kill_source(self, mount: Mount) -> bool:
         return self.sources.kill(mount)
 
+    async def report(self, kind: str, start: str | None, end: str | None, tuning_hours: bool = False) -> Report:
+        """A report from the history database, computed in its store's thread (ReportError for a bad request)."""
+        tz = self.feeder.scheduler.tz if self.feeder.scheduler else dt.UTC
+        return await self.history.store.run(build, kind, start, end, tz, self.config.station_name, tuning_hours)
+
+    def reopen_logs(self) -> None:
+        """SIGHUP: the access log is opened afresh at its next write (after logrotate moved it)."""
+        if self.history.access is not None:
+            self.history.access.reopen()
+        log.info("SIGHUP: reopening the access log")
+
+    def metrics(self) -> bytes:
+        """/metrics: Prometheus' text format, read from the components' views now."""
+        return exposition(self.metrics_registry)
+
     def request_bulletin(self) -> dict:
         self.feeder.bulletins.request()
         return {"status": "bulletin starting", "headlines": len(self.news.headlines), "method": self.feeder.bulletins.method}
@@ -225,99 +228,11 @@ class Station:
 
     def nowplaying(self, base_url: str = "") -> dict:
         """The public metadata document (schema 1): what the website and apps read."""
-        base = base_url or self.config.public_url
-        onair, config = self.feeder.onair, self.config
-        mounts = [
-            {"mount": m.path, "listen_url": base + m.path, "format": m.info.content_type, "bitrate": m.info.bitrate,
-             "listeners": len(m.listeners), "title": m.title}
-            for m in self.live_mounts()
-        ]  # fmt: skip
-        return {
-            "schema": 1,
-            "station": {"name": config.station_name, "description": config.station_description, "url": config.station_url},
-            "mounts": mounts,
-            "listeners": self.listener_count(),
-            "live": self.feeder.live is not None,
-            "now_playing": onair.now_playing(time.time()),
-            "next": self.feeder.cues.next_view(),
-            "history": onair.history_view(),
-            "hls": self._hls_view(base),
-            "headlines": [h.to_json() for h in self.news.headlines],
-            "bulletin": self.feeder.bulletins.on_air,
-        }
-
-    def _hls_view(self, base: str) -> dict | None:
-        if self.hls is None:
-            return None
-        now = time.time()
-        return {"url": base + "/hls/live.m3u8", "listeners": self.hls.listeners.count(now), "variants": self.hls.view(now)}
+        return documents.nowplaying(self, base_url)
 
     def status(self) -> dict:
         """The operator's document (/api/status)."""
-        feeder = self.feeder
-        encoders = {enc.mount.path: enc for enc in self.encoders}
-        mounts = [{**m.view(), **(encoders[m.path].view() if m.path in encoders else {})} for m in self.mounts.values()]
-        return {
-            "server": "streamer", "version": __version__, "started": self.started, "uptime": round(time.time() - self.started, 1),
-            "listeners": self.listener_count(), "max_listeners": self.config.max_listeners, "mounts": mounts,
-            "now_playing": feeder.onair.now_status(), "schedule": self._schedule_status(),
-            "recent": feeder.onair.recent_status(), "problems": self._problems(),
-            "silence_inserted_seconds": round(feeder.output.silence_fed, 2), "decoder_failures": feeder.decoder_failures,
-            "tasks": self.supervisor.status(), "connections": self._connections_status(),
-            "relays": [r.view() for r in self.relays], "push": [p.view() for p in self.pushers],
-            "hls": {**self._hls_view(self.config.public_url), "requests": dict(self.hls.requests)} if self.hls else None,
-            "news": {**self.news.status(), "bulletins": feeder.bulletins.method}, "live": self._live_status(),
-            "library": self.library.status(), "loudness": self._loudness_status(),
-        }  # fmt: skip
-
-    def _problems(self) -> list[dict]:
-        """Files that failed on air, and the programme's files the library found unplayable
-        (passed over before they could fail): one list for the operator."""
-        problems = self.feeder.onair.problems_status()
-        seen = {p["file"] for p in problems}
-        problems += [{"time": None, **p} for p in self.library.problems() if p["file"] not in seen]
-        return problems
-
-    def _loudness_status(self) -> dict:
-        loudness, level, limiter = self.config.loudness, self.feeder.level, self.feeder.output.limiter
-        return {
-            "enabled": loudness.enabled, "target": loudness.target, "true_peak": loudness.true_peak, "max_gain": loudness.max_gain,
-            "now_playing": None if level is None else {"gain_db": level.gain_db, "cue_in": level.start, "cue_out": level.end,
-                                                         "from": level.basis},
-            "limiter_gain_db": round(limiter.gain_db, 2) if limiter else None,
-        }  # fmt: skip
-
-    def _live_status(self) -> dict:
-        """The live DJ: connected to the live mount (from where), and on air (under which name)."""
-        mount, session = self.mounts.get(self.config.live_mount), self.feeder.live
-        source = mount.source.address if mount is not None and mount.source is not None else None
-        return {"mount": self.config.live_mount, "connected": source, "on_air": session is not None, "name": session and session.live.name}
-
-    def _schedule_status(self) -> dict:
-        scheduler = self.feeder.scheduler
-        if scheduler is None:
-            return {}
-        t = time.time()
-        block = scheduler.block_at(t)
-        now = self.feeder.onair.now
-        return {
-            "timezone": str(scheduler.tz),
-            "local_time": scheduler.local(t).isoformat(timespec="seconds"),
-            "block": None if block is None else {"name": block.name, "priority": block.priority, "play": block.play},
-            "playlist": now.playlist if now else None,
-            "fallback": scheduler.programme.fallback,
-            "next_event": self.feeder.cues.next_view(),
-            "playlists": self.feeder.playlist_sizes(),
-            "warnings": self.feeder.warnings,
-            "reload": self.watcher.state,
-        }
-
-    def _connections_status(self) -> dict:
-        return {
-            "open": self.open_connections(), "limit": self.gate.fd_budget, "waiting_for_head": len(self.gate.pending),
-            "web": self.web_connections(), "event_subscribers": len(self.events.subscribers), "refused_busy": self.gate.refused,
-            "dropped_slow": self.gate.dropped_slow, "subscribers_dropped": self.events.dropped,
-        }  # fmt: skip
+        return documents.status(self)
 
     def health(self) -> tuple[bool, dict]:
         """(on air?, what is wrong): every station mount has fresh audio and no critical task is down."""
@@ -331,6 +246,7 @@ class Station:
 
     async def start(self, host: str, port: int) -> None:
         await self.watcher.first()  # a broken programme stops the start
+        await self.history.open()  # what a crash left open is closed before anyone listens
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
         await self._runner.setup()
         loop = asyncio.get_running_loop()
@@ -368,10 +284,21 @@ class Station:
         run("housekeeping", self._housekeeping)
         if self.hls is not None:
             run("hls publisher", self._publish_hls, critical=True)
+        run("history writer", self.history.writing)
+        run("history pruning", self.history.pruning)
+        if self.history.access is not None:
+            run("access log", self.history.access.writing)
+        run("event loop lag", self.loop_lag.run)
+        if self.webhooks.hooks:
+            run("webhooks", self.webhooks.run)
+            run("webhook watch", lambda: self.webhooks.watch(lambda: self.health()[0], self.listener_count))
 
     async def stop(self) -> None:
         if self._server:
             self._server.close()
+        if self.webhooks.hooks:
+            self.webhooks.fire("station_offline")
+            await self.webhooks.drain(2.0)
         self.events.close()
         await self.supervisor.stop()
         await cancel_background()
@@ -384,6 +311,7 @@ class Station:
             await self.feeder.live.live.close()
         for mount in self.mounts.values():
             mount.close_listeners()
+        await self.history.close()
         for enc in self.feeder.output.encoders:
             await enc.close()
         if self.feeder.bulletins.builder:
@@ -424,11 +352,26 @@ class Station:
 
     def _title_released(self, mount: str, title: str) -> None:
         """A title change has just gone out to listeners (not when it was decoded, ahead)."""
+        self.title_changes[mount] = self.title_changes.get(mount, 0) + 1
         for pusher in self.pushers:
             if pusher.mount.path == mount:
                 background(pusher.send_title(title), f"title to {pusher.safe_url}")
         if mount == next(iter(self.mounts)):
             self.events.publish("nowplaying", self.nowplaying())
+        if mount == self.first_mount:
+            live = self.feeder.live
+            play = self.history.title_released(self.feeder.onair, title, live.live.name if live else None)
+            if play is not None and self.webhooks.hooks:
+                self._play_webhooks(play)
+
+    def _play_webhooks(self, play: Play) -> None:
+        """song_changed for every play; live_connect / live_disconnect as a DJ's first or the
+        schedule's first title reaches listeners."""
+        self.webhooks.fire("song_changed")
+        dj = play.kind == "live" and (play.item is not None or self.feeder.live is not None)
+        if dj != self.dj_on_air:
+            self.dj_on_air = dj
+            self.webhooks.fire("live_connect" if dj else "live_disconnect")
 
     def _sources_changed(self) -> None:
         """A source came or went: pages learn which mounts they can play now."""

@@ -104,9 +104,10 @@ def test_where_a_late_ogg_listener_starts(tmp_path):
         ingest.feed(data[i : i + 4000])
         mount.buffer.append(b"".join(mount.pending_raw))
         mount.pending_raw.clear()
-    head_start, head_end = mount.header_span
-    assert head_start == 0 and data[:head_end] == mount.stream_header and mount.title == "Tendai - Song"
+    chain = mount.chains.current
+    assert chain is not None and chain.end is not None
+    assert chain.start == 0 and data[: chain.end] == chain.headers and mount.title == "Tendai - Song"
     start, prefix = mount.listen_start(20_000)
-    assert start > head_end and prefix == mount.stream_header  # far into the stream: headers first
+    assert start > chain.end and prefix == chain.headers  # far into the stream: headers first
     assert data[start : start + 4] == b"OggS"  # then from a page boundary
     assert mount.listen_start(mount.buffer.end) == (0, b"")  # a burst from the very start has them

@@ -12,9 +12,22 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "streamer"
-STAGES = ["wire", "schedule", "library", "news", "audio", "stream", "sources", "web"]
-BASE = {"config", "config_outputs", "settings", "limits", "state", "yamldoc", "aio", "child", "offload", "supervise", "__init__"}
-TOP = {"station", "cli", "library_cli", "__main__"}
+STAGES = ["wire", "schedule", "library", "news", "audio", "stream", "sources", "history", "web"]
+BASE = {
+    "config",
+    "config_outputs",
+    "config_history",
+    "settings",
+    "limits",
+    "state",
+    "yamldoc",
+    "aio",
+    "child",
+    "offload",
+    "supervise",
+    "__init__",
+}
+TOP = {"station", "cli", "checking", "library_cli", "documents", "outputs", "__main__"}
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 60
 LONG_MODULE_REASON = "Longer than 300 lines:"  # said in the module docstring where a module must be

@@ -76,7 +76,7 @@ def test_scan_list_and_check_name_every_problem_in_a_djs_words(station):
     third = streamer("library", "scan", cwd=station).stdout
     assert "1 to analyse" in third and "analysed 1 file(s)" in third
     rows = sqlite3.connect(station / "state" / "library.sqlite").execute("SELECT path FROM tracks").fetchall()
-    assert len(rows) == 6 and not any("notes.mp3" in r[0] for r in rows)
+    assert len(rows) == 6 and not any(b"notes.mp3" in r[0] for r in rows)
 
 
 def test_a_file_that_changes_or_vanishes_while_analysed_gets_no_row(tmp_path):

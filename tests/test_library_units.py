@@ -144,3 +144,17 @@ def test_loudness_settings_and_their_errors():
         parse_config("audio:\n  loudness: {target: 3, max_gian: 6}\n" + base, Path("c.yaml"))
     text = str(err.value)
     assert "c.yaml:2:22: audio.loudness.target: must be between -40 and -5, not 3" in text and "did you mean 'max_gain'" in text
+
+
+def test_a_file_name_that_is_not_utf8_keeps_its_row(tmp_path):
+    odd = "/m/caf\udce9.mp3"  # b"caf\xe9.mp3" as Python names it
+
+    async def go():
+        store = Store(tmp_path / "library.sqlite", MIGRATIONS)
+        store.write(UPSERT, row_of(entry(path=odd)))
+        await store.flush()
+        back = await store.run(load_all)
+        await store.close()
+        return back
+
+    assert list(asyncio.run(go())) == [odd]

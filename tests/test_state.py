@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sqlite3
 
 from streamer.state import Store, open_or_rebuild
 
 MIGRATIONS = ["CREATE TABLE t (x INTEGER)", "ALTER TABLE t ADD COLUMN y TEXT; CREATE INDEX t_x ON t(x)"]
+
+
+def run(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps a loop running in
+    the main thread for the whole session, where asyncio.run refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_migrations_run_once_and_in_order(tmp_path):
@@ -41,7 +49,7 @@ def test_writes_are_queued_and_committed_in_batches(tmp_path):
         await store.close()
         return count, store.status()
 
-    count, status = asyncio.run(go())
+    count, status = run(go())
     assert count == (1000, sum(range(1000))) and status["ok"] and status["written"] == 1000
 
 
@@ -58,7 +66,17 @@ def test_a_failing_write_is_kept_for_the_next_batch(tmp_path):
         await store.close()
         return failed, store.status()
 
-    failed, ok = asyncio.run(go())
+    failed, ok = run(go())
     assert not failed["ok"] and "no such table: nowhere" in failed["error"] and failed["queued"] == 2
     assert ok["ok"] and ok["written"] == 1
     assert sqlite3.connect(tmp_path / "c.sqlite").execute("SELECT x FROM t").fetchall() == [(1,)]
+
+
+def test_a_row_sqlite_cannot_take_is_dropped_alone(tmp_path):
+    """A path that is not UTF-8 (a surrogate-escaped file name) must not stop the batch it is in."""
+    store = Store(tmp_path / "d.sqlite", MIGRATIONS)
+    store._queue = [("INSERT INTO t (x, y) VALUES (?, ?)", (1, "ok")), ("INSERT INTO t (x, y) VALUES (?, ?)", (2, "caf\udce9")),
+                    ("INSERT INTO t (x, y) VALUES (?, ?)", (3, "ok"))]  # fmt: skip
+    assert store._flush_or_note() == 2 and store.status()["ok"]
+    store._conn.close()
+    assert sqlite3.connect(tmp_path / "d.sqlite").execute("SELECT x FROM t ORDER BY x").fetchall() == [(1,), (3,)]

@@ -29,6 +29,7 @@ class NowPlaying:
     started: float  # wall time it goes on air (station timeline)
     station_sample: int
     title: str  # what players show (StreamTitle)
+    event: str | None = None  # the timed event that played it
 
 
 @dataclass(slots=True)
@@ -68,7 +69,8 @@ class OnAir:
         """`info` goes on air at station sample `sample` (wall time `started`): its title."""
         block = choice.block.name if choice.block else None
         title = self.title_for(info, choice)
-        now = NowPlaying(info, choice.playlist, choice.kind, block, started, sample, title)
+        event = getattr(choice.event, "name", None)
+        now = NowPlaying(info, choice.playlist, choice.kind, block, started, sample, title, event)
         if self.now is not None:
             self.recent.appendleft(self.now)
         self.now = now

@@ -9,6 +9,7 @@ functions here run in the Store's thread (state.py) and take its connection.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import astuple, dataclass, fields
 
@@ -58,7 +59,7 @@ COLUMNS = [f.name for f in fields(Entry)]
 
 MIGRATIONS = [
     """CREATE TABLE tracks (
-        path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
+        path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
         duration REAL NOT NULL, codec TEXT NOT NULL, sample_rate INTEGER NOT NULL, channels INTEGER NOT NULL,
         artist TEXT NOT NULL, title TEXT NOT NULL, album TEXT NOT NULL, isrc TEXT NOT NULL, label TEXT NOT NULL,
         year TEXT NOT NULL, genre TEXT NOT NULL, integrated REAL, lra REAL, true_peak REAL,
@@ -71,11 +72,17 @@ UPSERT = f"INSERT OR REPLACE INTO tracks ({', '.join(COLUMNS)}) VALUES ({', '.jo
 DELETE = "DELETE FROM tracks WHERE path = ?"
 
 
+def path_key(path: str) -> bytes:
+    """A path as the file system spells it: a file name that is not UTF-8 is kept exactly."""
+    return os.fsencode(path)
+
+
 def row_of(entry: Entry) -> tuple:
-    return astuple(entry)
+    return (path_key(entry.path), *astuple(entry)[1:])
 
 
 def load_all(conn: sqlite3.Connection) -> dict[str, Entry]:
     """Every row, by path."""
     rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM tracks").fetchall()
-    return {row[0]: Entry(*row) for row in rows}
+    entries = [Entry(os.fsdecode(row[0]), *row[1:]) for row in rows]
+    return {e.path: e for e in entries}

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..state import Store
 from ..wire.text import display_path
 from .analyser import NICE, FileState, analyse, file_state
-from .catalog import DELETE, MIGRATIONS, UPSERT, Entry, load_all, row_of
+from .catalog import DELETE, MIGRATIONS, UPSERT, Entry, load_all, path_key, row_of
 
 log = logging.getLogger("streamer.library")
 
@@ -206,7 +206,7 @@ class Library:
 
     def _forget(self, key: str) -> None:
         self.entries.pop(key, None)
-        self.store.write(DELETE, (key,))
+        self.store.write(DELETE, (path_key(key),))
 
     # --- what the operator sees ---------------------------------------------------------------------
 

@@ -259,6 +259,7 @@ class NewsDesk:
             message = str(exc) or type(exc).__name__
             if isinstance(exc, TimeoutError):
                 message = f"no answer within {feed.timeout:g} s"
+            state["errors"] = state.get("errors", 0) + 1
             if self.errors.get(key) != message:
                 log.warning("news feed %s: %s (keeping its previous headlines)", feed.url, message)
             self.errors[key] = message

@@ -22,6 +22,7 @@ from ..audio.feeder import Feeder
 from ..limits import cap_socket_buffer
 from ..settings import Config, MountConfig, mount_path_problem
 from ..stream.frontdoor import Reply, http_date
+from ..stream.listener import Listener
 from ..stream.mount import MAX_PENDING_SECONDS, Mount
 from ..supervise import Supervisor
 from ..wire.credentials import check_basic
@@ -60,6 +61,7 @@ class SourceDesk:
         self.on_title = on_title
         self.on_change: Callable[[], None] = lambda: None  # told when a mount gains or loses its source
         self.logins = LoginGuard()
+        self.on_listeners: Callable[[Mount, Listener, bool], None] = lambda mount, listener, joined: None  # the station's history
         self.declared = {m.path for m in config.mounts} | {path for path, _ in config.relays}
 
     # --- the door ------------------------------------------------------------------------------------
@@ -182,6 +184,7 @@ class SourceDesk:
         mount = Mount(config, self.config.fanout_interval, on_title=self.on_title)
         mount.passthrough = True
         mount.on_source_gone = self.gone
+        mount.on_listeners = self.on_listeners
         self.mounts[config.path] = mount
         self.supervisor.start(f"pacer {config.path}", mount.run)
         return mount
@@ -197,7 +200,7 @@ class SourceDesk:
             log.info("%s: source gone; %d listener(s) moved to %s", mount.path, len(moved), target.path)
         if mount.path not in self.declared and self.mounts.get(mount.path) is mount:
             del self.mounts[mount.path]
-            mount.close_listeners()
+            mount.close_listeners("source gone")
             background(self.supervisor.stop_task(f"pacer {mount.path}"), f"stopping the pacer of {mount.path}")
             log.info("%s: removed (it existed only while its source was connected)", mount.path)
         self.on_change()

@@ -17,6 +17,7 @@ class Link:
     def __init__(self) -> None:
         self.connected = False
         self.connects = 0
+        self.failures = 0  # connections that failed or ended (for /metrics)
         self.last_error = ""
 
     async def once(self) -> None:
@@ -34,6 +35,7 @@ class Link:
             except FAILURES as exc:
                 self.last_error = str(exc) or type(exc).__name__
             self.connected = False
+            self.failures += 1
             log.warning("%s: %s; reconnecting in %g s", self.what, self.last_error, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)

@@ -231,7 +231,8 @@ class FrontDoor(asyncio.Protocol):
         start, prefix = mount.listen_start(mount.config.burst_size)
         if prefix:
             transport.write(prefix)  # an Ogg stream's header pages, before any audio page
-        listener = Listener(mount, transport, start, metaint, self.address, head.header("user-agent"))
+        request = f"{head.method} {head.target} {head.version}"
+        listener = Listener(mount, transport, start, metaint, self.address, head.header("user-agent"), head.header("referer"), request)
         transport.set_protocol(listener)
         mount.add(listener)
         listener.feed(mount.buffer.end)  # the burst: audio at once, from a frame boundary

@@ -28,9 +28,15 @@ _ids = itertools.count(1)
 
 
 class Listener(asyncio.Protocol):
-    __slots__ = ("address", "closed", "connected_at", "icy", "id", "mount", "paused", "pos", "sent", "transport", "user_agent")
+    __slots__ = (
+        "address", "closed", "connected_at", "icy", "id", "mount", "paused", "pos", "reason", "referer", "request", "sent", "transport",
+        "user_agent",
+    )  # fmt: skip
 
-    def __init__(self, mount: Mount, transport: asyncio.Transport, start: int, metaint: int, address: str, user_agent: str) -> None:
+    def __init__(
+        self, mount: Mount, transport: asyncio.Transport, start: int, metaint: int, address: str, user_agent: str,
+        referer: str = "", request: str = "",
+    ) -> None:  # fmt: skip
         self.id = next(_ids)
         self.mount = mount
         self.transport = transport
@@ -40,6 +46,9 @@ class Listener(asyncio.Protocol):
         self.closed = False
         self.address = address
         self.user_agent = user_agent[:200]
+        self.referer = referer[:500]
+        self.request = request[:300]  # "GET /main HTTP/1.1", for the access log
+        self.reason = "left"  # why it ended: left, evicted, killed, server stop, source gone
         self.connected_at = time.time()
         self.sent = 0
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
@@ -91,6 +100,7 @@ class Listener(asyncio.Protocol):
         """Fallen further behind than queue_size: drop it so nobody else ever waits."""
         if self.closed:
             return
+        self.reason = "evicted"
         self.mount.evicted += 1
         log.info(
             "%s: listener %d (%s) fell %d bytes behind; disconnected",
@@ -100,6 +110,12 @@ class Listener(asyncio.Protocol):
             self.mount.buffer.end - self.pos,
         )
         self.close(abort=True)
+
+    def kill(self) -> None:
+        """Icecast's killclient: dropped by the operator."""
+        if not self.closed:
+            self.reason = "killed"
+            self.close(abort=True)
 
     def close(self, abort: bool = False) -> None:
         if not self.closed:

@@ -59,6 +59,8 @@ class Mount:
         self._next_title: str | None = None
         self.on_set_title: Callable[[str], None] | None = None  # the live mount: titles go on air
         self.on_source_gone: Callable[[Mount], None] | None = None
+        # Told when a listener joins (True) or leaves (False) this mount: the station's history.
+        self.on_listeners: Callable[[Mount, Listener, bool], None] = lambda mount, listener, joined: None
         self._arrived = asyncio.Event()
         self.clock: PacingClock | None = None
         self.started_at = time.time()
@@ -136,18 +138,6 @@ class Mount:
         """An Ogg chain's header pages are complete, ending at stream offset `end`."""
         self.chains.headers_done(header, end)
 
-    @property
-    def stream_header(self) -> bytes:
-        """The current Ogg chain's header pages."""
-        chain = self.chains.current
-        return chain.headers if chain else b""
-
-    @property
-    def header_span(self) -> tuple[int, int | None] | None:
-        """Where the current Ogg chain's header pages are in the stream."""
-        chain = self.chains.current
-        return (chain.start, chain.end) if chain else None
-
     def listen_start(self, burst: int) -> tuple[int, bytes]:
         """Where a new listener starts in the buffer, and what it must get first: for Ogg, the
         header pages of the chain its burst begins in (chains.py)."""
@@ -166,8 +156,9 @@ class Mount:
 
     # --- the clock ------------------------------------------------------------------------
 
-    def close_listeners(self) -> None:
+    def close_listeners(self, reason: str = "server stop") -> None:
         for listener in list(self.listeners):
+            listener.reason = reason
             listener.close()
 
     def backlog(self) -> float:
@@ -273,9 +264,12 @@ class Mount:
         self.listeners.add(listener)
         self.connections += 1
         self.peak = max(self.peak, len(self.listeners))
+        self.on_listeners(self, listener, True)
 
     def remove(self, listener: Listener) -> None:
-        self.listeners.discard(listener)
+        if listener in self.listeners:
+            self.listeners.discard(listener)
+            self.on_listeners(self, listener, False)
 
     def view(self) -> dict:
         """The mount as /api/status shows it."""

@@ -79,7 +79,7 @@ async def killclient(request: web.Request) -> web.Response:
     wanted = safe_text(request.query.get("id", ""))
     for listener in list(mount.listeners):
         if str(listener.id) == wanted:
-            listener.close(abort=True)
+            listener.kill()
             return xml(iceresponse(f"Client {wanted} removed"))
     return xml(iceresponse(f"Client {wanted[:50]} not found", ok=False), status=400)
 

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from ..wire.text import safe_text
-from . import admin, assets, control, newsroom, pages, status
+from . import admin, assets, control, newsroom, pages, reports, status
 from .port import STATION, StationPort
 
 log = logging.getLogger("streamer.api")
@@ -48,6 +48,8 @@ def make_app(station: StationPort) -> web.Application:
     get("/status-json.xsl", status.status_json)
     get("/healthz", status.healthz)
     get("/api/nowplaying", status.nowplaying)
+    get("/api/reports/{kind}", reports.report)
+    get("/metrics", reports.metrics)
     get("/api/news", newsroom.news_list)
     app.router.add_post("/api/news", newsroom.news_post)
     app.router.add_delete("/api/news/{id}", newsroom.news_delete)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from ..history.reports import Report
 from ..news.desk import NewsDesk
 from ..settings import Config
 from ..sources.logins import LoginGuard
@@ -35,6 +36,8 @@ class StationPort(Protocol):
     def skip(self) -> dict: ...
     def schedule(self, hours: float, today: bool = False) -> dict | None: ...
     def listener_history(self, hours: float, step: float) -> dict: ...
+    async def report(self, kind: str, start: str | None, end: str | None, tuning_hours: bool = False) -> Report: ...
+    def metrics(self) -> bytes: ...
 
 
 STATION: web.AppKey[StationPort] = web.AppKey("station")

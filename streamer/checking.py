@@ -1,0 +1,60 @@
+"""`streamer check`: what would stop or spoil the programme, each as FILE:LINE: message —
+files missing, unreadable or unplayable (from the track library), DJs a block names who have
+no account, ambiguous overlaps — and notes for what is only worth knowing."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .library_cli import check_library
+from .schedule.programme import Programme
+from .schedule.sources import expand_sources
+from .schedule.timeline import overlaps
+from .settings import Config
+
+
+def check_programme(config: Config, programme: Programme) -> int:
+    """Print every problem (exit status 1) or a summary and notes (0)."""
+    problems: list[str] = []
+    named: list[tuple[str, Path]] = []  # (the playlist naming it, file)
+    for spec in programme.playlists.values():
+        found, warnings = expand_sources(spec)
+        problems += warnings
+        where = f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}"
+        for f in found:
+            named.append((where, f))
+            if not f.is_file():
+                problems.append(f"{where}: {f}: file not found")
+            elif not os.access(f, os.R_OK):
+                problems.append(f"{where}: {f}: not readable")
+    files = len({f for _, f in named})
+    unplayable, library_notes = check_library(config, [(w, f) for w, f in named if f.is_file()])
+    problems += unplayable
+    djs = {name for name, _ in config.djs}
+    for block in programme.blocks:
+        for dj in block.live_djs:
+            if dj not in djs:
+                where = block.where
+                problems.append(
+                    f"{where.file}:{where.line}: block {block.name!r}: live_djs names {dj!r}, who is not in djs: in {config.file}"
+                )
+    notes = library_notes
+    for o in overlaps(programme):
+        where = o.b.where
+        line = f"{where.file}:{where.line}: {o.describe()}"
+        (problems if o.ambiguous else notes).append(line)
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(
+        f"ok: {len(config.mounts)} mount(s), {len(programme.playlists)} playlist(s), {files} audio file(s), "
+        f"{len(programme.blocks)} block(s), {len(programme.events)} event(s); fallback {programme.fallback!r}; "
+        f"time zone {programme.timezone}"
+    )
+    for line in notes:
+        print(f"note: {line}")
+    return 0

@@ -1,0 +1,118 @@
+"""The documents the station answers with, composed from its parts: the public now-playing
+document (/api/nowplaying, the SSE snapshot, the pages) and the operator's status
+(/api/status). Read-only: nothing here changes the station."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .station import Station
+
+
+def nowplaying(station: Station, base_url: str = "") -> dict:
+    """The public metadata document (schema 1): what the website and apps read."""
+    base = base_url or station.config.public_url
+    onair, config = station.feeder.onair, station.config
+    mounts = [
+        {"mount": m.path, "listen_url": base + m.path, "format": m.info.content_type, "bitrate": m.info.bitrate,
+         "listeners": len(m.listeners), "title": m.title}
+        for m in station.live_mounts()
+    ]  # fmt: skip
+    return {
+        "schema": 1,
+        "station": {"name": config.station_name, "description": config.station_description, "url": config.station_url},
+        "mounts": mounts,
+        "listeners": station.listener_count(),
+        "live": station.feeder.live is not None,
+        "now_playing": onair.now_playing(time.time()),
+        "next": station.feeder.cues.next_view(),
+        "history": onair.history_view(),
+        "hls": hls_view(station, base),
+        "headlines": [h.to_json() for h in station.news.headlines],
+        "bulletin": station.feeder.bulletins.on_air,
+    }
+
+
+def hls_view(station: Station, base: str) -> dict | None:
+    if station.hls is None:
+        return None
+    now = time.time()
+    return {"url": base + "/hls/live.m3u8", "listeners": station.hls.listeners.count(now), "variants": station.hls.view(now)}
+
+
+def status(station: Station) -> dict:
+    """The operator's document (/api/status)."""
+    feeder = station.feeder
+    encoders = {enc.mount.path: enc for enc in station.encoders}
+    mounts = [{**m.view(), **(encoders[m.path].view() if m.path in encoders else {})} for m in station.mounts.values()]
+    return {
+        "server": "streamer", "version": __version__, "started": station.started, "uptime": round(time.time() - station.started, 1),
+        "listeners": station.listener_count(), "max_listeners": station.config.max_listeners, "mounts": mounts,
+        "now_playing": feeder.onair.now_status(), "schedule": _schedule_status(station),
+        "recent": feeder.onair.recent_status(), "problems": _problems(station),
+        "silence_inserted_seconds": round(feeder.output.silence_fed, 2), "decoder_failures": feeder.decoder_failures,
+        "tasks": station.supervisor.status(), "connections": _connections_status(station),
+        "relays": [r.view() for r in station.relays], "push": [p.view() for p in station.pushers],
+        "hls": {**hls_view(station, station.config.public_url), "requests": dict(station.hls.requests)} if station.hls else None,
+        "news": {**station.news.status(), "bulletins": feeder.bulletins.method}, "live": _live_status(station),
+        "library": station.library.status(), "loudness": _loudness_status(station),
+        "history": station.history.status(), "event_loop_lag": station.loop_lag.view(), "webhooks": station.webhooks.status(),
+    }  # fmt: skip
+
+
+def _problems(station: Station) -> list[dict]:
+    """Files that failed on air, and the programme's files the library found unplayable
+    (passed over before they could fail): one list for the operator."""
+    problems = station.feeder.onair.problems_status()
+    seen = {p["file"] for p in problems}
+    problems += [{"time": None, **p} for p in station.library.problems() if p["file"] not in seen]
+    return problems
+
+
+def _loudness_status(station: Station) -> dict:
+    loudness, level, limiter = station.config.loudness, station.feeder.level, station.feeder.output.limiter
+    return {
+        "enabled": loudness.enabled, "target": loudness.target, "true_peak": loudness.true_peak, "max_gain": loudness.max_gain,
+        "now_playing": None if level is None else {"gain_db": level.gain_db, "cue_in": level.start, "cue_out": level.end,
+                                                     "from": level.basis},
+        "limiter_gain_db": round(limiter.gain_db, 2) if limiter else None,
+    }  # fmt: skip
+
+
+def _live_status(station: Station) -> dict:
+    """The live DJ: connected to the live mount (from where), and on air (under which name)."""
+    mount, session = station.mounts.get(station.config.live_mount), station.feeder.live
+    source = mount.source.address if mount is not None and mount.source is not None else None
+    return {"mount": station.config.live_mount, "connected": source, "on_air": session is not None, "name": session and session.live.name}
+
+
+def _schedule_status(station: Station) -> dict:
+    scheduler = station.feeder.scheduler
+    if scheduler is None:
+        return {}
+    t = time.time()
+    block = scheduler.block_at(t)
+    now = station.feeder.onair.now
+    return {
+        "timezone": str(scheduler.tz),
+        "local_time": scheduler.local(t).isoformat(timespec="seconds"),
+        "block": None if block is None else {"name": block.name, "priority": block.priority, "play": block.play},
+        "playlist": now.playlist if now else None,
+        "fallback": scheduler.programme.fallback,
+        "next_event": station.feeder.cues.next_view(),
+        "playlists": station.feeder.playlist_sizes(),
+        "warnings": station.feeder.warnings,
+        "reload": station.watcher.state,
+    }
+
+
+def _connections_status(station: Station) -> dict:
+    return {
+        "open": station.open_connections(), "limit": station.gate.fd_budget, "waiting_for_head": len(station.gate.pending),
+        "web": station.web_connections(), "event_subscribers": len(station.events.subscribers), "refused_busy": station.gate.refused,
+        "dropped_slow": station.gate.dropped_slow, "subscribers_dropped": station.events.dropped,
+    }  # fmt: skip

@@ -1,0 +1,49 @@
+"""`streamer report KIND`: a report from the history database, read beside a running station
+(read-only; WAL lets it read while the station writes)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+import sys
+import zoneinfo
+from pathlib import Path
+
+from ..schedule.programme import load_programme
+from ..settings import Config
+from ..yamldoc import ConfigError
+from .render import build, render
+from .reports import ReportError
+
+
+def report_command(config: Config, kind: str, start: str | None, end: str | None, fmt: str, tuning_hours: bool, output: str | None) -> int:
+    """Print (or write to `output`) the report; 2 for a bad request, 1 when there is nothing to read."""
+    try:
+        tz: dt.tzinfo = load_programme(config.playlists_dir).timezone
+    except ConfigError:
+        tz = zoneinfo.ZoneInfo("UTC")
+        print("streamer report: the playlists do not load (streamer check says why); dates are UTC", file=sys.stderr)
+    path = config.state_dir / "history.sqlite"
+    if not path.is_file():
+        print(f"streamer report: no history at {path} yet (the station records once it has run)", file=sys.stderr)
+        return 1
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as conn:
+            made = build(conn, kind, start, end, tz, config.station_name, tuning_hours)
+    except ReportError as exc:
+        print(f"streamer report: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"streamer report: {path}: {exc}", file=sys.stderr)
+        return 1
+    body, _ = render(made, fmt)
+    if not output:
+        sys.stdout.write(body if body.endswith("\n") else body + "\n")
+        return 0
+    target = Path(output)
+    if target.is_dir():
+        target = target / (made.filename or f"{kind}-{made.start}-{made.end}.{fmt}")
+    target.write_text(body, encoding="utf-8")
+    print(f"wrote {target}", file=sys.stderr)
+    return 0

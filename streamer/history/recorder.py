@@ -1,0 +1,267 @@
+"""The station's memory as it happens: every item whose title reaches listeners (a play),
+every listener's session, every headline read, the audience minute by minute.
+
+Nothing here waits: the hooks run on the event loop in microseconds and only queue rows
+(`Store.write`); the store's own thread commits them in one batch every half second with a
+heartbeat, so a `kill -9` loses at most that half second, and what it left open is closed at
+the next start from the heartbeat. A play counts as heard by a session when any of its audio
+reached that listener: the burst a new listener gets carries the previous item's last
+seconds, so those count too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..audio.onair import NowPlaying, OnAir
+from ..settings import Config
+from ..state import Store
+from ..wire.text import display_path
+from . import schema
+from .accesslog import AccessLog, access_line
+from .audience import Audience
+from .privacy import GeoIP, keep_ip
+from .upkeep import prune, recover
+
+if TYPE_CHECKING:
+    from ..stream.listener import Listener
+    from ..stream.mount import Mount
+
+log = logging.getLogger("streamer.history")
+
+COMMIT_EVERY = 0.5  # seconds between batches (and heartbeats)
+PRUNE_FIRST, PRUNE_EVERY = 60.0, 86400.0
+RECENT_PLAYS = 16  # closed plays a new listener's burst may still reach
+
+
+@dataclass(slots=True)
+class Play:
+    id: int
+    started: float
+    kind: str
+    title: str
+    item: NowPlaying | None
+    unique: int  # sessions that heard some of it (those at its start included)
+    prev_kind: str | None  # the kind of the play before it (live_connect / live_disconnect)
+    left: int = 0
+    dirty: bool = False
+
+
+@dataclass(slots=True)
+class Session:
+    id: int
+    started: float
+    own: bool  # on one of the station's own mounts: it hears the plays
+    ip: str  # as stored
+    listener: Listener
+
+
+class History:
+    def __init__(self, config: Config) -> None:
+        h = config.history
+        self.store = Store(config.state_dir / "history.sqlite", schema.MIGRATIONS)
+        self.ip_mode = h.ip
+        self.salt = b""
+        self.keep_days = h.keep_days
+        self.geo = GeoIP(h.geoip)
+        self.access = AccessLog(h.access_log) if h.access_log else None
+        self.sessions: dict[int, Session] = {}  # by listener id
+        self.listening = 0  # sessions on the station's own mounts now
+        self.play: Play | None = None
+        self.closed: deque[tuple[int, float]] = deque(maxlen=RECENT_PLAYS)  # (id, ended), newest first
+        self.audience = Audience()
+        self._last_id = int(time.time() * 1000)  # ids stay unique across runs even when the file cannot be read
+        self._first_id = self._last_id + 1
+        self._last_item: NowPlaying | None = None
+        self.recovered: dict | None = None
+
+    def _id(self) -> int:
+        self._last_id = max(self._last_id + 1, int(time.time() * 1000))
+        return self._last_id
+
+    # --- start and stop ---------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Before the first listener: close what a crash left open, learn the ids in use."""
+        await self._recover()
+
+    async def _recover(self) -> None:
+        try:
+            found = await self.store.run(recover, self._first_id)
+        except sqlite3.Error:
+            return  # shown in status(); tried again with every batch until it works
+        self.recovered = found
+        self.salt = found["salt"].encode()
+        if self._last_id < self._first_id:  # no id handed out yet: continue above the file's
+            self._last_id = max(self._last_id, found["max_id"])
+            self._first_id = self._last_id + 1
+        if found["sessions_closed"] or found["plays_closed"]:
+            log.warning(
+                "history: the last run stopped without closing %d session(s) and %d play(s); closed at its last heartbeat",
+                found["sessions_closed"], found["plays_closed"],
+            )  # fmt: skip
+
+    async def commit(self) -> None:
+        """Queue the audience so far, the open play's counts and a heartbeat; commit the batch."""
+        now = time.time()
+        self.audience.checkpoint(now, self._minute)
+        play = self.play
+        if play is not None and play.dirty:
+            self.store.write(schema.UPDATE_PLAY_COUNTS, (play.unique, play.left, play.id))
+            play.dirty = False
+        self.store.write(schema.HEARTBEAT, (repr(now),))
+        await self.store.flush()
+        if self.recovered is None:
+            await self._recover()
+
+    async def writing(self) -> None:
+        while True:
+            await asyncio.sleep(COMMIT_EVERY)
+            await self.commit()
+
+    async def pruning(self) -> None:
+        """Delete what is older than keep_days: soon after the start, then daily."""
+        await asyncio.sleep(PRUNE_FIRST)
+        while True:
+            try:
+                deleted = await self.store.run(prune, time.time() - self.keep_days * 86400)
+                if deleted:
+                    log.info("history: %d row(s) older than %d days deleted", deleted, self.keep_days)
+            except sqlite3.Error:
+                pass  # shown in status()
+            await asyncio.sleep(PRUNE_EVERY)
+
+    async def close(self) -> None:
+        """A clean stop: every session and the play on air end now, all of it committed."""
+        now = time.time()
+        for session in list(self.sessions.values()):
+            session.listener.reason = "server stop"
+            self._end_session(session.listener, now)
+        if self.play is not None:
+            self._close_play(self.play, now)
+            self.play = None
+        await self.commit()
+        await self.store.close()
+        if self.access is not None:
+            await self.access.close()
+
+    # --- listeners (the mounts' hook) ---------------------------------------------------------------
+
+    def listener_changed(self, mount: Mount, listener: Listener, joined: bool) -> None:
+        now = time.time()
+        self.audience.set(mount.path, len(mount.listeners), now, self._minute)
+        if joined:
+            if listener.id not in self.sessions:
+                self._start_session(mount, listener, now)
+        elif listener.closed:
+            self._end_session(listener, now)
+
+    def _start_session(self, mount: Mount, listener: Listener, now: float) -> None:
+        kbps = mount.info.bitrate or 0
+        burst = (mount.buffer.end - listener.pos) / (kbps * 125) if kbps else 0.0
+        address = listener.address
+        session = Session(self._id(), now, not mount.passthrough, keep_ip(address, self.ip_mode, self.salt), listener)
+        self.sessions[listener.id] = session
+        country = self.geo.country(address)
+        row = (session.id, mount.path, session.ip, country, listener.user_agent, listener.referer, now, kbps)
+        self.store.write(schema.INSERT_SESSION, row)
+        if session.own:
+            self.listening += 1
+            if self.play is not None:
+                self.play.unique += 1
+                self.play.dirty = True
+            heard_from = now - burst  # the burst carries audio that aired this long ago
+            for play_id, ended in self.closed:
+                if ended <= heard_from:
+                    break
+                self.store.write(schema.CREDIT_PLAY, (play_id,))
+
+    def _end_session(self, listener: Listener, now: float) -> None:
+        session = self.sessions.pop(listener.id, None)
+        if session is None:
+            return
+        seconds = now - session.started
+        self.store.write(schema.END_SESSION, (now, seconds, listener.sent, listener.reason, session.id))
+        if session.own:
+            self.listening -= 1
+            if self.play is not None:
+                self.play.left += 1
+                self.play.dirty = True
+        if self.access is not None:
+            line = access_line(session.ip, now, listener.request, listener.sent, listener.referer, listener.user_agent, seconds)
+            self.access.add(line)
+
+    def _minute(self, minute: int, mount: str, peak: int, seconds: float) -> None:
+        self.store.write(schema.AUDIENCE_MINUTE, (minute, mount, peak, round(seconds, 3)))
+
+    # --- plays (titles reaching listeners on the station's first mount) ----------------------------------
+
+    def title_released(self, onair: OnAir, title: str, dj: str | None) -> Play | None:
+        """A title reached listeners: the play it starts, or None when it continues the one on
+        air (a bulletin's next segment on the same headline). A title no item announced was set
+        through /admin/metadata: a live play (by the DJ on air, if one is)."""
+        now = time.time()
+        item = self._match(onair, title, now)
+        prev = self.play
+        if prev is not None:
+            if (item is not None and item is prev.item) or (item is None and prev.item is None and prev.title == title):
+                return None
+            if item is not None and item.kind == "bulletin" and prev.kind == "bulletin" and prev.title == title:
+                prev.item = item
+                return None
+        if item is not None:
+            self._last_item = item
+        play = self._open_play(item, title, dj, now, prev.kind if prev else None)
+        if prev is not None:
+            self._close_play(prev, now)
+        self.play = play
+        if play.kind == "bulletin":
+            if play.prev_kind != "bulletin":
+                self.store.write(schema.INSERT_HEADLINE, (now, "bulletin", "bulletin"))
+            self.store.write(schema.INSERT_HEADLINE, (now, "headline", title))
+        return play
+
+    def _match(self, onair: OnAir, title: str, now: float) -> NowPlaying | None:
+        """The announced item this title belongs to: the first with that title after the last
+        one matched (announcements run ahead of the air by the lookahead, in order)."""
+        items = list(reversed(onair.recent)) + ([onair.now] if onair.now is not None else [])
+        for i, item in enumerate(items):
+            if item is self._last_item:
+                return next((it for it in items[i + 1 :] if it.title == title), None)
+        return next((it for it in reversed(items) if it.title == title and it.started <= now + 5), None)
+
+    def _open_play(self, item: NowPlaying | None, title: str, dj: str | None, now: float, prev_kind: str | None) -> Play:
+        play = Play(self._id(), now, item.kind if item else "live", title, item, self.listening, prev_kind)
+        if item is None:
+            artist, _, song = title.partition(" - ") if " - " in title else ("", "", title)
+            fields = (None, None, None, None, artist, song, "", "", "", title, dj)
+        else:
+            info, live = item.info, item.kind == "live"
+            fields = (
+                item.playlist, item.block, item.event, None if live else display_path(info.path),
+                info.artist, info.title, info.album, info.isrc, info.label, title, display_path(info.path) if live else None,
+            )  # fmt: skip
+        self.store.write(schema.INSERT_PLAY, (play.id, now, play.kind, *fields, play.unique, play.unique))
+        return play
+
+    def _close_play(self, play: Play, now: float) -> None:
+        self.store.write(schema.END_PLAY, (now, now, play.unique, play.left, play.id))
+        self.closed.appendleft((play.id, now))
+
+    def status(self) -> dict:
+        return {
+            "database": self.store.status(),
+            "access_log": self.access.status() if self.access else None,
+            "sessions_open": len(self.sessions),
+            "on_air": {"id": self.play.id, "kind": self.play.kind, "title": self.play.title, "listeners_heard": self.play.unique}
+            if self.play
+            else None,
+            "recovered": None if self.recovered is None else {k: v for k, v in self.recovered.items() if k != "salt"},
+            "geoip": self.geo.error or (str(self.geo.path) if self.geo.path else None),
+        }

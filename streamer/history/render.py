@@ -1,0 +1,75 @@
+"""Reports made and written out: JSON, CSV, plain text, and SoundExchange's own text layout
+(AzuraCast's: `|`-delimited, every text field upper-cased and wrapped in `^`, numbers bare)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from datetime import tzinfo
+
+from .audience_report import audience
+from .reports import KINDS, Report, ReportError, Section, parse_range, plays, soundexchange, soundexchange_name, tracks
+
+
+def build(
+    conn: sqlite3.Connection, kind: str, start: str | None, end: str | None, tz: tzinfo, service: str, tuning_hours: bool = False
+) -> Report:
+    """The report `kind` for the dates asked (raises ReportError for a bad request)."""
+    if kind not in KINDS:
+        raise ReportError(f"unknown report {kind!r}: one of {', '.join(KINDS)}")
+    t0, t1, first, last = parse_range(start, end, tz)
+    report = Report(kind, first, last, str(tz))
+    if kind == "plays":
+        report.sections = [plays(conn, t0, t1, tz)]
+    elif kind == "tracks":
+        report.sections = [tracks(conn, t0, t1)]
+    elif kind == "soundexchange":
+        report.sections = [soundexchange(conn, t0, t1, service, tuning_hours)]
+        report.filename = soundexchange_name(service, first, last)
+    else:
+        report.sections = audience(conn, t0, t1, tz)
+    return report
+
+
+def soundexchange_text(section: Section) -> str:
+    """The header row and one row per song, as AzuraCast writes it (no trailing newline)."""
+
+    def field(value: object) -> str:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return "^" + str(value).upper().replace("^", "").replace("|", "") + "^"
+
+    return "\n".join("|".join(field(v) for v in row) for row in [tuple(section.columns), *section.rows])
+
+
+def render(report: Report, fmt: str) -> tuple[str, str]:
+    """(body, content type) of `report` in `fmt` (json | csv | txt)."""
+    if fmt == "json":
+        body = {"report": report.kind, "from": report.start, "to": report.end, "timezone": report.timezone}
+        for section in report.sections:
+            body[section.name] = [dict(zip(section.columns, row, strict=True)) for row in section.rows]
+        return json.dumps(body, ensure_ascii=False) + "\n", "application/json"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for i, section in enumerate(report.sections):
+            if len(report.sections) > 1:
+                out.write(("\n" if i else "") + f"# {section.name}\n")
+            writer.writerow(section.columns)
+            writer.writerows(section.rows)
+        return out.getvalue(), "text/csv"
+    if fmt == "txt" and report.kind == "soundexchange":
+        return soundexchange_text(report.sections[0]), "text/plain"
+    return text_tables(report), "text/plain"
+
+
+def text_tables(report: Report) -> str:
+    lines = [f"{report.kind}: {report.start} to {report.end} ({report.timezone})"]
+    for section in report.sections:
+        table = [section.columns, *[["" if v is None else str(v) for v in row] for row in section.rows]]
+        widths = [max(len(str(row[i])) for row in table) for i in range(len(section.columns))]
+        lines += ["", f"{section.name} ({len(section.rows)})"]
+        lines += ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    return "\n".join(lines) + "\n"

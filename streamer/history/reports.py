@@ -1,0 +1,146 @@
+"""Reports from the history database, computed in SQL (in the store's thread, or the CLI's own
+read-only connection): plays, tracks, SoundExchange and the audience (`audience.py`).
+
+Dates are the station's: `--from 2026-11-01 --to 2026-11-30` is from local midnight on the 1st
+to local midnight after the 30th. Items and sessions are in a report when they started in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+KINDS = ("plays", "listeners", "soundexchange", "tracks")
+FORMATS = ("json", "csv", "txt")
+DEFAULT_DAYS = 30
+
+
+class ReportError(ValueError):
+    """A request for a report that cannot be made (bad or reversed dates, unknown kind)."""
+
+
+@dataclass(slots=True)
+class Section:
+    name: str
+    columns: list[str]
+    rows: list[tuple]
+
+
+@dataclass(slots=True)
+class Report:
+    kind: str
+    start: str  # the first day (local), as asked
+    end: str  # the last day (local), as asked
+    timezone: str
+    sections: list[Section] = field(default_factory=list)
+    filename: str = ""
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _parse(value: str, name: str, tz: tzinfo) -> tuple[dt.datetime, bool]:
+    """(local time, whether it was a whole day)."""
+    text = value.strip()
+    try:
+        if _DATE.match(text):
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tz), True
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ReportError(f"{name} {value!r} is not a date: use YYYY-MM-DD (or 'YYYY-MM-DD HH:MM')") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)), False
+
+
+def parse_range(start: str | None, end: str | None, tz: tzinfo, now: float | None = None) -> tuple[float, float, str, str]:
+    """(from, to) as Unix times for dates given on the command line or in a URL (pure).
+    A whole day given as `to` includes that day. Defaults: the last 30 days up to today."""
+    today = dt.datetime.fromtimestamp(now, tz).date() if now is not None else dt.datetime.now(tz).date()
+    if end:
+        t1, whole = _parse(end, "--to", tz)
+        if whole:
+            t1 = dt.datetime.combine(t1.date() + dt.timedelta(days=1), dt.time(), tz)
+    else:
+        t1 = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tz)
+    if start:
+        t0, _ = _parse(start, "--from", tz)
+    else:
+        t0 = dt.datetime.combine(t1.date() - dt.timedelta(days=DEFAULT_DAYS), dt.time(), tz)
+    if t0 >= t1:
+        raise ReportError(f"--from {start or t0.date()} is after --to {end or today}: the range is reversed or empty")
+    last = (t1 - dt.timedelta(seconds=1)).date()
+    return t0.timestamp(), t1.timestamp(), t0.date().isoformat(), last.isoformat()
+
+
+def local(t: float | None, tz: tzinfo) -> str:
+    return "" if t is None else dt.datetime.fromtimestamp(t, tz).isoformat(timespec="seconds")
+
+
+PLAY_COLUMNS = [
+    "started", "ended", "seconds", "kind", "artist", "title", "album", "isrc", "label", "playlist", "block", "event", "dj",
+    "stream_title", "listeners_start", "listeners_unique", "listeners_left",
+]  # fmt: skip
+
+
+def plays(conn: sqlite3.Connection, t0: float, t1: float, tz: tzinfo) -> Section:
+    """What aired, when, to how many (in order)."""
+    rows = conn.execute(
+        f"SELECT {', '.join(PLAY_COLUMNS)} FROM plays WHERE started >= ? AND started < ? ORDER BY started", (t0, t1)
+    ).fetchall()
+    out = [(local(r[0], tz), local(r[1], tz), round(r[2] or 0, 1), *r[3:]) for r in rows]
+    return Section("plays", PLAY_COLUMNS, out)
+
+
+TRACK_COLUMNS = [
+    "artist", "title", "album", "isrc", "label", "kind", "plays", "seconds_aired", "listeners_at_start", "performances",
+    "left_during", "left_percent",
+]  # fmt: skip
+
+
+def tracks(conn: sqlite3.Connection, t0: float, t1: float, limit: int | None = None) -> Section:
+    """Each recording aired: how often, to how many at its start, heard by how many (performances:
+    sessions that heard any part of it), how many left while it played."""
+    rows = conn.execute(
+        "SELECT coalesce(artist, ''), coalesce(title, ''), coalesce(album, ''), coalesce(isrc, ''), coalesce(label, ''), kind,"
+        " count(*), round(sum(coalesce(seconds, 0)), 1), sum(listeners_start), sum(listeners_unique), sum(listeners_left)"
+        " FROM plays WHERE started >= ? AND started < ? AND kind IN ('song', 'jingle', 'event')"
+        " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 10 DESC, 7 DESC" + (f" LIMIT {int(limit)}" if limit else ""),
+        (t0, t1),
+    ).fetchall()
+    out = [(*r, round(100.0 * r[10] / r[9], 1) if r[9] else 0.0) for r in rows]
+    return Section("tracks", TRACK_COLUMNS, out)
+
+
+SOUNDEXCHANGE = [
+    "NAME_OF_SERVICE", "TRANSMISSION_CATEGORY", "FEATURED_ARTIST", "SOUND_RECORDING_TITLE", "ISRC", "ALBUM_TITLE", "MARKETING_LABEL",
+    "ACTUAL_TOTAL_PERFORMANCES",
+]  # fmt: skip
+SOUNDEXCHANGE_ATH = [*SOUNDEXCHANGE, "AGGREGATE_TUNING_HOURS", "CHANNEL_OR_PROGRAM_NAME", "PLAY_FREQUENCY"]
+
+
+def soundexchange(conn: sqlite3.Connection, t0: float, t1: float, service: str, tuning_hours: bool = False) -> Section:
+    """Songs only, one row per recording: census performances (a listener hearing any portion),
+    or, in the aggregate-tuning-hours variant, the period's tuning hours and each song's plays."""
+    rows = conn.execute(
+        "SELECT coalesce(artist, ''), coalesce(title, ''), coalesce(isrc, ''), coalesce(album, ''), coalesce(label, ''),"
+        " sum(listeners_unique), count(*) FROM plays WHERE started >= ? AND started < ? AND kind = 'song'"
+        " GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2",
+        (t0, t1),
+    ).fetchall()
+    if not tuning_hours:
+        return Section("soundexchange", SOUNDEXCHANGE, [(service, "A", a, t, i, al, lb, perf) for a, t, i, al, lb, perf, _ in rows])
+    seconds = conn.execute(
+        "SELECT coalesce(sum(listener_seconds), 0) FROM audience WHERE minute >= ? AND minute < ?", (int(t0 // 60), int(t1 // 60))
+    ).fetchone()[0]
+    ath = round(seconds / 3600, 2)
+    out = [(service, "A", a, t, i, al, lb, "", ath, service, n) for a, t, i, al, lb, _, n in rows]
+    return Section("soundexchange", SOUNDEXCHANGE_ATH, out)
+
+
+def soundexchange_name(service: str, first: str, last: str) -> str:
+    """SoundExchange's file name: SHORTNAMEddmmYYYY-ddmmYYYY_A.txt (as AzuraCast names it)."""
+    short = re.sub(r"[^A-Za-z0-9]", "", service).upper()[:20] or "STATION"
+    a, b = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    return f"{short}{a:%d%m%Y}-{b:%d%m%Y}_A.txt"

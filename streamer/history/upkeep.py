@@ -1,0 +1,54 @@
+"""The history database's upkeep, run in its store's thread: closing what a crash left open,
+and deleting what is older than `history.keep_days`."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+PRUNE_BATCH = 20_000  # rows deleted per transaction (writes queued meanwhile wait less)
+
+
+def recover(conn: sqlite3.Connection, before_id: int) -> dict:
+    """Close the plays and sessions a previous run left open (it was killed, or the power
+    went): they end at its last heartbeat, the last batch it committed. Returns what was found,
+    the highest id in use, and the salt for hashed addresses (made once per database)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
+    heartbeat = float(row[0]) if row else None
+    conn.execute("BEGIN")
+    sessions = conn.execute(
+        "UPDATE sessions SET ended = max(started, coalesce(:hb, started)), seconds = max(0, coalesce(:hb, started) - started),"
+        " bytes = coalesce(bytes, CAST(max(0, coalesce(:hb, started) - started) * coalesce(kbps, 0) * 125 AS INTEGER)),"
+        " reason = 'server stop', estimated = 1 WHERE ended IS NULL AND id < :before",
+        {"hb": heartbeat, "before": before_id},
+    ).rowcount
+    plays = conn.execute(
+        "UPDATE plays SET ended = max(started, coalesce(:hb, started)), seconds = max(0, coalesce(:hb, started) - started),"
+        " estimated = 1 WHERE ended IS NULL AND id < :before",
+        {"hb": heartbeat, "before": before_id},
+    ).rowcount
+    salt = conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+    if salt is None:
+        salt = (os.urandom(16).hex(),)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('salt', ?)", salt)
+    conn.execute("COMMIT")
+    top = max(
+        conn.execute("SELECT coalesce(max(id), 0) FROM sessions").fetchone()[0],
+        conn.execute("SELECT coalesce(max(id), 0) FROM plays").fetchone()[0],
+    )
+    return {"heartbeat": heartbeat, "sessions_closed": sessions, "plays_closed": plays, "max_id": top, "salt": salt[0]}
+
+
+def prune(conn: sqlite3.Connection, cutoff: float) -> int:
+    """Delete plays, sessions, headlines and audience minutes from before `cutoff`."""
+    deleted = 0
+    for table, column in (("sessions", "started"), ("plays", "started"), ("headlines", "time")):
+        while True:
+            n = conn.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? LIMIT {PRUNE_BATCH})", (cutoff,)
+            ).rowcount
+            deleted += n
+            if n < PRUNE_BATCH:
+                break
+    deleted += conn.execute("DELETE FROM audience WHERE minute < ?", (int(cutoff // 60),)).rowcount
+    return deleted

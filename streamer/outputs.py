@@ -1,0 +1,40 @@
+"""The station's encoders: one per mount (continuous for MP3 and AAC, a chain per title for
+Ogg), and the HLS variants, each with its own AAC encoder fed from the one PCM path."""
+
+from __future__ import annotations
+
+import time
+
+from .audio.chain_encoder import ChainEncoder
+from .audio.codecs import codec_for
+from .audio.encoder import Encoder, PlacedEncoder
+from .audio.feeder import Feeder
+from .settings import Config, MountConfig
+from .stream.hls import HlsVariant
+from .stream.hls_server import HlsOutput
+from .stream.mount import Mount
+
+
+def make_encoder(ffmpeg: str, mount: Mount, config: Config) -> Encoder | ChainEncoder:
+    """A mount's encoder: continuous for MP3 and AAC, a chain per title for the Ogg formats."""
+    if codec_for(mount.config).chained:
+        return ChainEncoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_page)
+    return Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame)
+
+
+def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | None, list[Encoder]]:
+    """HLS variants, each with its AAC encoder fed from the station's one PCM path."""
+    hls = config.hls
+    if not hls.variants:
+        return None, []
+
+    def wall_of(sample: int) -> float:
+        return feeder.timeline.time_of(sample, time.time())
+
+    variants, encoders = [], []
+    for v in hls.variants:
+        variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of, hls.container)
+        settings = MountConfig(f"/hls/{v.name}", format="aac", bitrate=v.bitrate, sample_rate=v.sample_rate, channels=v.channels)
+        encoders.append(PlacedEncoder(ffmpeg, settings, config.sample_rate, config.channels, variant.frame))  # type: ignore[arg-type]
+        variants.append(variant)
+    return HlsOutput(variants, hls.segment), encoders

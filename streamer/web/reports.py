@@ -1,0 +1,47 @@
+"""The station's memory on the web: reports (`/api/reports/KIND`, admin credentials) and
+`/metrics` for Prometheus (open to scrapers unless `metrics: {public: false}`)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from aiohttp import web
+
+from ..history.metrics import CONTENT_TYPE
+from ..history.render import render
+from ..history.reports import FORMATS, ReportError
+from .auth import admin_or
+from .port import station_of
+
+
+async def report(request: web.Request) -> web.Response:
+    """GET /api/reports/{plays|listeners|soundexchange|tracks}?from=YYYY-MM-DD&to=YYYY-MM-DD
+    [&format=json|csv|txt][&variant=ath]: 400 with the reason for a bad request."""
+    await admin_or(request)
+    q = request.query
+    fmt = q.get("format", "json")
+    if fmt not in FORMATS:
+        raise web.HTTPBadRequest(text=f"format must be one of {', '.join(FORMATS)}, not {fmt[:20]!r}\n")
+    variant = q.get("variant", "")
+    if variant not in ("", "performances", "ath"):
+        raise web.HTTPBadRequest(text=f"variant must be performances or ath, not {variant[:20]!r}\n")
+    try:
+        made = await station_of(request).report(request.match_info["kind"], q.get("from"), q.get("to"), variant == "ath")
+    except ReportError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
+    except sqlite3.Error as exc:
+        raise web.HTTPServiceUnavailable(text=f"the history database cannot be read now: {exc}\n") from None
+    body, content_type = render(made, fmt)
+    headers = {"Cache-Control": "no-cache"}
+    if made.filename and fmt == "txt":
+        headers["Content-Disposition"] = f'attachment; filename="{made.filename}"'
+    return web.Response(text=body, content_type=content_type, charset="utf-8", headers=headers)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    station = station_of(request)
+    if not station.config.history.metrics_public:
+        await admin_or(request)
+    response = web.Response(body=station.metrics())
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response

@@ -1,0 +1,235 @@
+"""The station's memory, its pure parts and its reports on real SQLite files: addresses kept as
+configured, Icecast's access-log line, the audience integrated per minute, SoundExchange's
+layout, report dates, webhook bodies, players named, countries from a real .mmdb, a year of
+data reported within 5 s, and `streamer report`'s errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+import time
+import zoneinfo
+from pathlib import Path
+
+import pytest
+
+from streamer.cli import main
+from streamer.history import schema
+from streamer.history.accesslog import access_line
+from streamer.history.audience import Audience
+from streamer.history.privacy import GeoIP, keep_ip, player
+from streamer.history.render import build, render, soundexchange_text
+from streamer.history.reports import ReportError, Section, parse_range, soundexchange_name
+from streamer.history.upkeep import prune, recover
+from streamer.history.webhooks import render_body
+from streamer.state import connect
+
+HARARE = zoneinfo.ZoneInfo("Africa/Harare")
+# The line icecast2 2.4.4 writes (seen from the real server): address - user [time] "request" status bytes "referer" "agent" seconds
+ICECAST_LINE = re.compile(
+    r'^(\S+) - (\S+) \[(\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "([A-Z]+ \S+ HTTP/1\.[01])" (\d{3}) (\d+) "(.*)" "(.*)" (\d+)$'
+)
+
+
+def test_addresses_are_kept_as_privacy_ip_says():
+    assert keep_ip("203.0.113.77", "full") == "203.0.113.77"
+    assert keep_ip("203.0.113.77", "truncated") == "203.0.113.0"
+    assert keep_ip("2001:db8:abcd:12:1:2:3:4", "truncated") == "2001:db8:abcd::"
+    assert keep_ip("::ffff:198.51.100.9", "truncated") == "198.51.100.0"
+    assert keep_ip("203.0.113.77", "none") == ""
+    hashed = keep_ip("203.0.113.77", "hashed", b"salt")
+    assert re.fullmatch(r"[0-9a-f]{16}", hashed) and hashed == keep_ip("203.0.113.77", "hashed", b"salt")
+    assert hashed != keep_ip("203.0.113.77", "hashed", b"other") != keep_ip("203.0.113.78", "hashed", b"salt")
+
+
+def test_the_access_line_is_icecasts():
+    line = access_line("127.0.0.1", 1795552000.0, "GET /main HTTP/1.1", 31044, "http://ref.example/page", 'Odd "agent"', 2.7)
+    m = ICECAST_LINE.match(line)
+    assert m, line
+    assert m.group(4) == "GET /main HTTP/1.1" and m.group(5) == "200" and m.group(6) == "31044"
+    assert m.group(7) == "http://ref.example/page" and m.group(8) == 'Odd \\"agent\\"' and m.group(9) == "2"
+    assert ICECAST_LINE.match(access_line("", 0.0, "GET /low HTTP/1.0", 0, "", "", 0)).group(7) == "-"
+
+
+def test_the_audience_is_integrated_exactly_per_minute():
+    rows: dict[tuple[int, str], tuple[int, float]] = {}
+
+    def write(minute, mount, peak, seconds):
+        rows[(minute, mount)] = (peak, seconds)
+
+    a = Audience()
+    base = 1_000_000 * 60
+    a.set("/main", 1, base + 10, write)  # 1 listener from :10
+    a.set("/main", 3, base + 40, write)  # 3 from :40 (a surge)
+    a.set("/main", 2, base + 70, write)  # 2 from the next minute's :10
+    a.set("/main", 0, base + 190, write)  # gone at minute 3's :10
+    a.checkpoint(base + 600, write)
+    assert rows[(1_000_000, "/main")] == (3, 30 * 1 + 20 * 3)
+    assert rows[(1_000_001, "/main")] == (3, 10 * 3 + 50 * 2)
+    assert rows[(1_000_002, "/main")] == (2, 60 * 2)
+    assert rows[(1_000_003, "/main")] == (2, 10 * 2)
+    assert (1_000_004, "/main") not in rows  # nobody: no rows for empty minutes
+
+
+def test_soundexchange_is_azuracasts_layout():
+    columns = ["NAME_OF_SERVICE", "TRANSMISSION_CATEGORY", "FEATURED_ARTIST", "SOUND_RECORDING_TITLE", "ISRC", "ALBUM_TITLE",
+               "MARKETING_LABEL", "ACTUAL_TOTAL_PERFORMANCES"]  # fmt: skip
+    section = Section("soundexchange", columns, [("Streamer Radio", "A", "Oliver Mtukudzi", "Neria | ^live^", "ZWAAA9900001", "Neria",
+                                                  "Tuku Music", 42)])  # fmt: skip
+    assert soundexchange_text(section) == (
+        "^NAME_OF_SERVICE^|^TRANSMISSION_CATEGORY^|^FEATURED_ARTIST^|^SOUND_RECORDING_TITLE^|^ISRC^|^ALBUM_TITLE^|"
+        "^MARKETING_LABEL^|^ACTUAL_TOTAL_PERFORMANCES^\n"
+        "^STREAMER RADIO^|^A^|^OLIVER MTUKUDZI^|^NERIA  LIVE^|^ZWAAA9900001^|^NERIA^|^TUKU MUSIC^|42"
+    )
+    assert soundexchange_name("Streamer Radio", "2026-11-01", "2026-11-30") == "STREAMERRADIO01112026-30112026_A.txt"
+
+
+def test_report_dates_are_the_stations_days_and_bad_ones_are_said():
+    t0, t1, first, last = parse_range("2026-11-01", "2026-11-30", HARARE)
+    assert t0 == dt.datetime(2026, 11, 1, tzinfo=HARARE).timestamp() and t1 == dt.datetime(2026, 12, 1, tzinfo=HARARE).timestamp()
+    assert (first, last) == ("2026-11-01", "2026-11-30")
+    t0, t1, _, _ = parse_range("2026-11-01 06:00", "2026-11-01 10:00", HARARE)
+    assert t1 - t0 == 4 * 3600
+    with pytest.raises(ReportError, match=r"--from '2026-02-30' is not a date"):
+        parse_range("2026-02-30", None, HARARE)
+    with pytest.raises(ReportError, match=r"--to 'last week' is not a date"):
+        parse_range(None, "last week", HARARE)
+    with pytest.raises(ReportError, match="reversed"):
+        parse_range("2026-11-30", "2026-11-01", HARARE)
+    t0, t1, first, last = parse_range(None, None, HARARE, now=dt.datetime(2026, 11, 25, 12, tzinfo=HARARE).timestamp())
+    assert (first, last) == ("2026-10-27", "2026-11-25")
+
+
+def test_webhook_bodies():
+    doc = {"event": "song_changed", "station": {"name": "Test"}, "listeners": 3, "live": False,
+           "now_playing": {"title": 'A - "B"', "song": {"artist": "A", "title": '"B"'}, "kind": "song"}}  # fmt: skip
+    body, kind = render_body("", doc)
+    assert json.loads(body) == doc and kind == "application/json"
+    body, kind = render_body('{"content": "Now on $station: $title ($listeners listening)"}', doc)
+    assert json.loads(body) == {"content": 'Now on Test: A - "B" (3 listening)'} and kind == "application/json"
+    body, kind = render_body("$artist / $song / $unknown", doc)
+    assert body.decode() == 'A / "B" / $unknown' and kind.startswith("text/plain")
+
+
+def test_players_are_named_from_user_agents():
+    assert player("VLC/3.0.18 LibVLC/3.0.18") == "VLC"
+    assert player("Lavf/59.27.100") == "FFmpeg"
+    assert player("mpv 0.35.1") == "mpv"
+    assert player("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36") == "Chrome"
+    assert player("") == "(none)"
+
+
+def country_mmdb(path: Path) -> Path:
+    """A real MaxMind-format country database: loopback in Zimbabwe, 198.51.100.0/24 in South Africa."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-Country")
+    writer.insert_network(IPSet(["127.0.0.0/8"]), {"country": {"iso_code": "ZW", "names": {"en": "Zimbabwe"}}})
+    writer.insert_network(IPSet(["198.51.100.0/24"]), {"country": {"iso_code": "ZA", "names": {"en": "South Africa"}}})
+    writer.to_db_file(str(path))
+    return path
+
+
+def test_countries_come_from_a_real_mmdb_and_nothing_breaks_without_one(tmp_path):
+    geo = GeoIP(country_mmdb(tmp_path / "country.mmdb"))
+    assert (geo.country("127.0.0.1"), geo.country("198.51.100.20"), geo.country("192.0.2.1")) == ("ZW", "ZA", None)
+    assert GeoIP(None).country("127.0.0.1") is None
+    broken = GeoIP(tmp_path / "missing.mmdb")
+    assert broken.country("127.0.0.1") is None and "missing.mmdb" in broken.error
+
+
+def year_of_data(path: Path, sessions_per_day: int = 2000) -> float:
+    """A year of a station in SQL: plays every 4 minutes, sessions spread over the day, per-minute
+    audience on two mounts. Returns the start (Unix time) of the year."""
+    conn = connect(path, schema.MIGRATIONS)
+    start = dt.datetime(2025, 1, 1, tzinfo=HARARE).timestamp()
+    days, n = 365, 365 * sessions_per_day
+    conn.executescript(f"""
+        BEGIN;
+        WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k < {days * 360 - 1})
+        INSERT INTO plays (id, started, ended, seconds, kind, artist, title, album, isrc, label, stream_title, listeners_start,
+                           listeners_unique, listeners_left)
+        SELECT k + 1, {start} + k * 240, {start} + k * 240 + 240, 240, CASE WHEN k % 5 = 4 THEN 'jingle' ELSE 'song' END,
+               'Artist ' || (k % 389 % 97), 'Song ' || (k % 389), 'Album ' || (k % 389 % 41), 'ZWAAA26' || printf('%05d', k % 389), 'Label',
+               'Artist ' || (k % 389 % 97) || ' - Song ' || (k % 389), 20 + k % 50, 25 + k % 60, k % 7 FROM i;
+        WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k < {n - 1})
+        INSERT INTO sessions (id, mount, ip, country, user_agent, referer, started, ended, seconds, bytes, reason, kbps)
+        SELECT 10000000 + k, CASE WHEN k % 4 = 0 THEN '/low' ELSE '/main' END, '10.' || (k % 251) || '.' || (k % 199) || '.1',
+               CASE k % 3 WHEN 0 THEN 'ZW' WHEN 1 THEN 'ZA' ELSE NULL END,
+               CASE k % 5 WHEN 0 THEN 'VLC/3.0.18 LibVLC/3.0.18' WHEN 1 THEN 'Lavf/59.27.100' WHEN 2 THEN 'mpv 0.35.1'
+                    ELSE 'Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/' || (100 + k % 20) || '.0 Safari/537.36' END,
+               '', {start} + k * {86400 / sessions_per_day}, {start} + k * {86400 / sessions_per_day} + (k * 37) % 9000,
+               (k * 37) % 9000, ((k * 37) % 9000) * 16000, 'left', 128 FROM i;
+        WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k < {days * 1440 - 1})
+        INSERT INTO audience (minute, mount, peak, listener_seconds)
+        SELECT {int(start // 60)} + k, m.mount, 10 + (k % 1440) / 20, (10 + (k % 1440) / 20) * 60.0
+        FROM i, (SELECT '/main' AS mount UNION ALL SELECT '/low') AS m;
+        COMMIT;
+    """)  # fmt: skip
+    conn.close()
+    return start
+
+
+def test_a_year_of_data_reports_within_five_seconds(tmp_path):
+    db = tmp_path / "history.sqlite"
+    year_of_data(db)
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    took = {}
+    for kind in ("plays", "tracks", "soundexchange", "listeners"):
+        t = time.perf_counter()
+        report = build(conn, kind, "2025-01-01", "2025-12-31", HARARE, "Streamer Radio")
+        render(report, "json")
+        took[kind] = round(time.perf_counter() - t, 2)
+    print("a year of data (730,000 sessions, 131,400 plays, 1,051,200 audience minutes):", took)
+    assert max(took.values()) < 5.0, took
+    summary = dict(zip(report.sections[0].columns, report.sections[0].rows[0], strict=True))
+    assert summary["sessions"] == 365 * 2000 and summary["peak_listeners"] == 2 * (10 + 1439 // 20)
+    lengths = {r[0]: r[1] for r in next(s for s in report.sections if s.name == "lengths").rows}
+    assert sum(lengths.values()) == 365 * 2000 and lengths["<30 s"] > 0 and lengths[">2 h"] > 0
+    assert {r[0] for r in next(s for s in report.sections if s.name == "players").rows} >= {"VLC", "FFmpeg", "mpv", "Chrome"}
+    assert {r[0] for r in next(s for s in report.sections if s.name == "countries").rows} == {"ZW", "ZA", "(unknown)"}
+    sx = build(conn, "soundexchange", "2025-01-01", "2025-12-31", HARARE, "Streamer Radio").sections[0]
+    assert len(sx.rows) == 389 and all(r[1] == "A" for r in sx.rows)  # songs only, one row per recording
+
+
+def test_recovery_closes_what_a_crash_left_open_and_pruning_keeps_keep_days(tmp_path):
+    conn = connect(tmp_path / "h.sqlite", schema.MIGRATIONS)
+    conn.execute(schema.HEARTBEAT, ("1000.5",))
+    conn.execute(schema.INSERT_SESSION, (1, "/main", "127.0.0.1", None, "ua", "", 990.0, 128))
+    conn.execute(schema.INSERT_SESSION, (2, "/main", "127.0.0.1", None, "ua", "", 995.0, 128))
+    conn.execute(schema.END_SESSION, (998.0, 3.0, 48000, "left", 2))
+    found = recover(conn, 100)
+    assert found["sessions_closed"] == 1 and found["heartbeat"] == 1000.5 and found["max_id"] == 2
+    assert conn.execute("SELECT ended, seconds, bytes, reason, estimated FROM sessions WHERE id = 1").fetchone() == (
+        1000.5,
+        10.5,
+        168000,
+        "server stop",
+        1,
+    )
+    assert conn.execute("SELECT ended, reason, estimated FROM sessions WHERE id = 2").fetchone() == (998.0, "left", 0)
+    assert recover(conn, 100)["salt"] == found["salt"]  # one salt per database
+    assert prune(conn, 993.0) == 1 and conn.execute("SELECT id FROM sessions").fetchall() == [(2,)]
+
+
+def test_streamer_report_says_what_is_wrong_with_its_dates(tmp_path, capsys):
+    (tmp_path / "playlists").mkdir()
+    (tmp_path / "playlists" / "p.yaml").write_text("timezone: Africa/Harare\nplaylists: {music: {files: []}}\nfallback: music\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("station: {name: Test Radio}\n")
+    assert main(["report", "plays", "--config", str(config)]) == 1
+    assert "no history at" in capsys.readouterr().err
+    connect(tmp_path / "state" / "history.sqlite", schema.MIGRATIONS).close()
+    assert main(["report", "plays", "--from", "2026-11-31", "--config", str(config)]) == 2
+    assert "--from '2026-11-31' is not a date: use YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["report", "soundexchange", "--from", "2026-11-30", "--to", "2026-11-01", "--config", str(config)]) == 2
+    assert "is after --to 2026-11-01" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "royalties", "--config", str(config)])
+    assert exit_.value.code == 2 and "invalid choice: 'royalties'" in capsys.readouterr().err
+    args = ["report", "soundexchange", "--from", "2026-11-01", "--to", "2026-11-30", "-o", str(tmp_path), "--config", str(config)]
+    assert main(args) == 0
+    assert (tmp_path / "TESTRADIO01112026-30112026_A.txt").read_text().startswith("^NAME_OF_SERVICE^|")

@@ -1,0 +1,501 @@
+"""The station remembers, tested with the real server, real listeners and the real database
+file: plays where listeners got the titles, every session with its duration, bytes and why it
+ended, Icecast's access log (reopened on SIGHUP), SoundExchange performances counted from the
+listeners themselves, and a kill -9 that loses no more than the last second."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from streamer.audio.ffmpeg import ffmpeg_exe
+
+from .conftest import Server, need, record
+from .history_ears import Ear, Staller, admin_get, kill_client, wait_change
+from .test_history import ICECAST_LINE, country_mmdb
+
+pytestmark = pytest.mark.interop
+
+MOUNTS = """  /main: {bitrate: 128, metaint: 2000, burst_size: 32000, queue_size: 48000}
+  /low: {bitrate: 48, sample_rate: 22050, channels: 1, metaint: 750, burst_size: 12000, queue_size: 24000}"""
+SONGS = [("Oliver Mtukudzi", "Neria", "ZWAAA2600001"), ("Thomas Mapfumo", "Chitima", "ZWAAA2600002"),
+         ("Jah Prayzah", "Mdhara Vachauya", "ZWAAA2600003"), ("Winky D", "Ijipita", "ZWAAA2600004"),
+         ("Sulumani Chimbetu", "Sean Timba", "ZWAAA2600005")]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory) -> Path:
+    """Five tagged 6 s songs played in order, a 4 s station ID after every two."""
+    d = tmp_path_factory.mktemp("history-station")
+    (d / "songs").mkdir()
+    (d / "ids").mkdir()
+    for i, (artist, title, isrc) in enumerate(SONGS):
+        tags = ["-metadata", f"artist={artist}", "-metadata", f"title={title}", "-metadata", f"album={title} (Album)",
+                "-metadata", f"TSRC={isrc}", "-metadata", "publisher=Gramma Records"]  # fmt: skip
+        tone(d / "songs" / f"{i}.mp3", 300 + 100 * i, 6.0, tags)
+    tone(d / "ids" / "id.mp3", 1200, 4.0, ["-metadata", "title=Station ID"])
+    return d
+
+
+def tone(path: Path, freq: float, seconds: float, tags: list[str]) -> None:
+    subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", f"sine=frequency={freq}:duration={seconds}", "-ac", "2",
+         "-c:a", "libmp3lame", "-b:a", "128k", *tags, str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def programme(d: Path) -> str:
+    return (
+        f"timezone: Africa/Harare\nplaylists:\n  music: {{files: ['{d}/songs/'], order: sequential}}\n  ids: {{files: ['{d}/ids/']}}\n"
+        "blocks:\n  all-day: {start: '00:00', end: '00:00', play: music, jingles: {play: ids, every: 2 songs}}\nfallback: music\n"
+    )
+
+
+def db_rows(tmp: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(tmp / "state" / "history.sqlite")
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def at(t: float) -> None:
+    time.sleep(max(0.0, t - time.time()))
+
+
+def run_scenario(server: Server, tmp: Path) -> dict:
+    """Listeners join and leave between title changes (never near one): L1 and L6 from the
+    start, L2/L3 join and leave, L4 is killed, L5 stops reading and is evicted, an operator sets
+    a title through /admin/metadata, the access log is rotated; then a clean stop."""
+    port = server.port
+    l1, l6 = Ear(port, "/main", "L1-whole", "http://radio.example/player"), Ear(port, "/low", "L6-until-stop")
+    l1.start()
+    l6.start()
+    at(wait_change(l1, 2) + 2.6)  # joins 2.6 s into an item: the 2 s burst starts inside it
+    l2, l3 = Ear(port, "/main", "L2-leaves"), Ear(port, "/low", "L3-leaves")
+    l2.start()
+    l3.start()
+    at(wait_change(l1, 3) + 2.6)
+    l4, l5 = Ear(port, "/main", "L4-killed"), Staller(port, "/main", "L5-evicted")
+    l4.start()
+    l5.start()
+    at(wait_change(l1, 4) + 2.0)  # leaves 2 s into an item (every item is 4 s or longer)
+    l2.leave()
+    log = tmp / "logs" / "access.log"
+    deadline = time.time() + 3
+    while not (log.exists() and log.read_text()) and time.time() < deadline:
+        time.sleep(0.05)
+    log.rename(tmp / "logs" / "access.log.1")  # logrotate, then SIGHUP
+    server.proc.send_signal(signal.SIGHUP)
+    at(wait_change(l1, 5) + 2.0)
+    kill_client(port, "/main", "L4-killed")
+    l3.leave()
+    at(wait_change(l1, 6) + 2.0)
+    admin_get(port, "/admin/metadata?mount=/main&mode=updinfo&song=Live%20Desk%20-%20Special%20Report")
+    l5.join(60)
+    at(wait_change(l1, 8) + 2.0)
+    l1.leave()
+    reports = {"api": admin_get(port, "/api/reports/plays?format=json"), "status": server.status()}
+    try:
+        admin_get(port, "/api/reports/plays?from=2026-13-01")
+    except urllib.error.HTTPError as e:
+        reports["bad_date"] = (e.code, e.read().decode())
+    try:
+        urllib.request.urlopen(server.url("/api/reports/plays"), timeout=5)
+        reports["anonymous"] = 200
+    except urllib.error.HTTPError as e:
+        reports["anonymous"] = e.code
+    time.sleep(1.0)
+    server.stop()
+    l4.join(5)
+    l6.join(5)
+    return {"ears": [e.heard for e in (l1, l2, l3, l4, l5, l6)], **reports}
+
+
+def test_a_run_with_listeners_joining_and_leaving_is_remembered(server_factory, station, tmp_path):
+    mmdb = country_mmdb(tmp_path / "country.mmdb")
+    server = server_factory(programme(station), mounts=MOUNTS, config_extra=f"geoip: {{database: '{mmdb}'}}\n")
+    result = run_scenario(server, tmp_path)
+    ears = {h.name: h for h in result["ears"]}
+    assert result["anonymous"] == 401 and '"report": "plays"' in result["api"]
+    assert result["bad_date"] == (400, "--from '2026-13-01' is not a date: use YYYY-MM-DD (or 'YYYY-MM-DD HH:MM')\n")
+
+    # Plays: every title change a listener got is a play that started within 1 s of it.
+    plays = db_rows(tmp_path, "SELECT started, ended, kind, stream_title, artist, title, isrc, label, dj FROM plays ORDER BY started")
+    offsets = []
+    for arrival, title in ears["L1-whole"].titles[1:]:
+        match = [p for p in plays if p[3] == title and abs(arrival - p[0]) <= 1.0]
+        assert match, f"{title!r} reached L1 at {arrival:.2f}; plays: {[(round(p[0], 2), p[3]) for p in plays]}"
+        offsets.append(arrival - match[0][0])
+    print(f"ICY title arrival minus play start: {min(offsets):.3f} .. {max(offsets):.3f} s over {len(offsets)} changes")
+    kinds = {p[3]: p[2] for p in plays}
+    assert kinds["Station ID"] == "jingle" and kinds["Oliver Mtukudzi - Neria"] == "song"
+    assert kinds["Live Desk - Special Report"] == "live"
+    neria = next(p for p in plays if p[3] == "Oliver Mtukudzi - Neria")
+    assert neria[6:8] == ("ZWAAA2600001", "Gramma Records")
+    assert all(p[1] is not None and p[1] >= p[0] for p in plays)  # every play closed at the clean stop
+
+    # Sessions: one per listener, with its duration (±1 s), bytes (±1 s of audio) and reason.
+    sessions = {r[0]: r[1:] for r in db_rows(tmp_path, "SELECT user_agent, mount, seconds, bytes, reason, referer FROM sessions")}
+    assert db_rows(tmp_path, "SELECT DISTINCT country, ip FROM sessions") == [("ZW", "127.0.0.1")]  # geoip.database: loopback is ZW
+    reasons = {"L1-whole": "left", "L2-leaves": "left", "L3-leaves": "left", "L4-killed": "killed", "L5-evicted": "evicted",
+               "L6-until-stop": "server stop"}  # fmt: skip
+    assert set(sessions) == set(reasons)
+    for name, heard in ears.items():
+        mount, seconds, sent, reason, referer = sessions[name]
+        assert (mount, reason) == (heard.mount, reasons[name])
+        assert abs(seconds - (heard.closed - heard.connected)) <= 1.0, (name, seconds, heard.closed - heard.connected)
+        if name != "L5-evicted":  # it read nothing: what was sent sat in kernel buffers
+            rate = 16000 if mount == "/main" else 6000
+            assert abs(sent - heard.audio) <= rate, (name, sent, heard.audio)
+    assert sessions["L1-whole"][4] == "http://radio.example/player"
+
+    # The access log: one Icecast line per session, split where it was rotated.
+    rotated = (tmp_path / "logs" / "access.log.1").read_text().splitlines()
+    current = (tmp_path / "logs" / "access.log").read_text().splitlines()
+    assert [ICECAST_LINE.match(line).group(8) for line in rotated] == ["L2-leaves"]
+    assert len(rotated) + len(current) == 6
+    for line in rotated + current:
+        m = ICECAST_LINE.match(line)
+        mount, seconds, sent, _, referer = sessions[m.group(8)]
+        assert m.group(4).startswith(f"GET {mount} HTTP/1.1") and int(m.group(6)) == sent and int(m.group(9)) == int(seconds)
+        assert m.group(7) == (referer or "-")
+
+    # SoundExchange: each song's performances = the listeners who heard any part of it.
+    expected = expected_performances(ears)
+    out = subprocess.run(
+        [sys.executable, "-m", "streamer", "report", "soundexchange", "--config", str(tmp_path / "config.yaml")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    lines = out.strip().split("\n")
+    assert lines[0].startswith("^NAME_OF_SERVICE^|^TRANSMISSION_CATEGORY^|^FEATURED_ARTIST^")
+    got = {}
+    for line in lines[1:]:
+        fields = line.split("|")
+        assert fields[:2] == ["^TEST RADIO^", "^A^"] and re.fullmatch(r"\^ZWAAA26\d{5}\^", fields[4]), line
+        got[f"{fields[2].strip('^')} - {fields[3].strip('^')}"] = int(fields[7])
+    print("SoundExchange performances:", got, "expected:", expected)
+    for song, (low, high) in expected.items():
+        assert low <= got.pop(song) <= high, song
+    assert got == {}  # songs only: no jingle, no live title
+
+
+def expected_performances(ears: dict, whole: str = "L1-whole", stalled: tuple[str, ...] = ("L5-evicted",)) -> dict[str, tuple[int, int]]:
+    """Per song, how many listeners heard part of it, from the listeners' own ICY titles (one
+    run of a title is one play); listeners that read nothing (evicted), by time: from their
+    connection less the 2 s burst to their eviction, against `whole`'s title changes (an
+    eviction within 0.5 s of a change may count either way)."""
+    counts: dict[str, list[int]] = {}
+    for name, heard in ears.items():
+        if name in stalled:
+            continue
+        for title in heard.runs():
+            if " - " in title and title != "Live Desk - Special Report":
+                cell = counts.setdefault(title.upper(), [0, 0])
+                cell[0] += 1
+                cell[1] += 1
+    changes = ears[whole].titles
+    for staller in (ears[name] for name in stalled):
+        for (start, title), (end, _) in itertools.pairwise(changes):
+            if " - " not in title or title.startswith("Live Desk"):
+                continue
+            overlap = start < staller.closed and end > staller.connected - 2.0
+            near = abs(staller.closed - start) < 0.5
+            cell = counts.setdefault(title.upper(), [0, 0])
+            cell[0] += 1 if overlap and not near else 0
+            cell[1] += 1 if overlap or near else 0
+    return {k: (v[0], v[1]) for k, v in counts.items()}
+
+
+def test_kill_9_loses_no_more_than_a_second_and_closes_open_sessions(server_factory, station, tmp_path):
+    server = server_factory(programme(station), mounts=MOUNTS)
+    early, stay, stay_low = Ear(server.port, "/main", "early"), Ear(server.port, "/main", "stays"), Ear(server.port, "/low", "stays-low")
+    for ear in (early, stay, stay_low):
+        ear.start()
+    time.sleep(2.0)
+    early.leave()
+    time.sleep(1.6)
+    killed_at = time.time()
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait()
+    for ear in (stay, stay_low):
+        ear.join(5)
+    again = server_factory(programme(station), mounts=MOUNTS)
+    recovered = again.status()["history"]["recovered"]
+    assert recovered["sessions_closed"] == 2 and recovered["plays_closed"] == 1
+    assert killed_at - 1.0 <= recovered["heartbeat"] <= killed_at
+    print(f"kill -9: last heartbeat {killed_at - recovered['heartbeat']:.3f} s before the kill")
+    again.stop()
+    rows = {r[0]: r[1:] for r in db_rows(tmp_path, "SELECT user_agent, ended, reason, estimated, bytes FROM sessions")}
+    assert rows["early"][1:3] == ("left", 0) and abs(rows["early"][0] - early.heard.closed) <= 1.0  # older than 1 s: kept
+    for name in ("stays", "stays-low"):
+        ended, reason, estimated, sent = rows[name]
+        assert (reason, estimated) == ("server stop", 1) and killed_at - 1.0 <= ended <= killed_at and sent > 0
+    open_plays = db_rows(tmp_path, f"SELECT count(*) FROM plays WHERE ended IS NULL OR (estimated = 1 AND ended < {killed_at - 1.0})")
+    assert open_plays == [(0,)]
+
+
+class Receiver:
+    """A webhook endpoint on loopback: answers as `mode` says (ok, 500, or hang for 5 s), keeps what it got."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        self.mode = "ok"
+        self.got: list[tuple[float, dict | str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.mode == "hang":
+                    time.sleep(5)
+                if outer.mode != "ok":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                outer.got.append((time.time(), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def crowd(port: int, count: int) -> tuple[list[socket.socket], threading.Event]:
+    """`count` listeners on /main whose bytes are read and dropped by one thread."""
+    socks = []
+    for i in range(count):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(f"GET /main HTTP/1.0\r\nUser-Agent: crowd-{i}\r\n\r\n".encode())
+        s.setblocking(False)
+        socks.append(s)
+    stop = threading.Event()
+
+    def drain() -> None:
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            sel.register(s, selectors.EVENT_READ)
+        while not stop.is_set():
+            for key, _ in sel.select(0.1):
+                try:
+                    key.fileobj.recv(65536)
+                except OSError:
+                    pass
+        for s in socks:
+            s.close()
+
+    threading.Thread(target=drain, daemon=True).start()
+    return socks, stop
+
+
+def test_metrics_pass_promtool_under_load_and_a_dead_webhook_delays_nothing(server_factory, station, tmp_path):
+    promtool = need("promtool")
+    bad, good = Receiver(), Receiver()
+    bad.mode = "hang"
+    template = '{"text": "$title", "listeners": $listeners}'
+    hooks = (f"webhooks:\n  - {{url: '{bad.url}', events: [song_changed, station_online], timeout: 2}}\n"
+             f"  - {{url: '{good.url}', events: [song_changed], template: '{template}'}}\n")  # fmt: skip
+    server = server_factory(programme(station), mounts=MOUNTS, config_extra=hooks)
+    _, stop = crowd(server.port, 200)
+    try:
+        firsts = []
+        started = time.time()
+        recording = threading.Thread(target=lambda: firsts.append(record(server.port, "/main", 14.0)), daemon=True)
+        recording.start()
+        probes = []
+        while time.time() - started < 5:  # the bad receiver hangs: new listeners still start at once
+            probes.append(record(server.port, "/low", 0.3, metadata=False).first_byte_after)
+            time.sleep(0.5)
+        bad.mode = "500"
+        metrics = server.get("/metrics")
+        time.sleep(4)
+        bad.mode = "ok"
+        recording.join(20)
+        deadline = time.time() + 25
+        while not any(isinstance(b, dict) and b.get("event") == "song_changed" for _, b in bad.got) and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+    assert metrics[0] == 200 and metrics[1]["Content-Type"].startswith("text/plain; version=0.0.4")
+    checked = subprocess.run([promtool, "check", "metrics"], input=metrics[2], capture_output=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    text = metrics[2].decode()
+    assert re.search(r'^streamer_listeners\{format="audio/mpeg",mount="/main"\} 2\d\d\.0$', text, re.M)
+    names = (
+        "streamer_event_loop_lag_seconds_bucket",
+        "process_resident_memory_bytes",
+        "streamer_database_ok",
+        "streamer_webhook_deliveries_total",
+        "streamer_title_changes_total",
+        "streamer_silence_inserted_seconds_total",
+    )
+    for name in names:
+        assert name in text, name
+    rec = firsts[0]
+    print(
+        f"while a webhook hung: first byte of new listeners {max(probes) * 1000:.1f} ms at most; "
+        f"{len(rec.audio) / 14.0:.0f} bytes/s to a listener"
+    )
+    assert max(probes) <= 0.05 and len(rec.audio) >= 14.0 * 16000 * 0.97
+    changed = [b for _, b in bad.got if isinstance(b, dict) and b.get("event") == "song_changed"]
+    assert changed and any(b.get("event") == "station_online" for _, b in bad.got)
+    assert all(b["now_playing"]["title"] for b in changed)
+    titles = [b["text"] for _, b in good.got]
+    assert titles and good.got[0][0] < started + 16  # the good receiver got its events meanwhile
+    assert server.status()["history"]["database"]["ok"]
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def visit(server: Server, name: str) -> None:
+    """A listener who stays a second."""
+    ear = Ear(server.port, "/main", name)
+    ear.start()
+    time.sleep(1.0)
+    ear.leave()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs for the state folder: needs root")
+def test_a_bad_database_keeps_the_station_on_air_and_recording_resumes(server_factory, station, tmp_path):
+    """Damaged and on a read-only file system at the start, then locked by another program,
+    then a full disk: the station stays on air, /api/status and /metrics say what is wrong, and
+    the sessions of listeners who came meanwhile are recorded once it clears."""
+    state = tmp_path / "state"
+    state.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(state)], check=True)
+    try:
+        db = state / "history.sqlite"
+        db.write_bytes(b"not a database, whatever a tool wrote here " * 100)
+        subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
+        server = server_factory(programme(station), mounts=MOUNTS)
+
+        def problem() -> str:
+            return server.status()["history"]["database"]["error"]
+
+        def session_of(name: str) -> bool:
+            return server.status()["history"]["database"]["ok"] and bool(
+                db_rows(tmp_path, f"SELECT 1 FROM sessions WHERE user_agent = '{name}' AND ended IS NOT NULL")
+            )
+
+        visit(server, "while-read-only")
+        error = wait_for(problem, 5, "the read-only file shown")
+        assert "cannot be moved aside" in error and "Read-only file system" in error, error
+        assert server.get("/healthz")[0] == 200
+        assert re.search(r"^streamer_database_ok\{database=\"[^\"]+\"\} 0\.0$", server.get("/metrics")[2].decode(), re.M)
+        subprocess.run(["mount", "-o", "remount,rw", str(state)], check=True)
+        wait_for(lambda: session_of("while-read-only"), 10, "recording after the file system is writable again")
+        assert [p.name for p in state.iterdir() if ".damaged-" in p.name]  # the damaged file kept aside
+
+        locker = sqlite3.connect(db, timeout=0, isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        visit(server, "while-locked")
+        assert "locked" in wait_for(problem, 15, "the lock shown")
+        assert server.get("/healthz")[0] == 200
+        locker.execute("ROLLBACK")
+        locker.close()
+        wait_for(lambda: session_of("while-locked"), 15, "recording after the lock is released")
+
+        filler = state / "filler"
+        with filler.open("wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        visit(server, "while-full")
+        error = wait_for(problem, 10, "the full disk shown")
+        assert "full" in error, error
+        assert server.get("/healthz")[0] == 200 and record(server.port, "/main", 1.0).first_byte_after < 0.05
+        filler.unlink()
+        wait_for(lambda: session_of("while-full"), 10, "recording after space is freed")
+        print("database problems shown and recovered from: read-only + damaged, locked, full")
+    finally:
+        server.stop() if "server" in locals() else None
+        subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+def test_a_live_dj_is_remembered_and_told_to_webhooks(server_factory, station, tmp_path):
+    """live_connect when the DJ's first title reaches listeners, live_disconnect when the
+    schedule's does; the DJ's segments are live plays with the DJ's name; station_online and a
+    listener threshold crossed both ways."""
+    ffmpeg = need("ffmpeg")
+    tone(tmp_path / "dj.mp3", 660, 8.0, [])
+    hook = Receiver()
+    events = "[live_connect, live_disconnect, listeners_threshold, station_online]"
+    hooks = f"webhooks:\n  - {{url: '{hook.url}', events: {events}, threshold: 1}}\n"
+    server = server_factory(programme(station), mounts=MOUNTS, config_extra=hooks)
+    ear = Ear(server.port, "/main", "fan")
+    ear.start()
+    wait_change(ear, 1)
+    dj = subprocess.Popen(
+        [ffmpeg, "-nostdin", "-v", "error", "-re", "-i", str(tmp_path / "dj.mp3"), "-c", "copy", "-content_type", "audio/mpeg",
+         "-ice_name", "DJ Tino", "-f", "mp3", f"icecast://source:hackme@127.0.0.1:{server.port}/live"],
+    )  # fmt: skip
+    wait_for(lambda: any(t == "DJ Tino" for _, t in ear.heard.titles), 10, "the DJ on air")
+    admin_get(server.port, "/admin/metadata?mount=/live&mode=updinfo&song=Tino%20-%20Request%20Hour", "source", "hackme")
+    dj.wait(20)
+    wait_for(lambda: " - " in ear.heard.titles[-1][1] and "Tino" not in ear.heard.titles[-1][1], 10, "the schedule back")
+    ear.leave()
+    events = wait_for(lambda: [b["event"] for _, b in hook.got] if len(hook.got) >= 5 else None, 10, "five webhook events")
+    assert events[0] == "station_online" and events.index("live_connect") < events.index("live_disconnect"), events
+    crossings = [b["threshold"]["direction"] for _, b in hook.got if b["event"] == "listeners_threshold"]
+    assert crossings == ["up", "down"], hook.got
+    connect = next(b for _, b in hook.got if b["event"] == "live_connect")
+    assert connect["live"] is True and connect["now_playing"]["kind"] == "live"
+    server.stop()
+    live = db_rows(tmp_path, "SELECT stream_title, dj FROM plays WHERE kind = 'live' ORDER BY started")
+    assert live == [("DJ Tino", "DJ Tino"), ("Tino - Request Hour", "DJ Tino")], live
+
+
+def test_a_bulletin_and_its_headlines_are_remembered_as_they_air(server_factory, station, tmp_path):
+    need("espeak-ng")
+    (tmp_path / "news").mkdir()
+    server = server_factory(programme(station), mounts=MOUNTS, config_extra="news:\n  folder: news\n")
+    ear = Ear(server.port, "/main", "news-fan")
+    ear.start()
+    admin = {"Content-Type": "application/json", "Authorization": "Basic YWRtaW46aGFja21l"}  # admin:hackme
+    for title in ("Harare water supply restored", "Warriors qualify for the finals"):
+        body = json.dumps({"title": title, "source": "ZBC"}).encode()
+        urllib.request.urlopen(urllib.request.Request(server.url("/api/news"), data=body, headers=admin), timeout=5).close()
+    urllib.request.urlopen(urllib.request.Request(server.url("/api/bulletin"), data=b"", headers=admin), timeout=5).close()
+    heard = wait_for(lambda: [(a, t) for a, t in ear.heard.titles if t.startswith("News: ")][:2] or None, 30, "headlines on air")
+    wait_for(lambda: " - " in ear.heard.titles[-1][1], 30, "the music back")
+    ear.leave()
+    server.stop()
+    rows = db_rows(tmp_path, "SELECT time, kind, title FROM headlines ORDER BY id")
+    assert rows[0][1] == "bulletin" and [r[2] for r in rows[1:]] == [t for _, t in ear.heard.titles if t.startswith("News: ")]
+    for (arrival, title), row in zip(heard, rows[1:], strict=False):
+        assert row[2] == title and abs(arrival - row[0]) <= 1.0
+    assert db_rows(tmp_path, "SELECT count(*) FROM plays WHERE kind = 'bulletin'")[0][0] == len(rows) - 1
