@@ -140,6 +140,7 @@ class Sample:
     rss_kb: int
     pss_kb: int
     processes: int
+    each: dict[int, int] = field(default_factory=dict)  # pid -> its own utime + stime
 
 
 @dataclass
@@ -174,7 +175,8 @@ class TreeMonitor:
         pids = tree(procs, roots)
         ticks = sum(procs[p][1] + procs[p][2] for p in pids)
         own = sum(procs[p][1] for p in roots if p in procs)
-        return Sample(now, ticks, own, sum(procs[p][3] for p in pids), sum(pss_kb(p) for p in pids), len(pids))
+        each = {p: procs[p][1] for p in pids}
+        return Sample(now, ticks, own, sum(procs[p][3] for p in pids), sum(pss_kb(p) for p in pids), len(pids), each)
 
     def window(self, name: str, t0: float, t1: float) -> dict:
         """CPU (% of one core) and memory of a tree between two monotonic times."""
@@ -194,3 +196,30 @@ class TreeMonitor:
             "pss_mean_mb": round(sum(s.pss_kb for s in inside) / len(inside) / 1024, 1),
             "processes_max": max(s.processes for s in inside),
         }
+
+    def per_process(self, name: str, t0: float, t1: float) -> list[tuple[str, float]]:
+        """CPU (% of one core) of each process of the tree alive for the whole window, by command."""
+        inside = [s for s in self.samples.get(name, []) if t0 <= s.t <= t1]
+        if len(inside) < 2:
+            return []
+        first, last = inside[0], inside[-1]
+        seconds = last.t - first.t
+        out = []
+        for pid, ticks in last.each.items():
+            if pid in first.each:
+                out.append((command(pid), round((ticks - first.each[pid]) / TICK / seconds * 100, 2)))
+        return sorted(out, key=lambda item: -item[1])
+
+
+def command(pid: int) -> str:
+    """A short name for a process: the program, and for ffmpeg what it encodes or decodes."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return str(pid)
+    name = Path(args[0]).name
+    if name == "ffmpeg" and "-i" in args:
+        i = args.index("-i")
+        options = [args[j + 1] for j in range(i, len(args) - 1) if args[j] in ("-c:a", "-b:a", "-ar", "-ac", "-f")]
+        return f"ffmpeg {Path(args[i + 1]).name} -> {' '.join(options)}"
+    return " ".join([name, *args[1:4]])[:80]

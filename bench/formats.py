@@ -164,7 +164,7 @@ class Decoder:
         for t in self.threads:
             t.join(10)
         end = self.stopped_at or time.monotonic()
-        running = [line for t, line in self.lines if t <= end]
+        running = [f"{t - self.t0:.1f}s {line}" for t, line in self.lines if t <= end]
         leads = [lead for wall, lead in self.meter.leads if wall >= 10]
         timestamps = [line for line in running if OWN_TIMESTAMPS in line]
         return {

@@ -221,13 +221,21 @@ def fmp4_id3_titles(data: bytes) -> list[str]:
         if size < 8:
             break
         if kind == b"emsg":
-            box = data[pos : pos + size]
-            at = box.find(b"ID3")
-            title = id3_title(box[at:]) if at >= 0 else None
+            title = id3_title(emsg_message(data[pos + 8 : pos + size]))
             if title is not None:
                 titles.append(title)
         pos += size
     return titles
+
+
+def emsg_message(body: bytes) -> bytes:
+    """The message_data of an 'emsg' box (ISO/IEC 23009-1 5.10.3.3), versions 0 and 1."""
+    version, pos = body[0], 4
+    if version == 1:
+        pos += 4 + 8 + 4 + 4  # timescale, presentation_time, event_duration, id
+    for _ in range(2):  # scheme_id_uri, value: NUL-terminated
+        pos = body.index(b"\0", pos) + 1
+    return body[pos + (16 if version == 0 else 0) :]  # v0: timescale, time delta, duration, id
 
 
 @dataclass(frozen=True)

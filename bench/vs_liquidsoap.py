@@ -9,7 +9,9 @@ Opus 96 kbit/s, and HLS with two AAC variants (48 and 96 kbit/s, 4 s MPEG-TS seg
 - streamer (this checkout) serves all of it itself.
 - Liquidsoap (/usr/bin/liquidsoap) decodes and encodes, sends the four streams to an icecast2
   (/usr/bin/icecast2, a temporary config) with output.icecast, and writes the HLS variants
-  with output.file.hls into a temporary folder (AAC through its %ffmpeg encoder).
+  with output.file.hls into a temporary folder (AAC through its %ffmpeg encoder). Its MP3
+  encoder is set to LAME quality 3, what ffmpeg's libmp3lame (streamer's encoder) uses by
+  default (Liquidsoap's own default, 2, costs more); AAC is ffmpeg's encoder on both sides.
 
 Each Icecast mount of each side has --readers listeners (HTTP, half with ICY metadata) that
 count bytes; each HLS variant has one reader that follows the playlist and fetches every new
@@ -71,8 +73,8 @@ s = mksafe(playlist(mode="normal", reload_mode="never", "{music}"))
 def ice(fmt, mount, src) =
   output.icecast(fmt, host="127.0.0.1", port={port}, password="{password}", mount=mount, src)
 end
-ice(%mp3(bitrate=128, samplerate=44100), "/main", s)
-ice(%mp3(mono, bitrate=48, samplerate=22050), "/low", mean(s))
+ice(%mp3(bitrate=128, samplerate=44100, internal_quality=3), "/main", s)
+ice(%mp3(mono, bitrate=48, samplerate=22050, internal_quality=3), "/low", mean(s))
 output.icecast(%ffmpeg(format="adts", %audio(codec="aac", b="64k")), format="audio/aac",
   host="127.0.0.1", port={port}, password="{password}", mount="/aac", s)
 ice(%opus(bitrate=96, samplerate=48000), "/opus", s)
@@ -295,7 +297,8 @@ def measure(sides: dict[str, tuple[list[subprocess.Popen], dict]], args: argpars
         rate, items = c.rate("start", "end")
         readers[c.name] = {"bytes_per_second": round(rate), "segments": items, "errors": c.errors[:5]}
     trees = {name: monitor.window(name, t0, t1) for name in roots}
-    return {"trees": trees, "readers": readers, "verify": checks, "loadavg": [load0, load1]}
+    each = {name: monitor.per_process(name, t0, t1) for name in roots}
+    return {"trees": trees, "per_process": each, "readers": readers, "verify": checks, "loadavg": [load0, load1]}
 
 
 def run_sides(tmp: Path, which: list[str], args: argparse.Namespace) -> dict:
@@ -369,6 +372,9 @@ def print_report(r: dict) -> None:
                 f"| {name} | {t['cpu_percent']} | {t['root_cpu_percent']} | {t['rss_peak_mb']} / {t['rss_mean_mb']} | "
                 f"{t['pss_peak_mb']} / {t['pss_mean_mb']} | {t['processes_max']} | {' -> '.join(run['loadavg'])} |"
             )
+    for run in r["runs"].values():
+        for name, procs in run["per_process"].items():
+            print(f"  {name}: " + ", ".join(f"{cmd} {cpu}" for cmd, cpu in procs))
     s = r["summary"]
     print(f"\nCPU streamer / (liquidsoap + icecast2): {s['streamer_cpu_percent']} / {s['liquidsoap_plus_icecast2_cpu_percent']} "
           f"= {s['cpu_ratio']}")  # fmt: skip
