@@ -285,8 +285,11 @@ def test_timed_id3_rides_in_emsg_boxes_before_the_audio():
     segment = Fmp4Muxer().segment(stamped, list(tags.items()))
     found = events(segment)
     assert [e.presentation_time for e in found] == [stamped[0][0], mid], "in time order"
+    # each event lasts to the next one, the last to the segment's end: no open-ended cue in a player
+    last = stamped[-1][0] + round(1024 * 90_000 / 44_100)
+    assert [e.duration for e in found] == [mid - stamped[0][0], last - mid]
     for e in found:
-        assert (e.timescale, e.duration, e.scheme, e.value) == (90_000, 0xFFFFFFFF, "https://aomedia.org/emsg/ID3", "")
+        assert (e.timescale, e.scheme, e.value) == (90_000, "https://aomedia.org/emsg/ID3", "")
         assert e.message == tags[e.presentation_time], "the whole ID3 tag"
     assert parse_id3(found[0].message) == {"TIT2": "Start", "TPE1": "A", "TXXX:url": "https://radio.example/a"}
     assert parse_id3(found[1].message) == {"TIT2": "Mid", "TPE1": "B"}

@@ -32,8 +32,11 @@ window.seen = []; window.errors = [];
 const a = document.getElementById("a");
 a.textTracks.onaddtrack = (e) => {
   const track = e.track; track.mode = "hidden";
-  track.oncuechange = () => { for (const cue of track.activeCues) {
-    if (cue.value && cue.value.key === "TIT2") window.seen.push([Date.now() / 1000, cue.value.data, a.currentTime]); } };
+  // what a player shows: the title of the active cue that started last (after a variant switch
+  // hls.js may hold the same stretch's cues from both variants for a moment)
+  track.oncuechange = () => { let shown = null; for (const cue of track.activeCues) {
+    if (cue.value && cue.value.key === "TIT2" && (!shown || cue.startTime >= shown.startTime)) shown = cue; }
+    if (shown) window.seen.push([Date.now() / 1000, shown.value.data, a.currentTime]); };
 };
 function go(url) {
   const hls = new Hls();

@@ -179,13 +179,14 @@ def init_segment(adts_frame: bytes, *, bitrate: int = 0) -> bytes:
 STYP = _brands(b"styp", STYP_BRANDS)
 
 
-def emsg(pts: int, tag: bytes) -> bytes:
-    """An event message box carrying an ID3 tag to be shown at `pts` (90 kHz); its id is made from
-    the time and the tag, so the same tag at the same time is the same event after a restart."""
+def emsg(pts: int, tag: bytes, duration: int = UNKNOWN_DURATION) -> bytes:
+    """An event message box carrying an ID3 tag to be shown at `pts` for `duration` (90 kHz); its
+    id is made from the time and the tag, so the same tag at the same time is the same event after
+    a restart."""
     if pts < 0:
         raise ValueError(f"negative metadata PTS {pts}")
     event_id = zlib.crc32(pts.to_bytes(8, "big") + tag)
-    fields = struct.pack(">IQII", CLOCK, pts, UNKNOWN_DURATION, event_id)
+    fields = struct.pack(">IQII", CLOCK, pts, min(max(duration, 1), UNKNOWN_DURATION), event_id)
     return full_box(b"emsg", 1, 0, fields, ID3_SCHEME.encode() + b"\x00", b"\x00", tag)
 
 
@@ -223,9 +224,17 @@ class Fmp4Muxer:
 
     def segment(self, frames: Sequence[tuple[int, bytes]], metadata: Sequence[tuple[int, bytes]] = ()) -> bytes:
         """A media segment: styp, an emsg per ID3 tag (in time order; the AOM spec wants their
-        times within the segment), then a moof and mdat per run of frames that follow on."""
-        boxes = [STYP, *(emsg(pts, tag) for pts, tag in sorted(metadata, key=lambda item: item[0]))]
+        times within the segment), then a moof and mdat per run of frames that follow on.
+
+        Each event lasts until the next tag or the segment's end, never open-ended: hls.js closes
+        an open cue only when a later one arrives, so after a variant switch reloads an older
+        segment its title cue stayed active beside the current one (a stale title shown again)."""
         runs, end = self._runs(frames)
+        tags = sorted(metadata, key=lambda item: item[0])
+        ends = [pts for pts, _ in tags[1:]] + [round(end[0]) if end is not None else None]
+        boxes = [STYP]
+        for (pts, tag), until in zip(tags, ends, strict=False):  # one end more than tags when none
+            boxes.append(emsg(pts, tag, until - pts if until is not None and until > pts else UNKNOWN_DURATION))
         for k, run in enumerate(runs):
             boxes.append(fragment(self._sequence + 1 + k, run.decode_time, run.samples))
         self._sequence += len(runs)
