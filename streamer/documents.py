@@ -113,6 +113,7 @@ def _schedule_status(station: Station) -> dict:
 def _connections_status(station: Station) -> dict:
     return {
         "open": station.open_connections(), "limit": station.gate.fd_budget, "waiting_for_head": len(station.gate.pending),
-        "web": station.web_connections(), "event_subscribers": len(station.events.subscribers), "refused_busy": station.gate.refused,
-        "dropped_slow": station.gate.dropped_slow, "subscribers_dropped": station.events.dropped,
+        "idle_keepalive": len(station.gate.idle), "web": station.web_connections(),
+        "event_subscribers": len(station.events.subscribers), "refused_busy": station.gate.refused,
+        "dropped_slow": station.gate.dropped_slow, "dropped_idle": station.gate.dropped_idle, "subscribers_dropped": station.events.dropped,
     }  # fmt: skip

@@ -122,8 +122,8 @@ class Station:
 
     def open_connections(self) -> int:
         """Client connections held now (each is a file descriptor)."""
-        subscribers = len(self.events.subscribers)
-        return len(self.gate.pending) + self.web_connections() + self.listener_count() + subscribers + self.sources.connected()
+        door = len(self.gate.pending) + len(self.gate.idle)
+        return door + self.web_connections() + self.listener_count() + len(self.events.subscribers) + self.sources.connected()
 
     def web_connections(self) -> int:
         server = self._runner.server if self._runner else None

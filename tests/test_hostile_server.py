@@ -467,6 +467,45 @@ def test_clients_cannot_take_the_descriptors_the_audio_needs(server_factory, mus
     assert server.status()["silence_inserted_seconds"] <= 0.3
 
 
+def test_hls_players_resting_between_polls_are_not_slow_heads(server_factory, music):
+    """Keep-alive HLS players waiting for their next poll are not capped with the heads still
+    being sent (server.max_pending): 60 players against a cap of 16 all poll again on the same
+    connection; a resting connection silent for a head timeout is closed without a word."""
+    playlist = f"timezone: UTC\nplaylists:\n  music: {{files: ['{music / 'long.ogg'}']}}\nfallback: music\n"
+    server = server_factory(playlist, server_extra="max_pending: 16, head_timeout: 3", config_extra="hls: {segment: 1, variants: [{name: lo, bitrate: 48}]}\n")
+    deadline = time.monotonic() + 15
+    while server.get("/hls/live.m3u8")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    poll = b"GET /hls/live.m3u8 HTTP/1.1\r\nHost: radio\r\n\r\n"
+
+    def answer(s: socket.socket) -> bytes:
+        data = b""
+        while b"#EXTM3U" not in data or not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        return data
+
+    players: list[socket.socket] = []
+    try:
+        for _ in range(60):  # each player connects and polls at once, as players do
+            players.append(s := socket.create_connection(("127.0.0.1", server.port), timeout=5))
+            s.sendall(poll)
+            assert status_of(answer(s)) == 200
+        assert server.status()["connections"]["idle_keepalive"] == 60
+        for s in players:  # the second poll, on the same connections
+            s.sendall(poll)
+            assert status_of(answer(s)) == 200
+        assert server.status()["connections"]["dropped_slow"] == 0
+        start = time.monotonic()
+        assert players[0].recv(100) == b"", "closed quietly, no 408 on a connection with no request"
+        assert 2.0 < time.monotonic() - start < 5.0
+    finally:
+        for s in players:
+            s.close()
+
+
 def test_latin1_upstream_titles_and_what_pass_through_streams_carry(server_factory, music, tmp_path):
     import socketserver
 

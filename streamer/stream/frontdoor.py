@@ -84,7 +84,7 @@ def route(head: RequestHead, mount: Mount | None) -> str:
 
 
 class FrontDoor(asyncio.Protocol):
-    __slots__ = ("address", "buf", "routes", "timer", "transport")
+    __slots__ = ("address", "buf", "resting", "routes", "timer", "transport")
 
     def __init__(self, routes: Routes) -> None:
         self.routes = routes
@@ -92,6 +92,7 @@ class FrontDoor(asyncio.Protocol):
         self.buf = bytearray()
         self.timer: asyncio.TimerHandle | None = None
         self.address = "?"
+        self.resting = False  # answered, keeping the connection for the client's next request
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport subclasses
@@ -109,10 +110,19 @@ class FrontDoor(asyncio.Protocol):
         """Too many connections are still sending their heads: this one waited longest."""
         self._reply(Reply(error_response(408, "request head too slow while the server is busy", http_date())))
 
+    def drop_idle(self) -> None:
+        """Descriptors are short, or the client said nothing for a head timeout after its last
+        answer: close without a word, as HTTP/1.1 allows an idle connection to be closed (the
+        client opens a new one for its next request)."""
+        self._done()
+        if self.transport is not None:
+            self.transport.close()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._done()
 
     def _done(self) -> None:
+        self.resting = False
         if self.timer:
             self.timer.cancel()
             self.timer = None
@@ -121,6 +131,8 @@ class FrontDoor(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.timer is None:
             return  # answered already (or being answered after a delay): ignore what follows
+        if self.resting and data:
+            self._wake()
         self.buf += data
         end = find_head_end(self.buf)
         if end < 0 or end > MAX_HEAD:
@@ -190,9 +202,21 @@ class FrontDoor(asyncio.Protocol):
         del self.buf[:end]
         if self.timer:
             self.timer.cancel()
-        self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self._timeout)
         if self.buf:  # a pipelined request already here
+            self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self._timeout)
             self.data_received(b"")
+            return
+        self.resting = True
+        self.routes.gate.rest(self)
+        self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self.drop_idle)
+
+    def _wake(self) -> None:
+        """The client of a resting connection began its next request: its head timeout starts."""
+        self.resting = False
+        self.routes.gate.wake(self)
+        if self.timer:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self._timeout)
 
     @staticmethod
     def _write_and_close(transport: asyncio.Transport, response: bytes) -> None:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 class Waiting(Protocol):
     def drop_slow(self) -> None: ...
+    def drop_idle(self) -> None: ...
 
 
 class Gate:
@@ -22,22 +23,48 @@ class Gate:
         self.max_pending = max_pending
         self.fd_budget = fd_budget  # connections the process may hold, its own files kept aside
         self.pending: OrderedDict[Waiting, None] = OrderedDict()  # oldest first
+        # Answered keep-alive connections waiting for their client's next request (HLS players
+        # between polls). Not capped as heads are, or a few thousand players would push each
+        # other out; the cheapest to give up when descriptors run short (a client reopens a
+        # closed idle connection by itself), and closed after a head timeout of silence.
+        self.idle: OrderedDict[Waiting, None] = OrderedDict()
         self.refused = 0
         self.dropped_slow = 0
+        self.dropped_idle = 0
 
     def admit(self, door: Waiting, open_connections: int) -> bool:
-        """Let a new connection in, dropping the longest-waiting ones to make room; refused
-        only when every descriptor is held by a client that has said what it wants."""
-        if open_connections >= self.fd_budget and not self.pending:
+        """Let a new connection in, dropping idle and then the longest-waiting ones to make room;
+        refused only when every descriptor is held by a client that has said what it wants."""
+        if open_connections >= self.fd_budget and not self.pending and not self.idle:
             self.refused += 1
             return False
-        excess = max(len(self.pending) + 1 - self.max_pending, open_connections + 1 - self.fd_budget)
+        short = open_connections + 1 - self.fd_budget
+        while short > 0 and self.idle:
+            oldest, _ = self.idle.popitem(last=False)
+            self.dropped_idle += 1
+            oldest.drop_idle()
+            short -= 1
+        self._wait_for_head(door, short)
+        return True
+
+    def rest(self, door: Waiting) -> None:
+        """`door` was answered and keeps its connection for the client's next request."""
+        self.pending.pop(door, None)
+        self.idle[door] = None
+
+    def wake(self, door: Waiting) -> None:
+        """A resting connection's client started its next request: it is a head again."""
+        self.idle.pop(door, None)
+        self._wait_for_head(door, 0)
+
+    def _wait_for_head(self, door: Waiting, short: int) -> None:
+        excess = max(len(self.pending) + 1 - self.max_pending, short)
         for _ in range(min(excess, len(self.pending))):
             oldest, _ = self.pending.popitem(last=False)
             self.dropped_slow += 1
             oldest.drop_slow()
         self.pending[door] = None
-        return True
 
     def release(self, door: Waiting) -> None:
         self.pending.pop(door, None)
+        self.idle.pop(door, None)

@@ -1,0 +1,59 @@
+"""The gate's bookkeeping (pure): heads are capped, resting keep-alive connections are not, and
+when descriptors run short the resting ones go first, silently, then the slowest heads."""
+
+from __future__ import annotations
+
+from streamer.stream.gate import Gate
+
+
+class Door:
+    def __init__(self, gate: Gate, name: str) -> None:
+        self.gate, self.name, self.fate = gate, name, ""
+
+    def drop_slow(self) -> None:
+        self.fate = "408"
+        self.gate.release(self)
+
+    def drop_idle(self) -> None:
+        self.fate = "closed"
+        self.gate.release(self)
+
+
+def test_heads_are_capped_and_the_longest_waiting_goes_first():
+    gate = Gate(max_pending=2, fd_budget=100)
+    a, b, c = (Door(gate, n) for n in "abc")
+    for door in (a, b, c):
+        assert gate.admit(door, len(gate.pending) + len(gate.idle))
+    assert (a.fate, b.fate, c.fate) == ("408", "", "") and list(gate.pending) == [b, c]
+    assert gate.dropped_slow == 1
+
+
+def test_resting_keepalive_connections_do_not_count_against_the_head_cap():
+    gate = Gate(max_pending=2, fd_budget=10_000)
+    players = [Door(gate, str(i)) for i in range(5_000)]
+    for door in players:  # 5,000 HLS players, each answered and waiting for its next poll
+        assert gate.admit(door, len(gate.pending) + len(gate.idle))
+        gate.rest(door)
+    assert len(gate.idle) == 5_000 and not gate.pending and all(p.fate == "" for p in players)
+    gate.wake(players[0])  # a poll begins: a head again, under the cap
+    assert list(gate.pending) == [players[0]] and len(gate.idle) == 4_999
+
+
+def test_short_of_descriptors_the_idle_go_first_and_quietly():
+    gate = Gate(max_pending=10, fd_budget=3)
+    resting, head = Door(gate, "resting"), Door(gate, "head")
+    gate.admit(resting, 0)
+    gate.rest(resting)
+    gate.admit(head, 1)
+    other = Door(gate, "third")
+    gate.admit(other, 2)
+    newest = Door(gate, "newest")
+    assert gate.admit(newest, 3)  # one over the budget: the resting connection is closed, not a head
+    assert (resting.fate, head.fate, other.fate) == ("closed", "", "") and gate.dropped_idle == 1
+    assert gate.admit(Door(gate, "more"), 3)  # none resting left: the longest-waiting head goes
+    assert head.fate == "408"
+
+
+def test_refused_only_when_every_descriptor_is_held_by_a_client_that_said_what_it_wants():
+    gate = Gate(max_pending=10, fd_budget=3)
+    assert not gate.admit(Door(gate, "x"), 3) and gate.refused == 1
