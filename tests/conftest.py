@@ -136,6 +136,23 @@ def start_server(
     server_extra: str = "",
 ) -> Server:
     """The real server as its own process; `wrapper` runs it under e.g. prlimit, `env` adds to its environment."""
+    for attempt in range(3):  # another test worker may take the free port before the server binds it
+        try:
+            return _start_server(tmp, playlist_yaml, mounts, config_extra, wait_on_air, env, wrapper, server_extra)
+        except PortTaken:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+class PortTaken(AssertionError):
+    pass
+
+
+def _start_server(
+    tmp: Path, playlist_yaml: str, mounts: str, config_extra: str, wait_on_air: bool, env: dict[str, str] | None,
+    wrapper: tuple[str, ...], server_extra: str,
+) -> Server:  # fmt: skip
     port = free_port()
     (tmp / "playlists").mkdir(exist_ok=True)
     (tmp / "playlists" / "station.yaml").write_text(playlist_yaml)
@@ -150,7 +167,10 @@ def start_server(
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"streamer exited with {proc.returncode}:\n{server.log_text()}")
+            text = server.log_text()
+            if "address already in use" in text.lower():
+                raise PortTaken(text)
+            raise AssertionError(f"streamer exited with {proc.returncode}:\n{text}")
         try:
             code = server.get("/healthz", timeout=1)[0]
             if code == 200 or (code == 503 and not wait_on_air):
