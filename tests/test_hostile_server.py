@@ -472,7 +472,8 @@ def test_hls_players_resting_between_polls_are_not_slow_heads(server_factory, mu
     being sent (server.max_pending): 60 players against a cap of 16 all poll again on the same
     connection; a resting connection silent for a head timeout is closed without a word."""
     playlist = f"timezone: UTC\nplaylists:\n  music: {{files: ['{music / 'long.ogg'}']}}\nfallback: music\n"
-    server = server_factory(playlist, server_extra="max_pending: 16, head_timeout: 3", config_extra="hls: {segment: 1, variants: [{name: lo, bitrate: 48}]}\n")
+    hls = "hls: {segment: 1, variants: [{name: lo, bitrate: 48}]}\n"
+    server = server_factory(playlist, server_extra="max_pending: 16, head_timeout: 3", config_extra=hls)
     deadline = time.monotonic() + 15
     while server.get("/hls/live.m3u8")[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
