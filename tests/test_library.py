@@ -1,6 +1,7 @@
 """The track library with real ffmpeg and the real command line: `streamer library scan` and
 `list`, `streamer check` naming the files that will not play and why, a rescan that finds
-nothing to do, files that change or vanish, a decoder that hangs, a damaged database."""
+nothing to do, files that change or vanish, a decoder that hangs, a three-hour file, a damaged
+database."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from streamer.audio.ffmpeg import ffmpeg_exe
 from streamer.library.analyser import analyse
 from streamer.library.scanner import Library, open_store
 
-from .conftest import make_tone, start_server
+from .conftest import decode_errors, make_tone, record, start_server
 
 pytestmark = pytest.mark.interop
 
@@ -107,6 +108,27 @@ def test_a_decoder_that_hangs_is_killed_and_the_file_recorded(tmp_path):
     entry = asyncio.run(analyse(str(hangs), song, stall=1.0))
     assert entry is not None and entry.status == "unplayable" and entry.reason == "the decoder hung (no progress for 1 s)"
     assert time.monotonic() - started < 5
+
+
+def test_a_three_hour_file_is_analysed_whole_and_airs_at_once(tmp_path):
+    """Three hours (a 440 Hz tone at -18 dBFS; 8 kHz mono FLAC keeps the test short): analysis
+    reads to the end without being taken for a hung decoder, and the station plays the file
+    from its first second, never decoding it whole."""
+    long = tmp_path / "three-hours.flac"
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:r=8000:d=10800", "-c:a", "flac",
+                    str(long)], check=True, timeout=120)  # fmt: skip
+    entry = asyncio.run(analyse(ffmpeg_exe(), long, stall=5.0))
+    assert entry is not None and entry.status == "ok", entry
+    assert abs(entry.duration - 10800) < 0.1 and abs(entry.cue_out - 10800) < 1.0 and entry.cue_in < 0.5
+    assert -19.5 < entry.integrated < -17.5 and abs(entry.true_peak + 18.06) < 0.3, entry
+    started = time.monotonic()
+    server = start_server(tmp_path, f"playlists:\n  music: {{files: ['{long}']}}\nfallback: music\n")
+    try:
+        assert time.monotonic() - started < 5, "on air at once, whatever the file's length"
+        rec = record(server.port, "/main", 3.0)
+        assert len(rec.audio) > 16000 * 2 and decode_errors(rec.audio, tmp_path)[0] == []
+    finally:
+        server.stop()
 
 
 def test_a_damaged_database_is_moved_aside_and_the_station_plays_on(tmp_path):
