@@ -321,6 +321,9 @@ def test_metrics_pass_promtool_under_load_and_a_dead_webhook_delays_nothing(serv
     server = server_factory(programme(station), mounts=MOUNTS, config_extra=hooks)
     _, stop = crowd(server.port, 200)
     try:
+        # the crowd in, its bursts out: the probes below time a hanging webhook, not 200 joins at once
+        wait_for(lambda: server.status()["listeners"] >= 200, 10, "the crowd connected")
+        time.sleep(1.0)
         firsts = []
         started = time.time()
         recording = threading.Thread(target=lambda: firsts.append(record(server.port, "/main", 14.0)), daemon=True)
