@@ -36,6 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from listeners import cpu_ticks, free_port, rss_kb, wait_http
 
+from streamer.wire.icy import IcyReader
+
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
 FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
@@ -149,32 +151,14 @@ def record_icy(port: int, seconds: float) -> tuple[bytes, list[tuple[int, str]]]
         while b"\r\n\r\n" not in data:
             data += s.recv(4096)
         head, _, data = data.partition(b"\r\n\r\n")
-        metaint = int(re.search(rb"icy-metaint:\s*(\d+)", head, re.I)[1])
+        reader = IcyReader(int(re.search(rb"icy-metaint:\s*(\d+)", head, re.I)[1]))
         end = time.monotonic() + seconds
-        buf, left = bytearray(data), metaint
-        while time.monotonic() < end:
-            chunk = s.recv(65536)
-            if not chunk:
+        while True:
+            got, blocks = reader.feed(data)
+            audio += got
+            titles += [(offset, fields["StreamTitle"]) for offset, fields in blocks if "StreamTitle" in fields]
+            if time.monotonic() >= end or not (data := s.recv(65536)):
                 break
-            buf += chunk
-            while True:
-                if left:
-                    take = min(left, len(buf))
-                    audio += buf[:take]
-                    del buf[:take]
-                    left -= take
-                    if left:
-                        break
-                if not buf:
-                    break
-                size = buf[0] * 16
-                if len(buf) < 1 + size:
-                    break
-                meta = bytes(buf[1 : 1 + size]).rstrip(b"\0").decode("utf-8", "replace")
-                if found := re.search(r"StreamTitle='(.*?)';", meta):
-                    titles.append((len(audio), found[1]))
-                del buf[: 1 + size]
-                left = metaint
     return bytes(audio), titles
 
 
