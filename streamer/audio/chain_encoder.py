@@ -20,14 +20,15 @@ from collections import deque
 from collections.abc import Callable
 
 from .. import child
+from ..aio import cancel
 from ..settings import MountConfig
 from ..wire.framing import OggFramer
-from .codecs import output_options
-from .pcm import SAMPLE_FORMAT, frame_bytes
+from .codecs import encoder_command
+from .encoder import STALL_SECONDS
+from .pcm import frame_bytes
 
 log = logging.getLogger("streamer.encoder")
 
-STALL_SECONDS = 2.0
 PageSink = Callable[[bytes, int, "str | None", bool], None]  # page, samples, title, header page
 
 
@@ -107,11 +108,7 @@ class ChainEncoder:
             await self._wake.wait()
         while self._queue and isinstance(self._queue[0], str):
             self.title = str(self._queue.popleft())
-        command = [
-            self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-probesize", "32", "-analyzeduration", "0",
-            "-f", SAMPLE_FORMAT, "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0",
-            *output_options(self.mount, self.title),
-        ]  # fmt: skip
+        command = encoder_command(self.ffmpeg, self.mount, self.in_rate, self.in_channels, self.title)
         proc = await child.spawn(*command, stdin=True, stderr=False)
         self.chains += 1
         reader = asyncio.create_task(self._read(proc, self.title))
@@ -158,9 +155,4 @@ class ChainEncoder:
                 first = False
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel(self._task)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..settings import FORMAT_RULES, MountConfig
+from ..settings import MountConfig
 from ..wire.framing import AdtsFramer, adts_samples
 from ..wire.mp3 import FrameSplitter
+from .pcm import SAMPLE_FORMAT
 
 # LAME's encoder delay (576) plus its decoder delay (529), which ffmpeg reports as initial
 # padding: without a Xing/LAME tag, a listener's decoder plays these samples first.
@@ -25,19 +26,28 @@ OGG_PAGE = "100000"  # µs of audio per Ogg page (ffmpeg's default is a whole se
 @dataclass(frozen=True, slots=True)
 class Codec:
     format: str
-    content_type: str
     chained: bool  # a new encoder (an Ogg chain) for each title
     priming: int  # output samples before the first real one
-    frame_samples: int  # per frame at the output rate (0: varies, read from each unit)
 
 
 def codec_for(mount: MountConfig) -> Codec:
-    rule = FORMAT_RULES[mount.format]
     if mount.format == "mp3":
-        return Codec("mp3", rule.content_type, False, MP3_PRIMING, 1152 if mount.sample_rate >= 32000 else 576)
+        return Codec("mp3", False, MP3_PRIMING)
     if mount.format == "aac":
-        return Codec("aac", rule.content_type, False, AAC_PRIMING, 1024)
-    return Codec(mount.format, rule.content_type, True, 0, 0)
+        return Codec("aac", False, AAC_PRIMING)
+    return Codec(mount.format, True, 0)
+
+
+def encoder_command(ffmpeg: str, mount: MountConfig, in_rate: int, in_channels: int, title: str = "") -> list[str]:
+    """ffmpeg reading the station's PCM on stdin and writing `mount`'s stream to stdout."""
+    return [
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+        # No input probing: by default ffmpeg holds ~1.1 s of raw PCM before its first frame,
+        # which would eat the feeder's lookahead and leave the pacer releasing frame by frame.
+        "-probesize", "32", "-analyzeduration", "0",
+        "-f", SAMPLE_FORMAT, "-ar", str(in_rate), "-ac", str(in_channels), "-i", "pipe:0",
+        *output_options(mount, title),
+    ]  # fmt: skip
 
 
 def output_options(mount: MountConfig, title: str = "") -> list[str]:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from .. import child
 from ..aio import background
 from ..settings import MountConfig
-from .codecs import MP3_PRIMING, Units, codec_for, output_options
-from .pcm import SAMPLE_FORMAT, frame_bytes
+from .codecs import MP3_PRIMING, Units, codec_for, encoder_command
+from .pcm import frame_bytes
 
 log = logging.getLogger("streamer.encoder")
 
@@ -55,11 +55,11 @@ class Encoder:
         self.in_channels = in_channels
         self.sink = sink
         self.codec = codec_for(mount)
-        self.frame_samples = self.codec.frame_samples
         self.frames_out = 0  # frames out of the current process
         self.restarts = 0
         self.last_restart_reason = ""
-        self.stall_bytes = int(STALL_SECONDS * in_rate) * frame_bytes(in_channels)
+        self.frame_bytes = frame_bytes(in_channels)
+        self.stall_bytes = int(STALL_SECONDS * in_rate) * self.frame_bytes
         self._station_base = 0  # station samples fed before the current process started
         self._fed = 0  # station samples fed in total (including those dropped while restarting)
         self._marks: deque[tuple[int, str]] = deque()  # (station sample, title), ascending
@@ -69,19 +69,8 @@ class Encoder:
         self._errors: deque[str] = deque(maxlen=5)
         self._failures_in_a_row = 0
 
-    def _command(self) -> list[str]:
-        m = self.mount
-        return [
-            self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-            # No input probing: by default ffmpeg holds ~1.1 s of raw PCM before its first frame,
-            # which would eat the feeder's lookahead and leave the pacer releasing frame by frame.
-            "-probesize", "32", "-analyzeduration", "0",
-            "-f", SAMPLE_FORMAT, "-ar", str(self.in_rate), "-ac", str(self.in_channels), "-i", "pipe:0",
-            *output_options(m),
-        ]  # fmt: skip
-
     async def start(self) -> None:
-        proc = await child.spawn(*self._command(), stdin=True)
+        proc = await child.spawn(*encoder_command(self.ffmpeg, self.mount, self.in_rate, self.in_channels), stdin=True)
         self._proc = proc
         self._station_base = self._fed
         self.frames_out = 0
@@ -100,12 +89,12 @@ class Encoder:
         """Hand PCM to the encoder without waiting for it (see the module's docstring)."""
         proc = self._proc
         if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
-            self._fed += len(pcm) // frame_bytes(self.in_channels)  # lost while the encoder restarts
+            self._fed += len(pcm) // self.frame_bytes  # lost while the encoder restarts
             why = "not running" if proc is None else f"ended ({child.describe_exit(proc.returncode)})"
             self._schedule_restart(why)
             return
         proc.stdin.write(pcm)
-        self._fed += len(pcm) // frame_bytes(self.in_channels)
+        self._fed += len(pcm) // self.frame_bytes
         waiting = proc.stdin.transport.get_write_buffer_size()
         if waiting > self.stall_bytes:
             self._schedule_restart(f"stalled: {waiting / self.stall_bytes * STALL_SECONDS:.1f} s of audio not taken")

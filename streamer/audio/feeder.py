@@ -259,7 +259,7 @@ class Feeder:
         if self._in_track:
             self._handover = True
         else:
-            self.cues.cut_soon(self.timeline.fed + int(LIVE_FADE * self.rate), LIVE_FADE)
+            self.output.cut_soon(LIVE_FADE)
 
     def _hand_over(self, body: bytes) -> None:
         self._handover = False

@@ -13,7 +13,7 @@ from ..schedule.scheduler import Choice
 from ..wire.text import display_path
 from .decoder import DecodeError, Decoder
 from .leveling import Level
-from .output import Cut, Output
+from .output import SILENCE_STEP, Cut, Output
 
 log = logging.getLogger("streamer.feeder")
 
@@ -60,7 +60,7 @@ async def next_chunk(track: Track, output: Output) -> bytes | None:
             if budget is None or covered >= STALLED_DECODER:
                 track.failed = True
                 raise DecodeError(track.decoder.path, f"the decoder produced no audio for {covered or FIRST_AUDIO_TIMEOUT:g} s")
-            covered += 0.1
+            covered += SILENCE_STEP  # what output.cover() below feeds
             left = output.ahead()
             log.warning("%s: decoder late (%.2f s of audio left); covering with silence", display_path(track.decoder.path), left)
             if not await output.cover():
