@@ -37,7 +37,6 @@ def _worker_init() -> None:
 class Offload:
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
-        self.restarts = 0
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -59,7 +58,6 @@ class Offload:
             raise OffloadError("the worker ran out of memory or died") from None
 
     def _kill(self, why: str) -> None:
-        self.restarts += 1
         log.error("offload worker stopped: %s; a new one starts with the next job", why)
         self.close()
 

@@ -332,7 +332,7 @@ class Station:
         """Give memory freed after a load peak back to the system (glibc keeps it otherwise)."""
         while True:
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
-            release_memory()
+            await asyncio.to_thread(release_memory)  # tens of ms on a large heap: not in the loop
 
     # --- the programme, titles, headlines -------------------------------------------------------------
 
@@ -356,9 +356,8 @@ class Station:
         for pusher in self.pushers:
             if pusher.mount.path == mount:
                 background(pusher.send_title(title), f"title to {pusher.safe_url}")
-        if mount == next(iter(self.mounts)):
+        if mount == self.first_mount:  # the station's own first mount, not a pass-through listed before it
             self.events.publish("nowplaying", self.nowplaying())
-        if mount == self.first_mount:
             live = self.feeder.live
             play = self.history.title_released(self.feeder.onair, title, live.live.name if live else None)
             if play is not None and self.webhooks.hooks:
