@@ -142,6 +142,12 @@ def test_skip_and_the_listener_history_are_for_the_admin_and_never_for_another_o
         history["source"] == "memory" and history["step"] == 60 and history["points"] and history["mounts"] == ["/low", "/main", "/studio"]
     )
     assert request(server, "GET", "/api/listeners/history?step=-1", {"Authorization": ADMIN})[0] == 400
+    # the newsroom's admin answers carry no CORS header either; its public list does
+    posted = request(server, "POST", "/api/news", {"Authorization": ADMIN, "Content-Type": "application/json"}, b'{"title": "Rain"}')
+    assert posted[0] == 201 and "Access-Control-Allow-Origin" not in posted[1]
+    retracted = request(server, "DELETE", f"/api/news/{json.loads(posted[2])['id']}", {"Authorization": ADMIN})
+    assert retracted[0] == 200 and "Access-Control-Allow-Origin" not in retracted[1]
+    assert request(server, "GET", "/api/news")[1].get("Access-Control-Allow-Origin") == "*"
 
 
 def test_the_dashboard_needs_the_admin_and_may_be_opened_from_a_link_but_not_framed(server_factory, music):

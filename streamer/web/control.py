@@ -10,7 +10,7 @@ from aiohttp import web
 
 from .auth import admin_or, client_address
 from .port import station_of
-from .status import as_json
+from .status import admin_json, as_json
 
 log = logging.getLogger("streamer.api")
 
@@ -57,11 +57,3 @@ async def listener_history(request: web.Request) -> web.Response:
     hours = number(request, "hours", 24.0, 0.0, MAX_HISTORY_HOURS)
     step = number(request, "step", 0.0, 0.0, 86400.0)
     return admin_json(station_of(request).listener_history(hours, step))
-
-
-def admin_json(data: object, status: int = 200) -> web.Response:
-    """An answer to an admin request: no CORS headers at all, so no other origin may read it
-    (and none ever with credentials)."""
-    response = as_json(data, status)
-    del response.headers["Access-Control-Allow-Origin"]
-    return response

@@ -12,7 +12,7 @@ from ..news.post import MAX_NEWS_POST, news_item_from_json
 from ..wire.text import safe_text
 from .auth import admin_or
 from .port import station_of
-from .status import as_json
+from .status import admin_json, as_json
 
 BODY_TIMEOUT = 10.0  # seconds a request body may take to arrive
 
@@ -42,7 +42,7 @@ async def news_post(request: web.Request) -> web.Response:
         item = news_item_from_json(body, time.time())
     except ValueError as exc:
         raise web.HTTPBadRequest(text=f"{exc}\n") from None
-    return as_json(station_of(request).news.post(item).to_json(), status=201)
+    return admin_json(station_of(request).news.post(item).to_json(), status=201)
 
 
 async def news_delete(request: web.Request) -> web.Response:
@@ -50,9 +50,9 @@ async def news_delete(request: web.Request) -> web.Response:
     item_id = safe_text(request.match_info["id"])
     if not station_of(request).news.retract(item_id):
         raise web.HTTPNotFound(text=f"no headline with id {item_id[:100]!r} (GET /api/news lists them)\n")
-    return as_json({"retracted": item_id})
+    return admin_json({"retracted": item_id})
 
 
 async def bulletin_post(request: web.Request) -> web.Response:
     await admin_or(request)
-    return as_json(station_of(request).request_bulletin(), status=202)
+    return admin_json(station_of(request).request_bulletin(), status=202)

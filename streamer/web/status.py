@@ -17,11 +17,19 @@ PLAYLIST_TYPES = {
 }
 
 
-def as_json(data: object, status: int = 200) -> web.Response:
+def as_json(data: object, status: int = 200, *, public: bool = True) -> web.Response:
+    """A JSON answer; a public one may be read by any origin (CORS), an admin one by none."""
     response = web.json_response(data, status=status, dumps=icecast.dumps)
-    response.headers["Access-Control-Allow-Origin"] = "*"
+    if public:
+        response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def admin_json(data: object, status: int = 200) -> web.Response:
+    """An answer to an admin request: no CORS headers at all, so no other origin may read it
+    (and none ever with credentials)."""
+    return as_json(data, status, public=False)
 
 
 async def api_status(request: web.Request) -> web.Response:
