@@ -16,6 +16,7 @@ from .library.scanner import Library, open_store
 from .schedule.programme import Programme
 from .schedule.sources import expand_sources
 from .settings import Config
+from .state import read_only
 
 
 def programme_files(programme: Programme) -> list[Path]:
@@ -84,7 +85,7 @@ def read_rows(state_dir: Path) -> dict[str, Entry]:
     if not path.exists():
         return {}
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        conn = read_only(path, 5.0)
         try:
             return load_all(conn)
         finally:

@@ -46,6 +46,13 @@ def connect(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
     return conn
 
 
+def read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection that can neither write nor create the file (the command line's lists and
+    reports, beside a running station); the path goes in as a URI, so `#` or `%` in a folder
+    name cannot make SQLite open another file."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+
+
 def open_or_rebuild(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
     """`connect`, moving a damaged file (and its WAL) aside to start afresh."""
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..schedule.programme import load_programme
 from ..settings import Config
+from ..state import read_only
 from ..yamldoc import ConfigError
 from .render import build, render
 from .reports import ReportError
@@ -29,7 +30,7 @@ def report_command(config: Config, kind: str, start: str | None, end: str | None
         print(f"streamer report: no history at {path} yet (the station records once it has run)", file=sys.stderr)
         return 1
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as conn:
+        with contextlib.closing(read_only(path, 10)) as conn:
             made = build(conn, kind, start, end, tz, config.station_name, tuning_hours)
     except ReportError as exc:
         print(f"streamer report: {exc}", file=sys.stderr)

@@ -39,7 +39,6 @@ class Delivery:
     body: bytes
     content_type: str
     created: float
-    attempts: int = 0
 
 
 @dataclass(slots=True)
@@ -149,7 +148,6 @@ class Webhooks:
             self.counts["sent"] += 1
             hook.next_try, hook.backoff, hook.last_error = 0.0, FIRST_RETRY, ""
         else:
-            item.attempts += 1
             self.counts["failed"] += 1
             if error != hook.last_error:
                 log.warning("webhook %s: %s (event %s); retrying in %g s", hook.config.url, error, item.event, hook.backoff)

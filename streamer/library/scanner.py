@@ -17,7 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..state import Store
@@ -44,9 +44,7 @@ class Progress:
     done: int = 0
     audio_seconds: float = 0.0  # audio analysed
     cpu_seconds: float = 0.0  # wall time spent analysing
-    started: float = 0.0
     current: str = ""
-    unplayable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) found in this scan
 
 
 class Library:
@@ -153,10 +151,11 @@ class Library:
         """Find new and changed files among the wanted ones; drop the rows of vanished files."""
         self._sweep_due = False
         try:
+            await self.store.flush()  # our own newest rows first, or the file's older ones would come back
             self.entries = {**self.entries, **await self.store.run(load_all)}  # rows another process (the CLI) wrote
         except Exception as exc:
             log.warning("library: could not re-read the database (%s)", exc)
-        paths = [*self.wanted, *(Path(p) for p in self.entries)]
+        paths = list({str(p): Path(p) for p in (*self.wanted, *self.entries)}.values())  # each file once
         try:
             states = await asyncio.wait_for(asyncio.to_thread(_states, paths), SWEEP_TIMEOUT)
         except TimeoutError:
@@ -170,7 +169,7 @@ class Library:
             state, entry = states.get(str(path)), self.entries.get(str(path))
             if state is not None and (entry is None or not entry.unchanged(state.size, state.mtime_ns)):
                 self.pending[str(path)] = path
-        self.progress = Progress(total=len(self.pending), started=time.monotonic())
+        self.progress = Progress(total=len(self.pending))
 
     async def analyse_one(self, path: Path) -> Entry | None:
         key = str(path)
@@ -198,7 +197,6 @@ class Library:
         progress.done += 1
         progress.audio_seconds += entry.duration
         if not entry.playable:
-            progress.unplayable.append((key, entry.reason))
             log.warning("library: %s will not play: %s", display_path(path), entry.reason)
         if self.on_entry is not None:
             self.on_entry(entry)
