@@ -55,6 +55,14 @@ def test_the_timeline_cache_answers_exactly_what_a_fresh_walk_does(scheduler):
         start, hours = base + rng.uniform(0, 6 * 86400), rng.choice([0.5, 1, 5, 24, 25, 48])
         assert cache.entries(scheduler, start, hours) == timeline(scheduler, start, hours), (start, hours)
     assert len(cache._walks) <= cache.KEEP
+    # later requests inside a walk are sliced from it, not walked again, and answer the same
+    first = base + 3600
+    cache.entries(scheduler, first, 24)
+    walks = dict(cache._walks)
+    for k in range(1, 25):
+        start = first + k * 617.3
+        assert cache.entries(scheduler, start, 24) == timeline(scheduler, start, 24), start
+    assert cache._walks == walks
 
 
 def test_a_local_day_is_23_or_25_hours_across_dst(scheduler):

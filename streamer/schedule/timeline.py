@@ -152,18 +152,23 @@ class TimelineCache:
     def entries(self, scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
         if hours > self.CACHE_HOURS - 1:
             return timeline(scheduler, start, hours)
-        minute = start // 60 * 60
-        key = (id(scheduler), minute)
-        walk = self._walks.get(key)
-        if walk is None or walk[0] is not scheduler:
-            walk = self._walks[key] = (scheduler, timeline(scheduler, minute, self.CACHE_HOURS))
+        end = start + hours * 3600
+        walk = self._covering(scheduler, start, end)
+        if walk is None:  # a walk that starts earlier and reaches far enough slices the same
+            minute = start // 60 * 60
+            walk = self._walks[(id(scheduler), minute)] = (scheduler, timeline(scheduler, minute, self.CACHE_HOURS))
             while len(self._walks) > self.KEEP:
                 del self._walks[next(iter(self._walks))]
-        end = start + hours * 3600
         entries = walk[1]
         on_air = [e for e in entries if e.kind == "block" and e.time <= start][-1:]
         head = [Entry(start, "block", e.name, e.text, e.detail) for e in on_air]
         return head + [e for e in entries if start <= e.time < end and not (e.kind == "block" and e.time <= start)]
+
+    def _covering(self, scheduler: Scheduler, start: float, end: float) -> tuple[Scheduler, list[Entry]] | None:
+        for (_, minute), walk in self._walks.items():
+            if walk[0] is scheduler and minute <= start and end <= minute + self.CACHE_HOURS * 3600:
+                return walk
+        return None
 
 
 def day_heading(local: dt.datetime, scheduler: Scheduler) -> str:
