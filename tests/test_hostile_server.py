@@ -505,6 +505,18 @@ def test_hls_players_resting_between_polls_are_not_slow_heads(server_factory, mu
     finally:
         for s in players:
             s.close()
+    # 2,000 pipelined polls in one send, answers not read for a while: answered in a loop, not
+    # by recursion, and no faster than the client reads them
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(poll * 2000)
+        time.sleep(1.0)
+        assert server.get("/healthz")[0] == 200
+        data = b""
+        while data.count(b"HTTP/1.1 200") < 2000:
+            chunk = s.recv(1 << 20)
+            assert chunk, f"closed after {data.count(b'HTTP/1.1 200')} answers"
+            data += chunk
+    assert "Traceback" not in server.log_text()
 
 
 def test_latin1_upstream_titles_and_what_pass_through_streams_carry(server_factory, music, tmp_path):

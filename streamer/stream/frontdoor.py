@@ -84,7 +84,7 @@ def route(head: RequestHead, mount: Mount | None) -> str:
 
 
 class FrontDoor(asyncio.Protocol):
-    __slots__ = ("address", "buf", "resting", "routes", "timer", "transport")
+    __slots__ = ("address", "buf", "resting", "routes", "timer", "transport", "writing_paused")
 
     def __init__(self, routes: Routes) -> None:
         self.routes = routes
@@ -93,6 +93,7 @@ class FrontDoor(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.address = "?"
         self.resting = False  # answered, keeping the connection for the client's next request
+        self.writing_paused = False  # the transport's buffer is over its high-water mark
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport subclasses
@@ -134,22 +135,44 @@ class FrontDoor(asyncio.Protocol):
         if self.resting and data:
             self._wake()
         self.buf += data
+        # Pipelined requests are answered one after another in this loop (no recursion), and
+        # only while the client reads its answers: pause_writing stops the loop.
+        while self.timer is not None and not self.writing_paused and self._request():
+            pass
+
+    def pause_writing(self) -> None:
+        """The client does not read its answers as fast as it asks: read no more from it."""
+        self.writing_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+            self.data_received(b"")  # requests that arrived meanwhile
+
+    def _request(self) -> bool:
+        """Answer the request at the head of the buffer; True when the connection was kept for
+        another one that is already (partly) in the buffer."""
         end = find_head_end(self.buf)
         if end < 0 or end > MAX_HEAD:
             if len(self.buf) > MAX_HEAD:
                 self._reply(Reply(error_response(431, f"request head larger than {MAX_HEAD} bytes", http_date())))
-            return
+            return False
         try:
             head = parse_request_head(bytes(self.buf[:end]))
         except BadRequest as exc:
             self._reply(Reply(error_response(exc.status, str(exc), http_date())))
-            return
+            return False
         try:
             self._dispatch(head, end)
         except Exception:  # a bug must cost this request only, and be told
             first = bytes(self.buf[: self.buf.find(b"\n")])[:100]
             log.exception("request from %s failed in the front door: %r", self.address, first)
             self._reply(Reply(error_response(500, "internal error (logged)", http_date())))
+            return False
+        return bool(self.buf) and not self.resting
 
     def _dispatch(self, head: RequestHead, end: int) -> None:
         routes = self.routes
@@ -202,9 +225,8 @@ class FrontDoor(asyncio.Protocol):
         del self.buf[:end]
         if self.timer:
             self.timer.cancel()
-        if self.buf:  # a pipelined request already here
+        if self.buf:  # a pipelined request already here: data_received's loop answers it
             self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self._timeout)
-            self.data_received(b"")
             return
         self.resting = True
         self.routes.gate.rest(self)
