@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import faulthandler
 import logging
 import signal
 import sys
@@ -18,6 +19,8 @@ from .config import load_config
 from .schedule.programme import Programme, load_programme
 from .settings import PASSWORD_ENV, Config, is_loopback
 from .yamldoc import ConfigError
+
+STOP_LIMIT = 6.0  # seconds from SIGTERM to exit at most, whatever hangs
 
 log = logging.getLogger("streamer")
 
@@ -250,7 +253,14 @@ async def _serve(config: Config, ffmpeg: str) -> int:
     loop.add_signal_handler(signal.SIGHUP, station.reopen_logs)  # logrotate moved the access log
     await stop.wait()
     log.info("shutting down")
-    await station.stop()
+    # Whatever hangs (a child, a thread the interpreter joins at exit), the process ends: past the
+    # limit every thread's traceback goes to the log and the process exits with status 1.
+    faulthandler.dump_traceback_later(STOP_LIMIT, exit=True)
+    try:
+        await asyncio.wait_for(station.stop(), STOP_LIMIT - 1)
+    except TimeoutError:
+        log.error("stop did not finish in %g s (held at: %s); exiting without it", STOP_LIMIT - 1, station.stopping)
+        return 1
     return 0
 
 

@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -66,6 +67,8 @@ FD_RESERVE = 256  # descriptors kept for the station's own children, pipes and f
 TAGS_TIMEOUT = 60.0  # seconds to read a batch of tags at most
 TAGS_BATCH = 500  # files whose tags are read per offload job
 HOUSEKEEPING_INTERVAL = 30.0
+SLOW_STOP_STEP = 1.0  # seconds: a stop step taking longer is named in the log
+WEB_STOP_TIMEOUT = 1.0  # seconds a web request still running at stop may take to finish
 
 
 class Station:
@@ -112,6 +115,7 @@ class Station:
         self.loop_lag = LoopLag()
         self.metrics_registry = registry_for(self, self.loop_lag)
         self._runner: web.AppRunner | None = None
+        self.stopping = ""  # the stop step under way (named if the stop hangs)
         self._server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
 
@@ -247,7 +251,8 @@ class Station:
     async def start(self, host: str, port: int) -> None:
         await self.watcher.first()  # a broken programme stops the start
         await self.history.open()  # what a crash left open is closed before anyone listens
-        self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False)
+        # a web request still running at stop gets a second, not aiohttp's default minute
+        self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False, shutdown_timeout=WEB_STOP_TIMEOUT)
         await self._runner.setup()
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -294,32 +299,57 @@ class Station:
             run("webhook watch", lambda: self.webhooks.watch(lambda: self.health()[0], self.listener_count))
 
     async def stop(self) -> None:
-        if self._server:
-            self._server.close()
-        if self.webhooks.hooks:
-            self.webhooks.fire("station_offline")
-            await self.webhooks.drain(2.0)
-        self.events.close()
-        await self.supervisor.stop()
-        await cancel_background()
-        for pusher in self.pushers:
-            pusher.close()
-        for relay in self.relays:
-            relay.close()
-        await self.news.close()
-        if self.feeder.live is not None:
-            await self.feeder.live.live.close()
-        for mount in self.mounts.values():
-            mount.close_listeners()
-        await self.history.close()
-        for enc in self.feeder.output.encoders:
-            await enc.close()
-        if self.feeder.bulletins.builder:
-            self.feeder.bulletins.builder.close()
-        self.offload.close()
-        await self.library.store.close()
-        if self._runner:
-            await self._runner.cleanup()
+        """Every part stops in order. A part that takes long is named in the log, so an operator
+        (or a service manager about to kill the process) sees what held the stop up."""
+        for name, step in self._stop_steps():
+            self.stopping = name
+            began = time.monotonic()
+            await step()
+            if (took := time.monotonic() - began) > SLOW_STOP_STEP:
+                log.warning("stopping: %s took %.1f s", name, took)
+        self.stopping = "done"
+
+    def _stop_steps(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        async def doors() -> None:
+            if self._server:
+                self._server.close()
+            if self.webhooks.hooks:
+                self.webhooks.fire("station_offline")
+                await self.webhooks.drain(2.0)
+            self.events.close()
+
+        async def sources() -> None:
+            for pusher in self.pushers:
+                pusher.close()
+            for relay in self.relays:
+                relay.close()
+            await self.news.close()
+            if self.feeder.live is not None:
+                await self.feeder.live.live.close()
+            for mount in self.mounts.values():
+                mount.close_listeners()
+
+        async def encoders() -> None:
+            for enc in self.feeder.output.encoders:
+                await enc.close()
+            if self.feeder.bulletins.builder:
+                self.feeder.bulletins.builder.close()
+            self.offload.close()
+
+        async def web_side() -> None:
+            if self._runner:
+                await self._runner.cleanup()
+
+        return [
+            ("listening socket and event streams", doors),
+            ("station tasks", self.supervisor.stop),
+            ("background jobs", cancel_background),
+            ("sources and listeners", sources),
+            ("history", self.history.close),
+            ("encoders and workers", encoders),
+            ("track library", self.library.store.close),
+            ("web side", web_side),
+        ]
 
     async def _publish_hls(self) -> None:
         """Each HLS segment goes into the playlists when its last sample airs."""
