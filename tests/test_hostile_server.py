@@ -410,6 +410,26 @@ def test_failed_logins_are_logged_and_slowed(server_factory, music):
     assert code == 429 and "too many failed logins" in text
 
 
+def test_a_refused_client_that_is_still_sending_reads_why(server_factory, music):
+    """A head too large, a source with a wrong password that streams on: the door answers and
+    reads on for a moment before it closes, so the client reads 431 / 401 — closing on unread
+    bytes would reset the connection and the client would lose the answer."""
+    server = station(server_factory, music)
+    wrong = "Basic " + base64.b64encode(b"source:wrong-password").decode()
+    cases = (
+        (b"GET /main HTTP/1.0\r\nX: " + b"a" * 400_000 + b"\r\n\r\n", 431),
+        (b"SOURCE /live HTTP/1.0\r\nAuthorization: " + wrong.encode() + b"\r\nContent-Type: audio/mpeg\r\n\r\n" + bytes(300_000), 401),
+    )
+    for request, status in cases:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                s.sendall(request)
+                answer = b""
+                while chunk := s.recv(65536):
+                    answer += chunk
+            assert status_of(answer) == status, answer[:200]
+
+
 def test_sse_subscribers_that_never_read_are_dropped_and_cost_no_listener_time(server_factory, music):
     server = station(server_factory, music)
     before = rss_mb(server.proc.pid)

@@ -36,6 +36,11 @@ from .mount import Mount
 
 log = logging.getLogger("streamer.http")
 
+# A refusal is followed by a FIN, and the door reads on a moment before closing (as nginx's
+# lingering close): closing on unread bytes sends a reset, which loses the client its answer.
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 1 << 20
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -84,7 +89,7 @@ def route(head: RequestHead, mount: Mount | None) -> str:
 
 
 class FrontDoor(asyncio.Protocol):
-    __slots__ = ("address", "buf", "resting", "routes", "timer", "transport", "writing_paused")
+    __slots__ = ("address", "buf", "linger_left", "resting", "routes", "timer", "transport", "writing_paused")
 
     def __init__(self, routes: Routes) -> None:
         self.routes = routes
@@ -94,22 +99,24 @@ class FrontDoor(asyncio.Protocol):
         self.address = "?"
         self.resting = False  # answered, keeping the connection for the client's next request
         self.writing_paused = False  # the transport's buffer is over its high-water mark
+        self.linger_left = LINGER_BYTES  # bytes still read (and dropped) after a refusal
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport subclasses
         peer = transport.get_extra_info("peername")
         self.address = str(peer[0]) if peer else "?"
         if not self.routes.gate.admit(self, self.routes.open_connections()):
-            self._reply(Reply(error_response(503, "server busy: too many connections", http_date())))
+            self._reply(Reply(error_response(503, "server busy: too many connections", http_date())), linger=False)
             return
         self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self._timeout)
 
     def _timeout(self) -> None:
-        self._reply(Reply(error_response(408, f"request head not received within {self.routes.config.head_timeout:g} s", http_date())))
+        why = f"request head not received within {self.routes.config.head_timeout:g} s"
+        self._reply(Reply(error_response(408, why, http_date())), linger=False)
 
     def drop_slow(self) -> None:
         """Too many connections are still sending their heads: this one waited longest."""
-        self._reply(Reply(error_response(408, "request head too slow while the server is busy", http_date())))
+        self._reply(Reply(error_response(408, "request head too slow while the server is busy", http_date())), linger=False)
 
     def drop_idle(self) -> None:
         """Descriptors are short, or the client said nothing for a head timeout after its last
@@ -130,8 +137,11 @@ class FrontDoor(asyncio.Protocol):
         self.routes.gate.release(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.timer is None:
-            return  # answered already (or being answered after a delay): ignore what follows
+        if self.timer is None:  # answered already (or being answered after a delay): dropped
+            self.linger_left -= len(data)
+            if self.linger_left < 0 and self.transport is not None:
+                self.transport.close()
+            return
         if self.resting and data:
             self._wake()
         self.buf += data
@@ -201,16 +211,17 @@ class FrontDoor(asyncio.Protocol):
         if reply is not None:
             self._reply(reply)
 
-    def _reply(self, reply: Reply) -> None:
+    def _reply(self, reply: Reply, linger: bool = True) -> None:
+        """Answer and close; `linger` (the client may still be sending): see LINGER_SECONDS."""
         self._done()
         self.buf = bytearray()
         transport = self.transport
         if transport is None or transport.is_closing():
             return
         if reply.delay > 0:  # held back (failed logins): no task, just a timer
-            asyncio.get_running_loop().call_later(reply.delay, self._write_and_close, transport, reply.response)
+            asyncio.get_running_loop().call_later(reply.delay, self._write_and_close, transport, reply.response, linger)
         else:
-            self._write_and_close(transport, reply.response)
+            self._write_and_close(transport, reply.response, linger)
 
     def _answer_and_keep(self, response: bytes, head: RequestHead, end: int) -> None:
         """Answer, and keep the connection for the client's next request (HLS players poll), with a
@@ -241,9 +252,14 @@ class FrontDoor(asyncio.Protocol):
         self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self._timeout)
 
     @staticmethod
-    def _write_and_close(transport: asyncio.Transport, response: bytes) -> None:
-        if not transport.is_closing():
-            transport.write(response)
+    def _write_and_close(transport: asyncio.Transport, response: bytes, linger: bool = False) -> None:
+        if transport.is_closing():
+            return
+        transport.write(response)
+        if linger and transport.can_write_eof():
+            transport.write_eof()  # the client reads the answer, then its end of file, and closes
+            asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
+        else:
             transport.close()
 
     def _listen(self, mount: Mount, head: RequestHead) -> None:
