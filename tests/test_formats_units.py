@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import m3u8
 import pytest
 
 from streamer.config import parse_config
@@ -106,6 +107,38 @@ def test_hls_answers_cache_for_caches_and_say_what_is_missing():
     assert future.startswith(b"HTTP/1.1 404") and b"live now" in future  # not a hang
     assert out.answer("GET", "/hls/nope/live.m3u8", {}, ("1.2.3.4", "ua"), 0).startswith(b"HTTP/1.1 404")
     assert out.answer("HEAD", f"/hls/lo/{seq}.ts", {}, ("1.2.3.4", "ua"), 0).endswith(b"\r\n\r\n")
+
+
+def test_the_discontinuity_sequence_counts_the_discontinuities_that_left_the_window():
+    """RFC 8216 4.3.3.3: removing a segment with EXT-X-DISCONTINUITY from the playlist raises
+    EXT-X-DISCONTINUITY-SEQUENCE, or a player loses its place in the discontinuity numbering."""
+    v = HlsVariant("lo", 64, 44100, 4.0, 3, lambda s: 1_000_000.0 + s / 44100)
+    out = HlsOutput([v], 4.0)
+    feed(v, 520)  # three segments
+    v.publish(1e9)
+    first, _ = out.playlist(v)
+    assert b"#EXT-X-DISCONTINUITY\n" in first and b"DISCONTINUITY-SEQUENCE" not in first
+    for k in range(520, 1100):
+        v.frame(frame(), 1024, None, k * 1024)
+    v.publish(1e9)
+    later, _ = out.playlist(v)
+    parsed = m3u8.loads(later.decode())
+    assert parsed.discontinuity_sequence == 1 and not any(s.discontinuity for s in parsed.segments)
+    assert parsed.media_sequence == v.live[0].seq and v.live[0].seq > v.segments[0].seq
+
+
+def test_a_playlist_is_made_once_per_published_segment():
+    v = HlsVariant("lo", 64, 44100, 4.0, 3, lambda s: 1000.0 + s / 44100)
+    out = HlsOutput([v], 4.0)
+    feed(v, 600)
+    v.publish(1e9)
+    body, etag = out.playlist(v)
+    assert out.playlist(v)[0] is body  # the same bytes, not made again
+    for k in range(600, 800):
+        v.frame(frame(), 1024, None, k * 1024)
+    v.publish(1e9)
+    newer, new_etag = out.playlist(v)
+    assert newer != body and new_etag != etag and newer == v.playlist().encode()
 
 
 def test_hls_listeners_are_clients_seen_within_two_segments():

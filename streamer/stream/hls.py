@@ -59,6 +59,7 @@ class HlsVariant:
         self.segments: deque[Built] = deque(maxlen=window + 2)  # published (a couple kept past the window)
         self.title = ""
         self._first = True
+        self.discontinuity_sequence = 0  # EXT-X-DISCONTINUITY tags that have left the window (RFC 8216 4.3.3.3)
 
     def frame(self, frame: bytes, samples: int, title: str | None, start_sample: int) -> None:
         """An ADTS frame from the variant's encoder (the sink it is given)."""
@@ -88,6 +89,8 @@ class HlsVariant:
         """Segments whose last sample has aired go into the playlist."""
         while self.ready and self.ready[0].start + self.ready[0].samples / self.out_rate <= now:
             self.segments.append(self.ready.popleft())
+            if len(self.segments) > self.window and self.segments[-self.window - 1].discontinuity:
+                self.discontinuity_sequence += 1  # that segment has just left the live window
 
     @property
     def live(self) -> list[Built]:
@@ -96,7 +99,8 @@ class HlsVariant:
     def playlist(self) -> str:
         live = self.live
         segments = [Segment(f"{b.seq}.{self.extension}", b.samples / self.out_rate, b.start, b.discontinuity) for b in live]
-        return media_playlist(segments, self.seconds, live[0].seq if live else 0, map_uri=INIT if self.container == "fmp4" else None)
+        init = INIT if self.container == "fmp4" else None
+        return media_playlist(segments, self.seconds, live[0].seq if live else 0, self.discontinuity_sequence, map_uri=init)
 
     def segment(self, seq: int) -> Built | None:
         return next((b for b in self.segments if b.seq == seq), None)

@@ -27,6 +27,10 @@ class HlsOutput:
         self.seconds = seconds
         self.listeners = HlsListeners(seconds)
         self.requests = {"playlist": 0, "segment": 0, "not_found": 0}
+        # Playlists change only when a segment is published, and thousands of players poll them:
+        # each is made (and its ETag hashed) once per segment, not per request.
+        self._playlists: dict[str, tuple[int, bytes, str]] = {}  # variant → (last seq, body, ETag)
+        self._master = master(variants).encode()
 
     def publish(self, now: float) -> None:
         for variant in self.variants.values():
@@ -41,13 +45,13 @@ class HlsOutput:
         if variant is not None:
             self.listeners.saw(client[0], client[1], variant.name, now)
         if variant is None:
-            body = master(list(self.variants.values())).encode()
-            return self._ok(method, headers, body, PLAYLIST, max(1, int(self.seconds // 2)))
+            return self._ok(method, headers, self._master, PLAYLIST, max(1, int(self.seconds // 2)))
         if match[2] == "live.m3u8":
             if not variant.segments:
                 return self._not_found("no segment is ready yet: try again in a few seconds", retry=True)
             self.requests["playlist"] += 1
-            return self._ok(method, headers, variant.playlist().encode(), PLAYLIST, max(1, int(self.seconds // 2)))
+            body, etag = self.playlist(variant)
+            return self._ok(method, headers, body, PLAYLIST, max(1, int(self.seconds // 2)), etag)
         if match[2] == INIT or match[4] != variant.extension:
             if match[2] == INIT and variant.init:
                 return self._ok(method, headers, variant.init, SEGMENT["m4s"], 3600, f'"{variant.name}-init"')
@@ -60,8 +64,17 @@ class HlsOutput:
         self.requests["segment"] += 1
         return self._ok(method, headers, built.data, SEGMENT[variant.extension], 3600, f'"{variant.name}-{built.seq}"')
 
+    def playlist(self, variant: HlsVariant) -> tuple[bytes, str]:
+        """The variant's playlist as published now, and its ETag."""
+        last = variant.segments[-1].seq
+        cached = self._playlists.get(variant.name)
+        if cached is None or cached[0] != last:
+            body = variant.playlist().encode()
+            cached = self._playlists[variant.name] = (last, body, etag_of(body))
+        return cached[1], cached[2]
+
     def _ok(self, method: str, headers: dict[str, str], body: bytes, content_type: str, max_age: int, etag: str = "") -> bytes:
-        etag = etag or '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
+        etag = etag or etag_of(body)
         if headers.get("if-none-match") == etag:
             return head(304, [("ETag", etag), ("Cache-Control", f"public, max-age={max_age}")], b"")
         cache = f"public, max-age={max_age}" + (", immutable" if content_type != PLAYLIST else "")
@@ -84,6 +97,10 @@ class HlsOutput:
 
 
 REASONS = {200: "OK", 304: "Not Modified", 404: "Not Found"}
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
 
 
 def head(status: int, lines: list[tuple[str, str]], body: bytes, length: int | None = None) -> bytes:
