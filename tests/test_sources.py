@@ -127,6 +127,29 @@ def test_ogg_and_aac_pass_through_for_a_listener_who_joins_late(server_factory, 
         src.wait()
 
 
+def test_an_aac_source_faster_than_real_time_reaches_listeners_at_real_time(server_factory, tones, tmp_path):
+    """ADTS frames are paced by the mount's clock as MP3 frames are: a source sending at 10x
+    (an encoder without -re) does not flood its listeners with audio ahead of time."""
+    server = start(server_factory, tones)
+    ffmpeg = need("ffmpeg")
+    src = subprocess.Popen(
+        [ffmpeg, "-nostdin", "-v", "error", "-readrate", "10", "-i", str(tones / "station.ogg"), "-c:a", "aac", "-b:a", "128k",
+         "-content_type", "audio/aac", "-f", "adts", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/pass"],
+    )  # fmt: skip
+    try:
+        wait_source(server, "/pass")
+        rec = record(server.port, "/pass", 2.0)
+    finally:
+        src.kill()
+        src.wait()
+    errors, stream = decode_errors(rec.audio, tmp_path, "fast.aac")
+    assert errors == [] and stream, (errors, stream)
+    to_pcm = [ffmpeg, "-nostdin", "-v", "error", "-i", str(tmp_path / "fast.aac"), "-f", "s16le", "-ac", "1", "-ar", "8000", "-"]
+    pcm = subprocess.run(to_pcm, capture_output=True).stdout
+    heard = len(pcm) / 16000
+    assert 1.5 < heard < 2.0 + 4.5 + 1.0, heard  # 2 s live after a burst of 64 KB (4 s at 128 kbps), not 10x
+
+
 def test_ezstream_source(server_factory, tones, tmp_path):
     ezstream = need("ezstream")
     server = start(server_factory, tones)

@@ -1,8 +1,8 @@
 """A pass-through mount's input: a source's or an upstream's audio bytes, cut into units.
 
-MP3 goes in as frames (the mount's clock paces them), Ogg as whole pages with its header
-pages noted on the mount for listeners who join later, AAC as ADTS frames, anything else as
-bytes. Used by source clients and pull relays alike.
+MP3 and AAC go in as frames (MP3 frames, ADTS frames) that the mount's clock paces, Ogg as
+whole pages with its header pages noted on the mount for listeners who join later, anything
+else as bytes. Used by source clients and pull relays alike.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..wire.formats import format_of
-from ..wire.framing import AdtsFramer, OggFramer, adts_params
+from ..wire.framing import AdtsFramer, OggFramer, adts_params, adts_samples
 from ..wire.mp3 import FrameSplitter
 
 if TYPE_CHECKING:
@@ -38,12 +38,16 @@ class Ingest:
         if self.ogg is not None:
             self._feed_ogg(data)
             return
-        units = self.adts.feed(data) if self.adts is not None else [data]
-        if units and units[0] and self.adts is not None and not self.described:
-            self.described = True
-            mount.learn(*adts_params(units[0]))
-        if units and units[0]:
-            mount.queue_bytes(b"".join(units))
+        if self.adts is not None:
+            for frame in self.adts.feed(data):
+                _, rate, channels = adts_params(frame)
+                if not self.described:
+                    self.described = True
+                    mount.learn(None, rate, channels)
+                mount.queue_frame(frame, adts_samples(frame), None, rate)
+            return
+        if data:
+            mount.queue_bytes(data)
 
     def _feed_ogg(self, data: bytes) -> None:
         ogg, mount = self.ogg, self.mount
