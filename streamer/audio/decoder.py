@@ -19,7 +19,10 @@ from ..wire.text import display_path
 from .pcm import SAMPLE_FORMAT, frame_bytes
 from .shaping import WholeFrames
 
-CHUNK_SECONDS = 0.1
+# PCM is fed to the encoders in steps of this size: each step wakes every encoder process and
+# the feeder once, so 0.2 s instead of 0.1 s takes ~12 % off the station's CPU (bench/vs_liquidsoap.py)
+# while the lookahead (0.6 s) still keeps the encoders 0.4 s or more ahead of the listeners.
+CHUNK_SECONDS = 0.2
 STAT_TIMEOUT = 5.0  # seconds the file system may take to say what a file is
 
 
