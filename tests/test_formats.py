@@ -279,3 +279,28 @@ def test_fmp4_hls_plays_in_ffmpeg_from_the_live_playlist(tmp_path):
     finally:
         server.stop()
     assert errors == "", errors
+
+
+def test_an_ogg_encoder_that_cannot_start_waits_longer_each_time_and_says_why(tmp_path):
+    """An ffmpeg that refuses the Opus encoder (a build without libopus, here a wrapper that says
+    so as ffmpeg does): /main plays on, the Opus mount's chains are retried after 0.05, 0.2, 1
+    and then 5 s, not spun, and the status and log give ffmpeg's own words."""
+    real = ffmpeg_exe()
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\ncase "$*" in *libopus*) echo "Unknown encoder \'libopus\'" >&2; exit 8;; esac\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    tone = tmp_path / "t.ogg"
+    make_tone(tone, 440, 20.0, 44100, 2, ("-c:a", "libvorbis"), "Artist", "Song")
+    mounts = "  /main: {bitrate: 128}\n  /opus: {format: opus, bitrate: 64}"
+    server = start_server(tmp_path, f"playlists:\n  t: {{files: ['{tone}']}}\nfallback: t\n", mounts=mounts,
+                          env={"STREAMER_FFMPEG": str(wrapper)}, wait_on_air=False)  # fmt: skip
+    try:
+        time.sleep(6.0)
+        rec = record(server.port, "/main", 1.0)
+        opus = next(m for m in server.status()["mounts"] if m["mount"] == "/opus")
+    finally:
+        server.stop()
+    assert len(rec.audio) > 8000
+    assert 3 <= opus["encoder_restarts"] <= 5, opus  # 0.05 + 0.2 + 1 + 5 s: four or five tries in 6 s, not 12
+    assert opus["encoder_last_restart"] == "failed: ffmpeg exit status 8: Unknown encoder 'libopus'", opus
+    assert "/opus: encoder chain failed: ffmpeg exit status 8: Unknown encoder 'libopus'; the next chain in 5 s" in server.log_text()

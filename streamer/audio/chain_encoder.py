@@ -14,6 +14,7 @@ replaced, as the continuous encoders are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 from collections import deque
@@ -24,12 +25,16 @@ from ..aio import cancel
 from ..settings import MountConfig
 from ..wire.framing import OggFramer
 from .codecs import encoder_command
-from .encoder import STALL_SECONDS
+from .encoder import RESTART_DELAY, STALL_SECONDS
 from .pcm import frame_bytes
 
 log = logging.getLogger("streamer.encoder")
 
 PageSink = Callable[[bytes, int, "str | None", bool], None]  # page, samples, title, header page
+
+
+class ChainFailed(Exception):
+    """A chain's ffmpeg ended with an error status."""
 
 
 class ChainEncoder:
@@ -51,6 +56,9 @@ class ChainEncoder:
         self._queued = 0  # bytes of PCM waiting
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._errors: deque[str] = deque(maxlen=3)  # the current chain's ffmpeg's last words
+        self._failures_in_a_row = 0  # reset by a chain that makes audio
+        self._waiting = False  # between a failure and the next chain
 
     def view(self) -> dict:
         return {"encoder_restarts": self.restarts, "encoder_last_restart": self.last_restart_reason, "chains": self.chains}
@@ -77,30 +85,48 @@ class ChainEncoder:
             self._fed += len(part) // self.frame_bytes
         self._wake.set()
         if self._queued > self.stall_bytes and self._task is not None and not self._task.done():
-            self._replace(f"stalled: {self._queued / self.stall_bytes * STALL_SECONDS:.1f} s of audio not taken")
+            if self._waiting:  # after a failure: the audio of the wait is lost, the wait goes on
+                self._drop_audio()
+            else:
+                self._replace(f"stalled: {self._queued / self.stall_bytes * STALL_SECONDS:.1f} s of audio not taken")
+
+    def _drop_audio(self) -> None:
+        self._queue = deque(x for x in self._queue if isinstance(x, str))  # titles stay
+        self._queued = 0
 
     def _replace(self, why: str) -> None:
         self.restarts += 1
         self.last_restart_reason = why
         log.error("%s: encoder %s; restarting (restart %d)", self.mount.path, why, self.restarts)
-        self._queue = deque(x for x in self._queue if isinstance(x, str))  # the lost audio goes; titles stay
-        self._queued = 0
+        self._drop_audio()
         if self._task is not None:
             self._task.cancel()
         self._task = asyncio.create_task(self._run(), name=f"encoder {self.mount.path}")
 
     async def _run(self) -> None:
-        """Chains one after another, each fed until the next title (or restarted after a failure)."""
+        """Chains one after another, each fed until the next title; after a failure the next one
+        waits longer each time in a row (RESTART_DELAY), so a broken encoder does not spin."""
         while True:
             try:
                 await self._chain()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # ffmpeg missing, a pipe broken: count it and go on with a new chain
-                self.restarts += 1
-                self.last_restart_reason = f"failed: {exc}"
-                log.exception("%s: encoder chain failed; starting a new one", self.mount.path)
-                await asyncio.sleep(0.5)
+            except (ChainFailed, OSError) as exc:  # ffmpeg refused or died: its own words say why
+                await self._after_failure(f"failed: {exc}", None)
+            except Exception as exc:  # a bug: with its traceback
+                await self._after_failure(f"failed: {exc!r}", exc)
+
+    async def _after_failure(self, why: str, exc: Exception | None) -> None:
+        self.restarts += 1
+        self.last_restart_reason = why
+        delay = RESTART_DELAY[min(self._failures_in_a_row, len(RESTART_DELAY) - 1)]
+        self._failures_in_a_row += 1
+        log.error("%s: encoder chain %s; the next chain in %g s (restart %d)", self.mount.path, why, delay, self.restarts, exc_info=exc)
+        self._waiting = True
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._waiting = False
 
     async def _chain(self) -> None:
         while not self._queue:  # no chain without audio: wait for the first PCM (or title)
@@ -109,15 +135,38 @@ class ChainEncoder:
         while self._queue and isinstance(self._queue[0], str):
             self.title = str(self._queue.popleft())
         command = encoder_command(self.ffmpeg, self.mount, self.in_rate, self.in_channels, self.title)
-        proc = await child.spawn(*command, stdin=True, stderr=False)
+        proc = await child.spawn(*command, stdin=True)
         self.chains += 1
+        self._errors.clear()
+        errors = asyncio.create_task(self._read_errors(proc))
         reader = asyncio.create_task(self._read(proc, self.title))
         try:
-            await self._write(proc)
-            await reader  # the chain's last pages, before the next chain's first
+            try:
+                await self._write(proc)
+                await reader  # the chain's last pages, before the next chain's first
+            except (BrokenPipeError, ConnectionResetError):  # it ended while fed: say how, in its words
+                raise ChainFailed(await self._ending(proc, errors)) from None
+            if await asyncio.wait_for(proc.wait(), STALL_SECONDS) != 0:
+                raise ChainFailed(await self._ending(proc, errors))
         finally:
             reader.cancel()
+            errors.cancel()
             await child.stop(proc)
+
+    async def _ending(self, proc: asyncio.subprocess.Process, errors: asyncio.Task) -> str:
+        """How a chain's ffmpeg ended, with its last lines on stderr."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), STALL_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(errors), 1.0)  # up to the end of its stderr
+        words = "; ".join(self._errors)
+        return f"ffmpeg {child.describe_exit(proc.returncode)}" + (f": {words}" if words else "")
+
+    async def _read_errors(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        async for line in proc.stderr:
+            if text := line.decode("utf-8", "replace").strip():
+                self._errors.append(text[:300])
 
     async def _write(self, proc: asyncio.subprocess.Process) -> None:
         """Feed this chain until the next title's mark, then close its input."""
@@ -132,6 +181,8 @@ class ChainEncoder:
                 break  # the next chain starts here
             self._queue.popleft()
             self._queued -= len(item)
+            if proc.stdin.is_closing():  # it ended (uvloop would raise RuntimeError on the write)
+                raise BrokenPipeError("the encoder's input is closed")
             proc.stdin.write(item)
             await proc.stdin.drain()
         proc.stdin.close()
@@ -151,6 +202,7 @@ class ChainEncoder:
                 samples = 0 if head or position < 0 else max(0, position - max(granule, skip))
                 if not head and position >= 0:
                     granule = max(granule, position)
+                    self._failures_in_a_row = 0  # this chain makes audio: the encoder works
                 self.sink(page, samples, title if first else None, head)
                 first = False
 
