@@ -267,8 +267,10 @@ def verify(side: str, info: dict) -> dict:
             "decoded_seconds": int(h) * 3600 + int(m) * 60 + float(s),
         }
     bad = [f"{side} {n}: {v}" for n, v in out.items() if v["audio"] is None or v["errors"] or v["decoded_seconds"] < 3.5]
-    if bad:
+    if bad and side == "streamer":
         raise RuntimeError("an output does not work:\n" + "\n".join(map(str, bad)))
+    for line in bad:  # the other side's faults are reported (in the table too), not a reason to stop
+        print(f"warning: {line}", file=sys.stderr)
     return out
 
 
