@@ -169,7 +169,7 @@ class Config:
     live_silence: float = 15.0  # seconds of silence from a DJ before the schedule resumes
     sample_rate: int = 44100
     channels: int = 2
-    lookahead: float = 0.6
+    lookahead: float = 0.5
     loudness: LoudnessConfig = field(default_factory=LoudnessConfig)
     playlists_dir: Path = Path("playlists")
     state_dir: Path = Path("state")  # the station's databases (track library, history)

@@ -270,7 +270,7 @@ def test_a_mount_without_a_source_says_so_instead_of_spinning(server_factory, to
 
 
 def test_the_dashboard_skips_posts_retracts_and_starts_a_bulletin(server_factory, tones, chromium):
-    # The new track airs a lookahead (0.6 s) and a fade (0.2 s) after the click; an ICY listener
+    # The new track airs a lookahead (0.5-0.7 s) and a fade (0.2 s) after the click; an ICY listener
     # has its title at its next metadata point, up to `metaint` bytes later (1 s with the
     # default 16,000 at 128 kbit/s: 1.2-1.7 s in all). 8,000 keeps the measure off ICY's grain.
     server = start(server_factory, tones, "long-a.ogg", "long-b.ogg", mounts=FINE_TITLES)

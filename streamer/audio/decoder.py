@@ -21,7 +21,7 @@ from .shaping import WholeFrames
 
 # PCM is fed to the encoders in steps of this size: each step wakes every encoder process and
 # the feeder once, so 0.2 s instead of 0.1 s takes ~12 % off the station's CPU (bench/vs_liquidsoap.py)
-# at the price of up to one more step ahead of the clock (0.6-0.8 s with the default lookahead).
+# at the price of up to one more step ahead of the clock (0.5-0.7 s with the default lookahead).
 CHUNK_SECONDS = 0.2
 STAT_TIMEOUT = 5.0  # seconds the file system may take to say what a file is
 
