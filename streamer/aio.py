@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -15,13 +14,29 @@ log = logging.getLogger("streamer")
 _background: set[asyncio.Task] = set()
 
 
-async def cancel(task: asyncio.Task | None) -> None:
-    """Cancel a task and wait until it has finished."""
+CANCEL_PATIENCE = 2.0  # seconds a task may take to end once cancelled, before it is left behind
+
+
+async def cancel(task: asyncio.Task | None, patience: float = CANCEL_PATIENCE) -> None:
+    """Cancel a task and wait until it has finished.
+
+    The cancellation is repeated until the task ends: Python 3.11's `asyncio.wait_for` can lose
+    a cancellation that arrives as the awaited thing finishes, and a task that lost it would run
+    on (a bulletin build did, then waited for new headlines, and held the station's stop for
+    more than 10 s). A task still running after `patience` is named in the log and left. The
+    caller's own cancellation is not swallowed here."""
     if task is None:
         return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while not task.done():
+        if loop.time() > deadline:
+            log.warning("task %r did not end when cancelled; left behind", task.get_name())
+            return
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.05)
+    if not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
 
 
 def background(coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task:
