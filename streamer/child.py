@@ -12,6 +12,8 @@ import contextlib
 import functools
 import os
 import signal
+from collections import deque
+from collections.abc import Callable
 
 
 async def spawn(*args: str, stdin: bool = False, stdout: bool = True, stderr: bool = True, nice: int = 0) -> asyncio.subprocess.Process:
@@ -36,6 +38,17 @@ async def stop(proc: asyncio.subprocess.Process | None) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
     await proc.wait()
+
+
+async def last_words(proc: asyncio.subprocess.Process, into: deque[str], log_line: Callable[[str], None] | None = None) -> None:
+    """A child's stderr, line by line to its end: the non-empty lines go into `into` (a bounded
+    deque: its last words, to tell when it fails), each also to `log_line` if given."""
+    assert proc.stderr is not None
+    async for line in proc.stderr:
+        if text := line.decode("utf-8", "replace").strip()[:300]:
+            into.append(text)
+            if log_line is not None:
+                log_line(text)
 
 
 def describe_exit(code: int | None) -> str:

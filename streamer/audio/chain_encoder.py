@@ -138,7 +138,7 @@ class ChainEncoder:
         proc = await child.spawn(*command, stdin=True)
         self.chains += 1
         self._errors.clear()
-        errors = asyncio.create_task(self._read_errors(proc))
+        errors = asyncio.create_task(child.last_words(proc, self._errors))
         reader = asyncio.create_task(self._read(proc, self.title))
         try:
             try:
@@ -161,12 +161,6 @@ class ChainEncoder:
             await asyncio.wait_for(asyncio.shield(errors), 1.0)  # up to the end of its stderr
         words = "; ".join(self._errors)
         return f"ffmpeg {child.describe_exit(proc.returncode)}" + (f": {words}" if words else "")
-
-    async def _read_errors(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stderr is not None
-        async for line in proc.stderr:
-            if text := line.decode("utf-8", "replace").strip():
-                self._errors.append(text[:300])
 
     async def _write(self, proc: asyncio.subprocess.Process) -> None:
         """Feed this chain until the next title's mark, then close its input."""

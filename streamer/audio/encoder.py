@@ -138,12 +138,7 @@ class Encoder:
         self.sink(frame, samples, due_title(self._marks, end))
 
     async def _read_errors(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stderr
-        async for line in proc.stderr:
-            text = line.decode("utf-8", "replace").strip()
-            if text:
-                self._errors.append(text)
-                log.warning("%s: encoder: %s", self.mount.path, text)
+        await child.last_words(proc, self._errors, lambda text: log.warning("%s: encoder: %s", self.mount.path, text))
 
     async def _stop_process(self) -> None:
         proc, self._proc = self._proc, None
