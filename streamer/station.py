@@ -32,7 +32,8 @@ from .audio.feeder import Feeder
 from .audio.output import SKIP_FADE
 from .history.looplag import LoopLag
 from .history.metrics import exposition, registry_for
-from .history.recorder import History, Play
+from .history.recorder import History
+from .history.records import Play
 from .history.render import build
 from .history.reports import Report
 from .history.webhooks import Webhooks
@@ -55,6 +56,7 @@ from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
 from .stream.history import ListenerSampler
+from .stream.hls_server import HlsOutput
 from .stream.hls_server import head as hls_head
 from .stream.mount import Mount
 from .supervise import Supervisor
@@ -69,6 +71,7 @@ TAGS_BATCH = 500  # files whose tags are read per offload job
 HOUSEKEEPING_INTERVAL = 30.0
 SLOW_STOP_STEP = 1.0  # seconds: a stop step taking longer is named in the log
 WEB_STOP_TIMEOUT = 1.0  # seconds a web request still running at stop may take to finish
+HLS_START_BEHIND = 3  # segments: where HLS players start from the live edge (what they hear first aired that long ago)
 
 
 class Station:
@@ -108,6 +111,8 @@ class Station:
         for mount in self.mounts.values():
             mount.on_listeners = self.history.listener_changed
         self.sources.on_listeners = self.history.listener_changed
+        if self.hls is not None:  # HLS players are sessions too (heard plays, reports, royalties)
+            self._remember_hls(self.hls)
         self.first_mount = self.own_mounts()[0].path  # plays are recorded as titles reach its listeners
         self.title_changes: dict[str, int] = {}
         self.dj_on_air = False
@@ -350,6 +355,12 @@ class Station:
             ("track library", self.library.store.close),
             ("web side", web_side),
         ]
+
+    def _remember_hls(self, hls: HlsOutput) -> None:
+        bitrates = {v.name: v.bitrate for v in hls.variants.values()}
+        behind = HLS_START_BEHIND * hls.seconds
+        hls.listeners.on_start = lambda client, now: self.history.hls_started(client, bitrates.get(client.variant, 0), behind, now)
+        hls.listeners.on_end = self.history.hls_ended
 
     async def _publish_hls(self) -> None:
         """Each HLS segment goes into the playlists when its last sample airs."""

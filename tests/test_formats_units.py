@@ -10,7 +10,8 @@ import pytest
 
 from streamer.config import parse_config
 from streamer.stream.chains import Chains
-from streamer.stream.hls import CLOCK, HlsListeners, HlsVariant
+from streamer.stream.hls import CLOCK, HlsVariant
+from streamer.stream.hls_listeners import HlsListeners
 from streamer.stream.hls_server import HlsOutput
 from streamer.wire.id3 import parse_id3, tag_length
 from streamer.yamldoc import ConfigError
@@ -147,6 +148,35 @@ def test_hls_listeners_are_clients_seen_within_two_segments():
     seen.saw("1.1.1.1", "Safari", "lo", 103.0)  # the same player polling
     seen.saw("2.2.2.2", "hls.js", "hi", 101.0)
     assert seen.count(104.0) == 2 and seen.count(104.0, "hi") == 1 and seen.count(111.5) == 0
+
+
+def test_hls_players_have_sessions_from_first_request_to_a_segment_after_the_last():
+    seen = HlsListeners(4.0)
+    events: list[tuple[str, str, float]] = []
+    seen.on_start = lambda c, t: events.append(("start", c.id, t))
+    seen.on_end = lambda c, t: events.append(("end", c.id, t))
+    a = seen.saw("1.1.1.1", "Safari", "lo", 100.0, "https://radio.example/")
+    assert a is not None and a.referer == "https://radio.example/" and a.request == "GET /hls/lo/live.m3u8 HTTP/1.1"
+    for t in (104.0, 108.0, 112.0):
+        assert seen.saw("1.1.1.1", "Safari", "hi", t) is a  # polling (and switching variant): one session
+    a.sent += 5000
+    b = seen.saw("2.2.2.2", "hls.js", "hi", 101.0)
+    assert b is not None and b.id != a.id
+    seen.sweep(115.0)  # b last seen 14 s ago (> 2 segments): ended a segment after its request
+    assert events == [("start", a.id, 100.0), ("start", b.id, 101.0), ("end", b.id, 105.0)]
+    seen.sweep(115.5)  # at most once a second: a is not looked at again yet
+    assert seen.count(115.5) == 1 and seen.count(115.5, "hi") == 1 and a.sent == 5000
+    c = seen.saw("1.1.1.1", "Safari", "lo", 130.0)  # back after a silence: a new session, the old one ends first
+    assert c is not None and c is not a and events[-2:] == [("end", a.id, 116.0), ("start", c.id, 130.0)]
+
+
+def test_hls_clients_followed_at_once_are_bounded(monkeypatch):
+    monkeypatch.setattr("streamer.stream.hls_listeners.MAX_CLIENTS", 3)
+    seen = HlsListeners(4.0)
+    assert all(seen.saw(f"10.0.0.{i}", "bot", "lo", 100.0) is not None for i in range(3))
+    assert seen.saw("10.0.0.9", "bot", "lo", 101.0) is None  # answered, not followed
+    assert seen.saw("10.0.0.9", "bot", "lo", 109.0) is not None  # the first three went quiet: room again
+    assert seen.count(109.0) == 1
 
 
 @pytest.mark.parametrize(

@@ -502,3 +502,38 @@ def test_a_bulletin_and_its_headlines_are_remembered_as_they_air(server_factory,
     for (arrival, title), row in zip(heard, rows[1:], strict=False):
         assert row[2] == title and abs(arrival - row[0]) <= 1.0
     assert db_rows(tmp_path, "SELECT count(*) FROM plays WHERE kind = 'bulletin'")[0][0] == len(rows) - 1
+
+
+def test_an_hls_player_is_a_session_that_hears_the_plays(server_factory, station, tmp_path):
+    """A real HLS client (ffmpeg) is remembered as Icecast listeners are: a session on
+    /hls/<variant> from its first request to a segment after its last, with its user agent,
+    referer and the bytes it fetched, ended when it goes quiet (not at the stop), and the plays
+    it heard count it."""
+    ffmpeg = need("ffmpeg")
+    hls = "hls:\n  segment: 1\n  window: 6\n  variants:\n    - {name: lo, bitrate: 48}\n"
+    server = server_factory(programme(station), mounts=MOUNTS, config_extra=hls)
+    wait_for(lambda: server.status()["hls"]["variants"][0]["segments"] >= 3, 15, "the first HLS segments")  # not a listener
+    began = time.time()
+    run = subprocess.run(
+        [ffmpeg, "-nostdin", "-v", "error", "-user_agent", "HLS-Ear/1.0", "-referer", "https://radio.example/app",
+         "-i", server.url("/hls/lo/live.m3u8"), "-t", "12", "-f", "null", "-"], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    quiet = time.time()
+    assert run.returncode == 0 and not run.stderr.strip(), run.stderr
+    time.sleep(2 * 1 + 1.0 + 1.0)  # two segments of silence, the sweep (each second), a batch commit
+    status = server.status()
+    server.stop()
+    rows = db_rows(tmp_path, "SELECT mount, user_agent, referer, started, ended, seconds, bytes, reason, kbps FROM sessions")
+    assert len(rows) == 1, rows
+    mount, agent, referer, started, ended, seconds, sent, reason, kbps = rows[0]
+    assert (mount, agent, referer, reason, kbps) == ("/hls/lo", "HLS-Ear/1.0", "https://radio.example/app", "left", 48), rows
+    assert abs(started - began) < 1.0, (started, began)
+    assert quiet - 1.5 < ended < quiet + 1.5, (ended, quiet)  # a segment after its last request
+    assert abs(seconds - (ended - started)) < 0.01
+    assert 12 * 48_000 / 8 <= sent <= 20 * 48_000 / 8 * 1.2, sent  # 12 s of audio and what it fetched ahead, in TS
+    heard = db_rows(tmp_path, f"SELECT title, listeners_unique FROM plays WHERE started < {ended} AND coalesce(ended, 1e12) > {started}")
+    assert heard and all(n == 1 for _, n in heard), heard
+    print(f"HLS session: {seconds:.2f} s (ffmpeg ran {quiet - began:.2f} s), {sent} bytes, {len(heard)} plays heard")
+    assert status["history"]["sessions_open"] == 0, status["history"]
+    minutes = db_rows(tmp_path, "SELECT max(peak) FROM audience WHERE mount = '/hls/lo'")
+    assert minutes == [(1,)], minutes

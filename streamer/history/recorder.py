@@ -16,7 +16,6 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..audio.onair import NowPlaying, OnAir
@@ -27,9 +26,11 @@ from . import schema
 from .accesslog import AccessLog, access_line
 from .audience import Audience
 from .privacy import GeoIP, keep_ip
+from .records import Play, Session, Who
 from .upkeep import prune, recover
 
 if TYPE_CHECKING:
+    from ..stream.hls_listeners import HlsClient
     from ..stream.listener import Listener
     from ..stream.mount import Mount
 
@@ -38,28 +39,6 @@ log = logging.getLogger("streamer.history")
 COMMIT_EVERY = 0.5  # seconds between batches (and heartbeats)
 PRUNE_FIRST, PRUNE_EVERY = 60.0, 86400.0
 RECENT_PLAYS = 16  # closed plays a new listener's burst may still reach
-
-
-@dataclass(slots=True)
-class Play:
-    id: int
-    started: float
-    kind: str
-    title: str
-    item: NowPlaying | None
-    unique: int  # sessions that heard some of it (those at its start included)
-    prev_kind: str | None  # the kind of the play before it (live_connect / live_disconnect)
-    left: int = 0
-    dirty: bool = False
-
-
-@dataclass(slots=True)
-class Session:
-    id: int
-    started: float
-    own: bool  # on one of the station's own mounts: it hears the plays
-    ip: str  # as stored
-    listener: Listener
 
 
 class History:
@@ -71,7 +50,8 @@ class History:
         self.keep_days = h.keep_days
         self.geo = GeoIP(h.geoip)
         self.access = AccessLog(h.access_log) if h.access_log else None
-        self.sessions: dict[int, Session] = {}  # by listener id
+        self.sessions: dict[int | str, Session] = {}  # by listener id (HLS players': "hls-<n>")
+        self.hls_open: dict[str, int] = {}  # open HLS sessions by /hls/<variant>, for the audience minutes
         self.listening = 0  # sessions on the station's own mounts now
         self.play: Play | None = None
         self.closed: deque[tuple[int, float]] = deque(maxlen=RECENT_PLAYS)  # (id, ended), newest first
@@ -165,11 +145,15 @@ class History:
     def _start_session(self, mount: Mount, listener: Listener, now: float) -> None:
         kbps = mount.info.bitrate or 0
         burst = (mount.buffer.end - listener.pos) / (kbps * 125) if kbps else 0.0
-        address = listener.address
-        session = Session(self._id(), now, not mount.passthrough, keep_ip(address, self.ip_mode, self.salt), listener)
-        self.sessions[listener.id] = session
+        self._open_session(listener, mount.path, not mount.passthrough, kbps, burst, now)
+
+    def _open_session(self, who: Who, path: str, own: bool, kbps: int, burst: float, now: float) -> None:
+        """A session starts; it heard the plays that aired up to `burst` seconds before now."""
+        address = who.address
+        session = Session(self._id(), now, own, keep_ip(address, self.ip_mode, self.salt), who, path)
+        self.sessions[who.id] = session
         country = self.geo.country(address)
-        row = (session.id, mount.path, session.ip, country, listener.user_agent, listener.referer, now, kbps)
+        row = (session.id, path, session.ip, country, who.user_agent, who.referer, now, kbps)
         self.store.write(schema.INSERT_SESSION, row)
         if session.own:
             self.listening += 1
@@ -182,10 +166,10 @@ class History:
                     break
                 self.store.write(schema.CREDIT_PLAY, (play_id,))
 
-    def _end_session(self, listener: Listener, now: float) -> None:
+    def _end_session(self, listener: Who, now: float) -> Session | None:
         session = self.sessions.pop(listener.id, None)
         if session is None:
-            return
+            return None
         seconds = now - session.started
         self.store.write(schema.END_SESSION, (now, seconds, listener.sent, listener.reason, session.id))
         if session.own:
@@ -196,6 +180,25 @@ class History:
         if self.access is not None:
             line = access_line(session.ip, now, listener.request, listener.sent, listener.referer, listener.user_agent, seconds)
             self.access.add(line)
+        return session
+
+    # --- HLS players (the HLS output's hooks) ----------------------------------------------------------
+
+    def hls_started(self, client: HlsClient, kbps: int, behind: float, now: float) -> None:
+        """An HLS player's first request: it starts `behind` seconds behind the live edge, so it
+        hears the plays that aired that long before."""
+        path = f"/hls/{client.variant}"
+        self._open_session(client, path, True, kbps, behind, now)
+        self._hls_count(path, 1, now)
+
+    def hls_ended(self, client: HlsClient, ended: float) -> None:
+        session = self._end_session(client, ended)
+        if session is not None:
+            self._hls_count(session.path, -1, ended)
+
+    def _hls_count(self, path: str, change: int, now: float) -> None:
+        count = self.hls_open[path] = self.hls_open.get(path, 0) + change
+        self.audience.set(path, count, now, self._minute)
 
     def _minute(self, minute: int, mount: str, peak: int, seconds: float) -> None:
         self.store.write(schema.AUDIENCE_MINUTE, (minute, mount, peak, round(seconds, 3)))

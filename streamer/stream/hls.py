@@ -110,25 +110,5 @@ class HlsVariant:
         return Variant(f"{self.name}/live.m3u8", peak, round(self.bitrate * 1000 * 1.05), name=self.name)
 
 
-class HlsListeners:
-    """HLS players have no connection to count: a player is a client (address and user agent)
-    seen within two segment durations (AzuraCast's rule)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.span = 2 * seconds
-        self.seen: dict[tuple[str, str], tuple[float, str]] = {}  # client → (last seen, variant)
-
-    def saw(self, address: str, agent: str, variant: str, now: float) -> None:
-        self.seen[(address, agent[:200])] = (now, variant)
-        if len(self.seen) > 100_000:
-            self.prune(now)
-
-    def prune(self, now: float) -> None:
-        self.seen = {k: v for k, v in self.seen.items() if now - v[0] <= self.span}
-
-    def count(self, now: float, variant: str | None = None) -> int:
-        return sum(1 for seen, name in self.seen.values() if now - seen <= self.span and (variant is None or name == variant))
-
-
 def master(variants: list[HlsVariant]) -> str:
     return master_playlist([v.variant() for v in variants])

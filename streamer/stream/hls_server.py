@@ -10,7 +10,8 @@ import hashlib
 import re
 from email.utils import formatdate
 
-from .hls import INIT, HlsListeners, HlsVariant, master
+from .hls import INIT, HlsVariant, master
+from .hls_listeners import HlsListeners
 
 PLAYLIST = "application/vnd.apple.mpegurl"
 SEGMENT = {"ts": "video/mp2t", "m4s": "audio/mp4"}
@@ -35,17 +36,23 @@ class HlsOutput:
     def publish(self, now: float) -> None:
         for variant in self.variants.values():
             variant.publish(now)
+        self.listeners.sweep(now)
 
     def answer(self, method: str, path: str, headers: dict[str, str], client: tuple[str, str], now: float) -> bytes:
-        """A complete HTTP/1.1 response (keep-alive) to one HLS request."""
+        """A complete HTTP/1.1 response (keep-alive) to one HLS request. A client answered with
+        a variant's playlist or segment is a listener (a 404 is not)."""
         match = _PATH.match(path)
         variant = self.variants.get(match[1]) if match and match[1] else None
         if match is None or (match[1] and variant is None):
-            return self._not_found(f"no HLS at {path[:100]} (the master playlist is /hls/live.m3u8)")
-        if variant is not None:
-            self.listeners.saw(client[0], client[1], variant.name, now)
+            return self._not_found(f"no HLS at {path[:100]} (the master playlist is /hls/live.m3u8)")[1]
         if variant is None:
-            return self._ok(method, headers, self._master, PLAYLIST, max(1, int(self.seconds // 2)))
+            return self._ok(method, headers, self._master, PLAYLIST, max(1, int(self.seconds // 2)))[1]
+        sent, response = self._variant_answer(method, match, variant, headers)
+        if sent >= 0 and (who := self.listeners.saw(client[0], client[1], variant.name, now, headers.get("referer", ""))):
+            who.sent += sent
+        return response
+
+    def _variant_answer(self, method: str, match: re.Match, variant: HlsVariant, headers: dict[str, str]) -> tuple[int, bytes]:
         if match[2] == "live.m3u8":
             if not variant.segments:
                 return self._not_found("no segment is ready yet: try again in a few seconds", retry=True)
@@ -73,20 +80,23 @@ class HlsOutput:
             cached = self._playlists[variant.name] = (last, body, etag_of(body))
         return cached[1], cached[2]
 
-    def _ok(self, method: str, headers: dict[str, str], body: bytes, content_type: str, max_age: int, etag: str = "") -> bytes:
+    def _ok(self, method: str, headers: dict[str, str], body: bytes, content_type: str, max_age: int, etag: str = "") -> tuple[int, bytes]:
+        """(body bytes sent, the response): 200, or 304 for a matching If-None-Match."""
         etag = etag or etag_of(body)
         if headers.get("if-none-match") == etag:
-            return head(304, [("ETag", etag), ("Cache-Control", f"public, max-age={max_age}")], b"")
+            return 0, head(304, [("ETag", etag), ("Cache-Control", f"public, max-age={max_age}")], b"")
         cache = f"public, max-age={max_age}" + (", immutable" if content_type != PLAYLIST else "")
         lines = [("Content-Type", content_type), ("ETag", etag), ("Cache-Control", cache)]
-        return head(200, lines, b"" if method == "HEAD" else body, len(body))
+        head_only = method == "HEAD"
+        return (0 if head_only else len(body)), head(200, lines, b"" if head_only else body, len(body))
 
-    def _not_found(self, message: str, retry: bool = False) -> bytes:
+    def _not_found(self, message: str, retry: bool = False) -> tuple[int, bytes]:
+        """(-1: no listener, the response)."""
         self.requests["not_found"] += 1
         lines = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-cache")]
         if retry:
             lines.append(("Retry-After", "2"))
-        return head(404, lines, (message + "\n").encode())
+        return -1, head(404, lines, (message + "\n").encode())
 
     def view(self, now: float) -> list[dict]:
         return [

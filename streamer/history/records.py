@@ -1,0 +1,52 @@
+"""What the history keeps in memory while it happens: the play on air and each open session
+(an Icecast listener or an HLS player), until their rows are closed in the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..audio.onair import NowPlaying
+
+
+@dataclass(slots=True)
+class Play:
+    id: int
+    started: float
+    kind: str
+    title: str
+    item: NowPlaying | None
+    unique: int  # sessions that heard some of it (those at its start included)
+    prev_kind: str | None  # the kind of the play before it (live_connect / live_disconnect)
+    left: int = 0
+    dirty: bool = False
+
+
+class Who(Protocol):
+    """A listener as the history sees it: an Icecast connection (stream/listener.py) or an HLS
+    player (stream/hls_listeners.py)."""
+
+    @property
+    def id(self) -> int | str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def user_agent(self) -> str: ...
+    @property
+    def referer(self) -> str: ...
+    @property
+    def request(self) -> str: ...
+    @property
+    def sent(self) -> int: ...
+
+    reason: str
+
+
+@dataclass(slots=True)
+class Session:
+    id: int
+    started: float
+    own: bool  # on one of the station's own mounts: it hears the plays
+    ip: str  # as stored
+    listener: Who
+    path: str  # the mount (or /hls/<variant>) it started on
