@@ -59,7 +59,10 @@ def output_options(mount: MountConfig, title: str = "") -> list[str]:
     elif mount.format == "aac":
         codec = ["-c:a", "aac", "-b:a", f"{mount.bitrate}k", *common, "-f", "adts"]
     else:
-        encoder = {"opus": ["-c:a", "libopus", "-b:a", f"{mount.bitrate}k"], "vorbis": ["-c:a", "libvorbis", "-b:a", f"{mount.bitrate}k"]}
+        # Opus: constrained VBR (Liquidsoap's default), so a 96 kbit/s mount sends about 97 kbit/s;
+        # libopus's unconstrained default sent 108-122 kbit/s of the shipped music.
+        opus = ["-c:a", "libopus", "-b:a", f"{mount.bitrate}k", "-vbr", "constrained"]
+        encoder = {"opus": opus, "vorbis": ["-c:a", "libvorbis", "-b:a", f"{mount.bitrate}k"]}
         meta = ["-metadata", f"title={title}"] if title else []
         codec = [*encoder.get(mount.format, ["-c:a", "flac"]), *common, *meta, "-page_duration", OGG_PAGE, "-f", "ogg"]
     return [*codec, "-flush_packets", "1", "pipe:1"]
