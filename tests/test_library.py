@@ -17,6 +17,7 @@ import pytest
 
 from streamer.audio.ffmpeg import ffmpeg_exe
 from streamer.library.analyser import analyse
+from streamer.library.catalog import Entry
 from streamer.library.scanner import Library, open_store
 
 from .conftest import decode_errors, make_tone, record, start_server
@@ -97,6 +98,41 @@ def test_a_file_that_changes_or_vanishes_while_analysed_gets_no_row(tmp_path):
     assert changed is None and str(long) in library.pending  # looked at again later
     vanished, library = asyncio.run(during(long.unlink))
     assert vanished is None and library.lookup(long) is None
+
+
+@pytest.mark.parametrize("scan_first", [False, True])
+def test_the_first_track_is_analysed_once_whoever_starts_first(tmp_path, monkeypatch, scan_first):
+    """At start the feeder analyses its first track at once while the scan sweeps the same
+    files: each file is analysed exactly once (counted around the real analysis)."""
+    import streamer.library.scanner as scanner
+
+    songs = [make_tone(tmp_path / f"{i}.flac", 440 + 110 * i, 20.0, 44100, 2, ("-c:a", "flac")) for i in range(3)]
+    analysed: list[str] = []
+
+    async def counted(ffmpeg, path, nice, *args, **kw):
+        analysed.append(path.name)
+        return await analyse(ffmpeg, path, nice, *args, **kw)
+
+    monkeypatch.setattr(scanner, "analyse", counted)
+
+    async def start() -> Entry | None:
+        library = Library(open_store(tmp_path / "state"), ffmpeg_exe())
+        library.want(songs)
+        scan = asyncio.create_task(library.run())
+        if scan_first:  # the scan is at the first track when the feeder asks for it
+            while library._scanning != str(songs[0]):
+                await asyncio.sleep(0.01)
+        first = await library.analyse_now(songs[0], 10.0)
+        while len(library.entries) < 3:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # anything queued twice would start by now
+        scan.cancel()
+        await library.store.close()
+        return first
+
+    first = asyncio.run(start())
+    assert first is not None and first.duration == pytest.approx(20.0, abs=0.1)
+    assert sorted(analysed) == ["0.flac", "1.flac", "2.flac"], analysed
 
 
 def test_a_decoder_that_hangs_is_killed_and_the_file_recorded(tmp_path):

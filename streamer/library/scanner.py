@@ -62,6 +62,8 @@ class Library:
         self._sweep_due = True
         self._wake = asyncio.Event()
         self._later: dict[str, float] = {}  # path → when a file that changed mid-analysis may be tried again
+        self._first_keys: set[str] = set()  # files analysed for the feeder right now (the scan leaves them)
+        self._scanning = ""  # the file the scan analyses right now
 
     # --- what the feeder asks -----------------------------------------------------------------------
 
@@ -84,22 +86,38 @@ class Library:
 
     async def analyse_now(self, path: Path, timeout: float) -> Entry | None:
         """The row for a file about to air, analysed now if it has none and it takes less than
-        `timeout` (the station's first track, before anything airs); else None (it is queued)."""
+        `timeout` (the station's first track, before anything airs); else None (its analysis
+        goes on and its row is there for the next time). Each file is analysed once: if the scan
+        is at it already, its row is awaited; the scan skips a file analysed here."""
         entry = self.lookup(path)
         if entry is not None:
             return entry
-        self.prefer([path])
+        key = str(path)
+        if key == self._scanning:
+            return await self._row_from_scan(path, timeout)
+        self._first_keys.add(key)
         try:
             return await asyncio.wait_for(asyncio.shield(self._first(path)), timeout)
         except TimeoutError:
             return None
 
     async def _first(self, path: Path) -> Entry | None:
-        entry = await analyse(self.ffmpeg, path, 0)
-        if entry is not None and str(path) not in self.entries:
-            self.entries[str(path)] = entry
+        key = str(path)
+        try:
+            entry = await analyse(self.ffmpeg, path, 0)
+        finally:
+            self._first_keys.discard(key)
+        if entry is not None and key not in self.entries:
+            self.entries[key] = entry
             self.store.write(UPSERT, row_of(entry))
+            self.pending.pop(key, None)  # done: the scan need not analyse it again
         return entry
+
+    async def _row_from_scan(self, path: Path, timeout: float) -> Entry | None:
+        deadline = time.monotonic() + timeout
+        while self._scanning == str(path) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.lookup(path)
 
     # --- the scan -----------------------------------------------------------------------------------
 
@@ -138,11 +156,12 @@ class Library:
         now = time.time()
         while self.urgent:
             path = self.urgent.popleft()
-            self.pending.pop(str(path), None)
-            if str(path) not in self.entries and self._later.get(str(path), 0) <= now:
+            key = str(path)
+            self.pending.pop(key, None)
+            if key not in self.entries and key not in self._first_keys and self._later.get(key, 0) <= now:
                 return path
         for key, path in self.pending.items():
-            if self._later.get(key, 0) <= now:
+            if key not in self._first_keys and self._later.get(key, 0) <= now:
                 del self.pending[key]
                 return path
         return None
@@ -174,6 +193,7 @@ class Library:
     async def analyse_one(self, path: Path) -> Entry | None:
         key = str(path)
         self.progress.current = display_path(path)
+        self._scanning = key
         started = time.monotonic()
         try:
             entry = await analyse(self.ffmpeg, path, self.nice)
@@ -182,7 +202,7 @@ class Library:
             self._later[key] = time.time() + RETRY_CHANGED
             return None
         finally:
-            self.progress.current = ""
+            self.progress.current = self._scanning = ""
         progress = self.progress
         progress.cpu_seconds += time.monotonic() - started
         if entry is None:  # gone, or changed while it was read
