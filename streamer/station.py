@@ -61,7 +61,8 @@ from .stream.hls_server import head as hls_head
 from .stream.mount import Mount
 from .supervise import Supervisor
 from .web.app import make_app
-from .wire.http import RequestHead, error_response, safe_host
+from .wire.http import RequestHead, error_response, health_response, safe_host
+from .wire.icecast import dumps
 
 log = logging.getLogger("streamer")
 
@@ -155,6 +156,10 @@ class Station:
         if self.hls is None:
             return hls_head(404, [("Content-Type", "text/plain; charset=utf-8")], b"this station has no HLS (hls: in config.yaml)\n")
         return self.hls.answer(head.method, head.path, head.headers, (address, head.header("user-agent")), time.time())
+
+    def health_answer(self, head: RequestHead) -> bytes:
+        ok, body = self.health()
+        return health_response(ok, dumps(body), http_date(), head.method == "HEAD")
 
     def to_web(self, transport: asyncio.Transport, data: bytes) -> Reply | None:
         """Give a connection (and what it has sent so far) to the aiohttp application."""

@@ -202,9 +202,6 @@ class PlainStation:
     def nowplaying(self, base_url: str) -> dict:
         return {"schema": 1, "base": base_url}
 
-    def health(self) -> tuple[bool, dict]:
-        return False, {"ok": False, "off_air": ["/main"]}
-
     def base_url(self, host_header: str) -> str:
         return f"http://{host_header or 'localhost'}"
 
@@ -247,8 +244,6 @@ ADMIN = {"Authorization": "Basic YWRtaW46YWRtaW4tcHc="}  # admin:admin-pw
 
 def test_web_handlers_answer_from_the_port(tmp_path):
     station = PlainStation(tmp_path)
-    health = call(station, status.healthz, "GET", "/healthz")
-    assert health.status == 503 and json.loads(health.body) == {"ok": False, "off_air": ["/main"]}
     now = call(station, status.nowplaying, "GET", "/api/nowplaying")
     assert json.loads(now.body) == {"schema": 1, "base": "http://radio:8000"} and now.headers["Access-Control-Allow-Origin"] == "*"
     pls = call(station, status.playlist_file, "GET", "/main.pls", match={"mount": "main", "ext": "pls"})

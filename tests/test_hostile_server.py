@@ -629,3 +629,30 @@ def test_long_news_makes_a_bounded_bulletin_built_ahead(server_factory, music, t
     assert len(work) == 1 and len(list(work[0].iterdir())) <= 3  # the builds on air and ready, no pile
     server.stop()
     assert not list(tmp.glob("streamer-bulletins-*"))  # removed when the station stops
+
+
+def test_healthz_answers_when_the_web_side_is_full(server_factory, music):
+    """/healthz is answered by the front door itself: with every web client slot taken (by
+    headline posts whose bodies trickle in), the API says busy, but a load balancer's health
+    check still hears that the station is on air, on a connection it may keep."""
+    server = station(server_factory, music, server_extra="max_web_clients: 8")
+    held = []
+    for _ in range(8):  # each sends its head and the start of a body, then waits
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        s.sendall(f"POST /api/news HTTP/1.1\r\nHost: radio\r\nAuthorization: {ADMIN}\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 2000\r\n\r\n{\"title\": \"".encode())  # fmt: skip
+        held.append(s)
+    time.sleep(0.5)
+    try:
+        busy = raw_request(server.port, b"GET /api/status HTTP/1.1\r\nHost: radio\r\n\r\n")
+        assert busy.startswith(b"HTTP/1.0 503") and b"too many web clients" in busy, busy[:200]
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            for method in (b"GET", b"HEAD", b"GET"):  # one kept connection, as monitors poll
+                s.sendall(method + b" /healthz HTTP/1.1\r\nHost: radio\r\n\r\n")
+                answer = s.recv(65536)
+                head, _, body = answer.partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 200 OK") and b"application/json" in head, answer[:300]
+                assert (body == b"") if method == b"HEAD" else json.loads(body)["ok"] is True
+    finally:
+        for s in held:
+            s.close()

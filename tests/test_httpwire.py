@@ -1,7 +1,8 @@
 import pytest
 
+from streamer.stream.frontdoor import route
 from streamer.wire.formats import StreamInfo
-from streamer.wire.http import BadRequest, error_response, listener_head, options_response, parse_request_head
+from streamer.wire.http import BadRequest, error_response, health_response, listener_head, options_response, parse_request_head
 from streamer.wire.playlists import m3u, pls, xspf
 
 DATE = "Tue, 24 Nov 2026 18:36:58 GMT"
@@ -66,3 +67,18 @@ def test_playlist_files():
     assert "File1=http://h/main" in pls("http://h/main", "R") and "NumberOfEntries=1" in pls("http://h/main", "R")
     x = xspf("http://h/main?a=1&b=2", "R & B")
     assert "<location>http://h/main?a=1&amp;b=2</location>" in x and "R &amp; B" in x
+
+
+def test_healthz_is_the_front_doors_own_answer():
+    def kind(method: str, path: str) -> str:
+        return route(parse_request_head(f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()), None)
+
+    assert [kind("GET", "/healthz"), kind("HEAD", "/healthz"), kind("POST", "/healthz"), kind("GET", "/healthzone")] == [
+        "health", "health", "web", "web",
+    ]  # fmt: skip
+    up = health_response(True, '{"ok": true}', "Thu, 26 Nov 2026 01:00:00 GMT")
+    head, _, body = up.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Content-Length: 12" in head and body == b'{"ok": true}'
+    assert b"Access-Control-Allow-Origin: *" in head and b"Connection" not in head  # kept for the next poll
+    down = health_response(False, '{"ok": false}', "Thu, 26 Nov 2026 01:00:00 GMT", head_only=True)
+    assert down.startswith(b"HTTP/1.1 503 Service Unavailable\r\n") and down.endswith(b"\r\n\r\n") and b"Content-Length: 13" in down

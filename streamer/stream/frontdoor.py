@@ -1,12 +1,11 @@
 """The server's front door: reads each new connection's request head and routes it.
 
 Stream requests (GET/HEAD/OPTIONS on a mount) are answered here, byte for byte as Icecast
-does, and the connection becomes a `Listener`. The rest goes where `route()` says, through the
-`Routes` the station gives the door: source clients to the source desk, `/api/events` to the
-event hub, everything else (JSON API, pages, playlist files) to the aiohttp application, which
-closes the connection after its answer, so every request on every connection passes this door
-and its head timeout. The `Gate` decides who gets in.
-"""
+does, and the connection becomes a `Listener`; HLS and /healthz are answered here too. The
+rest goes where `route()` says, through the `Routes` the station gives the door: source
+clients to the source desk, `/api/events` to the event hub, everything else (API, pages,
+playlist files) to the aiohttp application, which closes the connection after its answer, so
+every request passes this door and its head timeout. The `Gate` decides who gets in."""
 
 from __future__ import annotations
 
@@ -63,6 +62,7 @@ class Routes(Protocol):
     def subscribe(self, head: RequestHead, transport: asyncio.Transport, address: str) -> Reply | None: ...
     def to_web(self, transport: asyncio.Transport, data: bytes) -> Reply | None: ...
     def hls_answer(self, head: RequestHead, address: str) -> bytes: ...
+    def health_answer(self, head: RequestHead) -> bytes: ...
 
 
 def http_date() -> str:
@@ -70,11 +70,11 @@ def http_date() -> str:
 
 
 def route(head: RequestHead, mount: Mount | None) -> str:
-    """What a request is (pure): listen | options | events | source | hls | web."""
+    """What a request is (pure): listen | options | events | source | hls | health | web."""
     if head.method in ("SOURCE", "PUT"):
         return "source"
-    if head.method in ("GET", "HEAD") and is_hls(head.path):
-        return "hls"
+    if head.method in ("GET", "HEAD") and (is_hls(head.path) or head.path == "/healthz"):
+        return "hls" if is_hls(head.path) else "health"
     if mount is not None:
         if head.method in ("GET", "HEAD"):
             return "listen"
@@ -195,8 +195,8 @@ class FrontDoor(asyncio.Protocol):
             assert mount is not None
             self._listen(mount, head)
             return
-        if kind == "hls":
-            self._answer_and_keep(routes.hls_answer(head, self.address), head, end)
+        if kind in ("hls", "health"):
+            self._answer_and_keep(routes.hls_answer(head, self.address) if kind == "hls" else routes.health_answer(head), head, end)
             return
         data, transport = bytes(self.buf), self.transport
         assert transport is not None

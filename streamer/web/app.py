@@ -46,7 +46,6 @@ def make_app(station: StationPort) -> web.Application:
     get("/static/{name}", assets.serve)
     get("/api/status", status.api_status)
     get("/status-json.xsl", status.status_json)
-    get("/healthz", status.healthz)
     get("/api/nowplaying", status.nowplaying)
     get("/api/reports/{kind}", reports.report)
     get("/metrics", reports.metrics)

@@ -41,11 +41,6 @@ async def status_json(request: web.Request) -> web.Response:
     return as_json(icecast.icestats(station.status(), station.config.station_description, base_url(request)))
 
 
-async def healthz(request: web.Request) -> web.Response:
-    ok, body = station_of(request).health()
-    return as_json(body, status=200 if ok else 503)
-
-
 async def nowplaying(request: web.Request) -> web.Response:
     return as_json(station_of(request).nowplaying(base_url(request)))
 

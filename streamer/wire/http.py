@@ -188,6 +188,20 @@ def options_response(date: str, origin: str | None = None) -> bytes:
     return _head(200, lines)
 
 
+def health_response(ok: bool, body: str, date: str, head_only: bool = False) -> bytes:
+    """/healthz: 200 or 503 with the JSON body, HTTP/1.1 so a monitor may keep its connection.
+    The front door answers it itself: a flood of web clients never makes a load balancer think
+    the station is off air."""
+    data = body.encode("utf-8")
+    lines = [
+        ("Server", SERVER), ("Date", date), ("Content-Type", "application/json; charset=utf-8"),
+        ("Content-Length", str(len(data))), ("Cache-Control", "no-cache"), ("Access-Control-Allow-Origin", "*"),
+    ]  # fmt: skip
+    status = 200 if ok else 503
+    head = [f"HTTP/1.1 {status} {REASONS[status]}", *(f"{k}: {v}" for k, v in lines)]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else data)
+
+
 def error_response(status: int, message: str, date: str, extra: list[tuple[str, str]] | None = None) -> bytes:
     """A plain-text error a person can read, as a complete response."""
     body = (message.rstrip("\n") + "\n").encode("utf-8")
