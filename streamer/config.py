@@ -26,7 +26,7 @@ from .settings import (
     mount_path_problem,
     weak_password,
 )
-from .yamldoc import ConfigError, Doc, Problem, Reader, defaults, in_range, one_of, one_of_int
+from .yamldoc import ConfigError, Doc, Problem, Reader, defaults, in_range, one_of, one_of_int, read_yaml_file
 
 __all__ = ["Config", "ConfigError", "MountConfig", "is_loopback", "load_config", "mount_path_problem", "parse_config", "weak_password"]
 
@@ -196,10 +196,6 @@ def _path(r: Reader, key: str, base: Path, default: str | None = None) -> Path |
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(str(file), 1, 1, "config file not found (pass --config PATH, or run where config.yaml is)")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(file), 1, 1, f"cannot read config: {exc}")]) from None
-    return parse_config(text, file, env)
+    if not file.exists():
+        raise ConfigError([Problem(str(file), 1, 1, "config file not found (pass --config PATH, or run where config.yaml is)")])
+    return parse_config(read_yaml_file(file), file, env)

@@ -1,13 +1,17 @@
 """YAML documents that remember where each value came from, and a reader that validates
 them field by field, so every complaint names FILE:LINE:COLUMN and the field at fault.
 
-Pure: text in, data and problems out.
+Pure (text in, data and problems out) apart from `read_yaml_file`, which reads a file no
+further than the size a YAML file may have.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 from dataclasses import MISSING, dataclass, fields
+from pathlib import Path as FilePath
 from typing import Any
 
 import yaml
@@ -35,6 +39,29 @@ class ConfigError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(map(str, problems)))
         self.problems = problems
+
+
+def read_yaml_file(file: FilePath) -> str:
+    """A YAML file's text; ConfigError (naming the file) for one that is not a regular file (a
+    FIFO would block the reader forever), larger than MAX_BYTES (told from its size, never read
+    whole: a 50 MB file dropped into playlists/ costs a stat), unreadable or not UTF-8."""
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO does not wait for a writer
+        with open(fd, "rb") as f:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ConfigError([Problem(str(file), 1, 1, "not a regular file (a folder, FIFO or device?)")])
+            data = f.read(MAX_BYTES + 1) if info.st_size <= MAX_BYTES else b""
+    except OSError as exc:
+        raise ConfigError([Problem(str(file), 1, 1, f"cannot read: {exc.strerror or exc}")]) from None
+    if info.st_size > MAX_BYTES or len(data) > MAX_BYTES:
+        size = max(info.st_size, len(data))
+        raise ConfigError([Problem(str(file), 1, 1, f"file too large: {size:,} bytes (at most {MAX_BYTES:,}); is it really YAML?")])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError([Problem(str(file), line, 1, f"not UTF-8 text (byte {exc.start + 1:,}); save it as UTF-8")]) from None
 
 
 class Doc:

@@ -94,3 +94,35 @@ def test_fallback_is_required(tmp_path):
         load_programme(tmp_path)
     assert "p.yaml:1:1: no fallback: add 'fallback: PLAYLIST'" in str(exc.value)
     assert PlaylistDef.__slots__
+
+
+def test_a_huge_fifo_or_binary_yaml_file_is_named_without_being_read_whole(tmp_path):
+    """Files dropped into playlists/ by mistake: each is named with what is wrong, a 50 MB one
+    from its size (it is never read whole), a FIFO without waiting for a writer (it would hang
+    the reload), a binary one with the line of its first bad byte."""
+    import os
+    import threading
+
+    (tmp_path / "music.yaml").write_text("playlists:\n  m: {files: ['/tmp/a.mp3']}\nfallback: m\n")
+    with (tmp_path / "huge.yaml").open("wb") as f:
+        f.truncate(52_428_800)  # sparse: 50 MB on paper
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "photo.yml").write_bytes(b"playlists:\n  x: {files: []}\n\xff\xd8\xff\xe0 JFIF")
+    result: list[ConfigError] = []
+
+    def load() -> None:
+        try:
+            load_programme(tmp_path)
+        except ConfigError as exc:
+            result.append(exc)
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(10)
+    assert result, "load_programme hung on the FIFO (or loaded)"
+    problems = sorted(str(p) for p in result[0].problems)
+    assert problems == [
+        f"{tmp_path}/huge.yaml:1:1: file too large: 52,428,800 bytes (at most 1,000,000); is it really YAML?",
+        f"{tmp_path}/photo.yml:3:1: not UTF-8 text (byte 29); save it as UTF-8",
+        f"{tmp_path}/pipe.yaml:1:1: not a regular file (a folder, FIFO or device?)",
+    ], problems

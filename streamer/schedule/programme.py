@@ -30,7 +30,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
-from ..yamldoc import ConfigError, Doc, Problem, Reader, in_range, one_of
+from ..yamldoc import ConfigError, Doc, Problem, Reader, in_range, one_of, read_yaml_file
 from .model import Block, Event, Fades, Jingles, LoadedProgramme, PlaylistDef, Programme
 from .sources import ORDERS, expand_sources, watched_folders
 from .times import EVERY, HOURLY, WAIT, parse_clock, parse_days, parse_seconds
@@ -254,9 +254,9 @@ def load_programme(folder: Path) -> Programme:
     for file in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         programme.files.append(file)
         try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(str(file), 1, 1, f"cannot read: {exc}"))
+            text = read_yaml_file(file)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
             continue
         parse_programme_file(text, file, programme, problems)
     if not problems:
