@@ -1,8 +1,11 @@
+import json
+
 import pytest
 
 from streamer.stream.frontdoor import route
 from streamer.wire.formats import StreamInfo
 from streamer.wire.http import BadRequest, error_response, health_response, listener_head, options_response, parse_request_head
+from streamer.wire.icecast import dumps
 from streamer.wire.playlists import m3u, pls, xspf
 
 DATE = "Tue, 24 Nov 2026 18:36:58 GMT"
@@ -82,3 +85,6 @@ def test_healthz_is_the_front_doors_own_answer():
     assert b"Access-Control-Allow-Origin: *" in head and b"Connection" not in head  # kept for the next poll
     down = health_response(False, '{"ok": false}', "Thu, 26 Nov 2026 01:00:00 GMT", head_only=True)
     assert down.startswith(b"HTTP/1.1 503 Service Unavailable\r\n") and down.endswith(b"\r\n\r\n") and b"Content-Length: 13" in down
+    off_air = health_response(False, dumps({"ok": False, "off_air": ["/main"]}), "Thu, 26 Nov 2026 01:00:00 GMT")
+    head, _, body = off_air.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503") and b"application/json" in head and json.loads(body) == {"ok": False, "off_air": ["/main"]}

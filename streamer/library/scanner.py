@@ -13,6 +13,7 @@ state.Store) and survive restarts; the station never waits for any of this to go
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -64,6 +65,7 @@ class Library:
         self._later: dict[str, float] = {}  # path → when a file that changed mid-analysis may be tried again
         self._first_keys: set[str] = set()  # files analysed for the feeder right now (the scan leaves them)
         self._scanning = ""  # the file the scan analyses right now
+        self._scanned = asyncio.Event()  # set when the scan finishes that file
 
     # --- what the feeder asks -----------------------------------------------------------------------
 
@@ -93,8 +95,10 @@ class Library:
         if entry is not None:
             return entry
         key = str(path)
-        if key == self._scanning:
-            return await self._row_from_scan(path, timeout)
+        if key == self._scanning:  # wait for the scan's row rather than analyse the file twice
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._scanned.wait()), timeout)
+            return self.lookup(path)
         self._first_keys.add(key)
         try:
             return await asyncio.wait_for(asyncio.shield(self._first(path)), timeout)
@@ -112,12 +116,6 @@ class Library:
             self.store.write(UPSERT, row_of(entry))
             self.pending.pop(key, None)  # done: the scan need not analyse it again
         return entry
-
-    async def _row_from_scan(self, path: Path, timeout: float) -> Entry | None:
-        deadline = time.monotonic() + timeout
-        while self._scanning == str(path) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        return self.lookup(path)
 
     # --- the scan -----------------------------------------------------------------------------------
 
@@ -191,9 +189,17 @@ class Library:
         self.progress = Progress(total=len(self.pending))
 
     async def analyse_one(self, path: Path) -> Entry | None:
+        """Analyse a file and keep its row; the feeder may wait for it (analyse_now)."""
+        self._scanning, self._scanned = str(path), asyncio.Event()
+        try:
+            return await self._analyse_one(path)
+        finally:
+            self._scanning = ""
+            self._scanned.set()
+
+    async def _analyse_one(self, path: Path) -> Entry | None:
         key = str(path)
         self.progress.current = display_path(path)
-        self._scanning = key
         started = time.monotonic()
         try:
             entry = await analyse(self.ffmpeg, path, self.nice)
@@ -202,7 +208,7 @@ class Library:
             self._later[key] = time.time() + RETRY_CHANGED
             return None
         finally:
-            self.progress.current = self._scanning = ""
+            self.progress.current = ""
         progress = self.progress
         progress.cpu_seconds += time.monotonic() - started
         if entry is None:  # gone, or changed while it was read

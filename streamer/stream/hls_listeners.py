@@ -59,7 +59,7 @@ class HlsListeners:
             client.last, client.variant = now, variant
             return client
         if len(self.seen) >= MAX_CLIENTS:
-            self.sweep(now, force=True)
+            self.sweep(now)  # still at most once a second: a flood of new clients costs no sweep each
             if len(self.seen) >= MAX_CLIENTS:
                 return None
         client = self.seen[key] = HlsClient(f"hls-{next(self._ids)}", address, key[1], referer[:500], variant, now, now)
@@ -67,9 +67,9 @@ class HlsListeners:
             self.on_start(client, now)
         return client
 
-    def sweep(self, now: float, force: bool = False) -> None:
+    def sweep(self, now: float) -> None:
         """End the sessions of clients not seen within the span (at most once a second)."""
-        if now < self._next_sweep and not force:
+        if now < self._next_sweep:
             return
         self._next_sweep = now + SWEEP_EVERY
         for key in [k for k, c in self.seen.items() if now - c.last > self.span]:

@@ -10,6 +10,7 @@ import hashlib
 import re
 from email.utils import formatdate
 
+from ..wire.http import kept_response
 from .hls import INIT, HlsVariant, master
 from .hls_listeners import HlsListeners
 
@@ -106,16 +107,10 @@ class HlsOutput:
         ]  # fmt: skip
 
 
-REASONS = {200: "OK", 304: "Not Modified", 404: "Not Found"}
-
-
 def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
 
 
 def head(status: int, lines: list[tuple[str, str]], body: bytes, length: int | None = None) -> bytes:
-    out = [f"HTTP/1.1 {status} {REASONS[status]}", "Server: streamer", f"Date: {formatdate(usegmt=True)}"]
-    out += [f"{k}: {v}" for k, v in lines]
-    size = len(body) if length is None else length
-    out += ["Access-Control-Allow-Origin: *", "Access-Control-Expose-Headers: ETag", f"Content-Length: {size}"]
-    return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body
+    """An HLS answer (kept open), dated now."""
+    return kept_response(status, lines, body, formatdate(usegmt=True), length)

@@ -188,18 +188,26 @@ def options_response(date: str, origin: str | None = None) -> bytes:
     return _head(200, lines)
 
 
+KEPT_REASONS = {200: "OK", 304: "Not Modified", 404: "Not Found", 503: "Service Unavailable"}
+
+
+def kept_response(status: int, lines: list[tuple[str, str]], body: bytes, date: str, length: int | None = None) -> bytes:
+    """A complete HTTP/1.1 answer after which the connection stays open (HLS, /healthz): any
+    origin may read it; `length` is the body's when `body` is left out (HEAD)."""
+    out = [f"HTTP/1.1 {status} {KEPT_REASONS[status]}", f"Server: {SERVER}", f"Date: {date}"]
+    out += [f"{k}: {v}" for k, v in lines]
+    size = len(body) if length is None else length
+    out += ["Access-Control-Allow-Origin: *", "Access-Control-Expose-Headers: ETag", f"Content-Length: {size}"]
+    return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body
+
+
 def health_response(ok: bool, body: str, date: str, head_only: bool = False) -> bytes:
-    """/healthz: 200 or 503 with the JSON body, HTTP/1.1 so a monitor may keep its connection.
-    The front door answers it itself: a flood of web clients never makes a load balancer think
-    the station is off air."""
+    """/healthz: 200 or 503 with the JSON body, kept open so a monitor may poll on. The front
+    door answers it itself: a flood of web clients never makes a load balancer think the
+    station is off air."""
     data = body.encode("utf-8")
-    lines = [
-        ("Server", SERVER), ("Date", date), ("Content-Type", "application/json; charset=utf-8"),
-        ("Content-Length", str(len(data))), ("Cache-Control", "no-cache"), ("Access-Control-Allow-Origin", "*"),
-    ]  # fmt: skip
-    status = 200 if ok else 503
-    head = [f"HTTP/1.1 {status} {REASONS[status]}", *(f"{k}: {v}" for k, v in lines)]
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (b"" if head_only else data)
+    lines = [("Content-Type", "application/json; charset=utf-8"), ("Cache-Control", "no-cache")]
+    return kept_response(200 if ok else 503, lines, b"" if head_only else data, date, len(data))
 
 
 def error_response(status: int, message: str, date: str, extra: list[tuple[str, str]] | None = None) -> bytes:
