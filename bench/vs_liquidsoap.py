@@ -1,6 +1,6 @@
 """streamer against Liquidsoap 2.1 + icecast2 making the same outputs from the same music, in one run.
 
-    python bench/vs_liquidsoap.py [--measure 120] [--warmup 25] [--readers 2] [--sequential]
+    python bench/vs_liquidsoap.py [--measure 120] [--warmup 25] [--readers 2] [--sequential] [--loop N]
 
 Both sides play the shipped music folder (playlists/audio/music) in order, no crossfade, and make:
 /main MP3 128 kbit/s, /low MP3 48 kbit/s 22.05 kHz mono, /aac AAC-LC 64 kbit/s (ADTS), /opus
@@ -18,6 +18,12 @@ count bytes; each HLS variant has one reader that follows the playlist and fetch
 segment (over HTTP from streamer; from the folder for Liquidsoap, which serves no HTTP). Before
 measuring, every output of both sides is decoded for 4 s by ffmpeg (codec, rate, channels,
 errors), so the comparison never counts an output that does not work.
+
+The shipped tracks are 30-40 s clips, about six times as many track changes as a station's
+songs (3-4 minutes). streamer starts a decoder (and, on an Ogg mount, an encoder for the new
+chain) per track, so --loop N plays each shipped file N times over as one track (a temporary
+folder, the same audio: `--loop 5` makes 2.5-3.3 minute songs) to measure both sides at song
+length too.
 
 Measured over --measure seconds after --warmup: CPU (utime + stime of each process tree:
 streamer and its ffmpeg children; liquidsoap; icecast2) as % of one core, RSS and PSS (peak and
@@ -99,10 +105,19 @@ ICECAST_XML = """<icecast>
 """
 
 
-def start_streamer_side(tmp: Path) -> tuple[list[subprocess.Popen], dict]:
+def looped_music(folder: Path, times: int) -> Path:
+    """The shipped tracks, each played `times` times over as one file (stream copy, no re-encoding)."""
+    folder.mkdir()
+    for track in sorted(MUSIC.iterdir()):
+        loop = ["-stream_loop", str(times - 1), "-i", str(track), "-map", "0:a", "-c", "copy"]
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", *loop, str(folder / track.name)], check=True)
+    return folder
+
+
+def start_streamer_side(tmp: Path, music: Path) -> tuple[list[subprocess.Popen], dict]:
     port = free_port()
     (tmp / "playlists").mkdir()
-    (tmp / "playlists" / "bench.yaml").write_text(f"playlists:\n  music: {{files: ['{MUSIC}'], order: sequential}}\nfallback: music\n")
+    (tmp / "playlists" / "bench.yaml").write_text(f"playlists:\n  music: {{files: ['{music}'], order: sequential}}\nfallback: music\n")
     config = f"server: {{host: 127.0.0.1, port: {port}, log_level: warning}}\n{STREAMER_MOUNTS}playlists: playlists\n"
     proc = start_streamer(tmp, config, port)
     for v in VARIANTS:
@@ -124,12 +139,12 @@ def start_icecast(tmp: Path) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def start_liquidsoap_side(tmp: Path) -> tuple[list[subprocess.Popen], dict]:
+def start_liquidsoap_side(tmp: Path, music: Path) -> tuple[list[subprocess.Popen], dict]:
     ice, port = start_icecast(tmp)
     hls = tmp / "lq-hls"
     hls.mkdir()
     script = tmp / "bench.liq"
-    script.write_text(LIQUIDSOAP.format(music=MUSIC, port=port, password=PASSWORD, hls=hls))
+    script.write_text(LIQUIDSOAP.format(music=music, port=port, password=PASSWORD, hls=hls))
     log = (tmp / "liquidsoap.log").open("wb")
     lq = subprocess.Popen(["liquidsoap", str(script)], stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
     deadline = time.monotonic() + 30
@@ -303,15 +318,15 @@ def measure(sides: dict[str, tuple[list[subprocess.Popen], dict]], args: argpars
     return {"trees": trees, "per_process": each, "readers": readers, "verify": checks, "loadavg": [load0, load1]}
 
 
-def run_sides(tmp: Path, which: list[str], args: argparse.Namespace) -> dict:
+def run_sides(tmp: Path, which: list[str], args: argparse.Namespace, music: Path) -> dict:
     sides: dict[str, tuple[list[subprocess.Popen], dict]] = {}
     try:
         if "streamer" in which:
             (tmp / "streamer").mkdir()
-            sides["streamer"] = start_streamer_side(tmp / "streamer")
+            sides["streamer"] = start_streamer_side(tmp / "streamer", music)
         if "liquidsoap" in which:
             (tmp / "liquidsoap").mkdir()
-            sides["liquidsoap"] = start_liquidsoap_side(tmp / "liquidsoap")
+            sides["liquidsoap"] = start_liquidsoap_side(tmp / "liquidsoap", music)
         result = measure(sides, args)
         if "liquidsoap" in sides:
             result["liquidsoap_log_errors"] = _log_errors(tmp / "liquidsoap" / "liquidsoap.log")
@@ -334,15 +349,18 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=25, help="seconds on air before measuring (outputs verified meanwhile)")
     p.add_argument("--readers", type=int, default=2, help="listeners per Icecast mount on each side")
     p.add_argument("--sequential", action="store_true", help="one side after the other instead of both at once")
+    p.add_argument("--loop", type=int, default=1, help="play each shipped track N times over as one track (song length)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="streamer-vs-lq-") as d:
         tmp = Path(d)
         tmp.chmod(0o755)  # icecast2 drops root for nobody, who must reach its log folder inside
+        music = MUSIC if args.loop <= 1 else looped_music(tmp / "music", args.loop)
         if args.sequential:
-            runs = {"streamer": run_sides(tmp, ["streamer"], args), "liquidsoap": run_sides(tmp, ["liquidsoap"], args)}
+            runs = {"streamer": run_sides(tmp, ["streamer"], args, music), "liquidsoap": run_sides(tmp, ["liquidsoap"], args, music)}
         else:
-            runs = {"together": run_sides(tmp, ["streamer", "liquidsoap"], args)}
-    report = {"mode": "sequential" if args.sequential else "simultaneous", "measure": args.measure, "readers": args.readers, "runs": runs}
+            runs = {"together": run_sides(tmp, ["streamer", "liquidsoap"], args, music)}
+    mode = "sequential" if args.sequential else "simultaneous"
+    report = {"mode": mode, "measure": args.measure, "readers": args.readers, "loop": args.loop, "runs": runs}
     report["summary"] = summary(runs)
     print_report(report)
     print(f"\nwritten to {write_results('vs-liquidsoap', report)}")
@@ -365,7 +383,7 @@ def summary(runs: dict) -> dict:
 
 
 def print_report(r: dict) -> None:
-    print(f"\nmode: {r['mode']}, {r['measure']:.0f} s measured, {r['readers']} readers per mount")
+    print(f"\nmode: {r['mode']}, {r['measure']:.0f} s measured, {r['readers']} readers per mount, each track played {r['loop']}x")
     print("\n| tree | CPU % of a core | root process only % | RSS peak / mean MB | PSS peak / mean MB | processes | load avg |")
     print("|---|---|---|---|---|---|---|")
     for run in r["runs"].values():
