@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .wire.text import iso_utc
 
 if TYPE_CHECKING:
     from .station import Station
@@ -29,11 +30,32 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
         "listeners": station.listener_count(),
         "live": station.feeder.live is not None,
         "now_playing": onair.now_playing(time.time()),
+        "playing_next": playing_next(station, time.time()),
         "next": station.feeder.cues.next_view(),
         "history": onair.history_view(),
         "hls": hls_view(station, base),
         "headlines": [h.to_json() for h in station.news.headlines],
         "bulletin": station.feeder.bulletins.on_air,
+    }
+
+
+def playing_next(station: Station, now: float) -> dict | None:
+    """The item after the one on air, as the scheduler will choose it, and when it is due."""
+    ahead = station.feeder.upcoming_choice(now)
+    if ahead is None:
+        return None
+    at, choice = ahead
+    assert choice.path is not None
+    info, entry = station.feeder.tags.get(choice.path), station.library.lookup(choice.path)
+    artist, title = (info.artist, info.title) if info else (entry.artist, entry.title) if entry else ("", "")
+    title = title or choice.path.stem
+    return {
+        "title": f"{artist} - {title}" if artist else title,
+        "song": {"artist": artist, "title": title},
+        "kind": choice.kind,
+        "playlist": choice.playlist,
+        "block": choice.block.name if choice.block else None,
+        "start": iso_utc(at),
     }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
+import json
 import shutil
 import threading
 import time
@@ -155,3 +158,32 @@ def test_a_file_dropped_into_a_playlist_folder_goes_into_rotation(server_factory
     rec = listen_while(server, 12, drop)
     assert "Band - Short Two" in [f["StreamTitle"] for _, f in rec.blocks]
     assert decode_errors(rec.audio, tmp_path)[0] == []
+
+
+def test_playing_next_names_the_song_that_then_plays(server_factory, tmp_path):
+    """/api/nowplaying's `playing_next` is the scheduler's next choice made ahead (a shuffled
+    playlist, so it cannot be guessed from the order): every new song is the one announced as
+    next just before, and starts when announced (within 1.5 s)."""
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for i, freq in enumerate((440, 550, 660, 770, 880)):
+        make_tone(songs / f"s{i}.mp3", freq, 2.5, 44100, 2, ("-c:a", "libmp3lame"), "Band", f"Song {i}")
+    server = server_factory(f"playlists:\n  music: {{files: ['{songs}'], order: shuffle}}\nfallback: music\n")
+
+    def epoch(iso: str) -> float:
+        return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+    seen: list[tuple[str, float, dict | None]] = []  # (now playing, when it started, next) as polled
+    deadline = time.monotonic() + 16
+    while time.monotonic() < deadline:
+        doc = json.loads(server.get("/api/nowplaying")[2])
+        seen.append((doc["now_playing"]["title"], epoch(doc["now_playing"]["start"]), doc["playing_next"]))
+        time.sleep(0.15)
+    changes = [(before, after) for before, after in itertools.pairwise(seen) if after[:2] != before[:2]]
+    assert len(changes) >= 5, seen
+    for before, after in changes:
+        announced = before[2]
+        assert announced is not None and announced["title"] == after[0], (before, after)
+        assert announced["song"] == {"artist": "Band", "title": after[0].removeprefix("Band - ")}
+        assert announced["kind"] == "song" and announced["playlist"] == "music"
+        assert abs(epoch(announced["start"]) - after[1]) <= 1.5, (announced, after)

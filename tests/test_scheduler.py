@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from streamer.schedule.programme import Programme, parse_programme_file
-from streamer.schedule.scheduler import Played, Scheduler, wall_times
+from streamer.schedule.scheduler import Played, Scheduler
 from streamer.schedule.timeline import overlaps, render_timeline
+from streamer.schedule.times import wall_times
 from streamer.yamldoc import Problem
 
 LONDON = ZoneInfo("Europe/London")
@@ -245,3 +246,38 @@ def test_problems_name_file_line_and_field():
     assert any("unknown key 'blocks.b.priorty' (did you mean 'priority'?)" in t for t in text)
     assert any(t.startswith("/s/p.yaml:6:") and "events.e.at must be" in t for t in text)
     assert any("events.e.start must be hard, soft or 'wait N'" in t for t in text)
+
+
+@pytest.mark.parametrize("order", ["shuffle", "random", "sequential"])
+def test_preview_shows_the_next_choice_and_moves_nothing(order):
+    """'Next up' is the scheduler's choice made ahead without committing it: over a day of
+    weights, jingles every 2 songs, no-repeat windows (random fallbacks) and an hourly event,
+    every preview equals the choice then made at that time, and the day played with previews
+    is the day played without them."""
+    yaml = (
+        f"playlists:\n  music: {{files: [m/], order: {order}, no_repeat: {{track: 10, artist: 5}}}}\n"
+        f"  talk: {{files: [t/], order: {order}}}\n  ids: {{files: [i/], order: {order}}}\nfallback: music\n"
+        "blocks:\n  day: {start: '00:00', end: '00:00', play: {music: 3, talk: 1}, jingles: {play: ids, every: 2 songs}}\n"
+        "events:\n  top: {at: ':00', play: ids, start: soft}\n"
+    )
+    music = files({"music": 9, "talk": 4, "ids": 3})
+    artists = {path: f"artist {i % 3}" for i, path in enumerate(music["music"])}
+
+    def day(previews: bool) -> list[Played]:
+        s = Scheduler(programme(yaml), music, artist_of=lambda path: artists.get(path, ""), rng=random.Random(11))
+        history: list[Played] = []
+        t, durations = ts(dt.UTC, 2026, 11, 24), random.Random(2)
+        while t < ts(dt.UTC, 2026, 11, 25):
+            due = s.next_event(t - 200)
+            event = due.event if due is not None and due.time <= t else None
+            ahead = s.preview(t, history, event) if previews else None
+            c = s.event_choice(event, t, history) if event else s.next_choice(t, history)
+            if ahead is not None:
+                assert (ahead.path, ahead.playlist, ahead.kind) == (c.path, c.playlist, c.kind)
+            history.append(Played(t, c.path, artists.get(c.path, ""), c.playlist, c.kind, c.block.name if c.block else None))
+            t += durations.choice([20, 150, 200])
+        return history
+
+    with_previews = day(True)
+    assert len(with_previews) > 400 and {h.kind for h in with_previews} == {"song", "jingle", "event"}
+    assert with_previews == day(False)

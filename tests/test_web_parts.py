@@ -97,12 +97,21 @@ def test_hostile_text_in_the_public_page_parts_is_escaped():
         render.headlines_html([headline], {"headlines": [HOSTILE]}, "News: " + HOSTILE),
         render.history_html([{"title": HOSTILE, "start": "2026-11-24T18:00:00Z"}], ZoneInfo("Africa/Harare")),
         *render.now_parts({"now_playing": {"title": HOSTILE, "song": {"artist": HOSTILE, "title": HOSTILE}, "elapsed": 3, "duration": 9},
-                           "next": {"at": "2026-11-24T21:00:00+02:00", "name": HOSTILE}}).values(),
+                           "next": {"at": "2026-11-24T21:00:00+02:00", "name": HOSTILE},
+                           "playing_next": {"title": HOSTILE}}).values(),
     ]  # fmt: skip
     for part in parts:
         assert "<img" not in part and "<b>" not in part and '"double"' not in part
     assert html.escape(HOSTILE) in parts[0] and 'aria-current="true"' in parts[0]
     assert '<time datetime="2026-11-24T18:00:00Z">20:00</time>' in parts[1]
+
+
+def test_next_up_is_the_next_song_then_the_next_event():
+    song, event = {"title": "Band - Song"}, {"at": "2026-11-24T21:00:00+02:00", "name": "news"}
+    assert render.next_up({"playing_next": song, "next": event}) == "Band - Song · news at 21:00"
+    assert render.next_up({"playing_next": None, "next": event}) == "news at 21:00"
+    assert render.next_up({"playing_next": song, "next": None}) == "Band - Song"
+    assert render.next_up({"playing_next": None, "next": None}) == "the schedule plays on"
 
 
 def test_hourly_events_are_said_once_for_the_public_page(scheduler):

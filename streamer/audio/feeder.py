@@ -36,8 +36,10 @@ from .pcm import frame_bytes
 from .shaping import ending, fade_in, faded_out, mix_under
 from .timeline import Timeline
 from .track import Track, close_track, next_chunk, track_info
+from .upcoming import Ahead, upcoming
 
 log = logging.getLogger("streamer.feeder")
+
 
 FIRST_ANALYSIS = 1.0  # seconds the station's first track may take to be analysed (on air within 2 s)
 UNPLAYABLE_RETRY = 600.0  # seconds before a file that failed to decode is tried again
@@ -67,6 +69,8 @@ class Feeder:
         self._tail_crossfade = 0.0
         self._in_track = False  # a track is playing (a DJ's takeover crossfades out of it)
         self._handover = False  # a DJ is waiting: the track hands over at its next chunk
+        self._crossfade = 0.0  # the item on air's crossfade into the next
+        self._chosen: tuple[float, Choice] | None = None  # chosen, not announced yet (its decoder starts)
 
     # --- the programme and the clock ------------------------------------------------------------
 
@@ -139,10 +143,21 @@ class Feeder:
         self.cues.collect(t)
         occ = self.cues.pop_due()
         if occ is not None:
-            return self.scheduler.event_choice(occ.event, t, self.onair.history)
-        if self.live is not None:
-            return Choice(None, "live", "live", self.scheduler.block_at(t), Fades())
-        return self.scheduler.next_choice(t, self.onair.history)
+            choice = self.scheduler.event_choice(occ.event, t, self.onair.history)
+        elif self.live is not None:
+            choice = Choice(None, "live", "live", self.scheduler.block_at(t), Fades())
+        else:
+            choice = self.scheduler.next_choice(t, self.onair.history)
+        self._chosen = (t, choice)
+        return choice
+
+    def upcoming_choice(self, now: float) -> tuple[float, Choice] | None:
+        """What follows the item on air, and when (upcoming.py). None while a DJ is on."""
+        if self.scheduler is None or self.onair.now is None or self.live is not None:
+            return None
+        if self._chosen is not None:  # chosen already, its decoder starting: it is what is next
+            return self._chosen if self._chosen[1].path is not None else None
+        return upcoming(self.scheduler, self.cues, self.onair, Ahead(self.level, self._crossfade), now)
 
     async def _play_or_skip(self, choice: Choice) -> bool:
         """Play a file; a file that fails is logged, listed and passed over for a while."""
@@ -192,7 +207,7 @@ class Feeder:
                     # Everything before this point is fed (a crossfade's old ending is held in
                     # `head`), so the title goes exactly where this track becomes audible.
                     self.announce(track.info, choice, self.timeline.fed + len(body) // self.frame_bytes)
-                    self.level = track.level
+                    self.level, self._crossfade = track.level, fades.crossfade
                     self._prefer_upcoming()
                 chunk = fade_in(chunk, track.offset, fade_bytes, self.channels)
                 track.offset += len(chunk)
@@ -241,6 +256,7 @@ class Feeder:
         marks its title there."""
         sample = self.timeline.fed if sample is None else sample
         title = self.onair.announce(info, choice, self.timeline.time_of(sample, time.time()), sample)
+        self._chosen = None
         for enc in self.output.encoders:
             enc.mark(sample, title)
 

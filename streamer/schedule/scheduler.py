@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .model import Block, Event, Fades, Programme
 from .sources import Rotation
+from .times import wall_times
 
 UTC = dt.UTC
 
@@ -99,6 +100,21 @@ class Scheduler:
             name = self.programme.fallback  # an empty (or all unplayable) playlist falls back rather than go silent
             path = self._pick(name, t, history)
         return Choice(path, name, "song", block, self._fades_for(name, fades))
+
+    def preview(self, t: float, history: Sequence[Played], event: Event | None = None) -> Choice:
+        """What next_choice (event_choice, for `event`) returns at `t`, without moving the
+        rotations, the weights or the random generator: asked again at `t` with the same history
+        and programme, the scheduler makes this very choice (what "next up" shows comes true)."""
+        rotations = {name: rotation.state() for name, rotation in self.rotations.items()}
+        weights = {block: dict(state) for block, state in self._wrr.items()}
+        rng = self.rng.getstate()
+        try:
+            return self.event_choice(event, t, history) if event is not None else self.next_choice(t, history)
+        finally:
+            for name, state in rotations.items():
+                self.rotations[name].restore(state)
+            self._wrr = weights
+            self.rng.setstate(rng)
 
     def upcoming(self, t: float, horizon: float = 900.0) -> list[Path]:
         """The files that may play next after `t`: each playlist's next file in the block on
@@ -266,34 +282,3 @@ def _on(block: Block, day: dt.date) -> bool:
     if block.date_from and day < block.date_from:
         return False
     return not (block.date_until and day > block.date_until)
-
-
-def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> list[float]:
-    """UTC epoch seconds of a local wall time.
-
-    Ambiguous (clocks go back): the first occurrence, or both when `both_folds` (an hourly
-    event happens in each of the two real hours). Non-existent (clocks go forward): for a daily
-    event the moment the clocks change, so it still happens, on time as near as can be; for an
-    hourly one (`both_folds`) none, as every real hour still has its own occurrence.
-    """
-    first = wall.replace(tzinfo=tz, fold=0)
-    second = wall.replace(tzinfo=tz, fold=1)
-    t0, t1 = first.timestamp(), second.timestamp()
-    if t0 == t1:
-        return [t0]
-    if t0 < t1:  # ambiguous: 01:30 happens twice
-        return [t0, t1] if both_folds else [t0]
-    if both_folds:
-        # Non-existent, for an hourly event: it happens every real hour, and the real hour that
-        # would hold it is already covered by the next wall-clock hour (02:30 after a 01:00 jump).
-        return []
-    # Non-existent: fold=1 reads it with the new offset (earlier), fold=0 with the old one.
-    lo, hi = t1, t0
-    offset_before = dt.datetime.fromtimestamp(lo, tz).utcoffset()
-    while hi - lo > 0.5:
-        mid = (lo + hi) / 2
-        if dt.datetime.fromtimestamp(mid, tz).utcoffset() == offset_before:
-            lo = mid
-        else:
-            hi = mid
-    return [float(round(hi))]

@@ -196,6 +196,14 @@ class Rotation:
             if added:
                 self.rng.shuffle(self._queue)
 
+    def state(self) -> tuple[int, tuple[Path, ...], Path | None, Path | None]:
+        """Where the rotation stands (what `restore` puts back)."""
+        return self._index, tuple(self._queue), self._drawn, self.last
+
+    def restore(self, state: tuple[int, tuple[Path, ...], Path | None, Path | None]) -> None:
+        index, queue, self._drawn, self.last = state
+        self._index, self._queue = index, list(queue)
+
     def next(self) -> Path | None:
         pick = self.peek()
         if pick is None:

@@ -52,3 +52,34 @@ def parse_seconds(value: Any) -> float | None:
         return float(value)
     m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?)?\s*$", str(value))
     return float(m[1]) if m else None
+
+
+def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> list[float]:
+    """UTC epoch seconds of a local wall time.
+
+    Ambiguous (clocks go back): the first occurrence, or both when `both_folds` (an hourly
+    event happens in each of the two real hours). Non-existent (clocks go forward): for a daily
+    event the moment the clocks change, so it still happens, on time as near as can be; for an
+    hourly one (`both_folds`) none, as every real hour still has its own occurrence.
+    """
+    first = wall.replace(tzinfo=tz, fold=0)
+    second = wall.replace(tzinfo=tz, fold=1)
+    t0, t1 = first.timestamp(), second.timestamp()
+    if t0 == t1:
+        return [t0]
+    if t0 < t1:  # ambiguous: 01:30 happens twice
+        return [t0, t1] if both_folds else [t0]
+    if both_folds:
+        # Non-existent, for an hourly event: it happens every real hour, and the real hour that
+        # would hold it is already covered by the next wall-clock hour (02:30 after a 01:00 jump).
+        return []
+    # Non-existent: fold=1 reads it with the new offset (earlier), fold=0 with the old one.
+    lo, hi = t1, t0
+    offset_before = dt.datetime.fromtimestamp(lo, tz).utcoffset()
+    while hi - lo > 0.5:
+        mid = (lo + hi) / 2
+        if dt.datetime.fromtimestamp(mid, tz).utcoffset() == offset_before:
+            lo = mid
+        else:
+            hi = mid
+    return [float(round(hi))]

@@ -42,15 +42,23 @@ def now_parts(np: dict) -> dict[str, str]:
     title = song.get("title") or now.get("title") or "Nothing on air yet"
     artist = song.get("artist") or KINDS.get(now.get("kind", "song"), "")
     duration, elapsed = now.get("duration"), now.get("elapsed") or 0.0
-    nxt = np.get("next")
     return {
         "np_title": e(title),
         "np_artist": e(artist),
         "np_max": f"{duration:g}" if duration else "1",
         "np_value": f"{min(elapsed, duration):g}" if duration else "0",
         "np_time": e(f"{minutes(elapsed)} / {minutes(duration)}" if duration else minutes(elapsed) if now else ""),
-        "next": e(f"{nxt['at'][11:16]} {nxt['name']}" if nxt else "the schedule plays on"),
+        "next": e(next_up(np)),
     }
+
+
+def next_up(np: dict) -> str:
+    """'Next': the song the scheduler will play next, then the next timed event (player.js too)."""
+    song, event = np.get("playing_next"), np.get("next")
+    parts = [song["title"]] if song else []
+    if event:
+        parts.append(f"{event['name']} at {event['at'][11:16]}")
+    return " · ".join(parts) or "the schedule plays on"
 
 
 def headlines_html(headlines: list[dict], bulletin: dict | None, on_air_title: str) -> str:

@@ -44,7 +44,9 @@
     const now = np.now_playing || {};
     text($("np-title"), now.title || "Nothing on air yet");
     text($("np-detail"), now.kind ? [KINDS[now.kind] || now.kind, now.playlist && "playlist " + now.playlist, now.block && "block " + now.block].filter(Boolean).join(" · ") : "");
-    text($("next"), np.next ? np.next.at.slice(11, 16) + " " + np.next.name + " (" + np.next.start + ")" : "the schedule plays on");
+    const parts = np.playing_next ? [np.playing_next.title + " (playlist " + np.playing_next.playlist + ")"] : [];
+    if (np.next) parts.push(np.next.name + " at " + np.next.at.slice(11, 16) + " (" + np.next.start + ")");
+    text($("next"), parts.join(" · ") || "the schedule plays on");
     $("live").hidden = !np.live;
     $("bulletin").hidden = !np.bulletin;
     $("skip").disabled = !!np.live;

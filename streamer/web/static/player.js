@@ -125,6 +125,13 @@
   }
 
   // --- what is on air ---------------------------------------------------------------------
+  // The song the scheduler plays next, then the next timed event (as render.py's next_up).
+  function nextUp(np) {
+    const parts = np.playing_next ? [np.playing_next.title] : [];
+    if (np.next) parts.push(np.next.name + " at " + np.next.at.slice(11, 16));
+    return parts.join(" · ") || "the schedule plays on";
+  }
+
   function render(np) {
     doc = np;
     received = performance.now();
@@ -134,7 +141,7 @@
     text($("np-artist"), song.artist || KINDS[now.kind] || "");
     document.title = now.title ? now.title + " · " + station : station;
     show($("live"), !!np.live);
-    text($("next"), np.next ? np.next.at.slice(11, 16) + " " + np.next.name : "the schedule plays on");
+    text($("next"), nextUp(np));
     headlines(np.headlines, np.bulletin, now.title || "");
     recent(np.history || []);
     follow(np.mounts || [], np.hls);

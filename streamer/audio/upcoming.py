@@ -1,0 +1,48 @@
+"""What plays after the item on air, and when: the scheduler's next choice made ahead of time
+(`Scheduler.preview`, which moves nothing), at the time the item on air hands over.
+
+Pure but for reading the feeder's parts: the time is passed in. The preview comes true unless
+something changes first: a reload, a skip (the handover comes earlier, so a time-based jingle
+may not be due yet), a DJ, an event added to the programme.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..schedule.scheduler import Choice, Scheduler
+from .cues import Cues
+from .leveling import Level
+from .onair import OnAir
+
+
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    level: Level | None  # the file on air's cue points (None: not a file the feeder plays)
+    crossfade: float  # seconds the next item starts under the end of this one
+
+
+def handover_time(started: float, duration: float | None, level: Level | None, crossfade: float, now: float) -> float:
+    """When the item that went on air at `started` hands over to the next (wall time): its
+    cue-in to cue-out (or end), less the crossfade the next one starts under; `now` if that has
+    passed or the length is unknown."""
+    end = level.end if level is not None and level.end is not None else duration
+    if end is None:
+        return now
+    return max(now, started + end - (level.start if level is not None else 0.0) - crossfade)
+
+
+def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: float) -> tuple[float, Choice] | None:
+    """(when, what) plays after the item on air; None before a bulletin or when nothing can play."""
+    playing = onair.now
+    if playing is None:
+        return None
+    level = ahead.level if playing.kind != "bulletin" else None
+    t = handover_time(playing.started, playing.info.duration, level, ahead.crossfade, now)
+    occ = cues.due[0] if cues.due else cues.next
+    if occ is not None and occ.time <= t:  # an event comes first (a hard one cuts in at its second)
+        t = max(now, occ.time) if occ.event.mode == "hard" else t
+        choice = scheduler.preview(t, onair.history, occ.event)
+    else:
+        choice = scheduler.preview(t, onair.history)
+    return None if choice.path is None else (t, choice)
