@@ -4,11 +4,14 @@ document (/api/nowplaying, the SSE snapshot, the pages) and the operator's statu
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
 from . import __version__
 from .wire.text import iso_utc
+
+log = logging.getLogger("streamer.api")
 
 if TYPE_CHECKING:
     from .station import Station
@@ -41,7 +44,11 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
 
 def playing_next(station: Station, now: float) -> dict | None:
     """The item after the one on air, as the scheduler will choose it, and when it is due."""
-    ahead = station.feeder.upcoming_choice(now)
+    try:
+        ahead = station.feeder.upcoming_choice(now)
+    except Exception:  # a preview's bug must not cost the document (or the SSE stream) its answer
+        log.exception("previewing what plays next failed")
+        return None
     if ahead is None:
         return None
     at, choice = ahead

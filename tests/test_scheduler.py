@@ -281,3 +281,14 @@ def test_preview_shows_the_next_choice_and_moves_nothing(order):
     with_previews = day(True)
     assert len(with_previews) > 400 and {h.kind for h in with_previews} == {"song", "jingle", "event"}
     assert with_previews == day(False)
+
+
+def test_handover_time_believes_only_sane_lengths():
+    from streamer.audio.leveling import Level
+    from streamer.audio.upcoming import handover_time
+
+    assert handover_time(100.0, 180.0, None, 2.0, 150.0) == 278.0
+    assert handover_time(100.0, 180.0, Level(start=1.5, end=170.0), 0.0, 150.0) == 268.5  # cue-in to cue-out
+    assert handover_time(100.0, 180.0, None, 0.0, 400.0) == 400.0  # overran: now
+    for bad in (None, float("inf"), float("nan"), 1e12):
+        assert handover_time(100.0, bad, None, 0.0, 150.0) == 150.0

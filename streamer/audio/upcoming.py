@@ -8,12 +8,15 @@ may not be due yet), a DJ, an event added to the programme.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..schedule.scheduler import Choice, Scheduler
 from .cues import Cues
 from .leveling import Level
 from .onair import OnAir
+
+MAX_LENGTH = 7 * 86400.0  # seconds: a longer "duration" is not believed
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +30,7 @@ def handover_time(started: float, duration: float | None, level: Level | None, c
     cue-in to cue-out (or end), less the crossfade the next one starts under; `now` if that has
     passed or the length is unknown."""
     end = level.end if level is not None and level.end is not None else duration
-    if end is None:
+    if end is None or not math.isfinite(end) or end > MAX_LENGTH:  # a container that lies
         return now
     return max(now, started + end - (level.start if level is not None else 0.0) - crossfade)
 
