@@ -22,7 +22,14 @@ from ..wire.id3 import id3_tag
 from ..wire.mpegts import TsMuxer
 
 CLOCK = 90_000  # MPEG-TS time base (fMP4's emsg and our PTS use it too)
-OVERHEAD = {"ts": 1.1, "fmp4": 1.05}  # container over the codec's bitrate (TS: packet headers, stuffing)
+# What a variant's segments carry per second over the codec's bitrate: (x bitrate, + bit/s, + bits
+# per segment). TS adds ADTS and PES headers, packet headers and stuffing (~8 kbit/s) and a
+# PAT, PMT and ID3 tag per segment; fMP4 a size per frame, a moof and an emsg per segment.
+# Measured with the shipped music at 32-192 kbit/s and 2 and 4 s segments; the encoder's ABR
+# swings ~5 % between segments, so the peak (BANDWIDTH) allows 10 %. Checked per segment by
+# tests/test_formats.py (before, 48 kbit/s TS segments peaked 13 % over the declared 52,800).
+PEAK = {"ts": (1.10, 9000, 6000), "fmp4": (1.10, 2000, 4000)}
+AVERAGE = {"ts": (1.03, 7500, 6000), "fmp4": (1.01, 1000, 6000)}
 EXTENSION = {"ts": "ts", "fmp4": "m4s"}
 INIT = "init.mp4"  # an fMP4 variant's initialisation segment, beside its playlist
 
@@ -106,8 +113,11 @@ class HlsVariant:
         return next((b for b in self.segments if b.seq == seq), None)
 
     def variant(self) -> Variant:
-        peak = round(self.bitrate * 1000 * OVERHEAD[self.container])
-        return Variant(f"{self.name}/live.m3u8", peak, round(self.bitrate * 1000 * 1.05), name=self.name)
+        def rate(model: tuple[float, int, int]) -> int:
+            scale, per_second, per_segment = model
+            return round(self.bitrate * 1000 * scale + per_second + per_segment / self.seconds)
+
+        return Variant(f"{self.name}/live.m3u8", rate(PEAK[self.container]), rate(AVERAGE[self.container]), name=self.name)
 
 
 def master(variants: list[HlsVariant]) -> str:
