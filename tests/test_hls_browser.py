@@ -75,8 +75,13 @@ def test_hls_js_plays_the_master_playlist_and_shows_the_titles(server_factory, c
     variants = "  variants:\n    - {name: lo, bitrate: 48}\n    - {name: hi, bitrate: 96}\n"
     hls = f"hls:\n  segment: {SEGMENT:g}\n  container: {container}\n{variants}"
     server = server_factory(playlist, config_extra=hls)
-    deadline = time.monotonic() + 15
-    while server.get("/hls/hi/live.m3u8")[0] != 200 and time.monotonic() < deadline:
+    # A listener joins a stream that is on air, whose playlists hold 3 segments or more: a
+    # player starts 3 target durations from the end (RFC 8216 6.3.3; hls.js does), which a
+    # playlist of one or two segments cannot give it (it would play at the very edge, with no
+    # buffer: the latency measured would be unlike any real listener's, and every late segment
+    # a stall).
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline and min(server.get(f"/hls/{v}/live.m3u8")[2].count(b"#EXTINF") for v in ("lo", "hi")) < 3:
         time.sleep(0.2)
     site, origin = second_origin
     (site / "page.html").write_text(PAGE)
