@@ -149,6 +149,10 @@ def test_the_public_page_plays_and_follows_the_station_live(server_factory, tone
     print(f"headline on the page {shown:.2f} s after the POST; page title vs ICY title: {', '.join(f'{g:+.2f} s' for g in gaps)}")
     assert all(abs(g) <= 1.0 for g in gaps), gaps
     assert "Band - Song" in page.title()
+    # "Next" names the song the sequential playlist plays after the one shown (from the same document)
+    after = {"Song A": "Band - Song B", "Song B": "Band - Song C", "Song C": "Band - Song A"}
+    on_page_title = "document.getElementById('np-title').textContent"
+    wait_for(page, f"({json.dumps(after)})[{on_page_title}] === document.getElementById('next').textContent", 3)
     page.click("#play")  # stop: the stream is let go
     assert page.evaluate("document.getElementById('audio').getAttribute('src')") is None
     assert errors == []
@@ -276,11 +280,13 @@ def test_the_dashboard_skips_posts_retracts_and_starts_a_bulletin(server_factory
     server = start(server_factory, tones, "long-a.ogg", "long-b.ogg", mounts=FINE_TITLES)
     admin, errors = open_page(chromium, server.url("/admin/"), credentials=CREDENTIALS)
     wait_for(admin, "document.getElementById('np-title').textContent === 'Band - Song Long A'")
+    wait_for(admin, "document.getElementById('next').textContent === 'Band - Song Long B (playlist music)'", 3)
     thread, got = listen(server, 5.0)
     time.sleep(1.0)
     clicked = time.time()
     admin.click("#skip")
     wait_for(admin, "document.getElementById('np-title').textContent === 'Band - Song Long B'", 3)
+    wait_for(admin, "document.getElementById('next').textContent === 'Band - Song Long A (playlist music)'", 3)
     thread.join()
     heard = next(when for when, f in got["rec"].block_arrivals if f["StreamTitle"] == "Band - Song Long B")
     print(f"skip: a listener had the new title {heard - clicked:.2f} s after the click")
