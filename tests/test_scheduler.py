@@ -292,3 +292,22 @@ def test_handover_time_believes_only_sane_lengths():
     assert handover_time(100.0, 180.0, None, 0.0, 400.0) == 400.0  # overran: now
     for bad in (None, float("inf"), float("nan"), 1e12):
         assert handover_time(100.0, bad, None, 0.0, 150.0) == 150.0
+
+
+def test_the_last_preview_is_kept_while_made_from_the_same_objects():
+    from streamer.audio.upcoming import LastPreview
+
+    made: list[int] = []
+
+    def make():
+        made.append(1)
+        return (100.0, "a choice")
+
+    last, scheduler, playing = LastPreview(), object(), object()
+    for now in (10.0, 50.0, 99.0):
+        assert last.get((scheduler, playing, None), now, make) == (100.0, "a choice")
+    assert len(made) == 1
+    last.get((scheduler, object(), None), 99.0, make)  # another item on air
+    last.get((object(), playing, None), 99.0, make)  # a reloaded programme
+    last.get((object(), playing, None), 101.0, make)  # its time has passed (the item overran)
+    assert len(made) == 4

@@ -36,7 +36,7 @@ from .pcm import frame_bytes
 from .shaping import ending, fade_in, faded_out, mix_under
 from .timeline import Timeline
 from .track import Track, close_track, next_chunk, track_info
-from .upcoming import Ahead, upcoming
+from .upcoming import Ahead, LastPreview, upcoming
 
 log = logging.getLogger("streamer.feeder")
 
@@ -71,6 +71,7 @@ class Feeder:
         self._handover = False  # a DJ is waiting: the track hands over at its next chunk
         self._crossfade = 0.0  # the item on air's crossfade into the next
         self._chosen: tuple[float, Choice] | None = None  # chosen, not announced yet (its decoder starts)
+        self._preview = LastPreview()
 
     # --- the programme and the clock ------------------------------------------------------------
 
@@ -157,7 +158,8 @@ class Feeder:
             return None
         if self._chosen is not None:  # chosen already, its decoder starting: it is what is next
             return self._chosen if self._chosen[1].path is not None else None
-        return upcoming(self.scheduler, self.cues, self.onair, Ahead(self.level, self._crossfade), now)
+        key = (self.scheduler, self.onair.now, self.cues.next, self.cues.due[0] if self.cues.due else None)
+        return self._preview.get(key, now, lambda: upcoming(self.scheduler, self.cues, self.onair, Ahead(self.level, self._crossfade), now))
 
     async def _play_or_skip(self, choice: Choice) -> bool:
         """Play a file; a file that fails is logged, listed and passed over for a while."""

@@ -9,6 +9,7 @@ may not be due yet), a DJ, an event added to the programme.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..schedule.scheduler import Choice, Scheduler
@@ -16,6 +17,7 @@ from .cues import Cues
 from .leveling import Level
 from .onair import OnAir
 
+Upcoming = tuple[float, Choice] | None  # (when, what) plays after the item on air
 MAX_LENGTH = 7 * 86400.0  # seconds: a longer "duration" is not believed
 
 
@@ -35,7 +37,7 @@ def handover_time(started: float, duration: float | None, level: Level | None, c
     return max(now, started + end - (level.start if level is not None else 0.0) - crossfade)
 
 
-def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: float) -> tuple[float, Choice] | None:
+def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: float) -> Upcoming:
     """(when, what) plays after the item on air; None before a bulletin or when nothing can play."""
     playing = onair.now
     if playing is None:
@@ -49,3 +51,20 @@ def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: 
     else:
         choice = scheduler.preview(t, onair.history)
     return None if choice.path is None else (t, choice)
+
+
+class LastPreview:
+    """The last preview, kept while it is made from the very same objects (the scheduler, the
+    item on air, the next and the first due event) and its time has not passed: every web client's
+    /api/nowplaying asks for it, and a preview copies the rotations and walks the history
+    (0.27 ms with five shuffled playlists of 10,000 files)."""
+
+    def __init__(self) -> None:
+        self._key: tuple = ()
+        self._ahead: Upcoming = None
+
+    def get(self, key: tuple, now: float, make: Callable[[], Upcoming]) -> Upcoming:
+        same = len(key) == len(self._key) and all(a is b for a, b in zip(key, self._key, strict=True))
+        if not same or (self._ahead is not None and self._ahead[0] < now):
+            self._key, self._ahead = key, make()
+        return self._ahead
