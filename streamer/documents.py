@@ -55,7 +55,7 @@ def playing_next(station: Station, now: float) -> dict | None:
     assert choice.path is not None
     info, entry = station.feeder.tags.get(choice.path), station.library.lookup(choice.path)
     artist, title = (info.artist, info.title) if info else (entry.artist, entry.title) if entry else ("", "")
-    title = title or choice.path.stem
+    title = title or choice.path.stem.replace("_", " ").strip() or choice.path.name  # as the tags reader falls back
     return {
         "title": f"{artist} - {title}" if artist else title,
         "song": {"artist": artist, "title": title},

@@ -385,16 +385,31 @@ class Station:
     def _adopt(self, loaded: LoadedProgramme) -> None:
         self.feeder.set_programme(loaded.programme, loaded.files, loaded.warnings)
         unknown = sorted({p for paths in loaded.files.values() for p in paths} - set(self.feeder.tags))
+        # An edit may change what plays next: pages are told, with its tags read first if new.
+        ahead = self.feeder.upcoming_choice(time.time()) if self.feeder.onair.now is not None else None
+        tell = ahead is not None
+        if ahead is not None and ahead[1].path in unknown:
+            unknown.remove(ahead[1].path)
+            unknown.insert(0, ahead[1].path)
+        elif tell:
+            self.events.publish("nowplaying", self.nowplaying())
+            tell = False
         if unknown:  # artists for no-repeat windows, read in the offload worker
-            background(self._read_tags(unknown), "reading tags")
+            background(self._read_tags(unknown, tell), "reading tags")
 
-    async def _read_tags(self, paths: list[Path]) -> None:
+    async def _read_tags(self, paths: list[Path], tell: bool = False) -> None:
+        """Tags of `paths`; `tell`: publish the now-playing document after the first batch (it
+        holds the next song's file)."""
         for i in range(0, len(paths), TAGS_BATCH):
             try:
                 self.feeder.tags.update(await self.offload.run(TAGS_TIMEOUT, read_tags, paths[i : i + TAGS_BATCH]))
             except OffloadError as exc:
                 log.warning("tags of %d file(s) not read (%s); their artists count only once played", len(paths) - i, exc)
                 return
+            finally:
+                if tell:
+                    self.events.publish("nowplaying", self.nowplaying())
+                    tell = False
 
     def _title_released(self, mount: str, title: str) -> None:
         """A title change has just gone out to listeners (not when it was decoded, ahead)."""

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import json
 import shutil
+import socket
 import threading
 import time
 
@@ -187,3 +188,47 @@ def test_playing_next_names_the_song_that_then_plays(server_factory, tmp_path):
         assert announced["song"] == {"artist": "Band", "title": after[0].removeprefix("Band - ")}
         assert announced["kind"] == "song" and announced["playlist"] == "music"
         assert abs(epoch(announced["start"]) - after[1]) <= 1.5, (announced, after)
+
+
+def sse_events(port: int, seconds: float, out: list) -> None:
+    """(arrival time, event name, data) from /api/events for `seconds`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds) as s:
+        s.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        buf, end = b"", time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            s.settimeout(left)
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n\n" in buf:
+                block, buf = buf.split(b"\n\n", 1)
+                fields = dict(line.split(": ", 1) for line in block.decode().splitlines() if ": " in line)
+                if "event" in fields:
+                    out.append((time.time(), fields["event"], json.loads(fields.get("data", "null"))))
+
+
+def test_an_edit_that_changes_the_next_song_reaches_the_pages_at_once(server_factory, tones, tmp_path):
+    """A DJ swaps the song after the one on air: a `nowplaying` event names the new next song
+    within the reload's time, while the same song plays on (no title change to wait for)."""
+    server = server_factory(base_yaml(tones, f"'{tones / 'long.ogg'}', '{tones / 'short1.mp3'}'"))
+    deadline = time.monotonic() + 10
+    while json.loads(server.get("/api/nowplaying")[2])["now_playing"]["title"] != "Band - Long Song" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert json.loads(server.get("/api/nowplaying")[2])["playing_next"]["title"] == "Band - Short One"
+    events: list = []
+    reader = threading.Thread(target=sse_events, args=(server.port, 8.0, events))
+    reader.start()
+    time.sleep(1.0)
+    edited = time.time()
+    (tmp_path / "playlists" / "station.yaml").write_text(base_yaml(tones, f"'{tones / 'long.ogg'}', '{tones / 'short2.flac'}'"))
+    reader.join()
+    nexts = [(when, name, doc, (doc["playing_next"] or {}).get("title")) for when, name, doc in events if name == "nowplaying"]
+    told = [(when, doc) for when, _, doc, title in nexts if title == "Band - Short Two"]
+    assert told, [(name, doc and doc.get("playing_next")) for _, name, doc in events]
+    assert "short2" not in [title for *_, title in nexts]  # never the file's name: its tags are read first
+    when, doc = told[0]
+    assert doc["now_playing"]["title"] == "Band - Long Song" and when - edited <= 4.0, when - edited
