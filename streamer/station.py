@@ -385,17 +385,15 @@ class Station:
     def _adopt(self, loaded: LoadedProgramme) -> None:
         self.feeder.set_programme(loaded.programme, loaded.files, loaded.warnings)
         unknown = sorted({p for paths in loaded.files.values() for p in paths} - set(self.feeder.tags))
-        # An edit may change what plays next: pages are told, with its tags read first if new.
-        ahead = self.feeder.upcoming_choice(time.time()) if self.feeder.onair.now is not None else None
-        tell = ahead is not None
-        if ahead is not None and ahead[1].path in unknown:
-            unknown.remove(ahead[1].path)
-            unknown.insert(0, ahead[1].path)
-        elif tell:
+        # An edit may change what plays next: pages are told, after its tags if it is a new file.
+        ahead = self.feeder.upcoming_choice(time.time())
+        new_next = ahead is not None and ahead[1].path in unknown
+        if new_next:
+            unknown.insert(0, unknown.pop(unknown.index(ahead[1].path)))  # in the first batch read
+        elif ahead is not None:
             self.events.publish("nowplaying", self.nowplaying())
-            tell = False
         if unknown:  # artists for no-repeat windows, read in the offload worker
-            background(self._read_tags(unknown, tell), "reading tags")
+            background(self._read_tags(unknown, tell=new_next), "reading tags")
 
     async def _read_tags(self, paths: list[Path], tell: bool = False) -> None:
         """Tags of `paths`; `tell`: publish the now-playing document after the first batch (it
