@@ -226,6 +226,27 @@ def raw_request(port: int, request: bytes, timeout: float = 5.0) -> bytes:
         return out
 
 
+def sse_events(port: int, seconds: float, out: list) -> None:
+    """Follow /api/events for `seconds` like a web page: (arrival time, event, data) into `out`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds) as s:
+        s.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+        buf, end = b"", time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            s.settimeout(left)
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n\n" in buf:
+                block, buf = buf.split(b"\n\n", 1)
+                fields = dict(line.split(": ", 1) for line in block.decode().splitlines() if ": " in line and not line.startswith(":"))
+                if "event" in fields and "data" in fields:
+                    out.append((time.time(), fields["event"], json.loads(fields["data"])))
+
+
 def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recording:
     """Listen like a player for `seconds`, splitting out ICY metadata."""
     req = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\n"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -13,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from .conftest import make_tone, need, record, sample_article
+from .conftest import make_tone, need, record, sample_article, sse_events
 
 pytestmark = pytest.mark.interop
 
@@ -196,26 +195,7 @@ def test_server_sent_events_follow_the_audio(server_factory, music, tmp_path):
     server = station(server_factory, music, tmp_path)
     events: list[tuple[float, str, dict]] = []
 
-    def listen():
-        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as s:
-            s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-            buf = b""
-            end = time.monotonic() + 10
-            while time.monotonic() < end:
-                try:
-                    chunk = s.recv(65536)
-                except TimeoutError:
-                    break
-                if not chunk:
-                    break
-                buf += chunk
-                while b"\n\n" in buf:
-                    block, buf = buf.split(b"\n\n", 1)
-                    lines = dict(line.split(": ", 1) for line in block.decode().splitlines() if ": " in line and not line.startswith(":"))
-                    if "event" in lines and "data" in lines:
-                        events.append((time.time(), lines["event"], json.loads(lines["data"])))
-
-    t = threading.Thread(target=listen)
+    t = threading.Thread(target=sse_events, args=(server.port, 10.0, events))
     t.start()
     got = {}
     r = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 9.0)))

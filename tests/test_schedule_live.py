@@ -6,13 +6,12 @@ import datetime as dt
 import itertools
 import json
 import shutil
-import socket
 import threading
 import time
 
 import pytest
 
-from .conftest import decode_errors, make_tone, record
+from .conftest import decode_errors, make_tone, record, sse_events
 
 pytestmark = pytest.mark.interop
 
@@ -188,27 +187,6 @@ def test_playing_next_names_the_song_that_then_plays(server_factory, tmp_path):
         assert announced["song"] == {"artist": "Band", "title": after[0].removeprefix("Band - ")}
         assert announced["kind"] == "song" and announced["playlist"] == "music"
         assert abs(epoch(announced["start"]) - after[1]) <= 1.5, (announced, after)
-
-
-def sse_events(port: int, seconds: float, out: list) -> None:
-    """(arrival time, event name, data) from /api/events for `seconds`."""
-    with socket.create_connection(("127.0.0.1", port), timeout=seconds) as s:
-        s.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        buf, end = b"", time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            s.settimeout(left)
-            try:
-                chunk = s.recv(65536)
-            except TimeoutError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-            while b"\n\n" in buf:
-                block, buf = buf.split(b"\n\n", 1)
-                fields = dict(line.split(": ", 1) for line in block.decode().splitlines() if ": " in line)
-                if "event" in fields:
-                    out.append((time.time(), fields["event"], json.loads(fields.get("data", "null"))))
 
 
 def test_an_edit_that_changes_the_next_song_reaches_the_pages_at_once(server_factory, tones, tmp_path):
