@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,21 +231,31 @@ def sse_events(port: int, seconds: float, out: list) -> None:
     """Follow /api/events for `seconds` like a web page: (arrival time, event, data) into `out`."""
     with socket.create_connection(("127.0.0.1", port), timeout=seconds) as s:
         s.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
-        buf, end = b"", time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            s.settimeout(left)
-            try:
-                chunk = s.recv(65536)
-            except TimeoutError:
-                break
-            if not chunk:
-                break
+        buf = b""
+
+        def take(chunk: bytes) -> None:
+            nonlocal buf
             buf += chunk
             while b"\n\n" in buf:
                 block, buf = buf.split(b"\n\n", 1)
                 fields = dict(line.split(": ", 1) for line in block.decode().splitlines() if ": " in line and not line.startswith(":"))
                 if "event" in fields and "data" in fields:
                     out.append((time.time(), fields["event"], json.loads(fields["data"])))
+
+        receive_until(s, time.monotonic() + seconds, take)
+
+
+def receive_until(s: socket.socket, end: float, take: Callable[[bytes], None]) -> None:
+    """Hand each chunk the socket receives to `take` until monotonic time `end` or its close."""
+    while (left := end - time.monotonic()) > 0:
+        s.settimeout(max(0.05, left))
+        try:
+            chunk = s.recv(65536)
+        except TimeoutError:
+            return
+        if not chunk:
+            return
+        take(chunk)
 
 
 def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recording:
@@ -274,6 +285,9 @@ def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recor
         audio_arrivals: list[tuple[float, int]] = []
 
         def take(chunk: bytes) -> None:
+            nonlocal first
+            if first is None and chunk:
+                first = time.monotonic() - start
             if reader is None:
                 audio.extend(chunk)
             else:
@@ -284,18 +298,7 @@ def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recor
             audio_arrivals.append((time.time(), len(audio)))
 
         take(body)
-        end = start + seconds
-        while (now := time.monotonic()) < end:
-            s.settimeout(max(0.05, end - now))
-            try:
-                chunk = s.recv(65536)
-            except TimeoutError:
-                break
-            if not chunk:
-                break
-            if first is None:
-                first = time.monotonic() - start
-            take(chunk)
+        receive_until(s, start + seconds, take)
     return Recording(head, headers, bytes(audio), blocks, first if first is not None else float("inf"), arrivals, audio_arrivals)
 
 
