@@ -15,15 +15,38 @@ import signal
 from collections import deque
 from collections.abc import Callable
 
+from .ticks import HarvestedPipe
 
-async def spawn(*args: str, stdin: bool = False, stdout: bool = True, stderr: bool = True, nice: int = 0) -> asyncio.subprocess.Process:
-    """Start a child with pipes as asked; `nice` > 0 runs it at that lower priority (background
-    work such as analysis, which must never take CPU from the encoders)."""
+
+async def spawn(
+    *args: str, stdin: bool = False, stdout: bool | int = True, stderr: bool = True, nice: int = 0
+) -> asyncio.subprocess.Process:
+    """Start a child with pipes as asked (`stdout` may be a file descriptor to write to); `nice` > 0
+    runs it at that lower priority (background work such as analysis, which must never take CPU
+    from the encoders)."""
     pipe, null = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
+    out = stdout if not isinstance(stdout, bool) else pipe if stdout else null
     return await asyncio.create_subprocess_exec(
-        *args, stdin=pipe if stdin else null, stdout=pipe if stdout else null, stderr=pipe if stderr else null,
+        *args, stdin=pipe if stdin else null, stdout=out, stderr=pipe if stderr else null,
         preexec_fn=functools.partial(os.nice, nice) if nice > 0 else None,
     )  # fmt: skip
+
+
+async def spawn_harvested(*args: str, interval: float) -> tuple[asyncio.subprocess.Process, HarvestedPipe]:
+    """An encoder: PCM in on stdin, its output read at the station's harvest points (ticks.py)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = await spawn(*args, stdin=True, stdout=write_fd)
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)  # the child has its copy: the pipe ends when the child does
+    try:
+        return proc, await HarvestedPipe.open(read_fd, interval)
+    except BaseException:
+        await stop(proc)
+        raise
 
 
 async def stop(proc: asyncio.subprocess.Process | None) -> None:

@@ -18,8 +18,8 @@ from .stream.mount import Mount
 def make_encoder(ffmpeg: str, mount: Mount, config: Config) -> Encoder | ChainEncoder:
     """A mount's encoder: continuous for MP3 and AAC, a chain per title for the Ogg formats."""
     if codec_for(mount.config).chained:
-        return ChainEncoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_page)
-    return Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame)
+        return ChainEncoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_page, config.fanout_interval)
+    return Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame, config.fanout_interval)
 
 
 def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | None, list[Encoder]]:
@@ -35,6 +35,7 @@ def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | N
     for v in hls.variants:
         variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of, hls.container)
         settings = MountConfig(f"/hls/{v.name}", format="aac", bitrate=v.bitrate, sample_rate=v.sample_rate, channels=v.channels)
-        encoders.append(PlacedEncoder(ffmpeg, settings, config.sample_rate, config.channels, variant.frame))  # type: ignore[arg-type]
+        sink = variant.frame
+        encoders.append(PlacedEncoder(ffmpeg, settings, config.sample_rate, config.channels, sink, config.fanout_interval))  # type: ignore[arg-type]
         variants.append(variant)
     return HlsOutput(variants, hls.segment), encoders

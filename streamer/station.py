@@ -60,6 +60,7 @@ from .stream.hls_server import HlsOutput
 from .stream.hls_server import head as hls_head
 from .stream.mount import Mount
 from .supervise import Supervisor
+from .ticks import next_tick
 from .web.app import make_app
 from .wire.http import RequestHead, error_response, health_response, safe_host
 from .wire.icecast import dumps
@@ -368,10 +369,13 @@ class Station:
         hls.listeners.on_end = self.history.hls_ended
 
     async def _publish_hls(self) -> None:
-        """Each HLS segment goes into the playlists when its last sample airs."""
+        """Each HLS segment goes into the playlists when its last sample airs (checked on the
+        mounts' grid of ticks, so this wakes with them)."""
         assert self.hls is not None
+        loop, interval = asyncio.get_running_loop(), self.config.fanout_interval
         while True:
-            await asyncio.sleep(0.1)
+            now = loop.time()
+            await asyncio.sleep(next_tick(now, interval) - now)
             self.hls.publish(time.time())
 
     async def _housekeeping(self) -> None:

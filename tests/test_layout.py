@@ -25,6 +25,7 @@ BASE = {
     "child",
     "offload",
     "supervise",
+    "ticks",
     "__init__",
 }
 TOP = {"station", "cli", "checking", "library_cli", "documents", "outputs", "__main__"}

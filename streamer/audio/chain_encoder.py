@@ -23,6 +23,7 @@ from collections.abc import Callable
 from .. import child
 from ..aio import cancel
 from ..settings import MountConfig
+from ..ticks import HarvestedPipe
 from ..wire.framing import OggFramer
 from .codecs import encoder_command
 from .encoder import RESTART_DELAY, STALL_SECONDS
@@ -38,8 +39,9 @@ class ChainFailed(Exception):
 
 
 class ChainEncoder:
-    def __init__(self, ffmpeg: str, mount: MountConfig, in_rate: int, in_channels: int, sink: PageSink) -> None:
+    def __init__(self, ffmpeg: str, mount: MountConfig, in_rate: int, in_channels: int, sink: PageSink, harvest: float = 0.0) -> None:
         self.ffmpeg = ffmpeg
+        self.harvest = harvest  # its output is read once per this many seconds (ticks.py); 0: as it comes
         self.mount = mount
         self.in_rate = in_rate
         self.in_channels = in_channels
@@ -135,15 +137,16 @@ class ChainEncoder:
         while self._queue and isinstance(self._queue[0], str):
             self.title = str(self._queue.popleft())
         command = encoder_command(self.ffmpeg, self.mount, self.in_rate, self.in_channels, self.title)
-        proc = await child.spawn(*command, stdin=True)
+        proc, out = await child.spawn_harvested(*command, interval=self.harvest)
         self.chains += 1
         self._errors.clear()
         errors = asyncio.create_task(child.last_words(proc, self._errors))
-        reader = asyncio.create_task(self._read(proc, self.title))
+        reader = asyncio.create_task(self._read(out, self.title))
         try:
             try:
                 await self._write(proc)
-                await reader  # the chain's last pages, before the next chain's first
+                out.hurry()  # the chain's last pages are wanted now, before the next chain's first
+                await reader
             except (BrokenPipeError, ConnectionResetError):  # it ended while fed: say how, in its words
                 raise ChainFailed(await self._ending(proc, errors)) from None
             if await asyncio.wait_for(proc.wait(), STALL_SECONDS) != 0:
@@ -151,6 +154,7 @@ class ChainEncoder:
         finally:
             reader.cancel()
             errors.cancel()
+            out.close()
             await child.stop(proc)
 
     async def _ending(self, proc: asyncio.subprocess.Process, errors: asyncio.Task) -> str:
@@ -181,12 +185,11 @@ class ChainEncoder:
             await proc.stdin.drain()
         proc.stdin.close()
 
-    async def _read(self, proc: asyncio.subprocess.Process, title: str) -> None:
+    async def _read(self, out: HarvestedPipe, title: str) -> None:
         """Pages out, with the samples each carries; the chain's first page carries its title."""
-        assert proc.stdout is not None
         framer = OggFramer()
         granule, skip, first = 0, 0, True
-        while data := await proc.stdout.read(16384):
+        while data := await out.read():
             for page in framer.feed(data):
                 position = struct.unpack_from("<q", page, 6)[0]
                 head = position in (0, -1) and granule == 0

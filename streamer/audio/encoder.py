@@ -21,6 +21,7 @@ from collections.abc import Callable
 from .. import child
 from ..aio import background
 from ..settings import MountConfig
+from ..ticks import HarvestedPipe
 from .codecs import MP3_PRIMING, Units, codec_for, encoder_command
 from .pcm import frame_bytes
 
@@ -48,8 +49,9 @@ def due_title(marks: deque[tuple[int, str]], end: int) -> str | None:
 
 
 class Encoder:
-    def __init__(self, ffmpeg: str, mount: MountConfig, in_rate: int, in_channels: int, sink: FrameSink) -> None:
+    def __init__(self, ffmpeg: str, mount: MountConfig, in_rate: int, in_channels: int, sink: FrameSink, harvest: float = 0.0) -> None:
         self.ffmpeg = ffmpeg
+        self.harvest = harvest  # its output is read once per this many seconds (ticks.py); 0: as it comes
         self.mount = mount
         self.in_rate = in_rate
         self.in_channels = in_channels
@@ -64,17 +66,19 @@ class Encoder:
         self._fed = 0  # station samples fed in total (including those dropped while restarting)
         self._marks: deque[tuple[int, str]] = deque()  # (station sample, title), ascending
         self._proc: asyncio.subprocess.Process | None = None
+        self._out: HarvestedPipe | None = None
         self._reader: asyncio.Task | None = None
         self._restart: asyncio.Task | None = None
         self._errors: deque[str] = deque(maxlen=5)
         self._failures_in_a_row = 0
 
     async def start(self) -> None:
-        proc = await child.spawn(*encoder_command(self.ffmpeg, self.mount, self.in_rate, self.in_channels), stdin=True)
-        self._proc = proc
+        command = encoder_command(self.ffmpeg, self.mount, self.in_rate, self.in_channels)
+        proc, out = await child.spawn_harvested(*command, interval=self.harvest)
+        self._proc, self._out = proc, out
         self._station_base = self._fed
         self.frames_out = 0
-        self._reader = asyncio.create_task(self._read(proc), name=f"encoder {self.mount.path}")
+        self._reader = asyncio.create_task(self._read(proc, out), name=f"encoder {self.mount.path}")
 
     def view(self) -> dict:
         return {"encoder_restarts": self.restarts, "encoder_last_restart": self.last_restart_reason}
@@ -115,12 +119,11 @@ class Encoder:
         await asyncio.sleep(delay)
         await self.start()
 
-    async def _read(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout and proc.stderr
+    async def _read(self, proc: asyncio.subprocess.Process, out: HarvestedPipe) -> None:
         errors = asyncio.create_task(self._read_errors(proc))
         units = Units(self.codec)
         try:
-            while data := await proc.stdout.read(16384):
+            while data := await out.read():
                 for frame, samples in units.feed(data):
                     self._emit(frame, samples)
                 if self.frames_out > 50:
@@ -130,6 +133,7 @@ class Encoder:
             self._schedule_restart("output handling failed")
         finally:
             errors.cancel()
+            out.close()
 
     def _emit(self, frame: bytes, samples: int) -> None:
         """Hand a frame to the mount, with the title that starts in it, if any."""
@@ -142,6 +146,8 @@ class Encoder:
 
     async def _stop_process(self) -> None:
         proc, self._proc = self._proc, None
+        if self._out is not None:
+            self._out.hurry()  # its end is read at once, not at the next harvest
         await child.stop(proc)
         if self._reader is not None:
             reader, self._reader = self._reader, None

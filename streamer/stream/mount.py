@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..settings import FORMAT_RULES, MountConfig
+from ..ticks import next_tick
 from ..wire.formats import StreamInfo
 from .buffer import StreamBuffer
 from .chains import Chains
@@ -202,10 +203,9 @@ class Mount:
                 await self._fanout()
             except Exception:  # a bug in one write must not stop the clock for everyone
                 log.exception("%s: error while writing to listeners", self.path)
-            # Wake on an absolute grid of ticks; the clock, not the sleep, decides what is due.
-            tick += interval
-            if tick < loop.time():
-                tick = loop.time() + interval
+            # Wake on the station's absolute grid of ticks (shared by every mount, so their
+            # wake-ups fall together); the clock, not the sleep, decides what is due.
+            tick = next_tick(max(tick, loop.time()), interval)
             await asyncio.sleep(tick - loop.time())
 
     def _release(self, clock: PacingClock, until: float) -> None:

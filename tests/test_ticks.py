@@ -1,0 +1,69 @@
+"""The station's grid of ticks (pure) and an encoder's output read at the grid's harvest points,
+through a real child process's pipe."""
+
+import asyncio
+import sys
+
+import pytest
+
+from streamer import child
+from streamer.ticks import next_tick
+
+
+def test_next_tick_is_the_next_point_of_one_grid():
+    assert next_tick(10.1, 0.25) == pytest.approx(10.25)
+    assert next_tick(10.25, 0.25) == pytest.approx(10.5)  # on a point: the next one
+    assert next_tick(10.1, 0.25, 0.125) == pytest.approx(10.125)
+    assert next_tick(10.125, 0.25, 0.125) == pytest.approx(10.375)
+    # Two pacers asking at different moments of one tick wake at the same point.
+    assert next_tick(7.01, 0.25) == next_tick(7.24, 0.25)
+
+
+def test_next_tick_after_a_long_stall_skips_the_missed_points():
+    assert next_tick(100.9, 0.25) == pytest.approx(101.0)
+    assert next_tick(-0.1, 0.25) == pytest.approx(0.0)
+
+
+# A child writing a small record every 20 ms for 0.6 s, as an encoder writes its frames.
+WRITER = "import sys, time\nfor i in range(30):\n    sys.stdout.buffer.write(b'%02d' % i); sys.stdout.flush(); time.sleep(0.02)\n"
+
+
+async def _collect(interval: float, hurry_after: int | None = None) -> tuple[bytes, list[tuple[float, int]]]:
+    loop = asyncio.get_running_loop()
+    proc, out = await child.spawn_harvested(sys.executable, "-c", WRITER, interval=interval)
+    got, reads = b"", []
+    try:
+        while data := await out.read():
+            got += data
+            reads.append((loop.time(), len(data)))
+            if hurry_after is not None and len(reads) == hurry_after:
+                out.hurry()
+    finally:
+        out.close()
+        await child.stop(proc)
+    return got, reads
+
+
+def test_a_harvested_pipe_is_read_once_per_tick_at_the_half_tick_with_nothing_lost():
+    got, reads = asyncio.run(_collect(0.25))
+    assert got == b"".join(b"%02d" % i for i in range(30))  # every byte, in order
+    # 30 writes over ~0.6 s (after the interpreter's start) come in a handful of reads, not 30...
+    assert len(reads) <= 6, reads
+    # ...each (after the first, which waits for the child to start) at a harvest point: half a
+    # tick after a point of the pacers' grid, within the loop's millisecond clock.
+    for when, _ in reads[1:-1]:
+        phase = (when - 0.125) % 0.25
+        assert min(phase, 0.25 - phase) < 0.02, (when, reads)
+
+
+def test_hurry_reads_the_rest_as_it_comes():
+    _, paced = asyncio.run(_collect(0.25))
+    got, hurried = asyncio.run(_collect(0.25, hurry_after=1))
+    assert got == b"".join(b"%02d" % i for i in range(30))
+    assert len(hurried) > len(paced) + 5  # the writes after hurry() are read one by one
+
+
+def test_interval_zero_reads_as_the_bytes_come():
+    got, reads = asyncio.run(_collect(0.0))
+    assert got == b"".join(b"%02d" % i for i in range(30))
+    assert len(reads) >= 20
