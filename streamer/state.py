@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .ticks import sleep_on_grid
+
 log = logging.getLogger("streamer.state")
 
 T = TypeVar("T")
@@ -190,7 +192,7 @@ class Store:
     async def flushing(self) -> None:
         """Commit queued writes every FLUSH_EVERY seconds (a supervised task)."""
         while True:
-            await asyncio.sleep(FLUSH_EVERY)
+            await sleep_on_grid(FLUSH_EVERY)
             await self.flush()
 
     def status(self) -> dict:

@@ -21,7 +21,15 @@ import os
 
 def next_tick(now: float, interval: float, offset: float = 0.0) -> float:
     """The first point of the grid `k * interval + offset` after `now` (pure)."""
-    return (math.floor((now - offset) / interval) + 1) * interval + offset
+    return (math.floor((now - offset) / interval + 1e-9) + 1) * interval + offset
+
+
+async def sleep_on_grid(period: float) -> None:
+    """Sleep until the next multiple of `period` on the loop's clock: the station's periodic
+    chores (commits, log writes, folder scans) then wake with the pacers' ticks, not on their own."""
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    await asyncio.sleep(next_tick(now, period) - now)
 
 
 class _Collect(asyncio.Protocol):

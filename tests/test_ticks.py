@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from streamer import child
-from streamer.ticks import next_tick
+from streamer.ticks import next_tick, sleep_on_grid
 
 
 def test_next_tick_is_the_next_point_of_one_grid():
@@ -22,6 +22,20 @@ def test_next_tick_is_the_next_point_of_one_grid():
 def test_next_tick_after_a_long_stall_skips_the_missed_points():
     assert next_tick(100.9, 0.25) == pytest.approx(101.0)
     assert next_tick(-0.1, 0.25) == pytest.approx(0.0)
+
+
+def test_chores_sleep_to_the_next_multiple_of_their_period_on_the_loop_clock():
+    async def wakes() -> list[float]:
+        loop = asyncio.get_running_loop()
+        out = []
+        for _ in range(3):
+            await sleep_on_grid(0.1)
+            out.append(loop.time())
+        return out
+
+    for when in asyncio.run(wakes()):
+        phase = when % 0.1
+        assert min(phase, 0.1 - phase) < 0.015, when
 
 
 # A child writing a small record every 20 ms for 0.6 s, as an encoder writes its frames.

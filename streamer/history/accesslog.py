@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
+from ..ticks import sleep_on_grid
+
 log = logging.getLogger("streamer.history")
 
 WRITE_EVERY = 0.5
@@ -91,7 +93,7 @@ class AccessLog:
     async def writing(self) -> None:
         """Write collected lines every half second (a supervised task)."""
         while True:
-            await asyncio.sleep(WRITE_EVERY)
+            await sleep_on_grid(WRITE_EVERY)
             await self.flush()
 
     async def close(self) -> None:

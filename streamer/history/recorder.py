@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ..audio.onair import NowPlaying, OnAir
 from ..settings import Config
 from ..state import Store
+from ..ticks import sleep_on_grid
 from ..wire.text import display_path
 from . import schema
 from .accesslog import AccessLog, access_line
@@ -102,7 +103,7 @@ class History:
 
     async def writing(self) -> None:
         while True:
-            await asyncio.sleep(COMMIT_EVERY)
+            await sleep_on_grid(COMMIT_EVERY)
             await self.commit()
 
     async def pruning(self) -> None:

@@ -24,6 +24,7 @@ import aiohttp
 
 from .. import __version__
 from ..settings import WebhookConfig
+from ..ticks import sleep_on_grid
 
 log = logging.getLogger("streamer.webhooks")
 
@@ -179,7 +180,7 @@ class Webhooks:
                     crossing = {"value": hook.config.threshold, "direction": "up" if above else "down", "listeners": count}
                     self.fire("listeners_threshold", {"threshold": crossing}, only=hook)
                 hook.above = above
-            await asyncio.sleep(WATCH_EVERY)
+            await sleep_on_grid(WATCH_EVERY)
 
     async def drain(self, seconds: float) -> None:
         """At a clean stop: give queued events (station_offline) up to `seconds` to go out."""

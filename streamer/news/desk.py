@@ -22,6 +22,7 @@ import aiohttp
 from ..aio import TooLarge, read_capped
 from ..offload import OffloadError
 from ..settings import FeedConfig, NewsConfig
+from ..ticks import sleep_on_grid
 from .parse import FeedError, NewsItem, merge, parse_article, parse_feed
 
 log = logging.getLogger("streamer.news")
@@ -155,7 +156,7 @@ class NewsDesk:
             scan = await asyncio.to_thread(self._scan_folder, dict(self._folder_seen))
             if self._apply(scan):
                 self.refresh()
-            await asyncio.sleep(SCAN_INTERVAL)
+            await sleep_on_grid(SCAN_INTERVAL)
 
     def _apply(self, scan: FolderScan) -> bool:
         """Take a scan's results into the desk (on the loop). True if the folder's items changed."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..offload import OffloadError
+from ..ticks import sleep_on_grid
 from ..wire.text import display_path
 from ..yamldoc import ConfigError, Problem
 from .model import LoadedProgramme
@@ -73,7 +74,7 @@ class ProgrammeWatcher:
     async def run(self) -> None:
         """Reload on every change (run by the station's supervisor)."""
         while True:
-            await asyncio.sleep(INTERVAL)
+            await sleep_on_grid(INTERVAL)
             signature = await asyncio.to_thread(self.signature)
             if signature == self._signature:
                 continue
