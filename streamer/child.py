@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import os
 import signal
@@ -16,6 +17,8 @@ from collections import deque
 from collections.abc import Callable
 
 from .ticks import HarvestedPipe
+
+PIPE_BYTES = 1 << 20  # an encoder's output pipe: 6 s of the densest FLAC, Linux's default limit
 
 
 async def spawn(
@@ -35,6 +38,8 @@ async def spawn(
 async def spawn_harvested(*args: str, interval: float) -> tuple[asyncio.subprocess.Process, HarvestedPipe]:
     """An encoder: PCM in on stdin, its output read at the station's harvest points (ticks.py)."""
     read_fd, write_fd = os.pipe()
+    with contextlib.suppress(OSError, AttributeError):  # room for seconds of FLAC between harvests
+        fcntl.fcntl(read_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     try:
         proc = await spawn(*args, stdin=True, stdout=write_fd)
     except BaseException:

@@ -81,3 +81,28 @@ def test_interval_zero_reads_as_the_bytes_come():
     got, reads = asyncio.run(_collect(0.0))
     assert got == b"".join(b"%02d" % i for i in range(30))
     assert len(reads) >= 20
+
+
+def test_an_encoder_never_waits_for_a_harvest_its_pipe_holds_seconds_of_output():
+    """600 KB (3.4 s of 1411 kbit/s FLAC) written with no harvest due: the child is not held up."""
+
+    async def run() -> int:
+        loop = asyncio.get_running_loop()
+        point = next_tick(loop.time(), 1000.0, 500.0)
+        if point - loop.time() < 5:  # the next harvest point well after the child is done
+            await asyncio.sleep(point - loop.time() + 0.05)
+        writer = "import sys; sys.stdout.buffer.write(b'x' * 600_000); sys.stdout.flush()"
+        proc, out = await child.spawn_harvested(sys.executable, "-c", writer, interval=1000.0)
+        reading = asyncio.ensure_future(out.read())
+        try:
+            await asyncio.wait_for(proc.wait(), 4.0)  # a 64 KB pipe would hold it up until the harvest
+            out.hurry()
+            got = await reading
+            while more := await out.read():
+                got += more
+        finally:
+            out.close()
+            await child.stop(proc)
+        return len(got)
+
+    assert asyncio.run(run()) == 600_000
