@@ -7,9 +7,9 @@ times per tick, not once per mount and frame.
 ffmpeg writes each frame the moment it is made (-flush_packets 1): some 40 writes a second per
 mount, and reading each one as it comes woke the event loop ~100 times a second for the bench's
 six encoders. Instead the pipe is left unread between harvests: the frames wait in the pipe
-(the kernel's buffer, 64 KiB and more, holds seconds of them) and are read in one go at the next
-harvest point, half a tick before the mounts' pacers release
-them. Titles are placed by sample, so nothing moves but the moment the bytes cross into Python.
+(1 MiB, child.PIPE_BYTES: seconds of the densest FLAC) and are read in one go at the next
+harvest point, half a tick before the mounts' pacers release them. Titles are placed by
+sample, so nothing moves but the moment the bytes cross into Python.
 """
 
 from __future__ import annotations
