@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .library.tags import title_from_name
 from .wire.text import iso_utc
 
 log = logging.getLogger("streamer.api")
@@ -55,7 +56,7 @@ def playing_next(station: Station, now: float) -> dict | None:
     assert choice.path is not None
     info, entry = station.feeder.tags.get(choice.path), station.library.lookup(choice.path)
     artist, title = (info.artist, info.title) if info else (entry.artist, entry.title) if entry else ("", "")
-    title = title or choice.path.stem.replace("_", " ").strip() or choice.path.name  # as the tags reader falls back
+    title = title or title_from_name(choice.path)
     return {
         "title": f"{artist} - {title}" if artist else title,
         "song": {"artist": artist, "title": title},

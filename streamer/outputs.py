@@ -35,7 +35,7 @@ def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | N
     for v in hls.variants:
         variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of, hls.container)
         settings = MountConfig(f"/hls/{v.name}", format="aac", bitrate=v.bitrate, sample_rate=v.sample_rate, channels=v.channels)
-        sink = variant.frame
-        encoders.append(PlacedEncoder(ffmpeg, settings, config.sample_rate, config.channels, sink, config.fanout_interval))  # type: ignore[arg-type]
+        encoder = PlacedEncoder(ffmpeg, settings, config.sample_rate, config.channels, variant.frame, config.fanout_interval)  # type: ignore[arg-type]
+        encoders.append(encoder)
         variants.append(variant)
     return HlsOutput(variants, hls.segment), encoders

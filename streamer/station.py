@@ -60,7 +60,7 @@ from .stream.hls_server import HlsOutput
 from .stream.hls_server import head as hls_head
 from .stream.mount import Mount
 from .supervise import Supervisor
-from .ticks import next_tick
+from .ticks import sleep_on_grid
 from .web.app import make_app
 from .wire.http import RequestHead, error_response, health_response, safe_host
 from .wire.icecast import dumps
@@ -372,10 +372,8 @@ class Station:
         """Each HLS segment goes into the playlists when its last sample airs (checked on the
         mounts' grid of ticks, so this wakes with them)."""
         assert self.hls is not None
-        loop, interval = asyncio.get_running_loop(), self.config.fanout_interval
         while True:
-            now = loop.time()
-            await asyncio.sleep(next_tick(now, interval) - now)
+            await sleep_on_grid(self.config.fanout_interval)
             self.hls.publish(time.time())
 
     async def _housekeeping(self) -> None:

@@ -146,8 +146,9 @@ class Encoder:
 
     async def _stop_process(self) -> None:
         proc, self._proc = self._proc, None
-        if self._out is not None:
-            self._out.hurry()  # its end is read at once, not at the next harvest
+        out, self._out = self._out, None
+        if out is not None:
+            out.hurry()  # its end is read at once, not at the next harvest
         await child.stop(proc)
         if self._reader is not None:
             reader, self._reader = self._reader, None

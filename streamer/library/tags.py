@@ -61,9 +61,14 @@ def _first(tags, *keys: str) -> str:
     return ""
 
 
+def title_from_name(path: Path) -> str:
+    """A file's title when its tags give none: its name, underscores as spaces."""
+    return safe_text(path.stem.replace("_", " ").strip() or path.name)
+
+
 def read_track_info(path: Path) -> TrackInfo:
     """Blocking (file I/O): run it in a thread from the event loop."""
-    fallback = safe_text(path.stem.replace("_", " ").strip() or path.name)
+    fallback = title_from_name(path)
     try:  # a FIFO or a device would block the reader forever: only regular files are opened
         if not stat.S_ISREG(path.stat().st_mode):
             return TrackInfo(path, "", fallback, None)
