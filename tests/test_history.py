@@ -5,6 +5,7 @@ data reported within 5 s, and `streamer report`'s errors."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -23,7 +24,8 @@ from streamer.history.privacy import GeoIP, keep_ip, player
 from streamer.history.render import build, render, soundexchange_text
 from streamer.history.reports import ReportError, Section, parse_range, soundexchange_name
 from streamer.history.upkeep import prune, recover
-from streamer.history.webhooks import render_body
+from streamer.history.webhooks import Webhooks, render_body
+from streamer.settings import WebhookConfig
 from streamer.state import connect
 
 HARARE = zoneinfo.ZoneInfo("Africa/Harare")
@@ -111,6 +113,25 @@ def test_webhook_bodies():
     assert json.loads(body) == {"content": 'Now on Test: A - "B" (3 listening)'} and kind == "application/json"
     body, kind = render_body("$artist / $song / $unknown", doc)
     assert body.decode() == 'A / "B" / $unknown' and kind.startswith("text/plain")
+
+
+def test_station_online_goes_out_when_the_audio_starts():
+    """The watch finds the station off air at start; station_online must not wait a whole watch
+    period after the audio starts, or a live_connect in the first second would overtake it."""
+
+    async def run() -> float:
+        loop = asyncio.get_running_loop()
+        hooks = Webhooks((WebhookConfig("http://127.0.0.1:9/", events=("station_online",)),), lambda: {})
+        on_at = loop.time() + 0.35
+        task = asyncio.create_task(hooks.watch(lambda: loop.time() >= on_at, lambda: 0))
+        while not hooks.queued():
+            assert loop.time() < on_at + 2, "no station_online"
+            await asyncio.sleep(0.01)
+        task.cancel()
+        return loop.time() - on_at
+
+    late = asyncio.run(run())
+    assert late < 0.2, f"station_online {late:.2f} s after the audio started"
 
 
 def test_players_are_named_from_user_agents():

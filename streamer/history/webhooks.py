@@ -32,6 +32,9 @@ QUEUE = 100  # events kept per endpoint
 FIRST_RETRY, MAX_RETRY = 1.0, 60.0
 GIVE_UP_AFTER = 3600.0  # seconds an event is retried before it is dropped
 WATCH_EVERY = 1.0
+# off air (at start, or after a failure) the watch looks ten times as often, so station_online
+# goes out when the audio starts, ahead of anything the first seconds on air fire
+WATCH_OFF_AIR = 0.1
 
 
 @dataclass(slots=True)
@@ -163,7 +166,7 @@ class Webhooks:
 
     async def watch(self, on_air: Callable[[], bool], listeners: Callable[[], int]) -> None:
         """station_online / station_offline when the station's health turns, and listener
-        thresholds crossed (a supervised task, once a second)."""
+        thresholds crossed (a supervised task, once a second; ten times a second while off air)."""
         online: bool | None = None
         while True:
             ok = on_air()
@@ -180,7 +183,7 @@ class Webhooks:
                     crossing = {"value": hook.config.threshold, "direction": "up" if above else "down", "listeners": count}
                     self.fire("listeners_threshold", {"threshold": crossing}, only=hook)
                 hook.above = above
-            await sleep_on_grid(WATCH_EVERY)
+            await sleep_on_grid(WATCH_EVERY if ok else WATCH_OFF_AIR)
 
     async def drain(self, seconds: float) -> None:
         """At a clean stop: give queued events (station_offline) up to `seconds` to go out."""
