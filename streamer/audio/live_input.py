@@ -23,7 +23,10 @@ log = logging.getLogger("streamer.live")
 
 SILENCE_RMS = 0.002  # about -54 dBFS: below this a DJ's stream counts as silent
 MAX_WAITING = 16 * 1024  # bytes of the DJ's stream waiting for the decoder before we stop reading the DJ
-PIPE_SIZE = 8192  # the decoder's input pipe: small, so little of the DJ is queued when they leave
+# The decoder's input pipe, kept small so little of the DJ is queued when they leave: with
+# asyncio's own loop. Under uvloop a child's stdin is a socket pair, which this cannot size;
+# what a departed DJ still airs is capped by live_play.LIVE_TAIL either way.
+PIPE_SIZE = 8192
 F_SETPIPE_SZ = 1031  # Linux fcntl
 
 
