@@ -35,11 +35,16 @@ async def spawn(
     )  # fmt: skip
 
 
+def resize_pipe(fd: int, size: int) -> None:
+    """Make a pipe hold `size` bytes (Linux's F_SETPIPE_SZ); elsewhere it keeps its size."""
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
+
+
 async def spawn_harvested(*args: str, interval: float) -> tuple[asyncio.subprocess.Process, HarvestedPipe]:
     """An encoder: PCM in on stdin, its output read at the station's harvest points (ticks.py)."""
     read_fd, write_fd = os.pipe()
-    with contextlib.suppress(OSError, AttributeError):  # room for seconds of FLAC between harvests
-        fcntl.fcntl(read_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    resize_pipe(read_fd, PIPE_BYTES)  # room for seconds of FLAC between harvests
     try:
         proc = await spawn(*args, stdin=True, stdout=write_fd)
     except BaseException:

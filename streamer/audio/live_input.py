@@ -8,8 +8,6 @@ and no listener reconnects.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import logging
 
 import numpy as np
@@ -27,7 +25,6 @@ MAX_WAITING = 16 * 1024  # bytes of the DJ's stream waiting for the decoder befo
 # asyncio's own loop. Under uvloop a child's stdin is a socket pair, which this cannot size;
 # what a departed DJ still airs is capped by live_play.LIVE_TAIL either way.
 PIPE_SIZE = 8192
-F_SETPIPE_SZ = 1031  # Linux fcntl
 
 
 def input_options(content_type: str) -> list[str]:
@@ -64,8 +61,7 @@ class LiveInput:
         )  # fmt: skip
         pipe = self._proc.stdin.transport.get_extra_info("pipe") if self._proc.stdin else None
         if pipe is not None:
-            with contextlib.suppress(OSError):
-                fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
+            child.resize_pipe(pipe.fileno(), PIPE_SIZE)
         for data in self._early:
             self.write(data)
         self._early.clear()
