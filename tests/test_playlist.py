@@ -126,3 +126,12 @@ def test_a_huge_fifo_or_binary_yaml_file_is_named_without_being_read_whole(tmp_p
         f"{tmp_path}/photo.yml:3:1: not UTF-8 text (byte 29); save it as UTF-8",
         f"{tmp_path}/pipe.yaml:1:1: not a regular file (a folder, FIFO or device?)",
     ], problems
+
+
+def test_a_missing_folder_is_no_file_and_says_so_a_missing_named_file_waits_its_turn(tmp_path):
+    (tmp_path / "p.yaml").write_text("playlists:\n  music:\n    files: [audio/musik/, gone, later.mp3, 'x/*.mp3']\nfallback: music\n")
+    files, warnings = expand_sources(load_programme(tmp_path).playlists["music"])
+    assert files == [tmp_path / "later.mp3"]  # a named file may appear: the decoder says if it has not
+    where = f"{tmp_path / 'p.yaml'}:2: playlist 'music'"
+    missing = [f"{where}: 'audio/musik/' no such folder", f"{where}: 'gone' no such folder"]
+    assert warnings == [*missing, f"{where}: 'x/*.mp3' matches no audio files"]

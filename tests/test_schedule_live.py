@@ -210,3 +210,33 @@ def test_an_edit_that_changes_the_next_song_reaches_the_pages_at_once(server_fac
     assert "short2" not in [title for *_, title in nexts]  # never the file's name: its tags are read first
     when, doc = told[0]
     assert doc["now_playing"]["title"] == "Band - Long Song" and when - edited <= 4.0, when - edited
+
+
+def test_a_fallback_pointed_at_a_missing_folder_leaves_no_dead_air(server_factory, tones, tmp_path):
+    """A DJ's edit sends the only music playlist (the fallback too) to a folder that is not
+    there: the reload says so, and what aired lately plays on instead of silence."""
+    shorts = f"'{tones / 'short1.mp3'}', '{tones / 'short2.flac'}'"
+    server = server_factory(base_yaml(tones, shorts), mounts=MOUNT)
+    station_yaml = tmp_path / "playlists" / "station.yaml"
+    seen = {}
+
+    def edit():
+        time.sleep(4)  # both songs have aired
+        station_yaml.write_text(base_yaml(tones, "audio/musik/"))
+        time.sleep(6)
+        seen.update(server.status())
+
+    start = time.monotonic()
+    rec = listen_while(server, 11, edit)
+    elapsed = time.monotonic() - start
+    reload = seen["schedule"]["reload"]
+    assert reload["ok"] and seen["schedule"]["playlists"]["music"] == 0
+    warnings = seen["schedule"]["warnings"]
+    assert any(w.endswith("playlist 'music': 'audio/musik/' no such folder") for w in warnings), warnings
+    reasons = [p["reason"] for p in seen["problems"]]
+    assert any("nothing playable" in r and "playing songs that aired lately instead" in r for r in reasons), reasons
+    assert seen["silence_inserted_seconds"] == 0
+    assert len(rec.audio) >= 16000 * (elapsed - 0.5)
+    assert decode_errors(rec.audio, tmp_path)[0] == []
+    titles = [fields.get("StreamTitle") for _, fields in rec.block_arrivals if fields.get("StreamTitle")]
+    assert titles.count("Band - Short One") >= 2, titles  # aired before the edit and again after it

@@ -311,3 +311,24 @@ def test_the_last_preview_is_kept_while_made_from_the_same_objects():
     last.get((object(), playing, None), 99.0, make)  # a reloaded programme
     last.get((object(), playing, None), 101.0, make)  # its time has passed (the item overran)
     assert len(made) == 4
+
+
+def test_nothing_playable_in_the_block_or_the_fallback_is_never_dead_air_while_anything_plays():
+    p = programme(
+        "playlists: {music: [m/], talk: [t/], ids: [i/]}\nfallback: music\n"
+        "blocks:\n  day: {start: '06:00', end: '18:00', play: music}\n  night: {start: '18:00', end: '06:00', play: talk}\n"
+    )
+    noon = ts(dt.UTC, 2026, 11, 24, 12)
+    other = Scheduler(p, files({"music": 0, "talk": 2, "ids": 1})).next_choice(noon, [])
+    assert (other.playlist, other.stand_in) == ("talk", "playlist 'talk'") and other.path and other.path.parent == Path("/m/talk")
+    aired = [Played(noon - 300 + i * 60, Path(f"/old/{n}.mp3"), "", "music", "song", "day") for i, n in enumerate("abcab")]
+    aired.insert(2, Played(noon - 200, Path("/m/ids/0.mp3"), "", "ids", "jingle", "day"))
+    replays = Scheduler(p, files({"music": 0, "talk": 0, "ids": 1}))
+    picks = [replays.next_choice(noon, aired) for _ in range(2)]
+    assert [(c.path, c.playlist, c.stand_in) for c in picks] == [(Path("/old/c.mp3"), "music", "songs that aired lately")] * 2
+    aired.append(Played(noon, Path("/old/c.mp3"), "", "music", "song", "day"))  # then the longest-ago of the rest
+    assert replays.next_choice(noon, aired).path == Path("/old/a.mp3")
+    unplayable = Scheduler(p, files({"music": 0, "talk": 0, "ids": 1}), playable=lambda f: f.parts[1] != "old")
+    assert unplayable.next_choice(noon, aired).stand_in == "playlist 'ids'"  # jingles before silence
+    nothing = Scheduler(p, files({"music": 0, "talk": 0, "ids": 0})).next_choice(noon, aired[:0])
+    assert nothing.path is None and nothing.stand_in == ""

@@ -150,6 +150,7 @@ class Feeder:
         else:
             choice = self.scheduler.next_choice(t, self.onair.history)
         self._chosen = (t, choice)
+        self.onair.note_stand_in(choice, self.scheduler)
         return choice
 
     def upcoming_choice(self, now: float) -> tuple[float, Choice] | None:

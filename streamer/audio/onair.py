@@ -5,6 +5,7 @@ turns a track into its StreamTitle."""
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class OnAir:
         self.ticker = "{display}"  # StreamTitle for songs: {artist} {title} {display} {headline}
         self.headlines: Callable[[], list[str]] = list  # the headlines a ticker rotates through
         self._ticker_turn = 0
+        self._stand_in: tuple[object, bool] | None = None  # (programme's scheduler, silence?) last said
 
     def title_for(self, info: TrackInfo, choice: Choice) -> str:
         if choice.title:
@@ -78,6 +80,24 @@ class OnAir:
         where = f"playlist {choice.playlist}" + (f", block {block}" if block else "")
         log.info("now playing %r (%s, %s) from %s", title, choice.kind, where, display_path(info.path))
         return title
+
+    def note_stand_in(self, choice: Choice, scheduler: object) -> None:
+        """Say (once per programme, and again if it comes to silence) that the block's playlists
+        and the fallback have nothing playable and what airs instead: in the log and in the
+        problems an operator sees, so a DJ's broken edit is found before listeners complain."""
+        if choice.kind != "song":
+            return
+        state = (scheduler, choice.path is None) if choice.stand_in or choice.path is None else None
+        if state == self._stand_in:
+            return
+        self._stand_in = state
+        if state is None:
+            return
+        block = f"block {choice.block.name!r}" if choice.block else "the hours outside every block"
+        instead = f"playing {choice.stand_in} instead" if choice.path else "nothing else either: silence until a playlist is fixed"
+        reason = f"nothing playable in the playlists of {block} or in the fallback; {instead}"
+        log.warning("%s", reason)
+        self.problem(time.time(), "playlists", reason)
 
     def problem(self, when: float, file: str, reason: str) -> None:
         self.problems.append(Problem(when, file, reason))

@@ -93,3 +93,22 @@ class LoadedProgramme:
     files: dict[str, list[Path]]
     warnings: list[str]
     watched: list[Path]
+
+
+def block_active(block: Block, local: dt.datetime) -> bool:
+    now = local.time().replace(tzinfo=None)
+    today = local.date()
+    if not block.crosses_midnight:
+        return block.start <= now < block.end and _on(block, today)
+    if now >= block.start and _on(block, today):
+        return True
+    return now < block.end and _on(block, today - dt.timedelta(days=1))
+
+
+def _on(block: Block, day: dt.date) -> bool:
+    """Does a run of `block` that starts on `day` exist?"""
+    if day.weekday() not in block.days:
+        return False
+    if block.date_from and day < block.date_from:
+        return False
+    return not (block.date_until and day > block.date_until)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Block, Event, Fades, Programme
+from .model import Block, Event, Fades, Programme, block_active
 from .sources import Rotation
 from .times import wall_times
 
@@ -39,6 +39,7 @@ class Choice:
     fades: Fades
     event: Event | None = None
     title: str | None = None  # overrides the track's tags (bulletin segments)
+    stand_in: str = ""  # what plays because the block's playlist and the fallback have nothing playable
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,33 @@ class Scheduler:
         if path is None and name != self.programme.fallback and self.programme.fallback:
             name = self.programme.fallback  # an empty (or all unplayable) playlist falls back rather than go silent
             path = self._pick(name, t, history)
+        if path is None:
+            rescue = self._rescue(t, history)
+            if rescue is not None:
+                name, path, what = rescue
+                return Choice(path, name, "song", block, self._fades_for(name, fades), stand_in=what)
         return Choice(path, name, "song", block, self._fades_for(name, fades))
+
+    def _rescue(self, t: float, history: Sequence[Played]) -> tuple[str, Path, str] | None:
+        """Anything but dead air when the block's playlist and the fallback have nothing playable
+        (a DJ pointed them at a folder that is not there): the other music playlists, then the
+        songs that aired lately, then any playlist at all (jingles, bulletins' files)."""
+        music = [name for block in self.programme.blocks for name in block.play]
+        for name in dict.fromkeys(music):
+            if (path := self._pick(name, t, history)) is not None:
+                return name, path, f"playlist {name!r}"
+        aired: dict[Path, Played] = {}
+        for played in history:  # oldest first: the song heard longest ago wins
+            if played.kind == "song":
+                aired.pop(played.path, None)
+                aired[played.path] = played
+        for path, played in aired.items():
+            if self.playable(path) and (len(aired) == 1 or path != history[-1].path):
+                return played.playlist, path, "songs that aired lately"
+        for name in self.programme.playlists:
+            if (path := self._pick(name, t, history)) is not None:
+                return name, path, f"playlist {name!r}"
+        return None
 
     def preview(self, t: float, history: Sequence[Played], event: Event | None = None) -> Choice:
         """What next_choice (event_choice, for `event`) returns at `t`, without moving the
@@ -263,22 +290,3 @@ class Scheduler:
             if candidates and offset >= 1:
                 break
         return min(candidates) if candidates else None
-
-
-def block_active(block: Block, local: dt.datetime) -> bool:
-    now = local.time().replace(tzinfo=None)
-    today = local.date()
-    if not block.crosses_midnight:
-        return block.start <= now < block.end and _on(block, today)
-    if now >= block.start and _on(block, today):
-        return True
-    return now < block.end and _on(block, today - dt.timedelta(days=1))
-
-
-def _on(block: Block, day: dt.date) -> bool:
-    """Does a run of `block` that starts on `day` exist?"""
-    if day.weekday() not in block.days:
-        return False
-    if block.date_from and day < block.date_from:
-        return False
-    return not (block.date_until and day > block.date_until)

@@ -27,7 +27,8 @@ def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
     for source in spec.sources:
         found = _expand(spec.base, source)
         if not found:
-            warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} matches no audio files")
+            why = "no such folder" if _missing_folder(spec.base, source) else "matches no audio files"
+            warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} {why}")
         files.extend(found)
     return files, warnings
 
@@ -136,10 +137,22 @@ def _glob(target: Path) -> list[Path]:
     return sorted(found)
 
 
-def _expand(base: Path, source: str) -> list[Path]:
+def _target(base: Path, source: str) -> Path:
     target = Path(source).expanduser()
-    if not target.is_absolute():
-        target = base / target
+    return target if target.is_absolute() else base / target
+
+
+def _missing_folder(base: Path, source: str) -> bool:
+    """A source naming a folder (or anything but an audio file or M3U) that does not exist."""
+    target = _target(base, source)
+    named_file = target.suffix.lower() in AUDIO_EXTENSIONS | {".m3u", ".m3u8"} and not source.endswith("/")
+    return not _is_glob(source) and not named_file and not target.exists()
+
+
+def _expand(base: Path, source: str) -> list[Path]:
+    target = _target(base, source)
+    if _missing_folder(base, source):
+        return []  # not one "file" the decoder fails on: nothing, and expand_sources says why
     if _is_glob(source):
         return _glob(target)
     if target.is_dir():

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .model import Block, Programme
-from .scheduler import Scheduler, block_active
+from .model import Block, Programme, block_active
+from .scheduler import Scheduler
 from .times import DAY_NAMES
 
 
