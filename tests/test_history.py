@@ -19,6 +19,7 @@ import pytest
 from streamer.cli import main
 from streamer.history import schema
 from streamer.history.accesslog import access_line
+from streamer.history.command import write_problem
 from streamer.history.audience import Audience
 from streamer.history.privacy import GeoIP, keep_ip, player
 from streamer.history.render import build, render, soundexchange_text
@@ -254,3 +255,15 @@ def test_streamer_report_says_what_is_wrong_with_its_dates(tmp_path, capsys):
     args = ["report", "soundexchange", "--from", "2026-11-01", "--to", "2026-11-30", "-o", str(tmp_path), "--config", str(config)]
     assert main(args) == 0
     assert (tmp_path / "TESTRADIO01112026-30112026_A.txt").read_text().startswith("^NAME_OF_SERVICE^|")
+
+
+def test_streamer_report_says_why_it_cannot_write_its_output(tmp_path, capsys):
+    (tmp_path / "playlists").mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text("station: {name: Test Radio}\n")
+    connect(tmp_path / "state" / "history.sqlite", schema.MIGRATIONS).close()
+    for kind in ("soundexchange", "plays"):
+        target = tmp_path / "nonexistent" / "dir" / "x.txt"
+        assert main(["report", kind, "-o", str(target), "--config", str(config)]) == 2
+        assert capsys.readouterr().err.splitlines()[-1] == f"streamer report: cannot write {target}: no such folder"
+    assert write_problem(PermissionError(13, "Permission denied")) == "permission denied"

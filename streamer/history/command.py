@@ -45,6 +45,17 @@ def report_command(config: Config, kind: str, start: str | None, end: str | None
     target = Path(output)
     if target.is_dir():
         target = target / (made.filename or f"{kind}-{made.start}-{made.end}.{fmt}")
-    target.write_text(body, encoding="utf-8")
+    try:
+        target.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        print(f"streamer report: cannot write {target}: {write_problem(exc)}", file=sys.stderr)
+        return 2
     print(f"wrote {target}", file=sys.stderr)
     return 0
+
+
+def write_problem(exc: OSError) -> str:
+    """Why a file could not be written, in a few words (pure)."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such folder"  # the file itself is being created: its folder is what is missing
+    return (exc.strerror or type(exc).__name__).lower()
