@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import re
 import sqlite3
 import time
@@ -15,12 +16,13 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from streamer.cli import main
 from streamer.history import schema
 from streamer.history.accesslog import access_line
-from streamer.history.command import write_problem
 from streamer.history.audience import Audience
+from streamer.history.command import write_problem
 from streamer.history.privacy import GeoIP, keep_ip, player
 from streamer.history.render import build, render, soundexchange_text
 from streamer.history.reports import ReportError, Section, parse_range, soundexchange_name
@@ -28,6 +30,8 @@ from streamer.history.upkeep import prune, recover
 from streamer.history.webhooks import Webhooks, render_body
 from streamer.settings import WebhookConfig
 from streamer.state import connect
+
+from .conftest import free_port
 
 HARARE = zoneinfo.ZoneInfo("Africa/Harare")
 # The line icecast2 2.4.4 writes (seen from the real server): address - user [time] "request" status bytes "referer" "agent" seconds
@@ -133,6 +137,40 @@ def test_station_online_goes_out_when_the_audio_starts():
 
     late = asyncio.run(run())
     assert late < 0.2, f"station_online {late:.2f} s after the audio started"
+
+
+def test_webhook_failures_are_logged_without_the_path_or_query(caplog):
+    """A token in a webhook's query must not reach the log: neither when nothing answers nor when
+    the receiver redirects in a loop (aiohttp's own error text carries the URL)."""
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.path_qs)
+
+    async def run() -> tuple[list[str], list[dict]]:
+        app = web.Application()
+        app.router.add_route("*", "/hooks/radio", redirect)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        ports = [free_port(), runner.addresses[0][1]]
+        configs = tuple(WebhookConfig(f"http://127.0.0.1:{p}/hooks/radio?token=SECRET", events=("song_changed",)) for p in ports)
+        hooks = Webhooks(configs, lambda: {})
+        hooks.fire("song_changed")
+        task = asyncio.create_task(hooks.run())
+        deadline = time.monotonic() + 10
+        while hooks.counts["failed"] < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        names = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("webhook")]
+        task.cancel()
+        await runner.cleanup()
+        return [f"127.0.0.1:{p}/…" for p in ports], [*hooks.status(), {"tasks": names}]
+
+    with caplog.at_level(logging.WARNING, logger="streamer.webhooks"):
+        shown, status = asyncio.run(run())
+    lines = [r.getMessage() for r in caplog.records if r.name == "streamer.webhooks"]
+    assert len(lines) == 2 and all(f"webhook http://{s}: " in line for s, line in zip(shown, lines, strict=True)), lines
+    assert "TooManyRedirects" in lines[1]
+    assert "SECRET" not in caplog.text and "/hooks" not in caplog.text and "SECRET" not in json.dumps(status)
 
 
 def test_players_are_named_from_user_agents():

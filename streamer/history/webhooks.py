@@ -117,7 +117,9 @@ class Webhooks:
                     for hook in self.hooks:
                         if hook.inflight is None and hook.queue:
                             if loop.time() >= hook.next_try:
-                                hook.inflight = asyncio.create_task(self._deliver(hook, session), name=f"webhook {hook.config.url}")
+                                hook.inflight = asyncio.create_task(
+                                    self._deliver(hook, session), name=f"webhook {safe_url(hook.config.url)}"
+                                )
                             else:
                                 wait = min(wait, hook.next_try - loop.time())
                     try:
@@ -142,7 +144,7 @@ class Webhooks:
         except TimeoutError:
             error = f"no answer within {hook.config.timeout:g} s"
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            error = str(exc) or type(exc).__name__
+            error = failure(exc)
         finally:
             hook.inflight = None
         first = hook.queue[0] is item if hook.queue else False
@@ -154,7 +156,7 @@ class Webhooks:
         else:
             self.counts["failed"] += 1
             if error != hook.last_error:
-                log.warning("webhook %s: %s (event %s); retrying in %g s", hook.config.url, error, item.event, hook.backoff)
+                log.warning("webhook %s: %s (event %s); retrying in %g s", safe_url(hook.config.url), error, item.event, hook.backoff)
             hook.last_error = error
             hook.next_try = loop.time() + hook.backoff
             hook.backoff = min(hook.backoff * 2, MAX_RETRY)
@@ -199,7 +201,17 @@ class Webhooks:
         ]
 
 
+def failure(exc: Exception) -> str:
+    """What went wrong, without the URL some aiohttp errors carry (its query may hold a token)."""
+    if isinstance(exc, aiohttp.ClientResponseError):  # too many redirects among them
+        return f"{type(exc).__name__}: HTTP {exc.status} {exc.message}".strip()
+    if isinstance(exc, aiohttp.InvalidURL):  # a redirect to a bad URL: its text is that URL
+        return type(exc).__name__
+    return str(exc) or type(exc).__name__
+
+
 def safe_url(url: str) -> str:
+    """The address without path or query, where webhook tokens live (for the log and /api/status)."""
     parts = urlsplit(url)
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}/…"
