@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
+
+from streamer.audio.ffmpeg import ENV, ffmpeg_exe, unusable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,3 +63,26 @@ def test_check_reports_playlist_problems(tmp_path):
         "a.yaml:4:12: playlists.music.order: must be one of shuffle, sequential, random, not 'shufle' (did you mean 'shuffle'?)"
         in out.stderr
     )
+
+
+def test_an_unusable_streamer_ffmpeg_is_said_and_passed_over(tmp_path, monkeypatch, caplog):
+    real = ffmpeg_exe()
+    plain = tmp_path / "plain"
+    plain.write_text("#!/bin/sh\necho 'no encoders here'\n")
+    no_mp3 = tmp_path / "no-mp3"
+    no_mp3.write_text("#!/bin/sh\necho ' A..... aac  AAC (Advanced Audio Coding)'\n")
+    no_mp3.chmod(0o755)
+    assert unusable(real) == ""
+    assert unusable(str(tmp_path / "nonexistent" / "ffmpeg")) == "missing"
+    assert unusable("no-such-ffmpeg-here") == "missing (not on PATH)"
+    assert unusable(str(plain)) == "not executable" and unusable(str(tmp_path)) == "not executable"
+    assert unusable(str(no_mp3)).startswith("cannot encode MP3")
+    for bad, why in (("/nonexistent/ffmpeg", "missing"), (str(plain), "not executable"), (str(no_mp3), "cannot encode MP3")):
+        monkeypatch.setenv(ENV, bad)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="streamer.ffmpeg"):
+            assert unusable(ffmpeg_exe.__wrapped__()) == ""  # the fallback, as before
+        assert f"STREAMER_FFMPEG={bad} is not used: {why}" in caplog.text
+    monkeypatch.setenv(ENV, real)
+    caplog.clear()
+    assert ffmpeg_exe.__wrapped__() == real and caplog.text == ""

@@ -4,9 +4,14 @@ one the imageio-ffmpeg wheel ships (so `pip install` alone is enough)."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import subprocess
+
+ENV = "STREAMER_FFMPEG"
+
+log = logging.getLogger("streamer.ffmpeg")
 
 
 class FFmpegMissing(RuntimeError):
@@ -21,10 +26,22 @@ def _can_encode_mp3(exe: str) -> bool:
     return "libmp3lame" in out.stdout
 
 
+def unusable(exe: str) -> str:
+    """Why `exe` (a path, or a name on PATH) cannot be the station's ffmpeg; '' if it can."""
+    found = shutil.which(exe) if os.sep not in exe else exe
+    if found is None or not os.path.exists(found):
+        return "missing" + ("" if os.sep in exe else " (not on PATH)")
+    if os.path.isdir(found) or not os.access(found, os.X_OK):
+        return "not executable"
+    if not _can_encode_mp3(found):
+        return "cannot encode MP3 (no libmp3lame in its -encoders, or it does not run)"
+    return ""
+
+
 def _candidates() -> list[str]:
     found: list[str] = []
-    if os.environ.get("STREAMER_FFMPEG"):
-        found.append(os.environ["STREAMER_FFMPEG"])
+    if os.environ.get(ENV):
+        found.append(os.environ[ENV])
     system = shutil.which("ffmpeg")
     if system:
         found.append(system)
@@ -42,10 +59,13 @@ def ffmpeg_exe() -> str:
     """Path of a working ffmpeg with libmp3lame. Blocking: call once at start-up."""
     tried = _candidates()
     for exe in tried:
-        if _can_encode_mp3(exe):
+        problem = unusable(exe)
+        if not problem:
             return exe
+        if exe == os.environ.get(ENV):  # asked for by name: say why it is passed over
+            log.warning("%s=%s is not used: %s; looking for another ffmpeg (the system's, then imageio-ffmpeg's)", ENV, exe, problem)
     raise FFmpegMissing(
         "no ffmpeg with MP3 encoding (libmp3lame) found; tried: "
         + (", ".join(tried) or "nothing on PATH")
-        + ". Install one (pip install imageio-ffmpeg, or apt-get install ffmpeg) or set STREAMER_FFMPEG."
+        + f". Install one (pip install imageio-ffmpeg, or apt-get install ffmpeg) or set {ENV}."
     )
