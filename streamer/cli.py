@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import faulthandler
 import logging
+import os
 import signal
 import sys
 
@@ -81,6 +82,19 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return _command(argv)
+        finally:
+            sys.stdout.flush()  # what is still buffered fails here, not at exit
+    except BrokenPipeError:
+        # The reader went away (`streamer check | head -1`): exit quietly, as the Python docs'
+        # note on SIGPIPE says: stdout to devnull (so the exit's flush cannot fail again), status 1.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _command(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["serve", *argv]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,17 @@ def test_an_unusable_streamer_ffmpeg_is_said_and_passed_over(tmp_path, monkeypat
     monkeypatch.setenv(ENV, real)
     caplog.clear()
     assert ffmpeg_exe.__wrapped__() == real and caplog.text == ""
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`streamer check | head -1`: the reader is gone before the output is written."""
+    for args in (("check",), ("schedule", "--hours", "48")):
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            out = subprocess.run(
+                [sys.executable, "-m", "streamer", *args], stdout=write, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60
+            )
+        finally:
+            os.close(write)
+        assert out.returncode == 1 and out.stderr == "", (args, out.stderr)
