@@ -35,7 +35,7 @@ from .history.metrics import exposition, registry_for
 from .history.recorder import History
 from .history.records import Play
 from .history.render import build
-from .history.reports import Report
+from .history.reports import FLAGS, Report
 from .history.webhooks import Webhooks
 from .library.scanner import Library
 from .library.scanner import open_store as open_library
@@ -202,10 +202,13 @@ class Station:
     def kill_source(self, mount: Mount) -> bool:
         return self.sources.kill(mount)
 
-    async def report(self, kind: str, start: str | None, end: str | None, tuning_hours: bool = False) -> Report:
-        """A report from the history database, computed in its store's thread (ReportError for a bad request)."""
+    async def report(
+        self, kind: str, start: str | None, end: str | None, tuning_hours: bool = False, names: tuple[str, str] = FLAGS
+    ) -> Report:
+        """A report from the history database, computed in its store's thread (ReportError for a
+        bad request, naming the dates as `names` says: reports.FLAGS or reports.QUERY)."""
         tz = self.feeder.scheduler.tz if self.feeder.scheduler else dt.UTC
-        return await self.history.store.run(build, kind, start, end, tz, self.config.station_name, tuning_hours)
+        return await self.history.store.run(build, kind, start, end, tz, self.config.station_name, tuning_hours, names)
 
     def reopen_logs(self) -> None:
         """SIGHUP: the access log is opened afresh at its next write (after logrotate moved it)."""

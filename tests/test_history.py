@@ -25,7 +25,7 @@ from streamer.history.audience import Audience
 from streamer.history.command import write_problem
 from streamer.history.privacy import GeoIP, keep_ip, player
 from streamer.history.render import build, render, soundexchange_text
-from streamer.history.reports import ReportError, Section, parse_range, soundexchange_name
+from streamer.history.reports import QUERY, ReportError, Section, parse_range, soundexchange_name
 from streamer.history.upkeep import prune, recover
 from streamer.history.webhooks import Webhooks, render_body
 from streamer.settings import WebhookConfig
@@ -103,8 +103,13 @@ def test_report_dates_are_the_stations_days_and_bad_ones_are_said():
         parse_range("2026-02-30", None, HARARE)
     with pytest.raises(ReportError, match=r"--to 'last week' is not a date"):
         parse_range(None, "last week", HARARE)
-    with pytest.raises(ReportError, match="reversed"):
+    with pytest.raises(ReportError, match=r"^--from 2026-11-30 is after --to 2026-11-01: the range is reversed"):
         parse_range("2026-11-30", "2026-11-01", HARARE)
+    # over HTTP the same checks name the query's parameters, not the command line's flags
+    with pytest.raises(ReportError, match=r"^from 2026-11-30 is after to 2026-11-01: the range is reversed"):
+        parse_range("2026-11-30", "2026-11-01", HARARE, names=QUERY)
+    with pytest.raises(ReportError, match=r"^to 'last week' is not a date"):
+        parse_range(None, "last week", HARARE, names=QUERY)
     t0, t1, first, last = parse_range(None, None, HARARE, now=dt.datetime(2026, 11, 25, 12, tzinfo=HARARE).timestamp())
     assert (first, last) == ("2026-10-27", "2026-11-25")
 

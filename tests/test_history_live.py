@@ -117,6 +117,10 @@ def run_scenario(server: Server, tmp: Path) -> dict:
     except urllib.error.HTTPError as e:
         reports["bad_date"] = (e.code, e.read().decode())
     try:
+        admin_get(port, "/api/reports/plays?from=2026-11-30&to=2026-11-01")
+    except urllib.error.HTTPError as e:
+        reports["reversed"] = (e.code, e.read().decode())
+    try:
         urllib.request.urlopen(server.url("/api/reports/plays"), timeout=5)
         reports["anonymous"] = 200
     except urllib.error.HTTPError as e:
@@ -134,7 +138,8 @@ def test_a_run_with_listeners_joining_and_leaving_is_remembered(server_factory, 
     result = run_scenario(server, tmp_path)
     ears = {h.name: h for h in result["ears"]}
     assert result["anonymous"] == 401 and '"report": "plays"' in result["api"]
-    assert result["bad_date"] == (400, "--from '2026-13-01' is not a date: use YYYY-MM-DD (or 'YYYY-MM-DD HH:MM')\n")
+    assert result["bad_date"] == (400, "from '2026-13-01' is not a date: use YYYY-MM-DD (or 'YYYY-MM-DD HH:MM')\n")
+    assert result["reversed"] == (400, "from 2026-11-30 is after to 2026-11-01: the range is reversed or empty\n")
 
     # Plays: every title change a listener got is a play that started within 1 s of it.
     plays = db_rows(tmp_path, "SELECT started, ended, kind, stream_title, artist, title, isrc, label, dj FROM plays ORDER BY started")

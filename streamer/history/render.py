@@ -10,16 +10,24 @@ import sqlite3
 from datetime import tzinfo
 
 from .audience_report import audience
-from .reports import KINDS, Report, ReportError, Section, parse_range, plays, soundexchange, soundexchange_name, tracks
+from .reports import FLAGS, KINDS, Report, ReportError, Section, parse_range, plays, soundexchange, soundexchange_name, tracks
 
 
 def build(
-    conn: sqlite3.Connection, kind: str, start: str | None, end: str | None, tz: tzinfo, service: str, tuning_hours: bool = False
+    conn: sqlite3.Connection,
+    kind: str,
+    start: str | None,
+    end: str | None,
+    tz: tzinfo,
+    service: str,
+    tuning_hours: bool = False,
+    names: tuple[str, str] = FLAGS,
 ) -> Report:
-    """The report `kind` for the dates asked (raises ReportError for a bad request)."""
+    """The report `kind` for the dates asked (raises ReportError for a bad request, naming the
+    dates as `names` says: reports.FLAGS or reports.QUERY)."""
     if kind not in KINDS:
         raise ReportError(f"unknown report {kind!r}: one of {', '.join(KINDS)}")
-    t0, t1, first, last = parse_range(start, end, tz)
+    t0, t1, first, last = parse_range(start, end, tz, names=names)
     report = Report(kind, first, last, str(tz))
     if kind == "plays":
         report.sections = [plays(conn, t0, t1, tz)]

@@ -16,6 +16,8 @@ from datetime import tzinfo
 KINDS = ("plays", "listeners", "soundexchange", "tracks")
 FORMATS = ("json", "csv", "txt")
 DEFAULT_DAYS = 30
+FLAGS = ("--from", "--to")  # how the dates are named on the command line,
+QUERY = ("from", "to")  # and in a URL's query: each names what the asker typed
 
 
 class ReportError(ValueError):
@@ -54,22 +56,25 @@ def _parse(value: str, name: str, tz: tzinfo) -> tuple[dt.datetime, bool]:
     return (moment if moment.tzinfo else moment.replace(tzinfo=tz)), False
 
 
-def parse_range(start: str | None, end: str | None, tz: tzinfo, now: float | None = None) -> tuple[float, float, str, str]:
-    """(from, to) as Unix times for dates given on the command line or in a URL (pure).
-    A whole day given as `to` includes that day. Defaults: the last 30 days up to today."""
+def parse_range(
+    start: str | None, end: str | None, tz: tzinfo, now: float | None = None, names: tuple[str, str] = FLAGS
+) -> tuple[float, float, str, str]:
+    """(from, to) as Unix times for dates given on the command line or in a URL (pure), errors
+    naming them as `names` says (FLAGS or QUERY). A whole day given as `to` includes that day.
+    Defaults: the last 30 days up to today."""
     today = dt.datetime.fromtimestamp(now, tz).date() if now is not None else dt.datetime.now(tz).date()
     if end:
-        t1, whole = _parse(end, "--to", tz)
+        t1, whole = _parse(end, names[1], tz)
         if whole:
             t1 = dt.datetime.combine(t1.date() + dt.timedelta(days=1), dt.time(), tz)
     else:
         t1 = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tz)
     if start:
-        t0, _ = _parse(start, "--from", tz)
+        t0, _ = _parse(start, names[0], tz)
     else:
         t0 = dt.datetime.combine(t1.date() - dt.timedelta(days=DEFAULT_DAYS), dt.time(), tz)
     if t0 >= t1:
-        raise ReportError(f"--from {start or t0.date()} is after --to {end or today}: the range is reversed or empty")
+        raise ReportError(f"{names[0]} {start or t0.date()} is after {names[1]} {end or today}: the range is reversed or empty")
     last = (t1 - dt.timedelta(seconds=1)).date()
     return t0.timestamp(), t1.timestamp(), t0.date().isoformat(), last.isoformat()
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ..history.metrics import CONTENT_TYPE
 from ..history.render import render
-from ..history.reports import FORMATS, ReportError
+from ..history.reports import FORMATS, QUERY, ReportError
 from .auth import admin_or
 from .port import station_of
 
@@ -26,7 +26,8 @@ async def report(request: web.Request) -> web.Response:
     if variant not in ("", "performances", "ath"):
         raise web.HTTPBadRequest(text=f"variant must be performances or ath, not {variant[:20]!r}\n")
     try:
-        made = await station_of(request).report(request.match_info["kind"], q.get("from"), q.get("to"), variant == "ath")
+        # bad dates are named as the asker typed them: the query's from and to, not the CLI's flags
+        made = await station_of(request).report(request.match_info["kind"], q.get("from"), q.get("to"), variant == "ath", QUERY)
     except ReportError as exc:
         raise web.HTTPBadRequest(text=f"{exc}\n") from None
     except sqlite3.Error as exc:
