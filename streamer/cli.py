@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(sched)
     sched.add_argument("--at", metavar="TIME", help="start time: 'YYYY-MM-DD HH:MM' or 'HH:MM' (station time zone; default: now)")
-    sched.add_argument("--hours", type=float, default=24, metavar="N", help="how many hours to show (default 24)")
+    sched.add_argument("--hours", type=_hours, default=24, metavar="N", help="how many hours to show (default 24; 0.017 to 48)")
     lib = sub.add_parser(
         "library", help="analyse the music (loudness, cue points) or list it",
         description="scan: analyse every file the programme uses (loudness, true peak, cue points; changed files again). "
@@ -57,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     _common(lib)
     _report_parser(sub)
     return parser
+
+
+def _hours(raw: str) -> float:
+    """--hours checked as GET /api/schedule checks ?hours= (argparse shows only this error type's text)."""
+    from .schedule.timeline import timeline_hours
+
+    try:
+        return timeline_hours(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _report_parser(sub: argparse._SubParsersAction) -> None:

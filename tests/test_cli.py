@@ -101,3 +101,11 @@ def test_output_into_a_closed_pipe_ends_quietly():
         finally:
             os.close(write)
         assert out.returncode == 1 and out.stderr == "", (args, out.stderr)
+
+
+def test_schedule_hours_out_of_range_are_refused_as_the_api_refuses_them():
+    for bad in ("0", "49", "nan", "abc"):
+        out = run("schedule", "--hours", bad)
+        assert out.returncode == 2 and out.stdout == "", bad
+        assert f"argument --hours: hours must be a number from 1 minute (0.017) to 48, not '{bad}'" in out.stderr
+    assert run("schedule", "--hours", "0.5").returncode == 0

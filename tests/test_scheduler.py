@@ -13,7 +13,7 @@ import pytest
 
 from streamer.schedule.programme import Programme, parse_programme_file
 from streamer.schedule.scheduler import Played, Scheduler
-from streamer.schedule.timeline import overlaps, render_timeline
+from streamer.schedule.timeline import overlaps, render_timeline, timeline_hours
 from streamer.schedule.times import wall_times
 from streamer.yamldoc import Problem
 
@@ -332,3 +332,11 @@ def test_nothing_playable_in_the_block_or_the_fallback_is_never_dead_air_while_a
     assert unplayable.next_choice(noon, aired).stand_in == "playlist 'ids'"  # jingles before silence
     nothing = Scheduler(p, files({"music": 0, "talk": 0, "ids": 0})).next_choice(noon, aired[:0])
     assert nothing.path is None and nothing.stand_in == ""
+
+
+def test_timeline_hours_are_a_minute_to_two_days_said_readably():
+    assert timeline_hours("0.5") == 0.5 and timeline_hours("48") == 48.0 and timeline_hours(str(1 / 60)) == 1 / 60
+    for bad in ("0", "0.01", "48.5", "-1", "nan", "inf", "abc", ""):
+        with pytest.raises(ValueError) as caught:
+            timeline_hours(bad)
+        assert str(caught.value) == f"hours must be a number from 1 minute (0.017) to 48, not {bad!r}"

@@ -102,6 +102,22 @@ def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
     return [entry for _, _, entry in entries]
 
 
+MIN_HOURS, MAX_HOURS = 1 / 60, 48.0  # the timeline shown: a minute to two days ahead
+HOURS_RANGE = f"from 1 minute ({MIN_HOURS:.2g}) to {MAX_HOURS:g}"
+
+
+def timeline_hours(raw: str) -> float:
+    """`raw` (--hours, or ?hours=) as the hours of timeline to show; ValueError saying the range
+    otherwise (pure: one check and one wording for the CLI and the API)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not MIN_HOURS <= value <= MAX_HOURS:  # NaN fails too
+        raise ValueError(f"hours must be a number {HOURS_RANGE}, not {raw[:50]!r}")
+    return value
+
+
 def render_timeline(scheduler: Scheduler, start: float, hours: float) -> list[str]:
     """One `HH:MM` line per block change and per timed event, in the station's time zone, under
     a heading for each day (what `streamer schedule` prints)."""

@@ -8,13 +8,13 @@ import math
 
 from aiohttp import web
 
+from ..schedule.timeline import timeline_hours
 from .auth import admin_or, client_address
 from .port import station_of
 from .status import admin_json, as_json
 
 log = logging.getLogger("streamer.api")
 
-MAX_SCHEDULE_HOURS = 48.0
 MAX_HISTORY_HOURS = 366 * 24.0  # a store that keeps counts may answer for a year
 
 
@@ -44,7 +44,11 @@ async def skip(request: web.Request) -> web.Response:
 
 async def schedule(request: web.Request) -> web.Response:
     """GET /api/schedule?hours=24: the timeline `streamer schedule` prints, as data and text."""
-    hours = number(request, "hours", 24.0, 1 / 60, MAX_SCHEDULE_HOURS)
+    raw = request.query.get("hours", "")
+    try:
+        hours = timeline_hours(raw) if raw else 24.0
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{exc}\n") from None
     doc = station_of(request).schedule(hours)
     if doc is None:
         raise web.HTTPServiceUnavailable(text="no programme loaded yet\n")
