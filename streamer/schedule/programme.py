@@ -25,161 +25,26 @@ and the model is plain data for the scheduler.
 
 from __future__ import annotations
 
-import datetime as dt
 import zoneinfo
 from pathlib import Path
-from typing import Any
 
-from ..yamldoc import ConfigError, Doc, Problem, Reader, in_range, one_of, read_yaml_file
-from .model import Block, Event, Fades, Jingles, LoadedProgramme, PlaylistDef, Programme
-from .sources import ORDERS, expand_sources, watched_folders
-from .times import EVERY, HOURLY, WAIT, parse_clock, parse_days, parse_seconds
+from ..yamldoc import ConfigError, Doc, Problem, Reader, read_yaml_file
+from .entries import read_block, read_event, read_fades, read_playlist
+from .model import Block, Event, Fades, LoadedProgramme, PlaylistDef, Programme
+from .sources import expand_sources, watched_folders
 
-# --- reading the YAML -------------------------------------------------------------------------
-
-
-def _fades(r: Reader, defaults: Fades) -> Fades:
-    check = in_range(0, 30)
-    return Fades(
-        crossfade=r.get("crossfade", float, defaults.crossfade, check),
-        fade_in=r.get("fade_in", float, defaults.fade_in, check),
-        fade_out=r.get("fade_out", float, defaults.fade_out, check),
-    )
-
-
-def _playlist(doc: Doc, name: str, body: Any, base: Path, problems: list[Problem]) -> PlaylistDef | None:
-    path = ("playlists", name)
-    r = Reader(doc, path, problems, body if isinstance(body, dict) else {"files": body})
-    sources = r.raw("files")
-    if isinstance(sources, str):
-        sources = [sources]
-    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
-        r.error((*path, "files"), f"playlists.{name}.files must be a list of files, folders, globs or .m3u playlists")
-        sources = []
-    order = r.get("order", str, "shuffle", one_of(*ORDERS))
-    nr = r.section("no_repeat")
-    track = nr.get("track", float, 0.0, in_range(0, 7 * 24 * 60))
-    artist = nr.get("artist", float, 0.0, in_range(0, 7 * 24 * 60))
-    nr.finish()
-    has_fades = any(k in r.data for k in ("crossfade", "fade_in", "fade_out"))
-    fades = _fades(r, Fades()) if has_fades else None
-    r.finish()
-    return PlaylistDef(str(name), sources, order, base, doc.problem(path, "", key=True), track, artist, fades)
-
-
-def _play(r: Reader, key: str, owner: str) -> dict[str, int]:
-    value = r.raw(key)
-    path = (*r.path, key)
-    if isinstance(value, str):
-        return {value: 1}
-    if isinstance(value, dict) and value and all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in value.values()):
-        return {str(k): int(w) for k, w in value.items()}
-    r.error(path, f"{owner}.{key} must name a playlist, or map playlists to whole-number weights like {{music: 3, talk: 1}}")
-    return {}
-
-
-def _block(doc: Doc, name: str, body: Any, programme: Programme, problems: list[Problem]) -> Block | None:
-    path = ("blocks", name)
-    r = Reader(doc, path, problems, body if isinstance(body, dict) else None)
-    owner = f"blocks.{name}"
-    n_before = len(problems)
-    days = parse_days(r.raw("days", "daily"))
-    if isinstance(days, str):
-        r.error((*path, "days"), f"{owner}.days: {days}")
-        days = frozenset(range(7))
-    times = {}
-    for key in ("start", "end"):
-        raw = r.raw(key)
-        t = parse_clock(str(raw)) if raw is not None else None
-        if t is None:
-            r.error((*path, key), f'{owner}.{key} must be a clock time like "06:00" (quote it), not {raw!r}')
-        times[key] = t or dt.time(0)
-    priority = r.get("priority", int, 0, in_range(-1000, 1000))
-    play = _play(r, "play", owner)
-    dates = r.section("dates")
-    date_from = dates.get("from", dt.date, None)
-    date_until = dates.get("until", dt.date, None)
-    dates.finish()
-    if date_from and date_until and date_until < date_from:
-        r.error((*path, "dates"), f"{owner}.dates: until {date_until} is before from {date_from}")
-    jingles = None
-    if r.raw("jingles") is not None:
-        j = r.section("jingles")
-        jplay = j.get("play", str, "")
-        every = str(j.raw("every", ""))
-        m = EVERY.match(every)
-        if not jplay:
-            j.error((*j.path, "play"), f"{owner}.jingles.play must name the playlist of jingles")
-        if not m:
-            j.error((*j.path, "every"), f"{owner}.jingles.every must be like '4 songs' or '15 min', not {every!r}")
-        else:
-            count = int(m[1])
-            songs = m[2].lower().startswith(("song", "track"))
-            if count < 1:
-                j.error((*j.path, "every"), f"{owner}.jingles.every must be at least 1")
-            jingles = Jingles(jplay, every_songs=count if songs else 0, every_minutes=0.0 if songs else float(count))
-        j.finish()
-    fades = _fades(r, programme.fades)
-    live_djs = r.raw("live_djs") or []
-    if isinstance(live_djs, str):
-        live_djs = [live_djs]
-    if not isinstance(live_djs, list):
-        r.error((*path, "live_djs"), f"{owner}.live_djs must list DJ names (from djs: in config.yaml)")
-        live_djs = []
-    r.finish()
-    if len(problems) > n_before:
-        return None
-    return Block(
-        str(name), days, times["start"], times["end"], priority, play, doc.problem(path, "", key=True),
-        date_from, date_until, jingles, fades, tuple(str(d) for d in live_djs),
-    )  # fmt: skip
-
-
-def _event(doc: Doc, name: str, body: Any, problems: list[Problem]) -> Event | None:
-    path = ("events", name)
-    r = Reader(doc, path, problems, body if isinstance(body, dict) else None)
-    owner = f"events.{name}"
-    n_before = len(problems)
-    at = str(r.raw("at", ""))
-    hourly = HOURLY.match(at.strip())
-    clock = parse_clock(at)
-    minute = second = 0
-    if hourly:
-        minute, second = int(hourly[1]), int(hourly[2] or 0)
-        if minute > 59 or second > 59:
-            hourly = None
-    if not hourly and clock is None:
-        r.error((*path, "at"), f'{owner}.at must be ":MM" (every hour) or "HH:MM" (every day), quoted; not {at!r}')
-    days = parse_days(r.raw("days", "daily"))
-    if isinstance(days, str):
-        r.error((*path, "days"), f"{owner}.days: {days}")
-        days = frozenset(range(7))
-    play = r.get("play", str, "")
-    bulletin = r.get("bulletin", bool, False)
-    if not play and not bulletin:
-        r.error((*path, "play"), f"{owner}.play must name the playlist to play (or set bulletin: true)")
-    start = str(r.raw("start", "soft")).strip().lower()
-    wait = 0.0
-    w = WAIT.match(start)
-    if w:
-        mode, wait = "wait", float(w[1])
-    elif start in ("hard", "soft"):
-        mode = start
-    else:
-        r.error((*path, "start"), f"{owner}.start must be hard, soft or 'wait N' (seconds), not {start!r}")
-        mode = "soft"
-    fade = parse_seconds(r.raw("fade_out", 1.0))
-    if fade is None or not 0 <= fade <= 10:
-        r.error((*path, "fade_out"), f"{owner}.fade_out must be seconds between 0 and 10")
-        fade = 1.0
-    r.finish()
-    if len(problems) > n_before:
-        return None
-    return Event(
-        str(name), play, mode, wait, doc.problem(path, "", key=True),
-        minute=minute if hourly else None, second=second if hourly else 0,
-        time=None if hourly else clock, days=days, fade_out=fade, bulletin=bulletin,
-    )  # fmt: skip
+# The model's classes are importable from here too, where callers and tests have found them.
+__all__ = [
+    "Block",
+    "Event",
+    "Fades",
+    "LoadedProgramme",
+    "PlaylistDef",
+    "Programme",
+    "load_programme",
+    "load_with_files",
+    "parse_programme_file",
+]
 
 
 def parse_programme_file(text: str, file: Path, programme: Programme, problems: list[Problem]) -> None:
@@ -198,7 +63,7 @@ def parse_programme_file(text: str, file: Path, programme: Programme, problems: 
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             top.error(("timezone",), f"timezone {tz!r} is not an IANA time zone name (like Africa/Harare or Europe/London)")
     defaults = top.section("defaults")
-    programme.fades = _fades(defaults, programme.fades)
+    programme.fades = read_fades(defaults, programme.fades)
     defaults.finish()
     for key in ("playlists", "blocks", "events"):
         raw = top.raw(key) or {}
@@ -209,12 +74,12 @@ def parse_programme_file(text: str, file: Path, programme: Programme, problems: 
             if key == "playlists":
                 if name in programme.playlists:
                     top.error((key, name), f"playlist {name!r} is defined twice (also at {programme.playlists[name].where})", key=True)
-                elif p := _playlist(doc, str(name), body, file.parent, problems):
+                elif p := read_playlist(doc, str(name), body, file.parent, problems):
                     programme.playlists[p.name] = p
             elif key == "blocks":
-                if b := _block(doc, str(name), body, programme, problems):
+                if b := read_block(doc, str(name), body, programme, problems):
                     programme.blocks.append(b)
-            elif e := _event(doc, str(name), body, problems):
+            elif e := read_event(doc, str(name), body, problems):
                 programme.events.append(e)
     fallback = top.get("fallback", str, None)
     if fallback is not None:

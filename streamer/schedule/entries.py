@@ -1,0 +1,157 @@
+"""One playlist, block or event of a programme file, read from its YAML into the model (pure):
+each problem is collected with its FILE:LINE:COLUMN and field, and a bad entry gives None."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from ..yamldoc import Doc, Problem, Reader, in_range, one_of
+from .model import Block, Event, Fades, Jingles, PlaylistDef, Programme
+from .sources import ORDERS
+from .times import EVERY, HOURLY, WAIT, parse_clock, parse_days, parse_seconds
+
+
+def read_fades(r: Reader, defaults: Fades) -> Fades:
+    check = in_range(0, 30)
+    return Fades(
+        crossfade=r.get("crossfade", float, defaults.crossfade, check),
+        fade_in=r.get("fade_in", float, defaults.fade_in, check),
+        fade_out=r.get("fade_out", float, defaults.fade_out, check),
+    )
+
+
+def read_playlist(doc: Doc, name: str, body: Any, base: Path, problems: list[Problem]) -> PlaylistDef | None:
+    path = ("playlists", name)
+    r = Reader(doc, path, problems, body if isinstance(body, dict) else {"files": body})
+    sources = r.raw("files")
+    if isinstance(sources, str):
+        sources = [sources]
+    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
+        r.error((*path, "files"), f"playlists.{name}.files must be a list of files, folders, globs or .m3u playlists")
+        sources = []
+    order = r.get("order", str, "shuffle", one_of(*ORDERS))
+    nr = r.section("no_repeat")
+    track = nr.get("track", float, 0.0, in_range(0, 7 * 24 * 60))
+    artist = nr.get("artist", float, 0.0, in_range(0, 7 * 24 * 60))
+    nr.finish()
+    has_fades = any(k in r.data for k in ("crossfade", "fade_in", "fade_out"))
+    fades = read_fades(r, Fades()) if has_fades else None
+    r.finish()
+    return PlaylistDef(str(name), sources, order, base, doc.problem(path, "", key=True), track, artist, fades)
+
+
+def _play(r: Reader, key: str, owner: str) -> dict[str, int]:
+    value = r.raw(key)
+    path = (*r.path, key)
+    if isinstance(value, str):
+        return {value: 1}
+    if isinstance(value, dict) and value and all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in value.values()):
+        return {str(k): int(w) for k, w in value.items()}
+    r.error(path, f"{owner}.{key} must name a playlist, or map playlists to whole-number weights like {{music: 3, talk: 1}}")
+    return {}
+
+
+def read_block(doc: Doc, name: str, body: Any, programme: Programme, problems: list[Problem]) -> Block | None:
+    path = ("blocks", name)
+    r = Reader(doc, path, problems, body if isinstance(body, dict) else None)
+    owner = f"blocks.{name}"
+    n_before = len(problems)
+    days = parse_days(r.raw("days", "daily"))
+    if isinstance(days, str):
+        r.error((*path, "days"), f"{owner}.days: {days}")
+        days = frozenset(range(7))
+    times = {}
+    for key in ("start", "end"):
+        raw = r.raw(key)
+        t = parse_clock(str(raw)) if raw is not None else None
+        if t is None:
+            r.error((*path, key), f'{owner}.{key} must be a clock time like "06:00" (quote it), not {raw!r}')
+        times[key] = t or dt.time(0)
+    priority = r.get("priority", int, 0, in_range(-1000, 1000))
+    play = _play(r, "play", owner)
+    dates = r.section("dates")
+    date_from = dates.get("from", dt.date, None)
+    date_until = dates.get("until", dt.date, None)
+    dates.finish()
+    if date_from and date_until and date_until < date_from:
+        r.error((*path, "dates"), f"{owner}.dates: until {date_until} is before from {date_from}")
+    jingles = None
+    if r.raw("jingles") is not None:
+        j = r.section("jingles")
+        jplay = j.get("play", str, "")
+        every = str(j.raw("every", ""))
+        m = EVERY.match(every)
+        if not jplay:
+            j.error((*j.path, "play"), f"{owner}.jingles.play must name the playlist of jingles")
+        if not m:
+            j.error((*j.path, "every"), f"{owner}.jingles.every must be like '4 songs' or '15 min', not {every!r}")
+        else:
+            count = int(m[1])
+            songs = m[2].lower().startswith(("song", "track"))
+            if count < 1:
+                j.error((*j.path, "every"), f"{owner}.jingles.every must be at least 1")
+            jingles = Jingles(jplay, every_songs=count if songs else 0, every_minutes=0.0 if songs else float(count))
+        j.finish()
+    fades = read_fades(r, programme.fades)
+    live_djs = r.raw("live_djs") or []
+    if isinstance(live_djs, str):
+        live_djs = [live_djs]
+    if not isinstance(live_djs, list):
+        r.error((*path, "live_djs"), f"{owner}.live_djs must list DJ names (from djs: in config.yaml)")
+        live_djs = []
+    r.finish()
+    if len(problems) > n_before:
+        return None
+    return Block(
+        str(name), days, times["start"], times["end"], priority, play, doc.problem(path, "", key=True),
+        date_from, date_until, jingles, fades, tuple(str(d) for d in live_djs),
+    )  # fmt: skip
+
+
+def read_event(doc: Doc, name: str, body: Any, problems: list[Problem]) -> Event | None:
+    path = ("events", name)
+    r = Reader(doc, path, problems, body if isinstance(body, dict) else None)
+    owner = f"events.{name}"
+    n_before = len(problems)
+    at = str(r.raw("at", ""))
+    hourly = HOURLY.match(at.strip())
+    clock = parse_clock(at)
+    minute = second = 0
+    if hourly:
+        minute, second = int(hourly[1]), int(hourly[2] or 0)
+        if minute > 59 or second > 59:
+            hourly = None
+    if not hourly and clock is None:
+        r.error((*path, "at"), f'{owner}.at must be ":MM" (every hour) or "HH:MM" (every day), quoted; not {at!r}')
+    days = parse_days(r.raw("days", "daily"))
+    if isinstance(days, str):
+        r.error((*path, "days"), f"{owner}.days: {days}")
+        days = frozenset(range(7))
+    play = r.get("play", str, "")
+    bulletin = r.get("bulletin", bool, False)
+    if not play and not bulletin:
+        r.error((*path, "play"), f"{owner}.play must name the playlist to play (or set bulletin: true)")
+    start = str(r.raw("start", "soft")).strip().lower()
+    wait = 0.0
+    w = WAIT.match(start)
+    if w:
+        mode, wait = "wait", float(w[1])
+    elif start in ("hard", "soft"):
+        mode = start
+    else:
+        r.error((*path, "start"), f"{owner}.start must be hard, soft or 'wait N' (seconds), not {start!r}")
+        mode = "soft"
+    fade = parse_seconds(r.raw("fade_out", 1.0))
+    if fade is None or not 0 <= fade <= 10:
+        r.error((*path, "fade_out"), f"{owner}.fade_out must be seconds between 0 and 10")
+        fade = 1.0
+    r.finish()
+    if len(problems) > n_before:
+        return None
+    return Event(
+        str(name), play, mode, wait, doc.problem(path, "", key=True),
+        minute=minute if hourly else None, second=second if hourly else 0,
+        time=None if hourly else clock, days=days, fade_out=fade, bulletin=bulletin,
+    )  # fmt: skip
