@@ -65,7 +65,8 @@ def read_yaml_file(file: FilePath) -> str:
 
 
 class Doc:
-    """Plain data parsed from YAML plus the position of every mapping key and value."""
+    """Plain data parsed from YAML plus the position of every mapping key and value; a key
+    written twice in one mapping is a ConfigError (at the second, naming the first's line)."""
 
     def __init__(self, file: str, text: str) -> None:
         self.file = file
@@ -73,6 +74,7 @@ class Doc:
         self.key_positions: dict[Path, tuple[int, int]] = {}  # where each mapping key starts
         self._constructor = yaml.constructor.SafeConstructor()
         self._nodes = 0
+        self._duplicates: list[Problem] = []
         size = len(text.encode("utf-8", errors="replace"))
         if size > MAX_BYTES:
             message = f"file too large: {size:,} bytes (at most {MAX_BYTES:,}); is it really a YAML programme?"
@@ -85,6 +87,8 @@ class Doc:
             what = getattr(exc, "problem", None) or str(exc)
             raise ConfigError([Problem(file, line, col, f"YAML syntax: {what}")]) from None
         self.data: Any = self._plain(node, ()) if node is not None else None
+        if self._duplicates:
+            raise ConfigError(self._duplicates)
 
     def _plain(self, node: yaml.Node, path: Path) -> Any:
         self._nodes += 1
@@ -93,15 +97,24 @@ class Doc:
             raise ConfigError([Problem(self.file, line, col, f"more than {MAX_NODES:,} values once aliases (*name) are expanded")])
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self._scalar(key_node)
-                out[key] = self._plain(value_node, (*path, key))
-                self.key_positions[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            return out
+            return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self._plain(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._scalar(key_node)
+            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in out:  # YAML's last-wins would silently drop the first (a doubled start:, a copied block)
+                first = self.key_positions[(*path, key)][0]
+                message = f"{field_name((*path, key))} is defined twice (first at line {first})"
+                self._duplicates.append(Problem(self.file, *where, message))
+                continue
+            self.key_positions[(*path, key)] = where
+            out[key] = self._plain(value_node, (*path, key))
+        return out
 
     def _scalar(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):

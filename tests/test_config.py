@@ -77,3 +77,11 @@ def test_icestats_quirk_object_list_absent():
     assert isinstance(two["source"], list) and len(two["source"]) == 2
     assert "source" not in icestats(_status([]), c.station_description, "http://h:1")["icestats"]
     assert one["server_start_iso8601"] == "1970-01-01T00:00:00+0000"
+
+
+def test_a_key_written_twice_is_an_error_at_the_second():
+    got = problems("server:\n  port: 8000\n  host: 127.0.0.1\n  port: 8001\nmounts:\n  /main: {}\n  /main: {bitrate: 64}\n")
+    assert got == [
+        "/etc/streamer/config.yaml:4:3: server.port is defined twice (first at line 2)",
+        "/etc/streamer/config.yaml:7:3: mounts./main is defined twice (first at line 6)",
+    ]
