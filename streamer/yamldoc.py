@@ -31,8 +31,12 @@ class Problem:
     column: int  # 1-based
     message: str
 
+    @property
+    def place(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return f"{self.place}: {self.message}"
 
 
 class ConfigError(Exception):

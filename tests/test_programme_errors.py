@@ -31,3 +31,19 @@ def test_a_second_block_of_the_same_name_in_one_file_is_refused():
 def test_a_top_level_section_written_twice_is_refused():
     text = PLAYLISTS + "fallback: music\nplaylists:\n  talk: {files: [t/]}\n"
     assert problems(("p.yaml", text)) == ["p.yaml:5:1: playlists is defined twice (first at line 1)"]
+
+
+WEEK = 'blocks:\n  daytime: {start: "10:00", end: "18:00", play: music}\nevents:\n  toh: {at: ":00", play: ids}\n'
+
+
+def test_a_block_or_event_in_two_files_names_both_places():
+    got = problems(("playlists.yaml", PLAYLISTS + "fallback: music\n"), ("week.yaml", WEEK), ("week-backup.yaml", WEEK))
+    assert got == [
+        "week-backup.yaml:2:3: block 'daytime' is already defined at week.yaml:2:3",
+        "week-backup.yaml:4:3: event 'toh' is already defined at week.yaml:4:3",
+    ]
+
+
+def test_a_playlist_in_two_files_names_the_first_without_a_trailing_colon():
+    got = problems(("a.yaml", PLAYLISTS), ("b.yaml", "playlists:\n  talk: {files: [t/]}\n  ids: {files: [j/]}\n"))
+    assert got == ["b.yaml:3:3: playlist 'ids' is already defined at a.yaml:3:3"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import zoneinfo
 from pathlib import Path
+from typing import Any
 
 from ..yamldoc import ConfigError, Doc, Problem, Reader, read_yaml_file
 from .entries import read_block, read_event, read_fades, read_playlist
@@ -45,6 +46,8 @@ __all__ = [
     "load_with_files",
     "parse_programme_file",
 ]
+
+KINDS = {"playlists": "playlist", "blocks": "block", "events": "event"}
 
 
 def parse_programme_file(text: str, file: Path, programme: Programme, problems: list[Problem]) -> None:
@@ -71,22 +74,37 @@ def parse_programme_file(text: str, file: Path, programme: Programme, problems: 
             top.error((key,), f"{key} must be a mapping of names to {key}")
             continue
         for name, body in raw.items():
-            if key == "playlists":
-                if name in programme.playlists:
-                    top.error((key, name), f"playlist {name!r} is defined twice (also at {programme.playlists[name].where})", key=True)
-                elif p := read_playlist(doc, str(name), body, file.parent, problems):
-                    programme.playlists[p.name] = p
-            elif key == "blocks":
-                if b := read_block(doc, str(name), body, programme, problems):
-                    programme.blocks.append(b)
-            elif e := read_event(doc, str(name), body, problems):
-                programme.events.append(e)
+            first = _defined(programme, key, str(name))
+            if first is not None:  # a copied file would otherwise play every block and event twice
+                top.error((key, name), f"{KINDS[key]} {str(name)!r} is already defined at {first.place}", key=True)
+            else:
+                _add(doc, key, str(name), body, file, programme, problems)
     fallback = top.get("fallback", str, None)
     if fallback is not None:
         if programme.fallback is not None:
             top.error(("fallback",), f"fallback is set twice (already {programme.fallback!r})")
         programme.fallback = fallback
     top.finish()
+
+
+def _defined(programme: Programme, key: str, name: str) -> Problem | None:
+    """Where a playlist, block or event of this name was read already, if it was."""
+    if key == "playlists":
+        found = programme.playlists.get(name)
+        return found.where if found else None
+    items = programme.blocks if key == "blocks" else programme.events
+    return next((item.where for item in items if item.name == name), None)
+
+
+def _add(doc: Doc, key: str, name: str, body: Any, file: Path, programme: Programme, problems: list[Problem]) -> None:
+    if key == "playlists":
+        if p := read_playlist(doc, name, body, file.parent, problems):
+            programme.playlists[p.name] = p
+    elif key == "blocks":
+        if b := read_block(doc, name, body, programme, problems):
+            programme.blocks.append(b)
+    elif e := read_event(doc, name, body, problems):
+        programme.events.append(e)
 
 
 def _check_references(programme: Programme, problems: list[Problem]) -> None:
