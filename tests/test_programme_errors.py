@@ -47,3 +47,33 @@ def test_a_block_or_event_in_two_files_names_both_places():
 def test_a_playlist_in_two_files_names_the_first_without_a_trailing_colon():
     got = problems(("a.yaml", PLAYLISTS), ("b.yaml", "playlists:\n  talk: {files: [t/]}\n  ids: {files: [j/]}\n"))
     assert got == ["b.yaml:3:3: playlist 'ids' is already defined at a.yaml:3:3"]
+
+
+def block_playing(play: str) -> str:
+    return PLAYLISTS + f'blocks:\n  daytime:\n    start: "10:00"\n    end: "18:00"\n    play: {play}\n'
+
+
+def test_a_bad_weight_is_named_at_its_entry_with_what_is_wrong():
+    assert problems(("w.yaml", block_playing("{music: -1, ids: 1}"))) == [
+        "w.yaml:8:19: blocks.daytime.play.music must be a whole number of at least 1, not -1"
+    ]
+    assert problems(("w.yaml", block_playing("{ids: 2, music: abc}"))) == [
+        "w.yaml:8:27: blocks.daytime.play.music must be a whole number of at least 1, not 'abc'"
+    ]
+    assert problems(("w.yaml", block_playing("{music: 1.5, ids: true}"))) == [
+        "w.yaml:8:19: blocks.daytime.play.music must be a whole number of at least 1, not 1.5",
+        "w.yaml:8:29: blocks.daytime.play.ids must be a whole number of at least 1, not true",
+    ]
+
+
+def test_zero_weights_are_each_refused_as_the_readme_has_weights_of_at_least_1():
+    assert problems(("w.yaml", block_playing("\n      music: 0\n      ids: 0"))) == [
+        "w.yaml:9:14: blocks.daytime.play.music must be a whole number of at least 1, not 0",
+        "w.yaml:10:12: blocks.daytime.play.ids must be a whole number of at least 1, not 0",
+    ]
+
+
+def test_a_play_that_is_neither_a_name_nor_weights_keeps_the_general_message():
+    general = "w.yaml:8:11: blocks.daytime.play must name a playlist, or map playlists to whole-number weights like {music: 3, talk: 1}"
+    assert problems(("w.yaml", block_playing("[music, ids]"))) == [general]
+    assert problems(("w.yaml", block_playing("{}"))) == [general]

@@ -47,10 +47,20 @@ def _play(r: Reader, key: str, owner: str) -> dict[str, int]:
     path = (*r.path, key)
     if isinstance(value, str):
         return {value: 1}
-    if isinstance(value, dict) and value and all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in value.values()):
-        return {str(k): int(w) for k, w in value.items()}
-    r.error(path, f"{owner}.{key} must name a playlist, or map playlists to whole-number weights like {{music: 3, talk: 1}}")
-    return {}
+    if not isinstance(value, dict) or not value:
+        r.error(path, f"{owner}.{key} must name a playlist, or map playlists to whole-number weights like {{music: 3, talk: 1}}")
+        return {}
+    bad = [(name, w) for name, w in value.items() if isinstance(w, bool) or not isinstance(w, int) or w < 1]
+    for name, w in bad:  # at the entry itself, as a map of several weights may span lines
+        r.error((*path, name), f"{owner}.{key}.{name} must be a whole number of at least 1, not {_shown(w)}")
+    return {} if bad else {str(name): int(w) for name, w in value.items()}
+
+
+def _shown(value: Any) -> str:
+    """A value as the DJ wrote it in YAML (true, not True; text quoted)."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "empty"}[value]
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def read_block(doc: Doc, name: str, body: Any, programme: Programme, problems: list[Problem]) -> Block | None:
