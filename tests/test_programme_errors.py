@@ -77,3 +77,23 @@ def test_a_play_that_is_neither_a_name_nor_weights_keeps_the_general_message():
     general = "w.yaml:8:11: blocks.daytime.play must name a playlist, or map playlists to whole-number weights like {music: 3, talk: 1}"
     assert problems(("w.yaml", block_playing("[music, ids]"))) == [general]
     assert problems(("w.yaml", block_playing("{}"))) == [general]
+
+
+def block_from(start: str, end: str) -> str:
+    return PLAYLISTS + f'blocks:\n  x:\n    start: "{start}"\n    end: "{end}"\n    play: music\n'
+
+
+def test_a_block_that_ends_when_it_starts_is_refused():
+    assert problems(("w.yaml", block_from("01:00", "01:00"))) == [
+        'w.yaml:7:10: blocks.x: end equals start (01:00); for all day write start: "00:00", end: "24:00"'
+    ]
+    assert problems(("w.yaml", block_from("18:30", "18:30:00"))) == [
+        'w.yaml:7:10: blocks.x: end equals start (18:30); for all day write start: "00:00", end: "24:00"'
+    ]
+
+
+def test_midnight_to_midnight_is_all_day():
+    for end in ("24:00", "00:00"):
+        programme, found = Programme(), list[Problem]()
+        parse_programme_file(block_from("00:00", end), Path("w.yaml"), programme, found)
+        assert found == [] and [b.name for b in programme.blocks] == ["x"]

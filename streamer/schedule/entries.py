@@ -63,6 +63,23 @@ def _shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _times(r: Reader, owner: str) -> dict[str, dt.time]:
+    times = {}
+    for key in ("start", "end"):
+        raw = r.raw(key)
+        t = parse_clock(str(raw)) if raw is not None else None
+        if t is None:
+            r.error((*r.path, key), f'{owner}.{key} must be a clock time like "06:00" (quote it), not {raw!r}')
+        times[key] = t or dt.time(0)
+    start = times["start"]
+    # Equal times run a full day from start, which 01:00 to 01:00 rarely means: only midnight to
+    # midnight ("00:00" to "24:00" or "00:00") is taken as all day.
+    if start == times["end"] != dt.time(0):
+        shown = start.isoformat(timespec="seconds" if start.second else "minutes")
+        r.error((*r.path, "end"), f'{owner}: end equals start ({shown}); for all day write start: "00:00", end: "24:00"')
+    return times
+
+
 def read_block(doc: Doc, name: str, body: Any, programme: Programme, problems: list[Problem]) -> Block | None:
     path = ("blocks", name)
     r = Reader(doc, path, problems, body if isinstance(body, dict) else None)
@@ -72,13 +89,7 @@ def read_block(doc: Doc, name: str, body: Any, programme: Programme, problems: l
     if isinstance(days, str):
         r.error((*path, "days"), f"{owner}.days: {days}")
         days = frozenset(range(7))
-    times = {}
-    for key in ("start", "end"):
-        raw = r.raw(key)
-        t = parse_clock(str(raw)) if raw is not None else None
-        if t is None:
-            r.error((*path, key), f'{owner}.{key} must be a clock time like "06:00" (quote it), not {raw!r}')
-        times[key] = t or dt.time(0)
+    times = _times(r, owner)
     priority = r.get("priority", int, 0, in_range(-1000, 1000))
     play = _play(r, "play", owner)
     dates = r.section("dates")
