@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def nowplaying(station: Station, base_url: str = "") -> dict:
     """The public metadata document (schema 1): what the website and apps read."""
-    base = base_url or station.config.public_url
+    base = base_url or station.base_url("")  # pushed (SSE, webhooks): public_url, else the listening address
     onair, config = station.feeder.onair, station.config
     mounts = [
         {"mount": m.path, "listen_url": base + m.path, "format": m.info.content_type, "bitrate": m.info.bitrate,

@@ -212,6 +212,10 @@ def test_server_sent_events_follow_the_audio(server_factory, music, tmp_path):
     told = next(when for when, kind, data in events if kind == "nowplaying" and data["now_playing"]["title"] == "News: SSE headline")
     print(f"SSE told {told - heard:+.3f} s from the title reaching the listener")
     assert abs(told - heard) <= 1.0, (told, heard)
+    bulletin = next(data for _, kind, data in events if kind == "nowplaying" and data["now_playing"]["title"] == "News: SSE headline")
+    assert bulletin["now_playing"]["song"] == {"artist": "", "title": "News: SSE headline"}  # not the segment file's name (h0)
+    pushed = [m["listen_url"] for _, kind, data in events[1:] if kind == "nowplaying" for m in data["mounts"]]
+    assert pushed and all(url == f"http://127.0.0.1:{server.port}/main" for url in pushed), pushed  # whole links, not "/main"
 
 
 def test_pre_recorded_bulletin_fetched_from_a_url_ahead_of_air_time(server_factory, music, tmp_path):

@@ -183,7 +183,7 @@ class Feeder:
     async def _open(self, choice: Choice, analysis: Entry | None) -> Track:
         assert choice.path is not None
         path = choice.path
-        info = await track_info(self.tags, path)
+        info = await track_info(self.tags, path, choice.title)
         if analysis is None and self.library is not None:
             first = not self.timeline.started  # nothing airs yet: a second to analyse the first track
             analysis = await self.library.analyse_now(path, FIRST_ANALYSIS) if first else self.library.lookup(path)

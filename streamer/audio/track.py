@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..library.tags import TrackInfo, read_track_info
@@ -33,9 +33,10 @@ class Track:
     failed: bool = False  # its decoder died, hung or stalled
 
 
-async def track_info(cache: dict[Path, TrackInfo], path: Path) -> TrackInfo:
+async def track_info(cache: dict[Path, TrackInfo], path: Path, title: str | None = None) -> TrackInfo:
     """The file's tags, read once, off the loop and with a timeout (a hung file system must not
-    hang the station)."""
+    hang the station). A file aired under a title of its own (a bulletin's headline) has that
+    title as its song's too, in /api/nowplaying and the play history, not its tag or name (h0)."""
     info = cache.get(path)
     if info is None:
         try:
@@ -43,7 +44,7 @@ async def track_info(cache: dict[Path, TrackInfo], path: Path) -> TrackInfo:
         except TimeoutError:
             raise DecodeError(path, f"the file system did not answer within {FIRST_AUDIO_TIMEOUT:g} s") from None
         cache[path] = info
-    return info
+    return replace(info, artist="", title=title) if title else info
 
 
 async def next_chunk(track: Track, output: Output) -> bytes | None:
