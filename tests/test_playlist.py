@@ -85,7 +85,7 @@ def test_unknown_fallback_is_an_error(tmp_path):
     (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [a.mp3]}\nfallback: musik\n")
     with pytest.raises(ConfigError) as exc:
         load_programme(tmp_path)
-    assert "fallback 'musik' is not a playlist" in str(exc.value)
+    assert str(exc.value) == f"{tmp_path / 'p.yaml'}:3:11: fallback 'musik' is not a playlist (did you mean 'music'?)"
 
 
 def test_fallback_is_required(tmp_path):

@@ -81,6 +81,7 @@ class Programme:
     blocks: list[Block] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     fallback: str | None = None
+    fallback_where: Problem | None = None  # where `fallback:` is written (for errors about it)
     fades: Fades = field(default_factory=Fades)
     files: list[Path] = field(default_factory=list)
 

@@ -25,7 +25,9 @@ and the model is plain data for the scheduler.
 
 from __future__ import annotations
 
+import difflib
 import zoneinfo
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,7 @@ def parse_programme_file(text: str, file: Path, programme: Programme, problems: 
         if programme.fallback is not None:
             top.error(("fallback",), f"fallback is set twice (already {programme.fallback!r})")
         programme.fallback = fallback
+        programme.fallback_where = doc.problem(("fallback",), "")
     top.finish()
 
 
@@ -150,8 +153,10 @@ def load_programme(folder: Path) -> Programme:
                 Problem(str(programme.files[0]), 1, 1, "no fallback: add 'fallback: PLAYLIST' so the station never goes silent")
             )
         elif programme.fallback not in programme.playlists:
-            have = ", ".join(programme.playlists)
-            problems.append(Problem(str(folder), 1, 1, f"fallback {programme.fallback!r} is not a playlist (have: {have})"))
+            hint = difflib.get_close_matches(programme.fallback, list(programme.playlists), n=1)
+            tip = f"did you mean {hint[0]!r}?" if hint else f"have: {', '.join(programme.playlists)}"
+            at = programme.fallback_where or Problem(str(folder), 1, 1, "")
+            problems.append(replace(at, message=f"fallback {programme.fallback!r} is not a playlist ({tip})"))
         _check_references(programme, problems)
     if problems:
         raise ConfigError(problems)
