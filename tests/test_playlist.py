@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from streamer.schedule.programme import PlaylistDef, Programme, load_programme, parse_programme_file
+from streamer.schedule.programme import PlaylistDef, Programme, load_programme, load_with_files, parse_programme_file
 from streamer.schedule.sources import Rotation, expand_sources, watched_folders
+from streamer.schedule.watch import removed
 from streamer.yamldoc import ConfigError, Problem
 
 FILES = [Path(f"/m/{i}.mp3") for i in range(7)]
@@ -135,3 +136,20 @@ def test_a_missing_folder_is_no_file_and_says_so_a_missing_named_file_waits_its_
     where = f"{tmp_path / 'p.yaml'}:2: playlist 'music'"
     missing = [f"{where}: 'audio/musik/' no such folder", f"{where}: 'gone' no such folder"]
     assert warnings == [*missing, f"{where}: 'x/*.mp3' matches no audio files"]
+
+
+def test_a_reload_says_what_it_removed():
+    before = {"playlists": ["music", "ids"], "blocks": ["day", "night"], "events": ["news", "id"]}
+    assert removed(before, {"playlists": ["music", "ids"], "blocks": ["day"], "events": []}) == "blocks night; events news, id"
+    assert removed(before, before) == "" and removed({}, before) == ""
+
+
+def test_overlaps_of_equal_priority_are_warnings_of_the_running_station_too(tmp_path):
+    (tmp_path / "p.yaml").write_text(
+        "playlists:\n  music: {files: [a.mp3]}\nfallback: music\nblocks:\n"
+        "  a: {start: '10:00', end: '12:00', play: music}\n  b: {start: '11:00', end: '13:00', play: music}\n"
+        "  c: {start: '11:30', end: '12:30', play: music, priority: 5}\n"
+    )
+    warnings = load_with_files(tmp_path).warnings
+    assert len(warnings) == 1 and warnings[0].startswith(f"{tmp_path / 'p.yaml'}:6: blocks 'a' and 'b' overlap"), warnings
+    assert "same priority" in warnings[0]

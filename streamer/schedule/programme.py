@@ -35,6 +35,7 @@ from ..yamldoc import ConfigError, Doc, Problem, Reader, read_yaml_file
 from .entries import read_block, read_event, read_fades, read_playlist
 from .model import Block, Event, Fades, LoadedProgramme, PlaylistDef, Programme
 from .sources import expand_sources, watched_folders
+from .timeline import overlaps
 
 # The model's classes are importable from here too, where callers and tests have found them.
 __all__ = [
@@ -173,4 +174,6 @@ def load_with_files(folder: Path) -> LoadedProgramme:
         files[name], w = expand_sources(spec)
         warnings += w
         watched.update(watched_folders(spec))
+    # what `streamer check` fails on, said by the running station too (it plays the first-defined)
+    warnings += [f"{o.b.where.file}:{o.b.where.line}: {o.describe()}" for o in overlaps(programme) if o.ambiguous]
     return LoadedProgramme(programme, files, warnings, sorted(watched))

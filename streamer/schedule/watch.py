@@ -39,6 +39,7 @@ class ProgrammeWatcher:
         self.state: dict = {"ok": True, "errors": [], "loaded_at": None, "files": []}
         self._signature: tuple = ()
         self._watched: list[Path] = []  # audio folders the playlists use
+        self._names: dict[str, list[str]] = {}  # the programme's playlists, blocks and events by name
 
     async def load(self) -> LoadedProgramme:
         """The playlists, read in the offload worker; ConfigError lists every problem."""
@@ -54,6 +55,9 @@ class ProgrammeWatcher:
 
     def _take(self, loaded: LoadedProgramme) -> None:
         self._watched = loaded.watched
+        programme = loaded.programme
+        blocks, events = [b.name for b in programme.blocks], [e.name for e in programme.events]
+        self._names = {"playlists": list(programme.playlists), "blocks": blocks, "events": events}
         self.adopt(loaded)
         self.state = {"ok": True, "errors": [], "loaded_at": time.time(), "files": [display_path(f) for f in loaded.programme.files]}
 
@@ -87,5 +91,19 @@ class ProgrammeWatcher:
                 for line in errors:
                     log.error("playlists not reloaded, keeping the last good programme: %s", line)
                 continue
+            before = self._names
             self._take(loaded)
-            log.info("playlists reloaded: %s", ", ".join(f.name for f in loaded.programme.files))
+            gone = removed(before, self._names)
+            self.state["removed"] = gone
+            log.info("playlists reloaded: %s%s", ", ".join(f.name for f in loaded.programme.files), f" (removed: {gone})" if gone else "")
+
+
+def removed(before: dict[str, list[str]], after: dict[str, list[str]]) -> str:
+    """What a reload took out of the programme, in words ('' for nothing): an emptied or deleted
+    file is accepted (it is valid), but a DJ should see that a week's blocks went with it (pure)."""
+    parts = []
+    for kind, names in before.items():
+        gone = [n for n in names if n not in after.get(kind, [])]
+        if gone:
+            parts.append(f"{kind} {', '.join(gone)}")
+    return "; ".join(parts)
