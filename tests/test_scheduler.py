@@ -340,3 +340,14 @@ def test_timeline_hours_are_a_minute_to_two_days_said_readably():
         with pytest.raises(ValueError) as caught:
             timeline_hours(bad)
         assert str(caught.value) == f"hours must be a number from 1 minute (0.017) to 48, not {bad!r}"
+
+
+def test_a_choice_says_where_it_came_from_for_the_log():
+    p = programme(
+        "playlists: {music: [m/], news: [n/]}\nfallback: music\nblocks:\n  day: {start: '00:00', end: '24:00', play: music}\n"
+        "events:\n  toh: {at: ':00', play: news}\n"
+    )
+    s = Scheduler(p, files({"music": 1, "news": 1}))
+    t = ts(dt.UTC, 2026, 11, 24, 12)
+    assert s.next_choice(t, []).origin() == "playlist 'music', block 'day'"
+    assert s.event_choice(p.events[0], t, []).origin() == "playlist 'news', event 'toh'"

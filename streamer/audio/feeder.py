@@ -171,7 +171,7 @@ class Feeder:
         except DecodeError as exc:
             self.unplayable[exc.path] = time.time()
             self.onair.problem(time.time(), display_path(exc.path), exc.reason)
-            log.error("skipping %s: %s", display_path(exc.path), exc.reason)
+            log.error("skipping %s (%s): %s", display_path(exc.path), choice.origin(), exc.reason)
         except Exception:  # a bug must not take the station off air: log it, play on
             log.exception("unexpected error while playing %s; going on with the next track", display_path(choice.path))
             self.onair.problem(time.time(), display_path(choice.path), "internal error (see the log)")

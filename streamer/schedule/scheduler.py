@@ -41,6 +41,11 @@ class Choice:
     title: str | None = None  # overrides the track's tags (bulletin segments)
     stand_in: str = ""  # what plays because the block's playlist and the fallback have nothing playable
 
+    def origin(self) -> str:
+        """Where the choice came from, for log lines: "playlist 'news', event 'toh'"."""
+        event, block = getattr(self.event, "name", None), getattr(self.block, "name", None)
+        return f"playlist {self.playlist!r}" + (f", event {event!r}" if event else f", block {block!r}" if block else "")
+
 
 @dataclass(frozen=True, slots=True)
 class Occurrence:
