@@ -97,3 +97,13 @@ def test_midnight_to_midnight_is_all_day():
         programme, found = Programme(), list[Problem]()
         parse_programme_file(block_from("00:00", end), Path("w.yaml"), programme, found)
         assert found == [] and [b.name for b in programme.blocks] == ["x"]
+
+
+def test_a_clock_time_out_of_range_says_the_range_and_asks_for_quotes_only_when_yaml_read_no_text():
+    def start(value: str) -> list[str]:
+        return problems(("w.yaml", f"blocks:\n  b: {{start: {value}, end: '10:00', play: music}}\n"))
+
+    clock = 'blocks.b.start must be a clock time from "00:00" to "24:00" like "06:00"'
+    assert start("'25:00'") == [f"w.yaml:2:14: {clock}, not '25:00'"]
+    assert start("25:00") == [f"w.yaml:2:14: {clock}, not '25:00'"]
+    assert start("6") == [f"w.yaml:2:14: {clock} (quote it), not 6"]

@@ -69,7 +69,8 @@ def _times(r: Reader, owner: str) -> dict[str, dt.time]:
         raw = r.raw(key)
         t = parse_clock(str(raw)) if raw is not None else None
         if t is None:
-            r.error((*r.path, key), f'{owner}.{key} must be a clock time like "06:00" (quote it), not {raw!r}')
+            quote = "" if isinstance(raw, str) else " (quote it)"  # YAML read it as something else
+            r.error((*r.path, key), f'{owner}.{key} must be a clock time from "00:00" to "24:00" like "06:00"{quote}, not {raw!r}')
         times[key] = t or dt.time(0)
     start = times["start"]
     # Equal times run a full day from start, which 01:00 to 01:00 rarely means: only midnight to
