@@ -65,7 +65,9 @@ def read_yaml_file(file: FilePath) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError([Problem(str(file), line, 1, f"not UTF-8 text (byte {exc.start + 1:,}); save it as UTF-8")]) from None
+        start = data.rfind(b"\n", 0, exc.start) + 1  # the column in characters, as editors count them
+        column = len(data[start : exc.start].decode("utf-8", errors="replace")) + 1
+        raise ConfigError([Problem(str(file), line, column, f"not UTF-8 text (byte {exc.start + 1:,}); save it as UTF-8")]) from None
 
 
 class Doc:

@@ -8,7 +8,7 @@ import pytest
 from streamer.schedule.programme import PlaylistDef, Programme, load_programme, load_with_files, parse_programme_file
 from streamer.schedule.sources import Rotation, expand_sources, watched_folders
 from streamer.schedule.watch import removed
-from streamer.yamldoc import ConfigError, Problem
+from streamer.yamldoc import ConfigError, Problem, read_yaml_file
 
 FILES = [Path(f"/m/{i}.mp3") for i in range(7)]
 
@@ -153,3 +153,10 @@ def test_overlaps_of_equal_priority_are_warnings_of_the_running_station_too(tmp_
     warnings = load_with_files(tmp_path).warnings
     assert len(warnings) == 1 and warnings[0].startswith(f"{tmp_path / 'p.yaml'}:6: blocks 'a' and 'b' overlap"), warnings
     assert "same priority" in warnings[0]
+
+
+def test_a_byte_that_is_not_utf8_is_placed_at_its_line_and_column(tmp_path):
+    (tmp_path / "w.yaml").write_bytes("playlists:\n  # é\n  caf".encode() + b"\xe9: {files: [a/]}\n")
+    with pytest.raises(ConfigError) as exc:
+        read_yaml_file(tmp_path / "w.yaml")
+    assert str(exc.value) == f"{tmp_path / 'w.yaml'}:3:6: not UTF-8 text (byte 24); save it as UTF-8"
