@@ -240,3 +240,30 @@ def test_a_fallback_pointed_at_a_missing_folder_leaves_no_dead_air(server_factor
     assert decode_errors(rec.audio, tmp_path)[0] == []
     titles = [fields.get("StreamTitle") for _, fields in rec.block_arrivals if fields.get("StreamTitle")]
     assert titles.count("Band - Short One") >= 2, titles  # aired before the edit and again after it
+
+
+def test_with_nothing_playable_anywhere_the_apis_say_silence_not_the_last_song(server_factory, tones, tmp_path):
+    music = tmp_path / "music"
+    music.mkdir()
+    for name in ("short1.mp3", "short2.flac"):
+        shutil.copy(tones / name, music / name)
+    programme = "timezone: UTC\nplaylists:\n  music: {{files: ['{}'], order: sequential}}\nfallback: music\n"
+    server = server_factory(programme.format(music), mounts=MOUNT)
+    station_yaml = tmp_path / "playlists" / "station.yaml"
+    time.sleep(1)
+    station_yaml.write_text(programme.format(tmp_path / "gone"))
+    shutil.rmtree(music)  # what aired lately is gone too: nothing can stand in
+    deadline = time.monotonic() + 15
+    while json.loads(server.get("/api/nowplaying")[2])["now_playing"] is not None:
+        assert time.monotonic() < deadline, "now_playing still names the last song during the silence"
+        time.sleep(0.5)
+    reasons = [p["reason"] for p in server.status()["problems"]]
+    assert any("silence until a playlist is fixed" in r for r in reasons), reasons
+    music.mkdir()
+    shutil.copy(tones / "short1.mp3", music / "again.mp3")
+    station_yaml.write_text(programme.format(music))
+    deadline = time.monotonic() + 10
+    while (now := json.loads(server.get("/api/nowplaying")[2])["now_playing"]) is None:
+        assert time.monotonic() < deadline, "the fixed playlist did not come on air"
+        time.sleep(0.5)
+    assert now["song"]["title"] == "Short One"

@@ -76,6 +76,8 @@ class OnAir:
         if self.now is not None:
             self.recent.appendleft(self.now)
         self.now = now
+        if self.silent:  # the silence is over (a DJ, a bulletin, a file dropped in)
+            self._stand_in = None
         self.history.append(Played(started, info.path, info.artist, choice.playlist, choice.kind, block))
         where = f"playlist {choice.playlist}" + (f", block {block}" if block else "")
         log.info("now playing %r (%s, %s) from %s", title, choice.kind, where, display_path(info.path))
@@ -99,6 +101,11 @@ class OnAir:
         log.warning("%s", reason)
         self.problem(time.time(), "playlists", reason)
 
+    @property
+    def silent(self) -> bool:
+        """Valid silence airs because nothing at all is playable (not what was announced last)."""
+        return self._stand_in is not None and self._stand_in[1]
+
     def problem(self, when: float, file: str, reason: str) -> None:
         self.problems.append(Problem(when, file, reason))
 
@@ -107,7 +114,7 @@ class OnAir:
     def now_playing(self, now: float) -> dict | None:
         """The item on air, for /api/nowplaying: title, song, kind, where it comes from, progress."""
         playing = self.now
-        if playing is None:
+        if playing is None or self.silent:
             return None
         duration = playing.info.duration
         elapsed = max(0.0, now - playing.started)
