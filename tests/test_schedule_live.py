@@ -239,7 +239,8 @@ def test_a_fallback_pointed_at_a_missing_folder_leaves_no_dead_air(server_factor
     assert len(rec.audio) >= 16000 * (elapsed - 0.5)
     assert decode_errors(rec.audio, tmp_path)[0] == []
     titles = [fields.get("StreamTitle") for _, fields in rec.block_arrivals if fields.get("StreamTitle")]
-    assert titles.count("Band - Short One") >= 2, titles  # aired before the edit and again after it
+    changes = [t for i, t in enumerate(titles) if i == 0 or t != titles[i - 1]]
+    assert changes.count("Band - Short One") >= 2, changes  # aired before the edit and again after it
 
 
 def test_with_nothing_playable_anywhere_the_apis_say_silence_not_the_last_song(server_factory, tones, tmp_path):

@@ -351,3 +351,20 @@ def test_a_choice_says_where_it_came_from_for_the_log():
     t = ts(dt.UTC, 2026, 11, 24, 12)
     assert s.next_choice(t, []).origin() == "playlist 'music', block 'day'"
     assert s.event_choice(p.events[0], t, []).origin() == "playlist 'news', event 'toh'"
+
+
+def test_a_stand_in_is_said_once_per_programme_and_again_when_it_comes_to_silence():
+    from streamer.audio.onair import OnAir
+
+    p = programme("playlists: {music: [m/], ids: [i/]}\nfallback: music\nblocks:\n  day: {start: '00:00', end: '24:00', play: music}\n")
+    noon, onair = ts(dt.UTC, 2026, 11, 24, 12), OnAir()
+    s = Scheduler(p, files({"music": 0, "ids": 2}))
+    for _ in range(3):
+        onair.note_stand_in(s.next_choice(noon, []), s)
+    silent = Scheduler(p, files({"music": 0, "ids": 0}))
+    onair.note_stand_in(silent.next_choice(noon, []), silent)
+    assert [pr.reason for pr in onair.problems] == [
+        "nothing playable in block 'day' (music) or the fallback 'music'; playing playlist 'ids' instead",
+        "nothing playable in block 'day' (music) or the fallback 'music'; nothing else either: silence until a playlist is fixed",
+    ]
+    assert onair.silent

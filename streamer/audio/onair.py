@@ -95,9 +95,10 @@ class OnAir:
         self._stand_in = state
         if state is None:
             return
-        block = f"block {choice.block.name!r}" if choice.block else "the hours outside every block"
+        fallback = getattr(getattr(scheduler, "programme", None), "fallback", None)
+        block = f"block {choice.block.name!r} ({', '.join(choice.block.play)}) or " if choice.block else ""
         instead = f"playing {choice.stand_in} instead" if choice.path else "nothing else either: silence until a playlist is fixed"
-        reason = f"nothing playable in the playlists of {block} or in the fallback; {instead}"
+        reason = f"nothing playable in {block}the fallback {fallback!r}; {instead}"
         log.warning("%s", reason)
         self.problem(time.time(), "playlists", reason)
 
