@@ -368,3 +368,14 @@ def test_a_stand_in_is_said_once_per_programme_and_again_when_it_comes_to_silenc
         "nothing playable in block 'day' (music) or the fallback 'music'; nothing else either: silence until a playlist is fixed",
     ]
     assert onair.silent
+
+
+def test_a_hard_event_with_nothing_to_play_does_not_cut_the_song_on_air():
+    from streamer.audio.cues import Cues
+
+    p = programme("playlists: {music: [m/], news: [n/]}\nfallback: music\nevents:\n  toh: {at: ':00', play: news, start: hard}\n")
+    noon = ts(dt.UTC, 2026, 11, 24, 12)
+    for news_files, cut in ((1, 3600 * 100), (0, None)):
+        cues = Cues(lambda wall: int((wall - noon) * 100))  # 100 samples a second from noon
+        cues.follow(Scheduler(p, files({"music": 3, "news": news_files})), noon + 1)
+        assert cues.cut_at == cut and cues.next is not None  # the event still falls due (and is said)

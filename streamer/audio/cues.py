@@ -48,8 +48,8 @@ class Cues:
         """Where the current item must stop: the next hard event, or a wait-up-to deadline."""
         occ = self.next
         self.cut_at = None
-        if occ is None or occ.event.mode == "soft":
-            return
+        if occ is None or occ.event.mode == "soft" or (self.scheduler and not self.scheduler.has_audio(occ.event)):
+            return  # (an event with nothing to play is said when it falls due; what plays goes on)
         deadline = occ.time + (occ.event.wait if occ.event.mode == "wait" else 0.0)
         self.cut_at = self.sample_at(deadline)
         self.cut_fade = occ.event.fade_out

@@ -113,9 +113,8 @@ class Scheduler:
         return Choice(path, name, "song", block, self._fades_for(name, fades))
 
     def _rescue(self, t: float, history: Sequence[Played]) -> tuple[str, Path, str] | None:
-        """Anything but dead air when the block's playlist and the fallback have nothing playable
-        (a DJ pointed them at a folder that is not there): the other music playlists, then the
-        songs that aired lately, then any playlist at all (jingles, bulletins' files)."""
+        """Anything but dead air when the block's playlist and the fallback have nothing playable:
+        the other blocks' playlists, then songs that aired lately, then any playlist at all."""
         music = [name for block in self.programme.blocks for name in block.play]
         for name in dict.fromkeys(music):
             if (path := self._pick(name, t, history)) is not None:
@@ -207,6 +206,10 @@ class Scheduler:
         if block.jingles.every_songs:
             return songs >= block.jingles.every_songs
         return run_start is not None and t - run_start >= block.jingles.every_minutes * 60
+
+    def has_audio(self, event: Event) -> bool:
+        """Whether `event` has something to play (a hard event with nothing must not cut the song)."""
+        return event.bulletin or any(self.playable(f) for f in getattr(self.rotations.get(event.play), "files", ()))
 
     def _next_playable(self, rotation: Rotation) -> Path | None:
         """The rotation's next file that is not known to be unplayable (None: all of them are)."""
