@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from streamer.schedule.model import LoadedProgramme
 from streamer.schedule.programme import PlaylistDef, Programme, load_programme, load_with_files, parse_programme_file
 from streamer.schedule.sources import Rotation, expand_sources, watched_folders
 from streamer.schedule.watch import removed
@@ -160,3 +161,28 @@ def test_a_byte_that_is_not_utf8_is_placed_at_its_line_and_column(tmp_path):
     with pytest.raises(ConfigError) as exc:
         read_yaml_file(tmp_path / "w.yaml")
     assert str(exc.value) == f"{tmp_path / 'w.yaml'}:3:6: not UTF-8 text (byte 24); save it as UTF-8"
+
+
+def test_an_edit_that_changes_the_watched_folders_is_read_once(tmp_path):
+    import asyncio
+
+    from streamer.schedule.watch import ProgrammeWatcher
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "bb").mkdir()  # a longer name: the edit changes the file's size (its time may not change)
+    (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [a/]}\nfallback: music\n")
+    loads: list[LoadedProgramme] = []
+
+    async def offload(_timeout: float, fn, *args):
+        return fn(*args)
+
+    async def edit_and_look() -> tuple:
+        watcher = ProgrammeWatcher(tmp_path, offload, loads.append)
+        await watcher.first()
+        quiet = await watcher.look()
+        (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [bb/]}\nfallback: music\n")
+        return quiet, await watcher.look(), await watcher.look()
+
+    quiet, changed, again = asyncio.run(edit_and_look())
+    assert not quiet and changed and not again  # the edit is read once, not again at the next look
+    assert [ld.watched for ld in loads] == [[tmp_path / "a"], [tmp_path / "bb"]]

@@ -94,6 +94,7 @@ class LoadedProgramme:
     files: dict[str, list[Path]]
     warnings: list[str]
     watched: list[Path]
+    watched_stamp: tuple = ()  # the watched folders' stamp (sources.stamp), taken before they were read
 
 
 def block_active(block: Block, local: dt.datetime) -> bool:

@@ -34,7 +34,7 @@ from typing import Any
 from ..yamldoc import ConfigError, Doc, Problem, Reader, read_yaml_file
 from .entries import read_block, read_event, read_fades, read_playlist
 from .model import Block, Event, Fades, LoadedProgramme, PlaylistDef, Programme
-from .sources import expand_sources, watched_folders
+from .sources import expand_sources, stamp, watched_folders
 from .timeline import overlaps
 
 # The model's classes are importable from here too, where callers and tests have found them.
@@ -170,10 +170,12 @@ def load_with_files(folder: Path) -> LoadedProgramme:
     files: dict[str, list[Path]] = {}
     warnings: list[str] = []
     watched: set[Path] = set()
+    for spec in programme.playlists.values():
+        watched.update(watched_folders(spec))
+    watched_stamp = stamp(watched)  # before the folders are read: a change while reading reloads again
     for name, spec in programme.playlists.items():
         files[name], w = expand_sources(spec)
         warnings += w
-        watched.update(watched_folders(spec))
     # what `streamer check` fails on, said by the running station too (it plays the first-defined)
     warnings += [f"{o.b.where.file}:{o.b.where.line}: {o.describe()}" for o in overlaps(programme) if o.ambiguous]
-    return LoadedProgramme(programme, files, warnings, sorted(watched))
+    return LoadedProgramme(programme, files, warnings, sorted(watched), watched_stamp)

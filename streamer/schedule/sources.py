@@ -8,7 +8,7 @@ import os
 import random
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,18 @@ def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
             warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} {why}")
         files.extend(found)
     return files, warnings
+
+
+def stamp(paths: Iterable[Path]) -> tuple:
+    """Names, change times and sizes of `paths` (those that exist): what a reload depends on."""
+    entries = []
+    for f in sorted(paths):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        entries.append((str(f), st.st_mtime_ns, st.st_size))
+    return tuple(entries)
 
 
 def watched_folders(spec: PlaylistDef) -> list[Path]:

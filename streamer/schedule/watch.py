@@ -22,6 +22,7 @@ from ..wire.text import display_path
 from ..yamldoc import ConfigError, Problem
 from .model import LoadedProgramme
 from .programme import load_with_files
+from .sources import stamp
 
 log = logging.getLogger("streamer")
 
@@ -50,8 +51,10 @@ class ProgrammeWatcher:
 
     async def first(self) -> None:
         """The programme the station starts with (a broken one stops the start)."""
-        self._take(await self.load())
-        self._signature = await asyncio.to_thread(self.signature)
+        files = await asyncio.to_thread(self._yaml_stamp)
+        loaded = await self.load()
+        self._take(loaded)
+        self._signature = (files, loaded.watched_stamp)
 
     def _take(self, loaded: LoadedProgramme) -> None:
         self._watched = loaded.watched
@@ -63,39 +66,43 @@ class ProgrammeWatcher:
 
     def signature(self) -> tuple:
         """What a reload depends on: the YAML files, and the listings of the folders they use."""
-        entries = []
+        return self._yaml_stamp(), stamp(self._watched)
+
+    def _yaml_stamp(self) -> tuple:
         try:
-            for f in sorted([*self.folder.glob("*.yaml"), *self.folder.glob("*.yml"), *self._watched]):
-                try:
-                    st = f.stat()
-                except OSError:
-                    continue
-                entries.append((str(f), st.st_mtime_ns, st.st_size))
+            return stamp([*self.folder.glob("*.yaml"), *self.folder.glob("*.yml")])
         except OSError:
-            pass
-        return tuple(entries)
+            return ()
 
     async def run(self) -> None:
         """Reload on every change (run by the station's supervisor)."""
         while True:
             await sleep_on_grid(INTERVAL)
-            signature = await asyncio.to_thread(self.signature)
-            if signature == self._signature:
-                continue
-            self._signature = signature
-            try:
-                loaded = await self.load()
-            except ConfigError as exc:
-                errors = [str(p) for p in exc.problems]
-                self.state = {**self.state, "ok": False, "errors": errors, "failed_at": time.time()}
-                for line in errors:
-                    log.error("playlists not reloaded, keeping the last good programme: %s", line)
-                continue
-            before = self._names
-            self._take(loaded)
-            gone = removed(before, self._names)
-            self.state["removed"] = gone
-            log.info("playlists reloaded: %s%s", ", ".join(f.name for f in loaded.programme.files), f" (removed: {gone})" if gone else "")
+            await self.look()
+
+    async def look(self) -> bool:
+        """Read the programme again if anything it depends on changed (True if it did)."""
+        signature = await asyncio.to_thread(self.signature)
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        try:
+            loaded = await self.load()
+        except ConfigError as exc:
+            errors = [str(p) for p in exc.problems]
+            self.state = {**self.state, "ok": False, "errors": errors, "failed_at": time.time()}
+            for line in errors:
+                log.error("playlists not reloaded, keeping the last good programme: %s", line)
+            return True
+        before = self._names
+        self._take(loaded)
+        # the folders as the load found them: an edit that changes which folders are watched
+        # is not read a second time at the next look (the log said "reloaded" twice)
+        self._signature = (signature[0], loaded.watched_stamp)
+        gone = removed(before, self._names)
+        self.state["removed"] = gone
+        log.info("playlists reloaded: %s%s", ", ".join(f.name for f in loaded.programme.files), f" (removed: {gone})" if gone else "")
+        return True
 
 
 def removed(before: dict[str, list[str]], after: dict[str, list[str]]) -> str:
