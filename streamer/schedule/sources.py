@@ -26,8 +26,9 @@ def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
     warnings: list[str] = []
     for source in spec.sources:
         found = _expand(spec.base, source)
-        if not found:
-            why = "no such folder" if _missing_folder(spec.base, source) else "matches no audio files"
+        missing = not _is_glob(source) and not source_target(spec.base, source).exists()
+        if not found or missing:  # a named file that is not there stays listed: it may come (watched)
+            why = "no such folder" if _missing_folder(spec.base, source) else "file not found" if missing else "matches no audio files"
             warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} {why}")
         files.extend(found)
     return files, warnings
@@ -59,6 +60,8 @@ def watched_folders(spec: PlaylistDef) -> list[Path]:
             out.extend(sorted(d for d, _ in _walk(target)))
         elif target.suffix.lower() in (".m3u", ".m3u8"):
             out.append(target)
+        elif not target.exists():  # a folder or file still to come: the listing it will appear in
+            out.append(next((a for a in target.parents if a.is_dir()), Path("/")))
     return out
 
 
@@ -149,20 +152,20 @@ def _glob(target: Path) -> list[Path]:
     return sorted(found)
 
 
-def _target(base: Path, source: str) -> Path:
+def source_target(base: Path, source: str) -> Path:
     target = Path(source).expanduser()
     return target if target.is_absolute() else base / target
 
 
 def _missing_folder(base: Path, source: str) -> bool:
     """A source naming a folder (or anything but an audio file or M3U) that does not exist."""
-    target = _target(base, source)
+    target = source_target(base, source)
     named_file = target.suffix.lower() in AUDIO_EXTENSIONS | {".m3u", ".m3u8"} and not source.endswith("/")
     return not _is_glob(source) and not named_file and not target.exists()
 
 
 def _expand(base: Path, source: str) -> list[Path]:
-    target = _target(base, source)
+    target = source_target(base, source)
     if _missing_folder(base, source):
         return []  # not one "file" the decoder fails on: nothing, and expand_sources says why
     if _is_glob(source):
