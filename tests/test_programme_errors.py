@@ -39,14 +39,14 @@ WEEK = 'blocks:\n  daytime: {start: "10:00", end: "18:00", play: music}\nevents:
 def test_a_block_or_event_in_two_files_names_both_places():
     got = problems(("playlists.yaml", PLAYLISTS + "fallback: music\n"), ("week.yaml", WEEK), ("week-backup.yaml", WEEK))
     assert got == [
-        "week-backup.yaml:2:3: block 'daytime' is already defined at week.yaml:2:3",
-        "week-backup.yaml:4:3: event 'toh' is already defined at week.yaml:4:3",
+        "week-backup.yaml:2:3: block 'daytime' is defined twice, here and at week.yaml:2:3: remove one, or rename it",
+        "week-backup.yaml:4:3: event 'toh' is defined twice, here and at week.yaml:4:3: remove one, or rename it",
     ]
 
 
 def test_a_playlist_in_two_files_names_the_first_without_a_trailing_colon():
     got = problems(("a.yaml", PLAYLISTS), ("b.yaml", "playlists:\n  talk: {files: [t/]}\n  ids: {files: [j/]}\n"))
-    assert got == ["b.yaml:3:3: playlist 'ids' is already defined at a.yaml:3:3"]
+    assert got == ["b.yaml:3:3: playlist 'ids' is defined twice, here and at a.yaml:3:3: remove one, or rename it"]
 
 
 def block_playing(play: str) -> str:

@@ -79,7 +79,8 @@ def parse_programme_file(text: str, file: Path, programme: Programme, problems: 
         for name, body in raw.items():
             first = _defined(programme, key, str(name))
             if first is not None:  # a copied file would otherwise play every block and event twice
-                top.error((key, name), f"{KINDS[key]} {str(name)!r} is already defined at {first.place}", key=True)
+                twice = f"{KINDS[key]} {str(name)!r} is defined twice, here and at {first.place}: remove one, or rename it"
+                top.error((key, name), twice, key=True)
             else:
                 _add(doc, key, str(name), body, file, programme, problems)
     fallback = top.get("fallback", str, None)
