@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def nowplaying(station: Station, base_url: str = "") -> dict:
     """The public metadata document (schema 1): what the website and apps read."""
-    base = base_url or station.base_url("")  # pushed (SSE, webhooks): public_url, else the listening address
+    base = base_url or _pushed_base(station)
     onair, config = station.feeder.onair, station.config
     mounts = [
         {"mount": m.path, "listen_url": base + m.path, "format": m.info.content_type, "bitrate": m.info.bitrate,
@@ -65,6 +65,13 @@ def playing_next(station: Station, now: float) -> dict | None:
         "block": choice.block.name if choice.block else None,
         "start": iso_utc(at),
     }
+
+
+def _pushed_base(station: Station) -> str:
+    """Links in what is pushed (SSE, webhooks), with no request to take a Host from: public_url,
+    else the address the station listens on; relative for a wildcard one (0.0.0.0 is no link)."""
+    wildcard = station.address is not None and station.address[0] in ("0.0.0.0", "::")
+    return station.config.public_url or ("" if wildcard else station.base_url(""))
 
 
 def hls_view(station: Station, base: str) -> dict | None:
