@@ -429,3 +429,38 @@ def test_mount_users_and_a_live_slot_reserved_for_its_dj(server_factory, tones):
 
 def start_with(server_factory, playlist: str, mounts: str, extra: str):
     return server_factory(playlist, mounts=mounts, config_extra=extra)
+
+
+def test_a_source_whose_bytes_never_decode_is_dropped_and_frees_the_live_mount(server_factory, tones):
+    """Bytes that keep coming but never decode (garbage, or Ogg sent as audio/mpeg) must not hold
+    the live mount against the real DJ: after source_timeout the source is dropped, with why."""
+    import random
+
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    server = server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=USERS, server_extra="source_timeout: 3")
+    good = base64.b64encode(b"source:test-source-pw").decode()
+    head = f"PUT /live HTTP/1.1\r\nAuthorization: Basic {good}\r\nContent-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n"
+    garbage = socket.create_connection(("127.0.0.1", server.port))
+    garbage.sendall(head.encode())
+    garbage.settimeout(5)
+    answer = b""
+    while answer.count(b"\r\n\r\n") < 2:
+        answer += garbage.recv(100)
+    assert b"HTTP/1.0 200 OK" in answer
+    noise, started, dropped = random.Random(7), time.monotonic(), None
+    with contextlib.suppress(OSError):
+        while time.monotonic() - started < 12:
+            garbage.sendall(noise.randbytes(4000))  # 32 kB/s: a 256 kbit/s "stream"
+            time.sleep(0.125)
+    dropped = time.monotonic() - started
+    garbage.close()
+    assert dropped < 8, f"still connected after {dropped:.1f} s"
+    assert "nothing in 3 s of their stream decodes as audio/mpeg" in server.log_text()
+    again = socket.create_connection(("127.0.0.1", server.port))  # the mount is free for the real DJ
+    again.sendall(head.encode())
+    again.settimeout(5)
+    answer = b""
+    while answer.count(b"\r\n\r\n") < 2 and (more := again.recv(100)):
+        answer += more
+    assert b"HTTP/1.0 200 OK" in answer, answer
+    again.close()

@@ -7,6 +7,7 @@ station mount then carries the DJ in its own format, and no listener reconnects.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from ..aio import background
@@ -26,13 +27,26 @@ def take_over(feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, 
     source.tap_full = live.full
     source.on_gone = live.end
     source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata, Ogg comments
-    background(_when_audible(feeder, live, source.address, config), f"live takeover by {name}")
+    background(_when_audible(feeder, live, source, config), f"live takeover by {name}")
 
 
-async def _when_audible(feeder: Feeder, live: LiveInput, address: str, config: Config) -> None:
+async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnection, config: Config) -> None:
+    address = source.address
     try:
         await live.start()
-        if not await live.first_audio(int(config.sample_rate * 0.1) * frame_bytes(config.channels)):
+        first = live.first_audio(int(config.sample_rate * 0.1) * frame_bytes(config.channels))
+        try:
+            audible = await asyncio.wait_for(first, config.source_timeout)
+        except TimeoutError:  # bytes keep coming and none decode: it must not hold the live mount
+            kind = live.content_type or "audio"
+            log.warning(
+                "live: %s from %s: nothing in %g s of their stream decodes as %s (is the encoder set to another format?); dropped",
+                live.name, address, config.source_timeout, kind,
+            )  # fmt: skip
+            await live.close()
+            source.close()
+            return
+        if not audible:
             log.warning("live: %s from %s sent nothing that decodes; the schedule plays on", live.name, address)
             await live.close()
             return
