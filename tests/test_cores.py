@@ -263,3 +263,38 @@ def test_web_handlers_refuse_without_credentials_and_from_other_sites(tmp_path):
     assert ok.status == 202 and station.bulletins == 1
     gone = call(station, admin.killsource, "GET", "/admin/killsource?mount=/nope", ADMIN)
     assert gone.status == 400 and "Source does not exist: /nope" in gone.text
+
+
+def test_a_link_that_ends_as_soon_as_it_connects_backs_off_and_forgets_old_errors(caplog):
+    """An upstream that answers 200 with a few bytes and hangs up must not be hammered once a
+    second: the back-off only starts again from 1 s after a connection that lasted."""
+    import logging
+
+    from streamer.sources.link import Link
+
+    class Brief(Link):
+        what = "relay /x ← http://up/"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.last_error = "[Errno 111] Connection refused"  # from before it came up
+            self.seen: list[str] = []
+
+        async def once(self) -> None:
+            self.up()
+            self.seen.append(self.last_error)
+
+    async def three_connects(link: Brief) -> None:
+        task = asyncio.create_task(link.run())
+        for _ in range(200):  # 10 s at most
+            if len(link.seen) >= 3 or task.done():
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+    link = Brief()
+    with caplog.at_level(logging.WARNING, logger="streamer.sources"):
+        asyncio.run(three_connects(link))
+    assert link.seen == ["", "", ""]  # connected: no stale error in /api/status
+    waits = [r.getMessage().rsplit("reconnecting in ", 1)[1] for r in caplog.records]
+    assert waits[:2] == ["1 s", "2 s"], waits

@@ -9,6 +9,7 @@ import logging
 log = logging.getLogger("streamer.sources")
 
 FAILURES = (OSError, ConnectionError, ValueError, TimeoutError, asyncio.IncompleteReadError)
+STABLE = 10.0  # seconds a connection must last before the back-off starts again from 1 s
 
 
 class Link:
@@ -24,16 +25,25 @@ class Link:
         """One connection, until it ends (returns) or fails (raises one of FAILURES)."""
         raise NotImplementedError
 
+    def up(self) -> None:
+        """The connection is made (and what went wrong before is over)."""
+        self.connected = True
+        self.connects += 1
+        self.last_error = ""
+
     async def run(self) -> None:
         """Connect, and connect again after every end or failure (run by the station's supervisor)."""
         backoff = 1.0
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             try:
                 await self.once()
-                backoff = 1.0
                 self.last_error = "the other side ended the stream"
             except FAILURES as exc:
                 self.last_error = str(exc) or type(exc).__name__
+            if loop.time() - started >= STABLE:
+                backoff = 1.0  # it worked for a while: try again at once; a link that ends at once backs off
             self.connected = False
             self.failures += 1
             log.warning("%s: %s; reconnecting in %g s", self.what, self.last_error, backoff)

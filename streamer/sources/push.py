@@ -66,8 +66,7 @@ class PushTarget(Link):
             writer.close()
             first_line = answer.split(b"\r\n", 1)[0].decode("latin-1")[:100]
             raise ConnectionError(f"refused: {first_line}")
-        self.connects += 1
-        self.connected = True
+        self.up()
         self.last_error = ""
         log.info("push %s → %s: connected", self.mount.path, self.safe_url)
         transport = writer.transport

@@ -58,8 +58,7 @@ class RelayPull(Link):
             content_type = headers.get("content-type", "audio/mpeg").split(";")[0].strip()
             mount = self.mount = self.make_mount(self.path, content_type, ice)
             mount.source = self
-            self.connected = True
-            self.connects += 1
+            self.up()
             log.info("relay %s ← %s: connected (%s)", self.path, self.url, content_type)
             metaint = int(headers.get("icy-metaint", "0") or 0)
             icy = IcyReader(metaint) if metaint else None
