@@ -205,6 +205,9 @@ def test_source_errors_as_icecast_answers_them(server_factory, tones):
     second = raw_request(port, f"SOURCE /busy HTTP/1.0\r\nAuthorization: Basic {good}\r\nContent-Type: audio/mpeg\r\n\r\n".encode())
     assert second.startswith(b"HTTP/1.0 403") and b"Mountpoint in use" in second
     first.close()
+    logged = server.log_text()  # each 403 is in the log too, for the operator a DJ calls
+    assert "source source on /busy from 127.0.0.1 refused: Mountpoint in use" in logged
+    assert "source source on /x from 127.0.0.1 refused: No Content-type given" in logged
 
 
 def test_chunked_put_which_icecast_cannot_take(server_factory, tones, tmp_path):

@@ -83,7 +83,8 @@ class SourceDesk:
         self.logins.succeeded(address)
         content_type = head.header("content-type").split(";")[0].strip().lower()
         refusal = refusal or self.refused(head.path, content_type)
-        if refusal:
+        if refusal:  # logged too: a DJ's "403" is the operator's question next
+            log.warning("source %s on %s from %s refused: %s", who, head.path[:100], address, refusal)
             return Reply(error_response(403, refusal, http_date()))
         self._connect(head, transport, body, address, content_type, who)
         return None
