@@ -27,7 +27,7 @@ def check_programme(config: Config, programme: Programme) -> int:
         for f in found:
             named.append((where, f))
             if not f.is_file():
-                if f not in said or f.exists():
+                if f.exists() or f not in said:  # not already said: an M3U's entry, or no regular file
                     problems.append(f"{where}: {f}: file not found")
             elif not os.access(f, os.R_OK):
                 problems.append(f"{where}: {f}: not readable")
@@ -44,9 +44,7 @@ def check_programme(config: Config, programme: Programme) -> int:
                 )
     notes = library_notes
     for o in overlaps(programme):
-        where = o.b.where
-        line = f"{where.file}:{where.line}: {o.describe()}"
-        (problems if o.ambiguous else notes).append(line)
+        (problems if o.ambiguous else notes).append(o.located())
     for line in problems:
         print(line, file=sys.stderr)
     if problems:

@@ -112,15 +112,17 @@ def _add(doc: Doc, key: str, name: str, body: Any, file: Path, programme: Progra
         programme.events.append(e)
 
 
+def _tip(name: str, playlists: dict[str, PlaylistDef]) -> str:
+    """The playlist a misspelt name probably meant, else the ones there are."""
+    hint = difflib.get_close_matches(name, list(playlists), n=1)
+    return f"did you mean {hint[0]!r}?" if hint else f"playlists: {', '.join(playlists) or 'none'}"
+
+
 def _check_references(programme: Programme, problems: list[Problem]) -> None:
     names = programme.playlists
 
     def missing(name: str, where: Problem, what: str) -> None:
-        import difflib
-
-        hint = difflib.get_close_matches(name, list(names), n=1)
-        tip = f" (did you mean {hint[0]!r}?)" if hint else f" (playlists: {', '.join(names) or 'none'})"
-        problems.append(Problem(where.file, where.line, where.column, f"{what} plays {name!r}, which is not a playlist{tip}"))
+        problems.append(replace(where, message=f"{what} plays {name!r}, which is not a playlist ({_tip(name, names)})"))
 
     for b in programme.blocks:
         for name in b.play:
@@ -155,9 +157,8 @@ def load_programme(folder: Path) -> Programme:
                 Problem(str(programme.files[0]), 1, 1, "no fallback: add 'fallback: PLAYLIST' so the station never goes silent")
             )
         elif programme.fallback not in programme.playlists:
-            hint = difflib.get_close_matches(programme.fallback, list(programme.playlists), n=1)
-            tip = f"did you mean {hint[0]!r}?" if hint else f"have: {', '.join(programme.playlists)}"
             at = programme.fallback_where or Problem(str(folder), 1, 1, "")
+            tip = _tip(programme.fallback, programme.playlists)
             problems.append(replace(at, message=f"fallback {programme.fallback!r} is not a playlist ({tip})"))
         _check_references(programme, problems)
     if problems:
@@ -178,5 +179,5 @@ def load_with_files(folder: Path) -> LoadedProgramme:
         files[name], w = expand_sources(spec)
         warnings += w
     # what `streamer check` fails on, said by the running station too (it plays the first-defined)
-    warnings += [f"{o.b.where.file}:{o.b.where.line}: {o.describe()}" for o in overlaps(programme) if o.ambiguous]
+    warnings += [o.located() for o in overlaps(programme) if o.ambiguous]
     return LoadedProgramme(programme, files, warnings, sorted(watched), watched_stamp)

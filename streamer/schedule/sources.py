@@ -25,10 +25,12 @@ def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
     files: list[Path] = []
     warnings: list[str] = []
     for source in spec.sources:
-        found = _expand(spec.base, source)
-        missing = not _is_glob(source) and not source_target(spec.base, source).exists()
-        if not found or missing:  # a named file that is not there stays listed: it may come (watched)
-            why = "no such folder" if _missing_folder(spec.base, source) else "file not found" if missing else "matches no audio files"
+        absent = _absent(spec.base, source)
+        # a folder that is not there holds nothing; a named file that is not there stays listed
+        # (it may come: where it would appear is watched) and the decoder says if it has not
+        found = [] if absent == "folder" else _expand(spec.base, source)
+        why = {"folder": "no such folder", "file": "file not found"}.get(absent) or ("" if found else "matches no audio files")
+        if why:
             warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} {why}")
         files.extend(found)
     return files, warnings
@@ -157,17 +159,18 @@ def source_target(base: Path, source: str) -> Path:
     return target if target.is_absolute() else base / target
 
 
-def _missing_folder(base: Path, source: str) -> bool:
-    """A source naming a folder (or anything but an audio file or M3U) that does not exist."""
+def _absent(base: Path, source: str) -> str:
+    """What a source names that is not there: "file" (an audio file or M3U), "folder" (anything
+    else), or "" when it is there or is a glob."""
     target = source_target(base, source)
+    if _is_glob(source) or target.exists():
+        return ""
     named_file = target.suffix.lower() in AUDIO_EXTENSIONS | {".m3u", ".m3u8"} and not source.endswith("/")
-    return not _is_glob(source) and not named_file and not target.exists()
+    return "file" if named_file else "folder"
 
 
 def _expand(base: Path, source: str) -> list[Path]:
     target = source_target(base, source)
-    if _missing_folder(base, source):
-        return []  # not one "file" the decoder fails on: nothing, and expand_sources says why
     if _is_glob(source):
         return _glob(target)
     if target.is_dir():
@@ -175,7 +178,7 @@ def _expand(base: Path, source: str) -> list[Path]:
         return sorted(Path(e.path) for e in entries if Path(e.name).suffix.lower() in AUDIO_EXTENSIONS and _regular_file(e))
     if target.suffix.lower() in (".m3u", ".m3u8"):
         return _read_m3u(target)
-    return [target]  # a missing file is kept: the decoder reports it when its turn comes
+    return [target]  # a missing file is kept (see expand_sources)
 
 
 def _read_m3u(file: Path) -> list[Path]:

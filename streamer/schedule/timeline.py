@@ -25,6 +25,10 @@ class Overlap:
     def ambiguous(self) -> bool:
         return self.a.priority == self.b.priority
 
+    def located(self) -> str:
+        """FILE:LINE of the later block, then what is wrong: how check and a reload say it."""
+        return f"{self.b.where.file}:{self.b.where.line}: {self.describe()}"
+
     def describe(self) -> str:
         if self.ambiguous:
             return (

@@ -67,7 +67,6 @@ class PushTarget(Link):
             first_line = answer.split(b"\r\n", 1)[0].decode("latin-1")[:100]
             raise ConnectionError(f"refused: {first_line}")
         self.up()
-        self.last_error = ""
         log.info("push %s → %s: connected", self.mount.path, self.safe_url)
         transport = writer.transport
         buffer = self.mount.buffer
