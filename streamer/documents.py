@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .library.tags import title_from_name
+from .wire.http import WILDCARDS
 from .wire.text import iso_utc
 
 log = logging.getLogger("streamer.api")
@@ -70,7 +71,7 @@ def playing_next(station: Station, now: float) -> dict | None:
 def _pushed_base(station: Station) -> str:
     """Links in what is pushed (SSE, webhooks), with no request to take a Host from: public_url,
     else the address the station listens on; relative for a wildcard one (0.0.0.0 is no link)."""
-    wildcard = station.address is not None and station.address[0] in ("0.0.0.0", "::")
+    wildcard = station.address is not None and station.address[0] in WILDCARDS
     return station.config.public_url or ("" if wildcard else station.base_url(""))
 
 

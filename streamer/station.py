@@ -62,7 +62,7 @@ from .stream.mount import Mount
 from .supervise import Supervisor
 from .ticks import sleep_on_grid
 from .web.app import make_app
-from .wire.http import RequestHead, error_response, health_response, safe_host
+from .wire.http import WILDCARDS, RequestHead, error_response, health_response, safe_host
 from .wire.icecast import dumps
 
 log = logging.getLogger("streamer")
@@ -150,7 +150,8 @@ class Station:
         if len(self.events.subscribers) >= self.events.limit:
             return Reply(error_response(503, "server busy: too many event subscribers", http_date()))
         transport.write(sse_head(http_date()))
-        self.events.subscribe(transport, address, format_event("nowplaying", self.nowplaying(self.base_url(head.header("host")))))
+        base = self.base_url(head.header("host"), transport.get_extra_info("sockname"))
+        self.events.subscribe(transport, address, format_event("nowplaying", self.nowplaying(base)))
         return None
 
     def hls_answer(self, head: RequestHead, address: str) -> bytes:
@@ -174,15 +175,18 @@ class Station:
 
     # --- the web side's StationPort ------------------------------------------------------------------
 
-    def base_url(self, host_header: str) -> str:
+    def base_url(self, host_header: str, local: tuple | None = None) -> str:
         """The base for links in answers: the configured public URL, else the request's Host
-        (when it is a plain host name or address), else the address we listen on."""
+        (when it is a plain host name or address), else the address the request came in on
+        (`local`, the socket's own: on a wildcard listener 0.0.0.0 would be no address to
+        follow), else the address we listen on."""
         if self.config.public_url:
             return self.config.public_url
         host = safe_host(host_header)
-        if host is None and self.address is not None:
-            address, port = self.address
-            host = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
+        for candidate in (local, self.address):
+            if host is None and candidate and candidate[0] not in WILDCARDS:
+                address, port = candidate[0], candidate[1]
+                host = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
         return f"http://{host or 'localhost'}"
 
     def mount(self, path: str) -> Mount | None:

@@ -115,7 +115,7 @@ class Server:
 
 DEFAULT_CONFIG = """
 station: {{name: Test Radio, description: tests, genre: Test}}
-server: {{host: 127.0.0.1, port: {port}, log_level: info, fanout_interval: 0.1{server_extra}}}
+server: {{host: {host}, port: {port}, log_level: info, fanout_interval: 0.1{server_extra}}}
 audio: {{sample_rate: 44100, channels: 2}}
 mounts:
 {mounts}
@@ -135,11 +135,12 @@ def start_server(
     env: dict[str, str] | None = None,
     wrapper: tuple[str, ...] = (),
     server_extra: str = "",
+    host: str = "127.0.0.1",
 ) -> Server:
     """The real server as its own process; `wrapper` runs it under e.g. prlimit, `env` adds to its environment."""
     for attempt in range(3):  # another test worker may take the free port before the server binds it
         try:
-            return _start_server(tmp, playlist_yaml, mounts, config_extra, wait_on_air, env, wrapper, server_extra)
+            return _start_server(tmp, playlist_yaml, mounts, config_extra, wait_on_air, env, wrapper, server_extra, host)
         except PortTaken:
             if attempt == 2:
                 raise
@@ -152,13 +153,14 @@ class PortTaken(AssertionError):
 
 def _start_server(
     tmp: Path, playlist_yaml: str, mounts: str, config_extra: str, wait_on_air: bool, env: dict[str, str] | None,
-    wrapper: tuple[str, ...], server_extra: str,
+    wrapper: tuple[str, ...], server_extra: str, host: str,
 ) -> Server:  # fmt: skip
     port = free_port()
     (tmp / "playlists").mkdir(exist_ok=True)
     (tmp / "playlists" / "station.yaml").write_text(playlist_yaml)
     config = tmp / "config.yaml"
-    config.write_text(DEFAULT_CONFIG.format(port=port, mounts=mounts, server_extra=server_extra and ", " + server_extra) + config_extra)
+    extra = server_extra and ", " + server_extra
+    config.write_text(DEFAULT_CONFIG.format(host=host, port=port, mounts=mounts, server_extra=extra) + config_extra)
     log = tmp / "server.log"
     proc = subprocess.Popen(
         [*wrapper, sys.executable, "-m", "streamer", "serve", "--config", str(config)],

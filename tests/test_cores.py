@@ -202,7 +202,7 @@ class PlainStation:
     def nowplaying(self, base_url: str) -> dict:
         return {"schema": 1, "base": base_url}
 
-    def base_url(self, host_header: str) -> str:
+    def base_url(self, host_header: str, local: tuple | None = None) -> str:
         return f"http://{host_header or 'localhost'}"
 
     def mount(self, path: str) -> Mount | None:

@@ -258,8 +258,10 @@ def test_with_nothing_playable_anywhere_the_apis_say_silence_not_the_last_song(s
     while json.loads(server.get("/api/nowplaying")[2])["now_playing"] is not None:
         assert time.monotonic() < deadline, "now_playing still names the last song during the silence"
         time.sleep(0.5)
-    reasons = [p["reason"] for p in server.status()["problems"]]
+    status = server.status()
+    reasons = [p["reason"] for p in status["problems"]]
     assert any("silence until a playlist is fixed" in r for r in reasons), reasons
+    assert status["now_playing"] is None  # the operator's view agrees with the listeners'
     music.mkdir()
     shutil.copy(tones / "short1.mp3", music / "again.mp3")
     station_yaml.write_text(programme.format(music))

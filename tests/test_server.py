@@ -153,6 +153,24 @@ def test_icecast_wire_shape(server_factory, media):
     assert server.get("/healthz")[0] == 200
 
 
+STRONG = {"STREAMER_SOURCE_PASSWORD": "Src-8f2kq", "STREAMER_ADMIN_PASSWORD": "Adm-8f2kq", "STREAMER_RELAY_PASSWORD": "Rel-8f2kq"}
+
+
+def test_links_without_a_host_header_name_the_address_the_request_came_in_on(server_factory, media):
+    """On a wildcard listener (host: 0.0.0.0) an HTTP/1.0 request with no Host header got links
+    to http://0.0.0.0:PORT, which no player can follow: the request's own socket address is used."""
+    server = server_factory(sequential("a.mp3", media=media), host="0.0.0.0", env=STRONG)
+    want = f"http://127.0.0.1:{server.port}/main".encode()
+    m3u = raw_request(server.port, b"GET /main.m3u HTTP/1.0\r\n\r\n")
+    assert re.match(rb"HTTP/1.[01] 200", m3u) and m3u.rstrip().endswith(want), m3u
+    stats = raw_request(server.port, b"GET /status-json.xsl HTTP/1.0\r\n\r\n")
+    assert b'"listenurl":"' + want + b'"' in stats and b"0.0.0.0" not in stats
+    named = raw_request(server.port, b"GET /main.m3u HTTP/1.0\r\nHost: radio.example:8000\r\n\r\n")
+    assert named.rstrip().endswith(b"http://radio.example:8000/main")  # a Host header still wins
+    for answer in (m3u, stats, raw_request(server.port, b"GET /nope/api HTTP/1.0\r\n\r\n")):  # aiohttp's answers too
+        assert b"\r\nServer: streamer\r\n" in answer and b"aiohttp" not in answer
+
+
 def test_listener_limits(server_factory, media):
     server = server_factory(sequential("a.mp3", media=media), mounts="  /main: {bitrate: 64, max_listeners: 2}")
     socks = []

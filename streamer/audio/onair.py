@@ -138,9 +138,10 @@ class OnAir:
         ]
 
     def now_status(self) -> dict | None:
-        """The item on air, for /api/status (the operator's view: file, playlist, block)."""
+        """The item on air, for /api/status (the operator's view: file, playlist, block); None
+        while silence airs, as in now_playing()."""
         playing = self.now
-        if playing is None:
+        if playing is None or self.silent:
             return None
         info = playing.info
         return {

@@ -26,9 +26,9 @@ def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
     warnings: list[str] = []
     for source in spec.sources:
         absent = _absent(spec.base, source)
-        # a folder that is not there holds nothing; a named file that is not there stays listed
-        # (it may come: where it would appear is watched) and the decoder says if it has not
-        found = [] if absent == "folder" else _expand(spec.base, source)
+        # what is not there holds nothing (a hard event with only a missing file must not cut the
+        # song on air for it); where it would appear is watched, so when it comes it is listed
+        found = [] if absent else _expand(spec.base, source)
         why = {"folder": "no such folder", "file": "file not found"}.get(absent) or ("" if found else "matches no audio files")
         if why:
             warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} {why}")

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from ..wire.http import SERVER
 from ..wire.text import safe_text
 from . import admin, assets, control, newsroom, pages, reports, status
 from .port import STATION, StationPort
@@ -18,6 +19,7 @@ async def _close_after_answer(request: web.Request, response: web.StreamResponse
     front door and its head timeout (and a stream asked for next reaches the door directly)."""
     response.force_close()
     response.headers["Connection"] = "close"  # said, so no client counts on reusing it
+    response.headers["Server"] = SERVER  # the stream answers' name, not aiohttp's and Python's versions
 
 
 @web.middleware

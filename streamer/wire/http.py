@@ -16,6 +16,7 @@ from .text import safe_text
 
 MAX_HEAD = 16384
 SERVER = "streamer"
+WILDCARDS = ("0.0.0.0", "::", "")  # listening addresses that are no address to link to
 
 REASONS = {
     200: "OK",
