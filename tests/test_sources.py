@@ -413,6 +413,9 @@ def test_mount_users_and_a_live_slot_reserved_for_its_dj(server_factory, tones):
     refused = source("/live", b"rudo:rudo-pw")
     assert refused.startswith(b"HTTP/1.0 403") and b"tinos-show is reserved for tino" in refused
     assert source("/live", b"rudo:wrong").startswith(b"HTTP/1.0 401")
+    mistyped = source("/liv", b"rudo:rudo-pw")  # was 401, as if the password were wrong
+    assert mistyped.startswith(b"HTTP/1.0 403") and b"DJ accounts stream to /live only, not /liv" in mistyped
+    assert source("/liv", b"rudo:wrong").startswith(b"HTTP/1.0 401")
     assert source("/live", b"tino:tino-pw").startswith(b"HTTP/1.0 200")
 
     # The admin API: a mount's source credentials work for that mount only, admin for all.

@@ -114,7 +114,11 @@ class SourceDesk:
         """(who, "") for good source credentials; (None, "") for bad ones (401); (who, why) when
         the credentials are good but not for this mount or slot now (403)."""
         who = self.user(path, authorization)
-        if who is None or path != self.config.live_mount or self.feeder.scheduler is None:
+        live = self.config.live_mount
+        if who is None and path != live:  # a DJ on a mistyped mount: say where DJs stream, not "who are you?"
+            dj = next((user for user, password in self.config.djs if check_basic(authorization, user, password)), None)
+            return dj, f"DJ accounts stream to {live} only, not {path[:100]}" if dj else ""
+        if who is None or path != live or self.feeder.scheduler is None:
             return who, ""
         block = self.feeder.scheduler.block_at(time.time())
         if block is not None and block.live_djs and who not in block.live_djs:
