@@ -354,12 +354,12 @@ def test_killed_source_moves_its_listeners_to_the_fallback(server_factory, tones
     assert len(rec.audio) > 16000 * 7
 
 
-def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(server_factory, tones, tmp_path):
+def shoutcast_upstream(mp3: bytes):
+    """A SHOUTcast server on a free port that sends `mp3` for 3 s at about real time with an ICY
+    title, then hangs up (on every connection): an upstream that keeps dropping."""
     import socketserver
 
     from streamer.wire.icy import IcyCursor, metadata_block
-
-    mp3 = (tones / "dj.mp3").read_bytes()
 
     class Shoutcast(socketserver.BaseRequestHandler):
         def handle(self):
@@ -367,7 +367,7 @@ def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(serv
             self.request.sendall(b"ICY 200 OK\r\nicy-name:Upstream FM\r\nicy-metaint:8192\r\ncontent-type:audio/mpeg\r\nicy-br:128\r\n\r\n")
             cursor = IcyCursor(8192, 0)
             pos = 0
-            for _ in range(12):  # 3 s at about real time, then hang up (the relay must reconnect)
+            for _ in range(12):
                 for span in cursor.split(pos, pos + 4000, lambda o: metadata_block("Upstream Artist - Upstream Song")):
                     self.request.sendall(mp3[span[0] : span[1]] if isinstance(span, tuple) else span)
                 pos += 4000
@@ -376,6 +376,11 @@ def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(serv
     upstream = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Shoutcast)
     upstream.daemon_threads = True
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    return upstream
+
+
+def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(server_factory, tones, tmp_path):
+    upstream = shoutcast_upstream((tones / "dj.mp3").read_bytes())
     try:
         playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
         extra = USERS + f"relays:\n  - {{mount: /upstream, url: 'http://127.0.0.1:{upstream.server_address[1]}/;stream.mp3'}}\n"
@@ -391,6 +396,25 @@ def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(serv
         assert server.status()["relays"][0]["connects"] >= 2
     finally:
         upstream.shutdown()
+
+
+def test_a_relay_declared_with_a_fallback_keeps_its_listeners_on_air_while_the_upstream_is_away(server_factory, tones, tmp_path):
+    """README: a relay's mount declared `{source: true, fallback: /main}` moves its listeners to
+    /main when the upstream drops (they got no bytes at all before, for as long as it was away)."""
+    upstream = shoutcast_upstream((tones / "dj.mp3").read_bytes())
+    try:
+        playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+        extra = USERS + f"relays:\n  - {{mount: /upstream, url: 'http://127.0.0.1:{upstream.server_address[1]}/;stream.mp3'}}\n"
+        mounts = "  /main: {bitrate: 128}\n  /upstream: {source: true, fallback: /main}"
+        server = server_factory(playlist, mounts=mounts, config_extra=extra)
+        wait_source(server, "/upstream")
+        rec = record(server.port, "/upstream", 6.0)  # the upstream hangs up 3 s after the relay connected
+    finally:
+        upstream.shutdown()
+    titles = [f["StreamTitle"] for _, f in rec.blocks]
+    assert titles[0] == "Upstream Artist - Upstream Song" and "Station - Music" in titles, titles
+    assert decode_errors(rec.audio, tmp_path)[0] == []
+    assert len(rec.audio) > 16000 * 5  # no gap: the bytes went on, from /main
 
 
 def test_mount_users_and_a_live_slot_reserved_for_its_dj(server_factory, tones):
