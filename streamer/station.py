@@ -64,6 +64,7 @@ from .ticks import sleep_on_grid
 from .web.app import make_app
 from .wire.http import WILDCARDS, RequestHead, error_response, health_response, safe_host
 from .wire.icecast import dumps
+from .wire.text import display_path
 
 log = logging.getLogger("streamer")
 
@@ -393,6 +394,8 @@ class Station:
 
     def _adopt(self, loaded: LoadedProgramme) -> None:
         self.feeder.set_programme(loaded.programme, loaded.files, loaded.warnings)
+        for path in loaded.missing:  # in the operator's problems as when a listed file failed on air
+            self.feeder.onair.problem_once(display_path(path), "file not found")
         unknown = sorted({p for paths in loaded.files.values() for p in paths} - set(self.feeder.tags))
         # An edit may change what plays next: pages are told, after its tags if it is a new file.
         ahead = self.feeder.upcoming_choice(time.time())

@@ -110,6 +110,11 @@ class OnAir:
     def problem(self, when: float, file: str, reason: str) -> None:
         self.problems.append(Problem(when, file, reason))
 
+    def problem_once(self, file: str, reason: str) -> None:
+        """A problem each reload finds again: listed once, not once per reload."""
+        if not any(p.file == file and p.reason == reason for p in self.problems):
+            self.problem(time.time(), file, reason)
+
     # --- what the APIs show ---------------------------------------------------------------------------
 
     def now_playing(self, now: float) -> dict | None:

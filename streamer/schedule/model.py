@@ -95,6 +95,7 @@ class LoadedProgramme:
     warnings: list[str]
     watched: list[Path]
     watched_stamp: tuple = ()  # the watched folders' stamp (sources.stamp), taken before they were read
+    missing: list[Path] = field(default_factory=list)  # named files that are not there (listed in no playlist)
 
 
 def block_active(block: Block, local: dt.datetime) -> bool:

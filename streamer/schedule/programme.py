@@ -171,13 +171,14 @@ def load_with_files(folder: Path) -> LoadedProgramme:
     programme = load_programme(folder)
     files: dict[str, list[Path]] = {}
     warnings: list[str] = []
+    missing: list[Path] = []
     watched: set[Path] = set()
     for spec in programme.playlists.values():
         watched.update(watched_folders(spec))
     watched_stamp = stamp(watched)  # before the folders are read: a change while reading reloads again
     for name, spec in programme.playlists.items():
-        files[name], w = expand_sources(spec)
+        files[name], w = expand_sources(spec, missing)
         warnings += w
     # what `streamer check` fails on, said by the running station too (it plays the first-defined)
     warnings += [o.located() for o in overlaps(programme) if o.ambiguous]
-    return LoadedProgramme(programme, files, warnings, sorted(watched), watched_stamp)
+    return LoadedProgramme(programme, files, warnings, sorted(watched), watched_stamp, missing)

@@ -20,8 +20,9 @@ ORDERS = ("shuffle", "sequential", "random")
 MAX_WALK = 200_000  # directory entries looked at per source: a runaway tree stops here
 
 
-def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
-    """The audio files a playlist names, in a stable order, plus warnings for empty sources."""
+def expand_sources(spec: PlaylistDef, missing: list[Path] | None = None) -> tuple[list[Path], list[str]]:
+    """The audio files a playlist names, in a stable order, plus warnings for empty sources;
+    named files that are not there are added to `missing`."""
     files: list[Path] = []
     warnings: list[str] = []
     for source in spec.sources:
@@ -29,6 +30,8 @@ def expand_sources(spec: PlaylistDef) -> tuple[list[Path], list[str]]:
         # what is not there holds nothing (a hard event with only a missing file must not cut the
         # song on air for it); where it would appear is watched, so when it comes it is listed
         found = [] if absent else _expand(spec.base, source)
+        if absent == "file" and missing is not None:
+            missing.append(source_target(spec.base, source))
         why = {"folder": "no such folder", "file": "file not found"}.get(absent) or ("" if found else "matches no audio files")
         if why:
             warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} {why}")
@@ -178,7 +181,7 @@ def _expand(base: Path, source: str) -> list[Path]:
         return sorted(Path(e.path) for e in entries if Path(e.name).suffix.lower() in AUDIO_EXTENSIONS and _regular_file(e))
     if target.suffix.lower() in (".m3u", ".m3u8"):
         return _read_m3u(target)
-    return [target]  # a missing file is kept (see expand_sources)
+    return [target]
 
 
 def _read_m3u(file: Path) -> list[Path]:
