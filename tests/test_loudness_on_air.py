@@ -24,7 +24,8 @@ pytestmark = pytest.mark.interop
 MOUNT = "  /main: {bitrate: 128, metaint: 2048}"  # titles to 0.128 s
 BYTES_PER_SECOND = 16000
 TARGET = -16.0
-# (level offset dB, format) per track: 18 LU from the loudest to the quietest
+# (level offset dB, format) per track: 18 LU from the loudest to the quietest; the wav is mono
+# (aired on both speakers at full level: it was 3 LU under the rest, ffmpeg's upmix being -3 dB a side)
 TRACKS = [(8.0, "mp3"), (-10.0, "flac"), (4.0, "ogg"), (-6.0, "wav"), (6.0, "mp3"), (-8.0, "ogg")]
 CODECS = {"mp3": ("-c:a", "libmp3lame", "-b:a", "192k"), "flac": ("-c:a", "flac"), "ogg": ("-c:a", "libvorbis"), "wav": ()}
 
@@ -38,6 +39,7 @@ def make_music(path: Path, freq: float, seconds: float, gain_db: float, title: s
         f"anoisesrc=color=pink:amplitude=0.08:d={seconds}:seed=7,aformat=channel_layouts=stereo[n];"
         f"[m][n]amix=inputs=2:normalize=0,volume={gain_db - 6:.1f}dB,"
         f"adelay=delays={int(silence * 1000)}:all=1,apad=pad_dur={silence}"
+        + (",pan=mono|c0=0.5*c0+0.5*c1" if path.suffix == ".wav" else "")
     )
     subprocess.run(
         [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-filter_complex", graph, *CODECS[path.suffix[1:]],

@@ -35,13 +35,17 @@ class DecodeError(Exception):
 
 class Decoder:
     def __init__(
-        self, ffmpeg: str, path: Path, sample_rate: int, channels: int, start: float = 0.0, end: float | None = None, gain_db: float = 0.0
-    ) -> None:
+        self, ffmpeg: str, path: Path, sample_rate: int, channels: int, start: float = 0.0, end: float | None = None, gain_db: float = 0.0,
+        mono: bool = False,
+    ) -> None:  # fmt: skip
         self.ffmpeg = ffmpeg
         self.path = path
         self.start_at = start  # cue-in, s into the file
         self.end_at = end  # cue-out
         self.gain_db = gain_db  # applied in float by ffmpeg: nothing clips before the limiter
+        # A mono file airs on both speakers at its full level, as the library measures it (ffmpeg's
+        # own upmix puts it 3 dB down on each side: mono tracks aired 3 LU under the rest).
+        self.dual_mono = mono and channels == 2
         self.frame_bytes = frame_bytes(channels)
         self.chunk = int(sample_rate * CHUNK_SECONDS) * self.frame_bytes
         self.sample_rate = sample_rate
@@ -73,7 +77,9 @@ class Decoder:
         """ffmpeg's arguments: the file from its cue-in to its cue-out, at its gain, as station PCM."""
         cue_in = ["-ss", f"{self.start_at:.3f}"] if self.start_at > 0 else []  # before -i: a seek, sample-exact for audio
         cue_out = ["-t", f"{self.end_at - self.start_at:.3f}"] if self.end_at is not None else []
-        gain = ["-af", f"volume={self.gain_db:.2f}dB"] if self.gain_db else []
+        filters = ["pan=stereo|c0=c0|c1=c0"] if self.dual_mono else []
+        filters += [f"volume={self.gain_db:.2f}dB"] if self.gain_db else []
+        gain = ["-af", ",".join(filters)] if filters else []
         return [
             "-nostdin", "-hide_banner", "-loglevel", "error", *cue_in, "-i", str(self.path), *cue_out, "-vn", "-map", "0:a:0", *gain,
             "-f", SAMPLE_FORMAT, "-acodec", f"pcm_{SAMPLE_FORMAT}", "-ar", str(self.sample_rate), "-ac", str(self.channels), "pipe:1",

@@ -188,7 +188,7 @@ class Feeder:
             first = not self.timeline.started  # nothing airs yet: a second to analyse the first track
             analysis = await self.library.analyse_now(path, FIRST_ANALYSIS) if first else self.library.lookup(path)
         level = level_for(analysis, info, self.loudness)
-        decoder = Decoder(self.ffmpeg, path, self.rate, self.channels, level.start, level.end, level.gain_db)
+        decoder = Decoder(self.ffmpeg, path, self.rate, self.channels, level.start, level.end, level.gain_db, level.mono)
         await decoder.start()
         return Track(choice, info, decoder, level)
 

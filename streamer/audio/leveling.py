@@ -34,6 +34,7 @@ class Level:
     start: float = 0.0  # s into the file (cue-in)
     end: float | None = None  # s into the file (cue-out); None: to its end
     basis: str = "none"  # analysis | tags | none | off: where the gain came from (status)
+    mono: bool = False  # the analysis found one channel: aired on both speakers at full level, as measured
 
 
 def ceiling(loudness: LoudnessConfig) -> float:
@@ -43,18 +44,19 @@ def ceiling(loudness: LoudnessConfig) -> float:
 def level_for(entry: Entry | None, info: TrackInfo | None, loudness: LoudnessConfig) -> Level:
     """The Level for a file: from its analysis, else from its ReplayGain/R128 tags, else unity."""
     start, end = 0.0, None
+    mono = entry is not None and entry.channels == 1
     if entry is not None and entry.playable and entry.cue_out > entry.cue_in:
         start = entry.cue_in if entry.cue_in >= MIN_CUE else 0.0
         end = entry.cue_out if entry.duration - entry.cue_out >= MIN_CUE else None
     if not loudness.enabled:
-        return Level(0.0, start, end, "off")
+        return Level(0.0, start, end, "off", mono)
     top = ceiling(loudness)
     if entry is not None and entry.playable and entry.integrated is not None:
         peak = entry.true_peak if entry.true_peak is not None else -math.inf
-        return Level(round(track_gain(entry.integrated, peak, loudness.target, top, loudness.max_gain), 2), start, end, "analysis")
+        return Level(round(track_gain(entry.integrated, peak, loudness.target, top, loudness.max_gain), 2), start, end, "analysis", mono)
     if info is not None and info.tag_loudness is not None:
-        return Level(round(track_gain(*info.tag_loudness, loudness.target, top, loudness.max_gain), 2), start, end, "tags")
-    return Level(0.0, start, end, "none")
+        return Level(round(track_gain(*info.tag_loudness, loudness.target, top, loudness.max_gain), 2), start, end, "tags", mono)
+    return Level(0.0, start, end, "none", mono)
 
 
 # --- live DJs -------------------------------------------------------------------------------------
