@@ -284,14 +284,28 @@ def test_preview_shows_the_next_choice_and_moves_nothing(order):
 
 
 def test_handover_time_believes_only_sane_lengths():
-    from streamer.audio.leveling import Level
     from streamer.audio.upcoming import handover_time
 
-    assert handover_time(100.0, 180.0, None, 2.0, 150.0) == 278.0
-    assert handover_time(100.0, 180.0, Level(start=1.5, end=170.0), 0.0, 150.0) == 268.5  # cue-in to cue-out
-    assert handover_time(100.0, 180.0, None, 0.0, 400.0) == 400.0  # overran: now
+    assert handover_time(100.0, 180.0, 2.0, 150.0) == 278.0
+    assert handover_time(100.0, 180.0, 0.0, 400.0) == 400.0  # overran: now
     for bad in (None, float("inf"), float("nan"), 1e12):
-        assert handover_time(100.0, bad, None, 0.0, 150.0) == 150.0
+        assert handover_time(100.0, bad, 0.0, 150.0) == 150.0
+
+
+def test_the_aired_length_is_cue_in_to_cue_out_not_the_file():
+    """/api/nowplaying's duration and remaining counted the whole file: a file with 3 s of silence
+    before and 5 s after its 10 s of sound showed 18.1 s and ran past its end (found by QA)."""
+    from pathlib import Path
+
+    from streamer.audio.leveling import Level
+    from streamer.audio.track import aired
+    from streamer.library.tags import TrackInfo
+
+    info = TrackInfo(Path("pad.mp3"), "A", "Pad", 18.05)
+    assert aired(info, Level(start=3.0, end=13.0)).duration == 10.0
+    assert aired(info, Level(start=1.5)).duration == 16.55  # to its end
+    assert aired(info, Level()).duration == 18.05
+    assert aired(TrackInfo(Path("x.mp3"), "", "", None), Level(start=1.0)).duration is None
 
 
 def test_the_last_preview_is_kept_while_made_from_the_same_objects():
@@ -379,3 +393,10 @@ def test_a_hard_event_with_nothing_to_play_does_not_cut_the_song_on_air():
         cues = Cues(lambda wall: int((wall - noon) * 100))  # 100 samples a second from noon
         cues.follow(Scheduler(p, files({"music": 3, "news": news_files})), noon + 1)
         assert cues.cut_at == cut and cues.next is not None  # the event still falls due (and is said)
+
+
+def test_now_playing_times_are_to_the_millisecond():
+    from streamer.wire.text import iso_utc
+
+    assert iso_utc(1795699387.95) == "2026-11-26T13:23:07.950Z"  # was ...:07Z: ends a second early
+    assert iso_utc(1795699387.9996) == "2026-11-26T13:23:08.000Z"

@@ -35,7 +35,7 @@ from .output import Cut, Output
 from .pcm import frame_bytes
 from .shaping import ending, fade_in, faded_out, mix_under
 from .timeline import Timeline
-from .track import Track, close_track, next_chunk, track_info
+from .track import Track, aired, close_track, next_chunk, track_info
 from .upcoming import Ahead, LastPreview, upcoming
 
 log = logging.getLogger("streamer.feeder")
@@ -160,7 +160,7 @@ class Feeder:
         if self._chosen is not None:  # chosen already, its decoder starting: it is what is next
             return self._chosen if self._chosen[1].path is not None else None
         key = (self.scheduler, self.onair.now, self.cues.next, self.cues.due[0] if self.cues.due else None)
-        return self._preview.get(key, now, lambda: upcoming(self.scheduler, self.cues, self.onair, Ahead(self.level, self._crossfade), now))
+        return self._preview.get(key, now, lambda: upcoming(self.scheduler, self.cues, self.onair, Ahead(self._crossfade), now))
 
     async def _play_or_skip(self, choice: Choice) -> bool:
         """Play a file; a file that fails is logged, listed and passed over for a while."""
@@ -190,7 +190,7 @@ class Feeder:
         level = level_for(analysis, info, self.loudness)
         decoder = Decoder(self.ffmpeg, path, self.rate, self.channels, level.start, level.end, level.gain_db, level.mono)
         await decoder.start()
-        return Track(choice, info, decoder, level)
+        return Track(choice, aired(info, level), decoder, level)
 
     async def play_file(self, choice: Choice, analysis: Entry | None = None) -> bool:
         """Play one file to its end (True), or until a hard event or a DJ cuts it (False);

@@ -132,8 +132,8 @@ class OnAir:
             "block": playing.block,
             "start": iso_utc(playing.started),
             "elapsed": round(elapsed, 1),
-            "duration": round(duration, 1) if duration else None,
-            "remaining": round(max(0.0, duration - elapsed), 1) if duration else None,
+            "duration": round(duration, 1) if duration else None,  # elapsed + remaining = duration, as shown
+            "remaining": round(max(0.0, round(duration, 1) - round(elapsed, 1)), 1) if duration else None,
         }
 
     def history_view(self) -> list[dict]:

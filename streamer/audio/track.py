@@ -47,6 +47,15 @@ async def track_info(cache: dict[Path, TrackInfo], path: Path, title: str | None
     return replace(info, artist="", title=title) if title else info
 
 
+def aired(info: TrackInfo, level: Level) -> TrackInfo:
+    """`info` with its duration the part that airs, cue-in to cue-out: what /api/nowplaying's
+    progress and the next item's time count on (the file's own length ran past the handover)."""
+    if info.duration is None:
+        return info
+    end = info.duration if level.end is None else min(level.end, info.duration)
+    return replace(info, duration=max(0.0, end - level.start))
+
+
 async def next_chunk(track: Track, output: Output) -> bytes | None:
     """The decoder's next chunk, covering a late decoder with silence; a decoder silent for too
     long (or before the first sample airs, past FIRST_AUDIO_TIMEOUT) is given up."""

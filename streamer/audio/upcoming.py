@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from ..schedule.scheduler import Choice, Scheduler
 from .cues import Cues
-from .leveling import Level
 from .onair import OnAir
 
 Upcoming = tuple[float, Choice] | None  # (when, what) plays after the item on air
@@ -23,18 +22,16 @@ MAX_LENGTH = 7 * 86400.0  # seconds: a longer "duration" is not believed
 
 @dataclass(frozen=True, slots=True)
 class Ahead:
-    level: Level | None  # the file on air's cue points (None: not a file the feeder plays)
-    crossfade: float  # seconds the next item starts under the end of this one
+    crossfade: float  # seconds the next item starts under the end of the one on air
 
 
-def handover_time(started: float, duration: float | None, level: Level | None, crossfade: float, now: float) -> float:
+def handover_time(started: float, duration: float | None, crossfade: float, now: float) -> float:
     """When the item that went on air at `started` hands over to the next (wall time): its
-    cue-in to cue-out (or end), less the crossfade the next one starts under; `now` if that has
-    passed or the length is unknown."""
-    end = level.end if level is not None and level.end is not None else duration
-    if end is None or not math.isfinite(end) or end > MAX_LENGTH:  # a container that lies
+    aired length (cue-in to cue-out: track.aired), less the crossfade the next one starts under;
+    `now` if that has passed or the length is unknown."""
+    if duration is None or not math.isfinite(duration) or duration > MAX_LENGTH:  # a container that lies
         return now
-    return max(now, started + end - (level.start if level is not None else 0.0) - crossfade)
+    return max(now, started + duration - crossfade)
 
 
 def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: float) -> Upcoming:
@@ -42,8 +39,7 @@ def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: 
     playing = onair.now
     if playing is None:
         return None
-    level = ahead.level if playing.kind != "bulletin" else None
-    t = handover_time(playing.started, playing.info.duration, level, ahead.crossfade, now)
+    t = handover_time(playing.started, playing.info.duration, ahead.crossfade, now)
     occ = cues.due[0] if cues.due else cues.next
     if occ is not None and occ.time <= t:  # an event comes first (a hard one cuts in at its second)
         t = max(now, occ.time) if occ.event.mode == "hard" else t

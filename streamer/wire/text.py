@@ -40,5 +40,7 @@ def display_path(path: str | os.PathLike[str]) -> str:
 
 
 def iso_utc(ts: float) -> str:
-    """Epoch seconds as ISO 8601 in UTC, to the second: 2026-11-24T18:00:00Z."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    """Epoch seconds as ISO 8601 in UTC, to the millisecond: 2026-11-24T18:00:00.950Z (a start
+    cut to the second, with durations in tenths, gave ends up to a second early)."""
+    ms = round(ts * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
