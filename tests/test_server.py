@@ -171,6 +171,25 @@ def test_links_without_a_host_header_name_the_address_the_request_came_in_on(ser
         assert b"\r\nServer: streamer\r\n" in answer and b"aiohttp" not in answer
 
 
+def test_wrong_methods_get_405_with_allow_and_every_path_answers_a_cors_preflight(server_factory, media):
+    """A POST to /main or /api/status was told 404 "no mount or page at /main (mounts: /main,
+    ...)"; a preflight for /api/nowplaying or HLS (a web player adding a header) got that 404 too."""
+    server = server_factory(sequential("a.mp3", media=media))
+    for method, path, allow in [
+        ("POST", "/main", b"GET,HEAD,OPTIONS"), ("DELETE", "/main", b"GET,HEAD,OPTIONS"),
+        ("POST", "/api/status", b"GET,HEAD"), ("GET", "/api/skip", b"POST"), ("POST", "/metrics", b"GET,HEAD"),
+    ]:  # fmt: skip
+        answer = raw_request(server.port, f"{method} {path} HTTP/1.0\r\nContent-Length: 0\r\n\r\n".encode())
+        assert re.match(rb"HTTP/1.[01] 405", answer), (method, path, answer[:300])
+        assert b"\r\nAllow: " + allow + b"\r\n" in answer and f"{method} is not allowed on {path}".encode() in answer
+    assert re.match(rb"HTTP/1.[01] 404", raw_request(server.port, b"POST /nothing HTTP/1.0\r\nContent-Length: 0\r\n\r\n"))
+    for path in ("/api/nowplaying", "/api/events", "/status-json.xsl", "/main.m3u", "/hls/live.m3u8"):
+        preflight = raw_request(
+            server.port, f"OPTIONS {path} HTTP/1.1\r\nOrigin: http://a.example\r\nAccess-Control-Request-Method: GET\r\n\r\n".encode()
+        )
+        assert preflight.startswith(b"HTTP/1.0 200") and b"Access-Control-Allow-Origin: http://a.example" in preflight, (path, preflight)
+
+
 def test_listener_limits(server_factory, media):
     server = server_factory(sequential("a.mp3", media=media), mounts="  /main: {bitrate: 64, max_listeners: 2}")
     socks = []

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..stream.hls_server import is_hls
 from ..wire import icecast
 from ..wire.playlists import m3u, pls, xspf
 from ..wire.text import safe_text
 from .port import base_url, station_of
 
+CATCH_ALL = "/{tail}"  # the not_found route's canonical form (app.py)
 PLAYLIST_TYPES = {
     "m3u": ("audio/x-mpegurl", lambda url, title: m3u(url)),
     "pls": ("audio/x-scpls", pls),
@@ -57,5 +59,28 @@ async def playlist_file(request: web.Request) -> web.Response:
 
 
 async def not_found(request: web.Request) -> web.StreamResponse:
+    """404 naming the mounts there are; 405 with `Allow` for a path that is there but not for
+    this method (a POST to /main or /api/status was told there was no such mount or page)."""
+    path = safe_text(request.path[:200])
+    allowed = await _methods_for(request)
+    if allowed:
+        methods = ", ".join(sorted(allowed))
+        raise web.HTTPMethodNotAllowed(request.method, allowed, text=f"{request.method[:20]} is not allowed on {path}: use {methods}\n")
     paths = ", ".join(station_of(request).mount_paths())
-    raise web.HTTPNotFound(text=f"no mount or page at {safe_text(request.path[:200])} (mounts: {paths})\n")
+    raise web.HTTPNotFound(text=f"no mount or page at {path} (mounts: {paths})\n")
+
+
+STREAMED = {"GET", "HEAD", "OPTIONS"}  # what the front door answers itself: mounts, HLS, /healthz, /api/events
+
+
+async def _methods_for(request: web.Request) -> set[str]:
+    """The methods the request's path is answered to, by the front door or by another route."""
+    path = request.path
+    if path in station_of(request).mount_paths() or is_hls(path) or path in ("/healthz", "/api/events"):
+        return STREAMED
+    methods: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical != CATCH_ALL:
+            match, allowed = await resource.resolve(request)
+            methods |= set(allowed) if match is None else set()
+    return methods
