@@ -114,6 +114,24 @@ def test_report_dates_are_the_stations_days_and_bad_ones_are_said():
     assert (first, last) == ("2026-10-27", "2026-11-25")
 
 
+def test_far_off_report_dates_are_refused_naming_the_field_and_the_range(tmp_path, capsys):
+    for start, end, said in (("1900-01-01", "9999-12-31", "--to '9999-12-31'"), (None, "9999-12-31", "--to '9999-12-31'"),
+                             ("0001-01-01", None, "--from '0001-01-01'"), ("1900-01-01", None, "--from '1900-01-01'")):  # fmt: skip
+        with pytest.raises(ReportError, match=f"^{said} is out of range: reports cover 1970-01-01 to 2999-12-31$"):
+            parse_range(start, end, HARARE)
+    with pytest.raises(ReportError, match=r"^from '0001-01-01' is out of range"):
+        parse_range("0001-01-01", None, HARARE, names=QUERY)
+    t0, _, first, last = parse_range("1970-01-01", "2999-12-31", dt.UTC)  # the edges themselves are fine
+    assert (t0, first, last) == (0.0, "1970-01-01", "2999-12-31")
+    (tmp_path / "playlists").mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text("station: {name: Test Radio}\n")
+    connect(tmp_path / "state" / "history.sqlite", schema.MIGRATIONS).close()
+    for kind, flags in (("plays", ["--from", "1900-01-01", "--to", "9999-12-31"]), ("listeners", ["--from", "0001-01-01"])):
+        assert main(["report", kind, *flags, "--config", str(config)]) == 2
+        assert "is out of range: reports cover 1970-01-01 to 2999-12-31" in capsys.readouterr().err
+
+
 def test_webhook_bodies():
     doc = {"event": "song_changed", "station": {"name": "Test"}, "listeners": 3, "live": False,
            "now_playing": {"title": 'A - "B"', "song": {"artist": "A", "title": '"B"'}, "kind": "song"}}  # fmt: skip

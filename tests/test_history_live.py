@@ -120,6 +120,11 @@ def run_scenario(server: Server, tmp: Path) -> dict:
         admin_get(port, "/api/reports/plays?from=2026-11-30&to=2026-11-01")
     except urllib.error.HTTPError as e:
         reports["reversed"] = (e.code, e.read().decode())
+    for far in ("plays?from=1900-01-01&to=9999-12-31", "listeners?from=0001-01-01"):
+        try:
+            admin_get(port, f"/api/reports/{far}")
+        except urllib.error.HTTPError as e:
+            reports.setdefault("far_off", []).append((e.code, e.read().decode()))
     try:
         urllib.request.urlopen(server.url("/api/reports/plays"), timeout=5)
         reports["anonymous"] = 200
@@ -139,6 +144,8 @@ def test_a_run_with_listeners_joining_and_leaving_is_remembered(server_factory, 
     ears = {h.name: h for h in result["ears"]}
     assert result["anonymous"] == 401 and '"report": "plays"' in result["api"]
     assert result["bad_date"] == (400, "from '2026-13-01' is not a date: use YYYY-MM-DD (or 'YYYY-MM-DD HH:MM')\n")
+    assert result["far_off"] == [(400, "to '9999-12-31' is out of range: reports cover 1970-01-01 to 2999-12-31\n"),
+                                 (400, "from '0001-01-01' is out of range: reports cover 1970-01-01 to 2999-12-31\n")]  # fmt: skip
     assert result["reversed"] == (400, "from 2026-11-30 is after to 2026-11-01: the range is reversed or empty\n")
 
     # Plays: every title change a listener got is a play that started within 1 s of it.

@@ -18,6 +18,8 @@ FORMATS = ("json", "csv", "txt")
 DEFAULT_DAYS = 30
 FLAGS = ("--from", "--to")  # how the dates are named on the command line,
 QUERY = ("from", "to")  # and in a URL's query: each names what the asker typed
+# Dates a report may ask for: Unix times begin in 1970, and far-off years overflow date arithmetic
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 
 
 class ReportError(ValueError):
@@ -48,12 +50,13 @@ def _parse(value: str, name: str, tz: tzinfo) -> tuple[dt.datetime, bool]:
     """(local time, whether it was a whole day)."""
     text = value.strip()
     try:
-        if _DATE.match(text):
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tz), True
-        moment = dt.datetime.fromisoformat(text)
+        whole = bool(_DATE.match(text))
+        moment = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tz) if whole else dt.datetime.fromisoformat(text)
     except ValueError:
         raise ReportError(f"{name} {value!r} is not a date: use YYYY-MM-DD (or 'YYYY-MM-DD HH:MM')") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)), False
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:
+        raise ReportError(f"{name} {value!r} is out of range: reports cover {FIRST_DAY} to {LAST_DAY}")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)), whole
 
 
 def parse_range(
