@@ -82,7 +82,7 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD (or 'YYYY-MM-DD HH:MM')")
     report.add_argument("--to", dest="end", metavar="DATE", help="last day, YYYY-MM-DD (included)")
     report.add_argument("--format", choices=FORMATS, default="txt", help="txt (soundexchange: its pipe-delimited file), csv or json")
-    report.add_argument("--tuning-hours", action="store_true", help="soundexchange: the aggregate-tuning-hours variant")
+    report.add_argument("--tuning-hours", action="store_true", help="soundexchange only: the aggregate-tuning-hours variant")
     report.add_argument("-o", "--output", metavar="PATH", help="write to PATH (a folder: SoundExchange's file name) instead of stdout")
     _common(report)
 

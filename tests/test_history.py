@@ -88,7 +88,7 @@ def test_soundexchange_is_azuracasts_layout():
     assert soundexchange_text(section) == (
         "^NAME_OF_SERVICE^|^TRANSMISSION_CATEGORY^|^FEATURED_ARTIST^|^SOUND_RECORDING_TITLE^|^ISRC^|^ALBUM_TITLE^|"
         "^MARKETING_LABEL^|^ACTUAL_TOTAL_PERFORMANCES^\n"
-        "^STREAMER RADIO^|^A^|^OLIVER MTUKUDZI^|^NERIA  LIVE^|^ZWAAA9900001^|^NERIA^|^TUKU MUSIC^|42"
+        "^STREAMER RADIO^|^A^|^OLIVER MTUKUDZI^|^NERIA  LIVE^|^ZWAAA9900001^|^NERIA^|^TUKU MUSIC^|42\n"
     )
     assert soundexchange_name("Streamer Radio", "2026-11-01", "2026-11-30") == "STREAMERRADIO01112026-30112026_A.txt"
 
@@ -328,3 +328,31 @@ def test_streamer_report_says_why_it_cannot_write_its_output(tmp_path, capsys):
         assert main(["report", kind, "-o", str(target), "--config", str(config)]) == 2
         assert capsys.readouterr().err.splitlines()[-1] == f"streamer report: cannot write {target}: no such folder"
     assert write_problem(PermissionError(13, "Permission denied")) == "permission denied"
+
+
+def test_streamer_report_names_files_by_their_format_and_refuses_tuning_hours_but_for_soundexchange(tmp_path, capsys):
+    (tmp_path / "playlists").mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text("station: {name: Test Radio}\n")
+    connect(tmp_path / "state" / "history.sqlite", schema.MIGRATIONS).close()
+    dates = ["--from", "2026-11-01", "--to", "2026-11-30", "--config", str(config)]
+    assert main(["report", "soundexchange", "-o", str(tmp_path), "--format", "json", *dates]) == 0
+    assert json.loads((tmp_path / "TESTRADIO01112026-30112026_A.json").read_text())["report"] == "soundexchange"
+    assert not (tmp_path / "TESTRADIO01112026-30112026_A.txt").exists()
+    assert main(["report", "soundexchange", "-o", str(tmp_path), *dates]) == 0
+    text = (tmp_path / "TESTRADIO01112026-30112026_A.txt").read_text()
+    assert text.startswith("^NAME_OF_SERVICE^|") and text.endswith("^ACTUAL_TOTAL_PERFORMANCES^\n")  # a text file's last line ends
+    assert main(["report", "tracks", "-o", str(tmp_path), "--format", "csv", *dates]) == 0
+    assert (tmp_path / "tracks-2026-11-01-2026-11-30.csv").read_text().startswith("artist,title,")
+    capsys.readouterr()
+    for kind in ("tracks", "plays", "listeners"):
+        assert main(["report", kind, "--tuning-hours", *dates]) == 2
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"streamer report: --tuning-hours is SoundExchange's aggregate-tuning-hours variant: it means nothing for the {kind} report"
+        )
+    assert main(["report", "soundexchange", "--tuning-hours", *dates]) == 0
+    assert "^AGGREGATE_TUNING_HOURS^" in capsys.readouterr().out
+    conn = sqlite3.connect(tmp_path / "state" / "history.sqlite")
+    with pytest.raises(ReportError, match=r"^variant=ath is SoundExchange's aggregate-tuning-hours variant: it means nothing for"):
+        build(conn, "tracks", None, None, HARARE, "Test Radio", tuning_hours=True, names=QUERY)
+    conn.close()

@@ -44,7 +44,7 @@ def report_command(config: Config, kind: str, start: str | None, end: str | None
         return 0
     target = Path(output)
     if target.is_dir():
-        target = target / (made.filename or f"{kind}-{made.start}-{made.end}.{fmt}")
+        target = target / output_name(made.filename, kind, made.start, made.end, fmt)
     try:
         target.write_text(body, encoding="utf-8")
     except OSError as exc:
@@ -52,6 +52,12 @@ def report_command(config: Config, kind: str, start: str | None, end: str | None
         return 2
     print(f"wrote {target}", file=sys.stderr)
     return 0
+
+
+def output_name(filename: str, kind: str, first: str, last: str, fmt: str) -> str:
+    """The file a report is written to in a folder (pure): the report's own name (SoundExchange's)
+    or KIND-FIRST-LAST, with the extension of the format it is written in."""
+    return str(Path(filename).with_suffix(f".{fmt}")) if filename else f"{kind}-{first}-{last}.{fmt}"
 
 
 def write_problem(exc: OSError) -> str:

@@ -27,6 +27,9 @@ def build(
     dates as `names` says: reports.FLAGS or reports.QUERY)."""
     if kind not in KINDS:
         raise ReportError(f"unknown report {kind!r}: one of {', '.join(KINDS)}")
+    if tuning_hours and kind != "soundexchange":
+        asked = "--tuning-hours" if names == FLAGS else "variant=ath"
+        raise ReportError(f"{asked} is SoundExchange's aggregate-tuning-hours variant: it means nothing for the {kind} report")
     t0, t1, first, last = parse_range(start, end, tz, names=names)
     report = Report(kind, first, last, str(tz))
     if kind == "plays":
@@ -42,14 +45,15 @@ def build(
 
 
 def soundexchange_text(section: Section) -> str:
-    """The header row and one row per song, as AzuraCast writes it (no trailing newline)."""
+    """The header row and one row per song, as AzuraCast writes it, each line ending in a newline
+    (a text file's last line too: `wc -l` and line-reading tools count it)."""
 
     def field(value: object) -> str:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         return "^" + str(value).upper().replace("^", "").replace("|", "") + "^"
 
-    return "\n".join("|".join(field(v) for v in row) for row in [tuple(section.columns), *section.rows])
+    return "".join("|".join(field(v) for v in row) + "\n" for row in [tuple(section.columns), *section.rows])
 
 
 def render(report: Report, fmt: str) -> tuple[str, str]:
