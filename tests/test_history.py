@@ -226,7 +226,8 @@ def test_countries_come_from_a_real_mmdb_and_nothing_breaks_without_one(tmp_path
 
 def year_of_data(path: Path, sessions_per_day: int = 2000) -> float:
     """A year of a station in SQL: plays every 4 minutes, sessions spread over the day, per-minute
-    audience on two mounts. Returns the start (Unix time) of the year."""
+    audience on two mounts (peaking together, so the station's minutes peak at their sum). Returns
+    the start (Unix time) of the year."""
     conn = connect(path, schema.MIGRATIONS)
     start = dt.datetime(2025, 1, 1, tzinfo=HARARE).timestamp()
     days, n = 365, 365 * sessions_per_day
@@ -250,6 +251,8 @@ def year_of_data(path: Path, sessions_per_day: int = 2000) -> float:
         INSERT INTO audience (minute, mount, peak, listener_seconds)
         SELECT {int(start // 60)} + k, m.mount, 10 + (k % 1440) / 20, (10 + (k % 1440) / 20) * 60.0
         FROM i, (SELECT '/main' AS mount UNION ALL SELECT '/low') AS m;
+        INSERT INTO station_audience (minute, peak, listener_seconds)
+        SELECT minute, sum(peak), sum(listener_seconds) FROM audience GROUP BY minute;
         COMMIT;
     """)  # fmt: skip
     conn.close()

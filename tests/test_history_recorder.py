@@ -5,11 +5,15 @@ read back with SQL."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 from streamer.audio.onair import OnAir
+from streamer.history import recorder
 from streamer.history.recorder import History
+from streamer.history.render import build
 from streamer.settings import Config, HistoryConfig
 
 
@@ -36,3 +40,71 @@ def test_a_title_set_with_control_bytes_is_stored_as_listeners_got_it(tmp_path):
     # as sanitize_title put it in the ICY block: control characters are spaces, runs of spaces one
     stored = rows(tmp_path, "SELECT kind, stream_title, artist, title FROM plays")
     assert stored == [("live", "\xff\xfe bad - news flash", "\xff\xfe bad", "news flash")]
+
+
+class Clock:
+    """Stands in for the recorder's `time` module: the test says what time it is."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def time(self) -> float:
+        return self.t
+
+
+def stand_in_mount(path: str) -> SimpleNamespace:
+    return SimpleNamespace(path=path, listeners=[], info=SimpleNamespace(bitrate=128), buffer=SimpleNamespace(end=0), passthrough=False)
+
+
+def stand_in_listener(n: int) -> SimpleNamespace:
+    return SimpleNamespace(id=n, address="127.0.0.1", user_agent=f"L{n}", referer="", request="GET / HTTP/1.1", sent=0, reason="left",
+                           closed=False, pos=0)  # fmt: skip
+
+
+def join(h: History, mount: SimpleNamespace, listener: SimpleNamespace) -> None:
+    mount.listeners.append(listener)
+    h.listener_changed(mount, listener, True)
+
+
+def leave(h: History, mount: SimpleNamespace, listener: SimpleNamespace) -> None:
+    mount.listeners.remove(listener)
+    h.listener_changed(mount, listener, False)
+
+
+def test_the_station_peak_is_the_most_listeners_at_once_not_the_sum_of_each_mounts_peak(tmp_path, monkeypatch):
+    """3 on /main and 2 on /low, then /main's moved to /low (moveclients) in the same minute: the
+    station never had more than 5, though /main's peak (3) and /low's (5) add up to 8."""
+    start = dt.datetime(2026, 11, 20, 10, 0, 5, tzinfo=dt.UTC).timestamp()
+    clock = Clock(start)
+    monkeypatch.setattr(recorder, "time", clock)
+    main, low = stand_in_mount("/main"), stand_in_mount("/low")
+    people = [stand_in_listener(n) for n in range(5)]
+
+    async def run() -> None:
+        h = history(tmp_path)
+        await h.open()
+        for person in people[:3]:
+            join(h, main, person)
+        for person in people[3:]:
+            join(h, low, person)
+        clock.t += 20
+        for person in people[:3]:  # Listener.move_to: off one mount, onto the other, on the same connection
+            leave(h, main, person)
+            join(h, low, person)
+        clock.t += 20
+        await h.commit()
+        clock.t += 60
+        await h.close()
+
+    asyncio.run(run())
+    assert rows(tmp_path, "SELECT mount, max(peak) FROM audience GROUP BY mount ORDER BY mount") == [
+        ("/low", 5),
+        ("/main", 3),
+    ]  # per mount: each its own
+    conn = sqlite3.connect(tmp_path / "state" / "history.sqlite")
+    report = build(conn, "listeners", "2026-11-20", "2026-11-20", dt.UTC, "Test Radio")
+    conn.close()
+    sections = {s.name: [dict(zip(s.columns, row, strict=True)) for row in s.rows] for s in report.sections}
+    assert sections["summary"][0]["peak_listeners"] == 5
+    assert [(d["day"], d["peak_listeners"]) for d in sections["days"]] == [("2026-11-20", 5)]
+    assert [(r["hour"], r["peak_listeners"]) for r in sections["hours"]] == [("2026-11-20 10:00", 5)]

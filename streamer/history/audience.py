@@ -1,6 +1,10 @@
 """Listeners per mount, integrated minute by minute (pure bookkeeping): each minute's peak and
 listener-seconds, exact to the join and the leave, so a report's peak and average concurrent
-listeners per hour or day are sums over minutes, not samples that miss a surge."""
+listeners per hour or day are sums over minutes, not samples that miss a surge.
+
+The station as a whole is kept the same way (key STATION): its peak is the most listeners on
+all mounts at once, which the mounts' peaks added up overstate when listeners move between
+mounts (moveclients, a fallback) or each mount peaks at another moment in the minute."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 Write = Callable[[int, str, int, float], None]  # (minute, mount, peak, listener-seconds)
+STATION = ""  # the station-wide minute's key (no mount path is empty)
 
 
 @dataclass(slots=True)
@@ -24,13 +29,22 @@ class Audience:
         self.mounts: dict[str, Minute] = {}
 
     def set(self, mount: str, count: int, now: float, write: Write) -> None:
-        """The mount has `count` listeners from `now` on; finished minutes go to `write`."""
+        """The mount has `count` listeners from `now` on; finished minutes go to `write` (the
+        station's with the mount STATION)."""
+        state = self._state(mount, now, write)
+        station = self._state(STATION, now, write)
+        station.count += count - state.count
+        station.peak = max(station.peak, station.count)
+        state.count = count
+        state.peak = max(state.peak, count)
+
+    def _state(self, mount: str, now: float, write: Write) -> Minute:
+        """The mount's minute, brought up to `now`."""
         state = self.mounts.get(mount)
         if state is None:
             state = self.mounts[mount] = Minute(int(now // 60), now, 0, 0, 0.0)
         self._advance(mount, state, now, write)
-        state.count = count
-        state.peak = max(state.peak, count)
+        return state
 
     def _advance(self, mount: str, s: Minute, now: float, write: Write) -> None:
         while now >= (s.minute + 1) * 60:

@@ -39,9 +39,12 @@ def _days(t0: float, t1: float, tz: tzinfo) -> list[tuple[str, float, float]]:
 
 
 def concurrency(conn: sqlite3.Connection, t0: float, t1: float, tz: tzinfo, days: list[tuple[str, float, float]]) -> list[Section]:
+    # A minute's station-wide peak is its station_audience row; minutes recorded before that table
+    # existed have only the mounts' rows, whose peaks added up are the best there is.
     quarters = conn.execute(
-        "SELECT minute / 15, max(p), sum(s) FROM (SELECT minute, sum(peak) AS p, sum(listener_seconds) AS s FROM audience"
-        " WHERE minute >= ? AND minute < ? GROUP BY minute) GROUP BY minute / 15 ORDER BY 1",
+        "SELECT a.minute / 15, max(coalesce(st.peak, a.p)), sum(a.s) FROM (SELECT minute, sum(peak) AS p, sum(listener_seconds) AS s"
+        " FROM audience WHERE minute >= ? AND minute < ? GROUP BY minute) AS a"
+        " LEFT JOIN station_audience AS st ON st.minute = a.minute GROUP BY a.minute / 15 ORDER BY 1",
         (int(t0 // 60), int(t1 // 60)),
     ).fetchall()
     hours: dict[str, list[float]] = {}

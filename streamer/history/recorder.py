@@ -26,7 +26,7 @@ from ..wire.icy import sanitize_title
 from ..wire.text import display_path
 from . import schema
 from .accesslog import AccessLog, access_line
-from .audience import Audience
+from .audience import STATION, Audience
 from .privacy import GeoIP, keep_ip
 from .records import Play, Session, Who
 from .upkeep import prune, recover
@@ -203,7 +203,10 @@ class History:
         self.audience.set(path, count, now, self._minute)
 
     def _minute(self, minute: int, mount: str, peak: int, seconds: float) -> None:
-        self.store.write(schema.AUDIENCE_MINUTE, (minute, mount, peak, round(seconds, 3)))
+        if mount == STATION:
+            self.store.write(schema.STATION_MINUTE, (minute, peak, round(seconds, 3)))
+        else:
+            self.store.write(schema.AUDIENCE_MINUTE, (minute, mount, peak, round(seconds, 3)))
 
     # --- plays (titles reaching listeners on the station's first mount) ----------------------------------
 

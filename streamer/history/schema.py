@@ -58,6 +58,13 @@ MIGRATIONS = [
     ) WITHOUT ROWID;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE station_audience (     -- per minute, every mount together: the most listeners at once
+        minute INTEGER PRIMARY KEY,     -- (the mounts' peaks added up overstate it: they peak apart)
+        peak INTEGER NOT NULL,
+        listener_seconds REAL NOT NULL
+    );
+    """,
 ]
 
 INSERT_PLAY = (
@@ -73,4 +80,5 @@ INSERT_SESSION = (
 END_SESSION = "UPDATE sessions SET ended = ?, seconds = ?, bytes = ?, reason = ? WHERE id = ?"
 INSERT_HEADLINE = "INSERT INTO headlines (time, kind, title) VALUES (?, ?, ?)"
 AUDIENCE_MINUTE = "INSERT OR REPLACE INTO audience (minute, mount, peak, listener_seconds) VALUES (?, ?, ?, ?)"
+STATION_MINUTE = "INSERT OR REPLACE INTO station_audience (minute, peak, listener_seconds) VALUES (?, ?, ?)"
 HEARTBEAT = "INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)"

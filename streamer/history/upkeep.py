@@ -50,5 +50,6 @@ def prune(conn: sqlite3.Connection, cutoff: float) -> int:
             deleted += n
             if n < PRUNE_BATCH:
                 break
-    deleted += conn.execute("DELETE FROM audience WHERE minute < ?", (int(cutoff // 60),)).rowcount
+    for table in ("audience", "station_audience"):
+        deleted += conn.execute(f"DELETE FROM {table} WHERE minute < ?", (int(cutoff // 60),)).rowcount
     return deleted
