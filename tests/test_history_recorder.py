@@ -15,6 +15,8 @@ from streamer.history import recorder
 from streamer.history.recorder import History
 from streamer.history.render import build
 from streamer.settings import Config, HistoryConfig
+from streamer.stream import listener as listener_module
+from streamer.stream.listener import Listener
 
 
 def history(tmp: Path, **kw) -> History:
@@ -108,3 +110,65 @@ def test_the_station_peak_is_the_most_listeners_at_once_not_the_sum_of_each_moun
     assert sections["summary"][0]["peak_listeners"] == 5
     assert [(d["day"], d["peak_listeners"]) for d in sections["days"]] == [("2026-11-20", 5)]
     assert [(r["hour"], r["peak_listeners"]) for r in sections["hours"]] == [("2026-11-20 10:00", 5)]
+
+
+class Transport:
+    def set_write_buffer_limits(self, high: int, low: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+class Mount:
+    """A mount as Listener sees it: its pacer's tick, and add/remove telling the history."""
+
+    def __init__(self, h: History, interval: float = 0.25) -> None:
+        self.h, self.interval, self.path, self.listeners = h, interval, "/main", set()
+        self.info, self.buffer, self.passthrough = SimpleNamespace(bitrate=128), SimpleNamespace(end=0), False
+
+    def add(self, listener: Listener) -> None:
+        self.listeners.add(listener)
+        self.h.listener_changed(self, listener, True)
+
+    def remove(self, listener: Listener) -> None:
+        self.listeners.discard(listener)
+        self.h.listener_changed(self, listener, False)
+
+
+def test_a_session_ends_when_the_listener_went_not_when_a_write_found_it_gone(tmp_path, monkeypatch):
+    """A player that closes sends its FIN at once; the server learns the connection is gone only
+    when a write fails, a tick or two later. The session ends at the FIN. A player that shut
+    only its sending side and kept listening ends when its connection is lost; one killed by
+    the operator after its FIN, when it was killed."""
+    start = 1_795_000_000.25
+    clock = Clock(start)
+    monkeypatch.setattr(recorder, "time", clock)
+    monkeypatch.setattr(listener_module, "time", clock)
+
+    async def run() -> None:
+        h = history(tmp_path)
+        await h.open()
+        mount = Mount(h)
+        closes, half, killed = (Listener(mount, Transport(), 0, 0, "127.0.0.1", name) for name in ("closes", "half-closes", "killed"))  # type: ignore[arg-type]
+        for listener in (closes, half, killed):
+            mount.add(listener)
+        clock.t = start + 1.0
+        half.eof_received()  # shuts its sending side, keeps reading
+        clock.t = start + 240.05
+        closes.eof_received()
+        killed.eof_received()
+        clock.t = start + 240.30
+        killed.kill()
+        clock.t = start + 240.55  # two ticks later a write fails: the peer had gone
+        closes.connection_lost(ConnectionResetError())
+        clock.t = start + 300.0
+        half.connection_lost(BrokenPipeError())
+        await h.close()
+
+    asyncio.run(run())
+    ended = {r[0]: r[1:] for r in rows(tmp_path, "SELECT user_agent, round(seconds, 2), round(ended - started, 2), reason FROM sessions")}
+    assert ended == {"closes": (240.05, 240.05, "left"), "half-closes": (300.0, 300.0, "left"), "killed": (240.3, 240.3, "killed")}

@@ -137,6 +137,8 @@ class History:
 
     def listener_changed(self, mount: Mount, listener: Listener, joined: bool) -> None:
         now = time.time()
+        if not joined and listener.closed:
+            now = listener.went_at(now)  # when it went, not when a write found it gone
         self.audience.set(mount.path, len(mount.listeners), now, self._minute)
         if joined:
             if listener.id not in self.sessions:

@@ -25,12 +25,13 @@ WRITE_HIGH = 32 * 1024
 WRITE_LOW = 8 * 1024
 
 _ids = itertools.count(1)
+EOF_SLACK = 0.25  # seconds a tick may run late (a busy loop) on top of the two it takes to find a closed peer
 
 
 class Listener(asyncio.Protocol):
     __slots__ = (
-        "address", "closed", "connected_at", "icy", "id", "mount", "paused", "pos", "reason", "referer", "request", "sent", "transport",
-        "user_agent",
+        "address", "closed", "connected_at", "eof_at", "icy", "id", "mount", "paused", "pos", "reason", "referer", "request", "sent",
+        "transport", "user_agent",
     )  # fmt: skip
 
     def __init__(
@@ -50,6 +51,7 @@ class Listener(asyncio.Protocol):
         self.request = request[:300]  # "GET /main HTTP/1.1", for the access log
         self.reason = "left"  # why it ended: left, evicted, killed, server stop, source gone
         self.connected_at = time.time()
+        self.eof_at = 0.0  # when the player shut its sending side (its FIN), if it did
         self.sent = 0
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
 
@@ -137,7 +139,17 @@ class Listener(asyncio.Protocol):
         pass  # listeners have nothing to say after the request; ignore keep-alive noise
 
     def eof_received(self) -> bool:
+        self.eof_at = time.time()
         return True  # half-closed: some players shut their sending side and keep listening
+
+    def went_at(self, now: float) -> float:
+        """When this listener went, its connection found gone at `now`. A player that closes
+        sends its FIN at once, but the server learns the connection is gone only when a write
+        fails, a tick or two later: a loss that soon after the FIN dates from the FIN. A player
+        that half-closed and kept listening went when its connection was lost."""
+        if self.reason == "left" and self.eof_at and now - self.eof_at <= 2 * self.mount.interval + EOF_SLACK:
+            return self.eof_at
+        return now
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
