@@ -261,6 +261,11 @@ def test_kill_9_loses_no_more_than_a_second_and_closes_open_sessions(server_fact
     for name in ("stays", "stays-low"):
         ended, reason, estimated, sent = rows[name]
         assert (reason, estimated) == ("server stop", 1) and killed_at - 1.0 <= ended <= killed_at and sent > 0
+    # every session has its access-log line: the two closed at the restart got theirs then
+    logged = {m.group(8): m for m in map(ICECAST_LINE.match, (tmp_path / "logs" / "access.log").read_text().splitlines())}
+    assert set(logged) == {"early", "stays", "stays-low"}
+    for name, mount in (("stays", "/main"), ("stays-low", "/low")):
+        assert logged[name].group(4) == f"GET {mount} HTTP/1.1" and int(logged[name].group(6)) == rows[name][3]
     open_plays = db_rows(tmp_path, f"SELECT count(*) FROM plays WHERE ended IS NULL OR (estimated = 1 AND ended < {killed_at - 1.0})")
     assert open_plays == [(0,)]
 

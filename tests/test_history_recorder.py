@@ -11,12 +11,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from streamer.audio.onair import OnAir
-from streamer.history import recorder
+from streamer.history import recorder, schema
 from streamer.history.recorder import History
 from streamer.history.render import build
 from streamer.settings import Config, HistoryConfig
+from streamer.state import connect
 from streamer.stream import listener as listener_module
 from streamer.stream.listener import Listener
+
+from .test_history import ICECAST_LINE
 
 
 def history(tmp: Path, **kw) -> History:
@@ -172,3 +175,32 @@ def test_a_session_ends_when_the_listener_went_not_when_a_write_found_it_gone(tm
     asyncio.run(run())
     ended = {r[0]: r[1:] for r in rows(tmp_path, "SELECT user_agent, round(seconds, 2), round(ended - started, 2), reason FROM sessions")}
     assert ended == {"closes": (240.05, 240.05, "left"), "half-closes": (300.0, 300.0, "left"), "killed": (240.3, 240.3, "killed")}
+
+
+def test_sessions_closed_after_a_crash_reach_the_access_log_at_the_next_start(tmp_path):
+    """kill -9: the sessions left open are closed at the last heartbeat when the station starts
+    again, and each gets its access-log line then, as every session does when it ends: the
+    time it ended, the request, bytes and seconds (estimated from the heartbeat, as stored)."""
+    conn = connect(tmp_path / "state" / "history.sqlite", schema.MIGRATIONS)
+    conn.execute(schema.HEARTBEAT, ("1795000100.5",))
+    conn.execute(schema.INSERT_SESSION, (1, "/main", "192.0.2.7", None, "VLC/3.0.18", "http://ref.example/", 1795000000.0, 128))
+    conn.execute(schema.INSERT_SESSION, (2, "/hls/lo", "192.0.2.8", None, "AppleCoreMedia", "", 1795000090.0, 64))
+    conn.execute(schema.INSERT_SESSION, (3, "/low", "192.0.2.9", None, "mpv", "", 1795000050.0, 48))
+    conn.execute(schema.END_SESSION, (1795000060.0, 10.0, 60000, "left", 3))  # ended cleanly: logged then, not again
+    conn.close()
+    log = tmp_path / "logs" / "access.log"
+
+    async def run() -> None:
+        h = history(tmp_path, access_log=log)
+        await h.open()
+        await h.close()
+
+    asyncio.run(run())
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2, lines
+    found = {m.group(1): m.groups() for m in map(ICECAST_LINE.match, lines)}
+    when = recorder.time.strftime("%d/%b/%Y:%H:%M:%S %z", recorder.time.localtime(1795000100.5))
+    vlc, hls = str(int(100.5 * 128 * 125)), str(int(10.5 * 64 * 125))  # bytes as recovery estimates them: seconds at the bitrate
+    assert found["192.0.2.7"][2:] == (when, "GET /main HTTP/1.1", "200", vlc, "http://ref.example/", "VLC/3.0.18", "100")
+    assert found["192.0.2.8"][2:] == (when, "GET /hls/lo/live.m3u8 HTTP/1.1", "200", hls, "-", "AppleCoreMedia", "10")
+    assert rows(tmp_path, "SELECT id, estimated FROM sessions ORDER BY id") == [(1, 1), (2, 1), (3, 0)]

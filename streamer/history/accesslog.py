@@ -43,6 +43,22 @@ def access_line(ip: str, ended: float, request: str, sent: int, referer: str, us
     )
 
 
+def session_request(mount: str) -> str:
+    """The request line of a session whose own was not kept (one closed after a crash, from its
+    row): what a player asks for on that mount, as the live sessions' lines have it (pure)."""
+    return f"GET {mount}/live.m3u8 HTTP/1.1" if mount.startswith("/hls/") else f"GET {mount} HTTP/1.1"
+
+
+def recovered_lines(closed: list[tuple]) -> list[str]:
+    """Access-log lines for the sessions a crash left open, closed at the next start (rows of
+    upkeep.recover: ip, mount, user agent, referer, ended, seconds, bytes), stamped with the time
+    they were taken to end, as every line is (pure)."""
+    return [
+        access_line(ip, ended, session_request(mount), sent, referer, agent, seconds)
+        for ip, mount, agent, referer, ended, seconds, sent in closed
+    ]
+
+
 class AccessLog:
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -25,7 +25,7 @@ from ..ticks import sleep_on_grid
 from ..wire.icy import sanitize_title
 from ..wire.text import display_path
 from . import schema
-from .accesslog import AccessLog, access_line
+from .accesslog import AccessLog, access_line, recovered_lines
 from .audience import STATION, Audience
 from .privacy import GeoIP, keep_ip
 from .records import Play, Session, Who
@@ -78,6 +78,10 @@ class History:
             found = await self.store.run(recover, self._first_id)
         except sqlite3.Error:
             return  # shown in status(); tried again with every batch until it works
+        closed = found.pop("closed")
+        if self.access is not None:  # they had no line yet: they get it now, ended at the heartbeat like their rows
+            for line in recovered_lines(closed):
+                self.access.add(line)
         self.recovered = found
         self.salt = found["salt"].encode()
         if self._last_id < self._first_id:  # no id handed out yet: continue above the file's

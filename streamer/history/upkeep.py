@@ -12,16 +12,19 @@ PRUNE_BATCH = 20_000  # rows deleted per transaction (writes queued meanwhile wa
 def recover(conn: sqlite3.Connection, before_id: int) -> dict:
     """Close the plays and sessions a previous run left open (it was killed, or the power
     went): they end at its last heartbeat, the last batch it committed. Returns what was found,
-    the highest id in use, and the salt for hashed addresses (made once per database)."""
+    the highest id in use, the salt for hashed addresses (made once per database), and the
+    sessions closed (`closed`: ip, mount, user agent, referer, ended, seconds, bytes) for the
+    access log, which had no line for them."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
     heartbeat = float(row[0]) if row else None
     conn.execute("BEGIN")
-    sessions = conn.execute(
+    closed = conn.execute(
         "UPDATE sessions SET ended = max(started, coalesce(:hb, started)), seconds = max(0, coalesce(:hb, started) - started),"
         " bytes = coalesce(bytes, CAST(max(0, coalesce(:hb, started) - started) * coalesce(kbps, 0) * 125 AS INTEGER)),"
-        " reason = 'server stop', estimated = 1 WHERE ended IS NULL AND id < :before",
+        " reason = 'server stop', estimated = 1 WHERE ended IS NULL AND id < :before"
+        " RETURNING ip, mount, coalesce(user_agent, ''), coalesce(referer, ''), ended, seconds, bytes",
         {"hb": heartbeat, "before": before_id},
-    ).rowcount
+    ).fetchall()
     plays = conn.execute(
         "UPDATE plays SET ended = max(started, coalesce(:hb, started)), seconds = max(0, coalesce(:hb, started) - started),"
         " estimated = 1 WHERE ended IS NULL AND id < :before",
@@ -36,7 +39,7 @@ def recover(conn: sqlite3.Connection, before_id: int) -> dict:
         conn.execute("SELECT coalesce(max(id), 0) FROM sessions").fetchone()[0],
         conn.execute("SELECT coalesce(max(id), 0) FROM plays").fetchone()[0],
     )
-    return {"heartbeat": heartbeat, "sessions_closed": sessions, "plays_closed": plays, "max_id": top, "salt": salt[0]}
+    return {"heartbeat": heartbeat, "sessions_closed": len(closed), "plays_closed": plays, "max_id": top, "salt": salt[0], "closed": closed}
 
 
 def prune(conn: sqlite3.Connection, cutoff: float) -> int:
