@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from streamer.stream.frontdoor import route
+from streamer.stream.routing import route
 from streamer.wire.formats import StreamInfo
 from streamer.wire.http import BadRequest, error_response, health_response, listener_head, options_response, parse_request_head
 from streamer.wire.icecast import dumps

@@ -29,9 +29,9 @@ from ..wire.http import (
     parse_request_head,
 )
 from .gate import Gate
-from .hls_server import is_hls
 from .listener import Listener
 from .mount import Mount
+from .routing import route
 
 log = logging.getLogger("streamer.http")
 
@@ -67,29 +67,6 @@ class Routes(Protocol):
 
 def http_date() -> str:
     return formatdate(usegmt=True)
-
-
-PUBLIC = frozenset({"/healthz", "/api/events", "/api/nowplaying", "/api/schedule", "/api/news", "/status-json.xsl"})
-
-
-def is_public(path: str) -> bool:
-    """Paths any web page may read (CORS `*`): the public documents, HLS, playlist files."""
-    return path in PUBLIC or is_hls(path) or path.endswith((".m3u", ".pls", ".xspf"))
-
-
-def route(head: RequestHead, mount: Mount | None) -> str:
-    """What a request is (pure): listen | options | events | source | hls | health | web."""
-    if head.method in ("SOURCE", "PUT"):
-        return "source"
-    if head.method in ("GET", "HEAD") and (is_hls(head.path) or head.path == "/healthz"):
-        return "hls" if is_hls(head.path) else "health"
-    if head.method == "OPTIONS" and (mount is not None or head.target == "*" or is_public(head.path)):
-        return "options"  # a CORS preflight (GET and HEAD only); the admin's paths get none
-    if mount is not None:
-        return "listen" if head.method in ("GET", "HEAD") else "web"  # aiohttp answers 405, with Allow
-    if head.method == "GET" and head.path == "/api/events":
-        return "events"
-    return "web"
 
 
 class FrontDoor(asyncio.Protocol):
