@@ -192,3 +192,32 @@ def test_an_edit_that_changes_the_watched_folders_is_read_once(tmp_path):
     quiet, changed, again = asyncio.run(edit_and_look())
     assert not quiet and changed and not again  # the edit is read once, not again at the next look
     assert [ld.watched for ld in loads] == [[tmp_path / "a"], [tmp_path / "bb"]]
+
+
+def test_hidden_yaml_files_are_no_part_of_the_programme_and_removing_a_bad_file_reloads(tmp_path):
+    """An editor's lock `.#p.yaml` (a dangling symlink) or macOS's `._p.yaml` blocked every
+    reload; and a bad file that could not be looked at was not in the signature, so removing it
+    never reloaded: the error stuck and an edit made meanwhile was lost (found by QA)."""
+    import asyncio
+
+    from streamer.schedule.watch import ProgrammeWatcher
+
+    (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [a/]}\nfallback: music\n")
+    (tmp_path / ".#p.yaml").symlink_to("user@host.1234:1700000000")  # as Emacs makes it
+    (tmp_path / "._p.yaml").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \xff\xfe")
+    loads: list[LoadedProgramme] = []
+
+    async def offload(_timeout: float, fn, *args):
+        return fn(*args)
+
+    async def run() -> tuple:
+        watcher = ProgrammeWatcher(tmp_path, offload, loads.append)
+        await watcher.first()  # the hidden files are passed over
+        (tmp_path / "bad.yaml").symlink_to(tmp_path / "nowhere.yaml")  # the DJ's own: an error
+        broke, errors = await watcher.look(), watcher.state["errors"]
+        (tmp_path / "bad.yaml").unlink()
+        return broke, errors, await watcher.look(), watcher.state
+
+    broke, errors, reloaded, state = asyncio.run(run())
+    assert broke and len(errors) == 1 and "bad.yaml" in errors[0]
+    assert reloaded and state["ok"] and [[f.name for f in ld.programme.files] for ld in loads] == [["p.yaml"], ["p.yaml"]]

@@ -135,13 +135,19 @@ def _check_references(programme: Programme, problems: list[Problem]) -> None:
             missing(e.play, e.where, f"event {e.name!r}")
 
 
+def yaml_files(folder: Path) -> list[Path]:
+    """The programme's files: *.yaml and *.yml, but for hidden ones (an editor's lock `.#week.yaml`,
+    macOS's `._week.yaml`: not the DJ's, and they blocked every reload)."""
+    return sorted(f for f in [*folder.glob("*.yaml"), *folder.glob("*.yml")] if not f.name.startswith("."))
+
+
 def load_programme(folder: Path) -> Programme:
     """Read every *.yaml/*.yml in `folder`; raises ConfigError listing all problems."""
     programme = Programme()
     problems: list[Problem] = []
     if not folder.is_dir():
         raise ConfigError([Problem(str(folder), 1, 1, "playlists folder not found")])
-    for file in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+    for file in yaml_files(folder):
         programme.files.append(file)
         try:
             text = read_yaml_file(file)

@@ -40,12 +40,14 @@ def expand_sources(spec: PlaylistDef, missing: list[Path] | None = None) -> tupl
 
 
 def stamp(paths: Iterable[Path]) -> tuple:
-    """Names, change times and sizes of `paths` (those that exist): what a reload depends on."""
+    """Names, change times and sizes of `paths`: what a reload depends on. One that cannot be
+    looked at (a dangling symlink) is there by name, so removing it reloads too."""
     entries = []
     for f in sorted(paths):
         try:
             st = f.stat()
         except OSError:
+            entries.append((str(f), -1, -1))
             continue
         entries.append((str(f), st.st_mtime_ns, st.st_size))
     return tuple(entries)

@@ -21,7 +21,7 @@ from ..ticks import sleep_on_grid
 from ..wire.text import display_path
 from ..yamldoc import ConfigError, Problem
 from .model import LoadedProgramme
-from .programme import load_with_files
+from .programme import load_with_files, yaml_files
 from .sources import stamp
 
 log = logging.getLogger("streamer")
@@ -70,7 +70,7 @@ class ProgrammeWatcher:
 
     def _yaml_stamp(self) -> tuple:
         try:
-            return stamp([*self.folder.glob("*.yaml"), *self.folder.glob("*.yml")])
+            return stamp(yaml_files(self.folder))
         except OSError:
             return ()
 
