@@ -100,3 +100,33 @@ def test_basic_auth():
     assert not check_basic("Basic !!!", "admin", "s3cret")
     assert not check_basic("", "admin", "s3cret")
     assert not check_basic("Bearer x", "admin", "s3cret")
+
+
+def test_a_headline_may_ask_or_exclaim_and_an_html_article_gives_its_heading():
+    """'Will the rains come this year?' was no headline (skipped, or the masthead taken instead);
+    an article saved as HTML aired an empty headline (found by QA)."""
+    masthead = "Zimbabwe News and Internet Radio"
+    question = f"{masthead}\n\nWill the rains come this year?\n\nFarmers in Masvingo are waiting for the rains.\n"
+    assert parse_article(question, mastheads=(masthead,)).title == "Will the rains come this year?"
+    assert parse_article(question).title == "Will the rains come this year?"  # not the masthead
+    assert parse_article("Warriors qualify!\n\nThe Warriors beat Zambia 2-0 in Lusaka.\n").title == "Warriors qualify!"
+    long_question = "Is it " + "really " * 20 + "so?"  # a question paragraph is body, not a headline
+    assert parse_article(f"Budget day\n\n{long_question}\n").title == "Budget day"
+    html_article = "<html><h1>Mnangagwa opens parliament</h1><p>The President opened the session on Tuesday.</p></html>"
+    item = parse_article(html_article)
+    assert (item.title, item.summary) == ("Mnangagwa opens parliament", "The President opened the session on Tuesday.")
+    assert parse_article("<p></p><h1> </h1>\n") is None  # nothing to read: no headline, not ""
+    assert parse_article(sample_article()).title == "Syria conflict: Russia tells rebels to leave Aleppo"
+
+
+def test_front_matter_expires_takes_a_date_or_time_quoted_or_not_and_refuses_anything_else():
+    def expires(value: str) -> float | None:
+        return parse_article(f"---\ntitle: Road closed\nexpires: {value}\n---\nThe road is closed.\n").expires
+
+    at = datetime(2026, 11, 25, 10, tzinfo=UTC).timestamp()
+    assert expires("2026-11-25T10:00:00Z") == expires('"2026-11-25T10:00:00Z"') == expires("2026-11-25 10:00:00") == at
+    assert expires("2026-11-25") == datetime(2026, 11, 25, tzinfo=UTC).timestamp()  # was ignored: 24 h from the file's time
+    assert expires('"2026-11-25T12:00:00+02:00"') == at
+    for bad in ("120", "soon", "[1, 2]"):
+        with pytest.raises(ValueError, match="is not a date or time like"):
+            expires(bad)

@@ -217,8 +217,14 @@ class NewsDesk:
             return None, f"unreadable: {exc.strerror or exc}"
         if not raw.strip():
             return None, "empty file"
-        text = raw.decode("utf-8", errors="replace")
-        item = parse_article(text, self.config.mastheads)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:  # saved by an older Windows editor: cp1252, not "Caf\ufffd"
+            text = raw.decode("cp1252", errors="replace")
+        try:
+            item = parse_article(text, self.config.mastheads)
+        except ValueError as exc:  # front matter that says something it cannot mean
+            return None, str(exc)
         if item is None:
             return None, "no headline found"
         item.published = mtime

@@ -15,7 +15,7 @@ import math
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 import yaml
 from defusedxml import ElementTree
@@ -72,11 +72,24 @@ def item_id(title: str) -> str:
 # --- articles -------------------------------------------------------------------------------
 
 _SENTENCE_END = re.compile(r"[.!?…][\"'\u201d\u2019)]*$")
+_STATEMENT_END = re.compile(r"[.…][\"'\u201d\u2019)]*$")
+_HTML_BLOCK = re.compile(r"</?(?:h[1-6]|p|div|br|li|ul|ol|title|article|section|header|footer|blockquote)\b[^>]{0,500}>", re.I)
+QUESTION_HEADLINE = 100  # a line ending in ? or ! up to this long can be a headline ("Will the rains come?")
 
 
 def _is_body_line(line: str) -> bool:
-    """Body text: a full sentence, or a long line. Headlines and mastheads are short, unpunctuated."""
-    return bool(_SENTENCE_END.search(line)) or len(line) > 160
+    """Body text: a statement, a long question or exclamation, or a long line. Headlines and
+    mastheads are short and end without a full stop (a headline may ask or exclaim)."""
+    if _STATEMENT_END.search(line) or len(line) > 160:
+        return True
+    return bool(_SENTENCE_END.search(line)) and len(line) > QUESTION_HEADLINE
+
+
+def _html_as_lines(text: str) -> str:
+    """An article saved as HTML: its blocks (headings, paragraphs) as lines, tags dropped."""
+    if not _HTML_BLOCK.search(text):
+        return text
+    return html.unescape(re.sub(r"<[^>]{0,500}>", " ", _HTML_BLOCK.sub("\n", text)))
 
 
 def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None:
@@ -89,7 +102,7 @@ def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None
     text = text.lstrip("\ufeff")
     if text.startswith("---"):
         return _front_matter(text)
-    lines = [line.strip() for line in text.splitlines()]
+    lines = [line.strip() for line in _html_as_lines(text).splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         return None
@@ -111,7 +124,7 @@ def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None
 
 
 def _item(title: str, body: list[str]) -> NewsItem | None:
-    if not title:
+    if not clean_text(title):  # nothing left of it to read or show (a line of markup)
         return None
     summary = next((line for line in body if _is_body_line(line)), "")
     source = ""
@@ -148,9 +161,25 @@ def _front_matter(text: str) -> NewsItem | None:
         summary=str(meta.get("summary") or next((line for line in body_lines if _is_body_line(line)), "")),
         source=str(meta.get("source") or ""),
     )
-    if isinstance(meta.get("expires"), datetime):
-        item.expires = meta["expires"].timestamp()
+    if meta.get("expires") is not None:
+        item.expires = expiry(meta["expires"])
     return item
+
+
+def expiry(value: object) -> float:
+    """Front matter's `expires:` as epoch seconds: a date-time (quoted or not; UTC unless it says)
+    or a date (its midnight, UTC). Anything else raises ValueError: it was ignored silently."""
+    when = value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        when = datetime(value.year, value.month, value.day)
+    if not isinstance(when, datetime):
+        raise ValueError(f"expires: {value!r} is not a date or time like 2026-11-24 or 2026-11-24T18:00:00Z")
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 # --- feeds ----------------------------------------------------------------------------------
