@@ -107,3 +107,12 @@ def test_a_clock_time_out_of_range_says_the_range_and_asks_for_quotes_only_when_
     assert start("'25:00'") == [f"w.yaml:2:14: {clock}, not '25:00'"]
     assert start("25:00") == [f"w.yaml:2:14: {clock}, not '25:00'"]
     assert start("6") == [f"w.yaml:2:14: {clock} (quote it), not 6"]
+
+
+def test_two_files_with_different_time_zones_are_refused():
+    """zz.yaml's `timezone: Europe/London` beside playlists.yaml's Africa/Harare silently moved
+    every time in the programme by two hours, and `check` said ok (found by QA)."""
+    harare, london = "timezone: Africa/Harare\n", "timezone: Europe/London\n"
+    got = problems(("playlists.yaml", harare + PLAYLISTS), ("zz.yaml", london))
+    assert got == ["zz.yaml:1:11: timezone is set twice: 'Europe/London' here, 'Africa/Harare' at playlists.yaml:1:11"]
+    assert problems(("playlists.yaml", harare + PLAYLISTS), ("week.yaml", harare + WEEK)) == []  # the same zone twice is no harm

@@ -82,6 +82,7 @@ class Programme:
     events: list[Event] = field(default_factory=list)
     fallback: str | None = None
     fallback_where: Problem | None = None  # where `fallback:` is written (for errors about it)
+    timezone_where: Problem | None = None  # where `timezone:` is written (a second, other one is an error)
     fades: Fades = field(default_factory=Fades)
     files: list[Path] = field(default_factory=list)
 

@@ -65,9 +65,14 @@ def parse_programme_file(text: str, file: Path, programme: Programme, problems: 
     tz = top.get("timezone", str, None)
     if tz is not None:
         try:
-            programme.timezone = zoneinfo.ZoneInfo(tz)
+            zone = zoneinfo.ZoneInfo(tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             top.error(("timezone",), f"timezone {tz!r} is not an IANA time zone name (like Africa/Harare or Europe/London)")
+        else:
+            first = programme.timezone_where
+            if first is not None and zone != programme.timezone:  # the last file read would move every time
+                top.error(("timezone",), f"timezone is set twice: {tz!r} here, {programme.timezone.key!r} at {first.place}")
+            programme.timezone, programme.timezone_where = zone, doc.problem(("timezone",), "")
     defaults = top.section("defaults")
     programme.fades = read_fades(defaults, programme.fades)
     defaults.finish()
