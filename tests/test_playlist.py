@@ -49,6 +49,17 @@ def test_a_reload_goes_on_with_the_round():
     again = Rotation(FILES[:4], "sequential")
     again.carry_over(seq)
     assert [again.next() for _ in range(3)] == [FILES[2], FILES[3], FILES[0]]
+    # The file on air deleted: the next one still there follows, not the first (found by QA)
+    seq = Rotation(FILES[:5], "sequential")
+    seq.next(), seq.next()  # FILES[1] on air
+    gone = Rotation([FILES[0], *FILES[2:5]], "sequential")
+    gone.carry_over(seq)
+    assert [gone.next() for _ in range(3)] == [FILES[2], FILES[3], FILES[4]]
+    last = Rotation(FILES[:3], "sequential")
+    last.next(), last.next(), last.next()  # the last file on air, then deleted: round to the top
+    wrapped = Rotation(FILES[:2], "sequential")
+    wrapped.carry_over(last)
+    assert wrapped.next() == FILES[0]
 
 
 def test_watched_folders(tmp_path):

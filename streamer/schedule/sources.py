@@ -225,6 +225,10 @@ class Rotation:
         present = set(self.files)
         if self.order == "sequential" and old.last in present:
             self._index = self.files.index(old.last) + 1
+        elif self.order == "sequential" and old.last in old.files:  # the file on air was deleted: on
+            after = old.files.index(old.last) + 1  # from the next one still there, not from the top
+            following = [f for f in old.files[after:] + old.files[:after] if f in present]
+            self._index = self.files.index(following[0]) if following else 0
         elif self.order == "shuffle" and old._queue:
             known = set(old.files)
             added = [f for f in self.files if f not in known]
