@@ -116,3 +116,18 @@ def test_two_files_with_different_time_zones_are_refused():
     got = problems(("playlists.yaml", harare + PLAYLISTS), ("zz.yaml", london))
     assert got == ["zz.yaml:1:11: timezone is set twice: 'Europe/London' here, 'Africa/Harare' at playlists.yaml:1:11"]
     assert problems(("playlists.yaml", harare + PLAYLISTS), ("week.yaml", harare + WEEK)) == []  # the same zone twice is no harm
+
+
+def test_an_event_at_24_00_is_refused_with_what_to_write():
+    """`at: "24:00", days: thu` fired at the start of Thursday, i.e. Wednesday night, and check
+    accepted it (found by QA); a block's end at 24:00 stays the end of its day."""
+    event = PLAYLISTS + 'events:\n  late: {at: "24:00", days: thu, play: ids}\n'
+    assert problems(("p.yaml", event)) == [
+        'p.yaml:5:14: events.late.at "24:00" would fire at the start of its day, not the end: write "00:00" and the next day'
+    ]
+    block = PLAYLISTS + 'blocks:\n  night: {start: "20:00", end: "24:00", play: music}\n'
+    assert problems(("p.yaml", block)) == []
+    bad = PLAYLISTS + 'events:\n  odd: {at: "7 pm", play: ids}\n'
+    assert problems(("p.yaml", bad)) == [
+        'p.yaml:5:13: events.odd.at must be ":MM" or ":MM:SS" (every hour) or "HH:MM" or "HH:MM:SS" (every day), quoted; not \'7 pm\''
+    ]

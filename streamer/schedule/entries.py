@@ -145,8 +145,11 @@ def read_event(doc: Doc, name: str, body: Any, problems: list[Problem]) -> Event
         minute, second = int(hourly[1]), int(hourly[2] or 0)
         if minute > 59 or second > 59:
             hourly = None
-    if not hourly and clock is None:
-        r.error((*path, "at"), f'{owner}.at must be ":MM" (every hour) or "HH:MM" (every day), quoted; not {at!r}')
+    if clock is not None and at.strip().startswith("24"):  # a block's end, but which day would an event's be?
+        r.error((*path, "at"), f'{owner}.at "24:00" would fire at the start of its day, not the end: write "00:00" and the next day')
+    elif not hourly and clock is None:
+        every = '":MM" or ":MM:SS" (every hour) or "HH:MM" or "HH:MM:SS" (every day)'
+        r.error((*path, "at"), f"{owner}.at must be {every}, quoted; not {at!r}")
     days = parse_days(r.raw("days", "daily"))
     if isinstance(days, str):
         r.error((*path, "days"), f"{owner}.days: {days}")
