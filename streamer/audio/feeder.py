@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from ..aio import background
@@ -33,7 +32,7 @@ from .live_play import LIVE_FADE, LiveSession
 from .onair import OnAir
 from .output import Cut, Output
 from .pcm import frame_bytes
-from .shaping import ending, fade_in, faded_out, mix_under
+from .shaping import ending, fade_in, faded_out, fitted, mix_under
 from .timeline import Timeline
 from .track import Track, aired, close_track, next_chunk, track_info
 from .upcoming import Ahead, LastPreview, upcoming
@@ -66,7 +65,6 @@ class Feeder:
         self.loudness = LoudnessConfig(enabled=False)
         self.level: Level | None = None  # the file on air's
         self._tail = b""  # held-back end of the previous track, for its fade-out/crossfade
-        self._tail_crossfade = 0.0
         self._in_track = False  # a track is playing (a DJ's takeover crossfades out of it)
         self._handover = False  # a DJ is waiting: the track hands over at its next chunk
         self._crossfade = 0.0  # the item on air's crossfade into the next
@@ -196,12 +194,11 @@ class Feeder:
         """Play one file to its end (True), or until a hard event or a DJ cuts it (False);
         `analysis` for a file the library does not hold (a bulletin's segments)."""
         track = await self._open(choice, analysis)
-        fades = choice.fades
-        if choice.kind == "event" and choice.event is not None and choice.event.mode == "hard":
-            fades = replace(fades, fade_in=0.0)  # a hard event starts at full level at its second
-        head = tail = self.take_tail()  # the previous track's ending, mixed under this one's start
+        hard = choice.kind == "event" and choice.event is not None and choice.event.mode == "hard"  # full level at its second
+        tail = self.take_tail()  # the previous track's ending, mixed under this one's start (`head`)
+        fades, head = fitted(choice.fades, track.info.duration, tail, self.rate, self.channels, hard)
         hold = int(max(fades.crossfade, fades.fade_out) * self.rate) * self.frame_bytes
-        fade_bytes = int((fades.fade_in if not head else max(fades.fade_in, self._tail_crossfade)) * self.rate) * self.frame_bytes
+        fade_bytes = int(fades.fade_in * self.rate) * self.frame_bytes
         body = b""  # decoded but held back, to shape the ending
         self._in_track = True
         try:
@@ -246,7 +243,6 @@ class Feeder:
         """Fade the held-back ending out; keep its crossfade part to mix under the next track."""
         fade = int(max(fades.fade_out, fades.crossfade) * self.rate)
         now, self._tail = ending(body, fade, int(fades.crossfade * self.rate), self.channels)
-        self._tail_crossfade = fades.crossfade
         await self.output.emit(now)
 
     def take_tail(self) -> bytes:
@@ -283,7 +279,6 @@ class Feeder:
     def _hand_over(self, body: bytes) -> None:
         self._handover = False
         self._tail = faded_out(body[: int(LIVE_FADE * self.rate) * self.frame_bytes], self.channels)
-        self._tail_crossfade = LIVE_FADE
 
     def end_live(self) -> None:
         """Take the DJ off air now (killsource on the live mount)."""

@@ -8,7 +8,14 @@ feeder only decides when to call them.
 
 from __future__ import annotations
 
+import math
+
+from ..schedule.model import Fades
 from .pcm import frame_bytes, mix, ramp
+
+# At most this share of an item's aired length is faded or overlapped: under a block's 5 s
+# crossfade a 5 s ident aired wholly under the next song (its title shown for 80 ms).
+SHARE = 0.25
 
 
 def fade_in(chunk: bytes, offset: int, length: int, channels: int) -> bytes:
@@ -21,6 +28,17 @@ def fade_in(chunk: bytes, offset: int, length: int, channels: int) -> bytes:
 def faded_out(pcm: bytes, channels: int) -> bytes:
     """The whole of `pcm` faded from full level to silence."""
     return ramp(pcm, channels, 1.0, 0.0)
+
+
+def fitted(fades: Fades, length: float | None, tail: bytes, rate: int, channels: int, hard: bool) -> tuple[Fades, bytes]:
+    """An item's fades fitted to its aired `length` (None: unknown), and the previous item's
+    faded ending (`tail`) to mix under its start, shortened (still ending in silence) when the
+    item is short. It fades in over that ending; a hard event starts at full level otherwise."""
+    most = length * SHARE if length else math.inf
+    frame = frame_bytes(channels)
+    head = tail if len(tail) // frame <= most * rate else faded_out(tail[: int(most * rate) * frame], channels)
+    fade_in = max(0.0 if hard else min(fades.fade_in, most), len(head) // frame / rate)
+    return Fades(min(fades.crossfade, most), fade_in, min(fades.fade_out, most)), head
 
 
 def mix_under(chunk: bytes, head: bytes) -> tuple[bytes, bytes]:
