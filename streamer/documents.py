@@ -79,7 +79,8 @@ def hls_view(station: Station, base: str) -> dict | None:
     if station.hls is None:
         return None
     now = time.time()
-    return {"url": base + "/hls/live.m3u8", "listeners": station.hls.listeners.count(now), "variants": station.hls.view(now)}
+    hls = station.hls
+    return {"url": base + "/hls/live.m3u8", "segment": hls.seconds, "listeners": hls.listeners.count(now), "variants": hls.view(now)}
 
 
 def status(station: Station) -> dict:

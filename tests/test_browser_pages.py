@@ -229,6 +229,47 @@ def restart(server: Server, tmp_path: Path) -> Server:
     raise AssertionError(f"the restarted station did not come on air:\n{server.log_text()}")
 
 
+HEAR = """() => { const a = document.getElementById("audio"); const ctx = new AudioContext();
+  const an = ctx.createAnalyser(); an.fftSize = 4096; ctx.createMediaElementSource(a).connect(an); an.connect(ctx.destination);
+  ctx.resume(); const bins = new Float32Array(an.frequencyBinCount); window.heard = [];
+  setInterval(() => { an.getFloatFrequencyData(bins); let top = 1; for (let i = 2; i < bins.length; i++) if (bins[i] > bins[top]) top = i;
+    if (bins[top] > -70) window.heard.push([Date.now() / 1000, top * ctx.sampleRate / an.fftSize]); }, 50); }"""
+TONES = {"Song A": 440, "Song B": 550, "Song C": 660}
+
+
+def test_a_page_playing_hls_shows_each_title_when_its_song_is_heard(server_factory, tones, chromium):
+    """A browser that plays HLS itself (Chromium does) heard each song ~12 s (4 s segments) after
+    the page showed its title, which /api/events pushes as Icecast listeners get it (found by
+    QA). The page's title must change when the page's own audio does."""
+    hls = "hls: {segment: 2, window: 6, variants: [{name: aac96, bitrate: 96}]}\n"
+    server = start(server_factory, tones, "a.ogg", "b.ogg", "c.ogg", extra=hls)
+    page, errors = open_page(chromium, server.url("/"))
+    page.wait_for_selector("#controls:not([hidden])")
+    time.sleep(4)  # a few segments published
+    page.evaluate(WATCH)
+    page.click("#play")
+    page.evaluate(HEAR)
+    wait_for(page, "document.getElementById('player-status').textContent === 'Playing HLS'", 15)
+    wait_for(page, "window.heard.length > 10", 10)  # the analyser hears the page's audio
+    time.sleep(22)
+    heard, seen = page.evaluate("window.heard"), page.evaluate("window.seen")
+    page.click("#play")
+    switches = []  # (when, title) the dominant tone became a song's, held for 0.5 s
+    for i, (when, freq) in enumerate(heard):
+        title = next((t for t, f in TONES.items() if abs(freq - f) < 15), None)
+        steady = [abs(f - freq) < 15 for _, f in heard[i : i + 10]]
+        if title and len(steady) == 10 and all(steady) and (not switches or switches[-1][1] != title):
+            switches.append((when, title))
+    gaps = []
+    for when, title in switches[1:]:  # the first is where playback began, not a change
+        shown = [t for t, text in seen if text == title]
+        assert shown, (title, seen, switches)
+        gaps.append(min((t - when for t in shown), key=abs))
+    print("page title vs the page's own audio:", ", ".join(f"{g:+.2f} s" for g in gaps))
+    assert len(gaps) >= 2 and all(abs(g) <= 1.5 for g in gaps), (gaps, switches, seen)
+    assert errors == []
+
+
 def test_a_page_open_across_a_server_restart_reconnects_and_catches_up(server_factory, tones, chromium, tmp_path):
     server = start(server_factory, tones, "long-a.ogg", "long-b.ogg")
     page, errors = open_page(chromium, server.url("/"))

@@ -88,6 +88,7 @@
     audio.pause();
     audio.removeAttribute("src"); // a live stream: disconnect, and start at the live edge next time
     audio.load();
+    while (pending.length) render(pending.shift().np); // nothing heard now: show where the station is
     status(message || "", off);
     button();
   }
@@ -196,6 +197,25 @@
     blocks.forEach((li) => (li === current ? li.setAttribute("aria-current", "true") : li.removeAttribute("aria-current")));
   }
 
+  // A title change is pushed when it reaches Icecast listeners (as an Icecast player here
+  // hears it, give or take its buffer). HLS is heard later: by what the player has buffered
+  // ahead, and a segment more (one is published once complete). There each document is shown
+  // when the player hears it, not ~12 s early.
+  const pending = [];
+  function heardIn() {
+    const hls = stream && (stream.mount === "HLS" || HLS.includes((stream.format || "").toLowerCase()));
+    if (!hls || !playing || audio.paused || !audio.buffered.length) return 0;
+    const behind = audio.buffered.end(audio.buffered.length - 1) - audio.currentTime + ((doc && doc.hls && doc.hls.segment) || 4);
+    return Math.max(0, Math.min(behind, 60));
+  }
+  function arrived(np) {
+    pending.push({ due: performance.now() + heardIn() * 1000, np });
+    showDue();
+  }
+  function showDue() {
+    while (pending.length && pending[0].due <= performance.now()) render(pending.shift().np);
+  }
+
   // --- live updates ---------------------------------------------------------------------------
   // EventSource reconnects by itself after a dropped stream (a restart: the server says to
   // retry after 1 s) and the server answers a new connection with a full snapshot first. A
@@ -203,7 +223,7 @@
   let retry = 1000;
   function connect() {
     const events = new EventSource("/api/events");
-    events.addEventListener("nowplaying", (ev) => { retry = 1000; render(JSON.parse(ev.data)); });
+    events.addEventListener("nowplaying", (ev) => { retry = 1000; arrived(JSON.parse(ev.data)); });
     events.addEventListener("news", (ev) => {
       const data = JSON.parse(ev.data);
       if (doc) doc.headlines = data.headlines;
@@ -222,4 +242,5 @@
   setUpPlayer();
   connect();
   setInterval(tick, 1000);
+  setInterval(showDue, 100);
 })();
