@@ -270,3 +270,24 @@ def test_with_nothing_playable_anywhere_the_apis_say_silence_not_the_last_song(s
         assert time.monotonic() < deadline, "the fixed playlist did not come on air"
         time.sleep(0.5)
     assert now["song"]["title"] == "Short One"
+
+
+def test_a_short_event_under_a_long_crossfade_is_heard_in_the_clear(server_factory, tones, tmp_path):
+    """With a 4 s crossfade, the 4 s event went wholly under the next song: its title held for
+    about 0.1 s (QA: 80 ms for a 5 s ident under 5 s). At most a quarter of it is overlapped."""
+    programme = base_yaml(tones, f"'{tones / 'long.ogg'}'") + "defaults: {crossfade: 4}\n"
+    server = server_factory(programme, mounts=MOUNT)
+    at = float(int(time.time()) + 7)
+
+    def add_event():
+        time.sleep(1)
+        (tmp_path / "playlists" / "events.yaml").write_text(event_yaml(at, "hard"))
+
+    rec = listen_while(server, at - time.time() + 8, add_event)
+    heard = title_arrival(rec, EVENT_TITLE)
+    after = [t for t, f in rec.block_arrivals if t > heard and f.get("StreamTitle") not in (None, EVENT_TITLE)]
+    assert after, rec.block_arrivals
+    held = after[0] - heard
+    print(f"event title held {held:.2f} s")
+    assert 2.6 <= held <= 3.6, held  # 4 s less a quarter overlapped: 3 s
+    assert decode_errors(rec.audio, tmp_path)[0] == []
