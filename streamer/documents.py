@@ -80,7 +80,8 @@ def hls_view(station: Station, base: str) -> dict | None:
         return None
     now = time.time()
     hls = station.hls
-    return {"url": base + "/hls/live.m3u8", "segment": hls.seconds, "listeners": hls.listeners.count(now), "variants": hls.view(now)}
+    variants = [{**v, "url": base + v["url"]} for v in hls.view(now)]  # whole URLs, as the master playlist's
+    return {"url": base + "/hls/live.m3u8", "segment": hls.seconds, "listeners": hls.listeners.count(now), "variants": variants}
 
 
 def status(station: Station) -> dict:

@@ -76,6 +76,7 @@ def test_every_format_decodes_cleanly_across_track_changes(station, tmp_path):
     assert {s["listenurl"].rsplit("/", 1)[1]: s["server_type"] for s in stats}["opus"] == "audio/ogg"
     now = json.loads(station.get("/api/nowplaying")[2])
     assert now["hls"]["url"].endswith("/hls/live.m3u8") and [v["name"] for v in now["hls"]["variants"]] == ["lo", "hi"]
+    assert [v["url"] for v in now["hls"]["variants"]] == [now["hls"]["url"].replace("live.m3u8", f"{v}/live.m3u8") for v in ("lo", "hi")]
     assert station.get("/aac.m3u")[2].decode().strip().endswith("/aac")
 
 
