@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import json
 import shutil
+import sqlite3
 import threading
 import time
 
@@ -262,6 +263,14 @@ def test_with_nothing_playable_anywhere_the_apis_say_silence_not_the_last_song(s
     reasons = [p["reason"] for p in status["problems"]]
     assert any("silence until a playlist is fixed" in r for r in reasons), reasons
     assert status["now_playing"] is None  # the operator's view agrees with the listeners'
+    # Players' titles are cleared, and the last song's play ends where the silence began (it
+    # was credited with the silence, in the royalty reports too)
+    silent = record(server.port, "/main", 2.0)
+    assert silent.blocks and silent.blocks[-1][1]["StreamTitle"] == ""  # the burst may still carry the song's
+    time.sleep(1.0)  # the history's batch is written
+    with sqlite3.connect(tmp_path / "state" / "history.sqlite") as db:
+        last = db.execute("SELECT title, ended, seconds FROM plays ORDER BY started DESC LIMIT 1").fetchone()
+    assert last[1] is not None and last[2] < 5.0, last  # a 3 s clip's play, closed
     music.mkdir()
     shutil.copy(tones / "short1.mp3", music / "again.mp3")
     station_yaml.write_text(programme.format(music))

@@ -127,6 +127,8 @@ class Feeder:
                 event = getattr(choice.event, "name", "")
                 log.warning("event %s: playlist %r has nothing playable; the music goes on", event, choice.playlist)
             elif choice.path is None:
+                for enc in self.output.encoders if self.onair.untitled_silence() else ():
+                    enc.mark(self.timeline.fed, "")
                 await self.output.play_silence(1.0)
             elif await self._play_or_skip(choice):
                 failures = 0

@@ -56,6 +56,7 @@ class OnAir:
         self.headlines: Callable[[], list[str]] = list  # the headlines a ticker rotates through
         self._ticker_turn = 0
         self._stand_in: tuple[object, bool] | None = None  # (programme's scheduler, silence?) last said
+        self._silence_titled = False  # the silence's empty title has been marked
 
     def title_for(self, info: TrackInfo, choice: Choice) -> str:
         if choice.title:
@@ -78,6 +79,7 @@ class OnAir:
         self.now = now
         if self.silent:  # the silence is over (a DJ, a bulletin, a file dropped in)
             self._stand_in = None
+        self._silence_titled = False
         self.history.append(Played(started, info.path, info.artist, choice.playlist, choice.kind, block))
         where = f"playlist {choice.playlist}" + (f", block {block}" if block else "")
         log.info("now playing %r (%s, %s) from %s", title, choice.kind, where, display_path(info.path))
@@ -101,6 +103,15 @@ class OnAir:
         reason = f"nothing playable in {block}the fallback {fallback!r}; {instead}"
         log.warning("%s", reason)
         self.problem(time.time(), "playlists", reason)
+
+    def untitled_silence(self) -> bool:
+        """True once when silence starts airing for want of anything playable: its empty title
+        then clears the last song's from players and ends its play in the history (it was
+        credited with the silence, in the royalty reports too)."""
+        if not self.silent or self._silence_titled:
+            return False
+        self._silence_titled = True
+        return True
 
     @property
     def silent(self) -> bool:

@@ -221,6 +221,11 @@ class History:
         air (a bulletin's next segment on the same headline). A title no item announced was set
         through /admin/metadata: a live play (by the DJ on air, if one is)."""
         now = time.time()
+        if not title:  # silence for want of anything playable: what played before ends here
+            if self.play is not None:
+                self._close_play(self.play, now)
+            self.play = None
+            return None
         item = self._match(onair, title, now)
         prev = self.play
         if prev is not None:
