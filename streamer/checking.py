@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .library_cli import check_library
 from .schedule.programme import Programme
-from .schedule.sources import expand_sources, source_target
+from .schedule.sources import expand_sources
 from .schedule.timeline import overlaps
 from .settings import Config
 
@@ -23,12 +23,10 @@ def check_programme(config: Config, programme: Programme) -> int:
         found, warnings = expand_sources(spec)
         problems += warnings
         where = f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}"
-        said = {source_target(spec.base, s) for s in spec.sources}  # a missing named source is in `warnings`
-        for f in found:
+        for f in found:  # what is missing (named or in an M3U) is not found: `warnings` said it
             named.append((where, f))
-            if not f.is_file():
-                if f.exists() or f not in said:  # not already said: an M3U's entry, or no regular file
-                    problems.append(f"{where}: {f}: file not found")
+            if not f.is_file():  # there, but no regular file (a folder an M3U names, a FIFO)
+                problems.append(f"{where}: {f}: not a regular file")
             elif not os.access(f, os.R_OK):
                 problems.append(f"{where}: {f}: not readable")
     files = len({f for _, f in named})

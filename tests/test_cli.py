@@ -109,3 +109,14 @@ def test_schedule_hours_out_of_range_are_refused_as_the_api_refuses_them():
         assert out.returncode == 2 and out.stdout == "", bad
         assert f"argument --hours: hours must be a number from 1 minute (0.017) to 48, not '{bad}'" in out.stderr
     assert run("schedule", "--hours", "0.5").returncode == 0
+
+
+def test_check_reads_an_m3u_past_its_bom_and_names_a_missing_entry_at_its_line(tmp_path):
+    (tmp_path / "playlists").mkdir()
+    (tmp_path / "playlists" / "list.m3u").write_text("\ufeff#EXTM3U\nhttp://example.org/stream.mp3\ngone.mp3\n", encoding="utf-8")
+    (tmp_path / "playlists" / "a.yaml").write_text("playlists:\n  music:\n    files: [list.m3u]\nfallback: music\n")
+    (tmp_path / "config.yaml").write_text("playlists: playlists\n")
+    out = run("check", "--config", str(tmp_path / "config.yaml"))
+    assert out.returncode == 1 and "\ufeff" not in out.stderr and "http:/" not in out.stderr.replace("'http://", ""), out.stderr
+    assert f"{tmp_path / 'playlists' / 'list.m3u'}:3: playlist 'music': 'gone.mp3' file not found\n" in out.stderr
+    assert f"{tmp_path / 'playlists' / 'list.m3u'}:2: playlist 'music': 'http://example.org/stream.mp3' is a stream" in out.stderr

@@ -70,7 +70,8 @@ def test_watched_folders(tmp_path):
         "playlists:\n  music: {files: [audio/, list.m3u, one.mp3]}\n  ids: {files: ['jingles/**/*.wav']}\nfallback: music\n"
     )
     programme = load_programme(tmp_path)
-    watched = [tmp_path / "audio", tmp_path / "audio" / "sub", tmp_path / "list.m3u", tmp_path]  # one.mp3 will come in tmp_path
+    # list.m3u's a.mp3 and one.mp3 will come in tmp_path
+    watched = [tmp_path / "audio", tmp_path / "audio" / "sub", tmp_path / "list.m3u", tmp_path, tmp_path]
     assert watched_folders(programme.playlists["music"]) == watched
     assert watched_folders(programme.playlists["ids"]) == [tmp_path / "jingles"]
 
@@ -91,8 +92,11 @@ def test_load_programme_and_expand(tmp_path):
     assert programme.fallback == "music"
     files, warnings = expand_sources(programme.playlists["music"])
     names = [f.name for f in files]
-    assert names == ["a.mp3", "b.ogg", "c.flac", "b.ogg", "a.mp3", "z.mp3"]
-    assert len(warnings) == 1 and "nothing/*.mp3" in warnings[0]
+    assert names == ["a.mp3", "b.ogg", "c.flac", "b.ogg", "a.mp3"]  # /abs/z.mp3 is not there: out, as a missing named file
+    assert warnings == [
+        f"{tmp_path / 'list.m3u'}:3: playlist 'music': '/abs/z.mp3' file not found",
+        f"{tmp_path / 'p.yaml'}:2: playlist 'music': 'nothing/*.mp3' matches no audio files",
+    ]
 
 
 def test_unknown_fallback_is_an_error(tmp_path):
@@ -232,3 +236,25 @@ def test_hidden_yaml_files_are_no_part_of_the_programme_and_removing_a_bad_file_
     broke, errors, reloaded, state = asyncio.run(run())
     assert broke and len(errors) == 1 and "bad.yaml" in errors[0]
     assert reloaded and state["ok"] and [[f.name for f in ld.programme.files] for ld in loads] == [["p.yaml"], ["p.yaml"]]
+
+
+def test_an_m3u_is_read_past_a_bom_and_its_urls_and_missing_entries_are_said_at_their_line(tmp_path):
+    """QA: a UTF-8 BOM made '\\ufeff#EXTM3U' a file, an http:// entry became a path under the
+    M3U's folder, and a missing entry was said at the YAML's line by `check` only: the running
+    station counted it in the playlist and gave no warning."""
+    (tmp_path / "m3u" / "audio").mkdir(parents=True)
+    (tmp_path / "m3u" / "audio" / "a.mp3").write_bytes(b"x")
+    entries = "\ufeff#EXTM3U\r\n#EXTINF:10,A\r\naudio/a.mp3\r\nhttp://example.org/stream.mp3\r\nHTTPS://example.org/b\r\ngone.mp3\r\n"
+    (tmp_path / "m3u" / "list.m3u").write_text(entries, encoding="utf-8")
+    (tmp_path / "p.yaml").write_text("playlists:\n  music:\n    files: [m3u/list.m3u]\nfallback: music\n")
+    loaded = load_with_files(tmp_path)
+    m3u = tmp_path / "m3u" / "list.m3u"
+    assert loaded.files["music"] == [tmp_path / "m3u" / "audio" / "a.mp3"]
+    stream = "is a stream: streams in M3U files are not supported (relay it instead: README, Live DJs, sources and relays)"
+    assert loaded.warnings == [
+        f"{m3u}:4: playlist 'music': 'http://example.org/stream.mp3' {stream}",
+        f"{m3u}:5: playlist 'music': 'HTTPS://example.org/b' {stream}",
+        f"{m3u}:6: playlist 'music': 'gone.mp3' file not found",
+    ]
+    assert loaded.missing == [tmp_path / "m3u" / "gone.mp3"]  # in the operator's problems, as a missing named file
+    assert tmp_path / "m3u" in loaded.watched  # where gone.mp3 will appear: creating it reloads

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .m3u import M3U_SUFFIXES, m3u_files, read_m3u
+
 if TYPE_CHECKING:
     from .model import PlaylistDef
 
@@ -22,16 +24,23 @@ MAX_WALK = 200_000  # directory entries looked at per source: a runaway tree sto
 
 def expand_sources(spec: PlaylistDef, missing: list[Path] | None = None) -> tuple[list[Path], list[str]]:
     """The audio files a playlist names, in a stable order, plus warnings for empty sources;
-    named files that are not there are added to `missing`."""
+    named files (an M3U's entries too) that are not there are added to `missing`."""
     files: list[Path] = []
     warnings: list[str] = []
+    missing = [] if missing is None else missing
     for source in spec.sources:
         absent = _absent(spec.base, source)
         # what is not there holds nothing (a hard event with only a missing file must not cut the
         # song on air for it); where it would appear is watched, so when it comes it is listed
-        found = [] if absent else _expand(spec.base, source)
-        if absent == "file" and missing is not None:
-            missing.append(source_target(spec.base, source))
+        target = source_target(spec.base, source)
+        if absent:
+            found = []
+        elif target.suffix.lower() in M3U_SUFFIXES and not _is_glob(source):
+            found = m3u_files(target, spec.name, warnings, missing)
+        else:
+            found = _expand(spec.base, source)
+        if absent == "file":
+            missing.append(target)
         why = {"folder": "no such folder", "file": "file not found"}.get(absent) or ("" if found else "matches no audio files")
         if why:
             warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} {why}")
@@ -65,11 +74,17 @@ def watched_folders(spec: PlaylistDef) -> list[Path]:
             target = _glob_root(target)
         if target.is_dir():
             out.extend(sorted(d for d, _ in _walk(target)))
-        elif target.suffix.lower() in (".m3u", ".m3u8"):
+        elif target.suffix.lower() in M3U_SUFFIXES:
             out.append(target)
+            out += [_listing(e.path) for e in read_m3u(target) if e.path is not None and not e.path.exists()]
         elif not target.exists():  # a folder or file still to come: the listing it will appear in
-            out.append(next((a for a in target.parents if a.is_dir()), Path("/")))
+            out.append(_listing(target))
     return out
+
+
+def _listing(target: Path) -> Path:
+    """The folder whose listing a file or folder still to come will appear in."""
+    return next((a for a in target.parents if a.is_dir()), Path("/"))
 
 
 def _is_glob(source: str) -> bool:
@@ -170,7 +185,7 @@ def _absent(base: Path, source: str) -> str:
     target = source_target(base, source)
     if _is_glob(source) or target.exists():
         return ""
-    named_file = target.suffix.lower() in AUDIO_EXTENSIONS | {".m3u", ".m3u8"} and not source.endswith("/")
+    named_file = target.suffix.lower() in AUDIO_EXTENSIONS | set(M3U_SUFFIXES) and not source.endswith("/")
     return "file" if named_file else "folder"
 
 
@@ -181,23 +196,7 @@ def _expand(base: Path, source: str) -> list[Path]:
     if target.is_dir():
         entries = (e for _, found in _walk(target) for e in found)
         return sorted(Path(e.path) for e in entries if Path(e.name).suffix.lower() in AUDIO_EXTENSIONS and _regular_file(e))
-    if target.suffix.lower() in (".m3u", ".m3u8"):
-        return _read_m3u(target)
     return [target]
-
-
-def _read_m3u(file: Path) -> list[Path]:
-    try:
-        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        line = line.strip()
-        if line and not line.startswith("#"):
-            p = Path(line)
-            out.append(p if p.is_absolute() else file.parent / p)
-    return out
 
 
 class Rotation:

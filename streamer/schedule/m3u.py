@@ -1,0 +1,62 @@
+"""M3U playlists a DJ names as a source: `parse_m3u` is pure (text in, entries out); `m3u_files`
+reads the file and looks at its entries. Each entry keeps its line, so what is wrong with it is
+said at `list.m3u:LINE`, where the DJ fixes it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+M3U_SUFFIXES = (".m3u", ".m3u8")
+STREAMS_IN_M3U = "streams in M3U files are not supported (relay it instead: README, Live DJs, sources and relays)"
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)  # http://, https://, rtmp://…: a stream, not a file
+
+
+@dataclass(frozen=True, slots=True)
+class M3uEntry:
+    line: int
+    text: str  # as written
+    path: Path | None  # None: a stream URL, which is no file to play
+
+
+def parse_m3u(text: str, folder: Path) -> list[M3uEntry]:
+    """The entries of an M3U's text (comments and #EXT lines skipped); relative paths are taken
+    from `folder`, the M3U's own. A byte-order mark, as Windows editors save UTF-8, is no entry."""
+    out = []
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.lower().startswith("file://"):
+            path: Path | None = Path(unquote(urlsplit(line).path))
+        elif _URL.match(line):
+            path = None
+        else:
+            path = Path(line).expanduser()
+        out.append(M3uEntry(number, line, path if path is None or path.is_absolute() else folder / path))
+    return out
+
+
+def read_m3u(file: Path) -> list[M3uEntry]:
+    try:
+        return parse_m3u(file.read_text(encoding="utf-8", errors="replace"), file.parent)
+    except OSError:
+        return []
+
+
+def m3u_files(file: Path, playlist: str, warnings: list[str], missing: list[Path]) -> list[Path]:
+    """The M3U's files that are there. A stream URL or a missing file is said at its line and left
+    out, as a missing named file is (so the running station warns where `streamer check` fails)."""
+    found = []
+    for entry in read_m3u(file):
+        where = f"{file}:{entry.line}: playlist {playlist!r}: {entry.text!r}"
+        if entry.path is None:
+            warnings.append(f"{where} is a stream: {STREAMS_IN_M3U}")
+        elif entry.path.exists():
+            found.append(entry.path)
+        else:
+            warnings.append(f"{where} file not found")
+            missing.append(entry.path)
+    return found
