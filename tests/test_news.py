@@ -130,3 +130,15 @@ def test_front_matter_expires_takes_a_date_or_time_quoted_or_not_and_refuses_any
     for bad in ("120", "soon", "[1, 2]"):
         with pytest.raises(ValueError, match="is not a date or time like"):
             expires(bad)
+
+
+def test_a_huge_summary_is_cut_at_a_word_with_an_ellipsis_wherever_an_item_is_made():
+    """A 234 KB one-paragraph article made /api/nowplaying 237,820 bytes, pushed to every page
+    over /api/events (found by QA): a headline's summary is a few hundred characters at most."""
+    paragraph = " ".join(f"word{i % 1000}" for i in range(30_000))  # about 234 KB
+    feed = f"<rss><channel><item><title>Long read</title><description>{paragraph}</description></item></channel></rss>"
+    posted = news_item_from_json(f'{{"title": "Long read", "summary": "{paragraph[:60_000]}"}}'.encode(), now=0)
+    for item in (parse_article(f"Long read\n\n{paragraph}\n"), parse_feed(feed.encode())[0], posted, NewsItem("x", paragraph)):
+        assert 200 <= len(item.summary) <= 500 and item.summary.endswith("…"), len(item.summary)
+        assert paragraph.startswith(item.summary[:-1]) and paragraph[len(item.summary) - 1] == " "  # a whole word
+    assert NewsItem("x", "Short and whole.").summary == "Short and whole."

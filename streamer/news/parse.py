@@ -23,6 +23,9 @@ from defusedxml import ElementTree
 from ..wire.text import safe_text
 
 MAX_HEADLINE = 300
+# A headline's summary, not the article (a 234 KB one was in every nowplaying document); more
+# than the bulletin reads (bulletin.MAX_SPOKEN), so what is read out still ends at a sentence.
+MAX_SUMMARY = 500
 
 
 @dataclass(slots=True)
@@ -38,7 +41,7 @@ class NewsItem:
 
     def __post_init__(self) -> None:
         self.title = clean_text(self.title)[:MAX_HEADLINE]
-        self.summary = clean_text(self.summary)
+        self.summary = shorten(clean_text(self.summary), MAX_SUMMARY)
         self.source = clean_text(self.source)
         if not self.id:
             self.id = item_id(self.title)
@@ -61,6 +64,16 @@ def clean_text(text: str) -> str:
     text = html.unescape(text)
     text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: cut after a whole word, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if (space := cut.rfind(" ")) > limit // 2:  # a word longer than half the room is cut in it
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-\u2013\u2014") + "…"
 
 
 def item_id(title: str) -> str:
