@@ -87,6 +87,7 @@ def test_news_post_validation():
         (b'{"summary": "x"}', "title is required"),
         (b'{"title": "x", "colour": 1}', "unknown field(s) colour"),
         (b'{"title": "x", "expires": "soon"}', "is not an ISO 8601 time"),
+        (b'{"title": "x", "expires": "1970-01-01T00:00:00Z"}', "expires '1970-01-01T00:00:00Z' is in the past"),  # never shown
         (b"\xff", "not UTF-8"),
     ]:
         with pytest.raises(ValueError, match=reason.replace("(", r"\(").replace(")", r"\)")):
@@ -142,3 +143,60 @@ def test_a_huge_summary_is_cut_at_a_word_with_an_ellipsis_wherever_an_item_is_ma
         assert 200 <= len(item.summary) <= 500 and item.summary.endswith("…"), len(item.summary)
         assert paragraph.startswith(item.summary[:-1]) and paragraph[len(item.summary) - 1] == " "  # a whole word
     assert NewsItem("x", "Short and whole.").summary == "Short and whole."
+
+
+class _Feed:
+    """A stand-in for the desk's HTTP session: each poll answers the next body with 200."""
+
+    def __init__(self, bodies: list) -> None:
+        self.bodies = bodies
+        self.status, self.reason, self.headers = 200, "OK", {}
+
+    def get(self, url: str, **_kw: object) -> _Feed:
+        self.body = self.bodies.pop(0)()
+        return self
+
+    async def __aenter__(self) -> _Feed:
+        self.content = self
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+    async def iter_chunked(self, _n: int):
+        yield self.body
+
+
+def test_a_feed_item_dated_ahead_is_as_new_as_its_fetch_not_newest_until_then():
+    """An Atom entry dated 2027 stayed first, "newest", until 2027 (found by QA): it counts from
+    when it was first fetched, so news that comes later goes above it."""
+    import asyncio
+    import time
+
+    from streamer.news.desk import NewsDesk
+    from streamer.settings import FeedConfig, NewsConfig
+
+    def atom(*entries: tuple[str, float]) -> bytes:
+        body = "".join(
+            f"<entry><title>{t}</title><updated>{datetime.fromtimestamp(at, UTC).isoformat()}</updated></entry>" for t, at in entries
+        )
+        return f'<feed xmlns="http://www.w3.org/2005/Atom"><title>Herald</title>{body}</feed>'.encode()
+
+    ahead = datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+    earlier = time.time() - 600
+    first = lambda: atom(("Dated 2027", ahead), ("Earlier today", earlier))  # noqa: E731
+    later = lambda: atom(("Dated 2027", ahead), ("Earlier today", earlier), ("Just in", time.time()))  # noqa: E731
+    desk, feed, state = NewsDesk(NewsConfig()), FeedConfig("http://herald.example/atom"), {}
+    desk._session = _Feed([first, later])
+
+    async def poll_twice() -> float:
+        await desk.poll_once(feed, state)
+        fetched = time.time()
+        await asyncio.sleep(0.05)
+        await desk.poll_once(feed, state)
+        return fetched
+
+    fetched = asyncio.run(poll_twice())
+    assert [h.title for h in desk.headlines] == ["Just in", "Dated 2027", "Earlier today"]
+    dated = desk.headlines[1]
+    assert dated.published <= fetched and dated.expires <= fetched + 24 * 3600  # expiring a day after it came, not 2027's

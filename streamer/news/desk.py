@@ -23,7 +23,7 @@ from ..aio import TooLarge, read_capped
 from ..offload import OffloadError
 from ..settings import FeedConfig, NewsConfig
 from ..ticks import sleep_on_grid
-from .parse import FeedError, NewsItem, merge, parse_article, parse_feed
+from .parse import FeedError, NewsItem, dated_as_fetched, merge, parse_article, parse_feed
 
 log = logging.getLogger("streamer.news")
 
@@ -272,8 +272,7 @@ class NewsDesk:
             self.errors[key] = message
             return
         now = time.time()
-        for item in items:
-            item.published = item.published or now
+        dated_as_fetched(items, now, self.feed_items.get(feed.url, []))
         self.feed_items[feed.url] = items
         state["last_ok"] = now
         self.errors.pop(key, None)

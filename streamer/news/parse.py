@@ -278,3 +278,12 @@ def merge(groups: list[list[NewsItem]], now: float, limit: int = 50) -> list[New
             if kept is None or item.published > kept.published:
                 best[item.id] = item
     return sorted(best.values(), key=lambda i: i.published, reverse=True)[:limit]
+
+
+def dated_as_fetched(items: list[NewsItem], now: float, before: list[NewsItem]) -> None:
+    """An item undated, or dated ahead (an Atom entry of 2027 stayed newest until then), counts
+    from when it was first fetched: its time in `before` (the feed's last items), else `now`."""
+    first = {i.id: i.published for i in before}
+    for item in items:
+        if not item.published or item.published > now:
+            item.published = min(first.get(item.id, now), now)

@@ -41,9 +41,11 @@ def news_item_from_json(body: bytes, now: float) -> NewsItem:
                 when = datetime.fromisoformat(expires.replace("Z", "+00:00"))
             except ValueError:
                 raise ValueError(f"expires {expires!r} is not an ISO 8601 time like 2026-11-24T18:00:00Z") from None
-            expires = when.timestamp() if when.tzinfo else None
-            if expires is None:
+            if when.tzinfo is None:
                 raise ValueError("expires needs a time zone (add Z or +02:00)")
+            if when.timestamp() <= now:  # it would be taken and never shown
+                raise ValueError(f"expires {expires!r} is in the past: give a later time, or seconds from now")
+            expires = when.timestamp()
         else:
             seconds = float(expires)
             if not math.isfinite(seconds) or not 0 < seconds <= MAX_EXPIRES:
