@@ -200,3 +200,24 @@ def test_a_feed_item_dated_ahead_is_as_new_as_its_fetch_not_newest_until_then():
     assert [h.title for h in desk.headlines] == ["Just in", "Dated 2027", "Earlier today"]
     dated = desk.headlines[1]
     assert dated.published <= fetched and dated.expires <= fetched + 24 * 3600  # expiring a day after it came, not 2027's
+
+
+def test_the_ticker_drops_the_separators_of_an_empty_field_at_either_end_and_between():
+    """'{artist} - {title} | {headline}' with no artist tag gave '- #hash start | …' (found by QA)."""
+    from pathlib import Path
+
+    from streamer.audio.onair import ticker_title
+    from streamer.library.tags import TrackInfo
+
+    def ticker(template: str, artist: str, title: str, headline: str) -> str:
+        return ticker_title(template, TrackInfo(Path("/m/x.mp3"), artist, title, None), headline)
+
+    template = "{artist} - {title} | {headline}"
+    assert ticker(template, "", "#hash start", "Rains come") == "#hash start | Rains come"
+    assert ticker(template, "Band", "", "Rains come") == "Band | Rains come"
+    assert ticker(template, "Band", "Song", "") == "Band - Song"
+    assert ticker(template, "Band", "Song", "Rains come") == "Band - Song | Rains come"
+    assert ticker("{title} - {artist}", "-M-", "Qui de nous deux", "") == "Qui de nous deux - -M-"  # a name is kept whole
+    assert ticker("{display} | News: {headline}", "Band", "Song", "") == "Band - Song | News"
+    assert ticker("On air: {display}", "Band", "Song", "") == "On air: Band - Song"
+    assert ticker("{artist} | {headline}", "", "Song", "") == "Song"  # nothing to show: the display title

@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from string import Formatter
 
 from ..library.tags import TrackInfo
 from ..schedule.scheduler import Choice, Played
@@ -18,7 +19,7 @@ log = logging.getLogger("streamer.feeder")
 
 HISTORY = 2000  # plays remembered for no-repeat windows and jingle counting
 RECENT = 20
-TICKER_SEPARATORS = "|-:\u00b7\u2013\u2014"  # trimmed off a ticker with no headline to show
+TICKER_SEPARATORS = "|-:\u00b7\u2013\u2014"  # what the ticker template separates fields with
 
 
 @dataclass(slots=True)
@@ -41,9 +42,32 @@ class Problem:
 
 
 def ticker_title(ticker: str, info: TrackInfo, headline: str) -> str:
-    """A song's StreamTitle from the ticker template (pure)."""
-    title = ticker.format(artist=info.artist, title=info.title, display=info.display, headline=headline)
-    return title.strip().rstrip(TICKER_SEPARATORS).strip() or info.display
+    """A song's StreamTitle from the ticker template (pure). The template's separators around an
+    empty field go with it: no artist tag gives 'Title | headline', not '- Title | headline', and
+    no artist, title or headline leaves none at either end. The fields' own text is kept whole
+    (an artist called -M-)."""
+    values = {"artist": info.artist, "title": info.title, "display": info.display, "headline": headline}
+    pieces: list[tuple[str, bool]] = []  # (text, from a field)
+    for literal, name, spec, conversion in Formatter().parse(ticker):
+        if literal:
+            if pieces and not pieces[-1][1] and _joint(literal) and _joint(pieces[-1][0]):
+                pieces[-1] = (literal, False)  # two separators met around an empty field: the later stays
+            else:
+                pieces.append((literal, False))
+        if name is not None:
+            value = ("{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}").format(**values)
+            if value.strip():
+                pieces.append((value, True))
+    if pieces and not pieces[0][1]:
+        pieces[0] = (pieces[0][0].lstrip(TICKER_SEPARATORS + " "), False)
+    if pieces and not pieces[-1][1]:
+        pieces[-1] = (pieces[-1][0].rstrip(TICKER_SEPARATORS + " "), False)
+    return "".join(text for text, _ in pieces).strip() or info.display
+
+
+def _joint(text: str) -> bool:
+    """A template's text that only separates (' - ', ' | '), as opposed to words ('News: ')."""
+    return not text.strip(TICKER_SEPARATORS + " ")
 
 
 class OnAir:
