@@ -400,3 +400,14 @@ def test_now_playing_times_are_to_the_millisecond():
 
     assert iso_utc(1795699387.95) == "2026-11-26T13:23:07.950Z"  # was ...:07Z: ends a second early
     assert iso_utc(1795699387.9996) == "2026-11-26T13:23:08.000Z"
+
+
+def test_an_event_on_a_second_is_shown_with_its_seconds():
+    """`streamer schedule` printed 15:18 for an event at 15:18:20 (found by QA)."""
+    p = programme(
+        "timezone: Africa/Harare\nplaylists: {music: [m/], ids: [i/]}\nfallback: music\n"
+        "events:\n  promo: {at: '15:18:20', play: ids}\n  toh: {at: ':00', play: ids}\n  late: {at: ':45:05', play: ids}\n"
+    )
+    lines = render_timeline(Scheduler(p, {}), ts(ZoneInfo("Africa/Harare"), 2026, 11, 27, 15, 0, 7), 1)
+    assert lines[1] == "15:00  no block: fallback playlist music"  # where the timeline starts: no seconds there
+    assert [line.split("  ")[0] for line in lines if "\u25b6" in line] == ["15:18:20", "15:45:05", "16:00"]

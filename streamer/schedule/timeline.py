@@ -123,8 +123,8 @@ def timeline_hours(raw: str) -> float:
 
 
 def render_timeline(scheduler: Scheduler, start: float, hours: float) -> list[str]:
-    """One `HH:MM` line per block change and per timed event, in the station's time zone, under
-    a heading for each day (what `streamer schedule` prints)."""
+    """One `HH:MM` line per block change and per timed event (`HH:MM:SS` for one on its second),
+    in the station's time zone, under a heading for each day (what `streamer schedule` prints)."""
     return _lines(scheduler, timeline(scheduler, start, hours))
 
 
@@ -136,7 +136,7 @@ def _lines(scheduler: Scheduler, entries: list[Entry]) -> list[str]:
         if local.date() != last_day:
             last_day = local.date()
             out.append(day_heading(local, scheduler))
-        out.append(f"{clock(local)}  {entry.text}")
+        out.append(f"{clock(local, entry.kind == 'event')}  {entry.text}")
     return out
 
 
@@ -144,8 +144,9 @@ def timeline_json(scheduler: Scheduler, start: float, hours: float, data: list[E
     """The timeline for the APIs (GET /api/schedule): the entries as data, and the text lines."""
     data = timeline(scheduler, start, hours) if data is None else data
     entries = [
-        {"time": e.time, "local": scheduler.local(e.time).isoformat(timespec="seconds"), "clock": clock(scheduler.local(e.time)),
-         "day": day_heading(scheduler.local(e.time), scheduler), "kind": e.kind, "name": e.name, "text": e.text.strip(), **e.detail}
+        {"time": e.time, "local": scheduler.local(e.time).isoformat(timespec="seconds"),
+         "clock": clock(scheduler.local(e.time), e.kind == "event"), "day": day_heading(scheduler.local(e.time), scheduler),
+         "kind": e.kind, "name": e.name, "text": e.text.strip(), **e.detail}
         for e in data
     ]  # fmt: skip
     return {"timezone": str(scheduler.tz), "from": start, "hours": hours, "entries": entries, "lines": _lines(scheduler, data)}
@@ -195,13 +196,15 @@ def day_heading(local: dt.datetime, scheduler: Scheduler) -> str:
     return f"{local:%A %d %B %Y} ({scheduler.tz})"
 
 
-def clock(local: dt.datetime) -> str:
-    """HH:MM, with the zone's abbreviation where that wall time happens twice (01:30 BST,
-    01:30 GMT on a fall-back night), so two identical lines never appear."""
+def clock(local: dt.datetime, seconds: bool = False) -> str:
+    """HH:MM (HH:MM:SS for a time on its second when `seconds`: an event at 15:18:20 is not at
+    15:18), with the zone's abbreviation where that wall time happens twice (01:30 BST, 01:30 GMT
+    on a fall-back night), so two identical lines never appear."""
+    shown = f"{local:%H:%M:%S}" if seconds and local.second else f"{local:%H:%M}"
     other = local.replace(fold=1 - local.fold)
     if other.utcoffset() != local.utcoffset():
-        return f"{local:%H:%M %Z}"
-    return f"{local:%H:%M}"
+        return f"{shown} {local:%Z}"
+    return shown
 
 
 def _block_entry(t: float, block: Block | None, programme: Programme) -> Entry:
