@@ -131,3 +131,13 @@ def test_an_event_at_24_00_is_refused_with_what_to_write():
     assert problems(("p.yaml", bad)) == [
         'p.yaml:5:13: events.odd.at must be ":MM" or ":MM:SS" (every hour) or "HH:MM" or "HH:MM:SS" (every day), quoted; not \'7 pm\''
     ]
+
+
+def test_an_event_that_plays_a_playlist_and_a_bulletin_is_refused():
+    """`play:` and `bulletin: true` together passed check, and which one aired was for the DJ to
+    guess (found by QA)."""
+    event = PLAYLISTS + 'events:\n  news: {at: ":00", play: ids, bulletin: true}\n'
+    assert problems(("p.yaml", event)) == [
+        "p.yaml:5:27: events.news has both play: ids and bulletin: true; an event plays a playlist or airs the news bulletin: "
+        "remove one of them"
+    ]

@@ -158,6 +158,9 @@ def read_event(doc: Doc, name: str, body: Any, problems: list[Problem]) -> Event
     bulletin = r.get("bulletin", bool, False)
     if not play and not bulletin:
         r.error((*path, "play"), f"{owner}.play must name the playlist to play (or set bulletin: true)")
+    elif play and bulletin:  # which one airs is no choice a DJ should have to guess
+        both = f"{owner} has both play: {play} and bulletin: true; an event plays a playlist or airs the news bulletin"
+        r.error((*path, "play"), f"{both}: remove one of them")
     start = str(r.raw("start", "soft")).strip().lower()
     wait = 0.0
     w = WAIT.match(start)
