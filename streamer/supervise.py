@@ -33,10 +33,29 @@ class TaskState:
     running_since: float = field(default_factory=time.time)
     down: bool = False  # failed and waiting to be restarted
 
+    @property
+    def running(self) -> bool:
+        return not self.down and self.task is not None and not self.task.done()
+
+    @property
+    def finished(self) -> bool:
+        """A one-shot task that did its work: it returned (one that raises is retried, so a
+        one-shot that ends has succeeded), not cancelled."""
+        task = self.task
+        return not self.restart_on_exit and not self.down and task is not None and task.done() and not task.cancelled()
+
+    @property
+    def up(self) -> bool:
+        """Running, or a one-shot that finished: the one definition of /api/status' `up` and
+        /metrics' streamer_task_up, so an alert on 0 fires for a failed task, never a finished one."""
+        return self.running or self.finished
+
     def view(self) -> dict:
         return {
             "name": self.name,
-            "running": not self.down and self.task is not None and not self.task.done(),
+            "up": self.up,
+            "running": self.running,
+            "finished": self.finished,
             "critical": self.critical,
             "restarts": self.restarts,
             "last_error": self.last_error,

@@ -118,10 +118,10 @@ class StationCollector(Collector):
         yield GaugeMetricFamily("streamer_start_time_seconds", "When the station started (Unix time).", value=s.started)
         yield GaugeMetricFamily("streamer_event_subscribers", "Server-Sent Events subscribers.", value=len(s.events.subscribers))
         yield CounterMetricFamily("streamer_connections_refused", "Connections refused: no descriptors left.", value=s.gate.refused)
-        up = _family(GaugeMetricFamily, "streamer_task_up", "1 while the supervised task runs.", ("task",))
+        up = _family(GaugeMetricFamily, "streamer_task_up", "1 while the task runs (or, one-shot, has done its work).", ("task",))
         restarts = _family(CounterMetricFamily, "streamer_task_restarts", "Restarts of the supervised task after failing.", ("task",))
         for state in list(s.supervisor.tasks.values()):
-            up.add_metric([state.name], 0.0 if state.down else 1.0)
+            up.add_metric([state.name], 1.0 if state.up else 0.0)  # what /api/status says: TaskState.up
             restarts.add_metric([state.name], state.restarts)
         yield from (up, restarts)
         db = s.history.store.status()
