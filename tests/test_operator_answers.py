@@ -4,11 +4,13 @@ players and refused listeners counted, and the admin API's answers naming what i
 from __future__ import annotations
 
 import re
+import subprocess
 import time
+import urllib.request
 
 import pytest
 
-from .conftest import make_tone
+from .conftest import make_tone, need
 
 pytestmark = pytest.mark.interop
 
@@ -55,3 +57,21 @@ def test_task_up_in_metrics_is_what_api_status_says(server_factory, music):
         up = task.get("up", task["running"])
         assert metric(text, "streamer_task_up", task=task["name"]) == (1.0 if up else 0.0), (task, text)
     assert next(t for t in tasks if t["name"] == "bulletin prefetch")["up"] is True
+
+
+def test_hls_players_are_in_metrics_and_promtool_passes(server_factory, music):
+    """An HLS player is a listener (hls_listeners: seen within two segments): /metrics counts it
+    per variant, as /api/status does, and the exposition still passes promtool."""
+    promtool = need("promtool")
+    hls = "hls:\n  segment: 1\n  window: 6\n  variants:\n    - {name: lo, bitrate: 48}\n    - {name: hi, bitrate: 96}\n"
+    server = server_factory(PROGRAMME.format(music=music), config_extra=hls)
+    wait_for(lambda: all(v["segments"] >= 2 for v in server.status()["hls"]["variants"]), 15, "the first HLS segments")
+    for agent in ("Player-A", "Player-B"):
+        req = urllib.request.Request(server.url("/hls/lo/live.m3u8"), headers={"User-Agent": agent})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.status == 200
+    text = server.get("/metrics")[2].decode()
+    assert metric(text, "streamer_hls_listeners", variant="lo") == 2.0, text
+    assert metric(text, "streamer_hls_listeners", variant="hi") == 0.0, text
+    checked = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

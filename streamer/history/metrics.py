@@ -4,6 +4,7 @@ prometheus_client's process metrics, in a registry of the station's own."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from ..sources.push import PushTarget
 from ..sources.relay import RelayPull
 from ..stream.events import EventHub
 from ..stream.gate import Gate
+from ..stream.hls_server import HlsOutput
 from ..stream.mount import Mount
 from ..supervise import Supervisor
 from .looplag import LoopLag
@@ -33,6 +35,7 @@ class Observed(Protocol):
 
     started: float
     mounts: dict[str, Mount]
+    hls: HlsOutput | None
     encoders: list[Encoder]
     feeder: Feeder
     sources: SourceDesk
@@ -81,6 +84,12 @@ class StationCollector(Collector):
                                ("encoded", m.buffer.end), ("titles", s.title_changes.get(m.path, 0))):  # fmt: skip
                 counters[key].add_metric([m.path], value)
         yield from (listeners, peak, on_air, *counters.values())
+        if s.hls is not None:  # players seen within two segments, as /api/status counts them
+            hls, now = s.hls, time.time()
+            players = _family(GaugeMetricFamily, "streamer_hls_listeners", "HLS players seen within two segments.", ("variant",))
+            for name in hls.variants:
+                players.add_metric([name], hls.listeners.count(now, name))
+            yield players
 
     def _audio(self) -> Iterator[Metric]:
         s = self.station
