@@ -186,6 +186,11 @@ class Config:
     def mount(self, path: str) -> MountConfig | None:
         return next((m for m in self.mounts if m.path == path), None)
 
+    def accounts(self) -> list[tuple[str, str]]:
+        """Every (user, password) the station knows: the source, admin and relay users, the DJs
+        and the mounts' own source users."""
+        return [(u.name, u.password) for u in self.users.values()] + list(self.djs) + [a for m in self.mounts for a in m.users]
+
     def public_passwords(self) -> list[str]:
         """Accounts whose password is an example one (so must not face the network): the
         source, admin and relay users, every DJ, and every mount's own source users."""

@@ -77,6 +77,8 @@ async def listclients(request: web.Request) -> web.Response:
 async def killclient(request: web.Request) -> web.Response:
     mount = await mount_command(request)
     wanted = safe_text(request.query.get("id", ""))
+    if not wanted:
+        return xml(iceresponse("Missing parameter: id= (killclient?mount=&id=, ids as listclients gives them)", ok=False), status=400)
     for listener in list(mount.listeners):
         if str(listener.id) == wanted:
             listener.kill()
@@ -93,12 +95,22 @@ async def killsource(request: web.Request) -> web.Response:
 
 async def moveclients(request: web.Request) -> web.Response:
     mount = await mount_command(request)
-    target = station_of(request).mount(request.query.get("destination", ""))
+    wanted = safe_text(request.query.get("destination", ""))
+    target = station_of(request).mount(wanted)
     if target is None or target is mount:
-        return xml(iceresponse("No such destination (destination= another mount)", ok=False), status=400)
+        return xml(iceresponse(move_refusal(mount.path, wanted), ok=False), status=400)
     for listener in list(mount.listeners):
         listener.move_to(target)
     return xml(iceresponse(f"Clients moved from {mount.path} to {target.path}"))
+
+
+def move_refusal(path: str, destination: str) -> str:
+    """Why moveclients cannot move `path`'s listeners to `destination` (pure)."""
+    if not destination:
+        return "Missing parameter: destination= (another mount)"
+    if destination == path:
+        return f"Destination {path} is the mount itself: give another mount"
+    return f"No such destination: {destination[:200]}"
 
 
 async def stats(request: web.Request) -> web.Response:

@@ -73,6 +73,11 @@ async def authorised(request: web.Request, check: Callable[[str], bool], page: b
     if check(header):
         station.logins.succeeded(address)
         return
+    if header and any(check_basic(header, user, password) for user, password in station.config.accounts()):
+        # Good credentials of another kind (the relay user on listclients): refused, but no
+        # guess, so not a step toward the lockout that would shut the operator out too.
+        log.warning("%s %s from %s: these credentials are not allowed here", request.method, request.path[:100], address)
+        raise unauthorized()
     if header:
         delay, count = station.logins.failed(address, now)
         log.warning("login refused for %s %s from %s (%d failed in the last minute)", request.method, request.path[:100], address, count)
