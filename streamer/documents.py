@@ -156,4 +156,5 @@ def _connections_status(station: Station) -> dict:
         "idle_keepalive": len(station.gate.idle), "web": station.web_connections(),
         "event_subscribers": len(station.events.subscribers), "refused_busy": station.gate.refused,
         "dropped_slow": station.gate.dropped_slow, "dropped_idle": station.gate.dropped_idle, "subscribers_dropped": station.events.dropped,
+        "listeners_refused": [{"mount": m, "reason": r, "count": n} for (m, r), n in station.gate.turned_away.items()],
     }  # fmt: skip

@@ -114,6 +114,7 @@ class Station:
         for mount in self.mounts.values():
             mount.on_listeners = self.history.listener_changed
         self.sources.on_listeners = self.history.listener_changed
+        self.gate.on_turned_away = self.history.turned_away  # Icecast logs refused listeners too
         if self.hls is not None:  # HLS players are sessions too (heard plays, reports, royalties)
             self._remember_hls(self.hls)
         self.first_mount = self.own_mounts()[0].path  # plays are recorded as titles reach its listeners

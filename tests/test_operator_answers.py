@@ -4,13 +4,14 @@ players and refused listeners counted, and the admin API's answers naming what i
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from .conftest import make_tone, need
+from .conftest import make_tone, need, raw_request
 
 pytestmark = pytest.mark.interop
 
@@ -75,3 +76,31 @@ def test_hls_players_are_in_metrics_and_promtool_passes(server_factory, music):
     assert metric(text, "streamer_hls_listeners", variant="hi") == 0.0, text
     checked = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_listeners_turned_away_are_counted_and_logged_as_icecast_does(server_factory, music, tmp_path):
+    """403 for a full mount (its max_listeners) or a full server: counted by mount and reason in
+    /metrics, and one access-log line each (status 403, nothing sent), as Icecast logs them."""
+    mounts = "  /main: {bitrate: 128, max_listeners: 1}\n  /low: {bitrate: 48, sample_rate: 22050, channels: 1}"
+    server = server_factory(PROGRAMME.format(music=music), mounts=mounts, server_extra="max_listeners: 2")
+    held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+    try:
+        for sock, path in zip(held, ("/main", "/low"), strict=True):
+            sock.sendall(f"GET {path} HTTP/1.0\r\nUser-Agent: Holder\r\n\r\n".encode())
+            assert sock.recv(64).startswith(b"HTTP/1.0 200")
+        full_mount = raw_request(server.port, b"GET /main HTTP/1.0\r\nUser-Agent: Late-Main\r\nReferer: http://ref.example/\r\n\r\n")
+        full_server = raw_request(server.port, b"GET /low HTTP/1.0\r\nUser-Agent: Late-Low\r\n\r\n")
+        assert b" 403 " in full_mount.split(b"\r\n")[0] and b"max listeners reached" in full_mount
+        assert b" 403 " in full_server.split(b"\r\n")[0] and b"server full" in full_server
+        text = server.get("/metrics")[2].decode()
+        assert metric(text, "streamer_listeners_refused_total", mount="/main", reason="max_listeners") == 1.0, text
+        assert metric(text, "streamer_listeners_refused_total", mount="/low", reason="server_full") == 1.0, text
+        assert metric(text, "streamer_connections_refused_total") == 0.0  # descriptors: a series of its own, unchanged
+        log = tmp_path / "logs" / "access.log"
+        lines = wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 2 and log.read_text().splitlines(), 5, "two lines")
+    finally:
+        for sock in held:
+            sock.close()
+    main = next(line for line in lines if "Late-Main" in line)
+    assert re.match(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /main HTTP/1\.0" 403 0 "http://ref\.example/" "Late-Main" 0$', main), main
+    assert any(re.search(r'"GET /low HTTP/1\.0" 403 0 "-" "Late-Low" 0$', line) for line in lines), lines

@@ -127,6 +127,10 @@ class StationCollector(Collector):
         yield GaugeMetricFamily("streamer_start_time_seconds", "When the station started (Unix time).", value=s.started)
         yield GaugeMetricFamily("streamer_event_subscribers", "Server-Sent Events subscribers.", value=len(s.events.subscribers))
         yield CounterMetricFamily("streamer_connections_refused", "Connections refused: no descriptors left.", value=s.gate.refused)
+        away = _family(CounterMetricFamily, "streamer_listeners_refused", "Listeners refused for lack of room (403).", ("mount", "reason"))
+        for (mount, reason), count in list(s.gate.turned_away.items()):
+            away.add_metric([mount, reason], count)
+        yield away
         up = _family(GaugeMetricFamily, "streamer_task_up", "1 while the task runs (or, one-shot, has done its work).", ("task",))
         restarts = _family(CounterMetricFamily, "streamer_task_restarts", "Restarts of the supervised task after failing.", ("task",))
         for state in list(s.supervisor.tasks.values()):

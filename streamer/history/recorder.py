@@ -32,6 +32,7 @@ from .records import Play, Session, Who
 from .upkeep import prune, recover
 
 if TYPE_CHECKING:
+    from ..stream.gate import TurnedAway
     from ..stream.hls_listeners import HlsClient
     from ..stream.listener import Listener
     from ..stream.mount import Mount
@@ -189,6 +190,12 @@ class History:
             line = access_line(session.ip, now, listener.request, listener.sent, listener.referer, listener.user_agent, seconds)
             self.access.add(line)
         return session
+
+    def turned_away(self, away: TurnedAway) -> None:
+        """A listener refused for lack of room: an access-log line (403, nothing sent), no session."""
+        if self.access is not None:
+            ip = keep_ip(away.address, self.ip_mode, self.salt)
+            self.access.add(access_line(ip, time.time(), away.request, 0, away.referer, away.user_agent, 0, status=403))
 
     # --- HLS players (the HLS output's hooks) ----------------------------------------------------------
 

@@ -28,7 +28,7 @@ from ..wire.http import (
     options_response,
     parse_request_head,
 )
-from .gate import Gate
+from .gate import Gate, TurnedAway
 from .listener import Listener
 from .mount import Mount
 from .routing import route
@@ -243,6 +243,14 @@ class FrontDoor(asyncio.Protocol):
         else:
             transport.close()
 
+    def _full(self, mount: Mount) -> tuple[str, str] | None:
+        """(reason, answer) when there is no room for one more listener on `mount`."""
+        if len(mount.listeners) >= mount.config.max_listeners:
+            return "max_listeners", "max listeners reached"
+        if self.routes.listener_count() >= self.routes.config.max_listeners:
+            return "server_full", "server full: too many listeners"
+        return None
+
     def _listen(self, mount: Mount, head: RequestHead) -> None:
         routes = self.routes
         if mount.passthrough and mount.source is None:
@@ -251,13 +259,12 @@ class FrontDoor(asyncio.Protocol):
                 self._reply(Reply(error_response(404, f"{head.path}: no source is connected", http_date())))
                 return
             mount = fallback  # Icecast's fallback: the listener hears the fallback mount
-        if head.method == "GET":
-            if len(mount.listeners) >= mount.config.max_listeners:
-                self._reply(Reply(error_response(403, "max listeners reached", http_date())))
-                return
-            if routes.listener_count() >= routes.config.max_listeners:
-                self._reply(Reply(error_response(403, "server full: too many listeners", http_date())))
-                return
+        request = f"{head.method} {head.target} {head.version}"
+        if head.method == "GET" and (full := self._full(mount)):
+            reason, why = full
+            routes.gate.turn_away(TurnedAway(mount.path, reason, self.address, request, head.header("user-agent"), head.header("referer")))
+            self._reply(Reply(error_response(403, why, http_date())))
+            return
         transport = self.transport
         assert transport is not None
         self._done()
@@ -274,7 +281,6 @@ class FrontDoor(asyncio.Protocol):
         start, prefix = mount.listen_start(mount.config.burst_size)
         if prefix:
             transport.write(prefix)  # an Ogg stream's header pages, before any audio page
-        request = f"{head.method} {head.target} {head.version}"
         listener = Listener(mount, transport, start, metaint, self.address, head.header("user-agent"), head.header("referer"), request)
         transport.set_protocol(listener)
         mount.add(listener)

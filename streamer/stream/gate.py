@@ -10,7 +10,21 @@ children, pipes and files, so no number of clients can starve the audio.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class TurnedAway:
+    """A listener refused for lack of room: what Icecast's access log keeps of it."""
+
+    mount: str
+    reason: str  # "max_listeners" (the mount's) or "server_full"
+    address: str
+    request: str
+    user_agent: str
+    referer: str
 
 
 class Waiting(Protocol):
@@ -31,6 +45,13 @@ class Gate:
         self.refused = 0
         self.dropped_slow = 0
         self.dropped_idle = 0
+        self.turned_away: dict[tuple[str, str], int] = {}  # (mount, reason) → listeners refused for lack of room
+        self.on_turned_away: Callable[[TurnedAway], None] = lambda away: None  # the station's access log
+
+    def turn_away(self, away: TurnedAway) -> None:
+        key = (away.mount, away.reason)
+        self.turned_away[key] = self.turned_away.get(key, 0) + 1
+        self.on_turned_away(away)
 
     def admit(self, door: Waiting, open_connections: int) -> bool:
         """Let a new connection in, dropping idle and then the longest-waiting ones to make room;
