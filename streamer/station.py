@@ -205,6 +205,11 @@ class Station:
     def source_user(self, path: str, authorization: str) -> str | None:
         return self.sources.user(path, authorization)
 
+    def dj_mount(self) -> Mount | None:
+        """The live mount while a DJ holds the air (their titles are set there), else None."""
+        mount = self.mounts.get(self.config.live_mount)
+        return mount if mount is not None and mount.source is not None and self.feeder.live is not None else None
+
     def kill_source(self, mount: Mount) -> bool:
         return self.sources.kill(mount)
 

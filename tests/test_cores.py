@@ -217,6 +217,9 @@ class PlainStation:
     def source_user(self, path: str, authorization: str) -> str | None:
         return None
 
+    def dj_mount(self) -> Mount | None:
+        return None
+
     def kill_source(self, mount: Mount) -> bool:
         return False
 

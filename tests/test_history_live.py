@@ -107,11 +107,15 @@ def run_scenario(server: Server, tmp: Path) -> dict:
     kill_client(port, "/main", "L4-killed")
     l3.leave()
     at(wait_change(l1, 6) + 2.0)
-    admin_get(port, "/admin/metadata?mount=/main&mode=updinfo&song=Live%20Desk%20-%20Special%20Report")
+    try:  # no DJ on air: /main's titles are the schedule's, and this is refused (no live play)
+        admin_get(port, "/admin/metadata?mount=/main&mode=updinfo&song=Live%20Desk%20-%20Special%20Report")
+        own_mount_title = 200
+    except urllib.error.HTTPError as e:
+        own_mount_title = e.code
     l5.join(60)
     at(wait_change(l1, 8) + 2.0)
     l1.leave()
-    reports = {"api": admin_get(port, "/api/reports/plays?format=json"), "status": server.status()}
+    reports = {"api": admin_get(port, "/api/reports/plays?format=json"), "status": server.status(), "own_mount_title": own_mount_title}
     try:
         admin_get(port, "/api/reports/plays?from=2026-13-01")
     except urllib.error.HTTPError as e:
@@ -158,7 +162,7 @@ def test_a_run_with_listeners_joining_and_leaving_is_remembered(server_factory, 
     print(f"ICY title arrival minus play start: {min(offsets):.3f} .. {max(offsets):.3f} s over {len(offsets)} changes")
     kinds = {p[3]: p[2] for p in plays}
     assert kinds["Station ID"] == "jingle" and kinds["Oliver Mtukudzi - Neria"] == "song"
-    assert kinds["Live Desk - Special Report"] == "live"
+    assert result["own_mount_title"] == 403 and "Live Desk - Special Report" not in kinds and "live" not in kinds.values()
     neria = next(p for p in plays if p[3] == "Oliver Mtukudzi - Neria")
     assert neria[6:8] == ("ZWAAA2600001", "Gramma Records")
     assert all(p[1] is not None and p[1] >= p[0] for p in plays)  # every play closed at the clean stop
@@ -473,13 +477,14 @@ def test_a_live_dj_is_remembered_and_told_to_webhooks(server_factory, station, t
     schedule's does; the DJ's segments are live plays with the DJ's name; station_online and a
     listener threshold crossed both ways."""
     ffmpeg = need("ffmpeg")
-    tone(tmp_path / "dj.mp3", 660, 8.0, [])
+    tone(tmp_path / "dj.mp3", 660, 12.0, [])
     hook = Receiver()
     events = "[live_connect, live_disconnect, listeners_threshold, station_online]"
     hooks = f"webhooks:\n  - {{url: '{hook.url}', events: {events}, threshold: 1}}\n"
     server = server_factory(programme(station), mounts=MOUNTS, config_extra=hooks)
-    ear = Ear(server.port, "/main", "fan")
+    ear, low = Ear(server.port, "/main", "fan"), Ear(server.port, "/low", "low-fan")
     ear.start()
+    low.start()
     wait_change(ear, 1)
     dj = subprocess.Popen(
         [ffmpeg, "-nostdin", "-v", "error", "-re", "-i", str(tmp_path / "dj.mp3"), "-c", "copy", "-content_type", "audio/mpeg",
@@ -487,9 +492,14 @@ def test_a_live_dj_is_remembered_and_told_to_webhooks(server_factory, station, t
     )  # fmt: skip
     wait_for(lambda: any(t == "DJ Tino" for _, t in ear.heard.titles), 10, "the DJ on air")
     admin_get(server.port, "/admin/metadata?mount=/live&mode=updinfo&song=Tino%20-%20Request%20Hour", "source", "hackme")
+    wait_for(lambda: any(t == "Tino - Request Hour" for _, t in ear.heard.titles), 5, "the DJ's title on air")
+    # On a station mount while the DJ holds the air: the DJ's title, so every station mount carries it.
+    admin_get(server.port, "/admin/metadata?mount=/main&mode=updinfo&song=Tino%20-%20Second%20Hour")
+    wait_for(lambda: any(t == "Tino - Second Hour" for _, t in low.heard.titles), 5, "the title set on /main reaching /low")
     dj.wait(20)
     wait_for(lambda: " - " in ear.heard.titles[-1][1] and "Tino" not in ear.heard.titles[-1][1], 10, "the schedule back")
     ear.leave()
+    low.leave()
     events = wait_for(lambda: [b["event"] for _, b in hook.got] if len(hook.got) >= 5 else None, 10, "five webhook events")
     assert events[0] == "station_online" and events.index("live_connect") < events.index("live_disconnect"), events
     crossings = [b["threshold"]["direction"] for _, b in hook.got if b["event"] == "listeners_threshold"]
@@ -498,7 +508,7 @@ def test_a_live_dj_is_remembered_and_told_to_webhooks(server_factory, station, t
     assert connect["live"] is True and connect["now_playing"]["kind"] == "live"
     server.stop()
     live = db_rows(tmp_path, "SELECT stream_title, dj FROM plays WHERE kind = 'live' ORDER BY started")
-    assert live == [("DJ Tino", "DJ Tino"), ("Tino - Request Hour", "DJ Tino")], live
+    assert live == [("DJ Tino", "DJ Tino"), ("Tino - Request Hour", "DJ Tino"), ("Tino - Second Hour", "DJ Tino")], live
 
 
 def test_a_bulletin_and_its_headlines_are_remembered_as_they_air(server_factory, station, tmp_path):

@@ -3,15 +3,18 @@ players and refused listeners counted, and the admin API's answers naming what i
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
+import sqlite3
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pytest
 
-from .conftest import make_tone, need, raw_request
+from .conftest import DEFAULT_MOUNTS, make_tone, need, raw_request
 
 pytestmark = pytest.mark.interop
 
@@ -104,3 +107,36 @@ def test_listeners_turned_away_are_counted_and_logged_as_icecast_does(server_fac
     main = next(line for line in lines if "Late-Main" in line)
     assert re.match(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /main HTTP/1\.0" 403 0 "http://ref\.example/" "Late-Main" 0$', main), main
     assert any(re.search(r'"GET /low HTTP/1\.0" 403 0 "-" "Late-Low" 0$', line) for line in lines), lines
+
+
+def test_a_title_for_the_stations_own_mount_is_refused_while_no_dj_is_on_air(server_factory, music, tmp_path):
+    """/main takes its titles from the schedule: updinfo there (no DJ) is refused, saying where a
+    DJ's titles go, and the history gets no bogus live play nor a cut song. A pass-through
+    mount still takes titles."""
+    server = server_factory(PROGRAMME.format(music=music), mounts=DEFAULT_MOUNTS + "\n  /studio: {source: true}")
+    wait_for(lambda: server.status()["now_playing"], 10, "the song on air")
+    time.sleep(1.0)
+    asked = time.time()
+    code, body = admin_call(server, "/admin/metadata?mount=/main&mode=updinfo&song=Bogus%20-%20Title")
+    assert code == 403, (code, body)
+    assert "/main is the station" in body and "own mount: its titles come from the schedule" in body and "(/live)" in body, body
+    assert admin_call(server, "/admin/metadata?mount=/studio&mode=updinfo&song=Studio%20Title")[0] == 200  # pass-through: as before
+    time.sleep(2.0)
+    titles = {m["mount"]: m["title"] for m in server.status()["mounts"]}
+    assert titles["/main"] == titles["/low"] == "Band - Song", titles
+    stopped = time.time()
+    server.stop()
+    conn = sqlite3.connect(tmp_path / "state" / "history.sqlite")
+    plays = conn.execute("SELECT started, ended, kind, stream_title FROM plays ORDER BY started").fetchall()
+    conn.close()
+    assert [p[2:] for p in plays] == [("song", "Band - Song")], plays  # no 'live' play
+    assert plays[0][0] < asked and plays[0][1] >= stopped - 0.5, plays  # the song's play ran until the stop, not cut
+
+
+def admin_call(server, path: str, auth: bytes = b"admin:hackme") -> tuple[int, str]:
+    req = urllib.request.Request(server.url(path), headers={"Authorization": "Basic " + base64.b64encode(auth).decode()})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()

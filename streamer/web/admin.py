@@ -56,9 +56,22 @@ async def metadata(request: web.Request) -> web.Response:
         song = f"{artist} - {title}" if artist and title else (artist or title)
     if not song:
         return xml(iceresponse("No song given (song=, or artist= and title=)", ok=False), status=400)
-    mount.set_title(song)
-    log.info("%s: title set through /admin/metadata: %r", mount.path, song)
+    station = station_of(request)
+    target = mount if mount.passthrough else station.dj_mount()
+    if target is None:  # a station mount's title marked here would be a bogus live play, on one mount only
+        live = station.config.live_mount
+        return xml(iceresponse(own_mount_refusal(mount.path, live), ok=False), status=403)
+    target.set_title(song)  # on a station mount with a DJ on air: the DJ's title, on every station mount
+    log.info("%s: title set through /admin/metadata on %s: %r", target.path, mount.path, song)
     return xml(iceresponse("Metadata update successful"))
+
+
+def own_mount_refusal(path: str, live_mount: str) -> str:
+    """Why updinfo on the station's own (encoded) mount is refused while no DJ holds the air (pure)."""
+    return (
+        f"{path} is the station's own mount: its titles come from the schedule; "
+        f"a DJ's titles go to the live mount ({live_mount}) or a source mount"
+    )
 
 
 async def listmounts(request: web.Request) -> web.Response:
