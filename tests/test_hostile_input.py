@@ -95,6 +95,13 @@ def test_failed_logins_are_slowed_then_refused():
     guard.failed("203.0.113.1", now)
     guard.succeeded("203.0.113.1")
     assert guard.failed("203.0.113.1", now)[1] == 1  # a good login forgets the failures
+    # Good credentials of another kind are not counted, but held back as the next failure would
+    # be: their timing must not tell an attacker the password was right
+    prober = LoginGuard()
+    for i in range(FREE_FAILURES + 1):
+        waited = prober.delay("192.0.2.9", now + i)
+        assert waited == prober.failed("192.0.2.9", now + i)[0]
+    assert prober.delay("192.0.2.9", now + 10) > 0 and prober.delay("192.0.2.10", now) == 0.0
 
 
 def test_cross_site_requests_are_refused():

@@ -43,8 +43,19 @@ class LoginGuard:
             record.locked_until = now + LOCKOUT
         while len(self._records) > MAX_ADDRESSES:
             self._records.popitem(last=False)
-        extra = count - FREE_FAILURES
-        return (min(MAX_DELAY, 0.25 * 2 ** (extra - 1)) if extra > 0 else 0.0), count
+        return _delay(count), count
+
+    def delay(self, address: str, now: float) -> float:
+        """How long a failure from `address` would be held back now, without counting one: for
+        an answer that must not be told from a failure by its timing."""
+        record = self._records.get(address)
+        return _delay(1 + len([t for t in record.failures if now - t < WINDOW]) if record else 1)
 
     def succeeded(self, address: str) -> None:
         self._records.pop(address, None)
+
+
+def _delay(count: int) -> float:
+    """Seconds to hold back the answer to the `count`th failure in the window."""
+    extra = count - FREE_FAILURES
+    return min(MAX_DELAY, 0.25 * 2 ** (extra - 1)) if extra > 0 else 0.0

@@ -77,6 +77,7 @@ async def authorised(request: web.Request, check: Callable[[str], bool], page: b
         # Good credentials of another kind (the relay user on listclients): refused, but no
         # guess, so not a step toward the lockout that would shut the operator out too.
         log.warning("%s %s from %s: these credentials are not allowed here", request.method, request.path[:100], address)
+        await asyncio.sleep(station.logins.delay(address, now))  # timed as a failure: no hint the password is right
         raise unauthorized()
     if header:
         delay, count = station.logins.failed(address, now)
