@@ -20,18 +20,11 @@ from streamer.stream import listener as listener_module
 from streamer.stream.listener import Listener
 
 from .test_history import ICECAST_LINE
+from .test_history_live import db_rows as rows
 
 
 def history(tmp: Path, **kw) -> History:
     return History(Config(file=tmp / "config.yaml", state_dir=tmp / "state", history=HistoryConfig(**kw)))
-
-
-def rows(tmp: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(tmp / "state" / "history.sqlite")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def test_a_title_set_with_control_bytes_is_stored_as_listeners_got_it(tmp_path):
