@@ -322,6 +322,18 @@ def test_the_dashboard_skips_posts_retracts_and_starts_a_bulletin(server_factory
     admin, errors = open_page(chromium, server.url("/admin/"), credentials=CREDENTIALS)
     wait_for(admin, "document.getElementById('np-title').textContent === 'Band - Song Long A'")
     wait_for(admin, "document.getElementById('next').textContent === 'Band - Song Long B (playlist music)'", 3)
+    # The library's figures in words, not the document's keys (it showed problem_count, rows)
+    wait_for(admin, "document.querySelectorAll('#library-detail dt').length > 0", 5)
+    labels = admin.evaluate("[...document.querySelectorAll('#library-detail dt')].map((e) => e.textContent)")
+    assert labels == ["Files in the programme", "Analysed", "Waiting for analysis", "Files with problems", "Files the library knows"]
+    # An operator abroad reads the graph's times in the station's zone, as the schedule (was the browser's)
+    tokyo = chromium.new_context(timezone_id="Asia/Tokyo", http_credentials=CREDENTIALS).new_page()
+    tokyo.goto(server.url("/admin/"))
+    wait_for(tokyo, "document.getElementById('graph-label').textContent.startsWith('Listeners since ')", 5)
+    since = tokyo.text_content("#graph-label")[len("Listeners since ") :][:5]
+    utc = [time.strftime("%H:%M", time.gmtime(time.time() - 600 + d)) for d in (-60, 0, 60)]
+    assert since in utc, (since, utc)  # the programme's time zone is UTC
+    tokyo.context.close()
     thread, got = listen(server, 5.0)
     time.sleep(1.0)
     clicked = time.time()

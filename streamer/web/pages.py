@@ -106,9 +106,11 @@ async def dashboard(request: web.Request) -> web.Response:
     """GET /admin/ (admin credentials): the operator's dashboard."""
     await admin_or(request, page=True)
     station = station_of(request)
+    schedule = station.schedule(1.0)
     parts = {
         "name": render.e(station.config.station_name),
         "live_mount": render.e(station.config.live_mount),
+        "tz": render.e(schedule["timezone"] if schedule else ""),  # times as the schedule gives them
         **{n.replace(".", "_"): assets.url(n) for n in ADMIN_ASSETS},
     }
     body = assets.template("admin.html").substitute(parts)

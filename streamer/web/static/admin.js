@@ -13,7 +13,14 @@
   const text = (el, value) => { if (el.textContent !== value) el.textContent = value; };
   const el = (tag, cls, value) => { const e = document.createElement(tag); if (cls) e.className = cls; if (value !== undefined) e.textContent = value; return e; };
   const mmss = (s) => Math.floor(s / 60) + ":" + String(Math.floor(s % 60)).padStart(2, "0");
-  const hhmm = (t) => new Date(t * 1000).toTimeString().slice(0, 5);
+  // Times in the station's time zone, as the schedule beside them (the browser's may be another).
+  let clockFormat;
+  try {
+    clockFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: document.body.dataset.tz || undefined });
+  } catch (e) {
+    clockFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  }
+  const hhmm = (t) => clockFormat.format(new Date(t * 1000));
   const svg = (tag, attrs) => { const e = document.createElementNS("http://www.w3.org/2000/svg", tag); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; };
 
   function say(message, bad) {
@@ -136,15 +143,19 @@
     $("problems").replaceChildren(...(lines.length ? lines.map((l) => el("li", "", l)) : [el("li", "quiet", "No problems.")]));
   }
 
-  // The library's scan (where the station has a library): progress where it says how far, and its figures.
+  // The library's scan (where the station has a library): how far it is, and its figures in words.
+  const LIBRARY_LABELS = {
+    files: "Files in the programme", analysed: "Analysed", pending: "Waiting for analysis",
+    problem_count: "Files with problems", rows: "Files the library knows",
+  };
   function library(lib) {
     $("library").hidden = !lib;
     if (!lib) return;
-    const done = lib.scanned ?? lib.done, total = lib.total ?? lib.files;
+    const done = lib.analysed, total = lib.files;
     $("library-progress").hidden = !(typeof done === "number" && typeof total === "number" && total > 0);
     if (!$("library-progress").hidden) { $("library-progress").max = total; $("library-progress").value = done; }
     const rows = [];
-    for (const [k, v] of Object.entries(lib)) if (v === null || typeof v !== "object") rows.push(el("dt", "", k), el("dd", "", String(v)));
+    for (const [k, label] of Object.entries(LIBRARY_LABELS)) if (typeof lib[k] === "number") rows.push(el("dt", "", label), el("dd", "", String(lib[k])));
     $("library-detail").replaceChildren(...rows);
   }
 
