@@ -74,6 +74,7 @@
   function start() {
     if (!stream) { status(noSource(), true); return; }
     playing = true;
+    offset = Infinity; lastEnd = 0; // a new media clock
     audio.src = stream.listen_url;
     audio.volume = $("volume").value / 100;
     status("Connecting to " + stream.mount + "…");
@@ -88,7 +89,7 @@
     audio.pause();
     audio.removeAttribute("src"); // a live stream: disconnect, and start at the live edge next time
     audio.load();
-    while (pending.length) render(pending.shift().np); // nothing heard now: show where the station is
+    showDue(); // nothing heard now: where the station is
     status(message || "", off);
     button();
   }
@@ -116,6 +117,7 @@
     audio.preload = "none";
     audio.addEventListener("playing", () => { clearTimeout(stallTimer); if (playing) status("Playing " + stream.mount); });
     audio.addEventListener("timeupdate", () => { if (playing && !audio.paused) armStall(); });
+    audio.addEventListener("progress", segmentArrived);
     audio.addEventListener("waiting", () => { if (playing) { status("Buffering…"); armStall(); } });
     audio.addEventListener("error", () => { if (playing) stop("Cannot play " + stream.mount + ": it has no source right now.", true); });
     audio.addEventListener("ended", () => { if (playing) stop("The stream " + stream.mount + " ended: its source went away.", true); });
@@ -133,9 +135,9 @@
     return parts.join(" · ") || "the schedule plays on";
   }
 
-  function render(np) {
+  function render(np, lag = 0) {
     doc = np;
-    received = performance.now();
+    received = performance.now() - lag * 1000; // `lag`: seconds since the document was current where it is heard
     const now = np.now_playing || {};
     const song = now.song || {};
     text($("np-title"), song.title || now.title || "Nothing on air yet");
@@ -198,22 +200,37 @@
   }
 
   // A title change is pushed when it reaches Icecast listeners (as an Icecast player here
-  // hears it, give or take its buffer). HLS is heard later: by what the player has buffered
-  // ahead, and a segment more (one is published once complete). There each document is shown
-  // when the player hears it, not ~12 s early.
-  const pending = [];
+  // hears it, give or take its buffer), i.e. at its air time. HLS is heard later, so the page
+  // shows the document that was current when what the player plays now aired, not one ~12 s
+  // ahead (and when playback starts, it goes back to it). The player's media clock is tied to
+  // air time by the segments: each arrives some time after its end aired (it is published once
+  // complete, then fetched), so the least of (wall clock - buffered end) over the arrivals is
+  // the media-to-air offset, to about the publishing delay (0.1 s).
+  const docs = []; // [arrival (wall seconds), document], the last few
+  let offset = Infinity, lastEnd = 0;
+  const isHlsStream = () => !!stream && (stream.mount === "HLS" || HLS.includes((stream.format || "").toLowerCase()));
+  function segmentArrived() {
+    if (!playing || !isHlsStream() || !audio.buffered.length) return;
+    const end = audio.buffered.end(audio.buffered.length - 1);
+    if (end > lastEnd + 0.1) offset = Math.min(offset, Date.now() / 1000 - end);
+    lastEnd = Math.max(lastEnd, end);
+  }
   function heardIn() {
-    const hls = stream && (stream.mount === "HLS" || HLS.includes((stream.format || "").toLowerCase()));
-    if (!hls || !playing || audio.paused || !audio.buffered.length) return 0;
-    const behind = audio.buffered.end(audio.buffered.length - 1) - audio.currentTime + ((doc && doc.hls && doc.hls.segment) || 4);
+    if (!isHlsStream() || !playing || audio.paused || !audio.buffered.length) return 0;
+    const behind = offset === Infinity
+      ? audio.buffered.end(audio.buffered.length - 1) - audio.currentTime + ((doc && doc.hls && doc.hls.segment) || 4) // no segment arrived yet
+      : Date.now() / 1000 - (audio.currentTime + offset);
     return Math.max(0, Math.min(behind, 60));
   }
   function arrived(np) {
-    pending.push({ due: performance.now() + heardIn() * 1000, np });
+    docs.push([Date.now() / 1000, np]);
+    if (docs.length > 30) docs.shift();
     showDue();
   }
   function showDue() {
-    while (pending.length && pending[0].due <= performance.now()) render(pending.shift().np);
+    const heard = Date.now() / 1000 - heardIn();
+    const current = docs.filter(([at]) => at <= heard).pop() || docs[0];
+    if (current && current[1] !== doc) render(current[1], Math.max(0, heard - current[0]));
   }
 
   // --- live updates ---------------------------------------------------------------------------
@@ -242,5 +259,5 @@
   setUpPlayer();
   connect();
   setInterval(tick, 1000);
-  setInterval(showDue, 100);
+  setInterval(() => { segmentArrived(); showDue(); }, 100);
 })();
