@@ -346,7 +346,10 @@ def test_hls_bandwidth_covers_every_segment_of_real_music(container, tmp_path):
             media = m3u8.loads(server.get(f"/hls/{variant.uri}")[2].decode())
             sizes = [(len(server.get(f"/hls/{name}/{s.uri}")[2]) * 8, s.duration) for s in media.segments]
             rates = [bits / seconds for bits, seconds in sizes]
-            peak, mean = peak_rate(sizes, media.target_duration), sum(rates) / len(rates)
+            # the mean as Apple's validator takes it, bits over seconds: a mean of per-segment rates
+            # let the short first segment (its container overhead over a fraction of a second) pull it
+            # 7-14 % over, the more the later the station started on a loaded machine
+            peak, mean = peak_rate(sizes, media.target_duration), sum(b for b, _ in sizes) / sum(d for _, d in sizes)
             declared, average = variant.stream_info.bandwidth, variant.stream_info.average_bandwidth
             print(f"{container} {name}: {len(rates)} segments, peak {peak:.0f} <= BANDWIDTH {declared}; mean {mean:.0f} ~ {average}")
             assert len(rates) >= 8 and peak <= declared <= 1.2 * peak, (name, rates, declared)
