@@ -14,10 +14,11 @@ from streamer.audio.onair import OnAir
 from streamer.history import recorder, schema
 from streamer.history.recorder import History
 from streamer.history.render import build
-from streamer.settings import Config, HistoryConfig
+from streamer.settings import Config, HistoryConfig, MountConfig
 from streamer.state import connect
 from streamer.stream import listener as listener_module
 from streamer.stream.listener import Listener
+from streamer.stream.mount import Mount as StationMount
 
 from .test_history import ICECAST_LINE
 from .test_history_live import db_rows as rows
@@ -28,14 +29,17 @@ def history(tmp: Path, **kw) -> History:
 
 
 def test_a_title_set_with_control_bytes_is_stored_as_listeners_got_it(tmp_path):
+    """Titles from outside enter through Mount.set_title, which cleans them for everyone."""
+
     async def run() -> None:
         h = history(tmp_path)
         await h.open()
-        h.title_released(OnAir(), "\xff\xfe\x00bad - news\r\nflash", None)  # /admin/metadata?song=%FF%FE%00bad... read as Latin-1
+        mount = StationMount(MountConfig("/main"), 0.25, None, lambda path, title: h.title_released(OnAir(), title, None))
+        mount.set_title("\xff\xfe\x00bad - news\r\nflash")  # /admin/metadata?song=%FF%FE%00bad... read as Latin-1
         await h.close()
 
     asyncio.run(run())
-    # as sanitize_title put it in the ICY block: control characters are spaces, runs of spaces one
+    # as the ICY block carries it: control characters are spaces, runs of spaces one
     stored = rows(tmp_path, "SELECT kind, stream_title, artist, title FROM plays")
     assert stored == [("live", "\xff\xfe bad - news flash", "\xff\xfe bad", "news flash")]
 

@@ -127,8 +127,8 @@ class Feeder:
                 event = getattr(choice.event, "name", "")
                 log.warning("event %s: playlist %r has nothing playable; the music goes on", event, choice.playlist)
             elif choice.path is None:
-                for enc in self.output.encoders if self.onair.untitled_silence() else ():
-                    enc.mark(self.timeline.fed, "")
+                if self.onair.untitled_silence():  # clears the last song's title where the silence starts
+                    self.output.mark(self.timeline.fed, "")
                 await self.output.play_silence(1.0)
             elif await self._play_or_skip(choice):
                 failures = 0
@@ -258,8 +258,7 @@ class Feeder:
         sample = self.timeline.fed if sample is None else sample
         title = self.onair.announce(info, choice, self.timeline.time_of(sample, time.time()), sample)
         self._chosen = None
-        for enc in self.output.encoders:
-            enc.mark(sample, title)
+        self.output.mark(sample, title)
 
     # --- live DJs -------------------------------------------------------------------------------------
 

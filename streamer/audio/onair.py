@@ -47,15 +47,16 @@ def ticker_title(ticker: str, info: TrackInfo, headline: str) -> str:
     no artist, title or headline leaves none at either end. The fields' own text is kept whole
     (an artist called -M-)."""
     values = {"artist": info.artist, "title": info.title, "display": info.display, "headline": headline}
+    form = Formatter()
     pieces: list[tuple[str, bool]] = []  # (text, from a field)
-    for literal, name, spec, conversion in Formatter().parse(ticker):
+    for literal, name, spec, conversion in form.parse(ticker):
         if literal:
             if pieces and not pieces[-1][1] and _joint(literal) and _joint(pieces[-1][0]):
                 pieces[-1] = (literal, False)  # two separators met around an empty field: the later stays
             else:
                 pieces.append((literal, False))
         if name is not None:
-            value = ("{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}").format(**values)
+            value = form.format_field(form.convert_field(form.get_field(name, (), values)[0], conversion), spec or "")
             if value.strip():
                 pieces.append((value, True))
     if pieces and not pieces[0][1]:

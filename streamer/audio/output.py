@@ -44,6 +44,11 @@ class Output:
         """How long to wait for upstream before silence must cover (None: nothing airs yet)."""
         return max(0.0, self.ahead() - LOW_WATER) if self.timeline.started else None
 
+    def mark(self, sample: int, title: str) -> None:
+        """`title` starts at station sample `sample` on every encoder."""
+        for enc in self.encoders:
+            enc.mark(sample, title)
+
     def silence(self, seconds: float) -> bytes:
         return bytes(int(self.timeline.rate * seconds) * self.frame_bytes)
 

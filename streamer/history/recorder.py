@@ -22,7 +22,6 @@ from ..audio.onair import NowPlaying, OnAir
 from ..settings import Config
 from ..state import Store
 from ..ticks import sleep_on_grid
-from ..wire.icy import sanitize_title
 from ..wire.text import display_path
 from . import schema
 from .accesslog import AccessLog, access_line, recovered_lines
@@ -264,15 +263,14 @@ class History:
 
     def _open_play(self, item: NowPlaying | None, title: str, dj: str | None, now: float, prev_kind: str | None) -> Play:
         play = Play(self._id(), now, item.kind if item else "live", title, item, self.listening, prev_kind)
-        shown = sanitize_title(title)  # what the ICY block carried: control bytes (a NUL from /admin/metadata) are spaces there
         if item is None:
-            artist, _, song = shown.partition(" - ") if " - " in shown else ("", "", shown)
-            fields = (None, None, None, None, artist, song, "", "", "", shown, dj)
+            artist, _, song = title.partition(" - ") if " - " in title else ("", "", title)
+            fields = (None, None, None, None, artist, song, "", "", "", title, dj)
         else:
             info, live = item.info, item.kind == "live"
             fields = (
                 item.playlist, item.block, item.event, None if live else display_path(info.path),
-                info.artist, info.title, info.album, info.isrc, info.label, shown, display_path(info.path) if live else None,
+                info.artist, info.title, info.album, info.isrc, info.label, title, display_path(info.path) if live else None,
             )  # fmt: skip
         self.store.write(schema.INSERT_PLAY, (play.id, now, play.kind, *fields, play.unique, play.unique))
         return play

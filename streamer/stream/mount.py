@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..settings import FORMAT_RULES, MountConfig
 from ..ticks import next_tick
 from ..wire.formats import StreamInfo
+from ..wire.icy import clean_title
 from .buffer import StreamBuffer
 from .chains import Chains
 from .pacing import PacingClock
@@ -146,7 +147,10 @@ class Mount:
 
     def set_title(self, title: str) -> None:
         """A title from /admin/metadata: on a pass-through mount it goes with the next audio
-        the source sends; on a station mount it applies from the live edge."""
+        the source sends; on a station mount it applies from the live edge. Every title from
+        outside (the admin API, sources' ICY and Ogg comments, relays) comes in here, cleaned
+        once for all who show or keep it (listeners, /api/nowplaying, pushes, the history)."""
+        title = clean_title(title)
         if self.on_set_title is not None:
             self.on_set_title(title)
         if self.passthrough:

@@ -16,17 +16,17 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
 
 
-def sanitize_title(text: str) -> str:
-    """Make a title safe inside StreamTitle='…';.
-
-    Clients read up to the first `';`, so an apostrophe before a semicolon becomes a
-    typographic one; control characters (which some receivers print or choke on) become
-    spaces; the text is NFC-normalised so it stays one code point per glyph.
-    """
+def clean_title(text: str) -> str:
+    """A title as players may show it: control characters (which some receivers print or choke
+    on) become spaces, runs of spaces one, and the text is NFC-normalised (one code point per glyph)."""
     text = unicodedata.normalize("NFC", safe_text(text))
-    text = _CONTROL.sub(" ", text)
-    text = _SPACES.sub(" ", text).strip()
-    return re.sub(r"'(?=\s*;)", "\u2019", text)
+    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
+
+
+def sanitize_title(text: str) -> str:
+    """Make a title safe inside StreamTitle='…';: clean_title, and as clients read up to the
+    first `';`, an apostrophe before a semicolon becomes a typographic one."""
+    return re.sub(r"'(?=\s*;)", "\u2019", clean_title(text))
 
 
 def _cut_utf8(raw: bytes, limit: int) -> bytes:
