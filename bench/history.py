@@ -2,6 +2,7 @@
 
     python bench/history.py load [--listeners 10000] [--ramp 20] [--hold 20]
     python bench/history.py soak [--duration 600]
+    python bench/history.py year [--per-day 2000 3000]
 
 load: the shipped station plays; a separate load process connects N listeners over `ramp`
 seconds, holds them, and closes them over `ramp` seconds, counting starved listeners (fell
@@ -13,6 +14,10 @@ soak: the test scenario (tests/test_history_live.py) for `duration` seconds: lis
 and leave between title changes, every third is killed, every fifth stops reading and is
 evicted; then plays against the ICY titles received, sessions against the listeners' own
 clocks and byte counts, the access log, and SoundExchange performances.
+
+year: a year of a station in SQLite (tests/test_history.py's year: plays every 4 minutes,
+per-minute audience on two mounts, N sessions a day) and the time each report takes over it,
+built and rendered as JSON as `streamer report` and /admin/reports do.
 """
 
 from __future__ import annotations
@@ -256,6 +261,27 @@ def run_soak(args: argparse.Namespace) -> dict:
         }  # fmt: skip
 
 
+def run_year(args: argparse.Namespace) -> dict:
+    from streamer.history.render import build, render
+    from tests.test_history import HARARE, year_of_data
+
+    out: dict = {}
+    for per_day in args.per_day:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "history.sqlite"
+            year_of_data(db, per_day)
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            took = {"sessions": 365 * per_day, "database_mb": round(db.stat().st_size / 1e6)}
+            for kind in ("plays", "tracks", "soundexchange", "listeners"):
+                t = time.perf_counter()
+                render(build(conn, kind, "2025-01-01", "2025-12-31", HARARE, "Streamer Radio"), "json")
+                took[f"{kind}_s"] = round(time.perf_counter() - t, 2)
+            conn.close()
+            print(took, flush=True)
+            out[str(per_day)] = took
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -265,6 +291,8 @@ def main() -> None:
     load.add_argument("--hold", type=float, default=20.0)
     soak = sub.add_parser("soak")
     soak.add_argument("--duration", type=float, default=600.0)
+    year = sub.add_parser("year")
+    year.add_argument("--per-day", type=int, nargs="+", default=[2000, 3000])
     client = sub.add_parser("client")
     client.add_argument("--port", type=int, required=True)
     client.add_argument("--listeners", type=int, required=True)
@@ -278,7 +306,7 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         print(json.dumps(asyncio.run(load_client(args.port, args.listeners, args.ramp, args.hold))), flush=True)
         return
-    result = run_load(args) if args.what == "load" else run_soak(args)
+    result = run_load(args) if args.what == "load" else run_year(args) if args.what == "year" else run_soak(args)
     print(json.dumps(result, indent=1))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
