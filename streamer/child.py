@@ -14,7 +14,7 @@ import functools
 import os
 import signal
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .ticks import HarvestedPipe
 
@@ -22,15 +22,15 @@ PIPE_BYTES = 1 << 20  # an encoder's output pipe: 6 s of the densest FLAC, Linux
 
 
 async def spawn(
-    *args: str, stdin: bool = False, stdout: bool | int = True, stderr: bool = True, nice: int = 0
+    *args: str, stdin: bool = False, stdout: bool | int = True, stderr: bool = True, nice: int = 0, pass_fds: Sequence[int] = ()
 ) -> asyncio.subprocess.Process:
-    """Start a child with pipes as asked (`stdout` may be a file descriptor to write to); `nice` > 0
-    runs it at that lower priority (background work such as analysis, which must never take CPU
-    from the encoders)."""
+    """Start a child with pipes as asked (`stdout` may be a file descriptor to write to; `pass_fds`
+    are more it inherits, at the same numbers); `nice` > 0 runs it at that lower priority
+    (background work such as analysis, which must never take CPU from the encoders)."""
     pipe, null = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
     out = stdout if not isinstance(stdout, bool) else pipe if stdout else null
     return await asyncio.create_subprocess_exec(
-        *args, stdin=pipe if stdin else null, stdout=out, stderr=pipe if stderr else null,
+        *args, stdin=pipe if stdin else null, stdout=out, stderr=pipe if stderr else null, pass_fds=tuple(pass_fds),
         preexec_fn=functools.partial(os.nice, nice) if nice > 0 else None,
     )  # fmt: skip
 
@@ -41,22 +41,37 @@ def resize_pipe(fd: int, size: int) -> None:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
 
 
-async def spawn_harvested(*args: str, interval: float) -> tuple[asyncio.subprocess.Process, HarvestedPipe]:
-    """An encoder: PCM in on stdin, its output read at the station's harvest points (ticks.py)."""
-    read_fd, write_fd = os.pipe()
-    resize_pipe(read_fd, PIPE_BYTES)  # room for seconds of FLAC between harvests
+async def spawn_harvested(
+    command: Callable[[list[str]], list[str]], interval: float, outputs: int = 1
+) -> tuple[asyncio.subprocess.Process, list[HarvestedPipe]]:
+    """An encoder: PCM in on stdin, its `outputs` (stdout, then pipes it inherits) read at the
+    station's harvest points (ticks.py). `command` gets the outputs' names ('pipe:1', 'pipe:N')."""
+    pipes = [os.pipe() for _ in range(outputs)]
+    reads, writes = [r for r, _ in pipes], [w for _, w in pipes]
+    for read_fd in reads:
+        resize_pipe(read_fd, PIPE_BYTES)  # room for seconds of FLAC between harvests
     try:
-        proc = await spawn(*args, stdin=True, stdout=write_fd)
+        targets = ["pipe:1", *(f"pipe:{fd}" for fd in writes[1:])]
+        proc = await spawn(*command(targets), stdin=True, stdout=writes[0], pass_fds=writes[1:])
     except BaseException:
-        os.close(read_fd)
+        for read_fd in reads:
+            os.close(read_fd)
         raise
     finally:
-        os.close(write_fd)  # the child has its copy: the pipe ends when the child does
+        for write_fd in writes:
+            os.close(write_fd)  # the child has its copies: each pipe ends when the child does
+    opened: list[HarvestedPipe] = []
     try:
-        return proc, await HarvestedPipe.open(read_fd, interval)
+        for read_fd in reads:
+            opened.append(await HarvestedPipe.open(read_fd, interval))
     except BaseException:
+        for pipe in opened:
+            pipe.close()
+        for read_fd in reads[len(opened) + 1 :]:  # the one that failed belongs to its file object
+            os.close(read_fd)
         await stop(proc)
         raise
+    return proc, opened
 
 
 async def stop(proc: asyncio.subprocess.Process | None) -> None:

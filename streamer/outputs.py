@@ -1,5 +1,5 @@
 """The station's encoders: one per mount (continuous for MP3 and AAC, a chain per title for
-Ogg), and the HLS variants, each with its own AAC encoder fed from the one PCM path."""
+Ogg), and one for the HLS variants (an AAC output each), all fed from the one PCM path."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from .audio.chain_encoder import ChainEncoder
 from .audio.codecs import codec_for
-from .audio.encoder import Encoder, PlacedEncoder
+from .audio.encoder import Encoder, PlacedOutput
 from .audio.feeder import Feeder
 from .settings import Config, MountConfig
 from .stream.hls import HlsVariant
@@ -19,11 +19,11 @@ def make_encoder(ffmpeg: str, mount: Mount, config: Config) -> Encoder | ChainEn
     """A mount's encoder: continuous for MP3 and AAC, a chain per title for the Ogg formats."""
     if codec_for(mount.config).chained:
         return ChainEncoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_page, config.fanout_interval)
-    return Encoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame, config.fanout_interval)
+    return Encoder.for_mount(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame, config.fanout_interval)
 
 
 def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | None, list[Encoder]]:
-    """HLS variants, each with its AAC encoder fed from the station's one PCM path."""
+    """HLS variants, encoded by one ffmpeg (an AAC output each) fed from the station's one PCM path."""
     hls = config.hls
     if not hls.variants:
         return None, []
@@ -31,11 +31,10 @@ def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | N
     def wall_of(sample: int) -> float:
         return feeder.timeline.time_of(sample, time.time())
 
-    variants, encoders = [], []
+    variants, outputs = [], []
     for v in hls.variants:
         variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of, hls.container)
         settings = MountConfig(f"/hls/{v.name}", format="aac", bitrate=v.bitrate, sample_rate=v.sample_rate, channels=v.channels)
-        encoder = PlacedEncoder(ffmpeg, settings, config.sample_rate, config.channels, variant.frame, config.fanout_interval)  # type: ignore[arg-type]
-        encoders.append(encoder)
+        outputs.append(PlacedOutput(settings, config.sample_rate, variant.frame))  # type: ignore[arg-type]
         variants.append(variant)
-    return HlsOutput(variants, hls.segment), encoders
+    return HlsOutput(variants, hls.segment), [Encoder(ffmpeg, outputs, config.channels, config.fanout_interval)]

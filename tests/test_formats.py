@@ -215,6 +215,33 @@ def test_a_killed_encoder_is_replaced_and_its_listeners_stay(station, tmp_path):
     assert raw_request(station.port, b"GET /hls/lo/1.ts HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 404")
 
 
+def test_the_hls_variants_share_one_encoder_and_go_on_together_after_it_is_killed(station, tmp_path):
+    import m3u8
+
+    hls = [c for c, line in encoders_of(station.proc.pid).items() if "-f adts" in line and "-b:a 48k" in line]
+    assert len(hls) == 1 and "-b:a 96k" in encoders_of(station.proc.pid)[hls[0]]  # one process, both variants
+
+    def playlist(name: str) -> m3u8.M3U8:
+        return m3u8.loads(station.get(f"/hls/{name}/live.m3u8")[2].decode())
+
+    def last(name: str) -> int:
+        return int(playlist(name).segments[-1].uri.split(".")[0])
+
+    before = last("lo")
+    os.kill(hls[0], signal.SIGKILL)
+    deadline = time.monotonic() + 12
+    while last("lo") < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    lo, hi = playlist("lo"), playlist("hi")
+    assert last("lo") >= before + 3, (before, last("lo"))  # segments go on after the restart
+    assert [s.uri for s in hi.segments][-3:] == [s.uri for s in lo.segments][-3:]  # still cut at the same samples
+    assert "/hls/lo, /hls/hi: encoder ended (killed by SIGKILL)" in station.log_text()
+    data = b"".join(station.get(f"/hls/hi/{s.uri}")[2] for s in hi.segments[-2:])
+    (tmp_path / "hi.ts").write_bytes(data)
+    probe = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(tmp_path / "hi.ts"), "-f", "null", "-"], capture_output=True, text=True)
+    assert probe.returncode == 0 and probe.stderr.strip() == "", probe.stderr
+
+
 def test_a_dj_takes_over_every_format_and_hls_at_the_same_sample(tmp_path):
     """A DJ on /live replaces the schedule on every mount and HLS variant: every output's DJ
     section lasts as long as the others (they switch at the same station samples) and carries

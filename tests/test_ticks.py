@@ -44,7 +44,7 @@ WRITER = "import sys, time\nfor i in range(30):\n    sys.stdout.buffer.write(b'%
 
 async def _collect(interval: float, hurry_after: int | None = None) -> tuple[bytes, list[tuple[float, int]]]:
     loop = asyncio.get_running_loop()
-    proc, out = await child.spawn_harvested(sys.executable, "-c", WRITER, interval=interval)
+    proc, (out,) = await child.spawn_harvested(lambda _: [sys.executable, "-c", WRITER], interval)
     got, reads = b"", []
     try:
         while data := await out.read():
@@ -92,7 +92,7 @@ def test_an_encoder_never_waits_for_a_harvest_its_pipe_holds_seconds_of_output()
         if point - loop.time() < 5:  # the next harvest point well after the child is done
             await asyncio.sleep(point - loop.time() + 0.05)
         writer = "import sys; sys.stdout.buffer.write(b'x' * 600_000); sys.stdout.flush()"
-        proc, out = await child.spawn_harvested(sys.executable, "-c", writer, interval=1000.0)
+        proc, (out,) = await child.spawn_harvested(lambda _: [sys.executable, "-c", writer], 1000.0)
         reading = asyncio.ensure_future(out.read())
         try:
             await asyncio.wait_for(proc.wait(), 4.0)  # a 64 KB pipe would hold it up until the harvest
@@ -106,3 +106,36 @@ def test_an_encoder_never_waits_for_a_harvest_its_pipe_holds_seconds_of_output()
         return len(got)
 
     assert asyncio.run(run()) == 600_000
+
+
+def test_a_child_with_several_outputs_has_each_read_from_its_own_pipe():
+    """One encoder process for several outputs (the HLS variants): each output's bytes come out
+    of its own harvested pipe, whole and unmixed, and each pipe ends when the child does."""
+    seen: list[list[str]] = []
+
+    def command(targets: list[str]) -> list[str]:
+        seen.append(targets)
+        fds = [1 if t == "pipe:1" else int(t.removeprefix("pipe:")) for t in targets]
+        writer = f"import os\nfor i, fd in enumerate({fds}):\n    os.write(fd, bytes([65 + i]) * (300_000 + i))\n"
+        return [sys.executable, "-c", writer]
+
+    async def run() -> list[bytes]:
+        proc, outs = await child.spawn_harvested(command, 0.0, 3)
+        got = []
+        try:
+            for out in outs:
+                data = b""
+                while more := await out.read():
+                    data += more
+                got.append(data)
+        finally:
+            for out in outs:
+                out.close()
+            await child.stop(proc)
+        assert proc.returncode == 0
+        return got
+
+    got = asyncio.run(run())
+    assert seen[0][0] == "pipe:1" and len(set(seen[0])) == 3
+    assert [len(data) for data in got] == [300_000, 300_001, 300_002]
+    assert [set(data) for data in got] == [{65}, {66}, {67}]

@@ -137,7 +137,7 @@ class ChainEncoder:
         while self._queue and isinstance(self._queue[0], str):
             self.title = str(self._queue.popleft())
         command = encoder_command(self.ffmpeg, self.mount, self.in_rate, self.in_channels, self.title)
-        proc, out = await child.spawn_harvested(*command, interval=self.harvest)
+        proc, (out,) = await child.spawn_harvested(lambda _: command, self.harvest)
         self.chains += 1
         self._errors.clear()
         errors = asyncio.create_task(child.last_words(proc, self._errors))

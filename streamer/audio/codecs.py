@@ -8,7 +8,7 @@ comment header (how Ogg players learn titles), so they run one encoder per chain
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ..settings import MountConfig
@@ -40,18 +40,25 @@ def codec_for(mount: MountConfig) -> Codec:
 
 def encoder_command(ffmpeg: str, mount: MountConfig, in_rate: int, in_channels: int, title: str = "") -> list[str]:
     """ffmpeg reading the station's PCM on stdin and writing `mount`'s stream to stdout."""
+    return encoders_command(ffmpeg, [(mount, "pipe:1")], in_rate, in_channels, title)
+
+
+def encoders_command(ffmpeg: str, outputs: Sequence[tuple[MountConfig, str]], in_rate: int, in_channels: int, title: str = "") -> list[str]:
+    """ffmpeg reading the station's PCM on stdin once and writing each (mount, target) output,
+    each with its own encoder, to its own target (pipe:1, pipe:N)."""
+    mapped = ["-map", "0:a:0"] if len(outputs) > 1 else []
     return [
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
         # No input probing: by default ffmpeg holds ~1.1 s of raw PCM before its first frame,
         # which would eat the feeder's lookahead and leave the pacer releasing frame by frame.
         "-probesize", "32", "-analyzeduration", "0",
         "-f", SAMPLE_FORMAT, "-ar", str(in_rate), "-ac", str(in_channels), "-i", "pipe:0",
-        *output_options(mount, title),
+        *(option for mount, target in outputs for option in [*mapped, *output_options(mount, title, target)]),
     ]  # fmt: skip
 
 
-def output_options(mount: MountConfig, title: str = "") -> list[str]:
-    """ffmpeg's options after `-i pipe:0`: the codec, its settings and the muxer, to stdout."""
+def output_options(mount: MountConfig, title: str = "", target: str = "pipe:1") -> list[str]:
+    """ffmpeg's options after `-i pipe:0`: the codec, its settings and the muxer, to `target`."""
     rate, channels = str(mount.sample_rate), str(mount.channels)
     common = ["-ar", rate, "-ac", channels]
     if mount.format == "mp3":
@@ -65,7 +72,7 @@ def output_options(mount: MountConfig, title: str = "") -> list[str]:
         encoder = {"opus": opus, "vorbis": ["-c:a", "libvorbis", "-b:a", f"{mount.bitrate}k"]}
         meta = ["-metadata", f"title={title}"] if title else []
         codec = [*encoder.get(mount.format, ["-c:a", "flac"]), *common, *meta, "-page_duration", OGG_PAGE, "-f", "ogg"]
-    return [*codec, "-flush_packets", "1", "pipe:1"]
+    return [*codec, "-flush_packets", "1", target]
 
 
 class Units:
