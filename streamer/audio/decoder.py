@@ -20,11 +20,12 @@ from .pcm import SAMPLE_FORMAT, frame_bytes
 from .shaping import WholeFrames
 
 # PCM is fed to the encoders in steps of this size: each step wakes every encoder process and
-# the feeder once, so 0.2 s instead of 0.1 s took ~12 % off the station's CPU and 0.4 s another
-# ~5 % (bench/vs_liquidsoap.py), at the price of up to one more step ahead of the clock (0.5-0.9 s
-# with the default lookahead: a skip or a DJ's takeover up to 0.2 s later than with 0.2 s steps).
-# A step is at most what the decoder's pipe holds: 1.0 s measured no further gain.
-CHUNK_SECONDS = 0.4
+# the feeder once, so 0.2 s instead of 0.1 s takes ~12 % off the station's CPU (bench/vs_liquidsoap.py)
+# at the price of up to one more step ahead of the clock (0.5-0.7 s with the default lookahead).
+# 0.4 s steps took another ~5 % off (ratio to Liquidsoap 0.80-0.81 against 0.84-0.86), but a skip
+# or a DJ's takeover can then come up to 0.2 s later, and an MP3 DJ is already on air 0.83 s after
+# connecting on a slow machine (0.82-0.96 s with 0.4 s steps), against the 1 s the tests hold: not taken.
+CHUNK_SECONDS = 0.2
 STAT_TIMEOUT = 5.0  # seconds the file system may take to say what a file is
 
 

@@ -11,10 +11,10 @@ once STALL_SECONDS of audio are waiting for it, killed and restarted; one that d
 restarted at the next feed. Either way the other mounts never wait, and the restart is
 logged and counted.
 
-Why the HLS variants share one ffmpeg: they are one output (one master playlist, segments
-cut at the same samples), and one process encoding both cost 7-9 % less CPU than two
-(bench/vs_liquidsoap.py; the PCM is read once, and one process wakes per step instead of
-two). A variant's encoder failing restarts both, at the same sample.
+Why the HLS variants share one ffmpeg: they are one output (one master playlist, segment k
+of each covering the same samples), so a failure restarts all of them at the same sample and
+their segments stay aligned; the PCM is written and read once, and one process fewer is
+~10 MB less memory (bench/vs_liquidsoap.py; its CPU is within the runs' spread of two).
 """
 
 from __future__ import annotations
