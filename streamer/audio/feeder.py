@@ -9,6 +9,7 @@ passed over, and its playlist gives way to the fallback when none of its files w
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -23,22 +24,22 @@ from ..settings import LoudnessConfig
 from ..wire.text import display_path
 from .bulletin_play import BulletinPlayer
 from .cues import Cues
-from .decoder import DecodeError, Decoder
+from .decoder import DecodeError
 from .encoder import Encoder
 from .leveling import Level, ceiling, level_for
 from .limiter import TruePeakLimiter
 from .live_input import LiveInput
-from .live_play import LIVE_FADE, LiveSession
+from .live_play import LIVE_FADE, LiveSession, play_live
+from .next_decoder import PRESTART, NextDecoder
 from .onair import OnAir
 from .output import Cut, Output
 from .pcm import frame_bytes
 from .shaping import ending, fade_in, faded_out, fitted, mix_under
 from .timeline import Timeline
-from .track import Track, aired, close_track, next_chunk, track_info
+from .track import Track, aired, close_track, next_chunk, start_decoder, track_info
 from .upcoming import Ahead, LastPreview, upcoming
 
 log = logging.getLogger("streamer.feeder")
-
 
 FIRST_ANALYSIS = 1.0  # seconds the station's first track may take to be analysed (on air within 2 s)
 UNPLAYABLE_RETRY = 600.0  # seconds before a file that failed to decode is tried again
@@ -70,6 +71,8 @@ class Feeder:
         self._crossfade = 0.0  # the item on air's crossfade into the next
         self._chosen: tuple[float, Choice] | None = None  # chosen, not announced yet (its decoder starts)
         self._preview = LastPreview()
+        self._next = NextDecoder()  # the decoder of what is likely next, started early
+        self._decoder = functools.partial(start_decoder, ffmpeg, sample_rate, channels)  # (path, level) → started
 
     # --- the programme and the clock ------------------------------------------------------------
 
@@ -117,26 +120,31 @@ class Feeder:
     async def run(self) -> None:
         """The feeder's loop (run and restarted by the station's supervisor)."""
         failures = 0
-        while True:
-            choice = self._next_choice()
-            if choice.kind == "bulletin":
-                await self.bulletins.play(choice)
-            elif choice.kind == "live":
-                await self._play_live(choice)
-            elif choice.path is None and choice.kind == "event":
-                event = getattr(choice.event, "name", "")
-                log.warning("event %s: playlist %r has nothing playable; the music goes on", event, choice.playlist)
-            elif choice.path is None:
-                if self.onair.untitled_silence():  # clears the last song's title where the silence starts
-                    self.output.mark(self.timeline.fed, "")
-                await self.output.play_silence(1.0)
-            elif await self._play_or_skip(choice):
-                failures = 0
-            else:
-                failures += 1
-                if failures >= 50:
-                    await self.output.play_silence(1.0)  # a run of failures: valid air, no spinning
+        try:
+            while True:
+                choice = self._next_choice()
+                if choice.path is None:  # a bulletin, a DJ, silence: no file's decoder was started for it
+                    self._next.drop()
+                if choice.kind == "bulletin":
+                    await self.bulletins.play(choice)
+                elif choice.kind == "live":
+                    await play_live(self, choice)
+                elif choice.path is None and choice.kind == "event":
+                    event = getattr(choice.event, "name", "")
+                    log.warning("event %s: playlist %r has nothing playable; the music goes on", event, choice.playlist)
+                elif choice.path is None:
+                    if self.onair.untitled_silence():  # clears the last song's title where the silence starts
+                        self.output.mark(self.timeline.fed, "")
+                    await self.output.play_silence(1.0)
+                elif await self._play_or_skip(choice):
                     failures = 0
+                else:
+                    failures += 1
+                    if failures >= 50:
+                        await self.output.play_silence(1.0)  # a run of failures: valid air, no spinning
+                        failures = 0
+        finally:
+            self._next.drop()
 
     def _next_choice(self) -> Choice:
         assert self.scheduler is not None
@@ -182,15 +190,17 @@ class Feeder:
 
     async def _open(self, choice: Choice, analysis: Entry | None) -> Track:
         assert choice.path is not None
-        path = choice.path
-        info = await track_info(self.tags, path, choice.title)
-        if analysis is None and self.library is not None:
-            first = not self.timeline.started  # nothing airs yet: a second to analyse the first track
-            analysis = await self.library.analyse_now(path, FIRST_ANALYSIS) if first else self.library.lookup(path)
-        level = level_for(analysis, info, self.loudness)
-        decoder = Decoder(self.ffmpeg, path, self.rate, self.channels, level.start, level.end, level.gain_db, level.mono)
-        await decoder.start()
+        info, level = await self._level(choice, analysis, first=not self.timeline.started)
+        decoder = await self._next.take(choice.path, level) or await self._decoder(choice.path, level)
         return Track(choice, aired(info, level), decoder, level)
+
+    async def _level(self, choice: Choice, analysis: Entry | None = None, first: bool = False) -> tuple[TrackInfo, Level]:
+        """The file's tags and the level it airs at (`first`: nothing airs yet, a second to analyse it)."""
+        assert choice.path is not None
+        info = await track_info(self.tags, choice.path, choice.title)
+        if analysis is None and self.library is not None:
+            analysis = await self.library.analyse_now(choice.path, FIRST_ANALYSIS) if first else self.library.lookup(choice.path)
+        return info, level_for(analysis, info, self.loudness)
 
     async def play_file(self, choice: Choice, analysis: Entry | None = None) -> bool:
         """Play one file to its end (True), or until a hard event or a DJ cuts it (False);
@@ -202,6 +212,7 @@ class Feeder:
         hold = int(max(fades.crossfade, fades.fade_out) * self.rate) * self.frame_bytes
         fade_bytes = int(fades.fade_in * self.rate) * self.frame_bytes
         body = b""  # decoded but held back, to shape the ending
+        next_started = choice.kind == "bulletin" or track.info.duration is None  # (or never will be)
         self._in_track = True
         try:
             while (chunk := await next_chunk(track, self.output)) is not None:
@@ -213,6 +224,9 @@ class Feeder:
                     self._prefer_upcoming()
                 chunk = fade_in(chunk, track.offset, fade_bytes, self.channels)
                 track.offset += len(chunk)
+                if not next_started and track.info.duration - track.offset / (self.rate * self.frame_bytes) <= PRESTART:
+                    next_started = True
+                    self._next.guess(self.upcoming_choice(self.now()), self._level, self._decoder)
                 chunk, head = mix_under(chunk, head)
                 body += chunk
                 if self._handover:  # a DJ took over: what is not fed yet becomes the crossfade
@@ -253,8 +267,7 @@ class Feeder:
         return tail
 
     def announce(self, info: TrackInfo, choice: Choice, sample: int | None = None) -> None:
-        """`info` airs from station sample `sample` (default: the next one fed): every encoder
-        marks its title there."""
+        """`info` airs from station sample `sample` (default: the next one fed): every encoder marks its title there."""
         sample = self.timeline.fed if sample is None else sample
         title = self.onair.announce(info, choice, self.timeline.time_of(sample, time.time()), sample)
         self._chosen = None
@@ -285,12 +298,3 @@ class Feeder:
         """Take the DJ off air now (killsource on the live mount)."""
         if self.live is not None:
             self.live.end_now()
-
-    async def _play_live(self, choice: Choice) -> None:
-        session = self.live
-        assert session is not None
-        if await session.play(self, choice):  # the DJ left or fell silent
-            log.info("live: %s ended; the schedule resumes", session.live.name)
-            if self.live is session:
-                self.live = None
-            await session.live.close()

@@ -91,3 +91,14 @@ class LiveSession:
         finally:
             if not pending.done():
                 pending.cancel()
+
+
+async def play_live(feeder: Feeder, choice: Choice) -> None:
+    """The DJ on air until they leave or fall silent (the schedule resumes), or a hard event cuts in."""
+    session = feeder.live
+    assert session is not None
+    if await session.play(feeder, choice):
+        log.info("live: %s ended; the schedule resumes", session.live.name)
+        if feeder.live is session:
+            feeder.live = None
+        await session.live.close()

@@ -47,6 +47,13 @@ async def track_info(cache: dict[Path, TrackInfo], path: Path, title: str | None
     return replace(info, artist="", title=title) if title else info
 
 
+async def start_decoder(ffmpeg: str, rate: int, channels: int, path: Path, level: Level) -> Decoder:
+    """`path`'s decoder, started: from its cue-in to its cue-out, at its gain, as station PCM."""
+    decoder = Decoder(ffmpeg, path, rate, channels, level.start, level.end, level.gain_db, level.mono)
+    await decoder.start()
+    return decoder
+
+
 def aired(info: TrackInfo, level: Level) -> TrackInfo:
     """`info` with its duration the part that airs, cue-in to cue-out: what /api/nowplaying's
     progress and the next item's time count on (the file's own length ran past the handover)."""

@@ -1,0 +1,106 @@
+"""The next track's decoder, started while the one on air still has seconds left to decode.
+
+Why: at a track change the feeder is `lookahead` (0.5 s) ahead of the air and silence must cover
+once it is down to LOW_WATER (0.3 s), so the next file's decoder has 0.2 s to start and deliver
+its first chunk. An ffmpeg starts in 80-110 ms on an idle machine; on a loaded one (analysis,
+other programs, two cores) it took longer, and 0.1 s of silence aired at a track change. Started
+PRESTART seconds early, the start-up is hidden in the track on air.
+
+Only a guess is started early: the feeder still chooses the next item at the handover as ever.
+The spare decoder is used only if that choice is the same file at the same level (gain, cue
+points); otherwise it is killed and the chosen file starts as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from ..aio import background
+from ..library.tags import TrackInfo
+from ..schedule.scheduler import Choice
+from .decoder import DecodeError, Decoder
+from .leveling import Level
+from .upcoming import Upcoming
+
+log = logging.getLogger("streamer.feeder")
+
+PRESTART = 3.0  # seconds of the track on air left to decode when the next one's decoder starts
+
+Prepared = tuple[Level, Decoder]  # a started decoder and the level it plays its file at
+LevelOf = Callable[[Choice], Awaitable[tuple[TrackInfo, Level]]]
+StartDecoder = Callable[[Path, Level], Awaitable[Decoder]]
+
+
+class NextDecoder:
+    """At most one spare decoder, for the file guessed to play next."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+        self._task: asyncio.Task[Prepared] | None = None
+
+    def guess(self, ahead: Upcoming, level_of: LevelOf, start: StartDecoder) -> None:
+        """Start the decoder of the file `ahead` says plays next (none for a bulletin or a DJ),
+        at the level `level_of` gives it, with `start`."""
+        if ahead is None or ahead[1].path is None or ahead[1].kind in ("bulletin", "live"):
+            return
+        choice, path = ahead[1], ahead[1].path
+        if self._path == path and self._task is not None:
+            return
+
+        async def prepare() -> Prepared:
+            _, level = await level_of(choice)
+            return level, await start(path, level)
+
+        self.drop()
+        self._path = path
+        self._task = asyncio.ensure_future(prepare())
+
+    async def take(self, path: Path, level: Level) -> Decoder | None:
+        """The spare decoder if it plays `path` at `level` and started; None otherwise (the spare,
+        if any, is gone either way)."""
+        task, spare = self._task, self._path
+        self._path = self._task = None
+        if task is None:
+            return None
+        if spare != path:
+            _discard(task)
+            return None
+        try:
+            started_level, decoder = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            _discard(task)
+            raise
+        except DecodeError:
+            return None  # the caller starts it again and reports its own error
+        except Exception:  # a bug here must not cost the track: it starts as it would have
+            log.exception("the early decoder of %s failed; starting it now", path.name)
+            return None
+        if started_level != level:  # analysed meanwhile: its gain or cue points changed
+            background(decoder.close(), f"closing the early decoder of {path.name}")
+            return None
+        return decoder
+
+    def drop(self) -> None:
+        """Kill the spare decoder (the guess did not come true, or the feeder stops)."""
+        task, self._path, self._task = self._task, None, None
+        if task is not None:
+            _discard(task)
+
+
+def _discard(task: asyncio.Task[Prepared]) -> None:
+    if not task.done():
+        task.add_done_callback(_close_result)  # a start under way is let finish, then closed
+        return
+    _close_result(task)
+
+
+def _close_result(task: asyncio.Task[Prepared]) -> None:
+    if task.cancelled() or task.exception() is not None:
+        return
+    _, decoder = task.result()
+    with contextlib.suppress(RuntimeError):  # the loop is closing: the child dies with its pipes
+        background(decoder.close(), f"closing the unused early decoder of {decoder.path.name}")

@@ -1,0 +1,111 @@
+"""Track changes on a loaded machine: the next file's decoder is started while the track on air
+still plays, so a decoder that is slow to start costs no silence at the change."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import uvloop
+
+from streamer.audio.decoder import DecodeError
+from streamer.audio.ffmpeg import ffmpeg_exe
+from streamer.audio.leveling import Level
+from streamer.audio.next_decoder import NextDecoder
+from streamer.audio.track import start_decoder
+from streamer.schedule.model import Fades
+from streamer.schedule.scheduler import Choice
+
+from .conftest import decode_errors, make_tone, record, start_server
+
+DECODER_START = 0.6  # seconds a decoder takes to start here: three times the 0.2 s a track change leaves
+
+
+def slow_decoders(tmp_path: Path) -> Path:
+    """ffmpeg as it is on a loaded machine for decoders (the only ffmpegs writing station PCM):
+    slow to start. Encoders and the library's analysis start as usual."""
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\ncase "$*" in *"-acodec pcm_f32le"*) sleep {DECODER_START};; esac\nexec "{ffmpeg_exe()}" "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+@pytest.mark.interop
+def test_decoders_slow_to_start_cost_no_silence_at_track_changes(tmp_path):
+    music = tmp_path / "music"
+    music.mkdir()
+    for i, fmt in enumerate(("mp3", "ogg", "flac", "mp3", "ogg", "flac"), 1):
+        codec = {"mp3": ("-c:a", "libmp3lame"), "ogg": ("-c:a", "libvorbis"), "flac": ("-c:a", "flac")}[fmt]
+        make_tone(music / f"{i}.{fmt}", 300 + 60 * i, 3.0, 44100, 2, codec, "Band", f"Song {i}")
+    playlist = f"timezone: UTC\nplaylists:\n  m: {{files: ['{music}/'], order: sequential}}\nfallback: m\n"
+    env = {"STREAMER_FFMPEG": str(slow_decoders(tmp_path))}
+    server = start_server(tmp_path, playlist, mounts="  /main: {bitrate: 128, metaint: 4000}", env=env)
+    try:
+        rec = record(server.port, "/main", 16.0)
+        status = server.status()
+    finally:
+        server.stop()
+    titles = [fields["StreamTitle"] for _, fields in rec.blocks if fields.get("StreamTitle")]
+    changes = [t for i, t in enumerate(titles) if i == 0 or titles[i - 1] != t]
+    assert status["silence_inserted_seconds"] == 0, status["silence_inserted_seconds"]
+    assert "decoder late" not in server.log_text()
+    assert len(changes) >= 5, changes  # a change every 3 s: five or more in the 16 s
+    assert decode_errors(rec.audio, tmp_path)[0] == []
+
+
+def choice(path: Path) -> Choice:
+    return Choice(path, "m", "rotation", None, Fades())
+
+
+def test_the_early_decoder_is_used_only_for_the_file_and_level_chosen(tmp_path):
+    """A guess that comes true hands over its started decoder (its first chunk already there);
+    a wrong file or a level changed since (the file was analysed meanwhile) kills it."""
+    a = make_tone(tmp_path / "a.wav", 440, 2.0)
+    b = make_tone(tmp_path / "b.wav", 660, 2.0)
+    start = lambda path, level: start_decoder(ffmpeg_exe(), 44100, 2, path, level)  # noqa: E731
+
+    async def level_of(c: Choice):
+        return None, Level()
+
+    async def gone(task) -> bool:
+        """The decoder `task` started is killed and reaped within 5 s."""
+        proc = (await task)[1]._proc
+        for _ in range(100):
+            if proc.returncode is not None:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def scenario():
+        spare = NextDecoder()
+        spare.guess((0.0, choice(a)), level_of, start)
+        taken = await spare.take(a, Level())
+        assert taken is not None and taken.path == a
+        assert len(await taken.read()) > 0
+        await taken.close()
+
+        spare.guess((0.0, choice(a)), level_of, start)
+        wrong = spare._task
+        assert await spare.take(b, Level()) is None  # b was chosen
+        assert await gone(wrong)  # the unused decoder is killed
+
+        spare.guess((0.0, choice(a)), level_of, start)
+        guessed = spare._task
+        assert await spare.take(a, Level(gain_db=-3.0)) is None  # the level changed since the guess
+        assert await gone(guessed)
+
+        spare.guess((0.0, choice(tmp_path / "missing.wav")), level_of, start)
+        assert await spare.take(tmp_path / "missing.wav", Level()) is None  # its own start reports the error
+        with pytest.raises(DecodeError, match="file not found"):
+            await start(tmp_path / "missing.wav", Level())
+
+        spare.guess((0.0, Choice(None, "bulletin", "bulletin", None, Fades())), level_of, start)
+        assert spare._task is None  # nothing is started for a bulletin or a DJ
+
+        spare.guess((0.0, choice(a)), level_of, start)
+        dropped = spare._task
+        spare.drop()  # dropped while it starts: closed once started
+        assert not dropped.done() and await gone(dropped)
+
+    uvloop.run(scenario())  # the station's loop (cli.py)
