@@ -139,3 +139,47 @@ def test_a_child_with_several_outputs_has_each_read_from_its_own_pipe():
     assert seen[0][0] == "pipe:1" and len(set(seen[0])) == 3
     assert [len(data) for data in got] == [300_000, 300_001, 300_002]
     assert [set(data) for data in got] == [{65}, {66}, {67}]
+
+
+@pytest.mark.interop  # a real ffmpeg
+def test_an_encoder_fed_in_batches_gets_whole_batches_and_loses_nothing():
+    """The HLS encoder takes its PCM in 0.8 s batches (a quarter of the wake-ups): three 0.2 s
+    steps give it nothing to encode; the fourth hands it all four, every sample of them encoded."""
+    from streamer.audio.encoder import EncodedOutput, Encoder
+    from streamer.audio.ffmpeg import ffmpeg_exe
+    from streamer.settings import MountConfig
+
+    mount = MountConfig("/hls/x", format="aac", bitrate=64, sample_rate=44100, channels=2)
+    step = bytes(int(44100 * 0.2) * 8)  # 0.2 s of the station's PCM (32-bit float, stereo)
+    batch = 4 * len(step) // 8  # samples in a batch
+    held = 4 * 1024  # samples ffmpeg's AAC encoder holds back until more come (its look-ahead)
+
+    async def run() -> tuple[int, int, int]:
+        samples: list[int] = []
+        encoder = Encoder(ffmpeg_exe(), [EncodedOutput(mount, 44100, lambda frame, n, title: samples.append(n))], 2, 0.0, batch=0.8)
+        await encoder.start()
+        try:
+            for _ in range(3):
+                encoder.feed(step)
+            await asyncio.sleep(0.6)
+            before = sum(samples)  # three steps: under a batch, nothing written yet
+            for _ in range(5):
+                encoder.feed(step)  # two batches in all
+            for _ in range(60):
+                await asyncio.sleep(0.05)
+                if sum(samples) >= 2 * batch - held:
+                    break
+            await asyncio.sleep(0.3)
+            two = sum(samples)
+            for _ in range(3):
+                encoder.feed(step)  # a part of the third batch: held
+            await asyncio.sleep(0.6)
+            return before, two, sum(samples)
+        finally:
+            await encoder.close()
+
+    before, two, after = asyncio.run(run())
+    assert before == 0
+    # all of the two batches (and AAC's 1,024 samples of priming) but what it holds for its look-ahead
+    assert 2 * batch - held <= two <= 2 * batch + 1024, (two, 2 * batch)
+    assert after == two

@@ -58,6 +58,7 @@ def choice(path: Path) -> Choice:
     return Choice(path, "m", "rotation", None, Fades())
 
 
+@pytest.mark.interop  # real ffmpegs
 def test_the_early_decoder_is_used_only_for_the_file_and_level_chosen(tmp_path):
     """A guess that comes true hands over its started decoder (its first chunk already there);
     a wrong file or a level changed since (the file was analysed meanwhile) kills it."""
