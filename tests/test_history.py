@@ -25,7 +25,7 @@ from streamer.history.audience import Audience
 from streamer.history.command import write_problem
 from streamer.history.privacy import GeoIP, keep_ip, player
 from streamer.history.render import build, render, soundexchange_text
-from streamer.history.reports import QUERY, ReportError, Section, parse_range, soundexchange_name
+from streamer.history.reports import QUERY, LocalTimes, ReportError, Section, local, parse_range, soundexchange_name
 from streamer.history.upkeep import prune, recover
 from streamer.history.webhooks import Webhooks, render_body
 from streamer.settings import WebhookConfig
@@ -268,8 +268,9 @@ def test_a_year_of_data_reports_what_it_holds(tmp_path):
     per_day = 200
     year_of_data(db, per_day)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    reports = {}
     for kind in ("plays", "tracks", "soundexchange", "listeners"):
-        report = build(conn, kind, "2025-01-01", "2025-12-31", HARARE, "Streamer Radio")
+        report = reports[kind] = build(conn, kind, "2025-01-01", "2025-12-31", HARARE, "Streamer Radio")
         assert json.loads(render(report, "json")[0])["report"] == kind
     summary = dict(zip(report.sections[0].columns, report.sections[0].rows[0], strict=True))
     assert summary["sessions"] == 365 * per_day and summary["peak_listeners"] == 2 * (10 + 1439 // 20)
@@ -277,8 +278,21 @@ def test_a_year_of_data_reports_what_it_holds(tmp_path):
     assert sum(lengths.values()) == 365 * per_day and lengths["<30 s"] > 0 and lengths[">2 h"] > 0
     assert {r[0] for r in next(s for s in report.sections if s.name == "players").rows} >= {"VLC", "FFmpeg", "mpv", "Chrome"}
     assert {r[0] for r in next(s for s in report.sections if s.name == "countries").rows} == {"ZW", "ZA", "(unknown)"}
-    sx = build(conn, "soundexchange", "2025-01-01", "2025-12-31", HARARE, "Streamer Radio").sections[0]
+    sx = reports["soundexchange"].sections[0]
     assert len(sx.rows) == 389 and all(r[1] == "A" for r in sx.rows)  # songs only, one row per recording
+
+
+@pytest.mark.parametrize("zone", ["Africa/Harare", "Europe/London", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu", "UTC"])
+def test_local_times_in_bulk_are_the_times_one_by_one_across_clock_changes(zone):
+    """The plays report's local times (an offset per hour of UTC) equal a zone lookup per time,
+    through spring and autumn clock changes (Lord Howe's are half an hour, Kathmandu is +05:45)."""
+    tz = zoneinfo.ZoneInfo(zone)
+    at = LocalTimes(tz)
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC).timestamp()
+    times = [start + k * 1799.37 for k in range(365 * 48)]  # every half hour or so, odd fractions of seconds
+    times += [t + d for t in (1743296400.0, 1761440400.0, 1743865200.0, 1759593600.0) for d in (-1.5, -0.0001, 0.0, 0.0001, 1799.0, 3600.0)]
+    assert [at(t) for t in times] == [local(t, tz) for t in times]
+    assert at(None) == ""
 
 
 def test_recovery_closes_what_a_crash_left_open_and_pruning_keeps_keep_days(tmp_path):
