@@ -10,10 +10,13 @@ killed and replaced, and the station goes on with what it had.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import resource
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,6 +26,7 @@ log = logging.getLogger("streamer.offload")
 
 T = TypeVar("T")
 MEMORY_LIMIT = 1 << 30  # bytes of address space for the worker
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class OffloadError(Exception):
@@ -32,6 +36,16 @@ class OffloadError(Exception):
 def _worker_init() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     os.nice(5)  # below the station's own process
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """A worker outlived a station killed with SIGKILL: it waits on its task queue, whose pipe it
+    holds both ends of, for ever. On Linux it now gets SIGKILL when the station's process dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0 and os.getppid() == 1:
+            os._exit(0)  # the station died before the line above: no one will ever send work
 
 
 class Offload:

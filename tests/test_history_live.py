@@ -249,11 +249,17 @@ def test_kill_9_loses_no_more_than_a_second_and_closes_open_sessions(server_fact
     time.sleep(2.0)
     early.leave()
     time.sleep(1.6)
+    children = descendants(server.proc.pid)  # its encoders, decoders and worker process
+    assert children
     killed_at = time.time()
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait()
     for ear in (stay, stay_low):
         ear.join(5)
+    deadline = time.monotonic() + 5
+    while (left := [pid for pid in children if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == [], [Path(f"/proc/{pid}/cmdline").read_bytes()[:90] for pid in left]  # none outlives the station
     again = server_factory(programme(station), mounts=MOUNTS)
     recovered = again.status()["history"]["recovered"]
     assert recovered["sessions_closed"] == 2 and recovered["plays_closed"] == 1
@@ -272,6 +278,23 @@ def test_kill_9_loses_no_more_than_a_second_and_closes_open_sessions(server_fact
         assert logged[name].group(4) == f"GET {mount} HTTP/1.1" and int(logged[name].group(6)) == rows[name][3]
     open_plays = db_rows(tmp_path, f"SELECT count(*) FROM plays WHERE ended IS NULL OR (estimated = 1 AND ended < {killed_at - 1.0})")
     assert open_plays == [(0,)]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux's /proc/PID/task/TID/children)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in map(int, (task / "children").read_text().split()):
+            found += [child, *descendants(child)]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """`pid` runs (a zombie, dead and not yet reaped by whoever adopted it, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 class Receiver:
