@@ -259,6 +259,7 @@ def year_of_data(path: Path, sessions_per_day: int = 2000) -> float:
     return start
 
 
+@pytest.mark.volume  # a million rows of SQL: 8-9 s
 def test_a_year_of_data_reports_what_it_holds(tmp_path):
     """Every report over a year of a station adds up. How long they take on a year at 2,000 and
     3,000 sessions a day is measured by `python bench/history.py year` (README), not here: a
