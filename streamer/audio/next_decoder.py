@@ -45,7 +45,7 @@ class NextDecoder:
     def guess(self, ahead: Upcoming, level_of: LevelOf, start: StartDecoder) -> None:
         """Start the decoder of the file `ahead` says plays next (none for a bulletin or a DJ),
         at the level `level_of` gives it, with `start`."""
-        if ahead is None or ahead[1].path is None or ahead[1].kind in ("bulletin", "live"):
+        if ahead is None or ahead[1].path is None:  # a bulletin or a DJ has no file of its own
             return
         choice, path = ahead[1], ahead[1].path
         if self._path == path and self._task is not None:
