@@ -14,13 +14,6 @@ from .stream.hls import HlsVariant
 from .stream.hls_server import HlsOutput
 from .stream.mount import Mount
 
-# The HLS encoder takes its PCM in batches of this many seconds (a quarter of the feeder's
-# wake-ups): 3.96-4.24 % of a core in three runs of bench/vs_liquidsoap.py against 4.18-4.46 in
-# four with 0.2 s steps (about 6 % of it, 2 % of the station's CPU). A segment is published when its last
-# sample airs; the feeder is 0.5-0.7 s ahead of the air, so its last sample reaches the encoder
-# before that or, at worst, 0.3 s after: segments go out as before, or up to 0.3 s later.
-HLS_BATCH = 0.8
-
 
 def make_encoder(ffmpeg: str, mount: Mount, config: Config) -> Encoder | ChainEncoder:
     """A mount's encoder: continuous for MP3 and AAC, a chain per title for the Ogg formats."""
@@ -44,4 +37,4 @@ def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | N
         settings = MountConfig(f"/hls/{v.name}", format="aac", bitrate=v.bitrate, sample_rate=v.sample_rate, channels=v.channels)
         outputs.append(PlacedOutput(settings, config.sample_rate, variant.frame))  # type: ignore[arg-type]
         variants.append(variant)
-    return HlsOutput(variants, hls.segment), [Encoder(ffmpeg, outputs, config.channels, config.fanout_interval, HLS_BATCH)]
+    return HlsOutput(variants, hls.segment), [Encoder(ffmpeg, outputs, config.channels, config.fanout_interval)]

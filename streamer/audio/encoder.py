@@ -15,10 +15,6 @@ Why the HLS variants share one ffmpeg: they are one output (one master playlist,
 of each covering the same samples), so a failure restarts all of them at the same sample and
 their segments stay aligned; the PCM is written and read once, and one process fewer is
 ~10 MB less memory (bench/vs_liquidsoap.py; its CPU is within the runs' spread of two).
-
-An encoder may take its PCM in batches (`batch` seconds) instead of every feeder step: each
-write wakes the process. The HLS encoder, whose segments wait for their last sample to air
-anyway, takes 0.8 s batches (outputs.py).
 """
 
 from __future__ import annotations
@@ -115,7 +111,7 @@ class PlacedOutput(EncodedOutput):
 class Encoder:
     """One ffmpeg process: the station's PCM in once, each of its outputs out of its own pipe."""
 
-    def __init__(self, ffmpeg: str, outputs: list[EncodedOutput], in_channels: int, harvest: float = 0.0, batch: float = 0.0) -> None:
+    def __init__(self, ffmpeg: str, outputs: list[EncodedOutput], in_channels: int, harvest: float = 0.0) -> None:
         self.ffmpeg = ffmpeg
         self.harvest = harvest  # its output is read once per this many seconds (ticks.py); 0: as it comes
         self.outputs = outputs
@@ -127,8 +123,6 @@ class Encoder:
         self.last_restart_reason = ""
         self.frame_bytes = frame_bytes(in_channels)
         self.stall_bytes = int(STALL_SECONDS * self.in_rate) * self.frame_bytes
-        self.batch_bytes = int(batch * self.in_rate) * self.frame_bytes  # PCM held until this much is there
-        self._batch = bytearray()
         self._fed = 0  # station samples fed in total (including those dropped while restarting)
         self._proc: asyncio.subprocess.Process | None = None
         self._outs: list[HarvestedPipe] = []
@@ -166,12 +160,6 @@ class Encoder:
 
     def feed(self, pcm: bytes) -> None:
         """Hand PCM to the encoder without waiting for it (see the module's docstring)."""
-        if self.batch_bytes:
-            self._batch += pcm
-            if len(self._batch) < self.batch_bytes:
-                return
-            pcm = bytes(self._batch)
-            self._batch.clear()
         proc = self._proc
         if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
             self._fed += len(pcm) // self.frame_bytes  # lost while the encoder restarts
