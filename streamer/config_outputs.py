@@ -114,10 +114,16 @@ def relay_settings(top: Reader, mounts: list[MountConfig]) -> list[tuple[str, st
 
 
 def hls_settings(h: Reader) -> HlsConfig:
-    """hls: {segment: 4, window: 6, variants: [{name: aac64, bitrate: 64}, ...]}"""
+    """hls: {segment: 4, window: 6, container: ts, parts: 0, variants: [{name: aac64, bitrate: 64}, ...]}"""
     segment = h.get("segment", float, H["segment"], in_range(1, 30))
     window = h.get("window", int, H["window"], in_range(2, 60))
     container = h.get("container", str, H["container"], one_of("ts", "fmp4"))
+    parts = h.get("parts", float, H["parts"])
+    if parts and not 0.2 <= parts <= segment / 2:
+        h.error((*h.path, "parts"), f"hls.parts must be 0 (off) or 0.2 to half the segment ({segment / 2:g}) seconds, not {parts:g}")
+    elif parts and container != "ts":
+        # hls.js 1.5 misplaces fMP4 parts on its timeline (measured: playback stalls within 10 s)
+        h.error((*h.path, "parts"), "hls.parts (low-latency HLS) needs container: ts; with fmp4, hls.js stalls")
     raw = h.raw("variants") or []
     if not isinstance(raw, list):
         h.error((*h.path, "variants"), "hls.variants must be a list like [{name: aac64, bitrate: 64}]")
@@ -136,7 +142,7 @@ def hls_settings(h: Reader) -> HlsConfig:
         ))  # fmt: skip
         v.finish()
     h.finish()
-    return HlsConfig(segment, window, container, tuple(variants))
+    return HlsConfig(segment, window, container, parts, tuple(variants))
 
 
 def credentials(r: Reader, key: str) -> tuple[tuple[str, str], ...]:

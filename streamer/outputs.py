@@ -33,7 +33,7 @@ def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | N
 
     variants, outputs = [], []
     for v in hls.variants:
-        variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of, hls.container)
+        variant = HlsVariant(v.name, v.bitrate, v.sample_rate, hls.segment, hls.window, wall_of, hls.container, hls.parts)
         settings = MountConfig(f"/hls/{v.name}", format="aac", bitrate=v.bitrate, sample_rate=v.sample_rate, channels=v.channels)
         outputs.append(PlacedOutput(settings, config.sample_rate, variant.frame))  # type: ignore[arg-type]
         variants.append(variant)

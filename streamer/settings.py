@@ -85,6 +85,7 @@ class HlsConfig:
     segment: float = 4.0  # seconds per segment, on the station's clock
     window: int = 6  # segments in a playlist
     container: str = "ts"  # ts (MPEG-TS, every player) or fmp4 (fragmented MP4 / CMAF: 7 % smaller)
+    parts: float = 0.0  # seconds per partial segment (low-latency HLS); 0: off
     variants: tuple[HlsVariantConfig, ...] = ()  # none: no HLS
 
 

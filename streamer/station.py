@@ -56,7 +56,7 @@ from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
 from .stream.history import ListenerSampler
-from .stream.hls_server import HlsOutput
+from .stream.hls_server import HlsOutput, Hold
 from .stream.hls_server import head as hls_head
 from .stream.mount import Mount
 from .supervise import Supervisor
@@ -156,10 +156,10 @@ class Station:
         self.events.subscribe(transport, address, format_event("nowplaying", self.nowplaying(base)))
         return None
 
-    def hls_answer(self, head: RequestHead, address: str) -> bytes:
+    def hls_answer(self, head: RequestHead, address: str) -> bytes | Hold:
         if self.hls is None:
             return hls_head(404, [("Content-Type", "text/plain; charset=utf-8")], b"this station has no HLS (hls: in config.yaml)\n")
-        return self.hls.answer(head.method, head.path, head.headers, (address, head.header("user-agent")), time.time())
+        return self.hls.answer(head.method, head.path, head.headers, (address, head.header("user-agent")), time.time(), head.query)
 
     def health_answer(self, head: RequestHead) -> bytes:
         ok, body = self.health()

@@ -4,6 +4,7 @@ playlists parse with the m3u8 package and carry the titles as timed ID3 where tr
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
@@ -14,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import m3u8
 import pytest
 
 from streamer.audio.ffmpeg import ffmpeg_exe
@@ -289,15 +291,21 @@ def test_a_dj_takes_over_every_format_and_hls_at_the_same_sample(tmp_path):
     assert "DJ Tino" in [title for _, title in id3_times(tmp_path / "hls.ts", "DJ Tino|Station - Music")]
 
 
-def test_fmp4_hls_plays_in_ffmpeg_from_the_live_playlist(tmp_path):
+def one_variant_station(tmp_path: Path, settings: str):
+    """A 20 s tone on air with HLS in 2 s segments, one variant (`lo`), and `settings` added;
+    returned once the variant's playlist is there."""
     make_tone(tmp_path / "t.ogg", 440, 20.0, 44100, 2, ("-c:a", "libvorbis"), "Artist1", "Song1")
     playlist = f"timezone: UTC\nplaylists:\n  t: {{files: ['{tmp_path / 't.ogg'}']}}\nfallback: t\n"
-    hls = "hls:\n  segment: 2\n  container: fmp4\n  variants:\n    - {name: lo, bitrate: 48}\n"
-    server = start_server(tmp_path, playlist, config_extra=hls)
+    server = start_server(tmp_path, playlist, config_extra=f"hls:\n  segment: 2\n{settings}  variants:\n    - {{name: lo, bitrate: 48}}\n")
+    deadline = time.monotonic() + 15
+    while server.get("/hls/lo/live.m3u8")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return server
+
+
+def test_fmp4_hls_plays_in_ffmpeg_from_the_live_playlist(tmp_path):
+    server = one_variant_station(tmp_path, "  container: fmp4\n")
     try:
-        deadline = time.monotonic() + 15
-        while server.get("/hls/lo/live.m3u8")[0] != 200 and time.monotonic() < deadline:
-            time.sleep(0.2)
         text = server.get("/hls/lo/live.m3u8")[2].decode()
         assert "#EXT-X-VERSION:7" in text and '#EXT-X-MAP:URI="init.mp4"' in text and ".m4s" in text, text
         status, headers, init = server.get("/hls/lo/init.mp4")
@@ -398,3 +406,37 @@ def peak_rate(sizes: list[tuple[int, float]], target: float) -> float:
             if seconds >= 0.5 * target:
                 rates.append(bits / seconds)
     return max(rates)
+
+
+def test_low_latency_hls_holds_a_blocking_reload_until_its_part_airs(tmp_path):
+    """LL-HLS on the real server: partial segments listed and served, a blocking reload for the
+    next part answered when it airs (on the same kept connection as the next request), one too
+    far ahead refused at once, and the playlist plays in ffmpeg (which reads whole segments)."""
+    server = one_variant_station(tmp_path, "  parts: 0.5\n")
+    try:
+        time.sleep(2.5)  # past the first (short) segment: every segment since has 4 parts
+        parsed = m3u8.loads(server.get("/hls/lo/live.m3u8")[2].decode())
+        assert parsed.server_control.can_block_reload == "YES" and parsed.part_inf.part_target == pytest.approx(0.523)
+        last = [p.uri for s in parsed.segments for p in s.parts][-1]
+        seq, n = (int(x) for x in last.split(".")[:2])
+        status, headers, part = server.get(f"/hls/lo/{last}")
+        assert status == 200 and headers["Content-Type"] == "video/mp2t" and part[0] == 0x47 and "immutable" in headers["Cache-Control"]
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        asked = time.monotonic()
+        want_seq, want = (seq, n + 2) if n + 2 < 4 else (seq + 1, n - 2)  # the part after next: never there yet
+        connection.request("GET", f"/hls/lo/live.m3u8?_HLS_msn={want_seq}&_HLS_part={want}")
+        held = connection.getresponse()
+        body, waited = held.read().decode(), time.monotonic() - asked
+        connection.request("GET", "/hls/lo/live.m3u8?_HLS_msn=1")  # the same connection, kept
+        old = connection.getresponse()
+        old.read()
+        connection.close()
+        assert held.status == 200 and old.status == 200
+        assert f'URI="{want_seq}.{want}.ts"' in body, body
+        assert 0.3 < waited < 1.6, waited  # held until the part aired (two parts: 0.5-1 s), not answered at once
+        far = server.get(f"/hls/lo/live.m3u8?_HLS_msn={seq + 9}")
+        assert far[0] == 400 and b"more than 2 segments beyond" in far[2]
+        errors = ffmpeg_decodes(server.url("/hls/lo/live.m3u8"), 6)
+    finally:
+        server.stop()
+    assert errors == "", errors

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Protocol
 
-from ..limits import cap_socket_buffer
 from ..settings import Config
 from ..wire.http import (
     MAX_HEAD,
@@ -24,12 +24,12 @@ from ..wire.http import (
     RequestHead,
     error_response,
     find_head_end,
-    listener_head,
     options_response,
     parse_request_head,
 )
 from .gate import Gate, TurnedAway
-from .listener import Listener
+from .hls_server import Hold
+from .listener import tune_in
 from .mount import Mount
 from .routing import route
 
@@ -61,7 +61,7 @@ class Routes(Protocol):
     def accept_source(self, head: RequestHead, transport: asyncio.Transport, body: bytes, address: str) -> Reply | None: ...
     def subscribe(self, head: RequestHead, transport: asyncio.Transport, address: str) -> Reply | None: ...
     def to_web(self, transport: asyncio.Transport, data: bytes) -> Reply | None: ...
-    def hls_answer(self, head: RequestHead, address: str) -> bytes: ...
+    def hls_answer(self, head: RequestHead, address: str) -> bytes | Hold: ...
     def health_answer(self, head: RequestHead) -> bytes: ...
 
 
@@ -70,7 +70,7 @@ def http_date() -> str:
 
 
 class FrontDoor(asyncio.Protocol):
-    __slots__ = ("address", "buf", "linger_left", "resting", "routes", "timer", "transport", "writing_paused")
+    __slots__ = ("address", "buf", "held", "linger_left", "resting", "routes", "timer", "transport", "writing_paused")
 
     def __init__(self, routes: Routes) -> None:
         self.routes = routes
@@ -80,6 +80,7 @@ class FrontDoor(asyncio.Protocol):
         self.address = "?"
         self.resting = False  # answered, keeping the connection for the client's next request
         self.writing_paused = False  # the transport's buffer is over its high-water mark
+        self.held: tuple[RequestHead, int] | None = None  # a blocking HLS reload waiting for its part
         self.linger_left = LINGER_BYTES  # bytes still read (and dropped) after a refusal
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -108,6 +109,7 @@ class FrontDoor(asyncio.Protocol):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.held = None
         self._done()
 
     def _done(self) -> None:
@@ -128,7 +130,7 @@ class FrontDoor(asyncio.Protocol):
         self.buf += data
         # Pipelined requests are answered one after another in this loop (no recursion), and
         # only while the client reads its answers: pause_writing stops the loop.
-        while self.timer is not None and not self.writing_paused and self._request():
+        while self.timer is not None and not self.writing_paused and self.held is None and self._request():
             pass
 
     def pause_writing(self) -> None:
@@ -177,7 +179,11 @@ class FrontDoor(asyncio.Protocol):
             self._listen(mount, head)
             return
         if kind in ("hls", "health"):
-            self._answer_and_keep(routes.hls_answer(head, self.address) if kind == "hls" else routes.health_answer(head), head, end)
+            answer = routes.hls_answer(head, self.address) if kind == "hls" else routes.health_answer(head)
+            if isinstance(answer, Hold):
+                self._hold(answer, head, end)
+            else:
+                self._answer_and_keep(answer, head, end)
             return
         data, transport = bytes(self.buf), self.transport
         assert transport is not None
@@ -224,6 +230,28 @@ class FrontDoor(asyncio.Protocol):
         self.routes.gate.rest(self)
         self.timer = asyncio.get_running_loop().call_later(self.routes.config.head_timeout, self.drop_idle)
 
+    def _hold(self, hold: Hold, head: RequestHead, end: int) -> None:
+        """Keep a blocking HLS reload until its part is published (no task: the HLS output
+        calls back), or answer 503 after the hold's limit."""
+        self.held = (head, end)
+        self.routes.gate.release(self)  # it has said what it wants: not a slow head
+        if self.timer:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(hold.seconds, self._unhold, hold.expired)
+        hold.wait(self._unhold, time.time())
+
+    def _unhold(self, expired: Callable[[], bytes] | None = None) -> None:
+        if self.held is None:
+            return
+        head, end = self.held
+        self.held = None
+        answer = expired() if expired is not None else self.routes.hls_answer(head, self.address)
+        if isinstance(answer, Hold):  # woken only when ready: never held twice, whatever happens
+            answer = answer.expired()
+        self._answer_and_keep(answer, head, end)
+        if self.buf and self.timer is not None:
+            self.data_received(b"")  # a request pipelined behind the held one
+
     def _wake(self) -> None:
         """The client of a resting connection began its next request: its head timeout starts."""
         self.resting = False
@@ -269,19 +297,4 @@ class FrontDoor(asyncio.Protocol):
         assert transport is not None
         self._done()
         self.buf = bytearray()
-        metaint = mount.metaint if head.wants_metadata and mount.info.supports_icy else 0
-        # Range probes (Safari's bytes=0-1) are ignored, as Icecast does: a live stream is 200.
-        transport.write(listener_head(mount.info, metaint or None, http_date(), head.header("origin") or None))
-        if head.method == "HEAD":
-            transport.close()
-            return
-        # A stalled listener then costs little kernel memory and falls behind in the shared buffer,
-        # where it is measured and evicted at queue_size: a burst plus a second of audio.
-        cap_socket_buffer(transport, socket.SO_SNDBUF, max(32768, mount.config.burst_size + (mount.info.bitrate or 128) * 125))
-        start, prefix = mount.listen_start(mount.config.burst_size)
-        if prefix:
-            transport.write(prefix)  # an Ogg stream's header pages, before any audio page
-        listener = Listener(mount, transport, start, metaint, self.address, head.header("user-agent"), head.header("referer"), request)
-        transport.set_protocol(listener)
-        mount.add(listener)
-        listener.feed(mount.buffer.end)  # the burst: audio at once, from a frame boundary
+        tune_in(mount, transport, head, self.address, http_date())

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..wire.fmp4 import Fmp4Muxer, init_segment
-from ..wire.hls import Segment, Variant, master_playlist, media_playlist
+from ..wire.hls import LowLatency, Part, Segment, Variant, master_playlist, media_playlist
 from ..wire.id3 import id3_tag
 from ..wire.mpegts import TsMuxer
 
@@ -31,7 +31,22 @@ CLOCK = 90_000  # MPEG-TS time base (fMP4's emsg and our PTS use it too)
 PEAK = {"ts": (1.10, 9000, 6000), "fmp4": (1.10, 2000, 4000)}
 AVERAGE = {"ts": (1.03, 7500, 6000), "fmp4": (1.01, 1000, 6000)}
 EXTENSION = {"ts": "ts", "fmp4": "m4s"}
+PARTS_LISTED = 3  # segments whose parts a low-latency playlist lists (within 3 target durations of its end)
+SAMPLES_PER_FRAME = 1024  # AAC-LC
 INIT = "init.mp4"  # an fMP4 variant's initialisation segment, beside its playlist
+
+
+@dataclass(slots=True)
+class Piece:
+    """A part of a segment (the whole segment when parts are off), muxed on its own."""
+
+    owner: Built
+    index: int  # on its segment's grid of parts (a segment cut short at start-up lacks the first)
+    start: float  # wall time of its first sample
+    first: tuple[int, int] = (0, 0)  # where its frames and tags begin in its segment's lists
+    samples: int = 0
+    data: bytes = b""
+    last: bool = False  # the segment's last part: publishing it publishes the segment
 
 
 @dataclass(slots=True)
@@ -40,17 +55,21 @@ class Built:
 
     seq: int
     start: float  # wall time of its first sample
-    frames: list[tuple[int, bytes]] = field(default_factory=list)  # (PTS, ADTS frame)
-    tags: list[tuple[int, bytes]] = field(default_factory=list)  # (PTS, ID3 tag)
+    frames: list[tuple[int, bytes]] = field(default_factory=list)  # (PTS, ADTS frame), until muxed
+    tags: list[tuple[int, bytes]] = field(default_factory=list)  # (PTS, ID3 tag), until muxed
     samples: int = 0  # at the variant's output rate
     data: bytes = b""
     discontinuity: bool = False
+    parts: list[Piece] = field(default_factory=list)  # finished
+    aired: int = 0  # of them published (parts are published in order)
+    open: Piece | None = None
 
 
 class HlsVariant:
     def __init__(
-        self, name: str, bitrate: int, out_rate: int, seconds: float, window: int, wall_of: Callable[[int], float], container: str = "ts"
-    ) -> None:
+        self, name: str, bitrate: int, out_rate: int, seconds: float, window: int, wall_of: Callable[[int], float],
+        container: str = "ts", part_seconds: float = 0.0,
+    ) -> None:  # fmt: skip
         self.name = name
         self.container = container
         self.extension = EXTENSION[container]
@@ -59,14 +78,26 @@ class HlsVariant:
         self.out_rate = out_rate
         self.seconds = seconds
         self.window = window
+        self.part_seconds = part_seconds  # 0: no partial segments (plain HLS)
         self.wall_of = wall_of  # station sample → wall time it airs
         self.muxer: TsMuxer | Fmp4Muxer = TsMuxer() if container == "ts" else Fmp4Muxer()
+        # With parts, whole segments are muxed again from the same frames, each as one fragment:
+        # hls.js takes an fMP4 segment's duration from one fragment, so a segment made of its
+        # parts' fragments put the timeline 1.5 s out (playback then stalled).
+        self.whole: TsMuxer | Fmp4Muxer | None = (TsMuxer() if container == "ts" else Fmp4Muxer()) if part_seconds else None
         self.current: Built | None = None
-        self.ready: deque[Built] = deque()  # finished, waiting for their last sample to air
+        self.ready: deque[Piece] = deque()  # finished, waiting for their last sample to air
         self.segments: deque[Built] = deque(maxlen=window + 2)  # published (a couple kept past the window)
+        self.pending: Built | None = None  # the segment whose parts are being published
+        self.published = 0  # parts (or segments) published so far: the playlist's version
         self.title = ""
         self._first = True
         self.discontinuity_sequence = 0  # EXT-X-DISCONTINUITY tags that have left the window (RFC 8216 4.3.3.3)
+
+    @property
+    def part_target(self) -> float:
+        """The longest a part can be: parts end at the first frame on or after their grid line."""
+        return self.part_seconds + SAMPLES_PER_FRAME / self.out_rate
 
     def frame(self, frame: bytes, samples: int, title: str | None, start_sample: int) -> None:
         """An ADTS frame from the variant's encoder (the sink it is given)."""
@@ -74,30 +105,65 @@ class HlsVariant:
         if self.container == "fmp4" and not self.init:
             self.init = init_segment(frame, bitrate=self.bitrate * 1000)
         seq = math.floor(wall / self.seconds)
-        if self.current is None or seq > self.current.seq:
-            if self.current is not None:
-                self._finish(self.current)
-            self.current = Built(seq, wall, discontinuity=self._first)
+        built = self.current
+        if built is None or seq > built.seq:
+            if built is not None:
+                self._finish_part(built, last=True)
+            built = self.current = Built(seq, wall, discontinuity=self._first)
             self._first = False
-            self.current.tags.append((round(wall * CLOCK), id3_tag(self.title)))  # a late joiner gets the title
+        index = max(0, math.floor((wall - seq * self.seconds) / self.part_seconds)) if self.part_seconds else 0
+        if built.open is not None and index > built.open.index:
+            self._finish_part(built, last=False)
         pts = round(wall * CLOCK)
+        if built.open is None:
+            built.open = Piece(built, index, wall, (len(built.frames), len(built.tags)))
+            if title is not None:  # starting here: the part's opening tag says it (not the old one too)
+                self.title, title = title, None
+            built.tags.append((pts, id3_tag(self.title)))  # a late joiner gets the title
         if title is not None:
             self.title = title
-            self.current.tags.append((pts, id3_tag(title)))
-        self.current.frames.append((pts, frame))
-        self.current.samples += samples
+            built.tags.append((pts, id3_tag(title)))
+        built.frames.append((pts, frame))
+        built.samples += samples
+        built.open.samples += samples
 
-    def _finish(self, built: Built) -> None:
-        built.data = self.muxer.segment(built.frames, built.tags)
-        built.frames, built.tags = [], []
-        self.ready.append(built)
+    def _finish_part(self, built: Built, last: bool) -> None:
+        piece = built.open
+        assert piece is not None
+        frames, tags = built.frames[piece.first[0] :], built.tags[piece.first[1] :]
+        piece.data, piece.last, built.open = self.muxer.segment(frames, tags), last, None
+        built.parts.append(piece)
+        if last:
+            built.data = self.whole.segment(built.frames, built.tags) if self.whole is not None else piece.data
+            built.frames, built.tags = [], []
+        self.ready.append(piece)
 
     def publish(self, now: float) -> None:
-        """Segments whose last sample has aired go into the playlist."""
+        """Parts whose last sample has aired go into the playlist; a segment goes in with its last."""
         while self.ready and self.ready[0].start + self.ready[0].samples / self.out_rate <= now:
-            self.segments.append(self.ready.popleft())
+            piece = self.ready.popleft()
+            self.published += 1
+            piece.owner.aired += 1
+            self.pending = piece.owner
+            if not piece.last:
+                continue
+            self.pending = None
+            self.segments.append(piece.owner)
             if len(self.segments) > self.window and self.segments[-self.window - 1].discontinuity:
                 self.discontinuity_sequence += 1  # that segment has just left the live window
+
+    def reached(self, msn: int, part: int | None) -> bool:
+        """Whether the playlist holds segment `msn` whole (or, with `part`, that part of it), or
+        anything later: a blocking reload's condition (RFC 8216bis 6.2.5.2)."""
+        if part is None:
+            return bool(self.segments) and self.segments[-1].seq >= msn
+        newest = self.newest
+        return newest is not None and (newest.seq > msn or (newest.seq == msn and newest.aired > part))
+
+    @property
+    def newest(self) -> Built | None:
+        """The newest segment with anything published."""
+        return self.pending if self.pending is not None else (self.segments[-1] if self.segments else None)
 
     @property
     def live(self) -> list[Built]:
@@ -105,12 +171,32 @@ class HlsVariant:
 
     def playlist(self) -> str:
         live = self.live
-        segments = [Segment(f"{b.seq}.{self.extension}", b.samples / self.out_rate, b.start, b.discontinuity) for b in live]
+        recent = len(live) - PARTS_LISTED if self.part_seconds else len(live)
+        segments = [
+            Segment(f"{b.seq}.{self.extension}", b.samples / self.out_rate, b.start, b.discontinuity, self._parts(b) if i >= recent else ())
+            for i, b in enumerate(live)
+        ]  # fmt: skip
         init = INIT if self.container == "fmp4" else None
-        return media_playlist(segments, self.seconds, live[0].seq if live else 0, self.discontinuity_sequence, map_uri=init)
+        low = None
+        if self.part_seconds:
+            low = LowLatency(self.part_target, self._parts(self.pending) if self.pending is not None else ())
+        first = live[0].seq if live else 0
+        return media_playlist(segments, self.seconds, first, self.discontinuity_sequence, map_uri=init, low_latency=low)
+
+    def _parts(self, built: Built) -> tuple[Part, ...]:
+        # named by their place in the list, as a blocking reload's _HLS_part counts them
+        return tuple(Part(f"{built.seq}.{n}.{self.extension}", p.samples / self.out_rate) for n, p in enumerate(built.parts[: built.aired]))
 
     def segment(self, seq: int) -> Built | None:
         return next((b for b in self.segments if b.seq == seq), None)
+
+    def part(self, seq: int, n: int) -> Piece | None:
+        """The nth published part of a recent segment."""
+        owners = [*list(self.segments)[-PARTS_LISTED:], *([self.pending] if self.pending is not None else [])]
+        for built in owners:
+            if built.seq == seq:
+                return built.parts[n] if n < built.aired else None
+        return None
 
     def variant(self) -> Variant:
         def rate(model: tuple[float, int, int]) -> int:

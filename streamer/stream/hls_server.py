@@ -7,16 +7,38 @@ An expired or future segment is a 404 at once, never a wait.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import formatdate
+from urllib.parse import parse_qs
 
 from ..wire.http import kept_response
 from .hls import INIT, HlsVariant, master
 from .hls_listeners import HlsListeners
 
 PLAYLIST = "application/vnd.apple.mpegurl"
+_TEXT = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-cache")]
 SEGMENT = {"ts": "video/mp2t", "m4s": "audio/mp4"}
-_PATH = re.compile(r"^/hls/(?:live\.m3u8|([A-Za-z0-9_-]{1,40})/(live\.m3u8|init\.mp4|(\d{1,12})\.(ts|m4s)))$")
+_PATH = re.compile(r"^/hls/(?:live\.m3u8|([A-Za-z0-9_-]{1,40})/(live\.m3u8|init\.mp4|(\d{1,12})(?:\.(\d{1,4}))?\.(ts|m4s)))$")
+_NUMBER = re.compile(r"\d{1,12}")
+ADVANCE_LIMIT = 2  # segments a blocking reload may ask beyond the newest (RFC 8216bis 6.2.5.2)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A blocking playlist reload that asks for a part not published yet: the front door keeps
+    the request and asks again when `ready` (checked at each publication), or answers `expired`
+    after `seconds` (three target durations, as the RFC suggests)."""
+
+    ready: Callable[[], bool]
+    seconds: float
+    expired: Callable[[], bytes]
+    waiters: list[tuple[Callable[[], bool], Callable[[], None], float]]
+
+    def wait(self, wake: Callable[[], None], now: float) -> None:
+        self.waiters.append((self.ready, wake, now + self.seconds))
 
 
 def is_hls(path: str) -> bool:
@@ -28,26 +50,39 @@ class HlsOutput:
         self.variants = {v.name: v for v in variants}
         self.seconds = seconds
         self.listeners = HlsListeners(seconds)
-        self.requests = {"playlist": 0, "segment": 0, "not_found": 0}
-        # Playlists change only when a segment is published, and thousands of players poll them:
-        # each is made (and its ETag hashed) once per segment, not per request.
-        self._playlists: dict[str, tuple[int, bytes, str]] = {}  # variant → (last seq, body, ETag)
+        self.requests = {"playlist": 0, "segment": 0, "part": 0, "not_found": 0}
+        # Playlists change only when a segment (or part) is published, and thousands of players
+        # poll them: each is made (and its ETag hashed) once per publication, not per request.
+        self._playlists: dict[str, tuple[int, bytes, str]] = {}  # variant → (publications, body, ETag)
         self._master = master(variants).encode()
+        self.waiters: list[tuple[Callable[[], bool], Callable[[], None], float]] = []  # held blocking reloads
 
     def publish(self, now: float) -> None:
         for variant in self.variants.values():
             variant.publish(now)
         self.listeners.sweep(now)
+        if self.waiters:
+            waiting, self.waiters = self.waiters, []
+            for ready, wake, deadline in waiting:
+                if ready():
+                    wake()
+                elif now < deadline:
+                    self.waiters.append((ready, wake, deadline))
 
-    def answer(self, method: str, path: str, headers: dict[str, str], client: tuple[str, str], now: float) -> bytes:
-        """A complete HTTP/1.1 response (keep-alive) to one HLS request. A client answered with
-        a variant's playlist or segment is a listener (a 404 is not)."""
+    def answer(self, method: str, path: str, headers: dict[str, str], client: tuple[str, str], now: float, query: str = "") -> bytes | Hold:
+        """A complete HTTP/1.1 response (keep-alive) to one HLS request, or a Hold for a blocking
+        reload to answer later. A client answered with a variant's playlist or segment is a
+        listener (a 404 is not)."""
         match = _PATH.match(path)
         variant = self.variants.get(match[1]) if match and match[1] else None
         if match is None or (match[1] and variant is None):
             return self._not_found(f"no HLS at {path[:100]} (the master playlist is /hls/live.m3u8)")[1]
         if variant is None:
             return self._ok(method, headers, self._master, PLAYLIST, max(1, int(self.seconds // 2)))[1]
+        if match[2] == "live.m3u8" and variant.part_seconds and query:
+            blocked = self._blocking(variant, query)
+            if blocked is not None:
+                return blocked
         sent, response = self._variant_answer(method, match, variant, headers)
         if sent >= 0 and (who := self.listeners.saw(client[0], client[1], variant.name, now, headers.get("referer", ""))):
             who.sent += sent
@@ -60,10 +95,16 @@ class HlsOutput:
             self.requests["playlist"] += 1
             body, etag = self.playlist(variant)
             return self._ok(method, headers, body, PLAYLIST, max(1, int(self.seconds // 2)), etag)
-        if match[2] == INIT or match[4] != variant.extension:
+        if match[2] == INIT or match[5] != variant.extension:
             if match[2] == INIT and variant.init:
                 return self._ok(method, headers, variant.init, SEGMENT["m4s"], 3600, f'"{variant.name}-init"')
             return self._not_found(f"{variant.name} is {variant.container}: its playlist is /hls/{variant.name}/live.m3u8")
+        if match[4] is not None:
+            piece = variant.part(int(match[3]), int(match[4])) if variant.part_seconds else None
+            if piece is None:
+                return self._not_found(f"part {match[3]}.{match[4]} of {variant.name} is not available")
+            self.requests["part"] += 1
+            return self._ok(method, headers, piece.data, SEGMENT[variant.extension], 3600, f'"{variant.name}-{match[3]}.{match[4]}"')
         built = variant.segment(int(match[3]))
         if built is None:
             live = variant.live
@@ -72,9 +113,35 @@ class HlsOutput:
         self.requests["segment"] += 1
         return self._ok(method, headers, built.data, SEGMENT[variant.extension], 3600, f'"{variant.name}-{built.seq}"')
 
+    def _blocking(self, variant: HlsVariant, query: str) -> bytes | Hold | None:
+        """A blocking reload (`?_HLS_msn=M[&_HLS_part=P]`): None when the playlist holds what it
+        asks for already (answered now), a 400 for a bad or too distant request, else a Hold."""
+        fields = parse_qs(query)
+        msn_text, part_text = fields.get("_HLS_msn", [None])[0], fields.get("_HLS_part", [None])[0]
+        if msn_text is None:
+            if part_text is not None:
+                return self._bad("_HLS_part needs _HLS_msn")
+            return None
+        if not _NUMBER.fullmatch(msn_text) or (part_text is not None and not _NUMBER.fullmatch(part_text)):
+            return self._bad(f"_HLS_msn and _HLS_part must be whole numbers, not {msn_text[:20]!r}, {str(part_text)[:20]!r}")
+        msn, part = int(msn_text), (int(part_text) if part_text is not None else None)
+        newest = variant.newest
+        if newest is None or msn > newest.seq + ADVANCE_LIMIT:
+            edge = "none yet" if newest is None else newest.seq
+            return self._bad(f"_HLS_msn={msn} is more than {ADVANCE_LIMIT} segments beyond the newest ({edge})")
+        if variant.reached(msn, part):
+            return None
+        seconds = 3 * math.ceil(self.seconds)
+        late = f"segment {msn}{'' if part is None else f' part {part}'} of {variant.name} was not published within {seconds} s"
+        expired = lambda: head(503, [("Retry-After", "1"), *_TEXT], (late + "\n").encode())  # noqa: E731
+        return Hold(lambda: variant.reached(msn, part), seconds, expired, self.waiters)
+
+    def _bad(self, message: str) -> bytes:
+        return head(400, _TEXT, (message + "\n").encode())
+
     def playlist(self, variant: HlsVariant) -> tuple[bytes, str]:
         """The variant's playlist as published now, and its ETag."""
-        last = variant.segments[-1].seq
+        last = variant.published
         cached = self._playlists.get(variant.name)
         if cached is None or cached[0] != last:
             body = variant.playlist().encode()

@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
 import time
 from typing import TYPE_CHECKING
 
+from ..limits import cap_socket_buffer
+from ..wire.http import listener_head
 from ..wire.icy import IcyCursor
 
 if TYPE_CHECKING:
+    from ..wire.http import RequestHead
     from .mount import Mount
 
 log = logging.getLogger("streamer.listener")
@@ -154,3 +158,24 @@ class Listener(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.mount.remove(self)
+
+
+def tune_in(mount: Mount, transport: asyncio.Transport, head: RequestHead, address: str, date: str) -> None:
+    """Answer a listener's request on `mount` (room for it checked) and make it the connection's protocol."""
+    request = f"{head.method} {head.target} {head.version}"
+    metaint = mount.metaint if head.wants_metadata and mount.info.supports_icy else 0
+    # Range probes (Safari's bytes=0-1) are ignored, as Icecast does: a live stream is 200.
+    transport.write(listener_head(mount.info, metaint or None, date, head.header("origin") or None))
+    if head.method == "HEAD":
+        transport.close()
+        return
+    # A stalled listener then costs little kernel memory and falls behind in the shared buffer,
+    # where it is measured and evicted at queue_size: a burst plus a second of audio.
+    cap_socket_buffer(transport, socket.SO_SNDBUF, max(32768, mount.config.burst_size + (mount.info.bitrate or 128) * 125))
+    start, prefix = mount.listen_start(mount.config.burst_size)
+    if prefix:
+        transport.write(prefix)  # an Ogg stream's header pages, before any audio page
+    listener = Listener(mount, transport, start, metaint, address, head.header("user-agent"), head.header("referer"), request)
+    transport.set_protocol(listener)
+    mount.add(listener)
+    listener.feed(mount.buffer.end)  # the burst: audio at once, from a frame boundary

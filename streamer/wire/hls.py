@@ -19,11 +19,29 @@ MAP_MIN_VERSION = 6  # EXT-X-MAP in a playlist that is not I-frames only (RFC 82
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """A partial segment (low-latency HLS): a piece of a segment, published as soon as it airs."""
+
+    uri: str
+    duration: float  # seconds
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     uri: str
     duration: float  # seconds
     program_date_time: float | None = None  # epoch seconds of the segment's first sample
     discontinuity: bool = False  # the segment starts after a break (EXT-X-DISCONTINUITY)
+    parts: tuple[Part, ...] = ()  # its partial segments, listed before it (recent segments only)
+
+
+@dataclass(frozen=True, slots=True)
+class LowLatency:
+    """What a low-latency playlist adds: the longest a part may be, and the parts of the segment
+    still being made (published so far). The server answers blocking reloads (_HLS_msn, _HLS_part)."""
+
+    part_target: float  # seconds; no part is longer
+    pending: tuple[Part, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +100,15 @@ def media_playlist(
     *,
     ended: bool = False,
     map_uri: str | None = None,
+    low_latency: LowLatency | None = None,
 ) -> str:
     """A media playlist. `target_duration` is the configured segment length: the tag says the
     larger of it and what the segments need. EXT-X-DISCONTINUITY-SEQUENCE is written when not 0.
     `ended` closes the playlist with EXT-X-ENDLIST. `map_uri` names the init segment of
     fragmented MP4 segments (EXT-X-MAP, for every segment); `version` defaults to 3 without it
-    and 7 with it."""
+    and 7 with it. `low_latency` adds partial segments (RFC 8216bis 4.4.4.9), the part target
+    and blocking reloads, with a PART-HOLD-BACK of three part targets (Apple's recommendation;
+    the minimum is two)."""
     if version is None:
         version = TS_VERSION if map_uri is None else FMP4_VERSION
     if version < 3:
@@ -103,6 +124,14 @@ def media_playlist(
         f"#EXT-X-TARGETDURATION:{_target_duration(durations, target_duration)}",
         f"#EXT-X-MEDIA-SEQUENCE:{media_sequence}",
     ]
+    if low_latency is not None:
+        target = _milliseconds(low_latency.part_target, "part target")
+        if target <= 0:
+            raise ValueError("the part target must be positive")
+        lines += (
+            f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={_decimal(3 * target)}",
+            f"#EXT-X-PART-INF:PART-TARGET={_decimal(target)}",
+        )
     if discontinuity_sequence:
         lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}")
     if map_uri is not None:
@@ -112,10 +141,26 @@ def media_playlist(
             lines.append("#EXT-X-DISCONTINUITY")
         if segment.program_date_time is not None:
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{program_date_time(segment.program_date_time)}")
+        lines += _parts(segment.parts, low_latency)
         lines += (f"#EXTINF:{_decimal(ms)},", _line(segment.uri, "segment URI"))
+    if low_latency is not None:
+        lines += _parts(low_latency.pending, low_latency)
     if ended:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
+
+
+def _parts(parts: Sequence[Part], low_latency: LowLatency | None) -> list[str]:
+    if parts and low_latency is None:
+        raise ValueError("partial segments need low_latency (their part target)")
+    lines = []
+    for part in parts:
+        ms = _milliseconds(part.duration, "part duration")
+        if low_latency is not None and ms > _milliseconds(low_latency.part_target, "part target"):
+            raise ValueError(f"part {part.uri!r} is {ms} ms, longer than the part target")
+        # audio: every part starts with a frame that decodes on its own
+        lines.append(f'#EXT-X-PART:DURATION={_decimal(ms)},URI="{_quoted(part.uri, "part URI")}",INDEPENDENT=YES')
+    return lines
 
 
 def master_playlist(variants: Sequence[Variant]) -> str:

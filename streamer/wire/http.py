@@ -55,6 +55,10 @@ class RequestHead:
     def path(self) -> str:
         return unquote(urlsplit(self.target).path) or "/"
 
+    @property
+    def query(self) -> str:
+        return urlsplit(self.target).query
+
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)
 
@@ -189,7 +193,7 @@ def options_response(date: str, origin: str | None = None) -> bytes:
     return _head(200, lines)
 
 
-KEPT_REASONS = {200: "OK", 304: "Not Modified", 404: "Not Found", 503: "Service Unavailable"}
+KEPT_REASONS = {200: "OK", 304: "Not Modified", 400: "Bad Request", 404: "Not Found", 503: "Service Unavailable"}
 
 
 def kept_response(status: int, lines: list[tuple[str, str]], body: bytes, date: str, length: int | None = None) -> bytes:
