@@ -66,15 +66,16 @@ def test_parts_are_cut_on_the_clock_and_published_as_they_air():
     assert v.reached(250001, 0) and not v.reached(250001, 1) and not v.reached(250001, None) and v.reached(250000, None)
 
 
-def test_a_whole_segment_is_muxed_from_all_its_frames_not_from_its_parts():
-    """hls.js takes an fMP4 segment's start and length from one fragment: a segment made of its
-    parts' fragments put its timeline out by the other parts."""
-    v = HlsVariant("lo", 64, RATE, 4.0, 6, lambda s: WALL0 + s / RATE, "fmp4", 1.0)
+def test_a_segment_is_its_parts_back_to_back():
+    v = variant(parts=1.0)
     feed(v, 200)
     v.publish(1e9)
     whole = v.segments[0]
-    assert whole.data.count(b"moof") == 1 and all(p.data.count(b"moof") == 1 for p in whole.parts)
-    assert whole.data != b"".join(p.data for p in whole.parts)
+    assert whole.data == b"".join(p.data for p in whole.parts) and whole.data.count(b"\x47\x40\x00") == 4  # a PAT per part
+    plain = variant(parts=0)
+    feed(plain, 200)
+    plain.publish(1e9)
+    assert plain.segments[0].data is plain.segments[0].parts[0].data  # without parts: one part, not copied
 
 
 def test_parts_of_older_segments_leave_the_playlist_and_titles_open_every_part():

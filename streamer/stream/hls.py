@@ -43,7 +43,6 @@ class Piece:
     owner: Built
     index: int  # on its segment's grid of parts (a segment cut short at start-up lacks the first)
     start: float  # wall time of its first sample
-    first: tuple[int, int] = (0, 0)  # where its frames and tags begin in its segment's lists
     samples: int = 0
     data: bytes = b""
     last: bool = False  # the segment's last part: publishing it publishes the segment
@@ -55,8 +54,8 @@ class Built:
 
     seq: int
     start: float  # wall time of its first sample
-    frames: list[tuple[int, bytes]] = field(default_factory=list)  # (PTS, ADTS frame), until muxed
-    tags: list[tuple[int, bytes]] = field(default_factory=list)  # (PTS, ID3 tag), until muxed
+    frames: list[tuple[int, bytes]] = field(default_factory=list)  # the open part's (PTS, ADTS frame)
+    tags: list[tuple[int, bytes]] = field(default_factory=list)  # the open part's (PTS, ID3 tag)
     samples: int = 0  # at the variant's output rate
     data: bytes = b""
     discontinuity: bool = False
@@ -81,10 +80,6 @@ class HlsVariant:
         self.part_seconds = part_seconds  # 0: no partial segments (plain HLS)
         self.wall_of = wall_of  # station sample → wall time it airs
         self.muxer: TsMuxer | Fmp4Muxer = TsMuxer() if container == "ts" else Fmp4Muxer()
-        # With parts, whole segments are muxed again from the same frames, each as one fragment:
-        # hls.js takes an fMP4 segment's duration from one fragment, so a segment made of its
-        # parts' fragments put the timeline 1.5 s out (playback then stalled).
-        self.whole: TsMuxer | Fmp4Muxer | None = (TsMuxer() if container == "ts" else Fmp4Muxer()) if part_seconds else None
         self.current: Built | None = None
         self.ready: deque[Piece] = deque()  # finished, waiting for their last sample to air
         self.segments: deque[Built] = deque(maxlen=window + 2)  # published (a couple kept past the window)
@@ -116,7 +111,7 @@ class HlsVariant:
             self._finish_part(built, last=False)
         pts = round(wall * CLOCK)
         if built.open is None:
-            built.open = Piece(built, index, wall, (len(built.frames), len(built.tags)))
+            built.open = Piece(built, index, wall)
             if title is not None:  # starting here: the part's opening tag says it (not the old one too)
                 self.title, title = title, None
             built.tags.append((pts, id3_tag(self.title)))  # a late joiner gets the title
@@ -130,12 +125,11 @@ class HlsVariant:
     def _finish_part(self, built: Built, last: bool) -> None:
         piece = built.open
         assert piece is not None
-        frames, tags = built.frames[piece.first[0] :], built.tags[piece.first[1] :]
-        piece.data, piece.last, built.open = self.muxer.segment(frames, tags), last, None
+        piece.data, piece.last = self.muxer.segment(built.frames, built.tags), last
+        built.frames, built.tags, built.open = [], [], None
         built.parts.append(piece)
-        if last:
-            built.data = self.whole.segment(built.frames, built.tags) if self.whole is not None else piece.data
-            built.frames, built.tags = [], []
+        if last:  # MPEG-TS parts play back to back as one segment (each opens with its PAT and PMT)
+            built.data = b"".join(p.data for p in built.parts)  # one part (parts off): no copy
         self.ready.append(piece)
 
     def publish(self, now: float) -> None:
