@@ -66,6 +66,15 @@ def test_parts_are_cut_on_the_clock_and_published_as_they_air():
     assert v.reached(250001, 0) and not v.reached(250001, 1) and not v.reached(250001, None) and v.reached(250000, None)
 
 
+def test_no_part_is_longer_than_the_part_target_even_when_the_clock_steps_back():
+    walls = iter([WALL0 + k * 1024 / RATE for k in range(30)] + [WALL0 + 0.1 + k * 1024 / RATE for k in range(60)])
+    v = HlsVariant("lo", 64, RATE, 4.0, 6, lambda s: next(walls), "ts", 1.0)
+    feed(v, 90)  # from frame 30 on the station's clock says 0.6 s earlier than it did
+    v.publish(1e9)
+    assert v.current is not None and max(p.samples for p in v.current.parts) / RATE <= v.part_target
+    assert m3u8.loads(v.playlist())  # the playlist is still written
+
+
 def test_a_segment_is_its_parts_back_to_back():
     v = variant(parts=1.0)
     feed(v, 200)

@@ -107,7 +107,7 @@ class HlsVariant:
             built = self.current = Built(seq, wall, discontinuity=self._first)
             self._first = False
         index = max(0, math.floor((wall - seq * self.seconds) / self.part_seconds)) if self.part_seconds else 0
-        if built.open is not None and index > built.open.index:
+        if built.open is not None and (index > built.open.index or self._overlong(built.open, samples)):
             self._finish_part(built, last=False)
         pts = round(wall * CLOCK)
         if built.open is None:
@@ -121,6 +121,11 @@ class HlsVariant:
         built.frames.append((pts, frame))
         built.samples += samples
         built.open.samples += samples
+
+    def _overlong(self, part: Piece, samples: int) -> bool:
+        """Whether one more frame would make a part longer than the playlist's part target (a
+        MUST of RFC 8216bis; only a clock that jumps back could do it): it ends early then."""
+        return bool(self.part_seconds) and (part.samples + samples) / self.out_rate > self.part_target
 
     def _finish_part(self, built: Built, last: bool) -> None:
         piece = built.open
