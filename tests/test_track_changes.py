@@ -54,6 +54,36 @@ def test_decoders_slow_to_start_cost_no_silence_at_track_changes(tmp_path):
     assert decode_errors(rec.audio, tmp_path)[0] == []
 
 
+@pytest.mark.interop
+def test_the_early_decoder_of_a_file_new_to_the_library_starts_at_its_analysed_level(tmp_path):
+    """On a fresh station the next file's analysis lands while the track before it plays: an
+    early decoder started at its unanalysed level was thrown away at the change (its gain had
+    changed), and a slow decoder then cost silence. The early decoder now waits for the analysis
+    (up to a second). Here analysing 2.ogg takes 0.8 s and every decoder 0.6 s to start."""
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$*" in *"-acodec pcm_f32le"*) sleep {DECODER_START};; *ebur128*) case "$*" in *2.ogg*) sleep 0.8;; esac;; esac\n'
+        f'exec "{ffmpeg_exe()}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    music = tmp_path / "music"
+    music.mkdir()
+    for i, fmt in enumerate(("mp3", "ogg", "mp3"), 1):
+        codec = ("-c:a", "libvorbis") if fmt == "ogg" else ("-c:a", "libmp3lame")
+        make_tone(music / f"{i}.{fmt}", 300 + 60 * i, 3.0, 44100, 2, codec, "Band", f"Song {i}")
+    playlist = f"timezone: UTC\nplaylists:\n  m: {{files: ['{music}/'], order: sequential}}\nfallback: m\n"
+    server = start_server(tmp_path, playlist, mounts="  /main: {bitrate: 128, metaint: 4000}", env={"STREAMER_FFMPEG": str(wrapper)})
+    try:
+        rec = record(server.port, "/main", 7.0)  # the first change, 3 s in
+        status = server.status()
+    finally:
+        server.stop()
+    titles = [fields["StreamTitle"] for _, fields in rec.blocks if fields.get("StreamTitle")]
+    assert "Band - Song 2" in titles, titles
+    assert status["silence_inserted_seconds"] == 0, status["silence_inserted_seconds"]
+    assert "decoder late" not in server.log_text()
+
+
 def choice(path: Path) -> Choice:
     return Choice(path, "m", "rotation", None, Fades())
 

@@ -41,7 +41,7 @@ from .upcoming import Ahead, LastPreview, upcoming
 
 log = logging.getLogger("streamer.feeder")
 
-FIRST_ANALYSIS = 1.0  # seconds the station's first track may take to be analysed (on air within 2 s)
+FIRST_ANALYSIS = 1.0  # seconds a new file may take to be analysed: the first track, the next one's early decoder
 UNPLAYABLE_RETRY = 600.0  # seconds before a file that failed to decode is tried again
 
 
@@ -195,7 +195,7 @@ class Feeder:
         return Track(choice, aired(info, level), decoder, level)
 
     async def _level(self, choice: Choice, analysis: Entry | None = None, first: bool = False) -> tuple[TrackInfo, Level]:
-        """The file's tags and the level it airs at (`first`: nothing airs yet, a second to analyse it)."""
+        """The file's tags and the level it airs at (`first`: a second to analyse it if the library has not)."""
         assert choice.path is not None
         info = await track_info(self.tags, choice.path, choice.title)
         if analysis is None and self.library is not None:
@@ -226,7 +226,7 @@ class Feeder:
                 track.offset += len(chunk)
                 if not next_started and track.info.duration - track.offset / (self.rate * self.frame_bytes) <= PRESTART:
                     next_started = True
-                    self._next.guess(self.upcoming_choice(self.now()), self._level, self._decoder)
+                    self._next.guess(self.upcoming_choice(self.now()), lambda c: self._level(c, first=True), self._decoder)
                 chunk, head = mix_under(chunk, head)
                 body += chunk
                 if self._handover:  # a DJ took over: what is not fed yet becomes the crossfade
