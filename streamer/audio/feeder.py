@@ -190,16 +190,16 @@ class Feeder:
 
     async def _open(self, choice: Choice, analysis: Entry | None) -> Track:
         assert choice.path is not None
-        info, level = await self._level(choice, analysis, first=not self.timeline.started)
+        info, level = await self._level(choice, analysis, analyse=not self.timeline.started)
         decoder = await self._next.take(choice.path, level) or await self._decoder(choice.path, level)
         return Track(choice, aired(info, level), decoder, level)
 
-    async def _level(self, choice: Choice, analysis: Entry | None = None, first: bool = False) -> tuple[TrackInfo, Level]:
-        """The file's tags and the level it airs at (`first`: a second to analyse it if the library has not)."""
+    async def _level(self, choice: Choice, analysis: Entry | None = None, analyse: bool = False) -> tuple[TrackInfo, Level]:
+        """The file's tags and the level it airs at (`analyse`: a second to analyse it if the library has not)."""
         assert choice.path is not None
         info = await track_info(self.tags, choice.path, choice.title)
         if analysis is None and self.library is not None:
-            analysis = await self.library.analyse_now(choice.path, FIRST_ANALYSIS) if first else self.library.lookup(choice.path)
+            analysis = await self.library.analyse_now(choice.path, FIRST_ANALYSIS) if analyse else self.library.lookup(choice.path)
         return info, level_for(analysis, info, self.loudness)
 
     async def play_file(self, choice: Choice, analysis: Entry | None = None) -> bool:
@@ -226,7 +226,7 @@ class Feeder:
                 track.offset += len(chunk)
                 if not next_started and track.info.duration - track.offset / (self.rate * self.frame_bytes) <= PRESTART:
                     next_started = True
-                    self._next.guess(self.upcoming_choice(self.now()), lambda c: self._level(c, first=True), self._decoder)
+                    self._next.guess(self.upcoming_choice(self.now()), lambda c: self._level(c, analyse=True), self._decoder)
                 chunk, head = mix_under(chunk, head)
                 body += chunk
                 if self._handover:  # a DJ took over: what is not fed yet becomes the crossfade
