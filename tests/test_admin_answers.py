@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 from streamer.sources import logins
+from streamer.stream.listener import move_conflict
 from streamer.web import admin
 
 from .test_cores import ADMIN, PlainStation, call
@@ -46,3 +47,14 @@ def test_good_credentials_of_another_kind_are_refused_but_not_counted_as_guesses
     for _ in range(10):  # a wrong password still counts, and locks out at ten
         assert call(station, admin.listclients, "GET", "/admin/listclients?mount=/main", WRONG).status == 401
     assert call(station, admin.listclients, "GET", "/admin/listclients?mount=/main", ADMIN).status == 429
+
+
+def test_a_move_needs_the_same_format_and_room_for_everyone():
+    """moveclients and a source's fallback use this (plain values)."""
+    assert move_conflict("/main", "/low", "audio/mpeg", "audio/mpeg", 2, 2) == ""
+    assert move_conflict("/main", "/low", "audio/mpeg", "audio/mpeg", 0, 0) == ""
+    full = "/low has room for {} more listener(s) (its max_listeners), {} would move"
+    assert move_conflict("/main", "/low", "audio/mpeg", "audio/mpeg", 3, 2) == full.format(2, 3)
+    assert move_conflict("/main", "/low", "audio/mpeg", "audio/mpeg", 1, -4) == full.format(0, 1)
+    wrong = move_conflict("/main", "/opus", "audio/mpeg", "application/ogg", 1, 10)
+    assert wrong == "/opus carries application/ogg, /main audio/mpeg: the players listening to /main could not decode it"

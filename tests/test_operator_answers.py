@@ -133,6 +133,37 @@ def test_a_title_for_the_stations_own_mount_is_refused_while_no_dj_is_on_air(ser
     assert plays[0][0] < asked and plays[0][1] >= stopped - 0.5, plays  # the song's play ran until the stop, not cut
 
 
+def test_moveclients_refuses_a_destination_that_cannot_take_them_and_moves_when_it_can(server_factory, music):
+    """Icecast moves listeners whatever the destination: an MP3 player moved onto an Ogg mount
+    gets bytes it cannot decode, and a mount goes past its max_listeners. Here either is a 400
+    naming why, and nobody moves; a destination with room and the same format takes them all."""
+    mounts = "  /main: {bitrate: 128}\n  /low: {bitrate: 48, max_listeners: 1}\n  /opus: {format: opus, bitrate: 64}"
+    server = server_factory(PROGRAMME.format(music=music), mounts=mounts)
+    held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /main HTTP/1.0\r\nUser-Agent: Holder\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.0 200")
+        code, body = admin_call(server, "/admin/moveclients?mount=/main&destination=/opus")
+        across = "/opus carries audio/ogg, /main audio/mpeg: the players listening to /main could not decode it"
+        assert code == 400 and across in body, (code, body)
+        code, body = admin_call(server, "/admin/moveclients?mount=/main&destination=/low")
+        assert code == 400 and "/low has room for 1 more listener(s) (its max_listeners), 2 would move" in body, (code, body)
+        on = {m["mount"]: m["listeners"] for m in server.status()["mounts"]}
+        assert (on["/main"], on["/low"], on["/opus"]) == (2, 0, 0), on
+        held.pop().close()
+        wait_for(lambda: {m["mount"]: m["listeners"] for m in server.status()["mounts"]}["/main"] == 1, 5, "one listener left /main")
+        code, body = admin_call(server, "/admin/moveclients?mount=/main&destination=/low")
+        assert code == 200 and "Clients moved from /main to /low" in body, (code, body)
+        on = {m["mount"]: m["listeners"] for m in server.status()["mounts"]}
+        assert (on["/main"], on["/low"]) == (0, 1), on
+        held[0].settimeout(5)
+        assert held[0].recv(4096)  # the moved listener's connection carries on
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def admin_call(server, path: str, auth: bytes = b"admin:hackme") -> tuple[int, str]:
     req = urllib.request.Request(server.url(path), headers={"Authorization": "Basic " + base64.b64encode(auth).decode()})
     try:

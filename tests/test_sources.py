@@ -354,6 +354,45 @@ def test_killed_source_moves_its_listeners_to_the_fallback(server_factory, tones
     assert len(rec.audio) > 16000 * 7
 
 
+def test_a_fallback_takes_the_listeners_it_has_room_for(server_factory, tones):
+    """Icecast moves a dropped source's listeners onto its fallback whatever its max_listeners;
+    here the fallback takes as many as it has room for and the rest are disconnected (an
+    answer, not a mount over its limit), with a log line saying so."""
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    mounts = "  /main: {bitrate: 48, max_listeners: 1}\n  /dj: {source: true, fallback: /main}"
+    server = server_factory(playlist, mounts=mounts, config_extra=USERS)
+    src = subprocess.Popen(
+        [need("ffmpeg"), "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-c", "copy", "-content_type", "audio/mpeg",
+         "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/dj"],
+    )  # fmt: skip
+    held = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
+    try:
+        wait_source(server, "/dj")
+        for sock in held:
+            sock.sendall(b"GET /dj HTTP/1.0\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.0 200")
+        code, body = admin(server, "/admin/killsource?mount=/dj")
+        assert code == 200, body
+        time.sleep(1.5)
+        got = [0, 0]  # bytes after the kill; -1 once at end of file (disconnected)
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            for i, sock in enumerate(held):
+                sock.settimeout(0.05)
+                with contextlib.suppress(TimeoutError):
+                    if got[i] >= 0:
+                        got[i] = got[i] + len(data) if (data := sock.recv(65536)) else -1
+        assert sorted(got)[0] == -1 and sorted(got)[1] > 4000, got  # one gone, one hearing /main
+        on = {m["mount"]: m["listeners"] for m in server.status()["mounts"]}
+        assert on["/main"] == 1, on
+        assert "/dj: source gone; 1 listener(s) moved to /main; the rest disconnected: /main has room for 1" in server.log.read_text()
+    finally:
+        src.kill()
+        src.wait()
+        for sock in held:
+            sock.close()
+
+
 def shoutcast_upstream(mp3: bytes):
     """A SHOUTcast server on a free port that sends `mp3` for 3 s at about real time with an ICY
     title, then hangs up (on every connection): an upstream that keeps dropping."""

@@ -22,7 +22,7 @@ from ..audio.feeder import Feeder
 from ..limits import cap_socket_buffer
 from ..settings import Config, MountConfig, mount_path_problem
 from ..stream.frontdoor import Reply, http_date
-from ..stream.listener import Listener
+from ..stream.listener import Listener, move_conflict
 from ..stream.mount import MAX_PENDING_SECONDS, Mount
 from ..supervise import Supervisor
 from ..wire.credentials import check_basic
@@ -199,16 +199,28 @@ class SourceDesk:
         mount that only the source made goes with it (no slave relays a mount that is gone)."""
         target = self.mounts.get(mount.config.fallback or "")
         if target is not None and mount.listeners:
-            moved = list(mount.listeners)
-            for listener in moved:
-                listener.move_to(target)
-            log.info("%s: source gone; %d listener(s) moved to %s", mount.path, len(moved), target.path)
+            self._fall_back(mount, target)
         if mount.path not in self.declared and self.mounts.get(mount.path) is mount:
             del self.mounts[mount.path]
             mount.close_listeners("source gone")
             background(self.supervisor.stop_task(f"pacer {mount.path}"), f"stopping the pacer of {mount.path}")
             log.info("%s: removed (it existed only while its source was connected)", mount.path)
         self.on_change()
+
+    def _fall_back(self, mount: Mount, target: Mount) -> None:
+        """The listeners of a mount whose source went carry on on its fallback: as many as it
+        has room for, if it carries the same format (else a player would get bytes it cannot read)."""
+        moving = list(mount.listeners)
+        from_type, to_type = mount.info.content_type, target.info.content_type
+        room = max(0, target.config.max_listeners - len(target.listeners)) if from_type == to_type else 0
+        conflict = move_conflict(mount.path, target.path, from_type, to_type, len(moving), room)
+        for listener in moving[room:]:
+            listener.reason = "source gone"
+            listener.close()
+        for listener in moving[:room]:
+            listener.move_to(target)
+        level, rest = (logging.WARNING, f"; the rest disconnected: {conflict}") if conflict else (logging.INFO, "")
+        log.log(level, "%s: source gone; %d listener(s) moved to %s%s", mount.path, min(room, len(moving)), target.path, rest)
 
     def kill(self, mount: Mount) -> bool:
         """Icecast's killsource: drop the mount's source; on the live mount, end the takeover too

@@ -32,6 +32,18 @@ _ids = itertools.count(1)
 EOF_SLACK = 0.25  # seconds a tick may run late (a busy loop) on top of the two it takes to find a closed peer
 
 
+def move_conflict(path: str, target: str, from_type: str, to_type: str, moving: int, room: int) -> str:
+    """Why `moving` listeners of `path` cannot all go to `target` (pure); '' if they can.
+
+    A player keeps decoding the format it connected to, so a move across formats would feed it
+    bytes it cannot read; and a move must not take a mount past its max_listeners."""
+    if from_type != to_type:
+        return f"{target} carries {to_type}, {path} {from_type}: the players listening to {path} could not decode it"
+    if moving > room:
+        return f"{target} has room for {max(room, 0)} more listener(s) (its max_listeners), {moving} would move"
+    return ""
+
+
 class Listener(asyncio.Protocol):
     __slots__ = (
         "address", "closed", "connected_at", "eof_at", "icy", "id", "mount", "paused", "pos", "reason", "referer", "request", "sent",
