@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streamer.audio.ffmpeg import ENV, ffmpeg_exe, unusable
+from streamer.audio.ffmpeg import ENV, ffmpeg_exe, quick_start_ffmpeg, unusable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,6 +87,16 @@ def test_an_unusable_streamer_ffmpeg_is_said_and_passed_over(tmp_path, monkeypat
     monkeypatch.setenv(ENV, real)
     caplog.clear()
     assert ffmpeg_exe.__wrapped__() == real and caplog.text == ""
+
+
+def test_a_djs_decoder_gets_the_ffmpeg_that_starts_quickest(monkeypatch):
+    """imageio-ffmpeg's static build (a dependency) unless STREAMER_FFMPEG names one for all."""
+    import imageio_ffmpeg
+
+    monkeypatch.delenv(ENV, raising=False)
+    assert quick_start_ffmpeg.__wrapped__() == imageio_ffmpeg.get_ffmpeg_exe()
+    monkeypatch.setenv(ENV, ffmpeg_exe())
+    assert quick_start_ffmpeg.__wrapped__() == ffmpeg_exe()
 
 
 def test_output_into_a_closed_pipe_ends_quietly():

@@ -50,7 +50,7 @@ class SourceDesk:
         mounts: dict[str, Mount],
         supervisor: Supervisor,
         feeder: Feeder,
-        ffmpeg: str,
+        ffmpeg: str,  # for a DJ's decoder (audio/ffmpeg.py: the one that starts quickest)
         on_title: Callable[[str, str], None],
     ) -> None:
         self.config = config
