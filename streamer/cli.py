@@ -237,7 +237,7 @@ def serve(path: str, host: str | None, port: int | None) -> int:
         )
         return 2
     try:
-        ffmpeg, dj_ffmpeg = ffmpeg_exe(), quick_start_ffmpeg()
+        ffmpeg, quick_ffmpeg = ffmpeg_exe(), quick_start_ffmpeg()
     except FFmpegMissing as exc:
         print(f"streamer: {exc}", file=sys.stderr)
         return 2
@@ -248,18 +248,18 @@ def serve(path: str, host: str | None, port: int | None) -> int:
     else:
         runner = uvloop.run
     try:
-        return runner(_serve(config, ffmpeg, dj_ffmpeg))
+        return runner(_serve(config, ffmpeg, quick_ffmpeg))
     except KeyboardInterrupt:
         return 0
 
 
-async def _serve(config: Config, ffmpeg: str, dj_ffmpeg: str) -> int:
+async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str) -> int:
     from .station import Station
 
-    station = Station(config, ffmpeg, dj_ffmpeg)
-    djs = "" if dj_ffmpeg == ffmpeg else f" (a DJ's decoder: {dj_ffmpeg})"
+    station = Station(config, ffmpeg, quick_ffmpeg)
+    decoders = "" if quick_ffmpeg == ffmpeg else f" (decoders: {quick_ffmpeg})"
     limits = station.fd_limit, station.gate.fd_budget
-    log.info("streamer %s, ffmpeg %s%s, open-files limit %d (%d for clients)", __version__, ffmpeg, djs, *limits)
+    log.info("streamer %s, ffmpeg %s%s, open-files limit %d (%d for clients)", __version__, ffmpeg, decoders, *limits)
     if config.max_listeners > station.gate.fd_budget:
         log.warning("server.max_listeners %d is more than the open-files limit allows (%d)", config.max_listeners, station.gate.fd_budget)
     try:

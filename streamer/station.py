@@ -78,7 +78,7 @@ HLS_START_BEHIND = 3  # segments: where HLS players start from the live edge (wh
 
 
 class Station:
-    def __init__(self, config: Config, ffmpeg: str, dj_ffmpeg: str = "") -> None:
+    def __init__(self, config: Config, ffmpeg: str, quick_ffmpeg: str = "") -> None:
         self.config = config
         self.started = time.time()
         self.supervisor = Supervisor()
@@ -86,10 +86,10 @@ class Station:
         self.fd_limit = raise_fd_limit()
         self.gate = Gate(config.max_pending, max(64, self.fd_limit - FD_RESERVE))
         self.mounts: dict[str, Mount] = {}
-        self.feeder = Feeder(ffmpeg, config.sample_rate, config.channels, config.lookahead, [])
+        self.feeder = Feeder(quick_ffmpeg or ffmpeg, config.sample_rate, config.channels, config.lookahead, [])
         self.library = Library(open_library(config.state_dir), ffmpeg)
         self.feeder.set_loudness(config.loudness, self.library)
-        self.sources = SourceDesk(config, self.mounts, self.supervisor, self.feeder, dj_ffmpeg or ffmpeg, self._title_released)
+        self.sources = SourceDesk(config, self.mounts, self.supervisor, self.feeder, quick_ffmpeg or ffmpeg, self._title_released)
         self.logins = self.sources.logins
         self.sources.on_change = self._sources_changed
         for m in config.mounts:
