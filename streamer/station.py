@@ -86,7 +86,7 @@ class Station:
         self.fd_limit = raise_fd_limit()
         self.gate = Gate(config.max_pending, max(64, self.fd_limit - FD_RESERVE))
         self.mounts: dict[str, Mount] = {}
-        self.feeder = Feeder(quick_ffmpeg or ffmpeg, config.sample_rate, config.channels, config.lookahead, [])
+        self.feeder = Feeder(ffmpeg, config.sample_rate, config.channels, config.lookahead, [], quick=quick_ffmpeg)
         self.library = Library(open_library(config.state_dir), ffmpeg)
         self.feeder.set_loudness(config.loudness, self.library)
         self.sources = SourceDesk(config, self.mounts, self.supervisor, self.feeder, quick_ffmpeg or ffmpeg, self._title_released)

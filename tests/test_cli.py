@@ -130,3 +130,13 @@ def test_check_reads_an_m3u_past_its_bom_and_names_a_missing_entry_at_its_line(t
     assert out.returncode == 1 and "\ufeff" not in out.stderr and "http:/" not in out.stderr.replace("'http://", ""), out.stderr
     assert f"{tmp_path / 'playlists' / 'list.m3u'}:3: playlist 'music': 'gone.mp3' file not found\n" in out.stderr
     assert f"{tmp_path / 'playlists' / 'list.m3u'}:2: playlist 'music': 'http://example.org/stream.mp3' is a stream" in out.stderr
+
+
+def test_decoders_started_at_need_use_the_quick_ffmpeg_and_early_ones_the_encoders():
+    """The early decoder shares the encoders' libraries (memory); one started at need (a skip,
+    a fallback's choice) starts quickest."""
+    from streamer.audio.feeder import Feeder
+
+    feeder = Feeder("/usr/bin/ffmpeg", 44100, 2, 0.5, [], quick="/static/ffmpeg")
+    assert feeder._decoder.args[0] == "/static/ffmpeg" and feeder._early_decoder.args[0] == "/usr/bin/ffmpeg"
+    assert Feeder("/usr/bin/ffmpeg", 44100, 2, 0.5, [])._decoder.args[0] == "/usr/bin/ffmpeg"

@@ -46,8 +46,7 @@ UNPLAYABLE_RETRY = 600.0  # seconds before a file that failed to decode is tried
 
 
 class Feeder:
-    def __init__(self, ffmpeg: str, sample_rate: int, channels: int, lookahead: float, encoders: list[Encoder]) -> None:
-        self.ffmpeg = ffmpeg
+    def __init__(self, ffmpeg: str, sample_rate: int, channels: int, lookahead: float, encoders: list[Encoder], quick: str = "") -> None:
         self.rate = sample_rate
         self.channels = channels
         self.frame_bytes = frame_bytes(channels)
@@ -72,7 +71,8 @@ class Feeder:
         self._chosen: tuple[float, Choice] | None = None  # chosen, not announced yet (its decoder starts)
         self._preview = LastPreview()
         self._next = NextDecoder()  # the decoder of what is likely next, started early
-        self._decoder = functools.partial(start_decoder, ffmpeg, sample_rate, channels)  # (path, level) → started
+        self._decoder = functools.partial(start_decoder, quick or ffmpeg, sample_rate, channels)  # at need: the quickest to start
+        self._early_decoder = functools.partial(start_decoder, ffmpeg, sample_rate, channels)  # the encoders' (shares their libraries)
 
     # --- the programme and the clock ------------------------------------------------------------
 
@@ -226,7 +226,7 @@ class Feeder:
                 track.offset += len(chunk)
                 if not next_started and track.info.duration - track.offset / (self.rate * self.frame_bytes) <= PRESTART:
                     next_started = True
-                    self._next.guess(self.upcoming_choice(self.now()), lambda c: self._level(c, analyse=True), self._decoder)
+                    self._next.guess(self.upcoming_choice(self.now()), lambda c: self._level(c, analyse=True), self._early_decoder)
                 chunk, head = mix_under(chunk, head)
                 body += chunk
                 if self._handover:  # a DJ took over: what is not fed yet becomes the crossfade

@@ -1,13 +1,15 @@
 """Finding an ffmpeg that can encode MP3: $STREAMER_FFMPEG, then the system's, then the
 one the imageio-ffmpeg wheel ships (so `pip install` alone is enough).
 
-Decoders (a DJ's, each track's) get the ffmpeg that starts quickest: a DJ's first words wait
-for theirs, and a track's that could not be started early (a skip, a fallback's choice, the
-music after a bulletin) has 0.2 s before silence covers. imageio-ffmpeg's static build starts
-in 10-30 ms of CPU, where Debian's links 215 shared libraries, all bound at start (BIND_NOW),
-in 110-150 ms (60 % of it in the dynamic loader's symbol lookups). The encoders stay on the
-first choice: they start once, and the static build's threaded pipeline (ffmpeg 7+) costs
-more per paced feed (bench/vs_liquidsoap.py: MP3 128 1.34 -> 1.66 % of a core, 48 0.69 -> 0.90 %).
+Decoders started at need get the ffmpeg that starts quickest: a DJ's first words wait for
+theirs, and a track's that could not be started early (a skip, a fallback's choice, the music
+after a bulletin) has 0.2 s before silence covers. imageio-ffmpeg's static build starts in
+10-30 ms of CPU, where Debian's links 215 shared libraries, all bound at start (BIND_NOW), in
+110-150 ms (60 % of it in the dynamic loader's symbol lookups). Everything else stays on the
+first choice: a decoder started early shares the encoders' libraries (the static build's own
+copy cost 15 MB of PSS in bench/vs_liquidsoap.py), and the encoders start once, where the
+static build's threaded pipeline (ffmpeg 7+) costs more per paced feed (MP3 128 1.34 -> 1.66 %
+of a core, 48 0.69 -> 0.90 %).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def ffmpeg_exe() -> str:
 
 @functools.cache
 def quick_start_ffmpeg() -> str:
-    """Path of the ffmpeg for decoders: imageio-ffmpeg's static build when it works (it starts
+    """Path of the ffmpeg for decoders started at need: imageio-ffmpeg's static build when it works (it starts
     in a fifth of the time), else ffmpeg_exe(); $STREAMER_FFMPEG, when set, for this too.
     Blocking: call once at start-up."""
     bundled = _bundled()
