@@ -257,7 +257,7 @@ async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str) -> int:
     from .station import Station
 
     station = Station(config, ffmpeg, quick_ffmpeg)
-    decoders = "" if quick_ffmpeg == ffmpeg else f" (decoders: {quick_ffmpeg})"
+    decoders = "" if quick_ffmpeg == ffmpeg else f" (decoders started at need: {quick_ffmpeg})"
     limits = station.fd_limit, station.gate.fd_budget
     log.info("streamer %s, ffmpeg %s%s, open-files limit %d (%d for clients)", __version__, ffmpeg, decoders, *limits)
     if config.max_listeners > station.gate.fd_budget:
