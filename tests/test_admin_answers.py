@@ -58,3 +58,6 @@ def test_a_move_needs_the_same_format_and_room_for_everyone():
     assert move_conflict("/main", "/low", "audio/mpeg", "audio/mpeg", 1, -4) == full.format(0, 1)
     wrong = move_conflict("/main", "/opus", "audio/mpeg", "application/ogg", 1, 10)
     assert wrong == "/opus carries application/ogg, /main audio/mpeg: the players listening to /main could not decode it"
+    assert move_conflict("/relay", "/aac", "audio/aacp", "audio/AAC; charset=x", 1, 1) == ""  # one format, two names
+    assert move_conflict("/a", "/b", "audio/x-odd", "audio/x-odd", 1, 1) == ""
+    assert move_conflict("/a", "/b", "audio/x-odd", "audio/x-other", 1, 1).startswith("/b carries audio/x-other")

@@ -90,9 +90,9 @@ def ffmpeg_exe() -> str:
 
 @functools.cache
 def quick_start_ffmpeg() -> str:
-    """Path of the ffmpeg for decoders started at need: imageio-ffmpeg's static build when it works (it starts
-    in a fifth of the time), else ffmpeg_exe(); $STREAMER_FFMPEG, when set, for this too.
-    Blocking: call once at start-up."""
+    """Path of the ffmpeg for decoders started at need: imageio-ffmpeg's static build when it
+    works (it starts in a fifth of the time), else ffmpeg_exe(); $STREAMER_FFMPEG, when set, for
+    this too. Blocking: call once at start-up."""
     bundled = _bundled()
     if os.environ.get(ENV) or bundled is None or unusable(bundled):
         return ffmpeg_exe()

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..limits import cap_socket_buffer
+from ..wire.formats import OTHER, format_of
 from ..wire.http import listener_head
 from ..wire.icy import IcyCursor
 
@@ -35,13 +36,20 @@ EOF_SLACK = 0.25  # seconds a tick may run late (a busy loop) on top of the two 
 def move_conflict(path: str, target: str, from_type: str, to_type: str, moving: int, room: int) -> str:
     """Why `moving` listeners of `path` cannot all go to `target` (pure); '' if they can.
 
-    A player keeps decoding the format it connected to, so a move across formats would feed it
-    bytes it cannot read; and a move must not take a mount past its max_listeners."""
-    if from_type != to_type:
+    A player keeps decoding the format it connected to, so a move across formats (audio/aacp and
+    audio/aac are one) would feed it bytes it cannot read; and a move must not take a mount past
+    its max_listeners."""
+    if not same_format(from_type, to_type):
         return f"{target} carries {to_type}, {path} {from_type}: the players listening to {path} could not decode it"
     if moving > room:
         return f"{target} has room for {max(room, 0)} more listener(s) (its max_listeners), {moving} would move"
     return ""
+
+
+def same_format(a: str, b: str) -> bool:
+    """Whether two Content-Types are one stream format (an unknown one only to itself)."""
+    fa, fb = format_of(a), format_of(b)
+    return fa == fb and (fa is not OTHER or a.split(";")[0].strip().lower() == b.split(";")[0].strip().lower())
 
 
 class Listener(asyncio.Protocol):
