@@ -357,32 +357,42 @@ def test_killed_source_moves_its_listeners_to_the_fallback(server_factory, tones
 def test_a_fallback_takes_the_listeners_it_has_room_for(server_factory, tones):
     """Icecast moves a dropped source's listeners onto its fallback whatever its max_listeners;
     here the fallback takes as many as it has room for and the rest are disconnected (an
-    answer, not a mount over its limit), with a log line saying so."""
+    answer, not a mount over its limit), with a log line saying so. On Ogg the moved listener
+    gets the fallback's header pages first, so its player decodes on across the move."""
     playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
-    mounts = "  /main: {bitrate: 48, max_listeners: 1}\n  /dj: {source: true, fallback: /main}"
+    mounts = "  /main: {format: vorbis, bitrate: 64, max_listeners: 1}\n  /dj: {source: true, fallback: /main}"
     server = server_factory(playlist, mounts=mounts, config_extra=USERS)
     src = subprocess.Popen(
-        [need("ffmpeg"), "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-c", "copy", "-content_type", "audio/mpeg",
-         "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/dj"],
+        [need("ffmpeg"), "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.ogg"), "-c", "copy", "-content_type", "application/ogg",
+         "-f", "ogg", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/dj"],
     )  # fmt: skip
     held = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
     try:
         wait_source(server, "/dj")
         for sock in held:
             sock.sendall(b"GET /dj HTTP/1.0\r\n\r\n")
-            assert sock.recv(64).startswith(b"HTTP/1.0 200")
-        code, body = admin(server, "/admin/killsource?mount=/dj")
-        assert code == 200, body
-        time.sleep(1.5)
-        got = [0, 0]  # bytes after the kill; -1 once at end of file (disconnected)
-        deadline = time.monotonic() + 2.0
+        got, ended = [b"", b""], [False, False]
+        connected = time.monotonic()
+        deadline = connected + 6.0  # the kill comes 3 s in (an Ogg DJ's first audio page comes after a second or more)
+        killed = False
         while time.monotonic() < deadline:
+            if not killed and time.monotonic() > connected + 3.0:
+                code, body = admin(server, "/admin/killsource?mount=/dj")
+                assert code == 200, body
+                killed = True
             for i, sock in enumerate(held):
                 sock.settimeout(0.05)
                 with contextlib.suppress(TimeoutError):
-                    if got[i] >= 0:
-                        got[i] = got[i] + len(data) if (data := sock.recv(65536)) else -1
-        assert sorted(got)[0] == -1 and sorted(got)[1] > 4000, got  # one gone, one hearing /main
+                    if not ended[i]:
+                        data = sock.recv(65536)
+                        got[i] += data
+                        ended[i] = not data
+        assert all(g.startswith(b"HTTP/1.0 200") for g in got) and sorted(ended) == [False, True], ended  # one gone, one on /main
+        moved = got[ended.index(False)].split(b"\r\n\r\n", 1)[1]
+        pcm = subprocess.run([need("ffmpeg"), "-nostdin", "-v", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "8000", "-"],
+                             input=moved, capture_output=True)  # fmt: skip
+        heard = len(pcm.stdout) / 16000
+        assert heard >= 6.0 - 1.5, (heard, pcm.stderr[-300:])  # DJ, then /main, with no hole (the old move stopped decoding at it)
         on = {m["mount"]: m["listeners"] for m in server.status()["mounts"]}
         assert on["/main"] == 1, on
         assert "/dj: source gone; 1 listener(s) moved to /main; the rest disconnected: /main has room for 1" in server.log.read_text()

@@ -112,9 +112,14 @@ class Listener(asyncio.Protocol):
 
     def move_to(self, target: Mount) -> None:
         """Carry on from another mount's live edge on the same connection (fallback). The ICY
-        counter carries on too: the next block is due after the same number of audio bytes."""
+        counter carries on too: the next block is due after the same number of audio bytes. On
+        an Ogg mount it gets the current chain's header pages first: to its player the move is
+        a new chain, which it cannot decode without them."""
         self.mount.remove(self)
-        start = target.buffer.end
+        start, prefix = target.listen_start(0)
+        if prefix and not self.transport.is_closing():
+            self.transport.write(prefix)
+            self.sent += len(prefix)
         if self.icy is not None:
             self.icy.next_meta = start + (self.icy.next_meta - self.pos)
             self.icy.last_block = None  # the new mount's title goes out at the next block
