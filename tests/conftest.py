@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -247,21 +248,23 @@ def sse_events(port: int, seconds: float, out: list) -> None:
         receive_until(s, time.monotonic() + seconds, take)
 
 
-def receive_until(s: socket.socket, end: float, take: Callable[[bytes], None]) -> None:
-    """Hand each chunk the socket receives to `take` until monotonic time `end` or its close."""
-    while (left := end - time.monotonic()) > 0:
-        s.settimeout(max(0.05, left))
+def receive_until(s: socket.socket, end: float, take: Callable[[bytes], None], stop: threading.Event | None = None) -> None:
+    """Hand each chunk the socket receives to `take` until monotonic time `end`, its close, or `stop`."""
+    while (left := end - time.monotonic()) > 0 and not (stop is not None and stop.is_set()):
+        s.settimeout(max(0.05, left if stop is None else min(left, 0.25)))
         try:
             chunk = s.recv(65536)
         except TimeoutError:
+            if stop is not None:
+                continue  # only looking at `stop` again
             return
         if not chunk:
             return
         take(chunk)
 
 
-def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recording:
-    """Listen like a player for `seconds`, splitting out ICY metadata."""
+def record(port: int, path: str, seconds: float, metadata: bool = True, stop: threading.Event | None = None) -> Recording:
+    """Listen like a player for `seconds` (or until `stop` is set), splitting out ICY metadata."""
     req = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\n"
     if metadata:
         req += "Icy-MetaData: 1\r\n"
@@ -300,7 +303,7 @@ def record(port: int, path: str, seconds: float, metadata: bool = True) -> Recor
             audio_arrivals.append((time.time(), len(audio)))
 
         take(body)
-        receive_until(s, start + seconds, take)
+        receive_until(s, start + seconds, take, stop)
     return Recording(head, headers, bytes(audio), blocks, first if first is not None else float("inf"), arrivals, audio_arrivals)
 
 

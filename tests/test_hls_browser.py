@@ -91,7 +91,8 @@ def test_hls_js_plays_the_master_playlist_and_shows_the_titles(server_factory, c
     (site / "page.html").write_text(PAGE)
     shutil.copy(hlsjs, site / "hls.min.js")
     got: dict = {}
-    icy = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 30.0)))
+    done = threading.Event()  # the Icecast listener hears until hls.js has played (every title it shows aired before)
+    icy = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 30.0, stop=done)))
     icy.start()
     page = chromium.new_page()
     console: list[str] = []
@@ -102,8 +103,15 @@ def test_hls_js_plays_the_master_playlist_and_shows_the_titles(server_factory, c
     start = page.evaluate("document.getElementById('a').currentTime")
     page.wait_for_function(f"document.getElementById('a').currentTime > {start + 5}", timeout=12000)  # 5 s played
     played = page.evaluate("document.getElementById('a').currentTime") - start
+    changed_thrice = (
+        "(() => { const s = window.seen, t = new Set();"
+        " for (let i = 1; i < s.length; i++) if (s[i][1] !== s[i - 1][1]) t.add(s[i][1]); return t.size >= 3; })()"
+    )
+    page.wait_for_function(changed_thrice, timeout=30000)  # a change to each of the 3 titles shown (5 s tracks)
+    seen = page.evaluate("window.seen")
+    done.set()
     icy.join()
-    seen, errors, joined = page.evaluate("window.seen"), page.evaluate("window.errors"), page.evaluate("window.joined")
+    errors, joined = page.evaluate("window.errors"), page.evaluate("window.joined")
     page.close()
     assert errors == [] and console == [], (errors, console)
     assert played > 4.0
