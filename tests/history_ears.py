@@ -20,6 +20,7 @@ class Heard:
     name: str
     mount: str
     connected: float = 0.0
+    answered: float = 0.0  # the response head arrived (the server starts a session between the two)
     closed: float = 0.0
     audio: int = 0
     titles: list[tuple[float, str]] = field(default_factory=list)  # (arrival, title) at each change
@@ -48,6 +49,7 @@ class Ear(threading.Thread):
         buf = b""
         while b"\r\n\r\n" not in buf:
             buf += s.recv(4096)
+        h.answered = time.time()
         head, _, body = buf.partition(b"\r\n\r\n")
         metaint = int(re.search(rb"icy-metaint:\s*(\d+)", head, re.I).group(1))
         reader = IcyReader(metaint)
