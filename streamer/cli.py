@@ -12,8 +12,6 @@ import os
 import signal
 import sys
 
-from aiohttp.http_exceptions import HttpProcessingError
-
 from . import __version__
 from .audio.ffmpeg import FFmpegMissing, ffmpeg_exe, quick_start_ffmpeg
 from .config import load_config
@@ -209,6 +207,8 @@ def report(args: argparse.Namespace) -> int:
 def quiet_bad_requests(record: logging.LogRecord) -> bool:
     """A malformed request is the client's mistake, answered with a 400: one line, no traceback
     (a fuzzer or a broken client must not flood the log)."""
+    from aiohttp.http_exceptions import HttpProcessingError  # here: the other commands start without aiohttp
+
     exc = record.exc_info[1] if record.exc_info else None
     if isinstance(exc, HttpProcessingError):
         record.msg, record.args = "bad request answered %s: %s", (exc.code, " ".join(str(exc.message).split())[:200])
