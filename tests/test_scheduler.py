@@ -195,7 +195,7 @@ def test_daily_event_in_the_dst_gap_or_overlap_happens_once():
 
 
 def test_wall_times_plain():
-    assert wall_times(dt.datetime(2026, 6, 1, 12), LONDON, both_folds=True) == [ts(dt.UTC, 2026, 6, 1, 11)]
+    assert wall_times(dt.datetime(2026, 6, 1, 12), LONDON, both_folds=True) == (ts(dt.UTC, 2026, 6, 1, 11),)
 
 
 def test_events_with_days_and_modes():

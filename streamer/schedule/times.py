@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Any
 
@@ -54,7 +55,8 @@ def parse_seconds(value: Any) -> float | None:
     return float(m[1]) if m else None
 
 
-def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> list[float]:
+@functools.lru_cache(maxsize=4096)  # the scheduler asks for the same hours over and over as it walks a day
+def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> tuple[float, ...]:
     """UTC epoch seconds of a local wall time.
 
     Ambiguous (clocks go back): the first occurrence, or both when `both_folds` (an hourly
@@ -66,13 +68,13 @@ def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> list[float
     second = wall.replace(tzinfo=tz, fold=1)
     t0, t1 = first.timestamp(), second.timestamp()
     if t0 == t1:
-        return [t0]
+        return (t0,)
     if t0 < t1:  # ambiguous: 01:30 happens twice
-        return [t0, t1] if both_folds else [t0]
+        return (t0, t1) if both_folds else (t0,)
     if both_folds:
         # Non-existent, for an hourly event: it happens every real hour, and the real hour that
         # would hold it is already covered by the next wall-clock hour (02:30 after a 01:00 jump).
-        return []
+        return ()
     # Non-existent: fold=1 reads it with the new offset (earlier), fold=0 with the old one.
     lo, hi = t1, t0
     offset_before = dt.datetime.fromtimestamp(lo, tz).utcoffset()
@@ -82,4 +84,4 @@ def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> list[float
             lo = mid
         else:
             hi = mid
-    return [float(round(hi))]
+    return (float(round(hi)),)
