@@ -1,5 +1,6 @@
-"""The station's encoders: one per mount (continuous for MP3 and AAC, a chain per title for
-Ogg), and one for the HLS variants (an AAC output each), all fed from the one PCM path."""
+"""The station's encoders: one per mount (continuous for MP3, AAC and Opus, a chain per title
+for Vorbis and FLAC), and one for the HLS variants (an AAC output each), all fed from the one
+PCM path."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from .audio.chain_encoder import ChainEncoder
 from .audio.codecs import codec_for
 from .audio.encoder import Encoder, PlacedOutput
 from .audio.feeder import Feeder
+from .audio.opus_output import ChainedOpusOutput
 from .settings import Config, MountConfig
 from .stream.hls import HlsVariant
 from .stream.hls_server import HlsOutput
@@ -16,7 +18,11 @@ from .stream.mount import Mount
 
 
 def make_encoder(ffmpeg: str, mount: Mount, config: Config) -> Encoder | ChainEncoder:
-    """A mount's encoder: continuous for MP3 and AAC, a chain per title for the Ogg formats."""
+    """A mount's encoder: continuous for MP3, AAC and Opus (its pages re-wrapped as a chain per
+    title), a chain per title for Vorbis and FLAC."""
+    if mount.config.format == "opus":
+        output = ChainedOpusOutput(mount.config, config.sample_rate, mount.queue_page)
+        return Encoder(ffmpeg, [output], config.channels, config.fanout_interval)
     if codec_for(mount.config).chained:
         return ChainEncoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_page, config.fanout_interval)
     return Encoder.for_mount(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame, config.fanout_interval)

@@ -217,6 +217,29 @@ def test_a_killed_encoder_is_replaced_and_its_listeners_stay(station, tmp_path):
     assert raw_request(station.port, b"GET /hls/lo/1.ts HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 404")
 
 
+def test_a_killed_opus_encoder_is_replaced_with_a_new_chain_its_listeners_decode(station, tmp_path):
+    """The Opus mount's one encoder (its chains are cut from its pages, wire/opus_chains.py): killed,
+    its replacement's pages start a new chain with its own headers, and a listener's ffmpeg
+    decodes on across it."""
+    opus = [c for c, line in encoders_of(station.proc.pid).items() if "libopus" in line]
+    assert len(opus) == 1  # one encoder for the mount, whatever the track changes
+    got: dict = {}
+    listener = threading.Thread(target=lambda: got.update(rec=record(station.port, "/opus", 6.0)))
+    listener.start()
+    time.sleep(1.5)
+    os.kill(opus[0], signal.SIGKILL)
+    listener.join()
+    (tmp_path / "opus.ogg").write_bytes(got["rec"].audio)
+    decoded = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "ogg", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
+        input=got["rec"].audio, capture_output=True,
+    )  # fmt: skip
+    assert decoded.stderr == b"" and len(decoded.stdout) / 96000 >= 4.0, (decoded.stderr, len(decoded.stdout) / 96000)
+    mounts = {m["mount"]: m for m in json.loads(station.get("/api/status")[2])["mounts"]}
+    assert mounts["/opus"]["encoder_restarts"] >= 1 and "SIGKILL" in mounts["/opus"]["encoder_last_restart"]
+    assert got["rec"].audio.count(b"OpusHead") >= 2  # the replacement's chain, with its headers
+
+
 def test_the_hls_variants_share_one_encoder_and_go_on_together_after_it_is_killed(station, tmp_path):
     import m3u8
 
@@ -318,28 +341,29 @@ def test_fmp4_hls_plays_in_ffmpeg_from_the_live_playlist(tmp_path):
 
 
 def test_an_ogg_encoder_that_cannot_start_waits_longer_each_time_and_says_why(tmp_path):
-    """An ffmpeg that refuses the Opus encoder (a build without libopus, here a wrapper that says
-    so as ffmpeg does): /main plays on, the Opus mount's chains are retried after 0.05, 0.2, 1
-    and then 5 s, not spun, and the status and log give ffmpeg's own words."""
+    """An ffmpeg that refuses the Vorbis encoder (a build without libvorbis, here a wrapper that
+    says so as ffmpeg does): /main plays on, the Vorbis mount's chains are retried after 0.05, 0.2,
+    1 and then 5 s, not spun, and the status and log give ffmpeg's own words."""
     real = ffmpeg_exe()
     wrapper = tmp_path / "ffmpeg"
-    wrapper.write_text(f'#!/bin/sh\ncase "$*" in *libopus*) echo "Unknown encoder \'libopus\'" >&2; exit 8;; esac\nexec "{real}" "$@"\n')
+    refuse = """case "$*" in *libvorbis*) echo "Unknown encoder 'libvorbis'" >&2; exit 8;; esac"""
+    wrapper.write_text(f'#!/bin/sh\n{refuse}\nexec "{real}" "$@"\n')
     wrapper.chmod(0o755)
-    tone = tmp_path / "t.ogg"
-    make_tone(tone, 440, 20.0, 44100, 2, ("-c:a", "libvorbis"), "Artist", "Song")
-    mounts = "  /main: {bitrate: 128}\n  /opus: {format: opus, bitrate: 64}"
+    tone = tmp_path / "t.flac"
+    make_tone(tone, 440, 20.0, 44100, 2, ("-c:a", "flac"), "Artist", "Song")
+    mounts = "  /main: {bitrate: 128}\n  /ogg: {format: vorbis, bitrate: 64}"
     server = start_server(tmp_path, f"playlists:\n  t: {{files: ['{tone}']}}\nfallback: t\n", mounts=mounts,
                           env={"STREAMER_FFMPEG": str(wrapper)}, wait_on_air=False)  # fmt: skip
     try:
         time.sleep(6.0)
         rec = record(server.port, "/main", 1.0)
-        opus = next(m for m in server.status()["mounts"] if m["mount"] == "/opus")
+        ogg = next(m for m in server.status()["mounts"] if m["mount"] == "/ogg")
     finally:
         server.stop()
     assert len(rec.audio) > 8000
-    assert 3 <= opus["encoder_restarts"] <= 5, opus  # 0.05 + 0.2 + 1 + 5 s: four or five tries in 6 s, not 12
-    assert opus["encoder_last_restart"] == "failed: ffmpeg exit status 8: Unknown encoder 'libopus'", opus
-    assert "/opus: encoder chain failed: ffmpeg exit status 8: Unknown encoder 'libopus'; the next chain in 5 s" in server.log_text()
+    assert 3 <= ogg["encoder_restarts"] <= 5, ogg  # 0.05 + 0.2 + 1 + 5 s: four or five tries in 6 s, not 12
+    assert ogg["encoder_last_restart"] == "failed: ffmpeg exit status 8: Unknown encoder 'libvorbis'", ogg
+    assert "/ogg: encoder chain failed: ffmpeg exit status 8: Unknown encoder 'libvorbis'; the next chain in 5 s" in server.log_text()
 
 
 @pytest.mark.parametrize("kbps", [64, 96])

@@ -1,4 +1,4 @@
-"""The encoder of an Ogg mount (Opus, Vorbis, FLAC): a new chain at the sample where each
+"""The encoder of a Vorbis or FLAC mount (Opus: opus_output.py): a new chain at the sample where each
 title starts, so players read the title from the chain's comment header, as they do from
 Icecast's Ogg streams.
 

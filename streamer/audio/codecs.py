@@ -3,7 +3,8 @@ into units with their sample counts, and the codec's priming (the samples a deco
 
 MP3 and AAC run as one continuous encoder per mount (titles travel as ICY metadata, placed by
 sample). Opus, Vorbis and FLAC go in Ogg, and each title starts a new chain with its own
-comment header (how Ogg players learn titles), so they run one encoder per chain.
+comment header (how Ogg players learn titles): Opus chains are cut from one continuous
+encoder's pages (wire/opus_chains.py); Vorbis and FLAC run one encoder per chain.
 """
 
 from __future__ import annotations
