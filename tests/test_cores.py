@@ -116,6 +116,9 @@ class Recorder:
 
     close = abort
 
+    def is_closing(self) -> bool:
+        return self.aborted
+
 
 def test_a_listener_further_behind_than_queue_size_is_evicted_and_nobody_waits():
     mount = Mount(MountConfig("/m", queue_size=1000, burst_size=0), 0.25)
@@ -147,6 +150,26 @@ def test_icy_listeners_get_the_same_bytes_split_around_their_own_blocks():
     wire = b"".join(transport.sent)
     assert wire[:150] == b"a" * 100 + b"b" * 50 and wire[150] == 2 and b"StreamTitle='Song';" in wire[151:183]
     assert wire[183:] == b"b" * 50
+
+
+def test_ogg_header_pages_count_as_sent_for_a_new_listener_and_a_moved_one():
+    """What goes on the wire is counted once, in the listener's bytes (access log, session) and
+    the mount's bytes_sent alike: header pages as the audio after them."""
+    ogg = Mount(MountConfig("/o", format="opus", queue_size=10_000, burst_size=0), 0.25)
+    ogg.chains.headers_done(b"H" * 70, 70)
+    ogg.buffer.append(b"H" * 70 + b"a" * 200)
+    new = Recorder()
+    listener = Listener(ogg, new, 270, 0, "a", "")  # type: ignore[arg-type]
+    listener.send_headers(ogg.listen_start(0)[1])
+    ogg.add(listener)
+    ogg.buffer.append(b"b" * 100)
+    listener.feed(370)
+    assert b"".join(new.sent) == b"H" * 70 + b"b" * 100 and listener.sent == 170 and ogg.bytes_sent == 170
+    other = Mount(MountConfig("/m", queue_size=10_000, burst_size=0), 0.25)
+    moved = Listener(other, Recorder(), 0, 0, "b", "")  # type: ignore[arg-type]
+    other.add(moved)
+    moved.move_to(ogg)
+    assert moved.sent == 70 and ogg.bytes_sent == 240 and moved.mount is ogg and moved.pos == 370
 
 
 # --- the news desk ----------------------------------------------------------------------------------

@@ -117,15 +117,21 @@ class Listener(asyncio.Protocol):
         a new chain, which it cannot decode without them."""
         self.mount.remove(self)
         start, prefix = target.listen_start(0)
-        if prefix and not self.transport.is_closing():
-            self.transport.write(prefix)
-            self.sent += len(prefix)
+        self.mount = target
+        self.send_headers(prefix)
         if self.icy is not None:
             self.icy.next_meta = start + (self.icy.next_meta - self.pos)
             self.icy.last_block = None  # the new mount's title goes out at the next block
         self.pos = start
-        self.mount = target
         target.add(self)
+
+    def send_headers(self, pages: bytes) -> None:
+        """An Ogg chain's header pages, ahead of the audio: counted as sent, as the audio is
+        (the access log, the listener's session, the mount's bytes_sent)."""
+        if pages and not self.transport.is_closing():
+            self.transport.write(pages)
+            self.sent += len(pages)
+            self.mount.bytes_sent += len(pages)
 
     def evict(self) -> None:
         """Fallen further behind than queue_size: drop it so nobody else ever waits."""
@@ -198,9 +204,8 @@ def tune_in(mount: Mount, transport: asyncio.Transport, head: RequestHead, addre
     # where it is measured and evicted at queue_size: a burst plus a second of audio.
     cap_socket_buffer(transport, socket.SO_SNDBUF, max(32768, mount.config.burst_size + (mount.info.bitrate or 128) * 125))
     start, prefix = mount.listen_start(mount.config.burst_size)
-    if prefix:
-        transport.write(prefix)  # an Ogg stream's header pages, before any audio page
     listener = Listener(mount, transport, start, metaint, address, head.header("user-agent"), head.header("referer"), request)
+    listener.send_headers(prefix)  # an Ogg stream's header pages, before any audio page
     transport.set_protocol(listener)
     mount.add(listener)
     listener.feed(mount.buffer.end)  # the burst: audio at once, from a frame boundary
