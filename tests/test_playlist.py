@@ -258,3 +258,19 @@ def test_an_m3u_is_read_past_a_bom_and_its_urls_and_missing_entries_are_said_at_
     ]
     assert loaded.missing == [tmp_path / "m3u" / "gone.mp3"]  # in the operator's problems, as a missing named file
     assert tmp_path / "m3u" in loaded.watched  # where gone.mp3 will appear: creating it reloads
+
+
+def test_a_windows_m3u_in_its_code_page_finds_its_accented_files_and_an_m3u8_stays_utf8(tmp_path):
+    """Winamp and Notepad save a plain .m3u in cp1252: 'Café.mp3' is b'Caf\\xe9.mp3' there, and
+    read as UTF-8 it named no file (Caf\\ufffd.mp3). An .m3u8 is UTF-8 by definition."""
+    (tmp_path / "Café.mp3").write_bytes(b"x")
+    (tmp_path / "Zoë.mp3").write_bytes(b"x")
+    (tmp_path / "win.m3u").write_bytes("#EXTM3U\r\nCafé.mp3\r\n".encode("cp1252"))
+    (tmp_path / "utf.m3u").write_bytes("Zoë.mp3\n".encode())
+    (tmp_path / "bad.m3u8").write_bytes("Café.mp3\n".encode("cp1252"))
+    (tmp_path / "p.yaml").write_text("playlists:\n  music:\n    files: [win.m3u, utf.m3u, bad.m3u8]\nfallback: music\n")
+    loaded = load_with_files(tmp_path)
+    assert loaded.files["music"] == [tmp_path / "Café.mp3", tmp_path / "Zoë.mp3"]
+    assert loaded.warnings[0] == (
+        f"{tmp_path / 'bad.m3u8'}:1: playlist 'music': 'Caf\ufffd.mp3' file not found (this line is not UTF-8: save the playlist as UTF-8)"
+    )

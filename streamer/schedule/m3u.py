@@ -39,9 +39,19 @@ def parse_m3u(text: str, folder: Path) -> list[M3uEntry]:
     return out
 
 
+def m3u_text(raw: bytes, suffix: str) -> str:
+    """An M3U's text. `.m3u8` is UTF-8 by definition; a plain `.m3u` that is not UTF-8 was saved
+    by Winamp, foobar2000 or Windows Notepad in the Windows code page (cp1252), whose accented
+    names then match the files' UTF-8 names on disk instead of becoming U+FFFD."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252" if suffix.lower() == ".m3u" else "utf-8", errors="replace")
+
+
 def read_m3u(file: Path) -> list[M3uEntry]:
     try:
-        return parse_m3u(file.read_text(encoding="utf-8", errors="replace"), file.parent)
+        return parse_m3u(m3u_text(file.read_bytes(), file.suffix), file.parent)
     except OSError:
         return []
 
@@ -57,6 +67,7 @@ def m3u_files(file: Path, playlist: str, warnings: list[str], missing: list[Path
         elif entry.path.exists():
             found.append(entry.path)
         else:
-            warnings.append(f"{where} file not found")
+            garbled = " (this line is not UTF-8: save the playlist as UTF-8)" if "\ufffd" in entry.text else ""
+            warnings.append(f"{where} file not found{garbled}")
             missing.append(entry.path)
     return found
