@@ -13,6 +13,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import m3u8
@@ -200,19 +201,27 @@ def encoders_of(pid: int) -> dict[int, str]:
     return {c: Path(f"/proc/{c}/cmdline").read_bytes().replace(b"\0", b" ").decode() for c in children}
 
 
-def test_a_killed_encoder_is_replaced_and_its_listeners_stay(station, tmp_path):
-    aac = [c for c, line in encoders_of(station.proc.pid).items() if "-f adts" in line and "-b:a 64k" in line]
-    assert len(aac) == 1  # /aac's encoder (the HLS variants run at 48k and 96k)
+def kill_while_listening(station, mount: str, encoder: Callable[[str], bool]) -> tuple[bytes, dict]:
+    """Kill `mount`'s one encoder (the child whose command line `encoder` picks) 1.5 s into a
+    6 s recording: what the listener got, and the mount's status after."""
+    pids = [c for c, line in encoders_of(station.proc.pid).items() if encoder(line)]
+    assert len(pids) == 1, pids
     got: dict = {}
-    listener = threading.Thread(target=lambda: got.update(rec=record(station.port, "/aac", 6.0)))
+    listener = threading.Thread(target=lambda: got.update(rec=record(station.port, mount, 6.0)))
     listener.start()
     time.sleep(1.5)
-    os.kill(aac[0], signal.SIGKILL)
+    os.kill(pids[0], signal.SIGKILL)
     listener.join()
-    (tmp_path / "aac.aac").write_bytes(got["rec"].audio)
-    assert len(got["rec"].audio) > 8000 * 5  # the connection stayed and audio came on
     mounts = {m["mount"]: m for m in json.loads(station.get("/api/status")[2])["mounts"]}
-    assert mounts["/aac"]["encoder_restarts"] >= 1 and "SIGKILL" in mounts["/aac"]["encoder_last_restart"]
+    assert mounts[mount]["encoder_restarts"] >= 1 and "SIGKILL" in mounts[mount]["encoder_last_restart"]
+    return got["rec"].audio, mounts[mount]
+
+
+def test_a_killed_encoder_is_replaced_and_its_listeners_stay(station, tmp_path):
+    # /aac's encoder (the HLS variants run at 48k and 96k)
+    audio, _ = kill_while_listening(station, "/aac", lambda line: "-f adts" in line and "-b:a 64k" in line)
+    (tmp_path / "aac.aac").write_bytes(audio)
+    assert len(audio) > 8000 * 5  # the connection stayed and audio came on
     assert "/aac: encoder ended (killed by SIGKILL)" in station.log_text()
     assert raw_request(station.port, b"GET /hls/lo/1.ts HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 404")
 
@@ -220,24 +229,15 @@ def test_a_killed_encoder_is_replaced_and_its_listeners_stay(station, tmp_path):
 def test_a_killed_opus_encoder_is_replaced_with_a_new_chain_its_listeners_decode(station, tmp_path):
     """The Opus mount's one encoder (its chains are cut from its pages, wire/opus_chains.py): killed,
     its replacement's pages start a new chain with its own headers, and a listener's ffmpeg
-    decodes on across it."""
-    opus = [c for c, line in encoders_of(station.proc.pid).items() if "libopus" in line]
-    assert len(opus) == 1  # one encoder for the mount, whatever the track changes
-    got: dict = {}
-    listener = threading.Thread(target=lambda: got.update(rec=record(station.port, "/opus", 6.0)))
-    listener.start()
-    time.sleep(1.5)
-    os.kill(opus[0], signal.SIGKILL)
-    listener.join()
-    (tmp_path / "opus.ogg").write_bytes(got["rec"].audio)
+    decodes on across it. One encoder for the mount, whatever the track changes."""
+    audio, _ = kill_while_listening(station, "/opus", lambda line: "libopus" in line)
+    (tmp_path / "opus.ogg").write_bytes(audio)
     decoded = subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-f", "ogg", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
-        input=got["rec"].audio, capture_output=True,
+        input=audio, capture_output=True,
     )  # fmt: skip
     assert decoded.stderr == b"" and len(decoded.stdout) / 96000 >= 4.0, (decoded.stderr, len(decoded.stdout) / 96000)
-    mounts = {m["mount"]: m for m in json.loads(station.get("/api/status")[2])["mounts"]}
-    assert mounts["/opus"]["encoder_restarts"] >= 1 and "SIGKILL" in mounts["/opus"]["encoder_last_restart"]
-    assert got["rec"].audio.count(b"OpusHead") >= 2  # the replacement's chain, with its headers
+    assert audio.count(b"OpusHead") >= 2  # the replacement's chain, with its headers
 
 
 def test_the_hls_variants_share_one_encoder_and_go_on_together_after_it_is_killed(station, tmp_path):
