@@ -151,3 +151,41 @@ def test_chains_cut_from_one_encoding_decode_to_the_same_audio_as_the_encoding(r
     assert worst <= 2, worst  # 16-bit steps: the same audio through both title changes
     assert [p[2] for p in pieces if p[2]] == ["One", "Two", "Three"]
     assert sum(p[1] for p in pieces) == pytest.approx(6.0 * 48000, abs=960)
+
+
+def test_any_titles_on_any_packet_sizes_give_chains_that_add_up_to_the_encoding():
+    """Random title samples over packets of 2.5 to 60 ms (their sizes as the test states them): every chain's audio (its last granule
+    less its pre-skip) is exactly the span from its title to the next, every pre-skip covers at
+    least 80 ms of pre-roll or all there was, and the pacing counts add up to the whole."""
+    import random
+
+    rng = random.Random(5)
+    for _ in range(20):
+        tocs = [rng.choice([(0xFC, 960), (0xF4, 480), (0xE8, 240), (0xE0, 120), (0x18, 2880), (0xFD, 1920)]) for _ in range(300)]
+        packets = [bytes([toc]) + (b"\x00" if toc == 0xFD else b"") + bytes(30) for toc, _ in tocs]
+        assert [opus_samples(p) for p in packets] == [n for _, n in tocs]
+        total = sum(n for _, n in tocs)
+        marks = sorted(rng.sample(range(1, total - 312 - 2000), 6))
+        chains = OpusChains(serial=rng.getrandbits(32), in_rate=48000)
+        chains.mark(0, "T0")
+        for k, at in enumerate(marks, 1):
+            chains.mark(at, f"T{k}")
+        pieces = chains.feed(page([HEAD], 0, bos=True)) + chains.feed(page([TAGS], 1))
+        for i in range(0, len(packets), 7):
+            pieces += chains.feed(page(packets[i : i + 7], 2 + i))
+        pages = parsed(b"".join(p[0] for p in pieces))
+        by_serial: dict[int, list[dict]] = {}
+        for p in pages:
+            by_serial.setdefault(p["serial"], []).append(p)
+        chain_pages = list(by_serial.values())
+        assert [p[2] for p in pieces if p[2]] == [f"T{k}" for k in range(7)]
+        bounds = [0, *marks, None]
+        for k, pages_of in enumerate(chain_pages):
+            pre_skip = struct.unpack_from("<H", pages_of[0]["packets"][0], 10)[0]
+            samples = [opus_samples(x) for p in pages_of[2:] for x in p["packets"]]
+            assert pre_skip <= sum(samples) and (pre_skip >= 3840 or k == 0 or pre_skip == bounds[k] + 312), (k, pre_skip)
+            assert pre_skip < 3840 + 2880  # no more pre-roll than 80 ms and the packet that reaches past it
+            if k < len(chain_pages) - 1:
+                assert pages_of[-1]["eos"] and pages_of[-1]["granule"] - pre_skip == bounds[k + 1] - bounds[k]
+                assert pages_of[-1]["granule"] <= sum(samples) < pages_of[-1]["granule"] + max(samples[-1], 1)
+        assert sum(p[1] for p in pieces) == total - 312
