@@ -118,14 +118,23 @@ def test_the_discontinuity_sequence_counts_the_discontinuities_that_left_the_win
     feed(v, 520)  # three segments
     v.publish(1e9)
     first, _ = out.playlist(v)
-    assert b"#EXT-X-DISCONTINUITY\n" in first and b"DISCONTINUITY-SEQUENCE" not in first
+    run = v.segments[0].seq  # the run's first segment: its discontinuity count starts there
+    assert b"#EXT-X-DISCONTINUITY\n" in first and f"#EXT-X-DISCONTINUITY-SEQUENCE:{run}\n".encode() in first
     for k in range(520, 1100):
         v.frame(frame(), 1024, None, k * 1024)
     v.publish(1e9)
     later, _ = out.playlist(v)
     parsed = m3u8.loads(later.decode())
-    assert parsed.discontinuity_sequence == 1 and not any(s.discontinuity for s in parsed.segments)
+    assert parsed.discontinuity_sequence == run + 1 and not any(s.discontinuity for s in parsed.segments)
     assert parsed.media_sequence == v.live[0].seq and v.live[0].seq > v.segments[0].seq
+    # the station restarts 100 s later: segment numbers go on from the wall clock, and the
+    # discontinuity count must not go back either (RFC 8216 6.2.2), or a player that reloads
+    # across the restart loses its place
+    again = HlsVariant("lo", 64, 44100, 4.0, 3, lambda s: 1_000_000.0 + 100 + s / 44100)
+    feed(again, 520)
+    again.publish(1e9)
+    after = m3u8.loads(HlsOutput([again], 4.0).playlist(again)[0].decode())
+    assert after.media_sequence > parsed.media_sequence and after.discontinuity_sequence > parsed.discontinuity_sequence
 
 
 def test_a_playlist_is_made_once_per_published_segment():

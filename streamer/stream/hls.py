@@ -87,7 +87,7 @@ class HlsVariant:
         self.published = 0  # parts (or segments) published so far: the playlist's version
         self.title = ""
         self._first = True
-        self.discontinuity_sequence = 0  # EXT-X-DISCONTINUITY tags that have left the window (RFC 8216 4.3.3.3)
+        self.discontinuity_sequence = 0  # the run's first segment number + the EXT-X-DISCONTINUITY tags that left the window
 
     @property
     def part_target(self) -> float:
@@ -104,6 +104,8 @@ class HlsVariant:
         if built is None or seq > built.seq:
             if built is not None:
                 self._finish_part(built, last=True)
+            if self._first:  # numbered from the run's first segment, which the wall clock numbers, so
+                self.discontinuity_sequence = seq  # the count never goes back across a restart (RFC 8216 6.2.2)
             built = self.current = Built(seq, wall, discontinuity=self._first)
             self._first = False
         index = max(0, math.floor((wall - seq * self.seconds) / self.part_seconds)) if self.part_seconds else 0
