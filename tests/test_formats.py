@@ -229,14 +229,22 @@ def test_a_killed_encoder_is_replaced_and_its_listeners_stay(station, tmp_path):
 def test_a_killed_opus_encoder_is_replaced_with_a_new_chain_its_listeners_decode(station, tmp_path):
     """The Opus mount's one encoder (its chains are cut from its pages, wire/opus_chains.py): killed,
     its replacement's pages start a new chain with its own headers, and a listener's ffmpeg
-    decodes on across it. One encoder for the mount, whatever the track changes."""
+    decodes on across it. One encoder for the mount, whatever the track changes.
+
+    ffmpeg's own output muxer may say "non monotonically increasing dts" once per packet of the
+    new chain's first 0.1 s: when the killed encoder's last chain was shorter than 0.1 s (a kill
+    just after a title), the new chain's timestamps go back by less than the 0.1 s that ffmpeg's
+    command line takes for a discontinuity, so it does not re-base them (its chained-Ogg handling;
+    the samples are all decoded). Those lines are counted apart, as bench/formats.py does; any
+    other line is a failure."""
     audio, _ = kill_while_listening(station, "/opus", lambda line: "libopus" in line)
     (tmp_path / "opus.ogg").write_bytes(audio)
     decoded = subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-f", "ogg", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
         input=audio, capture_output=True,
     )  # fmt: skip
-    assert decoded.stderr == b"" and len(decoded.stdout) / 96000 >= 4.0, (decoded.stderr, len(decoded.stdout) / 96000)
+    errors = [line for line in decoded.stderr.decode().splitlines() if "non monotonically increasing dts to muxer" not in line]
+    assert errors == [] and len(decoded.stdout) / 96000 >= 4.0, (decoded.stderr, len(decoded.stdout) / 96000)
     assert audio.count(b"OpusHead") >= 2  # the replacement's chain, with its headers
 
 
