@@ -8,7 +8,7 @@ import time
 
 from .audio.chain_encoder import ChainEncoder
 from .audio.codecs import codec_for
-from .audio.encoder import Encoder, PlacedOutput
+from .audio.encoder import EncodedOutput, Encoder, PlacedOutput
 from .audio.feeder import Feeder
 from .audio.opus_output import ChainedOpusOutput
 from .settings import Config, MountConfig
@@ -20,12 +20,14 @@ from .stream.mount import Mount
 def make_encoder(ffmpeg: str, mount: Mount, config: Config) -> Encoder | ChainEncoder:
     """A mount's encoder: continuous for MP3, AAC and Opus (its pages re-wrapped as a chain per
     title), a chain per title for Vorbis and FLAC."""
-    if mount.config.format == "opus":
-        output = ChainedOpusOutput(mount.config, config.sample_rate, mount.queue_page)
-        return Encoder(ffmpeg, [output], config.channels, config.fanout_interval)
-    if codec_for(mount.config).chained:
+    codec = codec_for(mount.config)
+    if codec.chained:
         return ChainEncoder(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_page, config.fanout_interval)
-    return Encoder.for_mount(ffmpeg, mount.config, config.sample_rate, config.channels, mount.queue_frame, config.fanout_interval)
+    if codec.format == "opus":
+        output: EncodedOutput = ChainedOpusOutput(mount.config, config.sample_rate, mount.queue_page)
+    else:
+        output = EncodedOutput(mount.config, config.sample_rate, mount.queue_frame)
+    return Encoder(ffmpeg, [output], config.channels, config.fanout_interval)
 
 
 def make_hls(ffmpeg: str, config: Config, feeder: Feeder) -> tuple[HlsOutput | None, list[Encoder]]:

@@ -86,10 +86,11 @@ class Station:
         self.fd_limit = raise_fd_limit()
         self.gate = Gate(config.max_pending, max(64, self.fd_limit - FD_RESERVE))
         self.mounts: dict[str, Mount] = {}
+        quick_ffmpeg = quick_ffmpeg or ffmpeg  # for decoders started at need (audio/ffmpeg.py)
         self.feeder = Feeder(ffmpeg, config.sample_rate, config.channels, config.lookahead, [], quick=quick_ffmpeg)
         self.library = Library(open_library(config.state_dir), ffmpeg)
         self.feeder.set_loudness(config.loudness, self.library)
-        self.sources = SourceDesk(config, self.mounts, self.supervisor, self.feeder, quick_ffmpeg or ffmpeg, self._title_released)
+        self.sources = SourceDesk(config, self.mounts, self.supervisor, self.feeder, quick_ffmpeg, self._title_released)
         self.logins = self.sources.logins
         self.sources.on_change = self._sources_changed
         for m in config.mounts:

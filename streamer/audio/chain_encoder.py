@@ -1,11 +1,11 @@
-"""The encoder of a Vorbis or FLAC mount (Opus: opus_output.py): a new chain at the sample where each
-title starts, so players read the title from the chain's comment header, as they do from
-Icecast's Ogg streams.
+"""The encoder of a Vorbis or FLAC mount (Opus: opus_output.py): a new chain at the sample
+where each title starts, so players read the title from the chain's comment header, as they do
+from Icecast's Ogg streams.
 
 Each chain is its own ffmpeg, fed the station's PCM up to the next title's sample; then its
 input is closed, it flushes its last pages, and the next chain's encoder takes over at
 exactly that sample. Pages are handed to the mount with the samples they carry (from their
-granule positions; an Opus chain's pre-skip is not audio), header pages marked as such, so
+granule positions), header pages marked as such, so
 the mount paces them and gives a late listener the current chain's headers first. Feeding
 never waits: PCM is queued for the chain's writer; a chain that stops taking audio is
 replaced, as the continuous encoders are.
@@ -188,15 +188,12 @@ class ChainEncoder:
     async def _read(self, out: HarvestedPipe, title: str) -> None:
         """Pages out, with the samples each carries; the chain's first page carries its title."""
         framer = OggFramer()
-        granule, skip, first = 0, 0, True
+        granule, first = 0, True
         while data := await out.read():
             for page in framer.feed(data):
                 position = struct.unpack_from("<q", page, 6)[0]
                 head = position in (0, -1) and granule == 0
-                body = 27 + page[26]  # after the header and its lacing table
-                if head and page[body : body + 8] == b"OpusHead":
-                    skip = struct.unpack_from("<H", page, body + 10)[0]  # pre-skip: samples a decoder drops
-                samples = 0 if head or position < 0 else max(0, position - max(granule, skip))
+                samples = 0 if head or position < 0 else max(0, position - granule)
                 if not head and position >= 0:
                     granule = max(granule, position)
                     self._failures_in_a_row = 0  # this chain makes audio: the encoder works

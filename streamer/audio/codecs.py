@@ -36,6 +36,8 @@ def codec_for(mount: MountConfig) -> Codec:
         return Codec("mp3", False, MP3_PRIMING)
     if mount.format == "aac":
         return Codec("aac", False, AAC_PRIMING)
+    if mount.format == "opus":
+        return Codec("opus", False, 0)  # its pages re-wrapped as chains; its priming is in its OpusHead
     return Codec(mount.format, True, 0)
 
 

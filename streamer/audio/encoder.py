@@ -132,10 +132,6 @@ class Encoder:
         self._errors_task: asyncio.Task | None = None
         self._failures_in_a_row = 0
 
-    @classmethod
-    def for_mount(cls, ffmpeg: str, mount: MountConfig, in_rate: int, in_channels: int, sink: FrameSink, harvest: float = 0.0) -> Encoder:
-        return cls(ffmpeg, [EncodedOutput(mount, in_rate, sink)], in_channels, harvest)
-
     async def start(self) -> None:
         mounts = [o.mount for o in self.outputs]
 

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..limits import cap_socket_buffer
-from ..wire.formats import OTHER, format_of
+from ..wire.formats import OTHER, format_of, media_type
 from ..wire.http import listener_head
 from ..wire.icy import IcyCursor
 
@@ -49,7 +49,7 @@ def move_conflict(path: str, target: str, from_type: str, to_type: str, moving: 
 def same_format(a: str, b: str) -> bool:
     """Whether two Content-Types are one stream format (an unknown one only to itself)."""
     fa, fb = format_of(a), format_of(b)
-    return fa == fb and (fa is not OTHER or a.split(";")[0].strip().lower() == b.split(";")[0].strip().lower())
+    return fa == fb and (fa is not OTHER or media_type(a) == media_type(b))
 
 
 class Listener(asyncio.Protocol):

@@ -34,9 +34,14 @@ FORMATS: dict[str, Format] = {
 }  # fmt: skip
 
 
+def media_type(content_type: str) -> str:
+    """A Content-Type without its parameters, in lower case: `Audio/OGG; codecs=opus` -> `audio/ogg`."""
+    return content_type.split(";")[0].strip().lower()
+
+
 def format_of(content_type: str) -> Format:
     """The format a Content-Type names (parameters and case ignored)."""
-    return FORMATS.get(content_type.split(";")[0].strip().lower(), OTHER)
+    return FORMATS.get(media_type(content_type), OTHER)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ import struct
 from collections import deque
 from dataclasses import dataclass, field
 
-from mutagen.ogg import OggPage
+from mutagen.ogg import OggPage as PageWriter
+
+from .framing import OggPage
 
 PREROLL = 3840  # 80 ms at 48 kHz: what RFC 7845 asks a decoder to decode before the wanted sample
 PAGE_LACING = 200  # lacing values on one page before it is closed (at most 255)
@@ -82,6 +84,7 @@ class OpusChains:
         """A new encoder process starts at this station sample; its own header pages come first."""
         self._base = station_sample
         self._head: bytes | None = None
+        self._pre_skip = 0  # the encoder's, from its OpusHead
         self._vendor = b""
         self._headers_seen = 0
         self._partial = b""
@@ -101,12 +104,9 @@ class OpusChains:
 
     def feed(self, page: bytes) -> list[Out]:
         out: list[Out] = []
-        segments = page[26]
-        pos = 27 + segments
-        for size in page[27 : 27 + segments]:
-            self._partial += page[pos : pos + size]
-            pos += size
-            if size < 255:
+        for piece, complete in OggPage(page, False, 0, 0, page[27 : 27 + page[26]]).packets():
+            self._partial += piece
+            if complete:
                 packet, self._partial = self._partial, b""
                 self._packet(packet, out)
         if self._chain is not None and self._chain.packets:
@@ -117,13 +117,14 @@ class OpusChains:
         if self._headers_seen < 2:  # OpusHead, then OpusTags
             if self._headers_seen == 0:
                 self._head = packet if packet.startswith(b"OpusHead") and len(packet) >= 19 else None
+                self._pre_skip = struct.unpack_from("<H", packet, 10)[0] if self._head else 0
             else:
                 self._vendor = tags_vendor(packet)
             self._headers_seen += 1
             return
         if self._head is None:
             return  # not an Opus stream: nothing to re-wrap
-        pre_skip = struct.unpack_from("<H", self._head, 10)[0]
+        pre_skip = self._pre_skip
         start = self._raw
         self._raw += opus_samples(packet)
         while self._recent and self._recent[0][1] <= start - PREROLL:
@@ -180,7 +181,7 @@ class OpusChains:
 
     @staticmethod
     def _page(chain: _Chain, packets: list[bytes], granule: int, bos: bool = False, eos: bool = False) -> bytes:
-        page = OggPage()
+        page = PageWriter()
         page.serial, page.sequence, page.position, page.packets = chain.serial, chain.sequence, granule, packets
         page.first, page.last = bos, eos
         chain.sequence += 1
