@@ -4,6 +4,7 @@ players and refused listeners counted, and the admin API's answers naming what i
 from __future__ import annotations
 
 import base64
+import json
 import re
 import socket
 import sqlite3
@@ -61,6 +62,28 @@ def test_task_up_in_metrics_is_what_api_status_says(server_factory, music):
         up = task.get("up", task["running"])
         assert metric(text, "streamer_task_up", task=task["name"]) == (1.0 if up else 0.0), (task, text)
     assert next(t for t in tasks if t["name"] == "bulletin prefetch")["up"] is True
+
+
+def test_a_flood_of_status_requests_is_answered_and_the_next_answer_after_it_is_fresh(server_factory, music):
+    """Status documents asked for hundreds of times a second are shared for up to a quarter of a
+    second (web/doc_cache.py): every answer is still a whole, valid document with its headers,
+    and once the flood is over an answer again says what is true at that moment."""
+    server = server_factory(PROGRAMME.format(music=music))
+    answers: list[tuple[int, str | None, str | None, int]] = []
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:  # one client as fast as it can (a few hundred a second here)
+        for path in ("/api/status", "/status-json.xsl", "/api/nowplaying"):
+            code, headers, body = server.get(path)
+            doc = json.loads(body)
+            listeners = doc["listeners"] if path == "/api/status" else 0
+            answers.append((code, headers.get("Content-Type"), headers.get("Access-Control-Allow-Origin"), listeners))
+    assert len(answers) >= 30
+    assert set(answers) == {(200, "application/json; charset=utf-8", "*", 0)}
+    time.sleep(2.1)  # the flood's second and the one after it are over
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /main HTTP/1.0\r\nUser-Agent: After-The-Flood\r\n\r\n")
+        assert sock.recv(64).startswith(b"HTTP/1.0 200")
+        assert server.status()["listeners"] == 1  # built for this answer, not one from the flood
 
 
 def test_hls_players_are_in_metrics_and_promtool_passes(server_factory, music):

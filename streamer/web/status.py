@@ -3,13 +3,19 @@ players. (The pages are in `pages`.) Thin: the station composes the documents.""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from aiohttp import web
 
 from ..stream.hls_server import is_hls
 from ..wire import icecast
 from ..wire.playlists import m3u, pls, xspf
 from ..wire.text import safe_text
+from .doc_cache import DocumentCache
 from .port import base_url, station_of
+
+DOCUMENTS: web.AppKey[DocumentCache] = web.AppKey("documents")
 
 CATCH_ALL = "/{tail}"  # the not_found route's canonical form (app.py)
 PLAYLIST_TYPES = {
@@ -21,7 +27,11 @@ PLAYLIST_TYPES = {
 
 def as_json(data: object, status: int = 200, *, public: bool = True) -> web.Response:
     """A JSON answer; a public one may be read by any origin (CORS), an admin one by none."""
-    response = web.json_response(data, status=status, dumps=icecast.dumps)
+    return _json_answer(icecast.dumps(data).encode(), status, public)
+
+
+def _json_answer(body: bytes, status: int = 200, public: bool = True) -> web.Response:
+    response = web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
     if public:
         response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "no-cache"
@@ -34,17 +44,24 @@ def admin_json(data: object, status: int = 200) -> web.Response:
     return as_json(data, status, public=False)
 
 
+def _document(request: web.Request, key: str, build: Callable[[], object]) -> web.Response:
+    """A public status document, shared between answers only while it is flooded (doc_cache.py)."""
+    body = request.app[DOCUMENTS].get(key, time.monotonic(), lambda: icecast.dumps(build()).encode())
+    return _json_answer(body)
+
+
 async def api_status(request: web.Request) -> web.Response:
-    return as_json(station_of(request).status())
+    return _document(request, "status", station_of(request).status)
 
 
 async def status_json(request: web.Request) -> web.Response:
-    station = station_of(request)
-    return as_json(icecast.icestats(station.status(), station.config.station_description, base_url(request)))
+    station, base = station_of(request), base_url(request)
+    return _document(request, "icestats " + base, lambda: icecast.icestats(station.status(), station.config.station_description, base))
 
 
 async def nowplaying(request: web.Request) -> web.Response:
-    return as_json(station_of(request).nowplaying(base_url(request)))
+    station, base = station_of(request), base_url(request)
+    return _document(request, "nowplaying " + base, lambda: station.nowplaying(base))
 
 
 async def playlist_file(request: web.Request) -> web.Response:
