@@ -192,7 +192,7 @@ def test_hostile_titles_and_headlines_are_shown_as_text(server_factory, tones, c
     page.wait_for_selector("#controls:not([hidden])")
     code, item = api(server, "POST", "/api/news", {"title": "&lt;img src=x onerror=window.pwned=2&gt; \"quotes\" 'single' & שלום 🎉"})
     assert code == 201 and item["title"] == "<img src=x onerror=window.pwned=2> \"quotes\" 'single' & שלום 🎉"
-    wait_for(page, "document.querySelector('#headlines .headline').textContent.includes('שלום')", 3)
+    wait_for(page, "document.querySelector('#headlines .headline')?.textContent.includes('שלום')", 3)
     wait_for(page, f"document.getElementById('np-title').textContent === {json.dumps(HOSTILE_TITLE)}", 10)
     static = page.context.browser.new_context(java_script_enabled=False).new_page()
     static.goto(server.url("/"))
