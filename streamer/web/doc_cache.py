@@ -33,15 +33,13 @@ class _Entry:
 
 @dataclass(slots=True)
 class DocumentCache:
-    busy: int = BUSY
-    interval: float = INTERVAL
     builds: int = 0
     shared: int = 0
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
     def get(self, key: str, now: float, build: Callable[[], bytes]) -> bytes:
         """The body for `key` at `now` (monotonic seconds): a fresh `build()` unless the document
-        is asked for more than `busy` times a second and was built under `interval` seconds ago."""
+        is asked for more than BUSY times a second and was built under INTERVAL seconds ago."""
         entry = self._entries.get(key)
         if entry is None:
             if len(self._entries) >= MAX_KEYS:
@@ -51,8 +49,8 @@ class DocumentCache:
             entry.asked_before = entry.asked if now - entry.window < 2.0 else 0
             entry.window, entry.asked = now, 0
         entry.asked += 1
-        flooded = max(entry.asked, entry.asked_before) > self.busy
-        if flooded and 0.0 <= now - entry.built < self.interval:
+        flooded = max(entry.asked, entry.asked_before) > BUSY
+        if flooded and 0.0 <= now - entry.built < INTERVAL:
             self.shared += 1
             return entry.body
         entry.body, entry.built = build(), now
