@@ -334,6 +334,22 @@ def one_variant_station(tmp_path: Path, settings: str):
     return server
 
 
+def test_a_player_asking_for_a_playlist_as_the_station_starts_is_held_until_its_first_segment(tmp_path):
+    """A player that was playing through a restart asks again at once: before the run's first
+    segment exists it gets the playlist when it does (a 404 then makes hls.js give up)."""
+    make_tone(tmp_path / "t.ogg", 440, 20.0, 44100, 2, ("-c:a", "libvorbis"), "Artist1", "Song1")
+    playlist = f"timezone: UTC\nplaylists:\n  t: {{files: ['{tmp_path / 't.ogg'}']}}\nfallback: t\n"
+    hls = "hls:\n  segment: 4\n  variants:\n    - {name: lo, bitrate: 48}\n"
+    server = start_server(tmp_path, playlist, config_extra=hls, wait_on_air=False)  # at its first answer
+    try:
+        status, headers, body = server.get("/hls/lo/live.m3u8", timeout=12)
+        requests = server.status()["hls"]["requests"]
+    finally:
+        server.stop()
+    assert status == 200 and headers["Content-Type"] == "application/vnd.apple.mpegurl", (status, body)
+    assert b"#EXTINF" in body and requests["not_found"] == 0
+
+
 def test_fmp4_hls_plays_in_ffmpeg_from_the_live_playlist(tmp_path):
     server = one_variant_station(tmp_path, "  container: fmp4\n")
     try:

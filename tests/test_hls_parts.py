@@ -11,7 +11,7 @@ import pytest
 
 from streamer.config import parse_config
 from streamer.stream.hls import HlsVariant
-from streamer.stream.hls_server import HlsOutput, Hold
+from streamer.stream.hls_server import FIRST_WAIT, HlsOutput, Hold
 from streamer.wire.id3 import parse_id3, tag_length
 from streamer.yamldoc import ConfigError
 
@@ -117,6 +117,37 @@ def test_a_blocking_reload_waits_for_its_part_and_is_woken_when_it_airs():
     assert held.expired().startswith(b"HTTP/1.1 503") and b"not published within 12 s" in held.expired()
     part = out.answer("GET", "/hls/lo/250001.1.ts", {}, CLIENT, 0)
     assert isinstance(part, bytes) and b"immutable" in part and part.endswith(v.part(250001, 1).data)  # type: ignore[union-attr]
+
+
+def test_a_playlist_asked_for_before_the_first_segment_waits_for_it():
+    v = variant(parts=0)
+    out = HlsOutput([v], 4.0)
+    held = out.answer("GET", "/hls/lo/live.m3u8", {}, CLIENT, 0)
+    assert isinstance(held, Hold) and held.seconds == FIRST_WAIT and not held.ready()
+    low_latency = out.answer("GET", "/hls/lo/live.m3u8", {}, CLIENT, 0, "_HLS_msn=250001")
+    assert isinstance(low_latency, Hold)  # held too, not a 400 for asking beyond a newest that is not there
+    woken: list[int] = []
+    held.wait(lambda: woken.append(1), WALL0)
+    feed(v, 300)
+    out.publish(WALL0 + 3.9)  # the first segment (0-4 s) has not aired to its end
+    assert woken == [] and out.listeners.count(WALL0 + 3.9, "lo") == 0
+    out.publish(WALL0 + 4.1)
+    assert woken == [1] and out.waiters == []
+    answer = out.answer("GET", "/hls/lo/live.m3u8", {}, CLIENT, 0)
+    assert isinstance(answer, bytes) and answer.startswith(b"HTTP/1.1 200") and b"#EXTINF" in answer and b"250000.ts" in answer
+    late = held.expired()
+    assert late.startswith(b"HTTP/1.1 404") and b"Retry-After: 2" in late and b"lo has no segment yet (none published within 8 s)" in late
+
+
+def test_a_playlist_held_for_a_first_segment_that_never_comes_is_dropped_at_its_deadline():
+    out = HlsOutput([variant(parts=0)], 4.0)
+    held = out.answer("GET", "/hls/lo/live.m3u8", {}, CLIENT, 0)
+    assert isinstance(held, Hold)
+    held.wait(lambda: pytest.fail("woken without a segment"), WALL0)
+    out.publish(WALL0 + FIRST_WAIT - 0.1)
+    assert len(out.waiters) == 1
+    out.publish(WALL0 + FIRST_WAIT + 0.1)  # the encoder never delivered: the front door's timer answers 404
+    assert out.waiters == []
 
 
 def test_a_held_reload_that_never_comes_true_is_dropped_at_its_deadline():

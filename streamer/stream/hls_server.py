@@ -1,7 +1,10 @@
 """HLS over HTTP, answered by the front door from memory: the master playlist, each variant's
 playlist and its segments, with caching a CDN or nginx can use (segments never change: cached
 for an hour; a playlist for at most half a segment), ETags and 304s, and CORS for web players.
-An expired or future segment is a 404 at once, never a wait.
+An expired or future segment is a 404 at once, never a wait. A playlist asked for before the
+run's first segment exists (the seconds after a start or restart) is held until it does, up to
+FIRST_WAIT: a player that was playing rides through the restart instead of meeting 404s, which
+hls.js gives up on after two retries (three seconds) and a segment takes four.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ SEGMENT = {"ts": "video/mp2t", "m4s": "audio/mp4"}
 _PATH = re.compile(r"^/hls/(?:live\.m3u8|([A-Za-z0-9_-]{1,40})/(live\.m3u8|init\.mp4|(\d{1,12})(?:\.(\d{1,4}))?\.(ts|m4s)))$")
 _NUMBER = re.compile(r"\d{1,12}")
 ADVANCE_LIMIT = 2  # segments a blocking reload may ask beyond the newest (RFC 8216bis 6.2.5.2)
+FIRST_WAIT = 8.0  # s a playlist request waits for the run's first segment (players allow a playlist 10 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,8 @@ class HlsOutput:
             return self._not_found(f"no HLS at {path[:100]} (the master playlist is /hls/live.m3u8)")[1]
         if variant is None:
             return self._ok(method, headers, self._master, PLAYLIST, max(1, int(self.seconds // 2)))[1]
+        if match[2] == "live.m3u8" and not variant.segments:
+            return self._first_segment(variant)
         if match[2] == "live.m3u8" and variant.part_seconds and query:
             blocked = self._blocking(variant, query)
             if blocked is not None:
@@ -90,8 +96,6 @@ class HlsOutput:
 
     def _variant_answer(self, method: str, match: re.Match, variant: HlsVariant, headers: dict[str, str]) -> tuple[int, bytes]:
         if match[2] == "live.m3u8":
-            if not variant.segments:
-                return self._not_found("no segment is ready yet: try again in a few seconds", retry=True)
             self.requests["playlist"] += 1
             body, etag = self.playlist(variant)
             return self._ok(method, headers, body, PLAYLIST, max(1, int(self.seconds // 2)), etag)
@@ -135,6 +139,12 @@ class HlsOutput:
         late = f"segment {msn}{'' if part is None else f' part {part}'} of {variant.name} was not published within {seconds} s"
         expired = lambda: head(503, [("Retry-After", "1"), *_TEXT], (late + "\n").encode())  # noqa: E731
         return Hold(lambda: variant.reached(msn, part), seconds, expired, self.waiters)
+
+    def _first_segment(self, variant: HlsVariant) -> Hold:
+        """A playlist request before the variant's first segment: held until it is published, or
+        a 404 with Retry-After if it is not within FIRST_WAIT (the encoder is failing)."""
+        late = f"{variant.name} has no segment yet (none published within {FIRST_WAIT:g} s): try again in a few seconds"
+        return Hold(lambda: bool(variant.segments), FIRST_WAIT, lambda: self._not_found(late, retry=True)[1], self.waiters)
 
     def _bad(self, message: str) -> bytes:
         return head(400, _TEXT, (message + "\n").encode())
