@@ -27,7 +27,8 @@ recorders still connected; ffmpeg decode errors of each recording; silences (50 
 under -60 dBFS) and player stalls (a player starting at the first byte, 16,000 B/s) over 1 s,
 timestamped; /healthz polls unanswered / 200 / 503, each 503 checked against a real off-air
 window (no bytes, silence or a stall in a recording of the mount it names, +-2 s), and every
-answer checked for a mount it should have named (no bytes from it for over 6 s); server RSS
+answer checked for a mount it should have named (no bytes from it for over 6 s); the same polls
+on `server.health_port` (the station runs with one; the attacks never touch it); server RSS
 (and its children's) at start, peak and 30 s after the attacks stopped; peak open files; the
 tracebacks in the log and those without a cause line (the log record right above the traceback
 is not a `streamer.*` one saying what failed: aiohttp's "Error handling request", asyncio's
@@ -37,7 +38,7 @@ server's own /api/status at the end.
 
 Exit status 0 only if every acceptance check passes (the failed ones are listed): both recorders
 connected, 0 decode errors, no silence or stall over 1 s, /healthz truthful throughout (every
-poll answered within 5 s, too), RSS 30 s after within 100 MB of start (server + children), no
+poll answered within 5 s, too), every poll of the health port answered, RSS 30 s after within 100 MB of start (server + children), no
 traceback without a cause line, and the server still running at the end.
 Exit 1 if a check failed, 2 if the bench could not run. The server, every process started by it
 or by the bench, and the temporary directory are removed at the end, on Ctrl-C and on errors; a
@@ -189,6 +190,8 @@ class Bench:
     results: dict[str, dict] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
     health: list[Poll] = field(default_factory=list)
+    health_port: int = 0  # server.health_port: /healthz on a port of its own
+    health_own: list[Poll] = field(default_factory=list)  # its polls
     nowplaying: list[Poll] = field(default_factory=list)
     recorders: list[Recorder] = field(default_factory=list)
     dj: dict = field(default_factory=dict)
@@ -241,12 +244,13 @@ def find_ffmpeg() -> str:
         raise BenchError(f"no ffmpeg: {exc}") from None
 
 
-def prepare_station(tmp: Path, port: int) -> Path:
-    """A private copy of the default station, on `port`: the attacks never touch the repository."""
+def prepare_station(tmp: Path, port: int, health_port: int) -> Path:
+    """A private copy of the default station, on `port` (and /healthz on `health_port` too): the
+    attacks never touch the repository."""
     shutil.copytree(ROOT / "playlists", tmp / "playlists")
     if (ROOT / "news").is_dir():
         shutil.copytree(ROOT / "news", tmp / "news", ignore=shutil.ignore_patterns(".headlines.*"))
-    text, n = re.subn(r"(?m)^(  port:)\s*\d+", rf"\g<1> {port}", (ROOT / "config.yaml").read_text())
+    text, n = re.subn(r"(?m)^(  port:)\s*\d+", rf"\g<1> {port}\n  health_port: {health_port}", (ROOT / "config.yaml").read_text())
     if n != 1:
         raise BenchError("config.yaml: found no 'server: port:' line to point at a free port")
     (tmp / "config.yaml").write_text(text)
@@ -469,13 +473,14 @@ def nowplaying_digest(body: bytes) -> dict:
         return {"error": str(exc)[:100]}
 
 
-async def poll_loop(bench: Bench, path: str, out: list[Poll], digest: Callable[[bytes], Any], timeout: float = 5.0) -> None:
-    """GET `path` every second on a fresh connection (several in flight if the server is slow)."""
+async def poll_loop(bench: Bench, path: str, out: list[Poll], digest: Callable[[bytes], Any], timeout: float = 5.0, port: int = 0) -> None:
+    """GET `path` every second on a fresh connection (several in flight if the server is slow),
+    on the public port or `port`."""
     tasks: set[asyncio.Task] = set()
 
     async def once() -> None:
         t = time.time()
-        answer = await http_get(bench.port, path, timeout)
+        answer = await http_get(port or bench.port, path, timeout)
         out.append(Poll(t, answer[0] if answer else None, digest(answer[1]) if answer else None, round(time.time() - t, 3)))
 
     while not bench.stop_monitors.is_set():
@@ -568,6 +573,7 @@ def start_monitors(bench: Bench) -> list[asyncio.Task]:
     ]
     tasks = [asyncio.create_task(record(r, bench.port, bench.stop_monitors)) for r in bench.recorders]
     tasks.append(asyncio.create_task(poll_loop(bench, "/healthz", bench.health, health_digest)))
+    tasks.append(asyncio.create_task(poll_loop(bench, "/healthz", bench.health_own, health_digest, port=bench.health_port)))
     tasks.append(asyncio.create_task(poll_loop(bench, "/api/nowplaying", bench.nowplaying, nowplaying_digest)))
     tasks.append(asyncio.create_task(sample_loop(bench)))
     return tasks
@@ -822,7 +828,7 @@ def on_signals(bench: Bench) -> None:
 async def run_bench(bench: Bench) -> dict:
     on_signals(bench)
     bench.ffmpeg = find_ffmpeg()
-    config = prepare_station(bench.tmp, bench.port)
+    config = prepare_station(bench.tmp, bench.port, bench.health_port)
     bench.note("making the DJ's MP3, the untagged MP3 and the hostile YAML files")
     await make_media(bench)
     bench.server = start_server(bench, config)
@@ -1014,6 +1020,12 @@ def analyse_health(bench: Bench, recs: list[dict]) -> dict:
         "answers": dict(Counter(str(p.status) for p in polls if p.status is not None).most_common()),
         "slowest_answer_s": max((p.seconds for p in polls if p.status is not None), default=None),
         "nowplaying_answers": dict(Counter(str(p.status or "no answer") for p in bench.nowplaying).most_common()),
+        "health_port": {
+            "polls": len(bench.health_own),
+            "unanswered": sum(p.status is None for p in bench.health_own),
+            "answers": dict(Counter(str(p.status) for p in bench.health_own if p.status is not None).most_common()),
+            "slowest_answer_s": max((p.seconds for p in bench.health_own if p.status is not None), default=None),
+        },
         "unmatched_503": unmatched,
         "off_air_not_reported": lies,
         "runs": runs,
@@ -1271,6 +1283,9 @@ def acceptance(report: dict) -> list[dict]:
         f"off-air window; {len(h['off_air_not_reported'])} answers not naming a mount that sent nothing for > {HEALTH_LAG:.0f} s"
     )
     add("/healthz truthful throughout", truthful, detail)
+    own = h["health_port"]
+    said = f"{own['unanswered']} of {own['polls']} unanswered; slowest {own['slowest_answer_s']} s"
+    add("server.health_port answered every poll", own["polls"] > 0 and not own["unanswered"], said)
     total = report["memory"]["total_mb"]
     grew = None if total["start"] is None or total["after"] is None else round(total["after"] - total["start"], 1)
     growth = "" if grew is None else f" ({grew:+} MB)"
@@ -1349,6 +1364,9 @@ def recording_rows(report: dict) -> list[tuple[str, str]]:
     answered = f"{h['polls']} polls: {h['unanswered']} unanswered, answers {h['answers']}, slowest {h['slowest_answer_s']} s"
     truth = f"503 without an off-air window: {len(h['unmatched_503'])}; off air but not named: {len(h['off_air_not_reported'])}"
     rows.append(("/healthz", f"{answered}; {truth}"))
+    own = h["health_port"]
+    said = f"{own['polls']} polls: {own['unanswered']} unanswered, answers {own['answers']}, slowest {own['slowest_answer_s']} s"
+    rows.append(("/healthz (health_port)", said))
     rows.append(("/api/nowplaying", f"{sum(h['nowplaying_answers'].values())} polls, answers {h['nowplaying_answers']}"))
     for x in h["unmatched_503"][:3]:
         rows.append(("/healthz 503 unmatched", f"at +{x['at']} s: {x['body']}"))
@@ -1474,7 +1492,7 @@ def main() -> int:
     CLEANUP.paths.append(tmp)
     watchdog = start_watchdog(300 + args.baseline + args.duration + 60 + args.after + 300)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (a background job)
-    bench = Bench(args, tmp, free_port())
+    bench = Bench(args, tmp, free_port(), health_port=free_port())
     try:
         report = asyncio.run(run_bench(bench))
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -255,6 +255,7 @@ def serve(path: str, host: str | None, port: int | None) -> int:
 
 async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str) -> int:
     from .station import Station
+    from .stream.health_door import HealthPortError
 
     station = Station(config, ffmpeg, quick_ffmpeg)
     decoders = "" if quick_ffmpeg == ffmpeg else f" (decoders started at need: {quick_ffmpeg})"
@@ -269,7 +270,8 @@ async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str) -> int:
             print(problem, file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"streamer: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        which = f"{config.health_port} (server.health_port)" if isinstance(exc, HealthPortError) else config.port
+        print(f"streamer: cannot listen on {config.host}:{which}: {exc.strerror or exc}", file=sys.stderr)
         await station.stop()
         return 2
     stop = asyncio.Event()

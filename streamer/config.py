@@ -75,6 +75,7 @@ def _server(sv: Reader) -> dict[str, Any]:
     server = dict(
         host=sv.get("host", str, C["host"]),
         port=sv.get("port", int, C["port"], in_range(0, 65535)),
+        health_port=sv.get("health_port", int, None, in_range(1, 65535)),
         public_url=sv.get("public_url", str, C["public_url"]).rstrip("/"),
         max_listeners=sv.get("max_listeners", int, C["max_listeners"], in_range(1, 1_000_000)),
         max_pending=sv.get("max_pending", int, C["max_pending"], in_range(16, 100_000)),
@@ -87,6 +88,9 @@ def _server(sv: Reader) -> dict[str, Any]:
         live_silence=sv.get("live_silence", float, C["live_silence"], in_range(1, 3600)),
         log_level=sv.get("log_level", str, C["log_level"], one_of("debug", "info", "warning", "error")),
     )
+    if server["health_port"] is not None and server["health_port"] == server["port"]:
+        sv.error((*sv.path, "health_port"), f"server.health_port must be a port of its own, not server.port ({server['port']})")
+        server["health_port"] = None
     sv.finish()
     return server
 

@@ -158,6 +158,7 @@ class Config:
     station_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+    health_port: int | None = None  # a port of its own for /healthz (health_door.py); None: the public port's only
     public_url: str = ""
     max_listeners: int = 20000
     max_pending: int = 1000  # connections still sending their request head (the oldest goes first)

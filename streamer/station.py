@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -55,6 +56,7 @@ from .sources.relay import RelayPull
 from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
+from .stream.health_door import HealthDoor, HealthPortError
 from .stream.history import ListenerSampler
 from .stream.hls_server import HlsOutput, Hold
 from .stream.hls_server import head as hls_head
@@ -127,6 +129,7 @@ class Station:
         self._runner: web.AppRunner | None = None
         self.stopping = ""  # the stop step under way (named if the stop hangs)
         self._server: asyncio.AbstractServer | None = None
+        self._health_server: asyncio.AbstractServer | None = None
         self.address: tuple[str, int] | None = None
 
     def own_mounts(self) -> list[Mount]:
@@ -285,6 +288,13 @@ class Station:
         self._server = await loop.create_server(lambda: FrontDoor(self), host, port, family=family, backlog=4096, reuse_address=True)
         sock = self._server.sockets[0].getsockname()
         self.address = (sock[0], sock[1])
+        if self.config.health_port is not None:
+            door = lambda: HealthDoor(self.health_answer, self.config.head_timeout)  # noqa: E731
+            try:
+                self._health_server = await loop.create_server(door, host, self.config.health_port, family=family, reuse_address=True)
+            except OSError as exc:
+                raise HealthPortError(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc)) from exc
+            log.info("health checks at http://%s:%d/healthz", host if ":" not in host else f"[{host}]", self.config.health_port)
         for enc in self.feeder.output.encoders:
             await enc.start()
         self._start_tasks()
@@ -337,8 +347,9 @@ class Station:
 
     def _stop_steps(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         async def doors() -> None:
-            if self._server:
-                self._server.close()
+            for server in (self._server, self._health_server):
+                if server:
+                    server.close()
             if self.webhooks.hooks:
                 self.webhooks.fire("station_offline")
                 await self.webhooks.drain(2.0)

@@ -85,3 +85,11 @@ def test_a_key_written_twice_is_an_error_at_the_second():
         "/etc/streamer/config.yaml:4:3: server.port is defined twice (first at line 2)",
         "/etc/streamer/config.yaml:7:3: mounts./main is defined twice (first at line 6)",
     ]
+
+
+def test_a_health_port_is_its_own_port():
+    assert parse_config("server:\n  health_port: 8001\n", F, env={}).health_port == 8001
+    assert parse_config("", F, env={}).health_port is None
+    got = problems("server:\n  port: 8000\n  health_port: 8000\n")
+    assert got == ["/etc/streamer/config.yaml:3:16: server.health_port must be a port of its own, not server.port (8000)"]
+    assert problems("server:\n  health_port: 70000\n")[0].startswith("/etc/streamer/config.yaml:2:16: server.health_port: must be")
