@@ -130,6 +130,7 @@ class Station:
         self.stopping = ""  # the stop step under way (named if the stop hangs)
         self._server: asyncio.AbstractServer | None = None
         self._health_server: asyncio.AbstractServer | None = None
+        self._day_schedule: tuple[object, tuple[float, float], dict] | None = None  # (scheduler, day, document): schedule()
         self.address: tuple[str, int] | None = None
 
     def own_mounts(self) -> list[Mount]:
@@ -253,8 +254,20 @@ class Station:
         scheduler = self.feeder.scheduler
         if scheduler is None:
             return None
-        start, hours = local_day(scheduler, time.time()) if today else (time.time(), hours)
-        return timeline_json(scheduler, start, hours, self.timelines.entries(scheduler, start, hours))
+        if not today:
+            start = time.time()
+            return timeline_json(scheduler, start, hours, self.timelines.entries(scheduler, start, hours))
+        # The local day's document (every page view) changes with the programme or the day only:
+        # made once for each, not per view (formatting a day's entries is most of a page's cost).
+        start, hours = local_day(scheduler, time.time())
+        day = self._day_schedule
+        if day is None or day[0] is not scheduler or day[1] != (start, hours):
+            day = self._day_schedule = (
+                scheduler,
+                (start, hours),
+                timeline_json(scheduler, start, hours, self.timelines.entries(scheduler, start, hours)),
+            )
+        return day[2]
 
     def listener_history(self, hours: float, step: float) -> dict:
         return self.sampler.history(time.time() - hours * 3600, step)

@@ -4,6 +4,7 @@ players and refused listeners counted, and the admin API's answers naming what i
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import socket
@@ -84,6 +85,38 @@ def test_a_flood_of_status_requests_is_answered_and_the_next_answer_after_it_is_
         sock.sendall(b"GET /main HTTP/1.0\r\nUser-Agent: After-The-Flood\r\n\r\n")
         assert sock.recv(64).startswith(b"HTTP/1.0 200")
         assert server.status()["listeners"] == 1  # built for this answer, not one from the flood
+
+
+def test_a_flood_of_page_views_shares_the_station_parts_but_not_the_readers_own(server_factory, music):
+    """A news spike sends readers to `/` by the hundred a second: the station's parts of the page
+    are made once per quarter second then (doc_cache.py), each reader's own part (the stream
+    asked for with ?mount=) still per answer; after the flood a page says what is new."""
+    server = server_factory(PROGRAMME.format(music=music))
+    wanted = itertools.cycle(["", "/low", "/nowhere"])
+    seen: dict[str, set[tuple]] = {"": set(), "/low": set(), "/nowhere": set()}
+    answers = 0
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:
+        answers += 1
+        mount = next(wanted)
+        code, headers, body = server.get("/?mount=" + mount if mount else "/")
+        page = body.decode()
+        player = re.search(r'<audio[^>]*src="([^"]+)"', page)
+        said = "There is no stream /nowhere here." in page
+        seen[mount].add((code, headers["Content-Type"], "media-src" in headers["Content-Security-Policy"], player and player[1], said))
+    main, low = server.url("/main"), server.url("/low")
+    assert answers >= 30
+    assert seen[""] == {(200, "text/html; charset=utf-8", True, main, False)}, seen
+    assert seen["/low"] == {(200, "text/html; charset=utf-8", True, low, False)}, seen
+    assert seen["/nowhere"] == {(200, "text/html; charset=utf-8", True, None, True)}, seen
+    time.sleep(2.1)  # the flood's second and the one after it are over
+    posted = urllib.request.Request(
+        server.url("/api/news"), data=json.dumps({"title": "Posted after the flood"}).encode(), method="POST",
+        headers={"Authorization": "Basic " + base64.b64encode(b"admin:hackme").decode(), "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(posted, timeout=5) as r:
+        assert r.status in (200, 201)
+    assert "Posted after the flood" in server.get("/")[2].decode()  # built for this answer
 
 
 def test_hls_players_are_in_metrics_and_promtool_passes(server_factory, music):

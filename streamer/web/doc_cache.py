@@ -4,7 +4,10 @@
 encoders, schedule, tasks, ...) and encoded as JSON: about a millisecond of the event loop each.
 A wall of dashboards, a misconfigured monitor or an attacker asking hundreds of times a second
 would spend a core on them and slow everything else the loop does, down to accepting the next
-connection (the kernel's accept queue overflows and /healthz goes unanswered).
+connection (the kernel's accept queue overflows and /healthz goes unanswered). The public
+pages (`/`, `/embed`) share their station parts the same way (a news spike sends readers to
+the radio page by the thousand); what depends on the request (the player's mount) is filled
+in per answer.
 
 So once a document is asked for more than BUSY times in a second, each body is reused for up to
 INTERVAL seconds (at most 1/INTERVAL builds a second, whatever the rate). Below that rate every
@@ -16,6 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
 
 BUSY = 50  # requests a second for one document above which answers may be shared
 INTERVAL = 0.25  # seconds a shared body is reused: the listeners' fan-out tick, at which most of it changes
@@ -24,7 +30,7 @@ MAX_KEYS = 32  # documents with their base URL (from the Host header): a flood o
 
 @dataclass(slots=True)
 class _Entry:
-    body: bytes = b""
+    body: Any = None  # what `build` made: a JSON body, a page's parts
     built: float = float("-inf")
     window: float = float("-inf")  # start of the current one-second window
     asked: int = 0  # requests in the current window
@@ -37,7 +43,7 @@ class DocumentCache:
     shared: int = 0
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
-    def get(self, key: str, now: float, build: Callable[[], bytes]) -> bytes:
+    def get(self, key: str, now: float, build: Callable[[], T]) -> T:
         """The body for `key` at `now` (monotonic seconds): a fresh `build()` unless the document
         is asked for more than BUSY times a second and was built under INTERVAL seconds ago."""
         entry = self._entries.get(key)
@@ -52,7 +58,7 @@ class DocumentCache:
         flooded = max(entry.asked, entry.asked_before) > BUSY
         if flooded and 0.0 <= now - entry.built < INTERVAL:
             self.shared += 1
-            return entry.body
+            return cast(T, entry.body)
         entry.body, entry.built = build(), now
         self.builds += 1
         return entry.body

@@ -20,7 +20,8 @@ from aiohttp import web
 from ..wire.text import safe_text
 from . import assets, render
 from .auth import admin_or
-from .port import base_url, station_of
+from .port import StationPort, base_url, station_of
+from .status import DOCUMENTS
 
 PUBLIC_ASSETS = ["player.js", "station.css", "icon.svg"]
 ADMIN_ASSETS = ["admin.js", "station.css", "icon.svg"]
@@ -62,9 +63,10 @@ def player_parts(np: dict, wanted: str, known: list[str]) -> dict[str, str]:
     return {"mount": render.e(mount["mount"]), "audio": audio, "player_status": "", "player_class": "status"}
 
 
-async def public_page(request: web.Request, template: str, frame_ancestors: str) -> web.Response:
-    station = station_of(request)
-    np = station.nowplaying(base_url(request))
+def station_parts(station: StationPort, base: str) -> tuple[dict, dict[str, str], set[str]]:
+    """What a public page shows of the station at `base` (the same for every reader, so shared
+    while the pages are flooded): the now-playing document, the template's parts, the media origins."""
+    np = station.nowplaying(base)
     schedule = station.schedule(24.0, today=True)
     tz = ZoneInfo(schedule["timezone"]) if schedule else None
     now = np.get("now_playing") or {}
@@ -86,11 +88,17 @@ async def public_page(request: web.Request, template: str, frame_ancestors: str)
         "blocks": blocks,
         "events": events,
         **render.now_parts(np),
-        **player_parts(np, safe_text(request.query.get("mount", "")[:200]), station.mount_paths()),
         **{n.replace(".", "_"): assets.url(n) for n in PUBLIC_ASSETS},
     }
-    media = {origin(m["listen_url"]) for m in np["mounts"]} - {""}
-    body = assets.template(template).substitute(parts)
+    return np, parts, {origin(m["listen_url"]) for m in np["mounts"]} - {""}
+
+
+async def public_page(request: web.Request, template: str, frame_ancestors: str) -> web.Response:
+    station = station_of(request)
+    base = base_url(request)
+    np, parts, media = request.app[DOCUMENTS].get("page " + base, time.monotonic(), lambda: station_parts(station, base))
+    player = player_parts(np, safe_text(request.query.get("mount", "")[:200]), station.mount_paths())
+    body = assets.template(template).substitute({**parts, **player})
     return web.Response(text=body, content_type="text/html", charset="utf-8", headers=headers(frame_ancestors, media))
 
 
