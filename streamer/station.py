@@ -64,6 +64,7 @@ from .stream.mount import Mount
 from .supervise import Supervisor
 from .ticks import sleep_on_grid
 from .web.app import make_app
+from .web.doc_cache import DocumentCache
 from .wire.http import WILDCARDS, RequestHead, error_response, health_response, safe_host
 from .wire.icecast import dumps
 from .wire.text import display_path
@@ -103,6 +104,7 @@ class Station:
         self.hls, hls_encoders = make_hls(ffmpeg, config, self.feeder)
         self.feeder.output.encoders = [*self.encoders, *hls_encoders]
         self.events = EventHub(config.max_subscribers)
+        self.documents = DocumentCache()  # public documents shared while flooded: the web side's and SSE's
         self.sampler = ListenerSampler(lambda: {path: len(m.listeners) for path, m in self.mounts.items()})
         self.timelines = TimelineCache()
         self.news = NewsDesk(config.news, on_change=self._news_changed, offload=self.offload.run)
@@ -158,7 +160,8 @@ class Station:
             return Reply(error_response(503, "server busy: too many event subscribers", http_date()))
         transport.write(sse_head(http_date()))
         base = self.base_url(head.header("host"), transport.get_extra_info("sockname"))
-        self.events.subscribe(transport, address, format_event("nowplaying", self.nowplaying(base)))
+        first = self.documents.get("event " + base, time.monotonic(), lambda: format_event("nowplaying", self.nowplaying(base)))
+        self.events.subscribe(transport, address, first)  # pages reconnecting by the thousand share it (doc_cache.py)
         return None
 
     def hls_answer(self, head: RequestHead, address: str) -> bytes | Hold:

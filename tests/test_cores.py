@@ -25,6 +25,7 @@ from streamer.stream.listener import Listener
 from streamer.stream.mount import Mount
 from streamer.web import admin, newsroom, status
 from streamer.web.app import make_app
+from streamer.web.doc_cache import DocumentCache
 
 
 def pcm(values: list[int], channels: int = 1) -> bytes:
@@ -215,6 +216,7 @@ class PlainStation:
         self.config = Config(file=tmp / "c.yaml", station_name="Plain FM", users=users)
         self.news = NewsDesk(NewsConfig())
         self.logins = LoginGuard()
+        self.documents = DocumentCache()
         self.mounts = {"/main": Mount(MountConfig("/main"), 0.25)}
         self.bulletins = 0
 

@@ -119,6 +119,34 @@ def test_a_flood_of_page_views_shares_the_station_parts_but_not_the_readers_own(
     assert "Posted after the flood" in server.get("/")[2].decode()  # built for this answer
 
 
+def first_event(port: int) -> dict:
+    """Subscribe to /api/events as a page does and return its first event's data."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+        data = b""
+        while not re.search(rb"event: nowplaying\ndata: .*\n\n", data):
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    return json.loads(re.search(rb"event: nowplaying\ndata: (.*)\n\n", data)[1])  # type: ignore[index]
+
+
+def test_pages_subscribing_by_the_hundred_each_get_a_whole_first_event_and_later_ones_get_news(server_factory, music):
+    """Every page reconnecting at once (a network blip) shares the first event's document while
+    it is flooded (doc_cache.py); one subscribing after the flood gets what is new."""
+    server = server_factory(PROGRAMME.format(music=music))
+    firsts = [first_event(server.port) for _ in range(150)]
+    assert all(doc["station"]["name"] == "Test Radio" and doc["mounts"] and "now_playing" in doc for doc in firsts)
+    time.sleep(2.1)
+    posted = urllib.request.Request(
+        server.url("/api/news"), data=json.dumps({"title": "Posted after the reconnections"}).encode(), method="POST",
+        headers={"Authorization": "Basic " + base64.b64encode(b"admin:hackme").decode(), "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(posted, timeout=5) as r:
+        assert r.status in (200, 201)
+    assert [h["title"] for h in first_event(server.port)["headlines"]][:1] == ["Posted after the reconnections"]
+
+
 def test_hls_players_are_in_metrics_and_promtool_passes(server_factory, music):
     """An HLS player is a listener (hls_listeners: seen within two segments): /metrics counts it
     per variant, as /api/status does, and the exposition still passes promtool."""

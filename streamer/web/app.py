@@ -9,7 +9,6 @@ from aiohttp import web
 from ..wire.http import SERVER
 from ..wire.text import safe_text
 from . import admin, assets, control, newsroom, pages, reports, status
-from .doc_cache import DocumentCache
 from .port import STATION, StationPort
 
 log = logging.getLogger("streamer.api")
@@ -41,7 +40,7 @@ def make_app(station: StationPort) -> web.Application:
     )
     app.on_response_prepare.append(_close_after_answer)
     app[STATION] = station
-    app[status.DOCUMENTS] = DocumentCache()
+    app[status.DOCUMENTS] = station.documents
     get = app.router.add_get
     get("/", pages.index)
     get("/embed", pages.embed)

@@ -16,12 +16,14 @@ from ..news.desk import NewsDesk
 from ..settings import Config
 from ..sources.logins import LoginGuard
 from ..stream.mount import Mount
+from .doc_cache import DocumentCache
 
 
 class StationPort(Protocol):
     config: Config
     news: NewsDesk
     logins: LoginGuard
+    documents: DocumentCache  # public documents shared while flooded (doc_cache.py)
 
     def status(self) -> dict: ...
     def nowplaying(self, base_url: str) -> dict: ...
