@@ -64,7 +64,7 @@ from .stream.mount import Mount
 from .supervise import Supervisor
 from .ticks import sleep_on_grid
 from .web.app import make_app
-from .web.doc_cache import DocumentCache
+from .web.doc_cache import Busy, DocumentCache
 from .wire.http import WILDCARDS, RequestHead, error_response, health_response, safe_host
 from .wire.icecast import dumps
 from .wire.text import display_path
@@ -158,10 +158,13 @@ class Station:
     def subscribe(self, head: RequestHead, transport: asyncio.Transport, address: str) -> Reply | None:
         if len(self.events.subscribers) >= self.events.limit:
             return Reply(error_response(503, "server busy: too many event subscribers", http_date()))
-        transport.write(sse_head(http_date()))
         base = self.base_url(head.header("host"), transport.get_extra_info("sockname"))
-        first = self.documents.get("event " + base, time.monotonic(), lambda: format_event("nowplaying", self.nowplaying(base)))
-        self.events.subscribe(transport, address, first)  # pages reconnecting by the thousand share it (doc_cache.py)
+        try:  # pages reconnecting by the thousand share it (doc_cache.py)
+            first = self.documents.get("event " + base, time.monotonic(), lambda: format_event("nowplaying", self.nowplaying(base)))
+        except Busy as busy:
+            return Reply(error_response(503, f"server busy: {busy}; try again in a second", http_date(), [("Retry-After", "1")]))
+        transport.write(sse_head(http_date()))
+        self.events.subscribe(transport, address, first)
         return None
 
     def hls_answer(self, head: RequestHead, address: str) -> bytes | Hold:

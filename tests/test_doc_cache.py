@@ -3,7 +3,9 @@ flood rate, at most one build per interval above it, fresh again once the flood 
 
 from __future__ import annotations
 
-from streamer.web.doc_cache import BUSY, INTERVAL, MAX_KEYS, DocumentCache
+import pytest
+
+from streamer.web.doc_cache import BUSY, INTERVAL, KNOWN_PER_INTERVAL, MAX_KEYS, NEW_PER_INTERVAL, Busy, DocumentCache
 
 
 class Source:
@@ -77,3 +79,68 @@ def test_a_clock_that_goes_back_builds_fresh():
     ask(cache, source, [100 + i / 400 for i in range(400)])
     last = source.version
     assert cache.get("status", 50.0, source.build) == b"v%d" % (last + 1)
+
+
+def test_a_flood_spread_over_many_documents_is_shared_too():
+    cache, sources = DocumentCache(), [Source() for _ in range(10)]
+    rate, seconds = 20, 3  # each document 20 a second (not a flood of its own), 200 a second together
+    for i in range(rate * seconds):
+        for k, source in enumerate(sources):
+            cache.get(f"nowplaying http://host{k}", 100 + i / rate + k / 1000, source.build)
+    built = sum(source.version for source in sources)
+    # fresh until the BUSY+1st request of all together, then each at most once an interval
+    assert built <= BUSY + 1 + len(sources) * (seconds / INTERVAL + 1)
+    assert cache.shared == len(sources) * rate * seconds - built
+
+
+def test_made_up_hosts_in_a_flood_are_refused_beyond_the_budget_and_real_readers_keep_their_answers():
+    cache, made_up, real = DocumentCache(), Source(), Source()
+    refused = answered = 0
+    rate, seconds = 600, 3
+    for i in range(rate * seconds):
+        t = 100 + i / rate
+        try:
+            cache.get(f"nowplaying http://x{i}.example", t, made_up.build)
+            answered += 1
+        except Busy as busy:
+            refused += 1
+            assert "new documents asked for" in str(busy)
+        if i % 30 == 0:  # a reader on the station's own host, 20 a second: never refused
+            assert cache.get("nowplaying http://radio.example", t, real.build).startswith(b"v")
+    intervals = seconds / INTERVAL + 1
+    assert made_up.version == answered and answered <= NEW_PER_INTERVAL * intervals + BUSY + 1
+    assert refused == rate * seconds - answered and cache.refused == refused
+    assert real.version <= intervals + 1 + BUSY // 20  # shared while flooded, built at most once an interval
+    assert "nowplaying http://radio.example" in cache._entries and len(cache._entries) <= MAX_KEYS
+
+
+def test_without_a_flood_a_new_document_is_never_refused():
+    cache, source = DocumentCache(), Source()
+    for i in range(3 * BUSY):  # BUSY a second, each a new host
+        assert cache.get(f"icestats http://h{i}", 100 + i / BUSY, source.build).startswith(b"v")
+    with pytest.raises(Busy):
+        for i in range(20 * BUSY):  # now 20 times that in one second
+            cache.get(f"icestats http://n{i}", 103 + i / (20 * BUSY), source.build)
+
+
+def test_a_reader_refused_in_a_flood_of_made_up_hosts_gets_in_when_it_tries_again():
+    cache, made_up, late = DocumentCache(), Source(), Source()
+    rate = 1000
+    refused_first = None
+    for i in range(3 * rate):
+        t = 100 + i / rate
+        try:
+            cache.get(f"page http://x{i}.example", t, made_up.build)
+        except Busy:
+            pass
+        if i == 2 * rate:  # a reader whose host nobody asked for yet, in the middle of the flood
+            try:
+                cache.get("page http://new-reader.example", t, late.build)
+                refused_first = False
+            except Busy:
+                refused_first = True
+        if i == 2 * rate + rate // 2:  # ... tries again half a second later
+            assert cache.get("page http://new-reader.example", t, late.build).startswith(b"v")
+    assert refused_first is True  # the made-up hosts had taken this interval's budget for new ones
+    assert made_up.version <= BUSY + 1 + NEW_PER_INTERVAL * (3 / INTERVAL + 1)
+    assert KNOWN_PER_INTERVAL > 0 and late.version == 1

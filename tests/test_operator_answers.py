@@ -10,6 +10,7 @@ import re
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -117,6 +118,49 @@ def test_a_flood_of_page_views_shares_the_station_parts_but_not_the_readers_own(
     with urllib.request.urlopen(posted, timeout=5) as r:
         assert r.status in (200, 201)
     assert "Posted after the flood" in server.get("/")[2].decode()  # built for this answer
+
+
+def raw_get(port: int, path: str, host: str) -> tuple[bytes, bytes]:
+    """(status line, rest) of one GET with this Host header, on a connection of its own."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    line, _, rest = data.partition(b"\r\n")
+    return line, rest
+
+
+def test_a_flood_of_made_up_hosts_is_refused_beyond_a_budget_while_a_real_reader_is_answered(server_factory, music):
+    """Each Host header makes its own document (its URLs): a flood of made-up ones would build one
+    per request. Beyond a budget a new one gets 503 with Retry-After; a reader on a host asked for
+    before is answered throughout (doc_cache.py)."""
+    server = server_factory(PROGRAMME.format(music=music))
+    assert raw_get(server.port, "/api/nowplaying", "radio.example")[0] == b"HTTP/1.1 200 OK"
+    made_up: list[tuple[bytes, bytes]] = []
+    end = time.monotonic() + 1.5
+
+    def flood(worker: int) -> None:
+        for i in itertools.count():
+            if time.monotonic() > end:
+                return
+            made_up.append(raw_get(server.port, "/api/nowplaying", f"x{worker}-{i}.example"))
+
+    threads = [threading.Thread(target=flood, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    real = []
+    while time.monotonic() < end:
+        line, rest = raw_get(server.port, "/api/nowplaying", "radio.example")
+        real.append(line)
+        assert b'"listen_url":"http://radio.example/main"' in rest.replace(b" ", b"")
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join()
+    assert len(made_up) >= 150 and set(real) == {b"HTTP/1.1 200 OK"}, (len(made_up), set(real))
+    refused = [rest for line, rest in made_up if line.startswith(b"HTTP/1.1 503")]
+    assert {line for line, _ in made_up} <= {b"HTTP/1.1 200 OK", b"HTTP/1.1 503 Service Unavailable"}
+    assert refused and all(b"Retry-After: 1" in rest and b"server busy: more than 8 new documents" in rest for rest in refused)
 
 
 def first_event(port: int) -> dict:

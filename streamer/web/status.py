@@ -12,7 +12,7 @@ from ..stream.hls_server import is_hls
 from ..wire import icecast
 from ..wire.playlists import m3u, pls, xspf
 from ..wire.text import safe_text
-from .doc_cache import DocumentCache
+from .doc_cache import Busy, DocumentCache
 from .port import base_url, station_of
 
 DOCUMENTS: web.AppKey[DocumentCache] = web.AppKey("documents")
@@ -46,8 +46,17 @@ def admin_json(data: object, status: int = 200) -> web.Response:
 
 def _document(request: web.Request, key: str, build: Callable[[], object]) -> web.Response:
     """A public status document, shared between answers only while it is flooded (doc_cache.py)."""
-    body = request.app[DOCUMENTS].get(key, time.monotonic(), lambda: icecast.dumps(build()).encode())
+    try:
+        body = request.app[DOCUMENTS].get(key, time.monotonic(), lambda: icecast.dumps(build()).encode())
+    except Busy as busy:
+        return busy_json(busy)
     return _json_answer(body)
+
+
+def busy_json(busy: Busy) -> web.Response:
+    response = as_json({"error": f"server busy: {busy}; try again in a second"}, 503)
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 async def api_status(request: web.Request) -> web.Response:
