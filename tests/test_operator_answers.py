@@ -88,6 +88,15 @@ def test_a_flood_of_status_requests_is_answered_and_the_next_answer_after_it_is_
         assert server.status()["listeners"] == 1  # built for this answer, not one from the flood
 
 
+def post_headline(server, title: str) -> None:
+    posted = urllib.request.Request(
+        server.url("/api/news"), data=json.dumps({"title": title}).encode(), method="POST",
+        headers={"Authorization": "Basic " + base64.b64encode(b"admin:hackme").decode(), "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(posted, timeout=5) as r:
+        assert r.status in (200, 201)
+
+
 def test_a_flood_of_page_views_shares_the_station_parts_but_not_the_readers_own(server_factory, music):
     """A news spike sends readers to `/` by the hundred a second: the station's parts of the page
     are made once per quarter second then (doc_cache.py), each reader's own part (the stream
@@ -111,12 +120,7 @@ def test_a_flood_of_page_views_shares_the_station_parts_but_not_the_readers_own(
     assert seen["/low"] == {(200, "text/html; charset=utf-8", True, low, False)}, seen
     assert seen["/nowhere"] == {(200, "text/html; charset=utf-8", True, None, True)}, seen
     time.sleep(2.1)  # the flood's second and the one after it are over
-    posted = urllib.request.Request(
-        server.url("/api/news"), data=json.dumps({"title": "Posted after the flood"}).encode(), method="POST",
-        headers={"Authorization": "Basic " + base64.b64encode(b"admin:hackme").decode(), "Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(posted, timeout=5) as r:
-        assert r.status in (200, 201)
+    post_headline(server, "Posted after the flood")
     assert "Posted after the flood" in server.get("/")[2].decode()  # built for this answer
 
 
@@ -182,12 +186,7 @@ def test_pages_subscribing_by_the_hundred_each_get_a_whole_first_event_and_later
     firsts = [first_event(server.port) for _ in range(150)]
     assert all(doc["station"]["name"] == "Test Radio" and doc["mounts"] and "now_playing" in doc for doc in firsts)
     time.sleep(2.1)
-    posted = urllib.request.Request(
-        server.url("/api/news"), data=json.dumps({"title": "Posted after the reconnections"}).encode(), method="POST",
-        headers={"Authorization": "Basic " + base64.b64encode(b"admin:hackme").decode(), "Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(posted, timeout=5) as r:
-        assert r.status in (200, 201)
+    post_headline(server, "Posted after the reconnections")
     assert [h["title"] for h in first_event(server.port)["headlines"]][:1] == ["Posted after the reconnections"]
 
 
