@@ -162,7 +162,7 @@ class Station:
         try:  # pages reconnecting by the thousand share it (doc_cache.py)
             first = self.documents.get("event " + base, time.monotonic(), lambda: format_event("nowplaying", self.nowplaying(base)))
         except Busy as busy:
-            return Reply(error_response(503, f"server busy: {busy}; try again in a second", http_date(), [("Retry-After", "1")]))
+            return Reply(error_response(503, str(busy), http_date(), [("Retry-After", "1")]))
         transport.write(sse_head(http_date()))
         self.events.subscribe(transport, address, first)
         return None

@@ -216,7 +216,7 @@ class FrontDoor(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if head.version != "HTTP/1.1" or "close" in head.header("connection").lower():
+        if not head.keeps_alive:
             self._reply(Reply(response))
             return
         transport.write(response)

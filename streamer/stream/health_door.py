@@ -41,8 +41,7 @@ def answer_bytes(buffer: bytes, health: Callable[[RequestHead], bytes], date: st
     except BadRequest as exc:
         return error_response(exc.status, str(exc), date), end, False
     if head.method in ("GET", "HEAD") and head.path == "/healthz":
-        keep = head.version == "HTTP/1.1" and "close" not in head.header("connection").lower()  # as the front door
-        return health(head), end, keep
+        return health(head), end, head.keeps_alive
     refused = f"this is the health-check port: it answers GET /healthz only, not {head.method} {head.path[:100]}"
     return error_response(404, refused, date), end, False
 

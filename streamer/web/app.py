@@ -40,7 +40,6 @@ def make_app(station: StationPort) -> web.Application:
     )
     app.on_response_prepare.append(_close_after_answer)
     app[STATION] = station
-    app[status.DOCUMENTS] = station.documents
     get = app.router.add_get
     get("/", pages.index)
     get("/embed", pages.embed)

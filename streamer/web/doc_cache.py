@@ -93,7 +93,8 @@ class DocumentCache:
         if entry is None:
             if flooded and not self._budget(now, known):
                 self.refused += 1
-                raise Busy(f"more than {NEW_PER_INTERVAL} new documents asked for in {INTERVAL:g} s during a flood of requests")
+                flood = f"more than {NEW_PER_INTERVAL} new documents asked for in {INTERVAL:g} s during a flood of requests"
+                raise Busy(f"server busy: {flood}; try again in a second")
             entry = _Entry()
         self._entries[key] = entry  # now the most recently asked
         if len(self._entries) > MAX_KEYS:

@@ -22,7 +22,6 @@ from . import assets, render
 from .auth import admin_or
 from .doc_cache import Busy
 from .port import StationPort, base_url, station_of
-from .status import DOCUMENTS
 
 PUBLIC_ASSETS = ["player.js", "station.css", "icon.svg"]
 ADMIN_ASSETS = ["admin.js", "station.css", "icon.svg"]
@@ -98,10 +97,9 @@ async def public_page(request: web.Request, template: str, frame_ancestors: str)
     station = station_of(request)
     base = base_url(request)
     try:
-        np, parts, media = request.app[DOCUMENTS].get("page " + base, time.monotonic(), lambda: station_parts(station, base))
+        np, parts, media = station.documents.get("page " + base, time.monotonic(), lambda: station_parts(station, base))
     except Busy as busy:
-        text = f"server busy: {busy}; try again in a second\n"
-        return web.Response(text=text, status=503, headers={"Retry-After": "1", "Cache-Control": "no-cache"})
+        return web.Response(text=f"{busy}\n", status=503, headers={"Retry-After": "1", "Cache-Control": "no-cache"})
     player = player_parts(np, safe_text(request.query.get("mount", "")[:200]), station.mount_paths())
     body = assets.template(template).substitute({**parts, **player})
     return web.Response(text=body, content_type="text/html", charset="utf-8", headers=headers(frame_ancestors, media))

@@ -12,10 +12,8 @@ from ..stream.hls_server import is_hls
 from ..wire import icecast
 from ..wire.playlists import m3u, pls, xspf
 from ..wire.text import safe_text
-from .doc_cache import Busy, DocumentCache
+from .doc_cache import Busy
 from .port import base_url, station_of
-
-DOCUMENTS: web.AppKey[DocumentCache] = web.AppKey("documents")
 
 CATCH_ALL = "/{tail}"  # the not_found route's canonical form (app.py)
 PLAYLIST_TYPES = {
@@ -47,16 +45,12 @@ def admin_json(data: object, status: int = 200) -> web.Response:
 def _document(request: web.Request, key: str, build: Callable[[], object]) -> web.Response:
     """A public status document, shared between answers only while it is flooded (doc_cache.py)."""
     try:
-        body = request.app[DOCUMENTS].get(key, time.monotonic(), lambda: icecast.dumps(build()).encode())
+        body = station_of(request).documents.get(key, time.monotonic(), lambda: icecast.dumps(build()).encode())
     except Busy as busy:
-        return busy_json(busy)
+        response = as_json({"error": str(busy)}, 503)
+        response.headers["Retry-After"] = "1"
+        return response
     return _json_answer(body)
-
-
-def busy_json(busy: Busy) -> web.Response:
-    response = as_json({"error": f"server busy: {busy}; try again in a second"}, 503)
-    response.headers["Retry-After"] = "1"
-    return response
 
 
 async def api_status(request: web.Request) -> web.Response:

@@ -63,6 +63,11 @@ class RequestHead:
         return self.headers.get(name.lower(), default)
 
     @property
+    def keeps_alive(self) -> bool:
+        """HTTP/1.1 without `Connection: close`: the connection stays open after the answer."""
+        return self.version == "HTTP/1.1" and "close" not in self.header("connection").lower()
+
+    @property
     def wants_metadata(self) -> bool:
         return self.header("icy-metadata").strip() == "1"
 
