@@ -3,7 +3,7 @@ when descriptors run short the resting ones go first, silently, then the slowest
 
 from __future__ import annotations
 
-from streamer.stream.gate import Gate
+from streamer.stream.gate import Gate, no_room
 
 
 class Door:
@@ -57,3 +57,10 @@ def test_short_of_descriptors_the_idle_go_first_and_quietly():
 def test_refused_only_when_every_descriptor_is_held_by_a_client_that_said_what_it_wants():
     gate = Gate(max_pending=10, fd_budget=3)
     assert not gate.admit(Door(gate, "x"), 3) and gate.refused == 1
+
+
+def test_room_for_a_listener_is_the_mount_s_limit_then_the_server_s():
+    assert no_room(9, 10, 99, 100) is None
+    assert no_room(10, 10, 50, 100) == ("max_listeners", "max listeners reached")
+    assert no_room(3, 10, 100, 100) == ("server_full", "server full: too many listeners")
+    assert no_room(10, 10, 100, 100)[0] == "max_listeners"  # the mount's own limit is named first

@@ -212,6 +212,61 @@ def test_source_mounts_go_when_their_source_does(server_factory, music):
     assert "/guest: removed" in server.log_text()
 
 
+def test_a_listener_who_comes_as_a_source_connects_is_told_what_its_stream_is(server_factory, music):
+    """A listener arriving between a source's connection and its first audio waits for it (at
+    most 2 s), so its head carries the stream's real icy-br and rate; a source that leaves
+    without a sound sends its waiting listeners on at once (here: 404, no fallback)."""
+    server = station(server_factory, music)
+    frames = (music / "dj.mp3").read_bytes()
+    heads: dict[str, tuple[float, bytes]] = {}
+
+    def listen(name: str, path: str) -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=6) as s:
+            s.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+            data = b""
+            while b"\r\n\r\n" not in data and (chunk := s.recv(4096)):
+                data += chunk
+            heads[name] = (time.monotonic(), data.split(b"\r\n\r\n")[0])
+
+    def source(path: str) -> socket.socket:
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        s.sendall(f"PUT {path} HTTP/1.1\r\nAuthorization: {SOURCE}\r\nContent-Type: audio/mpeg\r\n\r\n".encode())
+        assert status_of(s.recv(4096)) == 200
+        return s
+
+    def listener(name: str, path: str) -> threading.Thread:
+        thread = threading.Thread(target=listen, args=(name, path))
+        thread.start()
+        return thread
+
+    quiet = source("/quiet")
+    started = time.monotonic()
+    early = listener("early", "/quiet")  # waits its 2 s, then is answered with what is known
+    time.sleep(2.3)
+    later = listener("later", "/quiet")  # answered when the audio comes
+    time.sleep(0.4)
+    sent = time.monotonic()
+    quiet.sendall(frames[:32000])
+    early.join()
+    later.join()
+    mute = source("/mute")
+    waiting = listener("mute", "/mute")
+    time.sleep(0.3)
+    left = time.monotonic()
+    mute.close()
+    waiting.join()
+    quiet.close()
+    early_at, early_head = heads["early"]
+    later_at, later_head = heads["later"]
+    assert early_head.startswith(b"HTTP/1.0 200") and 1.8 < early_at - started < 2.3, (early_at - started, early_head)
+    assert later_head.startswith(b"HTTP/1.0 200") and sent <= later_at < sent + 0.5, (later_at - sent, later_head)
+    assert b"icy-br:128\r\n" in later_head and b"ice-samplerate=44100" in later_head, later_head.decode()
+    assert b"icy-br:" not in early_head  # not known yet: nothing made up
+    mute_at, mute_head = heads["mute"]
+    assert mute_head.startswith(b"HTTP/1.0 404") and left <= mute_at < left + 0.5, (mute_at - left, mute_head)
+    assert "Traceback" not in server.log_text()
+
+
 def urllib_get(server, path: str, auth: str) -> str:
     import urllib.request
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..stream.listener import answer_waiting
 from ..wire.formats import format_of
 from ..wire.framing import AdtsFramer, OggFramer, adts_params, adts_samples
 from ..wire.mp3 import FrameSplitter
 
 if TYPE_CHECKING:
     from ..stream.mount import Mount
+
+
+LEARNED = ("mp3", "ogg", "aac")  # the formats whose parameters are read from the stream
 
 
 class Ingest:
@@ -27,6 +31,11 @@ class Ingest:
         self.described = False  # the stream's own parameters were given to the mount
 
     def feed(self, data: bytes) -> None:
+        self._feed(data)
+        if self.described and self.mount.unheard is not None:
+            answer_waiting(self.mount)  # listeners who came as the source connected: now its head is known
+
+    def _feed(self, data: bytes) -> None:
         mount = self.mount
         if self.mp3 is not None:
             for header, frame in self.mp3.feed(data):
@@ -59,6 +68,7 @@ class Ingest:
         if ogg.headers_ended is not None:  # listeners who join later start with these headers
             mount.set_stream_header(ogg.headers, at + sum(map(len, pages[: ogg.headers_ended])))
             mount.learn(*ogg.params)
+            self.described = True
             if ogg.title:
                 mount.set_title(ogg.title)
         if pages:

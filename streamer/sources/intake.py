@@ -22,14 +22,16 @@ from ..audio.feeder import Feeder
 from ..limits import cap_socket_buffer
 from ..settings import Config, MountConfig, mount_path_problem
 from ..stream.frontdoor import Reply, http_date
-from ..stream.listener import Listener, move_conflict, same_format
+from ..stream.listener import Listener, Unheard, answer_waiting, move_conflict, same_format
 from ..stream.mount import MAX_PENDING_SECONDS, Mount
 from ..supervise import Supervisor
 from ..wire.credentials import check_basic
+from ..wire.formats import format_of
 from ..wire.http import RequestHead, error_response, source_ok
 from ..wire.icecast import parse_audio_info
 from ..wire.text import decode_text
 from .connection import SourceConnection
+from .ingest import LEARNED
 from .logins import LoginGuard
 from .takeover import take_over
 
@@ -181,6 +183,7 @@ class SourceDesk:
                 config = replace(config, users=declared.users, queue_size=declared.queue_size, burst_size=declared.burst_size)
         mount.describe(config, content_type)
         mount.chains.reset()  # the new source's own headers will come
+        mount.unheard = Unheard() if format_of(content_type).family in LEARNED else None
         mount.max_pending_seconds = MAX_PENDING_SECONDS
         return mount
 
@@ -197,6 +200,7 @@ class SourceDesk:
     def gone(self, mount: Mount) -> None:
         """A source dropped: its listeners go on to the fallback mount, connections kept. A
         mount that only the source made goes with it (no slave relays a mount that is gone)."""
+        answer_waiting(mount)  # listeners who came as it connected: the fallback (or a 404) now
         target = self.mounts.get(mount.config.fallback or "")
         if target is not None and mount.listeners:
             self._fall_back(mount, target)

@@ -10,6 +10,7 @@ every request passes this door and its head timeout. The `Gate` decides who gets
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -27,9 +28,9 @@ from ..wire.http import (
     options_response,
     parse_request_head,
 )
-from .gate import Gate, TurnedAway
+from .gate import Gate, TurnedAway, no_room
 from .hls_server import Hold
-from .listener import tune_in
+from .listener import SOURCE_HEAD_WAIT, tune_in
 from .mount import Mount
 from .routing import route
 
@@ -271,24 +272,23 @@ class FrontDoor(asyncio.Protocol):
         else:
             transport.close()
 
-    def _full(self, mount: Mount) -> tuple[str, str] | None:
-        """(reason, answer) when there is no room for one more listener on `mount`."""
-        if len(mount.listeners) >= mount.config.max_listeners:
-            return "max_listeners", "max listeners reached"
-        if self.routes.listener_count() >= self.routes.config.max_listeners:
-            return "server_full", "server full: too many listeners"
-        return None
-
-    def _listen(self, mount: Mount, head: RequestHead) -> None:
+    def _listen(self, mount: Mount, head: RequestHead, waited: bool = False) -> None:
         routes = self.routes
+        if waited and (self.transport is None or self.transport.is_closing()):
+            return  # gone while it waited for the source's first audio
         if mount.passthrough and mount.source is None:
             fallback = routes.mounts.get(mount.config.fallback or "")
             if fallback is None:
                 self._reply(Reply(error_response(404, f"{head.path}: no source is connected", http_date())))
                 return
             mount = fallback  # Icecast's fallback: the listener hears the fallback mount
+        if mount.unheard is not None and not waited:  # a source just connected: the head says what its stream is
+            self._done()
+            mount.unheard.wait(functools.partial(self._listen, mount, head, True), SOURCE_HEAD_WAIT)
+            return
         request = f"{head.method} {head.target} {head.version}"
-        if head.method == "GET" and (full := self._full(mount)):
+        full = no_room(len(mount.listeners), mount.config.max_listeners, routes.listener_count(), routes.config.max_listeners)
+        if head.method == "GET" and full:
             reason, why = full
             routes.gate.turn_away(TurnedAway(mount.path, reason, self.address, request, head.header("user-agent"), head.header("referer")))
             self._reply(Reply(error_response(403, why, http_date())))

@@ -27,6 +27,15 @@ class TurnedAway:
     referer: str
 
 
+def no_room(on_mount: int, mount_max: int, on_server: int, server_max: int) -> tuple[str, str] | None:
+    """(reason, answer) when there is no room for one more listener (pure), else None."""
+    if on_mount >= mount_max:
+        return "max_listeners", "max listeners reached"
+    if on_server >= server_max:
+        return "server_full", "server full: too many listeners"
+    return None
+
+
 class Waiting(Protocol):
     def drop_slow(self) -> None: ...
     def drop_idle(self) -> None: ...

@@ -11,6 +11,7 @@ import itertools
 import logging
 import socket
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..limits import cap_socket_buffer
@@ -31,6 +32,54 @@ WRITE_LOW = 8 * 1024
 
 _ids = itertools.count(1)
 EOF_SLACK = 0.25  # seconds a tick may run late (a busy loop) on top of the two it takes to find a closed peer
+
+
+SOURCE_HEAD_WAIT = 2.0  # seconds a listener waits for a just-connected source's first audio
+
+
+class Unheard:
+    """A pass-through mount whose source has connected and not yet sent audio, so its bitrate,
+    rate and channels are not known. A listener who comes in that moment waits (at most
+    SOURCE_HEAD_WAIT) for them, so its head says what the stream is (receivers and relays size
+    their buffers by icy-br), as it would a moment later. No task: callbacks and a timer."""
+
+    MAX_WAITING = 10_000  # past this, a listener is answered at once with what is known
+
+    def __init__(self) -> None:
+        self.waiting: list[Callable[[], None]] = []
+
+    def wait(self, answer: Callable[[], None], seconds: float) -> None:
+        """Call `answer` once: when the stream is heard (`heard`) or after `seconds`."""
+        if len(self.waiting) >= self.MAX_WAITING:
+            answer()
+            return
+        once = _once(answer)
+        self.waiting.append(once)
+        asyncio.get_running_loop().call_later(seconds, once)
+
+    def heard(self) -> None:
+        waiting, self.waiting = self.waiting, []
+        for answer in waiting:
+            answer()
+
+
+def answer_waiting(mount: Mount) -> None:
+    """Answer the listeners waiting for `mount`'s new source: it has been heard, or went silent."""
+    unheard, mount.unheard = mount.unheard, None
+    if unheard is not None:
+        unheard.heard()
+
+
+def _once(call: Callable[[], None]) -> Callable[[], None]:
+    called = False
+
+    def once() -> None:
+        nonlocal called
+        if not called:
+            called = True
+            call()
+
+    return once
 
 
 def move_conflict(path: str, target: str, from_type: str, to_type: str, moving: int, room: int) -> str:

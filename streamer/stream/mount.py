@@ -23,7 +23,7 @@ from .chains import Chains
 from .pacing import PacingClock
 
 if TYPE_CHECKING:
-    from .listener import Listener
+    from .listener import Listener, Unheard
 
 log = logging.getLogger("streamer.mount")
 
@@ -55,6 +55,7 @@ class Mount:
         self.max_pending_seconds = MAX_PENDING_SECONDS  # a source ahead by more loses its oldest frames
         self.pending_raw: list[bytes] = []  # pass-through bytes that are not MP3 (no frames to pace)
         self.source = None  # the SourceConnection feeding a pass-through mount, if any
+        self.unheard: Unheard | None = None  # listeners waiting for a new source's first audio
         self.chains = Chains()  # an Ogg stream's chains and their header pages
         self.passthrough = False
         self.sample_rate = config.sample_rate or 44100  # the pacing rate; a pass-through mount learns it from its frames
