@@ -56,7 +56,7 @@ from .sources.relay import RelayPull
 from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
-from .stream.health_door import HealthDoor, HealthPortError
+from .stream.health_door import HealthDoor, HealthPortError, OpenCount
 from .stream.history import ListenerSampler
 from .stream.hls_server import HlsOutput, Hold
 from .stream.hls_server import head as hls_head
@@ -308,7 +308,8 @@ class Station:
         sock = self._server.sockets[0].getsockname()
         self.address = (sock[0], sock[1])
         if self.config.health_port is not None:
-            door = lambda: HealthDoor(self.health_answer, self.config.head_timeout)  # noqa: E731
+            count = OpenCount()
+            door = lambda: HealthDoor(self.health_answer, self.config.head_timeout, count)  # noqa: E731
             try:
                 self._health_server = await loop.create_server(door, host, self.config.health_port, family=family, reuse_address=True)
             except OSError as exc:

@@ -22,7 +22,7 @@ from ..audio.feeder import Feeder
 from ..limits import cap_socket_buffer
 from ..settings import Config, MountConfig, mount_path_problem
 from ..stream.frontdoor import Reply, http_date
-from ..stream.listener import Listener, Unheard, answer_waiting, move_conflict, same_format
+from ..stream.listener import Listener, Unheard, answer_waiting, move_conflict, room_on, same_format
 from ..stream.mount import MAX_PENDING_SECONDS, Mount
 from ..supervise import Supervisor
 from ..wire.credentials import check_basic
@@ -216,7 +216,7 @@ class SourceDesk:
         has room for, if it carries the same format (else a player would get bytes it cannot read)."""
         moving = list(mount.listeners)
         from_type, to_type = mount.info.content_type, target.info.content_type
-        room = max(0, target.config.max_listeners - len(target.listeners)) if same_format(from_type, to_type) else 0
+        room = room_on(target) if same_format(from_type, to_type) else 0
         conflict = move_conflict(mount.path, target.path, from_type, to_type, len(moving), room)
         for listener in moving[room:]:
             listener.reason = "source gone"

@@ -46,20 +46,26 @@ def answer_bytes(buffer: bytes, health: Callable[[RequestHead], bytes], date: st
     return error_response(404, refused, date), end, False
 
 
-class HealthDoor(asyncio.Protocol):
-    open = 0  # connections open on every health port of the process
+class OpenCount:
+    """The connections open on one health port (each connection's protocol shares it)."""
 
-    def __init__(self, health: Callable[[RequestHead], bytes], head_timeout: float) -> None:
+    def __init__(self) -> None:
+        self.open = 0
+
+
+class HealthDoor(asyncio.Protocol):
+    def __init__(self, health: Callable[[RequestHead], bytes], head_timeout: float, count: OpenCount) -> None:
         self.health = health
         self.head_timeout = head_timeout
+        self.count = count
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        HealthDoor.open += 1
-        if HealthDoor.open > MAX_CONNECTIONS:
+        self.count.open += 1
+        if self.count.open > MAX_CONNECTIONS:
             transport.abort()
             return
         self._arm()
@@ -87,7 +93,7 @@ class HealthDoor(asyncio.Protocol):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        HealthDoor.open -= 1
+        self.count.open -= 1
         if self.timer is not None:
             self.timer.cancel()
         self.transport = None

@@ -95,6 +95,11 @@ def move_conflict(path: str, target: str, from_type: str, to_type: str, moving: 
     return ""
 
 
+def room_on(mount: Mount) -> int:
+    """How many more listeners `mount` takes (its max_listeners) when listeners are moved to it."""
+    return max(0, mount.config.max_listeners - len(mount.listeners))
+
+
 def same_format(a: str, b: str) -> bool:
     """Whether two Content-Types are one stream format (an unknown one only to itself)."""
     fa, fb = format_of(a), format_of(b)

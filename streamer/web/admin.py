@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ..stream.listener import move_conflict
+from ..stream.listener import move_conflict, room_on
 from ..stream.mount import Mount
 from ..wire.icecast import iceresponse, listclients_xml, listmounts_xml, stats_xml
 from ..wire.text import safe_text
@@ -113,8 +113,8 @@ async def moveclients(request: web.Request) -> web.Response:
     target = station_of(request).mount(wanted)
     if target is None or target is mount:
         return xml(iceresponse(move_refusal(mount.path, wanted), ok=False), status=400)
-    room = target.config.max_listeners - len(target.listeners)
-    conflict = move_conflict(mount.path, target.path, mount.info.content_type, target.info.content_type, len(mount.listeners), room)
+    moving, room = len(mount.listeners), room_on(target)
+    conflict = move_conflict(mount.path, target.path, mount.info.content_type, target.info.content_type, moving, room)
     if conflict:  # nobody moves: Icecast moves no one either when the destination cannot take them all
         return xml(iceresponse(f"Clients not moved: {conflict}", ok=False), status=400)
     for listener in list(mount.listeners):
