@@ -3,7 +3,10 @@ when descriptors run short the resting ones go first, silently, then the slowest
 
 from __future__ import annotations
 
+import asyncio
+
 from streamer.stream.gate import Gate, no_room
+from streamer.stream.listener import ANSWER_BATCH, Unheard
 
 
 class Door:
@@ -64,3 +67,26 @@ def test_room_for_a_listener_is_the_mount_s_limit_then_the_server_s():
     assert no_room(10, 10, 50, 100) == ("max_listeners", "max listeners reached")
     assert no_room(3, 10, 100, 100) == ("server_full", "server full: too many listeners")
     assert no_room(10, 10, 100, 100)[0] == "max_listeners"  # the mount's own limit is named first
+
+
+def test_listeners_waiting_for_a_source_are_answered_once_and_a_batch_at_a_time():
+    async def run() -> tuple[int, int, list[int]]:
+        loop = asyncio.get_running_loop()
+        answered = [0] * 450
+        unheard = Unheard()
+        for i in range(450):
+            unheard.wait(lambda i=i: answered.__setitem__(i, answered[i] + 1), 0.05)
+        unheard.heard()
+        first = sum(answered)  # the rest after the event loop's other work has had its turn
+        await asyncio.sleep(0)
+        second = sum(answered)
+        await asyncio.sleep(0.1)  # every deadline passes too: nobody is answered twice
+        late = Unheard()
+        late.wait(lambda: answered.append(1), 0.01)
+        await asyncio.sleep(0.05)
+        assert loop.is_running()
+        return first, second, answered
+
+    first, second, answered = asyncio.run(run())
+    assert first == ANSWER_BATCH and second == 2 * ANSWER_BATCH
+    assert answered == [1] * 450 + [1]  # each once; a source never heard: its listener at the deadline

@@ -59,8 +59,19 @@ class Unheard:
 
     def heard(self) -> None:
         waiting, self.waiting = self.waiting, []
-        for answer in waiting:
-            answer()
+        _answer_from(waiting, 0)
+
+
+ANSWER_BATCH = 200  # waiting listeners answered between yields to the event loop
+
+
+def _answer_from(waiting: list[Callable[[], None]], start: int) -> None:
+    """Answer waiting listeners a batch at a time: thousands of players that came back with their
+    DJ are answered without holding the event loop for the whole crowd."""
+    for answer in waiting[start : start + ANSWER_BATCH]:
+        answer()
+    if start + ANSWER_BATCH < len(waiting):
+        asyncio.get_running_loop().call_soon(_answer_from, waiting, start + ANSWER_BATCH)
 
 
 def answer_waiting(mount: Mount) -> None:
