@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -326,3 +327,28 @@ def test_a_link_that_ends_as_soon_as_it_connects_backs_off_and_forgets_old_error
     assert link.seen == ["", "", ""]  # connected: no stale error in /api/status
     waits = [r.getMessage().rsplit("reconnecting in ", 1)[1] for r in caplog.records]
     assert waits[:2] == ["1 s", "2 s"], waits
+
+
+def test_an_article_file_dated_ahead_counts_from_when_it_was_read_not_newest_until_then(tmp_path):
+    """A file saved on a machine whose clock is a day ahead stayed the newest headline for that
+    day; it now counts from when it was first read, as a feed's item does, and a later article
+    goes above it. A file a few seconds ahead (two clocks) keeps its time."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    ahead, slightly = folder / "ahead.txt", folder / "slightly.txt"
+    ahead.write_text("Dated tomorrow by a wrong clock\n\nBody.\n")
+    slightly.write_text("Saved a few seconds ahead\n\nBody.\n")
+    now = time.time()
+    os.utime(ahead, (now + 86400, now + 86400))
+    os.utime(slightly, (now + 5, now + 5))
+    desk = NewsDesk(NewsConfig(folder=folder))
+    desk._apply(desk._scan_folder({}))
+    read = time.time()
+    (folder / "later.txt").write_text("Just in\n\nBody.\n")
+    os.utime(folder / "later.txt", (read + 1, read + 1))
+    desk._apply(desk._scan_folder(dict(desk._folder_seen)))
+    desk.refresh()
+    published = {h.title: h.published for h in desk.headlines}
+    assert [h.title for h in desk.headlines] == ["Saved a few seconds ahead", "Just in", "Dated tomorrow by a wrong clock"]
+    assert now <= published["Dated tomorrow by a wrong clock"] <= read and published["Saved a few seconds ahead"] == now + 5
+    assert desk.headlines[-1].expires <= read + 24 * 3600  # expiring a day after it came, not a day after tomorrow

@@ -31,6 +31,7 @@ ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 MAX_ARTICLE_BYTES = 2_000_000
 MAX_FEED_BYTES = 5_000_000
 SCAN_INTERVAL = 1.0
+CLOCK_SLACK = 60.0  # seconds a file may be dated ahead (two machines' clocks) before it counts from now
 FEED_TIMEOUT = 30.0  # seconds to parse a feed (in the offload worker) at most
 
 
@@ -166,6 +167,7 @@ class NewsDesk:
             return False
         self.errors.pop(key, None)
         changed = bool(scan.items)
+        self._dated_as_read(scan)
         for path, item in scan.items.items():
             name = f"article:{Path(path).name}"
             if item is None:
@@ -182,6 +184,16 @@ class NewsDesk:
             self.errors.pop(f"article:{Path(gone).name}", None)
         self._folder_seen = scan.seen
         return changed
+
+    def _dated_as_read(self, scan: FolderScan) -> None:
+        """An article whose file is dated ahead (a clock set wrong where it was written, or a copy
+        that kept its times) counts from when it was first read, as a feed's item does: it would
+        otherwise stay first, "newest", until that date, and expire only a day after it."""
+        now = time.time()
+        ahead = [(path, item) for path, item in scan.items.items() if item is not None and item.published > now + CLOCK_SLACK]
+        for path, item in ahead:
+            log.warning("news article %s is dated %.0f min ahead (its file's time): it counts from now", path, (item.published - now) / 60)
+        dated_as_fetched([item for _, item in ahead], now, list(self.folder_items.values()))
 
     def _scan_folder(self, known: dict[str, tuple[int, int]]) -> FolderScan:
         """Blocking (a worker thread): reads the articles that changed since `known`."""
