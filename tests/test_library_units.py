@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamer.audio.leveling import CODEC_MARGIN, MAX_SLEW, Level, SlowGain, level_for
+from streamer.audio.leveling import CODEC_MARGIN, MAX_SLEW, LateLevel, Level, SlowGain, level_for
 from streamer.config import parse_config
 from streamer.library.analysis import claimed_kind, describe_failure, truncation
 from streamer.library.catalog import MIGRATIONS, OK, UNPLAYABLE, UPSERT, Entry, load_all, row_of
@@ -99,6 +99,31 @@ def test_a_quiet_dj_is_raised_slowly_and_silence_leaves_the_gain_alone():
     loud = SlowGain(8000, 1, LoudnessConfig(target=-16.0))
     outs = [loud.process(c) for c in dj(-8.0, 10.0)]
     assert rms_db(outs[-1]) - 0.7 == pytest.approx(-16.0, abs=0.5)  # brought down to the target
+
+
+def test_an_analysis_that_comes_mid_track_cuts_the_silent_end_and_moves_the_gain_slowly():
+    rate, frame = 8000, 4  # mono float: 800 frames = 0.1 s
+    chunk = np.full(800, 0.5, dtype="<f4").tobytes()
+    row: list[Level] = []
+    late = LateLevel(Level(0.0, 0.0, None, "none"), lambda: row[0] if row else None, rate, 1)
+    assert late.apply(chunk, 0) == chunk and late.waiting  # no analysis yet: as the decoder gives it
+    row.append(Level(-4.0, 0.5, 3.05, "analysis"))  # the analysis: 4 dB down, cue-out at 3.05 s
+    gains, offset, outs = [], 800 * frame, []
+    while (out := late.apply(chunk, offset)) is not None:
+        outs.append(np.frombuffer(out, dtype="<f4"))
+        gains.append(late.gain_db)
+        offset += len(chunk)
+    assert not late.waiting and late.level == row[0] and late.goal_db == -4.0
+    assert sum(len(o) for o in outs) == round(3.05 * rate) - 800  # ends at the cue-out, to the sample
+    assert np.diff([0.0, *gains]).min() >= -MAX_SLEW * 0.1 - 1e-9  # never faster than MAX_SLEW dB/s
+    assert gains[9] == pytest.approx(-2.0) and gains[19] == pytest.approx(-4.0) and gains[-1] == -4.0
+    assert outs[0][0] == pytest.approx(0.5) and outs[-1][-1] == pytest.approx(0.5 * 10 ** (-4 / 20), rel=1e-5)
+    assert np.all(np.diff(np.concatenate(outs)) <= 1e-7)  # a ramp, no step
+    assert late.apply(chunk, offset) is None  # past the cue-out: nothing more
+    past = LateLevel(Level(0.0, 0.0, None, "none"), lambda: Level(0.0, 0.0, 1.0, "off"), rate, 1)
+    assert past.apply(chunk, 2 * rate * frame) is None and past.gain_db == past.goal_db == 0.0  # loudness off: cues only
+    tagged = LateLevel(Level(-3.0, 0.0, None, "tags"), lambda: Level(-5.0, 0.0, None, "analysis"), rate, 1)
+    assert tagged.apply(chunk, 0) is not None and tagged.goal_db == -2.0  # on top of what the decoder applies
 
 
 def test_rows_go_into_sqlite_and_come_back(tmp_path):

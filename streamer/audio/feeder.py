@@ -36,7 +36,7 @@ from .output import Cut, Output
 from .pcm import frame_bytes
 from .shaping import ending, fade_in, faded_out, fitted, mix_under
 from .timeline import Timeline
-from .track import Track, aired, close_track, next_chunk, start_decoder, track_info
+from .track import Track, aired, close_track, late_level, next_chunk, start_decoder, track_info
 from .upcoming import Ahead, LastPreview, upcoming
 
 log = logging.getLogger("streamer.feeder")
@@ -192,7 +192,9 @@ class Feeder:
         assert choice.path is not None
         info, level = await self._level(choice, analysis, analyse=not self.timeline.started)
         decoder = await self._next.take(choice.path, level) or await self._decoder(choice.path, level)
-        return Track(choice, aired(info, level), decoder, level)
+        row = functools.partial(self.library.lookup, choice.path) if self.library is not None and analysis is None else None
+        late = late_level(row, lambda entry: level_for(entry, info, self.loudness), level, self.rate, self.channels) if row else None
+        return Track(choice, aired(info, level), decoder, level, late=late)
 
     async def _level(self, choice: Choice, analysis: Entry | None = None, analyse: bool = False) -> tuple[TrackInfo, Level]:
         """The file's tags and the level it airs at (`analyse`: a second to analyse it if the library has not)."""
@@ -216,12 +218,14 @@ class Feeder:
         self._in_track = True
         try:
             while (chunk := await next_chunk(track, self.output)) is not None:
+                self.level = track.level  # (an analysis that comes mid-track changes it: leveling.LateLevel)
                 if track.offset == 0:
                     # Everything before this point is fed (a crossfade's old ending is held in
                     # `head`), so the title goes exactly where this track becomes audible.
                     self.announce(track.info, choice, self.timeline.fed + len(body) // self.frame_bytes)
-                    self.level, self._crossfade = track.level, fades.crossfade
-                    self._prefer_upcoming()
+                    self._crossfade = fades.crossfade
+                    if self.library is not None and self.scheduler is not None:  # what may play next is analysed now
+                        self.library.prefer(self.scheduler.upcoming(self.now()))
                 chunk = fade_in(chunk, track.offset, fade_bytes, self.channels)
                 track.offset += len(chunk)
                 if not next_started and track.info.duration - track.offset / (self.rate * self.frame_bytes) <= PRESTART:
@@ -249,11 +253,6 @@ class Feeder:
             self._in_track = self._handover = False  # a track that ended first hands over by itself
             await close_track(track)
             self.decoder_failures += track.failed
-
-    def _prefer_upcoming(self) -> None:
-        """The files that may play next are analysed while this one plays (if they are new)."""
-        if self.library is not None and self.scheduler is not None:
-            self.library.prefer(self.scheduler.upcoming(self.now()))
 
     async def _finish(self, body: bytes, fades: Fades) -> None:
         """Fade the held-back ending out; keep its crossfade part to mix under the next track."""

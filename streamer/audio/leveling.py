@@ -12,6 +12,7 @@ stream the listener decodes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ from ..library.catalog import Entry
 from ..library.gain import track_gain
 from ..library.tags import TrackInfo
 from ..settings import LoudnessConfig
-from .pcm import DTYPE
+from .pcm import DTYPE, frame_bytes, ramp
 
 CODEC_MARGIN = 1.0  # dB between the configured true peak and the limiter's ceiling (encoder overshoot)
 MIN_CUE = 0.05  # s: a cue closer than this to the file's start or end is not worth a seek or a cut
@@ -57,6 +58,57 @@ def level_for(entry: Entry | None, info: TrackInfo | None, loudness: LoudnessCon
     if info is not None and info.tag_loudness is not None:
         return Level(round(track_gain(*info.tag_loudness, loudness.target, top, loudness.max_gain), 2), start, end, "tags", mono)
     return Level(0.0, start, end, "none", mono)
+
+
+class LateLevel:
+    """The level of a file that began to air before its analysis was done: the first track after
+    a start when its analysis takes over FIRST_ANALYSIS, or a file new to the library on a busy
+    machine. When the analysis comes in mid-track, from the next chunk on (pure: PCM in, PCM out):
+
+    - the track ends at its cue-out, so its silent end is not aired (past the cue-out it is all
+      under CUE_OUT_DB: ending a little after it costs nothing a listener hears);
+    - its gain moves to the analysed one at MAX_SLEW dB a second, on top of its decoder's (a
+      step would be heard). Its cue-in has aired already.
+    """
+
+    def __init__(self, level: Level, analysed: Callable[[], Level | None], rate: int, channels: int) -> None:
+        self.level = level  # what the track airs at: its decoder's level, then the analysed one
+        self._decoder = level  # what its decoder applies (gain, and the cue-in it started at)
+        self._analysed = analysed  # the file's analysed Level, None until the library has its row
+        self._rate, self._channels, self._frame = rate, channels, frame_bytes(channels)
+        self.end: int | None = None  # bytes into the decoder's output where the track ends (its cue-out)
+        self.gain_db = 0.0  # applied here, on top of the decoder's gain
+        self.goal_db = 0.0
+
+    @property
+    def waiting(self) -> bool:
+        return self.level is self._decoder
+
+    def seconds(self, size: int) -> float:
+        """Seconds of audio in `size` bytes of PCM."""
+        return size / (self._frame * self._rate)
+
+    def apply(self, chunk: bytes, offset: int) -> bytes | None:
+        """The decoder's `chunk`, which starts `offset` bytes into its output, as it airs; None
+        once the track is past its cue-out."""
+        if self.waiting and (found := self._analysed()) is not None:
+            self._take(found)
+        if self.end is not None:
+            if offset >= self.end:
+                return None
+            chunk = chunk[: self.end - offset]
+        if self.gain_db == self.goal_db == 0.0:
+            return chunk
+        start, step = self.gain_db, MAX_SLEW * self.seconds(len(chunk))
+        self.gain_db += max(-step, min(step, self.goal_db - self.gain_db))
+        return ramp(chunk, self._channels, 10 ** (start / 20), 10 ** (self.gain_db / 20))
+
+    def _take(self, found: Level) -> None:
+        self.level = found
+        if found.basis == "analysis":
+            self.goal_db = found.gain_db - self._decoder.gain_db
+        if found.end is not None:
+            self.end = max(0, round((found.end - self._decoder.start) * self._rate)) * self._frame
 
 
 # --- live DJs -------------------------------------------------------------------------------------

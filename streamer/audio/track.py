@@ -1,18 +1,21 @@
-"""One file on its way to air: its tags, its level (gain and cue points), its decoder, and
-reading it a chunk at a time while a late decoder is covered with silence."""
+"""One file on its way to air: its tags, its level (gain and cue points; taken up mid-track when
+its analysis comes late), its decoder, and reading it a chunk at a time while a late decoder is
+covered with silence."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..library.catalog import Entry
 from ..library.tags import TrackInfo, read_track_info
 from ..schedule.scheduler import Choice
 from ..wire.text import display_path
 from .decoder import DecodeError, Decoder
-from .leveling import Level
+from .leveling import LateLevel, Level
 from .output import SILENCE_STEP, Cut, Output
 
 log = logging.getLogger("streamer.feeder")
@@ -30,6 +33,7 @@ class Track:
     decoder: Decoder
     level: Level
     offset: int = 0  # bytes decoded so far
+    late: LateLevel | None = None  # for a file whose analysis was not done when it started
     failed: bool = False  # its decoder died, hung or stalled
 
 
@@ -63,6 +67,32 @@ def aired(info: TrackInfo, level: Level) -> TrackInfo:
     return replace(info, duration=max(0.0, end - level.start))
 
 
+def late_level(
+    row: Callable[[], Entry | None], analysed: Callable[[Entry], Level], level: Level, rate: int, channels: int
+) -> LateLevel | None:
+    """A file's LateLevel when it starts with no analysis (`row`: its library row, or None yet)."""
+    if row() is not None:
+        return None
+    return LateLevel(level, lambda: None if (entry := row()) is None else analysed(entry), rate, channels)
+
+
+def take_up_analysis(track: Track, chunk: bytes) -> bytes | None:
+    """`chunk` at the level of an analysis that came mid-track (LateLevel); None past its cue-out."""
+    late = track.late
+    assert late is not None
+    waiting = late.waiting
+    out = late.apply(chunk, track.offset)
+    if waiting and not late.waiting:
+        track.level = late.level
+        cut = ""
+        if late.end is not None and track.info.duration is not None:
+            track.info = replace(track.info, duration=min(track.info.duration, late.seconds(late.end)))
+            cut = f", ends at its cue-out ({track.info.duration:.1f} s)"
+        at = late.seconds(track.offset)
+        log.info("%s: analysed %.1f s into the track: gain %+.1f dB from here%s", display_path(track.decoder.path), at, late.goal_db, cut)
+    return out
+
+
 async def next_chunk(track: Track, output: Output) -> bytes | None:
     """The decoder's next chunk, covering a late decoder with silence; a decoder silent for too
     long (or before the first sample airs, past FIRST_AUDIO_TIMEOUT) is given up."""
@@ -73,7 +103,8 @@ async def next_chunk(track: Track, output: Output) -> bytes | None:
             budget = output.budget()
             done, _ = await asyncio.wait({pending}, timeout=FIRST_AUDIO_TIMEOUT if budget is None else budget)
             if done:
-                return pending.result()
+                chunk = pending.result()
+                return take_up_analysis(track, chunk) if track.late is not None and chunk is not None else chunk
             if budget is None or covered >= STALLED_DECODER:
                 track.failed = True
                 raise DecodeError(track.decoder.path, f"the decoder produced no audio for {covered or FIRST_AUDIO_TIMEOUT:g} s")
