@@ -6,6 +6,7 @@ fade nor its crossfade; a hard event starts at full level; a quiet DJ is raised 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import subprocess
 import threading
@@ -113,7 +114,13 @@ def test_a_first_track_whose_analysis_comes_late_is_brought_to_the_target_and_lo
     second = make_music(tmp_path / "second.ogg", 420, 6.0, 0.0, "Second")
     playlist = f"timezone: UTC\nplaylists:\n  m: {{files: ['{first}', '{second}'], order: sequential}}\nfallback: m\n"
     server = server_factory(playlist, mounts=MOUNT, env={"STREAMER_FFMPEG": str(wrapper)})
-    rec = record(server.port, "/main", 19.0)
+    got: dict = {}
+    listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 19.0)))
+    listener.start()
+    time.sleep(9.0)  # the analysis is in by now (4-5 s into the track)
+    playing = json.loads(server.get("/api/nowplaying")[2])["now_playing"]
+    listener.join()
+    rec = got["rec"]
     wav = tmp_path / "rec.wav"
     (tmp_path / "rec.mp3").write_bytes(rec.audio)
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(tmp_path / "rec.mp3"), str(wav)], check=True)
@@ -126,6 +133,7 @@ def test_a_first_track_whose_analysis_comes_late_is_brought_to_the_target_and_lo
     print(*(line for line in log.splitlines() if "analysed" in line))
     print(f"first track {early:.1f} LUFS at first, {late:.1f} LUFS at its end; second starts at {second_at:.2f} s; silences {gaps}")
     assert "first.ogg: analysed" in log and "ends at its cue-out" in log, log
+    assert playing["title"] == "Level - First" and playing["duration"] == 14.0, playing  # 16 s long, 14 s of it aired
     assert early > TARGET + 4.0  # it did start before its analysis, over the target (its loud peaks limited)
     assert abs(late - TARGET) <= 1.0  # brought to the target
     assert [g for g in gaps if g[0] > 2.5] == []  # its 2 s silent end was not aired (the leading one was: it came first)

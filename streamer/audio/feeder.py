@@ -100,8 +100,7 @@ class Feeder:
         return failed is None or time.time() - failed > UNPLAYABLE_RETRY
 
     def _artist_of(self, path: Path) -> str:
-        info = self.tags.get(path)
-        return info.artist if info else ""
+        return info.artist if (info := self.tags.get(path)) else ""
 
     def playlist_sizes(self) -> dict[str, int]:
         return {name: len(r.files) for name, r in self.scheduler.rotations.items()} if self.scheduler else {}
@@ -218,7 +217,6 @@ class Feeder:
         self._in_track = True
         try:
             while (chunk := await next_chunk(track, self.output)) is not None:
-                self.level = track.level  # (an analysis that comes mid-track changes it: leveling.LateLevel)
                 if track.offset == 0:
                     # Everything before this point is fed (a crossfade's old ending is held in
                     # `head`), so the title goes exactly where this track becomes audible.
@@ -226,6 +224,9 @@ class Feeder:
                     self._crossfade = fades.crossfade
                     if self.library is not None and self.scheduler is not None:  # what may play next is analysed now
                         self.library.prefer(self.scheduler.upcoming(self.now()))
+                if self.level is not track.level:  # its first chunk; again when its analysis comes mid-track (LateLevel)
+                    self.level = track.level
+                    self.onair.retime(track.info)  # (the analysis may have cut it shorter)
                 chunk = fade_in(chunk, track.offset, fade_bytes, self.channels)
                 track.offset += len(chunk)
                 if not next_started and track.info.duration - track.offset / (self.rate * self.frame_bytes) <= PRESTART:

@@ -110,6 +110,12 @@ class OnAir:
         log.info("now playing %r (%s, %s) from %s", title, choice.kind, where, display_path(info.path))
         return title
 
+    def retime(self, info: TrackInfo) -> None:
+        """The file on air is `info` long after all: its analysis came while it played and cut its
+        silent end (/api/nowplaying's remaining time, and when what is next starts)."""
+        if self.now is not None and self.now.info.path == info.path:
+            self.now.info = info
+
     def note_stand_in(self, choice: Choice, scheduler: object) -> None:
         """Say (once per programme, and again if it comes to silence) that the block's playlists
         and the fallback have nothing playable and what airs instead: in the log and in the
