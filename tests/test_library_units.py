@@ -113,7 +113,7 @@ def test_an_analysis_that_comes_mid_track_cuts_the_silent_end_and_moves_the_gain
         outs.append(np.frombuffer(out, dtype="<f4"))
         gains.append(late.gain_db)
         offset += len(chunk)
-    assert not late.waiting and late.level == row[0] and late.goal_db == -4.0
+    assert not late.waiting and late.level == Level(-4.0, 0.0, 3.05, "analysis") and late.goal_db == -4.0  # cue-in aired: 0
     assert sum(len(o) for o in outs) == round(3.05 * rate) - 800  # ends at the cue-out, to the sample
     assert np.diff([0.0, *gains]).min() >= -MAX_SLEW * 0.1 - 1e-9  # never faster than MAX_SLEW dB/s
     assert gains[9] == pytest.approx(-2.0) and gains[19] == pytest.approx(-4.0) and gains[-1] == -4.0

@@ -119,6 +119,7 @@ def test_a_first_track_whose_analysis_comes_late_is_brought_to_the_target_and_lo
     listener.start()
     time.sleep(9.0)  # the analysis is in by now (4-5 s into the track)
     playing = json.loads(server.get("/api/nowplaying")[2])["now_playing"]
+    level = server.status()["loudness"]["now_playing"]
     listener.join()
     rec = got["rec"]
     wav = tmp_path / "rec.wav"
@@ -134,6 +135,7 @@ def test_a_first_track_whose_analysis_comes_late_is_brought_to_the_target_and_lo
     print(f"first track {early:.1f} LUFS at first, {late:.1f} LUFS at its end; second starts at {second_at:.2f} s; silences {gaps}")
     assert "first.ogg: analysed" in log and "ends at its cue-out" in log, log
     assert playing["title"] == "Level - First" and playing["duration"] == 14.0, playing  # 16 s long, 14 s of it aired
+    assert level["from"] == "analysis" and level["cue_in"] == 0.0 and level["cue_out"] == pytest.approx(14.0, abs=0.05), level
     assert early > TARGET + 4.0  # it did start before its analysis, over the target (its loud peaks limited)
     assert abs(late - TARGET) <= 1.0  # brought to the target
     assert [g for g in gaps if g[0] > 2.5] == []  # its 2 s silent end was not aired (the leading one was: it came first)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -104,7 +104,7 @@ class LateLevel:
         return ramp(chunk, self._channels, 10 ** (start / 20), 10 ** (self.gain_db / 20))
 
     def _take(self, found: Level) -> None:
-        self.level = found
+        self.level = replace(found, start=self._decoder.start)  # (its cue-in has aired: status says so)
         if found.basis == "analysis":
             self.goal_db = found.gain_db - self._decoder.gain_db
         if found.end is not None:
