@@ -187,6 +187,8 @@ class Store:
 
     async def flush(self) -> int:
         """Commit what is queued now (in the store's thread); 0 when the disk refuses (see `status`)."""
+        if not self._queue:  # nothing to commit: the store's thread is not woken
+            return 0
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._flush_or_note)
 
     async def flushing(self) -> None:

@@ -53,6 +53,28 @@ def test_writes_are_queued_and_committed_in_batches(tmp_path):
     assert count == (1000, sum(range(1000))) and status["ok"] and status["written"] == 1000
 
 
+def test_a_flush_with_nothing_queued_leaves_the_stores_thread_asleep(tmp_path):
+    """The flushing task runs twice a second for months: with nothing queued it must not hop to
+    the store's thread (a wake-up, a GIL hand-over and a wake of the loop each time)."""
+    hops = []
+
+    class Counted(Store):
+        def _flush_or_note(self) -> int:
+            hops.append(1)
+            return super()._flush_or_note()
+
+    async def go():
+        store = Counted(tmp_path / "c.sqlite", MIGRATIONS)
+        empty = [await store.flush() for _ in range(3)]
+        store.write("INSERT INTO t (x) VALUES (?)", (7,))
+        written = await store.flush()
+        await store.close()
+        return empty, written
+
+    empty, written = run(go())
+    assert empty == [0, 0, 0] and written == 1 and len(hops) == 1
+
+
 def test_a_failing_write_is_kept_for_the_next_batch(tmp_path):
     async def go():
         store = Store(tmp_path / "c.sqlite", MIGRATIONS)
