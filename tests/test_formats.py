@@ -20,6 +20,7 @@ import m3u8
 import pytest
 
 from streamer.audio.ffmpeg import ffmpeg_exe
+from streamer.wire.framing import OggFramer
 
 from .conftest import make_tone, need, raw_request, record, start_server, tone_changes
 
@@ -246,6 +247,12 @@ def test_a_killed_opus_encoder_is_replaced_with_a_new_chain_its_listeners_decode
     errors = [line for line in decoded.stderr.decode().splitlines() if "non monotonically increasing dts to muxer" not in line]
     assert errors == [] and len(decoded.stdout) / 96000 >= 4.0, (decoded.stderr, len(decoded.stdout) / 96000)
     assert audio.count(b"OpusHead") >= 2  # the replacement's chain, with its headers
+    # every chain that another follows ended with an EOS page (RFC 3533), the killed encoder's too
+    chains: dict[int, list[int]] = {}  # serial -> header flags of its pages, in order
+    for raw in OggFramer().feed(audio):
+        chains.setdefault(int.from_bytes(raw[14:18], "little"), []).append(raw[5])
+    *ended, last = chains.values()
+    assert ended and all(flags[-1] & 4 for flags in ended) and not last[-1] & 4, chains
 
 
 def test_the_hls_variants_share_one_encoder_and_go_on_together_after_it_is_killed(station, tmp_path):

@@ -36,3 +36,5 @@ class ChainedOpusOutput(EncodedOutput):
                     self.page_sink(*piece)
             if self.chains.packets_out > WORKING_FRAMES:
                 working()
+        for piece in self.chains.end():
+            self.page_sink(*piece)
