@@ -27,6 +27,7 @@ from streamer.stream.mount import Mount
 from streamer.web import admin, newsroom, status
 from streamer.web.app import make_app
 from streamer.web.doc_cache import DocumentCache
+from streamer.wire.framing import OggFramer
 
 
 def pcm(values: list[int], channels: int = 1) -> bytes:
@@ -172,6 +173,32 @@ def test_ogg_header_pages_count_as_sent_for_a_new_listener_and_a_moved_one():
     other.add(moved)
     moved.move_to(ogg)
     assert moved.sent == 70 and ogg.bytes_sent == 240 and moved.mount is ogg and moved.pos == 370
+
+
+def test_a_listener_moved_off_an_ogg_mount_mid_chain_gets_its_chain_ended_then_the_new_headers():
+    from mutagen.ogg import OggPage
+
+    def page(serial: int, sequence: int, granule: int, packets: list[bytes], bos: bool = False) -> bytes:
+        p = OggPage()
+        p.serial, p.sequence, p.position, p.packets, p.first = serial, sequence, granule, packets, bos
+        return p.write()
+
+    mounts = []
+    for serial in (1, 2):
+        mount = Mount(MountConfig(f"/o{serial}", format="opus", queue_size=10_000, burst_size=0), 0.25)
+        headers = page(serial, 0, 0, [b"OpusHead" + bytes(11)], bos=True) + page(serial, 1, 0, [b"OpusTags" + bytes(8)])
+        mount.chains.headers_done(headers, len(headers))
+        mount.buffer.append(headers + page(serial, 2, 960, [b"a" * 50]))
+        mounts.append(mount)
+    wire = Recorder()
+    listener = Listener(mounts[0], wire, 0, 0, "a", "")  # type: ignore[arg-type]
+    mounts[0].add(listener)
+    listener.feed(mounts[0].buffer.end)
+    listener.move_to(mounts[1])
+    pages = OggFramer().feed(b"".join(wire.sent))
+    flags = [(int.from_bytes(p[14:18], "little"), p[5], int.from_bytes(p[18:22], "little")) for p in pages]
+    assert flags == [(1, 2, 0), (1, 0, 1), (1, 0, 2), (1, 4, 3), (2, 2, 0), (2, 0, 1)]  # EOS, then chain 2's headers
+    assert listener.sent == len(b"".join(wire.sent))
 
 
 # --- the news desk ----------------------------------------------------------------------------------

@@ -6,9 +6,10 @@ import random
 import subprocess
 
 import pytest
+from mutagen.ogg import OggPage
 
 from streamer.audio.ffmpeg import ffmpeg_exe
-from streamer.wire.framing import AdtsFramer, OggFramer, adts_frame_length
+from streamer.wire.framing import AdtsFramer, OggFramer, adts_frame_length, ogg_chain_end
 
 from .conftest import decode_errors
 
@@ -111,3 +112,22 @@ def test_where_a_late_ogg_listener_starts(tmp_path):
     assert start > chain.end and prefix == chain.headers  # far into the stream: headers first
     assert data[start : start + 4] == b"OggS"  # then from a page boundary
     assert mount.listen_start(mount.buffer.end) == (0, b"")  # a burst from the very start has them
+
+
+def _page(sequence: int, granule: int, packets: list[bytes], eos: bool = False) -> bytes:
+    page = OggPage()
+    page.serial, page.sequence, page.position, page.packets, page.last = 77, sequence, granule, packets, eos
+    return page.write()
+
+
+def test_a_listener_leaving_mid_chain_gets_an_eos_page_that_ends_it():
+    import io
+
+    # the last page's body holds a false capture pattern, found first when looking back
+    tail = _page(3, 1000, [b"x" * 300]) + _page(4, 2000, [b"aOggS" + bytes(40), b"y" * 100])
+    ending = ogg_chain_end(tail)
+    page = OggPage(io.BytesIO(ending))  # mutagen checks its CRC on write: the same bytes back
+    assert page.write() == ending
+    assert (page.serial, page.sequence, page.position, page.last, page.packets) == (77, 5, 2000, True, [])
+    assert ogg_chain_end(tail[:-1]) == b"" and ogg_chain_end(b"") == b"" and ogg_chain_end(b"no pages") == b""
+    assert ogg_chain_end(tail + _page(5, 2000, [], eos=True)) == b""  # ended already

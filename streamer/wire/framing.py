@@ -12,9 +12,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from mutagen.ogg import OggPage as PageWriter
+
 OGG_CAPTURE = b"OggS"
 OGG_HEADER = struct.Struct("<4sBBqIIIB")  # capture, version, flags, granule, serial, sequence, crc, segments
-BOS = 0x02
+BOS, EOS = 0x02, 0x04
 MAX_UNIT = 65_307  # the largest Ogg page (27 + 255 + 255 * 255); ADTS frames are far smaller
 
 
@@ -199,6 +201,26 @@ class OggFramer:
             fields = fields or _comment_fields(packet)
         artist, title = fields.get("ARTIST", "").strip(), fields.get("TITLE", "").strip()
         self.title = f"{artist} - {title}" if artist and title else (title or artist)
+
+
+def ogg_chain_end(tail: bytes) -> bytes:
+    """An EOS page ending the chain of the last page in `tail` (the bytes a listener got last),
+    for a listener who leaves the stream there for another: a chained Ogg stream ends each chain
+    before the next begins (RFC 3533). The page carries no packet, so its granule position is the
+    last page's and nothing is trimmed. b"" when that page ended its chain already, or when `tail`
+    does not end with a whole Ogg page."""
+    at = len(tail)
+    while (at := tail.rfind(OGG_CAPTURE, max(0, len(tail) - MAX_UNIT), at)) >= 0:
+        if len(tail) - at >= 27:
+            _, version, flags, granule, serial, sequence, _, segments = OGG_HEADER.unpack_from(tail, at)
+            lacing = tail[at + 27 : at + 27 + segments]
+            if version == 0 and len(lacing) == segments and at + 27 + segments + sum(lacing) == len(tail):
+                if flags & EOS:
+                    return b""
+                page = PageWriter()
+                page.serial, page.sequence, page.position, page.packets, page.last = serial, sequence + 1, granule, [], True
+                return page.write()
+    return b""
 
 
 ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
