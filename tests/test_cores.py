@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from aiohttp.test_utils import make_mocked_request
+from mutagen.ogg import OggPage
 
 from streamer.audio.encoder import PRIMING_SAMPLES, due_title, frame_end
 from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
@@ -24,6 +25,7 @@ from streamer.sources.logins import LoginGuard
 from streamer.stream.buffer import StreamBuffer
 from streamer.stream.listener import Listener
 from streamer.stream.mount import Mount
+from streamer.stream.pacing import PacingClock
 from streamer.web import admin, newsroom, status
 from streamer.web.app import make_app
 from streamer.web.doc_cache import DocumentCache
@@ -175,14 +177,39 @@ def test_ogg_header_pages_count_as_sent_for_a_new_listener_and_a_moved_one():
     assert moved.sent == 70 and ogg.bytes_sent == 240 and moved.mount is ogg and moved.pos == 370
 
 
+def ogg_page(serial: int, sequence: int, granule: int, packets: list[bytes], bos: bool = False, eos: bool = False) -> bytes:
+    p = OggPage()
+    p.serial, p.sequence, p.position, p.packets, p.first, p.last = serial, sequence, granule, packets, bos, eos
+    return p.write()
+
+
+def page_flags(data: bytes) -> list[tuple[int, int, int]]:
+    """(serial, header flags, sequence) of each Ogg page in `data`."""
+    return [(int.from_bytes(p[14:18], "little"), p[5], int.from_bytes(p[18:22], "little")) for p in OggFramer().feed(data)]
+
+
+def test_an_ogg_mount_ends_a_chain_its_encoder_left_open_before_the_next_begins():
+    """A Vorbis or FLAC mount's encoder killed mid-chain: its replacement's chain begins, and the
+    mount puts the EOS page the dead one never wrote in between; a chain that ended is left be."""
+    mount = Mount(MountConfig("/v", format="vorbis", queue_size=100_000, burst_size=0), 0.25)
+    for serial, audio in ((1, [(960, False)]), (2, [(960, False), (1920, True)]), (3, [(960, False)])):
+        mount.queue_page(ogg_page(serial, 0, 0, [b"head"], bos=True), 0, None, True)
+        for sequence, (granule, eos) in enumerate(audio, 1):
+            mount.queue_page(ogg_page(serial, sequence, granule, [b"a" * 40], eos=eos), 960, None, False)
+
+    async def release() -> None:  # the pacer's step, in a loop (it dates the buffer's last audio)
+        mount._release(PacingClock(0.0, 48000), 100.0)
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whatever else the test session runs
+        pool.submit(asyncio.run, release()).result()
+    data = b"".join(mount.buffer.slices(0, mount.buffer.end))
+    assert page_flags(data) == [(1, 2, 0), (1, 0, 1), (1, 4, 2), (2, 2, 0), (2, 0, 1), (2, 4, 2), (3, 2, 0), (3, 0, 1)]
+    bos = [data.find(ogg_page(serial, 0, 0, [b"head"], bos=True)) for serial in (1, 2, 3)]
+    assert [c.start for c in mount.chains.chains] == bos  # a late listener's chain starts at its headers, after the EOS
+
+
 def test_a_listener_moved_off_an_ogg_mount_mid_chain_gets_its_chain_ended_then_the_new_headers():
-    from mutagen.ogg import OggPage
-
-    def page(serial: int, sequence: int, granule: int, packets: list[bytes], bos: bool = False) -> bytes:
-        p = OggPage()
-        p.serial, p.sequence, p.position, p.packets, p.first = serial, sequence, granule, packets, bos
-        return p.write()
-
+    page = ogg_page
     mounts = []
     for serial in (1, 2):
         mount = Mount(MountConfig(f"/o{serial}", format="opus", queue_size=10_000, burst_size=0), 0.25)
@@ -195,8 +222,7 @@ def test_a_listener_moved_off_an_ogg_mount_mid_chain_gets_its_chain_ended_then_t
     mounts[0].add(listener)
     listener.feed(mounts[0].buffer.end)
     listener.move_to(mounts[1])
-    pages = OggFramer().feed(b"".join(wire.sent))
-    flags = [(int.from_bytes(p[14:18], "little"), p[5], int.from_bytes(p[18:22], "little")) for p in pages]
+    flags = page_flags(b"".join(wire.sent))
     assert flags == [(1, 2, 0), (1, 0, 1), (1, 0, 2), (1, 4, 3), (2, 2, 0), (2, 0, 1)]  # EOS, then chain 2's headers
     assert listener.sent == len(b"".join(wire.sent))
 

@@ -4,6 +4,7 @@ playlists parse with the m3u8 package and carry the titles as timed ID3 where tr
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -249,6 +250,37 @@ def test_a_killed_opus_encoder_is_replaced_with_a_new_chain_its_listeners_decode
     assert audio.count(b"OpusHead") >= 2  # the replacement's chain, with its headers
     # every chain that another follows ended with an EOS page (RFC 3533), the killed encoder's too
     chains: dict[int, list[int]] = {}  # serial -> header flags of its pages, in order
+    for raw in OggFramer().feed(audio):
+        chains.setdefault(int.from_bytes(raw[14:18], "little"), []).append(raw[5])
+    *ended, last = chains.values()
+    assert ended and all(flags[-1] & 4 for flags in ended) and not last[-1] & 4, chains
+
+
+def test_a_killed_vorbis_encoder_leaves_a_stream_of_whole_chains(station, tmp_path):
+    """A Vorbis mount runs an encoder per title (audio/chain_encoder.py); killed, it never writes
+    its chain's EOS page: the mount ends that chain before its replacement's begins (RFC 3533),
+    and a listener's ffmpeg decodes across."""
+    got: dict = {}
+    listener = threading.Thread(target=lambda: got.update(rec=record(station.port, "/vorbis", 6.0)))
+    listener.start()
+    time.sleep(1.5)
+    killed = False
+    while not killed:  # the title's encoder, which a track change may replace at any moment
+        pids = [c for c, line in encoders_of(station.proc.pid).items() if "libvorbis" in line]
+        with contextlib.suppress(ProcessLookupError, IndexError):  # (none between two titles)
+            os.kill(pids[-1], signal.SIGKILL)
+            killed = True
+        time.sleep(0.01)
+    listener.join()
+    audio = got["rec"].audio
+    assert "/vorbis: encoder chain failed: ffmpeg killed by SIGKILL; the next chain in" in station.log_text()
+    decoded = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "ogg", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
+        input=audio, capture_output=True,
+    )  # fmt: skip
+    errors = [line for line in decoded.stderr.decode().splitlines() if "non monotonically increasing dts to muxer" not in line]
+    assert errors == [] and len(decoded.stdout) / 96000 >= 4.0, (decoded.stderr, len(decoded.stdout) / 96000)
+    chains: dict[int, list[int]] = {}
     for raw in OggFramer().feed(audio):
         chains.setdefault(int.from_bytes(raw[14:18], "little"), []).append(raw[5])
     *ended, last = chains.values()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from ..wire.framing import MAX_UNIT, ogg_chain_end
 from ..wire.icy import metadata_block
 
 
@@ -117,3 +118,10 @@ class StreamBuffer:
             start += hi - lo
             i += 1
         return out
+
+    def ogg_chain_end(self, pos: int) -> bytes:
+        """The EOS page that ends the Ogg chain of the page ending at `pos` (b"": it has ended, or
+        no whole page ends there), for a stream that goes on with another chain (RFC 3533)."""
+        if pos <= self.base:
+            return b""
+        return ogg_chain_end(b"".join(self.slices(max(self.base, pos - MAX_UNIT), pos)))

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from ..limits import cap_socket_buffer
 from ..wire.formats import OTHER, format_of, media_type
-from ..wire.framing import MAX_UNIT, ogg_chain_end
 from ..wire.http import listener_head
 from ..wire.icy import IcyCursor
 
@@ -181,7 +180,7 @@ class Listener(asyncio.Protocol):
         counter carries on too: the next block is due after the same number of audio bytes. On
         an Ogg mount it gets the current chain's header pages first: to its player the move is
         a new chain, which it cannot decode without them; the chain it was in ends first."""
-        ending = self._chain_end()
+        ending = self.mount.buffer.ogg_chain_end(self.pos) if self.mount.chains.current else b""
         self.mount.remove(self)
         start, prefix = target.listen_start(0)
         self.mount = target
@@ -191,13 +190,6 @@ class Listener(asyncio.Protocol):
             self.icy.last_block = None  # the new mount's title goes out at the next block
         self.pos = start
         target.add(self)
-
-    def _chain_end(self) -> bytes:
-        """An EOS page for the Ogg chain this listener is in (b"" on other mounts)."""
-        buffer = self.mount.buffer
-        if self.mount.chains.current is None or self.pos <= buffer.base:
-            return b""
-        return ogg_chain_end(b"".join(buffer.slices(max(buffer.base, self.pos - MAX_UNIT), self.pos)))
 
     def send_headers(self, pages: bytes) -> None:
         """An Ogg chain's header pages, ahead of the audio: counted as sent, as the audio is

@@ -239,11 +239,12 @@ class Mount:
             self.last_audio = asyncio.get_running_loop().time()
 
     def _chain_headers(self, head: bool) -> None:
-        """A chain's header pages begin (head) or end at the live edge: a later listener starts
-        with them (see listen_start)."""
+        """A chain's header pages begin (head) or end at the live edge (a later listener starts with them)."""
         self._in_head = head
         if head:
             self._head_parts = []
+            if self.chains.current is not None:  # the chain before ends first (a killed encoder's had not)
+                self.buffer.append(self.buffer.ogg_chain_end(self.buffer.end))
             self.chains.begin(self.buffer.end)
         else:
             self.set_stream_header(b"".join(self._head_parts), self.buffer.end)
