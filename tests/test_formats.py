@@ -228,6 +228,23 @@ def test_a_killed_encoder_is_replaced_and_its_listeners_stay(station, tmp_path):
     assert raw_request(station.port, b"GET /hls/lo/1.ts HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 404")
 
 
+def assert_whole_chains_that_decode(audio: bytes) -> None:
+    """A listener's recording of an Ogg mount across an encoder's death: ffmpeg decodes 4 s or
+    more of it with no error line (but the dts lines the next test explains), and every chain that another
+    follows ended with an EOS page (RFC 3533), the killed encoder's too."""
+    decoded = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "ogg", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
+        input=audio, capture_output=True,
+    )  # fmt: skip
+    errors = [line for line in decoded.stderr.decode().splitlines() if "non monotonically increasing dts to muxer" not in line]
+    assert errors == [] and len(decoded.stdout) / 96000 >= 4.0, (decoded.stderr, len(decoded.stdout) / 96000)
+    chains: dict[int, list[int]] = {}  # serial -> header flags of its pages, in order
+    for raw in OggFramer().feed(audio):
+        chains.setdefault(int.from_bytes(raw[14:18], "little"), []).append(raw[5])
+    *ended, last = chains.values()
+    assert ended and all(flags[-1] & 4 for flags in ended) and not last[-1] & 4, chains
+
+
 def test_a_killed_opus_encoder_is_replaced_with_a_new_chain_its_listeners_decode(station, tmp_path):
     """The Opus mount's one encoder (its chains are cut from its pages, wire/opus_chains.py): killed,
     its replacement's pages start a new chain with its own headers, and a listener's ffmpeg
@@ -241,19 +258,8 @@ def test_a_killed_opus_encoder_is_replaced_with_a_new_chain_its_listeners_decode
     other line is a failure."""
     audio, _ = kill_while_listening(station, "/opus", lambda line: "libopus" in line)
     (tmp_path / "opus.ogg").write_bytes(audio)
-    decoded = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-f", "ogg", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
-        input=audio, capture_output=True,
-    )  # fmt: skip
-    errors = [line for line in decoded.stderr.decode().splitlines() if "non monotonically increasing dts to muxer" not in line]
-    assert errors == [] and len(decoded.stdout) / 96000 >= 4.0, (decoded.stderr, len(decoded.stdout) / 96000)
+    assert_whole_chains_that_decode(audio)
     assert audio.count(b"OpusHead") >= 2  # the replacement's chain, with its headers
-    # every chain that another follows ended with an EOS page (RFC 3533), the killed encoder's too
-    chains: dict[int, list[int]] = {}  # serial -> header flags of its pages, in order
-    for raw in OggFramer().feed(audio):
-        chains.setdefault(int.from_bytes(raw[14:18], "little"), []).append(raw[5])
-    *ended, last = chains.values()
-    assert ended and all(flags[-1] & 4 for flags in ended) and not last[-1] & 4, chains
 
 
 def test_a_killed_vorbis_encoder_leaves_a_stream_of_whole_chains(station, tmp_path):
@@ -274,17 +280,7 @@ def test_a_killed_vorbis_encoder_leaves_a_stream_of_whole_chains(station, tmp_pa
     listener.join()
     audio = got["rec"].audio
     assert "/vorbis: encoder chain failed: ffmpeg killed by SIGKILL; the next chain in" in station.log_text()
-    decoded = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-f", "ogg", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
-        input=audio, capture_output=True,
-    )  # fmt: skip
-    errors = [line for line in decoded.stderr.decode().splitlines() if "non monotonically increasing dts to muxer" not in line]
-    assert errors == [] and len(decoded.stdout) / 96000 >= 4.0, (decoded.stderr, len(decoded.stdout) / 96000)
-    chains: dict[int, list[int]] = {}
-    for raw in OggFramer().feed(audio):
-        chains.setdefault(int.from_bytes(raw[14:18], "little"), []).append(raw[5])
-    *ended, last = chains.values()
-    assert ended and all(flags[-1] & 4 for flags in ended) and not last[-1] & 4, chains
+    assert_whole_chains_that_decode(audio)
 
 
 def test_the_hls_variants_share_one_encoder_and_go_on_together_after_it_is_killed(station, tmp_path):
