@@ -131,3 +131,40 @@ def test_a_listener_leaving_mid_chain_gets_an_eos_page_that_ends_it():
     assert (page.serial, page.sequence, page.position, page.last, page.packets) == (77, 5, 2000, True, [])
     assert ogg_chain_end(tail[:-1]) == b"" and ogg_chain_end(b"") == b"" and ogg_chain_end(b"no pages") == b""
     assert ogg_chain_end(tail + _page(5, 2000, [], eos=True)) == b""  # ended already
+
+
+@pytest.mark.parametrize("paced_out", [True, False])
+def test_a_source_that_dropped_mid_chain_has_its_chain_ended_when_the_next_source_begins(tmp_path, paced_out):
+    """A DJ's Ogg source drops mid-chain and a new one connects to the pass-through mount: the
+    mount's stream gets the EOS page the first never sent before the second's first chain
+    (whether the first's last pages were paced out to the buffer yet or not), and ffmpeg
+    decodes the whole stream, both chains, with no error."""
+    from streamer.config import MountConfig
+    from streamer.sources.ingest import Ingest
+    from streamer.stream.mount import Mount
+
+    first = encode(tmp_path, "a.ogg", ["-c:a", "libvorbis", "-b:a", "128k"], "ogg", "One", seconds=4.0)
+    second = encode(tmp_path, "b.ogg", ["-c:a", "libvorbis", "-b:a", "128k"], "ogg", "Two", freq=660, seconds=3.0)
+    mount = Mount(MountConfig("/pass", burst_size=20_000, queue_size=1_000_000), 0.1)
+
+    def pace_out() -> None:
+        mount.buffer.append(b"".join(mount.pending_raw))
+        mount.pending_raw.clear()
+
+    Ingest(mount, "application/ogg").feed(first[: len(first) * 2 // 3])  # whole pages only: it drops mid-chain
+    if paced_out:
+        pace_out()
+    Ingest(mount, "application/ogg").feed(second)
+    pace_out()
+    stream = b"".join(mount.buffer.slices(0, mount.buffer.end))
+    pages = OggFramer().feed(stream)
+    serials = [int.from_bytes(p[14:18], "little") for p in pages]
+    one = [p[5] for p, s in zip(pages, serials, strict=True) if s == serials[0]]
+    two = [p[5] for p, s in zip(pages, serials, strict=True) if s != serials[0]]
+    assert one[-1] == 4 and one.count(4) == 1 and two[0] == 2 and two[-1] == 4  # each chain ends before the next
+    assert stream[mount.chains.current.start :] == second  # a late listener's chain starts at its headers, after the EOS
+    decoded = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "ogg", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", "48000", "-"],
+        input=stream, capture_output=True,
+    )  # fmt: skip
+    assert decoded.stderr == b"" and len(decoded.stdout) / 96000 > 5.0

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..stream.listener import answer_waiting
 from ..wire.formats import format_of
-from ..wire.framing import AdtsFramer, OggFramer, adts_params, adts_samples
+from ..wire.framing import AdtsFramer, OggFramer, adts_params, adts_samples, ogg_chain_end
 from ..wire.mp3 import FrameSplitter
 
 if TYPE_CHECKING:
@@ -62,14 +62,28 @@ class Ingest:
         ogg, mount = self.ogg, self.mount
         assert ogg is not None
         pages = ogg.feed(data)
+        began, ended = ogg.chain_began, ogg.headers_ended
+        if began is not None and (ending := self._unended(pages[began - 1] if began else None)):
+            pages.insert(began, ending)  # the chain before ends before this one begins (RFC 3533)
+            began, ended = began + 1, None if ended is None else ended + 1
         at = mount.queued_end()  # the stream offset these pages will have
-        if ogg.chain_began is not None:
-            mount.chains.begin(at + sum(map(len, pages[: ogg.chain_began])))
-        if ogg.headers_ended is not None:  # listeners who join later start with these headers
-            mount.set_stream_header(ogg.headers, at + sum(map(len, pages[: ogg.headers_ended])))
+        if began is not None:
+            mount.chains.begin(at + sum(map(len, pages[:began])))
+        if ended is not None:  # listeners who join later start with these headers
+            mount.set_stream_header(ogg.headers, at + sum(map(len, pages[:ended])))
             mount.learn(*ogg.params)
             self.described = True
             if ogg.title:
                 mount.set_title(ogg.title)
         if pages:
             mount.queue_bytes(b"".join(pages))
+
+    def _unended(self, page: bytes | None) -> bytes:
+        """The EOS page missing after `page` (or, if None, after what the mount has: a source that
+        dropped mid-chain, the next one's first chain beginning), or b"" if that chain ended."""
+        mount = self.mount
+        if page is not None:
+            return ogg_chain_end(page)
+        if mount.pending_raw:  # whole pages, not yet paced out
+            return ogg_chain_end(mount.pending_raw[-1])
+        return mount.buffer.ogg_chain_end(mount.buffer.end) if mount.chains.current else b""
