@@ -168,3 +168,29 @@ def test_a_source_that_dropped_mid_chain_has_its_chain_ended_when_the_next_sourc
         input=stream, capture_output=True,
     )  # fmt: skip
     assert decoded.stderr == b"" and len(decoded.stdout) / 96000 > 5.0
+
+
+def test_a_chain_left_open_within_one_read_is_ended_and_the_earlier_headers_stay_where_they_were():
+    """One read holds chain A's headers and audio (no EOS) and chain B's first page: the EOS page
+    goes in before B, A's header pages end where they did, and B begins after the EOS."""
+    from streamer.config import MountConfig
+    from streamer.sources.ingest import Ingest
+    from streamer.stream.mount import Mount
+
+    def page(serial: int, sequence: int, packets: list[bytes], bos: bool = False) -> bytes:
+        p = OggPage()
+        p.serial, p.sequence, p.position, p.packets, p.first = serial, sequence, 960 * sequence, packets, bos
+        return p.write()
+
+    head = b"OpusHead" + bytes([1, 2, 0, 0]) + (48000).to_bytes(4, "little") + bytes(3)
+    tags = b"OpusTags" + (1).to_bytes(4, "little") + b"x" + bytes(4)
+    a = [page(1, 0, [head], bos=True), page(1, 1, [tags]), page(1, 2, [b"\xfc" + bytes(99)])]
+    b = page(2, 0, [head], bos=True)
+    mount = Mount(MountConfig("/pass", burst_size=0, queue_size=100_000), 0.1)
+    Ingest(mount, "application/ogg").feed(b"".join(a) + b)
+    stream = b"".join(mount.pending_raw)
+    eos = ogg_chain_end(b"".join(a))
+    assert eos and stream == b"".join(a) + eos + b
+    first, second = mount.chains.chains
+    assert (first.start, first.end, first.headers) == (0, len(a[0]) + len(a[1]), a[0] + a[1])
+    assert second.start == len(b"".join(a)) + len(eos) and second.end is None

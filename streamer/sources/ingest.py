@@ -65,18 +65,29 @@ class Ingest:
         began, ended = ogg.chain_began, ogg.headers_ended
         if began is not None and (ending := self._unended(pages[began - 1] if began else None)):
             pages.insert(began, ending)  # the chain before ends before this one begins (RFC 3533)
-            began, ended = began + 1, None if ended is None else ended + 1
+            ended = ended + 1 if ended is not None and ended > began else ended  # (an earlier chain's: in place)
+            began += 1
         at = mount.queued_end()  # the stream offset these pages will have
+        if ended is not None and began is not None and ended <= began:  # an earlier chain's headers, then a new chain
+            self._headers_in(at + sum(map(len, pages[:ended])))
+            ended = None
         if began is not None:
             mount.chains.begin(at + sum(map(len, pages[:began])))
-        if ended is not None:  # listeners who join later start with these headers
-            mount.set_stream_header(ogg.headers, at + sum(map(len, pages[:ended])))
-            mount.learn(*ogg.params)
-            self.described = True
-            if ogg.title:
-                mount.set_title(ogg.title)
+        if ended is not None:
+            self._headers_in(at + sum(map(len, pages[:ended])))
         if pages:
             mount.queue_bytes(b"".join(pages))
+
+    def _headers_in(self, end: int) -> None:
+        """The latest chain's header pages are all in, ending at stream offset `end`: listeners who
+        join later start with them, and they say what the stream is."""
+        ogg, mount = self.ogg, self.mount
+        assert ogg is not None
+        mount.set_stream_header(ogg.headers, end)
+        mount.learn(*ogg.params)
+        self.described = True
+        if ogg.title:
+            mount.set_title(ogg.title)
 
     def _unended(self, page: bytes | None) -> bytes:
         """The EOS page missing after `page` (or, if None, after what the mount has: a source that
