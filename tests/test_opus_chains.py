@@ -189,18 +189,3 @@ def test_any_titles_on_any_packet_sizes_give_chains_that_add_up_to_the_encoding(
                 assert pages_of[-1]["eos"] and pages_of[-1]["granule"] - pre_skip == bounds[k + 1] - bounds[k]
                 assert pages_of[-1]["granule"] <= sum(samples) < pages_of[-1]["granule"] + max(samples[-1], 1)
         assert sum(p[1] for p in pieces) == total - 312
-
-
-def test_an_encoder_that_ends_ends_its_chain_with_an_eos_page_before_the_next_chain():
-    chains = OpusChains(serial=1, in_rate=48000, title="Song")
-    out = [x for p in (page([HEAD], 0, bos=True), page([TAGS], 1), page([packet(0), packet(1)], 2)) for x in chains.feed(p)]
-    ending = chains.end()
-    assert chains.end() == []  # once
-    chains.restart(station_sample=5000)
-    out += ending + [x for p in (page([HEAD], 0, bos=True), page([TAGS], 1), page([packet(0)], 2)) for x in chains.feed(p)]
-    pages = parsed(b"".join(x[0] for x in out))
-    first = [p for p in pages if p["serial"] == 1]
-    assert [p["eos"] for p in first] == [False, False, False, True] and first[-1]["packets"] == []
-    assert first[-1]["granule"] == first[-2]["granule"] == 2 * 960  # nothing trimmed
-    assert [x[1] for x in ending] == [0] and pages[len(first)]["bos"] and pages[len(first)]["serial"] == 2
-    assert [p["eos"] for p in pages if p["serial"] == 2] == [False, False, False]  # its encoder runs on

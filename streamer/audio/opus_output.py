@@ -36,5 +36,3 @@ class ChainedOpusOutput(EncodedOutput):
                     self.page_sink(*piece)
             if self.chains.packets_out > WORKING_FRAMES:
                 working()
-        for piece in self.chains.end():
-            self.page_sink(*piece)

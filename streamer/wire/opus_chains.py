@@ -93,17 +93,6 @@ class OpusChains:
         self._chain: _Chain | None = None
         self.packets_out = 0
 
-    def end(self) -> list[Out]:
-        """The encoder's output ended (it died or was stopped): its chain ends here, with an EOS
-        page (RFC 3533: a chain ends before the next begins), whatever comes after it."""
-        chain, self._chain = self._chain, None
-        out: list[Out] = []
-        if chain is not None and chain.packets:
-            self._flush(chain, out, last=True)
-        elif chain is not None and chain.started:  # every packet is out: a page with none, nothing trimmed
-            out.append((self._page(chain, [], chain.granule, eos=True), 0, None, False))
-        return out
-
     def mark(self, station_sample: int, title: str) -> None:
         """`title` starts at this station sample (not encoded yet)."""
         while self._marks and self._marks[-1][0] >= station_sample:
