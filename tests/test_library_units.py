@@ -126,6 +126,35 @@ def test_an_analysis_that_comes_mid_track_cuts_the_silent_end_and_moves_the_gain
     assert tagged.apply(chunk, 0) is not None and tagged.goal_db == -2.0  # on top of what the decoder applies
 
 
+def test_a_track_not_analysed_yet_does_not_air_its_leading_silence():
+    rate, frame = 8000, 4  # mono float: 800 frames = 0.1 s
+
+    def pcm(*parts: tuple[float, float]) -> bytes:  # (seconds, amplitude) ...
+        return np.concatenate([np.full(round(t * rate), a, dtype="<f4") for t, a in parts]).tobytes()
+
+    row: list[Level] = []
+    late = LateLevel(Level(0.0, 0.0, None, "none"), lambda: row[0] if row else None, rate, 1)
+    hiss = 0.01  # -40 dBFS: under the cue-in threshold (-34)
+    assert late.apply(pcm((0.2, hiss)), 0) == b"" and late.looking  # all silence so far: nothing airs
+    out = late.apply(pcm((0.15, hiss), (0.05, 0.5)), 0)
+    assert out == pcm((0.05, 0.5)) and not late.looking  # the sound from its first sample
+    assert late.skipped == round(0.35 * rate) * frame and late.level.start == pytest.approx(0.35) and late.waiting
+    row.append(Level(0.0, 0.3, 1.0, "analysis"))  # the analysis: cue-out at 1.0 s into the file
+    aired = len(out)
+    while (out := late.apply(pcm((0.1, 0.5)), aired)) is not None:
+        aired += len(out)
+    assert aired == round((1.0 - 0.35) * rate) * frame  # the cue-out, in the file's own time
+    assert late.level == Level(0.0, pytest.approx(0.35), 1.0, "analysis")  # the cue-in that aired
+
+    short = LateLevel(Level(0.0, 0.0, None, "none"), lambda: None, rate, 1)
+    assert short.apply(pcm((0.05, hiss)), 0) == b""  # held: under MIN_SILENCE (0.1 s) it may be part of the music
+    assert short.apply(pcm((0.1, 0.5)), 0) == pcm((0.05, hiss), (0.1, 0.5)) and short.skipped == 0
+    quieter = LateLevel(Level(-10.0, 0.0, None, "tags"), lambda: None, rate, 1)  # the decoder turns it down 10 dB
+    assert quieter.apply(pcm((0.2, hiss)), 0) == pcm((0.2, hiss))  # -40 dBFS after -10 dB was -30 at the source: sound
+    cued = LateLevel(Level(0.0, 2.0, None, "none"), lambda: None, rate, 1)  # a decoder started at a cue-in
+    assert not cued.looking and cued.apply(pcm((0.2, 0.0)), 0) == pcm((0.2, 0.0))
+
+
 def test_rows_go_into_sqlite_and_come_back(tmp_path):
     async def go():
         store = Store(tmp_path / "library.sqlite", MIGRATIONS)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..library.analysis import CUE_IN_DB, MIN_SILENCE
 from ..library.catalog import Entry
 from ..library.gain import track_gain
 from ..library.tags import TrackInfo
@@ -36,6 +37,12 @@ class Level:
     end: float | None = None  # s into the file (cue-out); None: to its end
     basis: str = "none"  # analysis | tags | none | off: where the gain came from (status)
     mono: bool = False  # the analysis found one channel: aired on both speakers at full level, as measured
+
+
+def first_above(pcm: bytes, channels: int, threshold: float) -> int | None:
+    """The first sample frame of `pcm` with a sample over `threshold` (absolute), or None."""
+    loud = np.flatnonzero(np.abs(np.frombuffer(pcm, dtype=DTYPE)) > threshold)
+    return int(loud[0]) // channels if loud.size else None
 
 
 def ceiling(loudness: LoudnessConfig) -> float:
@@ -68,7 +75,11 @@ class LateLevel:
     - the track ends at its cue-out, so its silent end is not aired (past the cue-out it is all
       under CUE_OUT_DB: ending a little after it costs nothing a listener hears);
     - its gain moves to the analysed one at MAX_SLEW dB a second, on top of its decoder's (a
-      step would be heard). Its cue-in has aired already.
+      step would be heard).
+
+    Its cue-in cannot wait for the analysis: a leading silence is found here, by the analysis's
+    own rule (every sample under CUE_IN_DB, at the decoder's gain, for MIN_SILENCE or longer,
+    from the first sample), and not aired; the sound then starts at the first sample over it.
     """
 
     def __init__(self, level: Level, analysed: Callable[[], Level | None], rate: int, channels: int) -> None:
@@ -79,10 +90,21 @@ class LateLevel:
         self.end: int | None = None  # bytes into the decoder's output where the track ends (its cue-out)
         self.gain_db = 0.0  # applied here, on top of the decoder's gain
         self.goal_db = 0.0
+        # Looking for the sound's start: the cue-in threshold as the decoder's output has it
+        # (None once found, or for a decoder that starts at a cue-in of its own).
+        self._quiet: float | None = 10 ** ((CUE_IN_DB + level.gain_db) / 20) if level.start == 0 else None
+        self._held = b""  # silence from the first sample, shorter than MIN_SILENCE so far: it may yet air
+        self.skipped = 0  # bytes of leading silence not aired
+        self._found = False  # the analysis is in
 
     @property
     def waiting(self) -> bool:
-        return self.level is self._decoder
+        return not self._found
+
+    @property
+    def looking(self) -> bool:
+        """Still looking for where the sound starts (the decoder's chunks so far are silence)."""
+        return self._quiet is not None
 
     def seconds(self, size: int) -> float:
         """Seconds of audio in `size` bytes of PCM."""
@@ -90,9 +112,14 @@ class LateLevel:
 
     def apply(self, chunk: bytes, offset: int) -> bytes | None:
         """The decoder's `chunk`, which starts `offset` bytes into its output, as it airs; None
-        once the track is past its cue-out."""
+        once the track is past its cue-out; b"" for leading silence, which does not air."""
         if self.waiting and (found := self._analysed()) is not None:
             self._take(found)
+        if self._quiet is not None:
+            chunk = self._sound(chunk)
+            if not chunk:
+                return b""
+        offset += self.skipped  # where `chunk` starts in the decoder's output
         if self.end is not None:
             if offset >= self.end:
                 return None
@@ -103,8 +130,27 @@ class LateLevel:
         self.gain_db += max(-step, min(step, self.goal_db - self.gain_db))
         return ramp(chunk, self._channels, 10 ** (start / 20), 10 ** (self.gain_db / 20))
 
+    def _sound(self, chunk: bytes) -> bytes:
+        """What of `chunk` airs while the sound's start is looked for: b"" while all is silence."""
+        assert self._quiet is not None
+        held = self._held + chunk
+        first = first_above(held, self._channels, self._quiet)
+        silent = len(held) if first is None else first * self._frame
+        if self.skipped == 0 and self.seconds(silent) < MIN_SILENCE:  # too short to be a leading silence
+            self._held = held if first is None else b""
+            silent = 0
+        else:
+            self._held = b""
+            self.skipped += silent
+        if first is not None:
+            self._quiet = None
+            self.level = replace(self.level, start=self._decoder.start + self.seconds(self.skipped))
+        return b"" if first is None else held[silent:]
+
     def _take(self, found: Level) -> None:
-        self.level = replace(found, start=self._decoder.start)  # (its cue-in has aired: status says so)
+        # The cue-in found here, not the analysis's: what was aired is what status tells.
+        self._found = True
+        self.level = replace(found, start=self._decoder.start + self.seconds(self.skipped))
         if found.basis == "analysis":
             self.goal_db = found.gain_db - self._decoder.gain_db
         if found.end is not None:

@@ -80,13 +80,20 @@ def take_up_analysis(track: Track, chunk: bytes) -> bytes | None:
     """`chunk` at the level of an analysis that came mid-track (LateLevel); None past its cue-out."""
     late = track.late
     assert late is not None
-    waiting = late.waiting
+    waiting, looking = late.waiting, late.looking
     out = late.apply(chunk, track.offset)
+    if looking and not late.looking:  # its sound starts: the leading silence before it is not aired
+        track.level = late.level
+        if late.skipped:
+            skipped = late.seconds(late.skipped)
+            if track.info.duration is not None:
+                track.info = replace(track.info, duration=max(0.0, track.info.duration - skipped))
+            log.info("%s: not analysed yet; its %.2f s of leading silence is not aired", display_path(track.decoder.path), skipped)
     if waiting and not late.waiting:
         track.level = late.level
         cut = ""
         if late.end is not None and track.info.duration is not None:
-            track.info = replace(track.info, duration=min(track.info.duration, late.seconds(late.end)))
+            track.info = replace(track.info, duration=min(track.info.duration, late.seconds(late.end - late.skipped)))
             cut = f", ends at its cue-out ({track.info.duration:.1f} s)"
         at = late.seconds(track.offset)
         log.info("%s: analysed %.1f s into the track: gain %+.1f dB from here%s", display_path(track.decoder.path), at, late.goal_db, cut)
@@ -94,6 +101,17 @@ def take_up_analysis(track: Track, chunk: bytes) -> bytes | None:
 
 
 async def next_chunk(track: Track, output: Output) -> bytes | None:
+    """The track's next chunk to air, None at its end (a LateLevel holds back leading silence)."""
+    while True:
+        chunk = await _decoded(track, output)
+        if chunk is None or track.late is None:
+            return chunk
+        aired = take_up_analysis(track, chunk)
+        if aired != b"":
+            return aired
+
+
+async def _decoded(track: Track, output: Output) -> bytes | None:
     """The decoder's next chunk, covering a late decoder with silence; a decoder silent for too
     long (or before the first sample airs, past FIRST_AUDIO_TIMEOUT) is given up."""
     covered = 0.0
@@ -103,8 +121,7 @@ async def next_chunk(track: Track, output: Output) -> bytes | None:
             budget = output.budget()
             done, _ = await asyncio.wait({pending}, timeout=FIRST_AUDIO_TIMEOUT if budget is None else budget)
             if done:
-                chunk = pending.result()
-                return take_up_analysis(track, chunk) if track.late is not None and chunk is not None else chunk
+                return pending.result()
             if budget is None or covered >= STALLED_DECODER:
                 track.failed = True
                 raise DecodeError(track.decoder.path, f"the decoder produced no audio for {covered or FIRST_AUDIO_TIMEOUT:g} s")
