@@ -19,7 +19,7 @@ from streamer.library.catalog import MIGRATIONS, OK, UNPLAYABLE, UPSERT, Entry, 
 from streamer.library.report import duration, progress_line, table
 from streamer.library.scanner import Progress
 from streamer.library.tags import TrackInfo
-from streamer.schedule.sources import Rotation
+from streamer.schedule.rotation import Rotation
 from streamer.settings import LoudnessConfig
 from streamer.state import Store
 from streamer.yamldoc import ConfigError

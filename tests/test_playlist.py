@@ -7,7 +7,8 @@ import pytest
 
 from streamer.schedule.model import LoadedProgramme
 from streamer.schedule.programme import PlaylistDef, Programme, load_programme, load_with_files, parse_programme_file
-from streamer.schedule.sources import Rotation, expand_sources, watched_folders
+from streamer.schedule.rotation import Rotation
+from streamer.schedule.sources import expand_sources, watched_folders
 from streamer.schedule.watch import removed
 from streamer.yamldoc import ConfigError, Problem, read_yaml_file
 

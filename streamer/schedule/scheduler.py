@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .model import Block, Event, Fades, Programme, block_active
-from .sources import Rotation
+from .norepeat import ALLOWED, held_back
+from .rotation import Rotation
 from .times import wall_times
 
 UTC = dt.UTC
@@ -226,36 +227,24 @@ class Scheduler:
         spec = self.programme.playlists[playlist]
         if not (spec.no_repeat_track or spec.no_repeat_artist):
             return self._next_playable(rotation)
-        recent_tracks: dict[Path, float] = {}
-        recent_artists: dict[str, float] = {}
-        horizon = t - max(spec.no_repeat_track, spec.no_repeat_artist) * 60
-        for played in reversed(history):
-            if played.time < horizon:
-                break
-            recent_tracks.setdefault(played.path, played.time)
-            artist = played.artist or self.artist_of(played.path)
-            if artist:
-                recent_artists.setdefault(artist.casefold(), played.time)
+        last_conflict = held_back(spec, t, history, self.artist_of)
 
-        def last_conflict(path: Path) -> float:
-            """When this track (or its artist) last played, as far as the windows care."""
-            artist = self.artist_of(path).casefold()
-            track_gap = t - recent_tracks.get(path, float("-inf"))
-            artist_gap = t - recent_artists.get(artist, float("-inf")) if artist else float("inf")
-            if track_gap >= spec.no_repeat_track * 60 and artist_gap >= spec.no_repeat_artist * 60:
-                return float("-inf")
-            return max(recent_tracks.get(path, float("-inf")), recent_artists.get(artist, float("-inf")) if artist else float("-inf"))
+        # The first of the rotation's own order the windows allow (a shuffle's round stays whole:
+        # what they hold back comes later in it), else any they allow, else the longest ago.
+        def first_allowed(ahead: list[Path]) -> Path | None:
+            return next((f for f in ahead if self.playable(f) and last_conflict(f) == ALLOWED), None)
 
-        path = self._next_playable(rotation)
+        path = first_allowed(ahead := rotation.upcoming())
+        if path is None and rotation.next_round():
+            path = first_allowed(ahead := rotation.upcoming())
         if path is None:
-            return None
-        if last_conflict(path) == float("-inf"):
-            return path
-        candidates = [f for f in rotation.files if self.playable(f)]
-        allowed = [f for f in candidates if last_conflict(f) == float("-inf")]
-        if allowed:
-            return self.rng.choice(allowed)
-        return min(candidates, key=last_conflict)  # nothing qualifies: the longest ago
+            candidates = [f for f in rotation.files if self.playable(f)]
+            if not candidates:
+                return None
+            allowed = [f for f in candidates if last_conflict(f) == ALLOWED]
+            path = self.rng.choice(allowed) if allowed else min(candidates, key=last_conflict)
+        rotation.take(path, [f for f in ahead if not self.playable(f)])
+        return path
 
     # --- timed events ----------------------------------------------------------------------------
 

@@ -1,11 +1,10 @@
-"""Playlists' contents: sources (files, folders, globs, M3U) expanded to audio files, and
-the rotation that picks the next one. `Rotation` is pure; `expand_sources` reads the disk.
+"""Playlists' contents: sources (files, folders, globs, M3U) expanded to audio files
+(`expand_sources` reads the disk; rotation.py picks the next one of them).
 """
 
 from __future__ import annotations
 
 import os
-import random
 import re
 import stat
 from collections.abc import Iterable, Iterator
@@ -197,79 +196,3 @@ def _expand(base: Path, source: str) -> list[Path]:
         entries = (e for _, found in _walk(target) for e in found)
         return sorted(Path(e.path) for e in entries if Path(e.name).suffix.lower() in AUDIO_EXTENSIONS and _regular_file(e))
     return [target]
-
-
-class Rotation:
-    """Picks the next file of a playlist. Pure given its random generator.
-
-    shuffle: every file once, in random order, before any repeats (and no file twice in a row
-    across rounds); random: independent picks; sequential: in order, round and round.
-    """
-
-    def __init__(self, files: list[Path], order: str, rng: random.Random | None = None) -> None:
-        self.files = list(files)
-        self.order = order
-        self.rng = rng or random.Random()
-        self._queue: list[Path] = []
-        self._index = 0
-        self._drawn: Path | None = None  # random order: the next pick, drawn ahead by peek()
-        self.last: Path | None = None
-
-    def carry_over(self, old: Rotation) -> None:
-        """Go on from where `old` (the same playlist before a reload) was, so a reload does not
-        restart the round: files still listed keep their place, new ones join what is left."""
-        if old.order != self.order:
-            return
-        self.last = old.last
-        present = set(self.files)
-        if self.order == "sequential" and old.last in present:
-            self._index = self.files.index(old.last) + 1
-        elif self.order == "sequential" and old.last in old.files:  # the file on air was deleted: on
-            after = old.files.index(old.last) + 1  # from the next one still there, not from the top
-            following = [f for f in old.files[after:] + old.files[:after] if f in present]
-            self._index = self.files.index(following[0]) if following else 0
-        elif self.order == "shuffle" and old._queue:
-            known = set(old.files)
-            added = [f for f in self.files if f not in known]
-            self._queue = [f for f in old._queue if f in present] + added
-            if added:
-                self.rng.shuffle(self._queue)
-
-    def state(self) -> tuple[int, tuple[Path, ...], Path | None, Path | None]:
-        """Where the rotation stands (what `restore` puts back)."""
-        return self._index, tuple(self._queue), self._drawn, self.last
-
-    def restore(self, state: tuple[int, tuple[Path, ...], Path | None, Path | None]) -> None:
-        index, queue, self._drawn, self.last = state
-        self._index, self._queue = index, list(queue)
-
-    def next(self) -> Path | None:
-        pick = self.peek()
-        if pick is None:
-            return None
-        if self.order == "sequential":
-            self._index += 1
-        elif self.order == "random":
-            self._drawn = None
-        else:
-            self._queue.pop()
-        self.last = pick
-        return pick
-
-    def peek(self) -> Path | None:
-        """The file next() gives next (drawn now if need be: next() then gives that one), so
-        it can be analysed before it airs."""
-        if not self.files:
-            return None
-        if self.order == "sequential":
-            return self.files[self._index % len(self.files)]
-        if self.order == "random":
-            if self._drawn is None:
-                self._drawn = self.rng.choice(self.files)
-            return self._drawn
-        if not self._queue:
-            self._queue = self.files[:]
-            self.rng.shuffle(self._queue)
-            if len(self._queue) > 1 and self._queue[-1] == self.last:
-                self._queue[0], self._queue[-1] = self._queue[-1], self._queue[0]
-        return self._queue[-1]
