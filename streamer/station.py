@@ -60,6 +60,7 @@ from .stream.health_door import HealthDoor, HealthPortError, OpenCount
 from .stream.history import ListenerSampler
 from .stream.hls_server import HlsOutput, Hold
 from .stream.hls_server import head as hls_head
+from .stream.listener import Listener
 from .stream.mount import Mount
 from .supervise import Supervisor
 from .ticks import sleep_on_grid
@@ -117,8 +118,8 @@ class Station:
         self.relays = [RelayPull(url, mount, self.sources.passthrough_mount) for mount, url in config.relays]
         self.history = History(config)  # plays, sessions, headlines: state/history.sqlite
         for mount in self.mounts.values():
-            mount.on_listeners = self.history.listener_changed
-        self.sources.on_listeners = self.history.listener_changed
+            mount.on_listeners = self._listener_changed
+        self.sources.on_listeners = self._listener_changed
         self.gate.on_turned_away = self.history.turned_away  # Icecast logs refused listeners too
         if self.hls is not None:  # HLS players are sessions too (heard plays, reports, royalties)
             self._remember_hls(self.hls)
@@ -274,6 +275,10 @@ class Station:
                 timeline_json(scheduler, start, hours, self.timelines.entries(scheduler, start, hours)),
             )
         return day[2]
+
+    def _listener_changed(self, mount: Mount, listener: Listener, joined: bool) -> None:
+        self.sampler.changed(mount.path, len(mount.listeners))
+        self.history.listener_changed(mount, listener, joined)
 
     def listener_history(self, hours: float, step: float) -> dict:
         return self.sampler.history(time.time() - hours * 3600, step)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -148,6 +150,32 @@ def test_skip_and_the_listener_history_are_for_the_admin_and_never_for_another_o
     retracted = request(server, "DELETE", f"/api/news/{json.loads(posted[2])['id']}", {"Authorization": ADMIN})
     assert retracted[0] == 200 and "Access-Control-Allow-Origin" not in retracted[1]
     assert request(server, "GET", "/api/news")[1].get("Access-Control-Allow-Origin") == "*"
+
+
+def test_a_crowd_that_came_and_went_between_two_samples_is_in_the_listener_history(server_factory, music):
+    """The dashboard's graph and its 24 h peak: three listeners for a moment, gone before the
+    next 10 s sample, are in it (a sample used to be the count at that instant)."""
+    server = station(server_factory, music)
+    crowd = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(3)]
+    for sock in crowd:
+        sock.sendall(b"GET /main HTTP/1.0\r\nHost: x\r\n\r\n")
+    for sock in crowd:  # each is a listener once audio comes
+        got = b""
+        while len(got) < 2048:
+            got += sock.recv(4096) or b"?" * 2048
+        assert got.startswith(b"HTTP/1.0 200") or got.startswith(b"ICY 200"), got[:40]
+    for sock in crowd:
+        sock.close()
+    gone = time.time()
+    deadline = gone + 15
+    while time.time() < deadline:  # the next sample (every 10 s)
+        history = json.loads(request(server, "GET", "/api/listeners/history?hours=1", {"Authorization": ADMIN})[2])
+        if history["points"] and history["points"][-1][0] > gone:
+            break
+        time.sleep(0.5)
+    main = 2 + history["mounts"].index("/main")  # [time, station, each mount]
+    assert history["points"][-1][0] > gone, history
+    assert max(p[1] for p in history["points"]) == 3 and max(p[main] for p in history["points"]) == 3, history
 
 
 def test_the_dashboard_needs_the_admin_and_may_be_opened_from_a_link_but_not_framed(server_factory, music):

@@ -91,6 +91,22 @@ def test_the_sampler_keeps_24_hours_and_merges_buckets_by_their_peak():
     assert len(ListenerSampler(lambda: {}, 1, 86400).history(0)["points"]) == 0
 
 
+def test_a_crowd_between_two_samples_is_in_the_next_one():
+    """Each sample is the most listeners since the one before: per mount, and for the station
+    the most at once (not the mounts' peaks added up, which came at other moments)."""
+    counts = {"/main": 0, "/low": 0}
+    sampler = ListenerSampler(lambda: dict(counts), interval=10, span=3600)
+    sampler.sample(1000.0)
+    for n in (1, 2, 3, 2, 1, 0):  # three on /main for a moment, gone before the next sample
+        sampler.changed("/main", n)
+    sampler.changed("/low", 2)  # then two on /low
+    counts["/low"] = 2
+    sampler.sample(1010.0)
+    sampler.sample(1020.0)
+    points = sampler.history(since=0)["points"]  # [time, station, /low, /main]
+    assert points == [[1000.0, 0, 0, 0], [1010.0, 3, 2, 3], [1020.0, 2, 2, 0]]
+
+
 def test_hostile_text_in_the_public_page_parts_is_escaped():
     headline = {"id": 'x"><b>', "title": HOSTILE, "summary": HOSTILE, "source": HOSTILE}
     parts = [

@@ -1,7 +1,9 @@
 """Listener counts over time, in memory since the start: what the dashboard's graph shows.
 
 A supervised task samples every mount's listener count every INTERVAL seconds and keeps the
-last SPAN (24 hours: 8,640 samples, a few hundred KB). The document it answers with
+last SPAN (24 hours: 8,640 samples, a few hundred KB). Each sample is the most listeners seen
+since the one before (the mounts tell `changed()` at every join and leave), per mount and for
+the station at once: a crowd that came and went between two samples is not missed. The document it answers with
 (`history()`) is what `GET /api/listeners/history` serves; a store that keeps counts across
 restarts can answer with the same document in its place (`source` says which answered).
 """
@@ -23,9 +25,25 @@ class ListenerSampler:
         self.counts = counts  # mount → listeners now
         self.interval = interval
         self.samples: deque[tuple[float, dict[str, int]]] = deque(maxlen=int(span / interval))
+        self.totals: deque[int] = deque(maxlen=int(span / interval))  # the station's most at once, per sample
+        self._now: dict[str, int] = {}  # listeners per mount, as changed() last heard
+        self._peaks: dict[str, int] = {}  # per mount, the most since the last sample
+        self._total_peak = 0  # all mounts at once, the most since the last sample
+
+    def changed(self, mount: str, count: int) -> None:
+        """`mount` has `count` listeners now (a join or a leave)."""
+        self._now[mount] = count
+        self._peaks[mount] = max(self._peaks.get(mount, 0), count)
+        self._total_peak = max(self._total_peak, sum(self._now.values()))
 
     def sample(self, now: float) -> None:
-        self.samples.append((now, self.counts()))
+        counts = self.counts()
+        self._now.update(counts)
+        peaks = {m: max(n, self._peaks.get(m, 0)) for m, n in counts.items()}
+        self.samples.append((now, peaks))
+        self.totals.append(max(sum(counts.values()), self._total_peak))
+        self._peaks.clear()
+        self._total_peak = 0
 
     async def run(self) -> None:
         """The sampling task (run and restarted by the station's supervisor)."""
@@ -36,13 +54,13 @@ class ListenerSampler:
     def history(self, since: float, step: float = 0.0) -> dict:
         """Samples since `since`, merged into buckets of `step` seconds (each the highest count in
         it, so no peak is lost): `points` are [time, total, per mount in `mounts` order]."""
-        samples = [s for s in self.samples if s[0] >= since]
+        samples = [(t, counts, total) for (t, counts), total in zip(self.samples, self.totals, strict=True) if t >= since]
         span = (samples[-1][0] - samples[0][0]) if samples else 0.0
         step = max(step, self.interval, span / MAX_POINTS)
-        mounts = sorted({m for _, counts in samples for m in counts})
+        mounts = sorted({m for _, counts, _ in samples for m in counts})
         buckets: dict[int, list[float]] = {}
-        for t, counts in samples:
-            row = [t, sum(counts.values()), *(counts.get(m, 0) for m in mounts)]
+        for t, counts, total in samples:
+            row = [t, total, *(counts.get(m, 0) for m in mounts)]
             key = int(t // step)
             old = buckets.get(key)
             buckets[key] = row if old is None else [old[0], *(max(a, b) for a, b in zip(old[1:], row[1:], strict=True))]
