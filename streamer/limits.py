@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import fcntl
 import resource
 import socket
+import struct
+import termios
 
 
 def raise_fd_limit() -> int:
@@ -40,3 +43,19 @@ def cap_socket_buffer(transport: asyncio.BaseTransport, option: int, size: int) 
             sock.setsockopt(socket.SOL_SOCKET, option, size)
         except OSError:
             pass
+
+
+def discard_unsent(transport: asyncio.Transport) -> int:
+    """Make the transport's coming abort() discard what has not reached the peer, and say how
+    many bytes that is: the transport's own buffer and the kernel's send queue (Linux TIOCOUTQ).
+    SO_LINGER 0 makes the close a reset: without it the kernel goes on sending its queue to a
+    peer that may never read it, holding the orphaned socket's memory for minutes."""
+    size = transport.get_write_buffer_size()
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            size += struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except (OSError, ValueError):
+            pass  # closed already, or not a socket the kernel counts
+    return size

@@ -85,7 +85,8 @@ class Ear(threading.Thread):
 
 
 class Staller(threading.Thread):
-    """Connects, then reads nothing: the server must evict it. Notes when it did."""
+    """Connects, then reads nothing: the server must evict it. Notes when it did, and how many
+    bytes of audio had reached it (its receive buffer, read once it is dropped)."""
 
     def __init__(self, port: int, mount: str, name: str) -> None:
         super().__init__(daemon=True)
@@ -107,7 +108,22 @@ class Staller(threading.Thread):
             time.sleep(0.05)
         self.heard.closed = time.time()
         self.heard.ended_by_server = True
+        self.heard.audio = len(self._drain(s).partition(b"\r\n\r\n")[2])  # what reached it after the head
         s.close()
+
+    @staticmethod
+    def _drain(s: socket.socket) -> bytes:
+        """What sits in its receive buffer, read now (a reset ends it)."""
+        s.setblocking(False)
+        got = b""
+        while True:
+            try:
+                data = s.recv(65536)
+            except OSError:  # would block (all read), or reset by the server
+                return got
+            if not data:
+                return got
+            got += data
 
 
 def admin_get(port: int, path: str, user: str = "admin", password: str = "hackme") -> str:

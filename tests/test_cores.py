@@ -106,9 +106,16 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[bytes] = []
         self.aborted = False
+        self.buffered = 0  # bytes written that a real transport would still hold (never sent on an abort)
 
     def set_write_buffer_limits(self, high: int, low: int) -> None:
         pass
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def get_extra_info(self, name: str, default=None):
+        return default  # no socket: nothing in a kernel queue
 
     def write(self, data) -> None:
         self.sent.append(bytes(data))
@@ -142,6 +149,16 @@ def test_a_listener_further_behind_than_queue_size_is_evicted_and_nobody_waits()
     b.feed(1200)  # 1200 behind > queue_size 1000
     assert b"".join(fast.sent) == b"x" * 600 + b"y" * 600 and not fast.aborted
     assert slow.sent == [] and slow.aborted and mount.evicted == 1 and b not in mount.listeners
+    # One that took 600 bytes, 400 of which its transport still held when it was dropped: 200 counted.
+    c = Listener(mount, stuck := Recorder(), 1200, 0, "c", "")  # type: ignore[arg-type]
+    mount.add(c)
+    mount.buffer.append(b"z" * 600)
+    c.feed(1800)
+    stuck.buffered, before = 400, mount.bytes_sent
+    c.pause_writing()
+    mount.buffer.append(b"w" * 1200)
+    c.feed(3000)
+    assert stuck.aborted and c.sent == 200 and mount.bytes_sent == before - 400
 
 
 def test_icy_listeners_get_the_same_bytes_split_around_their_own_blocks():

@@ -116,6 +116,12 @@ class Transport:
     def set_write_buffer_limits(self, high: int, low: int) -> None:
         pass
 
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default=None):
+        return default
+
     def close(self) -> None:
         pass
 

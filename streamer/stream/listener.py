@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..limits import cap_socket_buffer
+from ..limits import cap_socket_buffer, discard_unsent
 from ..wire.formats import OTHER, format_of, media_type
 from ..wire.http import listener_head
 from ..wire.icy import IcyCursor
@@ -223,6 +223,10 @@ class Listener(asyncio.Protocol):
     def close(self, abort: bool = False) -> None:
         if not self.closed:
             self.closed = True
+            # On an abort, what the transport and the kernel still hold never reaches the player.
+            if abort and (lost := min(self.sent, discard_unsent(self.transport))):
+                self.sent -= lost
+                self.mount.bytes_sent -= lost
             self.mount.remove(self)
             if abort:
                 self.transport.abort()
