@@ -119,6 +119,32 @@ def test_a_blocking_reload_waits_for_its_part_and_is_woken_when_it_airs():
     assert isinstance(part, bytes) and b"immutable" in part and part.endswith(v.part(250001, 1).data)  # type: ignore[union-attr]
 
 
+def test_the_next_part_is_hinted_and_a_request_for_it_is_answered_when_it_airs():
+    v = variant(parts=1.0)
+    out = HlsOutput([v], 4.0)
+    feed(v, 300)
+    out.publish(WALL0 + 5.1)  # part 250001.0 published: 250001.1 comes next
+    playlist = out.answer("GET", "/hls/lo/live.m3u8", {}, CLIENT, 0)
+    assert isinstance(playlist, bytes)
+    text = playlist.split(b"\r\n\r\n", 1)[1].decode()
+    assert text.rstrip().endswith('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="250001.1.ts"'), text
+    assert m3u8.loads(text).preload_hint.uri == "250001.1.ts"
+    held = out.answer("GET", "/hls/lo/250001.1.ts", {}, CLIENT, 0)
+    assert isinstance(held, Hold) and held.seconds == pytest.approx(3 * v.part_target) and not held.ready()  # three part targets
+    assert held.expired().startswith(b"HTTP/1.1 404") and b"not published within 3.1 s" in held.expired()
+    beyond = out.answer("GET", "/hls/lo/250001.2.ts", {}, CLIENT, 0)  # not the hint: no waiting
+    assert isinstance(beyond, bytes) and beyond.startswith(b"HTTP/1.1 404")
+    woken: list[int] = []
+    held.wait(lambda: woken.append(1), WALL0 + 5.1)
+    out.publish(WALL0 + 5.5)
+    assert woken == []
+    out.publish(WALL0 + 6.1)  # part 1 has aired
+    assert woken == [1] and out.waiters == []
+    part = out.answer("GET", "/hls/lo/250001.1.ts", {}, CLIENT, 0)
+    assert isinstance(part, bytes) and part.startswith(b"HTTP/1.1 200") and part.endswith(v.part(250001, 1).data)  # type: ignore[union-attr]
+    assert b'URI="250001.2.ts"' in out.answer("GET", "/hls/lo/live.m3u8", {}, CLIENT, 0)  # type: ignore[operator]
+
+
 def test_a_playlist_asked_for_before_the_first_segment_waits_for_it():
     v = variant(parts=0)
     out = HlsOutput([v], 4.0)

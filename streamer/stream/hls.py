@@ -180,13 +180,21 @@ class HlsVariant:
         init = INIT if self.container == "fmp4" else None
         low = None
         if self.part_seconds:
-            low = LowLatency(self.part_target, self._parts(self.pending) if self.pending is not None else ())
+            hint = self.hint()
+            preload = None if hint is None else f"{hint[0]}.{hint[1]}.{self.extension}"
+            low = LowLatency(self.part_target, self._parts(self.pending) if self.pending is not None else (), preload)
         first = live[0].seq if live else 0
         return media_playlist(segments, self.seconds, first, self.discontinuity_sequence, map_uri=init, low_latency=low)
 
     def _parts(self, built: Built) -> tuple[Part, ...]:
         # named by their place in the list, as a blocking reload's _HLS_part counts them
         return tuple(Part(f"{built.seq}.{n}.{self.extension}", p.samples / self.out_rate) for n, p in enumerate(built.parts[: built.aired]))
+
+    def hint(self) -> tuple[int, int] | None:
+        """(segment, part) of the next part to be published: the playlist's preload hint."""
+        if self.pending is not None:
+            return self.pending.seq, self.pending.aired
+        return (self.segments[-1].seq + 1, 0) if self.segments else None
 
     def segment(self, seq: int) -> Built | None:
         return next((b for b in self.segments if b.seq == seq), None)

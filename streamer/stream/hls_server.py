@@ -1,7 +1,8 @@
 """HLS over HTTP, answered by the front door from memory: the master playlist, each variant's
 playlist and its segments, with caching a CDN or nginx can use (segments never change: cached
 for an hour; a playlist for at most half a segment), ETags and 304s, and CORS for web players.
-An expired or future segment is a 404 at once, never a wait. A playlist asked for before the
+An expired or future segment is a 404 at once, never a wait; only the next part, which the
+playlist names as its preload hint, is held until it airs (as blocking reloads are). A playlist asked for before the
 run's first segment exists (the seconds after a start or restart) is held until it does, up to
 FIRST_WAIT: a player that was playing rides through the restart instead of meeting 404s, which
 hls.js gives up on after two retries (three seconds) and a segment takes four.
@@ -89,6 +90,8 @@ class HlsOutput:
             blocked = self._blocking(variant, query)
             if blocked is not None:
                 return blocked
+        if match[4] is not None and variant.part_seconds and (int(match[3]), int(match[4])) == variant.hint():
+            return self._preloaded(variant, int(match[3]), int(match[4]))
         sent, response = self._variant_answer(method, match, variant, headers)
         if sent >= 0 and (who := self.listeners.saw(client[0], client[1], variant.name, now, headers.get("referer", ""))):
             who.sent += sent
@@ -139,6 +142,13 @@ class HlsOutput:
         late = f"segment {msn}{'' if part is None else f' part {part}'} of {variant.name} was not published within {seconds} s"
         expired = lambda: head(503, [("Retry-After", "1"), *_TEXT], (late + "\n").encode())  # noqa: E731
         return Hold(lambda: variant.reached(msn, part), seconds, expired, self.waiters)
+
+    def _preloaded(self, variant: HlsVariant, seq: int, n: int) -> Hold:
+        """The playlist's preload hint asked for before it airs: held until it is published (the
+        front door then asks again and serves it), or a 404 after three part targets."""
+        seconds = 3 * variant.part_target
+        late = f"part {seq}.{n} of {variant.name} was not published within {seconds:.1f} s"
+        return Hold(lambda: variant.hint() != (seq, n), seconds, lambda: self._not_found(late, retry=True)[1], self.waiters)
 
     def _first_segment(self, variant: HlsVariant) -> Hold:
         """A playlist request before the variant's first segment: held until it is published, or

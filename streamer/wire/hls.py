@@ -42,6 +42,7 @@ class LowLatency:
 
     part_target: float  # seconds; no part is longer
     pending: tuple[Part, ...] = ()
+    preload: str | None = None  # the next part's URI (EXT-X-PRELOAD-HINT): asked for early, answered when it airs
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ def media_playlist(
     fragmented MP4 segments (EXT-X-MAP, for every segment); `version` defaults to 3 without it
     and 7 with it. `low_latency` adds partial segments (RFC 8216bis 4.4.4.9), the part target
     and blocking reloads, with a PART-HOLD-BACK of three part targets (Apple's recommendation;
-    the minimum is two)."""
+    the minimum is two), and the next part as a preload hint when it names one."""
     if version is None:
         version = TS_VERSION if map_uri is None else FMP4_VERSION
     if version < 3:
@@ -145,6 +146,8 @@ def media_playlist(
         lines += (f"#EXTINF:{_decimal(ms)},", _line(segment.uri, "segment URI"))
     if low_latency is not None:
         lines += _parts(low_latency.pending, low_latency)
+        if low_latency.preload is not None and not ended:
+            lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="{_quoted(low_latency.preload, "preload hint URI")}"')
     if ended:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
