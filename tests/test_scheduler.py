@@ -181,6 +181,32 @@ def test_no_repeat_holds_a_shuffle_round_together(seed):
     assert set(counts) == set(music["music"]) - broken and max(counts.values()) - min(counts.values()) <= 1, counts
 
 
+@pytest.mark.parametrize("order", ["sequential", "shuffle"])
+def test_a_file_held_back_by_no_repeat_airs_when_the_window_lets_it(order):
+    """Eight files in artist pairs, a 4-minute artist window, 3-minute songs: the file after each
+    one is held back, the next allowed airs in its place, and the one held back airs next (a
+    list that moved on past it never aired 1, 3, 5 or 7 again)."""
+    p = programme(f"playlists:\n  music: {{files: [m/], order: {order}, no_repeat: {{artist: 4}}}}\nfallback: music\n")
+    music = files({"music": 8})
+    artists = {path: f"artist {i // 2}" for i, path in enumerate(music["music"])}
+    s = Scheduler(p, music, artist_of=lambda path: artists[path], rng=random.Random(3))
+    history = simulate(s, ts(dt.UTC, 2026, 11, 24), 6, lambda: 180)
+    assert set(Counter(h.path for h in history).values()) == {15}  # 120 songs, 8 files
+    assert all(artists[a.path] != artists[b.path] for a, b in itertools.pairwise(history))
+    if order == "sequential":
+        assert [h.path.stem for h in history[:8]] == ["0", "2", "1", "3", "4", "6", "5", "7"]
+
+
+@pytest.mark.parametrize("order", ["sequential", "shuffle"])
+def test_when_the_window_holds_back_every_file_the_one_aired_longest_ago_plays(order):
+    """One artist, a window longer than a song: every file is held back every time. The one
+    that aired longest ago plays (it was always the first file of the list)."""
+    p = programme(f"playlists:\n  music: {{files: [m/], order: {order}, no_repeat: {{artist: 10}}}}\nfallback: music\n")
+    s = Scheduler(p, files({"music": 6}), artist_of=lambda path: "One", rng=random.Random(3))
+    history = simulate(s, ts(dt.UTC, 2026, 11, 24), 6, lambda: 180)
+    assert set(Counter(h.path for h in history).values()) == {20}
+
+
 def test_weights_are_exact_and_empty_playlists_fall_back():
     p = programme(
         "playlists: {music: [m/], talk: [t/], empty: [e/]}\nfallback: music\n"

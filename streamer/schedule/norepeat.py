@@ -11,29 +11,34 @@ if TYPE_CHECKING:
     from .model import PlaylistDef
     from .scheduler import Played
 
-ALLOWED = float("-inf")  # what held_back's answer is for a file the windows let air
+ALLOWED = float("-inf")  # Windows.conflict of a file the windows let air
 
 
-def held_back(spec: PlaylistDef, t: float, history: Sequence[Played], artist_of: Callable[[Path], str]) -> Callable[[Path], float]:
-    """A function of a file: ALLOWED if `spec`'s windows let it air at `t`, else when it (or its
-    artist) last aired (the smaller, the longer ago)."""
-    recent_tracks: dict[Path, float] = {}
-    recent_artists: dict[str, float] = {}
-    horizon = t - max(spec.no_repeat_track, spec.no_repeat_artist) * 60
-    for played in reversed(history):
-        if played.time < horizon:
-            break
-        recent_tracks.setdefault(played.path, played.time)
-        artist = played.artist or artist_of(played.path)
-        if artist:
-            recent_artists.setdefault(artist.casefold(), played.time)
+class Windows:
+    """`spec`'s windows at `t` over the play history: `conflict(path)` is ALLOWED for a file
+    they let air, else when it (or its artist) last aired; `played(path)` when the file itself
+    last aired within them (ALLOWED if not)."""
 
-    def last_conflict(path: Path) -> float:
-        artist = artist_of(path).casefold()
-        track_at = recent_tracks.get(path, ALLOWED)
-        artist_at = recent_artists.get(artist, ALLOWED) if artist else ALLOWED
-        if t - track_at >= spec.no_repeat_track * 60 and t - artist_at >= spec.no_repeat_artist * 60:
+    def __init__(self, spec: PlaylistDef, t: float, history: Sequence[Played], artist_of: Callable[[Path], str]) -> None:
+        self.spec, self.t, self.artist_of = spec, t, artist_of
+        self.tracks: dict[Path, float] = {}
+        self.artists: dict[str, float] = {}
+        horizon = t - max(spec.no_repeat_track, spec.no_repeat_artist) * 60
+        for played in reversed(history):
+            if played.time < horizon:
+                break
+            self.tracks.setdefault(played.path, played.time)
+            artist = played.artist or artist_of(played.path)
+            if artist:
+                self.artists.setdefault(artist.casefold(), played.time)
+
+    def played(self, path: Path) -> float:
+        return self.tracks.get(path, ALLOWED)
+
+    def conflict(self, path: Path) -> float:
+        artist = self.artist_of(path).casefold()
+        track_at = self.tracks.get(path, ALLOWED)
+        artist_at = self.artists.get(artist, ALLOWED) if artist else ALLOWED
+        if self.t - track_at >= self.spec.no_repeat_track * 60 and self.t - artist_at >= self.spec.no_repeat_artist * 60:
             return ALLOWED
         return max(track_at, artist_at)
-
-    return last_conflict

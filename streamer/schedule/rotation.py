@@ -23,6 +23,7 @@ class Rotation:
         self._queue: list[Path] = []
         self._index = 0
         self._drawn: Path | None = None  # random order: the next pick, drawn ahead by peek()
+        self._ahead: set[int] = set()  # sequential: places (counted as _index is) aired ahead of their turn
         self.last: Path | None = None
 
     def carry_over(self, old: Rotation) -> None:
@@ -45,20 +46,20 @@ class Rotation:
             if added:
                 self.rng.shuffle(self._queue)
 
-    def state(self) -> tuple[int, tuple[Path, ...], Path | None, Path | None]:
+    def state(self) -> tuple[int, tuple[Path, ...], Path | None, Path | None, frozenset[int]]:
         """Where the rotation stands (what `restore` puts back)."""
-        return self._index, tuple(self._queue), self._drawn, self.last
+        return self._index, tuple(self._queue), self._drawn, self.last, frozenset(self._ahead)
 
-    def restore(self, state: tuple[int, tuple[Path, ...], Path | None, Path | None]) -> None:
-        index, queue, self._drawn, self.last = state
-        self._index, self._queue = index, list(queue)
+    def restore(self, state: tuple[int, tuple[Path, ...], Path | None, Path | None, frozenset[int]]) -> None:
+        index, queue, self._drawn, self.last, ahead = state
+        self._index, self._queue, self._ahead = index, list(queue), set(ahead)
 
     def next(self) -> Path | None:
         pick = self.peek()
         if pick is None:
             return None
         if self.order == "sequential":
-            self._index += 1
+            self._advance()
         elif self.order == "random":
             self._drawn = None
         else:
@@ -73,7 +74,8 @@ class Rotation:
         if first is None:
             return []
         if self.order == "sequential":
-            return self.files[self._index % len(self.files) :] + self.files[: self._index % len(self.files)]
+            n = len(self.files)
+            return [self.files[i % n] for i in range(self._index, self._index + n) if i not in self._ahead]
         return self._queue[::-1] if self.order == "shuffle" else [first]
 
     def next_round(self) -> bool:
@@ -87,10 +89,17 @@ class Rotation:
         self._queue = fresh + self._queue
         return True
 
+    def _advance(self) -> None:
+        self._index += 1
+        while self._index in self._ahead:
+            self._ahead.discard(self._index)
+            self._index += 1
+
     def take(self, path: Path, passed: Iterable[Path] = ()) -> None:
         """`path` airs in place of next(): the shuffle's round loses it and the `passed` files
-        (ones that will not play; the files the windows held back stay, to come next), the list
-        moves on past it; random order draws again."""
+        (ones that will not play; the files the windows held back stay, to come next); in a list
+        its place is passed over when its turn comes (the files before it keep theirs); random
+        order draws again."""
         if self.order == "shuffle":
             gone = set(passed)
             if path in self._queue:
@@ -98,7 +107,11 @@ class Rotation:
             self._queue = [f for f in self._queue if f not in gone] if gone else self._queue
         elif self.order == "sequential" and path in self.files:
             n = len(self.files)
-            self._index += next(step for step in range(1, n + 1) if self.files[(self._index + step - 1) % n] == path)
+            place = next((i for i in range(self._index, self._index + 2 * n) if i not in self._ahead and self.files[i % n] == path), None)
+            if place is None or place == self._index:
+                self._advance()
+            else:  # out of turn: the files before it keep their turn, and its own place is passed over
+                self._ahead.add(place)
         elif self.order == "random":
             self._drawn = None
         self.last = path

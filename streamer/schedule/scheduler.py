@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .model import Block, Event, Fades, Programme, block_active
-from .norepeat import ALLOWED, held_back
+from .norepeat import ALLOWED, Windows
 from .rotation import Rotation
 from .times import wall_times
 
@@ -227,12 +227,13 @@ class Scheduler:
         spec = self.programme.playlists[playlist]
         if not (spec.no_repeat_track or spec.no_repeat_artist):
             return self._next_playable(rotation)
-        last_conflict = held_back(spec, t, history, self.artist_of)
+        windows = Windows(spec, t, history, self.artist_of)
 
         # The first of the rotation's own order the windows allow (a shuffle's round stays whole:
-        # what they hold back comes later in it), else any they allow, else the longest ago.
+        # what they hold back comes later in it), else any they allow, else the one held back
+        # longest (ties: the file itself aired longest ago, then the rotation's order).
         def first_allowed(ahead: list[Path]) -> Path | None:
-            return next((f for f in ahead if self.playable(f) and last_conflict(f) == ALLOWED), None)
+            return next((f for f in ahead if self.playable(f) and windows.conflict(f) == ALLOWED), None)
 
         path = first_allowed(ahead := rotation.upcoming())
         if path is None and rotation.next_round():
@@ -241,8 +242,10 @@ class Scheduler:
             candidates = [f for f in rotation.files if self.playable(f)]
             if not candidates:
                 return None
-            allowed = [f for f in candidates if last_conflict(f) == ALLOWED]
-            path = self.rng.choice(allowed) if allowed else min(candidates, key=last_conflict)
+            allowed = [f for f in candidates if windows.conflict(f) == ALLOWED]
+            turn = {f: i for i, f in reversed(list(enumerate(ahead)))}
+            held = lambda f: (windows.conflict(f), windows.played(f), turn.get(f, len(ahead)))  # noqa: E731
+            path = self.rng.choice(allowed) if allowed else min(candidates, key=held)
         rotation.take(path, [f for f in ahead if not self.playable(f)])
         return path
 
