@@ -1,9 +1,12 @@
 """One file analysed: its tags (mutagen), then one ffmpeg pass (analysis.py) at low priority,
 watched for hangs, into a library row (catalog.Entry).
 
-A file that changes or vanishes while it is analysed gives no row (it is looked at again);
-one whose decoder says nothing for STALL seconds is killed and recorded as unplayable, so a
-file that hangs ffmpeg is not tried again until it changes.
+A file that changes or vanishes while it is analysed gives no row (it is looked at again).
+One whose ffmpeg says nothing for STALL seconds is killed, and that is not held against the
+file (AnalysisHung): a busy machine or a stalled disk hangs the analysis of good files too,
+and marking them unplayable took a whole station off air. The scanner tries it again later;
+meanwhile it airs (a file that really hangs ffmpeg fails on air, and the feeder passes it
+over for a while).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ FS_TIMEOUT = 10.0  # seconds the file system may take to say what a file is
 HEAD_BYTES = 4096  # read to say what a file that will not decode claims to be
 NICE = 15  # analysis runs behind the encoders
 _DECODE_TROUBLE = re.compile(r"^\[[^\]]+ @ [^\]]+\] .*(invalid|corrupt|error|missing|overread|truncat)", re.I | re.M)
+
+
+class AnalysisHung(Exception):
+    """ffmpeg said nothing for the stall limit and was killed (the file's fault or the machine's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,8 @@ def file_state(path: Path, head: bool = False) -> FileState | None:
 
 
 async def analyse(ffmpeg: str, path: Path, nice: int = NICE, stall: float = STALL) -> Entry | None:
-    """The file's row, or None when it vanished or changed while being analysed."""
+    """The file's row, or None when it vanished or changed while being analysed; AnalysisHung
+    when ffmpeg made no progress for `stall` seconds."""
     before = await asyncio.wait_for(asyncio.to_thread(file_state, path, True), FS_TIMEOUT)
     if before is None:
         return None
@@ -73,7 +81,7 @@ async def analyse(ffmpeg: str, path: Path, nice: int = NICE, stall: float = STAL
     base = Entry(key, before.size, before.mtime_ns, UNPLAYABLE, analysed_at=time.time(), analysis_seconds=round(spent, 3))
     base = _with_tags(base, info)
     if hung:
-        return replace(base, reason=f"the decoder hung (no progress for {stall:g} s)")
+        raise AnalysisHung(f"its analysis made no progress for {stall:g} s")
     try:
         result = parse_analysis(text)
     except ValueError as exc:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..state import Store
 from ..wire.text import display_path
-from .analyser import NICE, FileState, analyse, file_state
+from .analyser import NICE, AnalysisHung, FileState, analyse, file_state
 from .catalog import DELETE, MIGRATIONS, UPSERT, Entry, load_all, path_key, row_of
 
 log = logging.getLogger("streamer.library")
@@ -31,6 +31,7 @@ log = logging.getLogger("streamer.library")
 SWEEP_EVERY = 300.0  # seconds between looks for changed and vanished files
 SWEEP_TIMEOUT = 120.0  # seconds a sweep's stat calls may take (a hung network file system)
 RETRY_CHANGED = 30.0  # seconds before a file that changed during its analysis is tried again
+RETRY_HUNG = 300.0  # seconds before a file whose analysis hung is tried again (doubling each time)
 
 
 def open_store(state_dir: Path) -> Store:
@@ -63,6 +64,7 @@ class Library:
         self._sweep_due = True
         self._wake = asyncio.Event()
         self._later: dict[str, float] = {}  # path → when a file that changed mid-analysis may be tried again
+        self.stalls: dict[str, tuple[int, str]] = {}  # path → (analyses that hung in a row, what the operator is told)
         self._first_keys: set[str] = set()  # files analysed for the feeder right now (the scan leaves them)
         self._scanning = ""  # the file the scan analyses right now
         self._scanned = asyncio.Event()  # set when the scan finishes that file
@@ -109,6 +111,9 @@ class Library:
         key = str(path)
         try:
             entry = await analyse(self.ffmpeg, path, 0)
+        except AnalysisHung as exc:
+            self._stalled(key, path, exc)
+            return None
         finally:
             self._first_keys.discard(key)
         if entry is not None and key not in self.entries:
@@ -207,6 +212,9 @@ class Library:
             log.warning("library: %s could not be analysed now (%s); tried again later", display_path(path), exc)
             self._later[key] = time.time() + RETRY_CHANGED
             return None
+        except AnalysisHung as exc:
+            self._stalled(key, path, exc)
+            return None
         finally:
             self.progress.current = ""
         progress = self.progress
@@ -220,6 +228,7 @@ class Library:
             return None
         self.entries[key] = entry
         self.store.write(UPSERT, row_of(entry))
+        self.stalls.pop(key, None)
         progress.done += 1
         progress.audio_seconds += entry.duration
         if not entry.playable:
@@ -227,6 +236,16 @@ class Library:
         if self.on_entry is not None:
             self.on_entry(entry)
         return entry
+
+    def _stalled(self, key: str, path: Path, exc: AnalysisHung) -> None:
+        """An analysis that hung: no row (the file airs meanwhile), tried again later, each time
+        twice as late (RETRY_HUNG, up to an hour)."""
+        count, _ = self.stalls.get(key, (0, ""))
+        wait = min(RETRY_HUNG * 2**count, 3600.0)
+        self.stalls[key] = (count + 1, f"{exc} (a busy machine or a slow disk?); analysed again in {wait:g} s")
+        self._later[key] = time.time() + wait
+        self.pending[key] = path
+        log.warning("library: %s: %s; it airs meanwhile, at its tags' gain", display_path(path), self.stalls[key][1])
 
     def _forget(self, key: str) -> None:
         self.entries.pop(key, None)
@@ -237,11 +256,14 @@ class Library:
     def problems(self, unplayable_only: bool = True) -> list[dict]:
         """The programme's files that will not play (or, with False, that are silent or truncated too)."""
         wanted = [self.entries.get(str(p)) for p in self.wanted]
-        return [
+        found = [
             {"file": display_path(Path(e.path)), "status": e.status, "reason": e.reason}
             for e in wanted
             if e is not None and (not e.playable if unplayable_only else e.status != "ok")
         ]
+        if not unplayable_only:  # (they play: an analysis that hung is not held against the file)
+            found += [{"file": display_path(Path(k)), "status": "stalled", "reason": why} for k, (_, why) in self.stalls.items()]
+        return found
 
     def status(self) -> dict:
         analysed = sum(1 for p in self.wanted if str(p) in self.entries)

@@ -27,7 +27,7 @@ from pathlib import Path
 import aiohttp
 
 from .. import child
-from ..library.analyser import analyse
+from ..library.analyser import AnalysisHung, analyse
 from ..library.catalog import Entry
 from ..settings import NewsConfig
 from .parse import NewsItem
@@ -202,7 +202,7 @@ class BulletinBuilder:
         """A segment's loudness (TTS, intro, outro, bed): a few tens of ms each, ahead of air."""
         try:
             return await analyse(self.ffmpeg, path)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, AnalysisHung) as exc:
             log.warning("bulletin: %s not analysed (%s); aired at its own level", path.name, exc)
             return None
 
