@@ -36,7 +36,8 @@ def station(tmp_path) -> Path:
     music.mkdir()
     make_tone(music / "loud.mp3", 440, 6.0, 44100, 2, ("-c:a", "libmp3lame", "-af", "volume=0dB"), "A", "Loud")
     make_tone(music / "quiet.flac", 550, 6.0, 44100, 2, ("-c:a", "flac", "-af", "volume=-12dB"), "B", "Quiet")
-    make_tone(music / "whisper.ogg", 660, 4.0, 44100, 2, ("-c:a", "libvorbis", "-af", "volume=-60dB"), "C", "Whisper")
+    make_tone(music / "whisper.ogg", 660, 4.0, 44100, 2, ("-c:a", "libvorbis", "-af", "volume=-30dB"), "C", "Whisper")
+    make_tone(music / "hush.ogg", 770, 4.0, 44100, 2, ("-c:a", "libvorbis", "-af", "volume=-60dB"), "E", "Hush")
     full = make_tone(tmp_path / "full.flac", 330, 20.0, 44100, 2, ("-c:a", "flac"), "D", "Cut Short")
     (music / "cut-short.flac").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     (music / "damaged.mp3").write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x10" + bytes(range(256)) * 40)
@@ -53,12 +54,13 @@ def test_scan_list_and_check_name_every_problem_in_a_djs_words(station):
     print(scan.stdout)
     assert scan.returncode == 0, scan.stderr
     out = scan.stdout
-    assert "7 file(s) in the programme; 7 to analyse" in out and "analysed 7 file(s)" in out
+    assert "8 file(s) in the programme; 8 to analyse" in out and "analysed 8 file(s)" in out
     assert "damaged.mp3: will not play: header damaged: it starts like an MP3 file" in out
     assert "notes.mp3: will not play: not an audio file (it is text)" in out
     assert "empty.ogg: will not play: empty file" in out
     assert "cut-short.flac" in out and "truncated after 10 s (the file says 20 s)" in out
-    assert "whisper.ogg: -70.0 LUFS" in out and "gain +12.0 dB (nothing above -34 dBFS: aired at the most gain allowed)" in out
+    assert "whisper.ogg: -" in out and "gain +12.0 dB (nothing above -34 dBFS: aired at the most gain allowed)" in out
+    assert "hush.ogg: will not play: silent: no sound in it (nothing over -70 LUFS), so nothing to air" in out  # dead air
     assert "quiet.flac: -33.7 LUFS" in out and "gain +12.0 dB\n" in out
     assert "the collection spans" in out
     listed = streamer("library", "list", "--problems", cwd=station).stdout
@@ -67,18 +69,18 @@ def test_scan_list_and_check_name_every_problem_in_a_djs_words(station):
     check = streamer("check", cwd=station)
     assert check.returncode == 1
     assert "station.yaml:2: playlist 'music': " in check.stderr and "damaged.mp3: will not play: header damaged" in check.stderr
-    assert "3 problem(s)" in check.stderr  # damaged, text, empty: truncated and silent files still play
+    assert "4 problem(s)" in check.stderr  # damaged, text, empty, no sound: truncated and quiet ("silent") files still play
     started = time.monotonic()
     again = streamer("library", "scan", cwd=station)
     took = time.monotonic() - started
     print(f"rescan with nothing changed: {took:.2f} s")
-    assert "0 to analyse" in again.stdout and "7 unchanged" in again.stdout and took < 2.0
+    assert "0 to analyse" in again.stdout and "8 unchanged" in again.stdout and took < 2.0
     os.utime(station / "music" / "loud.mp3")  # touched: analysed again
     (station / "music" / "notes.mp3").unlink()  # gone: its row goes
     third = streamer("library", "scan", cwd=station).stdout
     assert "1 to analyse" in third and "analysed 1 file(s)" in third
     rows = sqlite3.connect(station / "state" / "library.sqlite").execute("SELECT path FROM tracks").fetchall()
-    assert len(rows) == 6 and not any(b"notes.mp3" in r[0] for r in rows)
+    assert len(rows) == 7 and not any(b"notes.mp3" in r[0] for r in rows)
 
 
 def test_a_file_that_changes_or_vanishes_while_analysed_gets_no_row(tmp_path):

@@ -28,6 +28,9 @@ STALL = 20.0  # seconds without a line from ffmpeg (it reports progress twice a 
 FS_TIMEOUT = 10.0  # seconds the file system may take to say what a file is
 HEAD_BYTES = 4096  # read to say what a file that will not decode claims to be
 NICE = 15  # analysis runs behind the encoders
+# EBU R128's absolute gate: a file with nothing over it has no sound to air (digital silence, or
+# hiss 70 dB down: inaudible at any gain the station allows), and airing it was dead air.
+INAUDIBLE = -70.0
 _DECODE_TROUBLE = re.compile(r"^\[[^\]]+ @ [^\]]+\] .*(invalid|corrupt|error|missing|overread|truncat)", re.I | re.M)
 
 
@@ -123,6 +126,8 @@ def _measured(entry: Entry, a: Analysis, info: TrackInfo, trouble: bool) -> Entr
     status, reason = (
         (TRUNCATED, short)
         if short
+        else (UNPLAYABLE, f"silent: no sound in it (nothing over {INAUDIBLE:g} LUFS), so nothing to air")
+        if a.silent and a.integrated <= INAUDIBLE
         else (SILENT, f"nothing above {CUE_IN_DB:g} dBFS: aired at the most gain allowed")
         if a.silent
         else (OK, "")
