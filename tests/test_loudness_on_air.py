@@ -145,6 +145,29 @@ def test_a_first_track_whose_analysis_comes_late_is_brought_to_the_target_and_ai
     assert decode_errors(rec.audio, tmp_path)[0] == []
 
 
+def test_a_sting_before_a_file_not_analysed_yet_leaves_no_dead_air(server_factory, tmp_path):
+    """A 0.3 s sting, then a file whose analysis takes 15 s: the next file's decoder starts as
+    the sting begins, without waiting its second for the analysis (that wait was 0.7-0.8 s of
+    dead air after every short item, in QA)."""
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\ncase "$*" in *after.ogg*ebur128*) sleep 15;; esac\nexec "{ffmpeg_exe()}" "$@"\n')
+    wrapper.chmod(0o755)
+    before = make_music(tmp_path / "before.ogg", 300, 6.0, 0.0, "Before", silence=0.0)
+    sting = make_music(tmp_path / "sting.ogg", 880, 0.3, 0.0, "Sting", silence=0.0)
+    after = make_music(tmp_path / "after.ogg", 420, 6.0, 0.0, "After", silence=0.0)
+    playlist = f"timezone: UTC\nplaylists:\n  m: {{files: ['{before}', '{sting}', '{after}'], order: sequential}}\nfallback: m\n"
+    server = server_factory(playlist, mounts=MOUNT, env={"STREAMER_FFMPEG": str(wrapper)})
+    rec = record(server.port, "/main", 11.0)
+    wav = tmp_path / "rec.wav"
+    (tmp_path / "rec.mp3").write_bytes(rec.audio)
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(tmp_path / "rec.mp3"), str(wav)], check=True)
+    starts = [(offset / BYTES_PER_SECOND, fields["StreamTitle"]) for offset, fields in rec.blocks if fields.get("StreamTitle")]
+    gaps = silences(wav, 0.2)
+    print("titles", starts, "silences over 0.2 s", gaps)
+    assert [title for _, title in starts][-3:] == ["Level - Before", "Level - Sting", "Level - After"], starts
+    assert [g for g in gaps if g[0] > 0.5] == [], gaps  # nothing after the first track began
+
+
 def crossfading(tmp_path: Path, files: list[Path], extra: str = "") -> str:
     names = ", ".join(f"'{f}'" for f in files)
     return f"timezone: UTC\nplaylists:\n  m: {{files: [{names}], order: sequential, crossfade: 2}}\nfallback: m\n{extra}"

@@ -30,7 +30,7 @@ from .leveling import Level, ceiling, level_for
 from .limiter import TruePeakLimiter
 from .live_input import LiveInput
 from .live_play import LIVE_FADE, LiveSession, play_live
-from .next_decoder import PRESTART, NextDecoder
+from .next_decoder import ANALYSIS_MARGIN, PRESTART, NextDecoder
 from .onair import OnAir
 from .output import Cut, Output
 from .pcm import frame_bytes
@@ -189,18 +189,18 @@ class Feeder:
 
     async def _open(self, choice: Choice, analysis: Entry | None) -> Track:
         assert choice.path is not None
-        info, level = await self._level(choice, analysis, analyse=not self.timeline.started)
+        info, level = await self._level(choice, analysis, 0.0 if self.timeline.started else FIRST_ANALYSIS)
         decoder = await self._next.take(choice.path, level) or await self._decoder(choice.path, level)
         row = functools.partial(self.library.lookup, choice.path) if self.library is not None and analysis is None else None
         late = late_level(row, lambda entry: level_for(entry, info, self.loudness), level, self.rate, self.channels) if row else None
         return Track(choice, aired(info, level), decoder, level, late=late)
 
-    async def _level(self, choice: Choice, analysis: Entry | None = None, analyse: bool = False) -> tuple[TrackInfo, Level]:
-        """The file's tags and the level it airs at (`analyse`: a second to analyse it if the library has not)."""
+    async def _level(self, choice: Choice, analysis: Entry | None = None, wait: float = 0.0) -> tuple[TrackInfo, Level]:
+        """The file's tags and the level it airs at (`wait`: seconds to analyse it if the library has not)."""
         assert choice.path is not None
         info = await track_info(self.tags, choice.path, choice.title)
         if analysis is None and self.library is not None:
-            analysis = await self.library.analyse_now(choice.path, FIRST_ANALYSIS) if analyse else self.library.lookup(choice.path)
+            analysis = await self.library.analyse_now(choice.path, wait) if wait > 0 else self.library.lookup(choice.path)
         return info, level_for(analysis, info, self.loudness)
 
     async def play_file(self, choice: Choice, analysis: Entry | None = None) -> bool:
@@ -229,9 +229,9 @@ class Feeder:
                     self.onair.retime(track.info)  # (the analysis may have cut it shorter)
                 chunk = fade_in(chunk, track.offset, fade_bytes, self.channels)
                 track.offset += len(chunk)
-                if not next_started and track.info.duration - track.offset / (self.rate * self.frame_bytes) <= PRESTART:
-                    next_started = True
-                    self._next.guess(self.upcoming_choice(self.now()), lambda c: self._level(c, analyse=True), self._early_decoder)
+                if not next_started and (left := track.info.duration - track.offset / (self.rate * self.frame_bytes)) <= PRESTART:
+                    next_started, wait = True, min(FIRST_ANALYSIS, max(0.0, left - ANALYSIS_MARGIN))  # no longer than this one airs
+                    self._next.guess(self.upcoming_choice(self.now()), functools.partial(self._level, wait=wait), self._early_decoder)
                 chunk, head = mix_under(chunk, head)
                 body += chunk
                 if self._handover:  # a DJ took over: what is not fed yet becomes the crossfade

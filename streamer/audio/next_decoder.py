@@ -29,6 +29,9 @@ from .upcoming import Upcoming
 log = logging.getLogger("streamer.feeder")
 
 PRESTART = 3.0  # seconds of the track on air left to decode when the next one's decoder starts
+# s of the track on air kept for the next one's decoder to start after its analysis: after a short
+# item (a 0.3 s sting) a whole second's wait for the next file's analysis was dead air
+ANALYSIS_MARGIN = 0.5
 
 Prepared = tuple[Level, Decoder]  # a started decoder and the level it plays its file at
 LevelOf = Callable[[Choice], Awaitable[tuple[TrackInfo, Level]]]
