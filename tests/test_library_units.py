@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,9 @@ from streamer.config import parse_config
 from streamer.library.analysis import claimed_kind, describe_failure, truncation
 from streamer.library.catalog import MIGRATIONS, OK, UNPLAYABLE, UPSERT, Entry, load_all, row_of
 from streamer.library.report import duration, progress_line, table
+from streamer.library.riff import info_tags
 from streamer.library.scanner import Progress
-from streamer.library.tags import TrackInfo
+from streamer.library.tags import TrackInfo, read_track_info
 from streamer.schedule.rotation import Rotation
 from streamer.settings import LoudnessConfig
 from streamer.state import Store
@@ -153,6 +155,41 @@ def test_a_track_not_analysed_yet_does_not_air_its_leading_silence():
     assert quieter.apply(pcm((0.2, hiss)), 0) == pcm((0.2, hiss))  # -40 dBFS after -10 dB was -30 at the source: sound
     cued = LateLevel(Level(0.0, 2.0, None, "none"), lambda: None, rate, 1)  # a decoder started at a cue-in
     assert not cued.looking and cued.apply(pcm((0.2, 0.0)), 0) == pcm((0.2, 0.0))
+
+
+def wav_with_info(path: Path, info: list[tuple[bytes, bytes]], info_last: bool) -> Path:
+    """A real 8 kHz mono 16-bit WAV (0.1 s of silence) with a LIST-INFO chunk before or after its audio."""
+
+    def chunk(key: bytes, body: bytes) -> bytes:
+        return key + struct.pack("<I", len(body)) + body + b"\0" * (len(body) & 1)
+
+    fmt = chunk(b"fmt ", struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16))
+    listed = chunk(b"LIST", b"INFO" + b"".join(chunk(k, v) for k, v in info))
+    data = chunk(b"data", b"\0" * 1600)
+    body = b"WAVE" + fmt + (data + listed if info_last else listed + data)
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
+def test_a_wavs_riff_info_tags_are_its_artist_and_title(tmp_path):
+    """WAVs carry RIFF INFO tags (broadcast tools, ffmpeg), which mutagen does not read: they
+    aired under their file names (QA). Before or after the audio, odd lengths padded, UTF-8 or
+    Latin-1."""
+    fields = [(b"IART", b"Thandiwe Mokoena\0"), (b"INAM", b"Rain Song\0"), (b"ISFT", b"Lavf59"),
+              (b"IPRD", "Café Sessions".encode("latin-1")), (b"ICRD", b"2024-05-01"), (b"IGNR", b"Jazz")]  # fmt: skip
+    for last in (False, True):
+        info = read_track_info(wav_with_info(tmp_path / f"take_{int(last)}.wav", fields, last))
+        assert (info.artist, info.title, info.album, info.year, info.genre) == (
+            "Thandiwe Mokoena",
+            "Rain Song",
+            "Café Sessions",
+            "2024",
+            "Jazz",
+        )
+        assert info.codec == "WAVE" and info.sample_rate == 8000 and info.duration == pytest.approx(0.1)
+    bare = read_track_info(wav_with_info(tmp_path / "studio_take.wav", [], True))
+    assert (bare.artist, bare.title) == ("", "studio take")  # no tags: its name, as before
+    assert info_tags(b"INAM\x05\x00\x00\x00Tr") == {"title": "Tr"}  # a truncated chunk: what is there
 
 
 def test_rows_go_into_sqlite_and_come_back(tmp_path):

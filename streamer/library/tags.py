@@ -5,6 +5,7 @@ TITLE=Living Caves, TITLE=Crossroads) is kept whole, its values joined as player
 from __future__ import annotations
 
 import stat
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import mutagen
 
 from ..wire.text import safe_text
 from .gain import tag_loudness
+from .riff import read_info
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,8 @@ def read_track_info(path: Path) -> TrackInfo:
     if audio is None:
         return TrackInfo(path, "", fallback, None)
     tags = audio.tags or {}
+    if type(audio).__name__ == "WAVE" and not tags:  # no ID3 chunk: its RIFF INFO tags, if any
+        tags = _riff(path)
     # Easy keys first; raw ID3 frame names for containers mutagen has no easy mode for (WAV, AIFF).
     artist = _first(tags, "artist", "albumartist", "performer", "TPE1", "TPE2")
     title = _first(tags, "title", "TIT2") or fallback
@@ -95,6 +99,13 @@ def read_track_info(path: Path) -> TrackInfo:
 def read_tags(paths: list[Path]) -> dict[Path, TrackInfo]:
     """Tags of many files at once (for no-repeat windows): run in the offload worker."""
     return {p: read_track_info(p) for p in paths}
+
+
+def _riff(path: Path) -> dict[str, str]:
+    try:
+        return read_info(path)
+    except (OSError, struct.error):
+        return {}
 
 
 def _rate(audio) -> int:
