@@ -18,7 +18,7 @@ from streamer.config import parse_config
 from streamer.library.analysis import claimed_kind, describe_failure, truncation
 from streamer.library.catalog import MIGRATIONS, OK, UNPLAYABLE, UPSERT, Entry, load_all, row_of
 from streamer.library.report import duration, progress_line, table
-from streamer.library.riff import info_tags
+from streamer.library.riff import info_tags, read_info
 from streamer.library.scanner import Progress
 from streamer.library.tags import TrackInfo, read_track_info
 from streamer.schedule.rotation import Rotation
@@ -190,6 +190,9 @@ def test_a_wavs_riff_info_tags_are_its_artist_and_title(tmp_path):
     bare = read_track_info(wav_with_info(tmp_path / "studio_take.wav", [], True))
     assert (bare.artist, bare.title) == ("", "studio take")  # no tags: its name, as before
     assert info_tags(b"INAM\x05\x00\x00\x00Tr") == {"title": "Tr"}  # a truncated chunk: what is there
+    bogus = tmp_path / "bogus.wav"  # a LIST whose size is under its own type field: no tags, no read of the rest
+    bogus.write_bytes(b"RIFF\x00\x00\x00\x00WAVELIST\x02\x00\x00\x00INFOINAM\x03\x00\x00\x00abc" + b"\0" * 100)
+    assert read_info(bogus) == {}
 
 
 def test_rows_go_into_sqlite_and_come_back(tmp_path):

@@ -45,7 +45,7 @@ def read_info(path: Path) -> dict[str, str]:
                 return {}
             key, size = header[:4], struct.unpack("<I", header[4:])[0]
             if key == b"LIST" and f.read(4) == b"INFO":
-                return info_tags(f.read(min(size - 4, MAX_INFO)))
+                return info_tags(f.read(max(0, min(size - 4, MAX_INFO))))  # (a bogus size: what fits)
             if key == b"data" and size in (0, 0xFFFFFFFF):  # a stream's open-ended data: nothing after it
                 return {}
             f.seek(f.tell() - (4 if key == b"LIST" else 0) + size + (size & 1))
