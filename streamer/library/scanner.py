@@ -262,7 +262,9 @@ class Library:
             if e is not None and (not e.playable if unplayable_only else e.status != "ok")
         ]
         if not unplayable_only:  # (they play: an analysis that hung is not held against the file)
-            found += [{"file": display_path(Path(k)), "status": "stalled", "reason": why} for k, (_, why) in self.stalls.items()]
+            keys = {str(p) for p in self.wanted}
+            stalled = [(k, why) for k, (_, why) in self.stalls.items() if k in keys]
+            found += [{"file": display_path(Path(k)), "status": "stalled", "reason": why} for k, why in stalled]
         return found
 
     def status(self) -> dict:
