@@ -110,6 +110,20 @@ def test_hls_answers_cache_for_caches_and_say_what_is_missing():
     assert out.answer("HEAD", f"/hls/lo/{seq}.ts", {}, ("1.2.3.4", "ua"), 0).endswith(b"\r\n\r\n")
 
 
+def test_audio_missing_across_a_segment_boundary_is_a_discontinuity():
+    """An HLS encoder that restarts leaves a hole in the variant's audio (QA: 2.86 s). When the
+    hole crosses a segment boundary, the first segment after it says EXT-X-DISCONTINUITY (its
+    timestamps jump); a hole of a few frames inside one segment does not."""
+    v = HlsVariant("lo", 64, 44100, 4.0, 10, lambda s: 1_000_000.0 + s / 44100)
+    for k in [*range(0, 100), *range(103, 300), *range(420, 800)]:  # 3 frames missing at 100; 120 (2.8 s) at 300
+        v.frame(frame(), 1024, None, k * 1024)
+    v.publish(1e9)
+    parsed = m3u8.loads(v.playlist())
+    after = next(i for i, b in enumerate(v.segments) if b.start >= 1_000_000.0 + 420 * 1024 / 44100)
+    assert [s.discontinuity for s in parsed.segments] == [i in (0, after) for i in range(len(parsed.segments))]
+    assert after == 2 and v.segments[2].start - v.segments[2].seq * 4.0 > 1.7  # its audio begins 1.75 s into its slot
+
+
 def test_the_discontinuity_sequence_counts_the_discontinuities_that_left_the_window():
     """RFC 8216 4.3.3.3: removing a segment with EXT-X-DISCONTINUITY from the playlist raises
     EXT-X-DISCONTINUITY-SEQUENCE, or a player loses its place in the discontinuity numbering."""

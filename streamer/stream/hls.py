@@ -34,6 +34,7 @@ EXTENSION = {"ts": "ts", "fmp4": "m4s"}
 PARTS_LISTED = 3  # segments whose parts a low-latency playlist lists (within 3 target durations of its end)
 SAMPLES_PER_FRAME = 1024  # AAC-LC
 INIT = "init.mp4"  # an fMP4 variant's initialisation segment, beside its playlist
+GAP = 0.1  # s of audio missing between two frames (an encoder restart) that marks a discontinuity
 
 
 @dataclass(slots=True)
@@ -87,6 +88,7 @@ class HlsVariant:
         self.published = 0  # parts (or segments) published so far: the playlist's version
         self.title = ""
         self._first = True
+        self._next_wall = 0.0  # where the frame after the last one given starts, if none is missing
         self.discontinuity_sequence = 0  # the run's first segment number + the EXT-X-DISCONTINUITY tags that left the window
 
     @property
@@ -106,8 +108,11 @@ class HlsVariant:
                 self._finish_part(built, last=True)
             if self._first:  # numbered from the run's first segment, which the wall clock numbers, so
                 self.discontinuity_sequence = seq  # the count never goes back across a restart (RFC 8216 6.2.2)
-            built = self.current = Built(seq, wall, discontinuity=self._first)
+            # Audio missing before it (its encoder restarted): a player is told the timestamps jump.
+            gap = built is not None and wall - self._next_wall > GAP
+            built = self.current = Built(seq, wall, discontinuity=self._first or gap)
             self._first = False
+        self._next_wall = wall + samples / self.out_rate
         index = max(0, math.floor((wall - seq * self.seconds) / self.part_seconds)) if self.part_seconds else 0
         if built.open is not None and (index > built.open.index or self._overlong(built.open, samples)):
             self._finish_part(built, last=False)
