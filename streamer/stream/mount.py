@@ -220,11 +220,11 @@ class Mount:
         while pending and clock.due(until, 0.0):
             frame, samples, title, head = pending.popleft()
             self.pending_samples -= samples
-            if title is not None or head != self._in_head:
+            if (switch := head != self._in_head or (head and bool(frame[5] & 2))) or title is not None:
                 if parts:
                     buffer.append(b"".join(parts))
                     parts = []
-                if head != self._in_head:
+                if switch:
                     self._chain_headers(head)
                 if title is not None:
                     self._mark_title(title)
@@ -243,7 +243,7 @@ class Mount:
         self._in_head = head
         if head:
             self._head_parts = []
-            if self.chains.current is not None:  # the chain before ends first (a killed encoder's had not)
+            if self.chains.current is not None:  # the chain before ends (a killed encoder's had not, even in its headers)
                 self.buffer.append(self.buffer.ogg_chain_end(self.buffer.end))
             self.chains.begin(self.buffer.end)
         else:
