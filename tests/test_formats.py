@@ -304,6 +304,14 @@ def test_the_hls_variants_share_one_encoder_and_go_on_together_after_it_is_kille
     assert last("lo") >= before + 3, (before, last("lo"))  # segments go on after the restart
     assert [s.uri for s in hi.segments][-3:] == [s.uri for s in lo.segments][-3:]  # still cut at the same samples
     assert "/hls/lo, /hls/hi: encoder ended (killed by SIGKILL)" in station.log_text()
+    # what the killed encoder held is bridged with silence: every number is there, by place, and
+    # each segment's audio begins where the one before it ends (within a frame), with no discontinuity
+    names = [int(s.uri.split(".")[0]) for s in lo.segments]
+    assert names == list(range(lo.media_sequence, lo.media_sequence + len(names)))
+    starts = [s.current_program_date_time.timestamp() for s in lo.segments]
+    assert all(abs(b - a - s.duration) < 0.03 for a, b, s in zip(starts, starts[1:], lo.segments, strict=False)), starts
+    run = f"{lo.discontinuity_sequence}.ts"  # the run's first segment: the only discontinuity
+    assert all(s.uri == run for s in lo.segments if s.discontinuity), lo.dumps()
     data = b"".join(station.get(f"/hls/hi/{s.uri}")[2] for s in hi.segments[-2:])
     (tmp_path / "hi.ts").write_bytes(data)
     probe = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(tmp_path / "hi.ts"), "-f", "null", "-"], capture_output=True, text=True)

@@ -110,18 +110,73 @@ def test_hls_answers_cache_for_caches_and_say_what_is_missing():
     assert out.answer("HEAD", f"/hls/lo/{seq}.ts", {}, ("1.2.3.4", "ua"), 0).endswith(b"\r\n\r\n")
 
 
-def test_audio_missing_across_a_segment_boundary_is_a_discontinuity():
-    """An HLS encoder that restarts leaves a hole in the variant's audio (QA: 2.86 s). When the
-    hole crosses a segment boundary, the first segment after it says EXT-X-DISCONTINUITY (its
-    timestamps jump); a hole of a few frames inside one segment does not."""
+def _numbered_by_place(playlist: str) -> m3u8.M3U8:
+    """The playlist, checked: every segment's number is its place (RFC 8216's media sequence
+    numbers are implicit), so `_HLS_msn` and a player's count agree with our segment names."""
+    parsed = m3u8.loads(playlist)
+    assert [int(s.uri.split(".")[0]) for s in parsed.segments] == [parsed.media_sequence + i for i in range(len(parsed.segments))]
+    return parsed
+
+
+def test_a_hole_in_a_variants_audio_is_bridged_with_silence():
+    """An HLS encoder that restarts leaves a hole in the variant's audio (QA: 2.86 s, across a
+    segment boundary: timestamps jumped, and a segment number was skipped when the hole held a
+    whole segment, so the playlist's implicit numbers no longer matched the names). The hole is
+    filled with silent frames: every number is there, the audio's time runs on frame after
+    frame, and no discontinuity is needed. A hole of a few frames (under 0.1 s) stays."""
     v = HlsVariant("lo", 64, 44100, 4.0, 10, lambda s: 1_000_000.0 + s / 44100)
-    for k in [*range(0, 100), *range(103, 300), *range(420, 800)]:  # 3 frames missing at 100; 120 (2.8 s) at 300
+    kept = [*range(0, 100), *range(103, 300), *range(720, 1000)]  # 3 frames missing at 100; 420 (9.75 s) at 300
+    for k in kept:
         v.frame(frame(), 1024, None, k * 1024)
     v.publish(1e9)
-    parsed = m3u8.loads(v.playlist())
+    parsed = _numbered_by_place(v.playlist())
+    assert [s.discontinuity for s in parsed.segments] == [i == 0 for i in range(len(parsed.segments))]
+    step = 1024 / 44100
+    holes = [round((b.start - a.start - a.samples / 44100) / step, 3) for a, b in zip(v.segments, list(v.segments)[1:], strict=False)]
+    assert holes[0] == 3 and all(0 <= h < 1 for h in holes[1:])  # the short hole; the rest within a frame
+    assert v.current is not None and sum(b.samples for b in v.segments) + v.current.samples == (1000 - 3) * 1024  # all but the short hole
+    hole = [b for b in v.segments if b.start > 1_000_000.0 + 301 * step and b.start + b.samples / 44100 < 1_000_000.0 + 719 * step]
+    assert len(hole) == 2 and all(v.silence in b.data and frame() not in b.data for b in hole)  # whole segments of silence
+
+
+def test_a_hole_longer_than_the_window_is_bridged_for_the_window_and_is_a_discontinuity():
+    """Silence for what the playlist can still show: the window before the audio resumes, after
+    a discontinuity (the timestamps jump from where the audio stopped); numbers stay by place."""
+    v = HlsVariant("lo", 64, 44100, 4.0, 3, lambda s: 1_000_000.0 + s / 44100)
+    run = None
+    for k in [*range(0, 300), *range(3000, 3005)]:  # 63 s missing
+        v.frame(frame(), 1024, None, k * 1024)
+        v.publish(1_000_000.0 + (k + 1) * 1024 / 44100)  # as it airs: the window slides
+        run = v.discontinuity_sequence if run is None else run
+    parsed = _numbered_by_place(v.playlist())
+    resumed = v.current.seq if v.current else 0
+    assert [s.discontinuity for s in parsed.segments] == [True, False, False]  # the fill's first segment
+    assert [int(s.uri.split(".")[0]) for s in parsed.segments] == [resumed - 3, resumed - 2, resumed - 1]
+    assert parsed.segments[0].current_program_date_time.timestamp() == (resumed - 3) * 4.0  # from its slot's start
+    assert parsed.discontinuity_sequence == run + 1  # the run's first segment (before the hole) left the window
+    for k in range(3005, 3400):
+        v.frame(frame(), 1024, None, k * 1024)
+        v.publish(1_000_000.0 + (k + 1) * 1024 / 44100)
+    parsed = _numbered_by_place(v.playlist())
+    assert not any(s.discontinuity for s in parsed.segments) and parsed.discontinuity_sequence == run + 2
+
+
+THREE_CHANNELS, HE_AAC = bytes([0xFF, 0xF1, 0x50, 0xC0, 0, 0, 0]), bytes([0xFF, 0xF1, 0x90, 0x80, 0, 0, 0])
+
+
+@pytest.mark.parametrize("header", [THREE_CHANNELS, HE_AAC], ids=["3 channels", "HE-AAC"])
+def test_a_hole_that_cannot_be_bridged_is_a_discontinuity(header):
+    """No silent frame for a layout or profile the builder does not make: the segment after a
+    hole across a boundary is marked EXT-X-DISCONTINUITY instead (its timestamps jump)."""
+    size = 100
+    odd = header[:3] + bytes([header[3] | (size >> 11), (size >> 3) & 0xFF, ((size & 7) << 5) | 0x1F, 0xFC]) + bytes(size - 7)
+    v = HlsVariant("lo", 64, 44100, 4.0, 10, lambda s: 1_000_000.0 + s / 44100)
+    for k in [*range(0, 300), *range(420, 800)]:
+        v.frame(odd, 1024, None, k * 1024)
+    v.publish(1e9)
+    assert v.silence == b""
     after = next(i for i, b in enumerate(v.segments) if b.start >= 1_000_000.0 + 420 * 1024 / 44100)
-    assert [s.discontinuity for s in parsed.segments] == [i in (0, after) for i in range(len(parsed.segments))]
-    assert after == 2 and v.segments[2].start - v.segments[2].seq * 4.0 > 1.7  # its audio begins 1.75 s into its slot
+    assert [b.discontinuity for b in v.segments] == [i in (0, after) for i in range(len(v.segments))]
 
 
 def test_the_discontinuity_sequence_counts_the_discontinuities_that_left_the_window():

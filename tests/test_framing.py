@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 import subprocess
 
+import numpy as np
 import pytest
 from mutagen.ogg import OggPage
 
 from streamer.audio.ffmpeg import ffmpeg_exe
-from streamer.wire.framing import AdtsFramer, OggFramer, adts_frame_length, ogg_chain_end
+from streamer.wire.aac_silence import silent_adts_frame
+from streamer.wire.framing import AdtsFramer, OggFramer, adts_frame_length, adts_params, ogg_chain_end
 
 from .conftest import decode_errors
 
@@ -194,3 +196,24 @@ def test_a_chain_left_open_within_one_read_is_ended_and_the_earlier_headers_stay
     first, second = mount.chains.chains
     assert (first.start, first.end, first.headers) == (0, len(a[0]) + len(a[1]), a[0] + a[1])
     assert second.start == len(b"".join(a)) + len(eos) and second.end is None
+
+
+@pytest.mark.parametrize(("channels", "rate"), [(2, 44100), (1, 22050), (2, 48000)])
+def test_a_silent_aac_frame_decodes_to_silence_between_real_frames(tmp_path, channels, rate):
+    """The frames that bridge a hole in an HLS variant (stream/hls.py): ffmpeg decodes them with
+    no error, to exact zeros, at the layout of the frames around them."""
+    aac = encode(tmp_path, "tone.aac", ["-c:a", "aac", "-b:a", "64k", "-ar", str(rate), "-ac", str(channels)], "adts", "Tone")
+    frames = AdtsFramer().feed(aac + aac[:7])
+    silent = silent_adts_frame(frames[5])
+    assert silent and adts_frame_length(silent, 0) == len(silent) and adts_params(silent) == adts_params(frames[5])
+    stream = b"".join(frames[:40]) + silent * 50 + b"".join(frames[40:60])
+    out = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "warning", "-f", "aac", "-i", "pipe:0", "-f", "f32le", "-ac", str(channels), "-"],
+        input=stream, capture_output=True, check=True,
+    )  # fmt: skip
+    assert out.stderr == b""
+    pcm = np.frombuffer(out.stdout, np.float32).reshape(-1, channels)
+    assert len(pcm) == 110 * 1024
+    assert np.abs(pcm[10 * 1024 : 38 * 1024]).max() > 0.05  # the tone
+    assert np.abs(pcm[42 * 1024 : 88 * 1024]).max() == 0.0  # the silence (after one frame's overlap)
+    assert np.abs(pcm[92 * 1024 :]).max() > 0.05  # and the tone again

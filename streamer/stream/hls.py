@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..wire.aac_silence import silent_adts_frame
 from ..wire.fmp4 import Fmp4Muxer, init_segment
 from ..wire.hls import LowLatency, Part, Segment, Variant, master_playlist, media_playlist
 from ..wire.id3 import id3_tag
@@ -34,7 +35,7 @@ EXTENSION = {"ts": "ts", "fmp4": "m4s"}
 PARTS_LISTED = 3  # segments whose parts a low-latency playlist lists (within 3 target durations of its end)
 SAMPLES_PER_FRAME = 1024  # AAC-LC
 INIT = "init.mp4"  # an fMP4 variant's initialisation segment, beside its playlist
-GAP = 0.1  # s of audio missing between two frames (an encoder restart) that marks a discontinuity
+GAP = 0.1  # s of audio missing between two frames (an encoder restart): bridged with silence
 
 
 @dataclass(slots=True)
@@ -89,6 +90,7 @@ class HlsVariant:
         self.title = ""
         self._first = True
         self._next_wall = 0.0  # where the frame after the last one given starts, if none is missing
+        self.silence = b""  # a silent frame shaped like the encoder's (b"" if it cannot be made)
         self.discontinuity_sequence = 0  # the run's first segment number + the EXT-X-DISCONTINUITY tags that left the window
 
     @property
@@ -99,8 +101,25 @@ class HlsVariant:
     def frame(self, frame: bytes, samples: int, title: str | None, start_sample: int) -> None:
         """An ADTS frame from the variant's encoder (the sink it is given)."""
         wall = self.wall_of(start_sample)
-        if self.container == "fmp4" and not self.init:
-            self.init = init_segment(frame, bitrate=self.bitrate * 1000)
+        if self._first:
+            self.silence = silent_adts_frame(frame)
+            if self.container == "fmp4":
+                self.init = init_segment(frame, bitrate=self.bitrate * 1000)
+        elif wall - self._next_wall > GAP and self.silence:
+            self._bridge(wall)
+        self._place(frame, samples, title, wall)
+
+    def _bridge(self, until: float) -> None:
+        """Silent frames over a hole in the audio (the encoder restarted), up to `until`: segment
+        numbers, timestamps and the alignment with the other variants go on as if it had played,
+        and players need no discontinuity. Of a longer hole only the live window before the audio
+        resumes is filled, after a discontinuity: the playlist never shows a number missing."""
+        step = SAMPLES_PER_FRAME / self.out_rate
+        start = max(self._next_wall, (math.floor(until / self.seconds) - self.window) * self.seconds)
+        for k in range(math.floor((until - start) / step + 1e-3)):  # frames that end by `until` (within float error)
+            self._place(self.silence, SAMPLES_PER_FRAME, None, start + k * step)
+
+    def _place(self, frame: bytes, samples: int, title: str | None, wall: float) -> None:
         seq = math.floor(wall / self.seconds)
         built = self.current
         if built is None or seq > built.seq:
@@ -108,7 +127,7 @@ class HlsVariant:
                 self._finish_part(built, last=True)
             if self._first:  # numbered from the run's first segment, which the wall clock numbers, so
                 self.discontinuity_sequence = seq  # the count never goes back across a restart (RFC 8216 6.2.2)
-            # Audio missing before it (its encoder restarted): a player is told the timestamps jump.
+            # Audio missing before it, not bridged: a player is told the timestamps jump.
             gap = built is not None and wall - self._next_wall > GAP
             built = self.current = Built(seq, wall, discontinuity=self._first or gap)
             self._first = False
