@@ -17,6 +17,7 @@ log = logging.getLogger("streamer.api")
 
 if TYPE_CHECKING:
     from .station import Station
+    from .stream.mount import Mount
 
 
 def nowplaying(station: Station, base_url: str = "") -> dict:
@@ -25,7 +26,7 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
     onair, config = station.feeder.onair, station.config
     mounts = [
         {"mount": m.path, "listen_url": base + m.path, "format": m.info.content_type, "bitrate": m.info.bitrate,
-         "listeners": len(m.listeners), "title": m.title}
+         "listeners": m.present, "title": m.title}
         for m in station.live_mounts()
     ]  # fmt: skip
     return {
@@ -88,7 +89,7 @@ def status(station: Station) -> dict:
     """The operator's document (/api/status)."""
     feeder = station.feeder
     encoders = {enc.mount.path: enc for enc in station.encoders}
-    mounts = [{**m.view(), **(encoders[m.path].view() if m.path in encoders else {})} for m in station.mounts.values()]
+    mounts = [{**mount_view(m), **(encoders[m.path].view() if m.path in encoders else {})} for m in station.mounts.values()]
     return {
         "server": "streamer", "version": __version__, "started": station.started, "uptime": round(time.time() - station.started, 1),
         "listeners": station.listener_count(), "max_listeners": station.config.max_listeners, "mounts": mounts,
@@ -157,4 +158,18 @@ def _connections_status(station: Station) -> dict:
         "event_subscribers": len(station.events.subscribers), "refused_busy": station.gate.refused,
         "dropped_slow": station.gate.dropped_slow, "dropped_idle": station.gate.dropped_idle, "subscribers_dropped": station.events.dropped,
         "listeners_refused": [{"mount": m, "reason": r, "count": n} for (m, r), n in station.gate.turned_away.items()],
+    }  # fmt: skip
+
+
+def mount_view(m: Mount) -> dict:
+    """A mount as /api/status shows it (its listeners: those present, see Mount.closing)."""
+    info, clock = m.info, m.clock
+    return {
+        "mount": m.path, "name": info.name, "description": info.description, "genre": info.genre, "url": info.url,
+        "format": info.content_type, "bitrate": info.bitrate, "sample_rate": info.sample_rate, "channels": info.channels,
+        "listeners": m.present, "listener_peak": m.peak, "connections": m.connections, "evicted": m.evicted,
+        "bytes_sent": m.bytes_sent, "bytes_encoded": m.buffer.end, "on_air": m.on_air, "title": m.title,
+        "stream_start": m.stream_start, "seconds_sent": round(clock.samples_sent / clock.sample_rate, 3) if clock else 0,
+        "clock_restarts": clock.rebased if clock else 0,
+        "source": None if not m.passthrough else (m.source.address if m.source else "disconnected"),
     }  # fmt: skip

@@ -106,7 +106,7 @@ class Station:
         self.feeder.output.encoders = [*self.encoders, *hls_encoders]
         self.events = EventHub(config.max_subscribers)
         self.documents = DocumentCache()  # public documents shared while flooded: the web side's and SSE's
-        self.sampler = ListenerSampler(lambda: {path: len(m.listeners) for path, m in self.mounts.items()})
+        self.sampler = ListenerSampler(lambda: {path: m.present for path, m in self.mounts.items()})
         self.timelines = TimelineCache()
         self.news = NewsDesk(config.news, on_change=self._news_changed, offload=self.offload.run)
         self.feeder.bulletins.builder = bulletins = BulletinBuilder(config.news, ffmpeg)
@@ -144,14 +144,15 @@ class Station:
     def open_connections(self) -> int:
         """Client connections held now (each is a file descriptor)."""
         door = len(self.gate.pending) + len(self.gate.idle)
-        return door + self.web_connections() + self.listener_count() + len(self.events.subscribers) + self.sources.connected()
+        listeners = sum(len(m.listeners) for m in self.mounts.values())  # those leaving too: they hold theirs
+        return door + self.web_connections() + listeners + len(self.events.subscribers) + self.sources.connected()
 
     def web_connections(self) -> int:
         server = self._runner.server if self._runner else None
         return len(server.connections) if server is not None else 0
 
     def listener_count(self) -> int:
-        return sum(len(m.listeners) for m in self.mounts.values())
+        return sum(m.present for m in self.mounts.values())
 
     def accept_source(self, head: RequestHead, transport: asyncio.Transport, body: bytes, address: str) -> Reply | None:
         return self.sources.accept(head, transport, body, address)
@@ -277,7 +278,7 @@ class Station:
         return day[2]
 
     def _listener_changed(self, mount: Mount, listener: Listener, joined: bool) -> None:
-        self.sampler.changed(mount.path, len(mount.listeners))
+        self.sampler.changed(mount.path, mount.present)
         self.history.listener_changed(mount, listener, joined)
 
     def listener_history(self, hours: float, step: float) -> dict:

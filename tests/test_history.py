@@ -21,7 +21,7 @@ from aiohttp import web
 from streamer.cli import main
 from streamer.history import schema
 from streamer.history.accesslog import access_line
-from streamer.history.audience import Audience
+from streamer.history.audience import STATION, Audience
 from streamer.history.command import write_problem
 from streamer.history.privacy import GeoIP, keep_ip, player
 from streamer.history.render import build, render, soundexchange_text
@@ -78,6 +78,48 @@ def test_the_audience_is_integrated_exactly_per_minute():
     assert rows[(1_000_002, "/main")] == (2, 60 * 2)
     assert rows[(1_000_003, "/main")] == (2, 10 * 2)
     assert (1_000_004, "/main") not in rows  # nobody: no rows for empty minutes
+
+
+def test_a_restart_within_a_minute_adds_to_the_minute_the_last_run_began():
+    """QA: a restart within a minute replaced the old run's row (7 listeners, 230 listener-s)
+    with the new run's share (50.7). The new run takes up the old share and adds its own."""
+    rows: dict[tuple[int, str], tuple[int, float]] = {}
+
+    def write(minute, mount, peak, seconds):
+        rows[(minute, mount)] = (peak, seconds)
+
+    base = 1_000_000 * 60
+    a = Audience()
+    a.resume(1_000_000, [("/main", 7, 230.0), (STATION, 9, 300.0)], base + 40, write)
+    a.set("/main", 5, base + 41, write)
+    a.checkpoint(base + 50, write)
+    assert rows[(1_000_000, "/main")] == (7, 230.0 + 9 * 5) and rows[(1_000_000, STATION)] == (9, 300.0 + 9 * 5)
+    a.set("/main", 8, base + 55, write)
+    a.checkpoint(base + 61, write)
+    assert rows[(1_000_000, "/main")] == (8, 230.0 + 14 * 5 + 5 * 8) and rows[(1_000_001, "/main")] == (8, 8.0)
+    stale = Audience()
+    stale.resume(999_999, [("/main", 7, 230.0)], base + 40, write)  # stopped in an earlier minute: nothing to take up
+    assert stale.mounts == {}
+
+
+def test_open_sessions_count_as_long_as_they_have_lasted_in_the_listeners_report(tmp_path):
+    """QA: the listeners connected while the report ran were filed under ">2 h" with no hours,
+    and left out of the summary's listening hours (0.63 h where the day's row said 1.14)."""
+    conn = connect(tmp_path / "h.sqlite", schema.MIGRATIONS)
+    noon = dt.datetime(2026, 11, 20, 12, tzinfo=HARARE).timestamp()
+    conn.execute(schema.HEARTBEAT, (repr(noon + 400),))  # the station runs: its last heartbeat is now
+    conn.execute(schema.INSERT_SESSION, (1, "/main", "10.0.0.1", None, "VLC/3.0.18 LibVLC/3.0.18", "", noon, 128))
+    conn.execute(schema.END_SESSION, (noon + 100, 100.0, 1_600_000, "left", 1))
+    conn.execute(schema.INSERT_SESSION, (2, "/main", "10.0.0.2", None, "mpv 0.35.1", "", noon + 100, 128))  # open, 300 s so far
+    conn.commit()
+    report = build(conn, "listeners", "2026-11-20", "2026-11-20", HARARE, "Streamer Radio")
+    sections = {section.name: section for section in report.sections}
+    lengths = {row[0]: row[1:] for row in sections["lengths"].rows}
+    assert lengths["1-5 min"] == (1, 50.0, round(100 / 3600, 2)) and lengths["5-10 min"] == (1, 50.0, round(300 / 3600, 2))
+    assert lengths[">2 h"][0] == 0
+    summary = dict(zip(sections["summary"].columns, sections["summary"].rows[0], strict=True))
+    assert summary["sessions"] == 2 and summary["listening_hours"] == round(400 / 3600, 2) and summary["average_session_minutes"] == 3.3
+    assert {row[0]: row[2] for row in sections["players"].rows} == {"VLC": round(100 / 3600, 2), "mpv": round(300 / 3600, 2)}
 
 
 def test_soundexchange_is_azuracasts_layout():
@@ -302,8 +344,16 @@ def test_recovery_closes_what_a_crash_left_open_and_pruning_keeps_keep_days(tmp_
     conn.execute(schema.INSERT_SESSION, (1, "/main", "127.0.0.1", None, "ua", "", 990.0, 128))
     conn.execute(schema.INSERT_SESSION, (2, "/main", "127.0.0.1", None, "ua", "", 995.0, 128))
     conn.execute(schema.END_SESSION, (998.0, 3.0, 48000, "left", 2))
+    conn.execute(schema.INSERT_SESSION, (3, "/flac", "127.0.0.1", None, "ua", "", 980.0, 0))  # no nominal bitrate
+    conn.execute(schema.SESSION_BYTES, (1_000_000, 995.0, 3))  # 1 MB in its first 15 s, saved at 995
+    conn.execute(schema.AUDIENCE_MINUTE, (16, "/main", 3, 44.5))  # the minute it stopped in (1000.5 // 60)
+    conn.execute(schema.AUDIENCE_MINUTE, (15, "/main", 9, 60.0))
+    conn.execute(schema.STATION_MINUTE, (16, 4, 50.0))
     found = recover(conn, 100)
-    assert found["sessions_closed"] == 1 and found["heartbeat"] == 1000.5 and found["max_id"] == 2
+    assert found["sessions_closed"] == 2 and found["heartbeat"] == 1000.5 and found["max_id"] == 3
+    # its saved bytes, and at its own rate (1 MB per 15 s) to the heartbeat 5.5 s later
+    assert conn.execute("SELECT ended, bytes, estimated FROM sessions WHERE id = 3").fetchone() == (1000.5, 1_366_666, 1)
+    assert found["audience"] == (16, [("/main", 3, 44.5), ("", 4, 50.0)])
     assert conn.execute("SELECT ended, seconds, bytes, reason, estimated FROM sessions WHERE id = 1").fetchone() == (
         1000.5,
         10.5,
@@ -313,7 +363,7 @@ def test_recovery_closes_what_a_crash_left_open_and_pruning_keeps_keep_days(tmp_
     )
     assert conn.execute("SELECT ended, reason, estimated FROM sessions WHERE id = 2").fetchone() == (998.0, "left", 0)
     assert recover(conn, 100)["salt"] == found["salt"]  # one salt per database
-    assert prune(conn, 993.0) == 1 and conn.execute("SELECT id FROM sessions").fetchall() == [(2,)]
+    assert prune(conn, 993.0) == 3 and conn.execute("SELECT id FROM sessions").fetchall() == [(2,)]
 
 
 def test_streamer_report_says_what_is_wrong_with_its_dates(tmp_path, capsys):

@@ -19,6 +19,7 @@ from streamer.state import connect
 from streamer.stream import listener as listener_module
 from streamer.stream.listener import Listener
 from streamer.stream.mount import Mount as StationMount
+from streamer.stream.presence import Presence
 
 from .test_history import ICECAST_LINE
 from .test_history_live import db_rows as rows
@@ -55,7 +56,9 @@ class Clock:
 
 
 def stand_in_mount(path: str) -> SimpleNamespace:
-    return SimpleNamespace(path=path, listeners=[], info=SimpleNamespace(bitrate=128), buffer=SimpleNamespace(end=0), passthrough=False)
+    return SimpleNamespace(
+        path=path, listeners=[], present=0, info=SimpleNamespace(bitrate=128), buffer=SimpleNamespace(end=0), passthrough=False
+    )
 
 
 def stand_in_listener(n: int) -> SimpleNamespace:
@@ -65,11 +68,13 @@ def stand_in_listener(n: int) -> SimpleNamespace:
 
 def join(h: History, mount: SimpleNamespace, listener: SimpleNamespace) -> None:
     mount.listeners.append(listener)
+    mount.present = len(mount.listeners)
     h.listener_changed(mount, listener, True)
 
 
 def leave(h: History, mount: SimpleNamespace, listener: SimpleNamespace) -> None:
     mount.listeners.remove(listener)
+    mount.present = len(mount.listeners)
     h.listener_changed(mount, listener, False)
 
 
@@ -130,11 +135,17 @@ class Transport:
 
 
 class Mount:
-    """A mount as Listener sees it: its pacer's tick, and add/remove telling the history."""
+    """A mount as Listener sees it: its pacer's tick, who counts, and add/remove telling the history."""
 
     def __init__(self, h: History, interval: float = 0.25) -> None:
         self.h, self.interval, self.path, self.listeners = h, interval, "/main", set()
         self.info, self.buffer, self.passthrough = SimpleNamespace(bitrate=128), SimpleNamespace(end=0), False
+        self.presence, self.peak = Presence(self), 0  # type: ignore[arg-type]
+        self.on_listeners = h.listener_changed
+
+    @property
+    def present(self) -> int:
+        return len(self.listeners) - len(self.presence.leaving)
 
     def add(self, listener: Listener) -> None:
         self.listeners.add(listener)
@@ -142,6 +153,7 @@ class Mount:
 
     def remove(self, listener: Listener) -> None:
         self.listeners.discard(listener)
+        self.presence.leaving.discard(listener)
         self.h.listener_changed(self, listener, False)
 
 

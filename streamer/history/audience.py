@@ -58,6 +58,18 @@ class Audience:
         s.seconds += s.count * max(0.0, now - s.since)
         s.since = max(s.since, now)
 
+    def resume(self, minute: int, rows: list[tuple[str, int, float]], now: float, write: Write) -> None:
+        """The previous run's share of the minute it stopped in, `rows` of (mount, peak,
+        listener-seconds), when that minute is this one: the minute's rows then add this run's
+        listeners to it instead of replacing it (QA: a restart within a minute lost the 230
+        listener-seconds before it)."""
+        if minute != int(now // 60):
+            return
+        for mount, peak, seconds in rows:
+            state = self._state(mount, now, write)
+            state.peak = max(state.peak, peak)
+            state.seconds += seconds
+
     def checkpoint(self, now: float, write: Write) -> None:
         """Bring every mount up to `now` and write the minute in progress too (replaced later)."""
         for mount, state in self.mounts.items():

@@ -18,9 +18,14 @@ from .privacy import player
 from .reports import Section, tracks
 
 BUCKETS = ["<30 s", "30-60 s", "1-5 min", "5-10 min", "10-30 min", "30-60 min", "1-2 h", ">2 h"]
+# A session still open (a listener connected now, a relay connected for days) counts as long as
+# it has lasted: to the last heartbeat, which is now while the station runs and, after a crash
+# not yet recovered, the last moment it is known to have run (QA: open sessions were filed
+# under ">2 h" with no hours, and left out of the summary's listening hours).
+LENGTH_SQL = "coalesce(seconds, max(0.0, :heartbeat - started))"
 BUCKET_SQL = (
-    "CASE WHEN seconds < 30 THEN 0 WHEN seconds < 60 THEN 1 WHEN seconds < 300 THEN 2 WHEN seconds < 600 THEN 3"
-    " WHEN seconds < 1800 THEN 4 WHEN seconds < 3600 THEN 5 WHEN seconds < 7200 THEN 6 ELSE 7 END"
+    f"CASE WHEN {LENGTH_SQL} < 30 THEN 0 WHEN {LENGTH_SQL} < 60 THEN 1 WHEN {LENGTH_SQL} < 300 THEN 2 WHEN {LENGTH_SQL} < 600 THEN 3"
+    f" WHEN {LENGTH_SQL} < 1800 THEN 4 WHEN {LENGTH_SQL} < 3600 THEN 5 WHEN {LENGTH_SQL} < 7200 THEN 6 ELSE 7 END"
 )
 TOP_TRACKS = 50
 
@@ -65,10 +70,11 @@ def concurrency(conn: sqlite3.Connection, t0: float, t1: float, tz: tzinfo, days
 
 
 def sessions_grouped(conn: sqlite3.Connection, t0: float, t1: float) -> list[tuple]:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
     return conn.execute(
-        f"SELECT mount, coalesce(user_agent, ''), coalesce(country, ''), {BUCKET_SQL}, count(*), sum(coalesce(seconds, 0))"
-        " FROM sessions WHERE started >= ? AND started < ? GROUP BY 1, 2, 3, 4",
-        (t0, t1),
+        f"SELECT mount, coalesce(user_agent, ''), coalesce(country, ''), {BUCKET_SQL}, count(*), sum({LENGTH_SQL})"
+        " FROM sessions WHERE started >= :t0 AND started < :t1 GROUP BY 1, 2, 3, 4",
+        {"t0": t0, "t1": t1, "heartbeat": float(row[0]) if row else 0.0},
     ).fetchall()
 
 

@@ -77,7 +77,7 @@ class StationCollector(Collector):
             "titles": _family(CounterMetricFamily, "streamer_title_changes", "Title changes that reached listeners.", ("mount",)),
         }
         for m in list(s.mounts.values()):
-            listeners.add_metric([m.path, m.info.content_type], len(m.listeners))
+            listeners.add_metric([m.path, m.info.content_type], m.present)
             peak.add_metric([m.path], m.peak)
             on_air.add_metric([m.path], 1.0 if m.buffer.end > 0 and m.on_air else 0.0)
             for key, value in (("connections", m.connections), ("evicted", m.evicted), ("bytes_sent", m.bytes_sent),

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("streamer.history")
 
 COMMIT_EVERY = 0.5  # seconds between batches (and heartbeats)
+SESSION_BYTES_EVERY = 10.0  # seconds between saves of the open sessions' bytes (for a kill -9)
 PRUNE_FIRST, PRUNE_EVERY = 60.0, 86400.0
 RECENT_PLAYS = 16  # closed plays a new listener's burst may still reach
 
@@ -62,6 +63,7 @@ class History:
         self._first_id = self._last_id + 1
         self._last_item: NowPlaying | None = None
         self.recovered: dict | None = None
+        self._bytes_saved = 0.0  # when the open sessions' bytes were saved last
 
     def _id(self) -> int:
         self._last_id = max(self._last_id + 1, int(time.time() * 1000))
@@ -78,7 +80,8 @@ class History:
             found = await self.store.run(recover, self._first_id)
         except sqlite3.Error:
             return  # shown in status(); tried again with every batch until it works
-        closed = found.pop("closed")
+        closed, (minute, rows) = found.pop("closed"), found.pop("audience")
+        self.audience.resume(minute, rows, time.time(), self._minute)  # the minute it stopped in goes on
         if self.access is not None:  # they had no line yet: they get it now, ended at the heartbeat like their rows
             for line in recovered_lines(closed):
                 self.access.add(line)
@@ -101,6 +104,12 @@ class History:
         if play is not None and play.dirty:
             self.store.write(schema.UPDATE_PLAY_COUNTS, (play.unique, play.left, play.id))
             play.dirty = False
+        if now >= self._bytes_saved + SESSION_BYTES_EVERY:
+            self._bytes_saved = now
+            for session in self.sessions.values():
+                if session.listener.sent != session.saved:
+                    session.saved = session.listener.sent
+                    self.store.write(schema.SESSION_BYTES, (session.saved, now, session.id))
         self.store.write(schema.HEARTBEAT, (repr(now),))
         await self.store.flush()
         if self.recovered is None:
@@ -143,7 +152,7 @@ class History:
         now = time.time()
         if not joined and listener.closed:
             now = listener.went_at(now)  # when it went, not when a write found it gone
-        self.audience.set(mount.path, len(mount.listeners), now, self._minute)
+        self.audience.set(mount.path, mount.present, now, self._minute)
         if joined:
             if listener.id not in self.sessions:
                 self._start_session(mount, listener, now)
@@ -199,8 +208,7 @@ class History:
     # --- HLS players (the HLS output's hooks) ----------------------------------------------------------
 
     def hls_started(self, client: HlsClient, kbps: int, behind: float, now: float) -> None:
-        """An HLS player's first request: it starts `behind` seconds behind the live edge, so it
-        hears the plays that aired that long before."""
+        """An HLS player's first request, `behind` s behind the live edge: it hears what aired then."""
         path = f"/hls/{client.variant}"
         self._open_session(client, path, True, kbps, behind, now)
         self._hls_count(path, 1, now)

@@ -50,3 +50,4 @@ class Session:
     ip: str  # as stored
     listener: Who
     path: str  # the mount (or /hls/<variant>) it started on
+    saved: int = 0  # its bytes as last saved to the database (recorder.SESSION_BYTES_EVERY)

@@ -65,6 +65,11 @@ MIGRATIONS = [
         listener_seconds REAL NOT NULL
     );
     """,
+    """
+    -- an open session's bytes as of bytes_at (saved every few seconds), so a kill -9 leaves the
+    -- bytes that reached it, not a guess from the nominal bitrate (0 for FLAC, 3x for Vorbis)
+    ALTER TABLE sessions ADD COLUMN bytes_at REAL;
+    """,
 ]
 
 INSERT_PLAY = (
@@ -78,6 +83,7 @@ INSERT_SESSION = (
     "INSERT OR REPLACE INTO sessions (id, mount, ip, country, user_agent, referer, started, kbps) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 END_SESSION = "UPDATE sessions SET ended = ?, seconds = ?, bytes = ?, reason = ? WHERE id = ?"
+SESSION_BYTES = "UPDATE sessions SET bytes = ?, bytes_at = ? WHERE id = ? AND ended IS NULL"
 INSERT_HEADLINE = "INSERT INTO headlines (time, kind, title) VALUES (?, ?, ?)"
 AUDIENCE_MINUTE = "INSERT OR REPLACE INTO audience (minute, mount, peak, listener_seconds) VALUES (?, ?, ?, ?)"
 STATION_MINUTE = "INSERT OR REPLACE INTO station_audience (minute, peak, listener_seconds) VALUES (?, ?, ?)"

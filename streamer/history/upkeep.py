@@ -11,7 +11,9 @@ PRUNE_BATCH = 20_000  # rows deleted per transaction (writes queued meanwhile wa
 
 def recover(conn: sqlite3.Connection, before_id: int) -> dict:
     """Close the plays and sessions a previous run left open (it was killed, or the power
-    went): they end at its last heartbeat, the last batch it committed. Returns what was found,
+    went): they end at its last heartbeat, the last batch it committed; a session's bytes are
+    those saved last (SESSION_BYTES_EVERY) and, to the heartbeat, more at the rate it had
+    had (only a session too young to have any saved is guessed from its bitrate). Returns what was found,
     the highest id in use, the salt for hashed addresses (made once per database), and the
     sessions closed (`closed`: ip, mount, user agent, referer, ended, seconds, bytes) for the
     access log, which had no line for them."""
@@ -20,7 +22,9 @@ def recover(conn: sqlite3.Connection, before_id: int) -> dict:
     conn.execute("BEGIN")
     closed = conn.execute(
         "UPDATE sessions SET ended = max(started, coalesce(:hb, started)), seconds = max(0, coalesce(:hb, started) - started),"
-        " bytes = coalesce(bytes, CAST(max(0, coalesce(:hb, started) - started) * coalesce(kbps, 0) * 125 AS INTEGER)),"
+        " bytes = CASE WHEN bytes_at > started"
+        " THEN bytes + CAST(bytes * max(0, coalesce(:hb, bytes_at) - bytes_at) / (bytes_at - started) AS INTEGER)"
+        " ELSE coalesce(bytes, CAST(max(0, coalesce(:hb, started) - started) * coalesce(kbps, 0) * 125 AS INTEGER)) END,"
         " reason = 'server stop', estimated = 1 WHERE ended IS NULL AND id < :before"
         " RETURNING ip, mount, coalesce(user_agent, ''), coalesce(referer, ''), ended, seconds, bytes",
         {"hb": heartbeat, "before": before_id},
@@ -39,7 +43,15 @@ def recover(conn: sqlite3.Connection, before_id: int) -> dict:
         conn.execute("SELECT coalesce(max(id), 0) FROM sessions").fetchone()[0],
         conn.execute("SELECT coalesce(max(id), 0) FROM plays").fetchone()[0],
     )
-    return {"heartbeat": heartbeat, "sessions_closed": len(closed), "plays_closed": plays, "max_id": top, "salt": salt[0], "closed": closed}
+    minute = int(heartbeat // 60) if heartbeat is not None else -1
+    audience = [
+        *conn.execute("SELECT mount, peak, listener_seconds FROM audience WHERE minute = ?", (minute,)).fetchall(),
+        *conn.execute("SELECT '', peak, listener_seconds FROM station_audience WHERE minute = ?", (minute,)).fetchall(),
+    ]  # the minute it stopped in: this run adds to it
+    return {
+        "heartbeat": heartbeat, "sessions_closed": len(closed), "plays_closed": plays, "max_id": top, "salt": salt[0], "closed": closed,
+        "audience": (minute, audience),
+    }  # fmt: skip
 
 
 def prune(conn: sqlite3.Connection, cutoff: float) -> int:

@@ -245,6 +245,7 @@ class Listener(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.eof_at = time.time()
+        self.mount.presence.closing(self, 2 * self.mount.interval + EOF_SLACK)  # uncounted unless it stays
         return True  # half-closed: some players shut their sending side and keep listening
 
     def went_at(self, now: float) -> float:

@@ -21,6 +21,7 @@ from ..wire.icy import clean_title
 from .buffer import StreamBuffer
 from .chains import Chains
 from .pacing import PacingClock
+from .presence import Presence
 
 if TYPE_CHECKING:
     from .listener import Listener, Unheard
@@ -50,6 +51,7 @@ class Mount:
         # Enough history for a listener queue_size behind plus a burst.
         self.buffer = StreamBuffer(config.queue_size + config.burst_size)
         self.listeners: set[Listener] = set()
+        self.presence = Presence(self)  # which of them count: not those about to be found gone
         self.pending: deque[tuple[bytes, int, str | None]] = deque()
         self.pending_samples = 0
         self.max_pending_seconds = MAX_PENDING_SECONDS  # a source ahead by more loses its oldest frames
@@ -266,29 +268,22 @@ class Mount:
 
     # --- listeners --------------------------------------------------------------------------
 
+    @property
+    def present(self) -> int:
+        """Listeners here, less those that closed their side and are about to be found gone."""
+        return len(self.listeners) - len(self.presence.leaving)
+
     def add(self, listener: Listener) -> None:
         self.listeners.add(listener)
         self.connections += 1
-        self.peak = max(self.peak, len(self.listeners))
+        self.peak = max(self.peak, self.present)
         self.on_listeners(self, listener, True)
 
     def remove(self, listener: Listener) -> None:
         if listener in self.listeners:
             self.listeners.discard(listener)
+            self.presence.leaving.discard(listener)
             self.on_listeners(self, listener, False)
-
-    def view(self) -> dict:
-        """The mount as /api/status shows it."""
-        info, clock = self.info, self.clock
-        return {
-            "mount": self.path, "name": info.name, "description": info.description, "genre": info.genre, "url": info.url,
-            "format": info.content_type, "bitrate": info.bitrate, "sample_rate": info.sample_rate, "channels": info.channels,
-            "listeners": len(self.listeners), "listener_peak": self.peak, "connections": self.connections, "evicted": self.evicted,
-            "bytes_sent": self.bytes_sent, "bytes_encoded": self.buffer.end, "on_air": self.on_air, "title": self.title,
-            "stream_start": self.stream_start, "seconds_sent": round(clock.samples_sent / clock.sample_rate, 3) if clock else 0,
-            "clock_restarts": clock.rebased if clock else 0,
-            "source": None if not self.passthrough else (self.source.address if self.source else "disconnected"),
-        }  # fmt: skip
 
     @property
     def title(self) -> str:

@@ -78,7 +78,7 @@ def own_mount_refusal(path: str, live_mount: str) -> str:
 async def listmounts(request: web.Request) -> web.Response:
     await admin_or(request)
     now = time.time()
-    mounts = [(m.path, len(m.listeners), int(now - m.started_at), m.info.content_type) for m in station_of(request).live_mounts()]
+    mounts = [(m.path, m.present, int(now - m.started_at), m.info.content_type) for m in station_of(request).live_mounts()]
     return xml(listmounts_xml(mounts))
 
 
