@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import math
 import socket
 import subprocess
@@ -544,3 +545,36 @@ def test_a_source_whose_bytes_never_decode_is_dropped_and_frees_the_live_mount(s
         answer += more
     assert b"HTTP/1.0 200 OK" in answer, answer
     again.close()
+
+
+def test_a_dj_is_named_again_after_a_bulletin_cuts_in(server_factory, tones, tmp_path):
+    """QA: a bulletin (on the hour, or asked for) during a live show, then the DJ carries on,
+    under the bulletin's last headline until they leave: on players, /api/nowplaying and in
+    the history. The DJ's title comes back with the DJ."""
+    need("espeak-ng")
+    (tmp_path / "news").mkdir()
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    server = start_with(server_factory, playlist, "  /main: {bitrate: 128, metaint: 4000}", USERS + "news:\n  folder: news\n")
+    admin = {"Content-Type": "application/json", "Authorization": "Basic " + base64.b64encode(b"admin:test-admin-pw").decode()}
+    body = b'{"title": "Harare water supply restored", "source": "ZBC"}'
+    urllib.request.urlopen(urllib.request.Request(server.url("/api/news"), data=body, headers=admin), timeout=5).close()
+    dj = subprocess.Popen(
+        [need("ffmpeg"), "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-t", "28", "-c", "copy", "-map_metadata", "-1",
+         "-content_type", "audio/mpeg", "-ice_name", "DJ Tino", "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/live"],
+    )  # fmt: skip
+    try:
+        got = {}
+        listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 26.0)))
+        listener.start()
+        time.sleep(4)  # the DJ is on
+        urllib.request.urlopen(urllib.request.Request(server.url("/api/bulletin"), data=b"", headers=admin), timeout=5).close()
+        listener.join()
+        titles = [f["StreamTitle"] for _, f in got["rec"].block_arrivals]
+        changes = [t for i, t in enumerate(titles) if i == 0 or t != titles[i - 1]]
+        news = next(i for i, t in enumerate(changes) if t.startswith("News: "))
+        assert "DJ Tino" in changes[:news] and changes[-1] == "DJ Tino", changes  # named again after the news
+        now = json.loads(server.get("/api/nowplaying")[2])
+        assert now["now_playing"]["title"] == "DJ Tino" and now["mounts"][0]["title"] == "DJ Tino", now["now_playing"]
+    finally:
+        dj.kill()
+        dj.wait()

@@ -67,6 +67,9 @@ class LiveSession:
         head = feeder.take_tail()  # the track's last LIVE_FADE, faded out: mixed under the DJ
         tail_until: int | None = None  # the sample where a departed DJ's buffered audio stops
         agc = SlowGain(feeder.rate, feeder.channels, feeder.loudness) if feeder.loudness.enabled else None
+        # Said again when the DJ comes back after a hard event or a bulletin, which had titles of
+        # their own (QA: the DJ aired on under the bulletin's last headline until they left).
+        self.title = None
         pending = asyncio.ensure_future(live.read(chunk))
         try:
             while True:
