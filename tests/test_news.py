@@ -27,6 +27,37 @@ def test_single_headline_and_named_masthead():
     assert parse_article(text, mastheads=("Radio Zim",)).title == "Warriors win in Bulawayo"
 
 
+@pytest.mark.parametrize(
+    "between",
+    [["By Staff Reporter"], ["27 November 2026"], ["By Tendai Moyo", "Friday, 27 November 2026 10:32 CAT"], ["Published: 2026-11-27"]],
+)
+def test_a_byline_or_date_line_under_the_headline_is_not_the_headline(between):
+    """QA: "By Staff Reporter" (and "27 November 2026") between the headline and the body went
+    on air as the headline."""
+    text = "\n\n".join(["Zimbabwe News and Internet Radio", "Fuel prices rise for third month", *between,
+                        "Fuel prices rose again on Friday, the energy regulator said.", "The Herald"])  # fmt: skip
+    item = parse_article(text, mastheads=("Zimbabwe News and Internet Radio",))
+    assert (item.title, item.source) == ("Fuel prices rise for third month", "The Herald")
+
+
+def test_headlines_that_begin_like_a_byline_or_hold_a_date_stay_headlines():
+    for headline in ("By-election date set for March", "By the numbers: the 2027 budget", "Warriors beat Zambia on 27 November 2026"):
+        assert parse_article(f"{headline}\n\nThe body says so.\n").title == headline
+    assert parse_article("By Staff Reporter\n\nThe only short line is all there is.\n").title == "By Staff Reporter"
+
+
+def test_an_article_saved_as_html_gives_its_heading_not_its_scripts_or_page_title():
+    page = (
+        "<!DOCTYPE html><html><head><title>Dam levels rise | ZBC News</title><script>var x = 'Not a headline';</script>"
+        "<style>h1 {color: red}</style></head><body><nav><a href='/'>Home</a></nav><!-- ad slot -->"
+        "<h1>Dam levels rise at Kariba</h1><p class='byline'>By Staff Reporter</p>"
+        "<p>Kariba's level rose by a metre this week, the authority said.</p><p>ZBC</p></body></html>"
+    )
+    item = parse_article(page)
+    assert (item.title, item.source) == ("Dam levels rise at Kariba", "ZBC")
+    assert item.summary == "Kariba's level rose by a metre this week, the authority said."
+
+
 def test_markdown_with_and_without_front_matter():
     fm = "---\ntitle: Budget passed \u2013 \u2018at last\u2019\nsummary: Parliament agreed.\nsource: ZBC\n---\nBody text here.\n"
     item = parse_article(fm)

@@ -27,7 +27,7 @@ from .parse import FeedError, NewsItem, dated_as_fetched, merge, parse_article, 
 
 log = logging.getLogger("streamer.news")
 
-ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
+ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".html", ".htm"}
 MAX_ARTICLE_BYTES = 2_000_000
 MAX_FEED_BYTES = 5_000_000
 SCAN_INTERVAL = 1.0

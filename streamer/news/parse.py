@@ -21,6 +21,7 @@ import yaml
 from defusedxml import ElementTree
 
 from ..wire.text import safe_text
+from .bylines import is_byline_or_dateline
 
 MAX_HEADLINE = 300
 # A headline's summary, not the article (a 234 KB one was in every nowplaying document); more
@@ -87,6 +88,7 @@ def item_id(title: str) -> str:
 _SENTENCE_END = re.compile(r"[.!?…][\"'\u201d\u2019)]*$")
 _STATEMENT_END = re.compile(r"[.…][\"'\u201d\u2019)]*$")
 _HTML_BLOCK = re.compile(r"</?(?:h[1-6]|p|div|br|li|ul|ol|title|article|section|header|footer|blockquote)\b[^>]{0,500}>", re.I)
+_HTML_UNREAD = re.compile(r"<(script|style|head|nav|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 QUESTION_HEADLINE = 100  # a line ending in ? or ! up to this long can be a headline ("Will the rains come?")
 
 
@@ -99,18 +101,20 @@ def _is_body_line(line: str) -> bool:
 
 
 def _html_as_lines(text: str) -> str:
-    """An article saved as HTML: its blocks (headings, paragraphs) as lines, tags dropped."""
+    """An article saved as HTML: its blocks (headings, paragraphs) as lines, tags, scripts,
+    styles and the page's head (its <title> repeats the headline with the site's name) dropped."""
     if not _HTML_BLOCK.search(text):
         return text
+    text = _HTML_UNREAD.sub(" ", text)
     return html.unescape(re.sub(r"<[^>]{0,500}>", " ", _HTML_BLOCK.sub("\n", text)))
 
 
 def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None:
     """Headline, summary and source credit of a saved article; None if there is no headline.
 
-    The headline is the last short, unpunctuated line before the body starts; anything
-    above it (the site's masthead, a section name) is not the headline. Known mastheads can
-    also be named.
+    The headline is the last short, unpunctuated line before the body starts, but for a
+    byline or a date line; anything above it (the site's masthead, a section name) is not
+    the headline. Known mastheads can also be named.
     """
     text = text.lstrip("\ufeff")
     if text.startswith("---"):
@@ -133,7 +137,8 @@ def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None
             head.append(line)
     if not head:
         return None
-    return _item(head[-1], lines[body_start:])
+    # a byline or date line between the headline and the body is not the headline (when there is another)
+    return _item(next((line for line in reversed(head) if not is_byline_or_dateline(line)), head[-1]), lines[body_start:])
 
 
 def _item(title: str, body: list[str]) -> NewsItem | None:

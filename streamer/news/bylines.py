@@ -1,0 +1,51 @@
+"""Lines of a saved article that are not its headline though they look like one: the byline
+and the date line that websites put between the headline and the body (pure).
+
+QA saved "Fuel prices rise for third month", then "By Staff Reporter", then the body: the
+byline went on air as the headline (and "27 November 2026" did, with a date line).
+"""
+
+from __future__ import annotations
+
+import re
+
+MONTHS = (
+    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?"
+    "|nov(?:ember)?|dec(?:ember)?"
+)
+WEEKDAYS = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?"
+_DATE = re.compile(
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{MONTHS})\.?,?\s+\d{{4}}"  # 27 November 2026
+    rf"|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"  # November 27, 2026
+    r"|\d{4}-\d{2}-\d{2}(?:T[\d:.]+Z?)?|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}",  # 2026-11-27, 27/11/2026
+    re.I,
+)
+_TIME = re.compile(r"\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[A-Z]{2,5}\b)?", re.I)
+_DATE_WORDS = re.compile(rf"\b(?:published|updated|posted|last updated|on|at|{WEEKDAYS})\b:?", re.I)
+# "By Staff Reporter", "Written by Tendai Moyo and Rudo Banda", "By Our Correspondent in Harare"
+_BYLINE = re.compile(r"(?:(?:written|reported|posted)\s+)?by\s+(.+)", re.I)
+_NAME_JOINERS = {"and", "&", "in", "for", "of", "de", "da", "van", "von", "our"}
+_STAFF = re.compile(r"(?:staff\s+(?:reporter|writer|correspondent)|(?:our\s+)?(?:\w+\s+)?correspondent|reporter)", re.I)
+
+
+def is_byline_or_dateline(line: str) -> bool:
+    """A byline (names after "By", or "Staff Reporter") or a line with only a date and time."""
+    return _is_byline(line) or _is_dateline(line)
+
+
+def _is_byline(line: str) -> bool:
+    if _STAFF.fullmatch(line.strip()):
+        return True
+    m = _BYLINE.fullmatch(line.strip())
+    if m is None or ":" in m[1]:
+        return False
+    words = re.split(r"[\s,]+", m[1].strip())
+    # names: capitalised words and the few small words between them ("By the numbers" is a headline)
+    return 0 < len(words) <= 8 and all(w[:1].isupper() or w.casefold() in _NAME_JOINERS for w in words if w)
+
+
+def _is_dateline(line: str) -> bool:
+    if not _DATE.search(line):
+        return False
+    rest = _TIME.sub(" ", _DATE.sub(" ", line))
+    return not re.sub(r"[\s,|·•\-\u2013\u2014()]+", "", _DATE_WORDS.sub(" ", rest))
