@@ -135,6 +135,16 @@ def test_soundexchange_is_azuracasts_layout():
     assert soundexchange_name("Streamer Radio", "2026-11-01", "2026-11-30") == "STREAMERRADIO01112026-30112026_A.txt"
 
 
+def test_the_soundexchange_file_is_ascii():
+    """station-facts: SoundExchange takes ASCII. QA found 'NGIYABONGA ‘LIVE’ – EVENING' (curly
+    quotes, an en dash) in one: accents go, typography is made plain, another script is '?'."""
+    section = Section("soundexchange", ["FEATURED_ARTIST", "SOUND_RECORDING_TITLE", "ACTUAL_TOTAL_PERFORMANCES"],
+                      [("Beyoncé & Mötley Crüe", "Ngiyabonga ‘Live’ – Evening", 3), ("坂本龍一", "Straße", 1)])  # fmt: skip
+    text = soundexchange_text(section)
+    assert text.isascii()
+    assert "^BEYONCE & MOTLEY CRUE^|^NGIYABONGA 'LIVE' - EVENING^|3\n" in text and "^????^|^STRASSE^|1\n" in text
+
+
 def test_report_dates_are_the_stations_days_and_bad_ones_are_said():
     t0, t1, first, last = parse_range("2026-11-01", "2026-11-30", HARARE)
     assert t0 == dt.datetime(2026, 11, 1, tzinfo=HARARE).timestamp() and t1 == dt.datetime(2026, 12, 1, tzinfo=HARARE).timestamp()

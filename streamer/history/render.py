@@ -9,6 +9,7 @@ import json
 import sqlite3
 from datetime import tzinfo
 
+from ..wire.text import ascii_text
 from .audience_report import audience
 from .reports import FLAGS, KINDS, Report, ReportError, Section, parse_range, plays, soundexchange, soundexchange_name, tracks
 
@@ -51,7 +52,7 @@ def soundexchange_text(section: Section) -> str:
     def field(value: object) -> str:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
-        return "^" + str(value).upper().replace("^", "").replace("|", "") + "^"
+        return "^" + ascii_text(str(value)).upper().replace("^", "").replace("|", "") + "^"  # the file is ASCII
 
     return "".join("|".join(field(v) for v in row) + "\n" for row in [tuple(section.columns), *section.rows])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import unicodedata
 
 
 def decode_text(raw: bytes) -> str:
@@ -44,3 +45,22 @@ def iso_utc(ts: float) -> str:
     cut to the second, with durations in tenths, gave ends up to a second early)."""
     ms = round(ts * 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+# What NFKD leaves outside ASCII in Latin names and typography, spelled in ASCII.
+_ASCII_SPELLING = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+    "\u2033": '"', "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u00ab": '"', "\u00bb": '"', "\u00a0": " ", "\u00d7": "x", "\u00df": "ss", "\u00e6": "ae", "\u00c6": "AE", "\u0153": "oe",
+    "\u0152": "OE", "\u00f8": "o", "\u00d8": "O", "\u0142": "l", "\u0141": "L", "\u0111": "d", "\u0110": "D", "\u00f0": "d",
+    "\u00d0": "D", "\u00fe": "th", "\u00de": "TH", "\u0131": "i",
+})  # fmt: skip
+
+
+def ascii_text(text: str) -> str:
+    """`text` in ASCII, for files that must be (SoundExchange's): accents dropped (Beyonc\u00e9 ->
+    Beyonce), typographic quotes and dashes made plain (\u2018LIVE\u2019 \u2013 x -> 'LIVE' - x), what has
+    no ASCII spelling (another script) a '?' each."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII_SPELLING))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_ASCII_SPELLING)
+    return plain.encode("ascii", "replace").decode("ascii")
