@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .library_cli import check_library
-from .schedule.programme import Programme
+from .schedule.programme import Programme, unknown_live_djs
 from .schedule.sources import expand_sources
 from .schedule.timeline import overlaps
 from .settings import Config
@@ -32,14 +32,7 @@ def check_programme(config: Config, programme: Programme) -> int:
     files = len({f for _, f in named})
     unplayable, library_notes = check_library(config, [(w, f) for w, f in named if f.is_file()])
     problems += unplayable
-    djs = {name for name, _ in config.djs}
-    for block in programme.blocks:
-        for dj in block.live_djs:
-            if dj not in djs:
-                where = block.where
-                problems.append(
-                    f"{where.file}:{where.line}: block {block.name!r}: live_djs names {dj!r}, who is not in djs: in {config.file}"
-                )
+    problems += unknown_live_djs(programme, {name for name, _ in config.djs}, config.file)
     notes = library_notes
     for o in overlaps(programme):
         (problems if o.ambiguous else notes).append(o.located())

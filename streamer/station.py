@@ -47,6 +47,7 @@ from .news.desk import NewsDesk
 from .offload import Offload, OffloadError
 from .outputs import make_encoder, make_hls
 from .schedule.model import LoadedProgramme
+from .schedule.programme import unknown_live_djs
 from .schedule.timeline import TimelineCache, local_day, timeline_json
 from .schedule.watch import ProgrammeWatcher
 from .settings import Config
@@ -437,7 +438,8 @@ class Station:
     # --- the programme, titles, headlines -------------------------------------------------------------
 
     def _adopt(self, loaded: LoadedProgramme) -> None:
-        self.feeder.set_programme(loaded.programme, loaded.files, loaded.warnings)
+        djs = unknown_live_djs(loaded.programme, {name for name, _ in self.config.djs}, self.config.file)
+        self.feeder.set_programme(loaded.programme, loaded.files, [*loaded.warnings, *djs])
         for path in loaded.missing:  # in the operator's problems as when a listed file failed on air
             self.feeder.onair.problem_once(display_path(path), "file not found")
         unknown = sorted({p for paths in loaded.files.values() for p in paths} - set(self.feeder.tags))

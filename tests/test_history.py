@@ -136,10 +136,10 @@ def test_soundexchange_is_azuracasts_layout():
 
 
 def test_the_soundexchange_file_is_ascii():
-    """station-facts: SoundExchange takes ASCII. QA found 'NGIYABONGA ‘LIVE’ – EVENING' (curly
-    quotes, an en dash) in one: accents go, typography is made plain, another script is '?'."""
+    """station-facts: SoundExchange takes ASCII. QA found curly quotes and an en dash in one
+    ('NGIYABONGA, LIVE, EVENING'): accents go, typography is made plain, another script is '?'."""
     section = Section("soundexchange", ["FEATURED_ARTIST", "SOUND_RECORDING_TITLE", "ACTUAL_TOTAL_PERFORMANCES"],
-                      [("Beyoncé & Mötley Crüe", "Ngiyabonga ‘Live’ – Evening", 3), ("坂本龍一", "Straße", 1)])  # fmt: skip
+                      [("Beyoncé & Mötley Crüe", "Ngiyabonga \u2018Live\u2019 \u2013 Evening", 3), ("坂本龍一", "Straße", 1)])  # fmt: skip
     text = soundexchange_text(section)
     assert text.isascii()
     assert "^BEYONCE & MOTLEY CRUE^|^NGIYABONGA 'LIVE' - EVENING^|3\n" in text and "^????^|^STRASSE^|1\n" in text

@@ -578,3 +578,50 @@ def test_a_dj_is_named_again_after_a_bulletin_cuts_in(server_factory, tones, tmp
     finally:
         dj.kill()
         dj.wait()
+
+
+def test_the_dj_a_slot_is_reserved_for_takes_the_air_from_one_who_came_before_it(server_factory, tones, tmp_path):
+    """QA: rudo on /live before tino's reserved show began kept the air, and tino got "Mountpoint
+    in use" for a minute of his own show. Now tino's arrival takes rudo off the air."""
+    playlist = f"timezone: UTC\nplaylists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    server = start_with(server_factory, playlist, "  /main: {bitrate: 128}", USERS + "djs: {tino: tino-pw, rudo: rudo-pw}\n")
+    rudo = subprocess.Popen(
+        [need("ffmpeg"), "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-t", "30", "-c", "copy",
+         "-content_type", "audio/mpeg", "-f", "mp3", f"icecast://rudo:rudo-pw@127.0.0.1:{server.port}/live"],
+    )  # fmt: skip
+    tino = None
+    try:
+        deadline = time.time() + 10
+        while b"source connected" not in server.log.read_bytes() and time.time() < deadline:
+            time.sleep(0.1)
+        # the show is written while rudo is on: tino's from now on (the programme reloads in a second)
+        (tmp_path / "playlists" / "station.yaml").write_text(
+            playlist + "blocks:\n  tinos-show: {start: '00:00', end: '00:00', play: music, live_djs: [tino]}\n"
+        )
+        deadline = time.time() + 10
+        while b"tinos-show" not in server.get("/api/status")[2] and time.time() < deadline:
+            time.sleep(0.2)
+        auth = base64.b64encode(b"tino:tino-pw").decode()
+        tino = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        tino.sendall(f"SOURCE /live HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\n\r\n".encode())
+        assert tino.recv(1024).startswith(b"HTTP/1.0 200")
+        assert rudo.wait(timeout=10) != 0  # rudo's connection was closed under him
+        assert "live: tinos-show is reserved for tino: rudo goes off the air for tino" in server.log_text()
+        again = raw_request(server.port, b"SOURCE /live HTTP/1.0\r\nAuthorization: Basic " + base64.b64encode(b"rudo:rudo-pw")
+                            + b"\r\nContent-Type: audio/mpeg\r\n\r\n", 2)  # fmt: skip
+        assert again.startswith(b"HTTP/1.0 403") and b"tinos-show is reserved for tino" in again
+        # a typo in live_djs would lock the show's own DJ out: the running station says so, as check does
+        (tmp_path / "playlists" / "station.yaml").write_text(
+            playlist + "blocks:\n  tinos-show: {start: '00:00', end: '00:00', play: music, live_djs: [Tino]}\n"
+        )
+        deadline, warned = time.time() + 10, []
+        while not warned and time.time() < deadline:
+            time.sleep(0.2)
+            warned = [w for w in json.loads(server.get("/api/status")[2])["schedule"]["warnings"] if "live_djs names 'Tino'" in w]
+        assert warned and warned[0].endswith(f"who is not in djs: in {tmp_path / 'config.yaml'}") and "station.yaml:6:" in warned[0], warned
+        assert "live_djs names 'Tino'" in server.log_text()
+    finally:
+        rudo.kill()
+        rudo.wait()
+        if tino is not None:
+            tino.close()

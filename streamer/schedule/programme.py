@@ -193,3 +193,14 @@ def load_with_files(folder: Path) -> LoadedProgramme:
     # what `streamer check` fails on, said by the running station too (it plays the first-defined)
     warnings += [o.located() for o in overlaps(programme) if o.ambiguous]
     return LoadedProgramme(programme, files, warnings, sorted(watched), watched_stamp, missing)
+
+
+def unknown_live_djs(programme: Programme, djs: set[str], config_file: object) -> list[str]:
+    """A block's live_djs naming someone with no account: that slot would lock out its own DJ
+    (a typo such as [Tino]); `streamer check` fails on it and the running station says it."""
+    return [
+        f"{b.where.file}:{b.where.line}: block {b.name!r}: live_djs names {dj!r}, who is not in djs: in {config_file}"
+        for b in programme.blocks
+        for dj in b.live_djs
+        if dj not in djs
+    ]

@@ -35,6 +35,8 @@ from .ingest import LEARNED
 from .logins import LoginGuard
 from .takeover import take_over
 
+IN_USE = "Mountpoint in use"  # Icecast's words for a mount that has its source
+
 log = logging.getLogger("streamer.source")
 
 SOURCE_RECEIVE_BUFFER = 16384  # bytes the kernel holds for a source we are not reading (doubled by Linux)
@@ -85,6 +87,8 @@ class SourceDesk:
         self.logins.succeeded(address)
         content_type = head.header("content-type").split(";")[0].strip().lower()
         refusal = refusal or self.refused(head.path, content_type)
+        if refusal == IN_USE and self._reserved_dj_arrives(head.path, who):
+            refusal = ""
         if refusal:  # logged too: a DJ's "403" is the operator's question next
             log.warning("source %s on %s from %s refused: %s", who, head.path[:100], address, refusal)
             return Reply(error_response(403, refusal, http_date()))
@@ -100,6 +104,7 @@ class SourceDesk:
         chunked = "chunked" in head.header("transfer-encoding").lower()
         metaint = int(head.header("icy-metaint")) if head.header("icy-metaint").isdigit() else 0
         source = SourceConnection(mount, transport, address, chunked, self.config.source_timeout, min(metaint, 1 << 20))
+        source.user = who
         mount.source = source
         transport.set_protocol(source)
         agent = head.header("user-agent")[:100] or "no user agent"
@@ -152,8 +157,21 @@ class SourceDesk:
         if mount is not None and not mount.passthrough:
             return f"Mountpoint in use ({path} is fed by the station's own encoder)"
         if mount is not None and mount.source is not None:
-            return "Mountpoint in use"
+            return IN_USE
         return ""
+
+    def _reserved_dj_arrives(self, path: str, who: str) -> bool:
+        """The DJ a live slot is reserved for comes while another holds the live mount (one who
+        connected before the slot began, or before the slot was written): that one goes off
+        the air for them (QA: the reserved DJ got "Mountpoint in use" for a minute of their show)."""
+        mount, scheduler = self.mounts.get(path), self.feeder.scheduler
+        block = scheduler.block_at(time.time()) if scheduler is not None and path == self.config.live_mount else None
+        holder = mount.source if mount is not None else None
+        if block is None or who not in block.live_djs or not isinstance(holder, SourceConnection) or holder.user in block.live_djs:
+            return False
+        log.warning("live: %s is reserved for %s: %s goes off the air for %s", block.name, ", ".join(block.live_djs), holder.user, who)
+        self.kill(mount)
+        return True
 
     # --- pass-through mounts -------------------------------------------------------------------------
 
