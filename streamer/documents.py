@@ -145,7 +145,7 @@ def _schedule_status(station: Station) -> dict:
         "playlist": now.playlist if now else None,
         "fallback": scheduler.programme.fallback,
         "next_event": station.feeder.cues.next_view(),
-        "playlists": station.feeder.playlist_sizes(),
+        "playlists": {name: len(r.files) for name, r in scheduler.rotations.items()} if (scheduler := station.feeder.scheduler) else {},
         "warnings": station.feeder.warnings,
         "reload": station.watcher.state,
     }

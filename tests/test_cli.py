@@ -138,5 +138,5 @@ def test_decoders_started_at_need_use_the_quick_ffmpeg_and_early_ones_the_encode
     from streamer.audio.feeder import Feeder
 
     feeder = Feeder("/usr/bin/ffmpeg", 44100, 2, 0.5, [], quick="/static/ffmpeg")
-    assert feeder._decoder.args[0] == "/static/ffmpeg" and feeder._early_decoder.args[0] == "/usr/bin/ffmpeg"
+    assert feeder._decoder.args[0] == "/static/ffmpeg" and feeder.early_decoder.args[0] == "/usr/bin/ffmpeg"
     assert Feeder("/usr/bin/ffmpeg", 44100, 2, 0.5, [])._decoder.args[0] == "/usr/bin/ffmpeg"

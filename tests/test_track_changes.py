@@ -4,6 +4,9 @@ still plays, so a decoder that is slow to start costs no silence at the change."
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,8 +20,9 @@ from streamer.audio.track import start_decoder
 from streamer.schedule.model import Fades
 from streamer.schedule.scheduler import Choice
 
-from .conftest import decode_errors, make_tone, record, start_server
+from .conftest import decode_errors, make_tone, need, record, start_server
 
+NEWS = "news:\n  folder: news\n"
 DECODER_START = 0.6  # seconds a decoder takes to start here: three times the 0.2 s a track change leaves
 
 
@@ -140,3 +144,34 @@ def test_the_early_decoder_is_used_only_for_the_file_and_level_chosen(tmp_path):
         assert not dropped.done() and await gone(dropped)
 
     uvloop.run(scenario())  # the station's loop (cli.py)
+
+
+@pytest.mark.interop
+def test_a_bulletins_segments_start_their_decoders_early_too(tmp_path):
+    """QA once heard 0.62 s of silence before an on-demand bulletin ("decoder late" six times):
+    a bulletin's segments are no file the schedule's guess can name, so each decoder started
+    only when needed. Now the first starts when the bulletin is asked for (or when it is next),
+    and each next one when the one before starts: slow decoders cost no silence here either."""
+    need("espeak-ng")
+    music = tmp_path / "music"
+    music.mkdir()
+    make_tone(music / "song.mp3", 440, 30.0, 44100, 2, ("-c:a", "libmp3lame"), "Band", "Song")
+    (tmp_path / "news").mkdir()
+    playlist = f"timezone: UTC\nplaylists:\n  m: {{files: ['{music}/']}}\nfallback: m\n"
+    env = {"STREAMER_FFMPEG": str(slow_decoders(tmp_path))}
+    server = start_server(tmp_path, playlist, mounts="  /main: {bitrate: 128, metaint: 4000}", config_extra=NEWS, env=env)
+    try:
+        admin = {"Content-Type": "application/json", "Authorization": "Basic YWRtaW46aGFja21l"}  # admin:hackme
+        for title in ("Harare water supply restored", "Warriors qualify for the finals"):
+            body = json.dumps({"title": title, "source": "ZBC"}).encode()
+            urllib.request.urlopen(urllib.request.Request(server.url("/api/news"), data=body, headers=admin), timeout=5).close()
+        time.sleep(6)  # the bulletin is built ahead with these headlines
+        urllib.request.urlopen(urllib.request.Request(server.url("/api/bulletin"), data=b"", headers=admin), timeout=5).close()
+        rec = record(server.port, "/main", 16.0)
+        status = server.status()
+    finally:
+        server.stop()
+    titles = [fields["StreamTitle"] for _, fields in rec.blocks if fields.get("StreamTitle")]
+    assert sum(1 for i, t in enumerate(titles) if t.startswith("News: ") and (i == 0 or titles[i - 1] != t)) >= 2, titles
+    assert "decoder late" not in server.log_text()
+    assert status["silence_inserted_seconds"] == 0, status["silence_inserted_seconds"]

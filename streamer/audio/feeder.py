@@ -18,6 +18,7 @@ from ..aio import background
 from ..library.catalog import Entry
 from ..library.scanner import Library
 from ..library.tags import TrackInfo
+from ..news.bulletin import Segment
 from ..schedule.model import Fades, Programme
 from ..schedule.scheduler import Choice, Scheduler
 from ..settings import LoudnessConfig
@@ -70,9 +71,9 @@ class Feeder:
         self._crossfade = 0.0  # the item on air's crossfade into the next
         self._chosen: tuple[float, Choice] | None = None  # chosen, not announced yet (its decoder starts)
         self._preview = LastPreview()
-        self._next = NextDecoder()  # the decoder of what is likely next, started early
+        self.next_decoder = NextDecoder()  # the decoder of what is likely next, started early
         self._decoder = functools.partial(start_decoder, quick or ffmpeg, sample_rate, channels)  # at need: the quickest to start
-        self._early_decoder = functools.partial(start_decoder, ffmpeg, sample_rate, channels)  # the encoders' (shares their libraries)
+        self.early_decoder = functools.partial(start_decoder, ffmpeg, sample_rate, channels)  # the encoders' (shares their libraries)
 
     # --- the programme and the clock ------------------------------------------------------------
 
@@ -102,9 +103,6 @@ class Feeder:
     def _artist_of(self, path: Path) -> str:
         return info.artist if (info := self.tags.get(path)) else ""
 
-    def playlist_sizes(self) -> dict[str, int]:
-        return {name: len(r.files) for name, r in self.scheduler.rotations.items()} if self.scheduler else {}
-
     @property
     def start(self) -> float | None:
         """Monotonic time of the station's sample 0 (the mounts' clocks start from it)."""
@@ -122,8 +120,8 @@ class Feeder:
         try:
             while True:
                 choice = self._next_choice()
-                if choice.path is None:  # a bulletin, a DJ, silence: no file's decoder was started for it
-                    self._next.drop()
+                if choice.path is None and choice.kind != "bulletin":  # a DJ, silence: no decoder was started for it
+                    self.next_decoder.drop()
                 if choice.kind == "bulletin":
                     await self.bulletins.play(choice)
                 elif choice.kind == "live":
@@ -143,7 +141,7 @@ class Feeder:
                         await self.output.play_silence(1.0)  # a run of failures: valid air, no spinning
                         failures = 0
         finally:
-            self._next.drop()
+            self.next_decoder.drop()
 
     def _next_choice(self) -> Choice:
         assert self.scheduler is not None
@@ -189,13 +187,13 @@ class Feeder:
 
     async def _open(self, choice: Choice, analysis: Entry | None) -> Track:
         assert choice.path is not None
-        info, level = await self._level(choice, analysis, 0.0 if self.timeline.started else FIRST_ANALYSIS)
-        decoder = await self._next.take(choice.path, level) or await self._decoder(choice.path, level)
+        info, level = await self.level_of(choice, analysis, 0.0 if self.timeline.started else FIRST_ANALYSIS)
+        decoder = await self.next_decoder.take(choice.path, level) or await self._decoder(choice.path, level)
         row = functools.partial(self.library.lookup, choice.path) if self.library is not None and analysis is None else None
         late = late_level(row, lambda entry: level_for(entry, info, self.loudness), level, self.rate, self.channels) if row else None
         return Track(choice, aired(info, level), decoder, level, late=late)
 
-    async def _level(self, choice: Choice, analysis: Entry | None = None, wait: float = 0.0) -> tuple[TrackInfo, Level]:
+    async def level_of(self, choice: Choice, analysis: Entry | None = None, wait: float = 0.0) -> tuple[TrackInfo, Level]:
         """The file's tags and the level it airs at (`wait`: seconds to analyse it if the library has not)."""
         assert choice.path is not None
         info = await track_info(self.tags, choice.path, choice.title)
@@ -203,17 +201,19 @@ class Feeder:
             analysis = await self.library.analyse_now(choice.path, wait) if wait > 0 else self.library.lookup(choice.path)
         return info, level_for(analysis, info, self.loudness)
 
-    async def play_file(self, choice: Choice, analysis: Entry | None = None) -> bool:
-        """Play one file to its end (True), or until a hard event or a DJ cuts it (False);
-        `analysis` for a file the library does not hold (a bulletin's segments)."""
+    async def play_file(self, choice: Choice, analysis: Entry | None = None, then: Segment | None = None) -> bool:
+        """Play one file to its end (True), or until a hard event or a DJ cuts it (False); `analysis`
+        for a file the library lacks (a bulletin's segment; `then`: the next, its decoder started early)."""
         track = await self._open(choice, analysis)
+        if then is not None:
+            self.bulletins.prestart(choice, then)
         hard = choice.kind == "event" and choice.event is not None and choice.event.mode == "hard"  # full level at its second
         tail = self.take_tail()  # the previous track's ending, mixed under this one's start (`head`)
         fades, head = fitted(choice.fades, track.info.duration, tail, self.rate, self.channels, hard)
         hold = int(max(fades.crossfade, fades.fade_out) * self.rate) * self.frame_bytes
         fade_bytes = int(fades.fade_in * self.rate) * self.frame_bytes
         body = b""  # decoded but held back, to shape the ending
-        next_started = choice.kind == "bulletin" or track.info.duration is None  # (or never will be)
+        next_started = then is not None or track.info.duration is None  # (or never will be)
         self._in_track = True
         try:
             while (chunk := await next_chunk(track, self.output)) is not None:
@@ -231,7 +231,7 @@ class Feeder:
                 track.offset += len(chunk)
                 if not next_started and (left := track.info.duration - track.offset / (self.rate * self.frame_bytes)) <= PRESTART:
                     next_started, wait = True, min(FIRST_ANALYSIS, max(0.0, left - ANALYSIS_MARGIN))  # no longer than this one airs
-                    self._next.guess(self.upcoming_choice(self.now()), functools.partial(self._level, wait=wait), self._early_decoder)
+                    self.bulletins.guess_next(self.upcoming_choice(self.now()), functools.partial(self.level_of, wait=wait))
                 chunk, head = mix_under(chunk, head)
                 body += chunk
                 if self._handover:  # a DJ took over: what is not fed yet becomes the crossfade
