@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from aiohttp import web
 from . import documents
 from .aio import background, cancel_background
 from .audio.feeder import Feeder
+from .audio.onair import HISTORY
 from .audio.output import SKIP_FADE
 from .history.looplag import LoopLag
 from .history.metrics import exposition, registry_for
@@ -37,6 +39,7 @@ from .history.recorder import History
 from .history.records import Play
 from .history.render import build
 from .history.reports import FLAGS, Report
+from .history.upkeep import recent_plays
 from .history.webhooks import Webhooks
 from .library.scanner import Library
 from .library.scanner import open_store as open_library
@@ -48,6 +51,7 @@ from .offload import Offload, OffloadError
 from .outputs import make_encoder, make_hls
 from .schedule.model import LoadedProgramme
 from .schedule.programme import unknown_live_djs
+from .schedule.scheduler import Played
 from .schedule.timeline import TimelineCache, local_day, timeline_json
 from .schedule.watch import ProgrammeWatcher
 from .settings import Config
@@ -306,6 +310,7 @@ class Station:
     async def start(self, host: str, port: int) -> None:
         await self.watcher.first()  # a broken programme stops the start
         await self.history.open()  # what a crash left open is closed before anyone listens
+        await self._remember_plays()
         # a web request still running at stop gets a second, not aiohttp's default minute
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False, shutdown_timeout=WEB_STOP_TIMEOUT)
         await self._runner.setup()
@@ -326,6 +331,15 @@ class Station:
             await enc.start()
         self._start_tasks()
         log.info("on air at http://%s:%d/ (mounts: %s)", host if ":" not in host else f"[{host}]", self.address[1], ", ".join(self.mounts))
+
+    async def _remember_plays(self) -> None:
+        """The last day's plays from the history database into the feeder's play history."""
+        try:
+            rows = await self.history.store.run(recent_plays, time.time() - 86400, HISTORY)
+        except sqlite3.Error:
+            return  # no history to read: the windows start empty, as they did before there was one
+        played = [Played(t, Path(file), artist, playlist, kind, block) for t, file, artist, playlist, kind, block in rows]
+        self.feeder.onair.remember(played)
 
     def _start_tasks(self) -> None:
         run = self.supervisor.start

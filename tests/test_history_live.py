@@ -642,3 +642,35 @@ def test_players_that_quit_at_once_do_not_inflate_the_counts_and_a_half_closed_o
     assert peaks and all(peak <= 2 for _, peak in peaks), peaks
     station_peaks = db_rows(tmp_path, f"SELECT minute, peak FROM station_audience WHERE minute >= {minute - 1}")
     assert station_peaks and all(peak <= 2 for _, peak in station_peaks), station_peaks
+
+
+def test_a_restart_keeps_the_no_repeat_windows(server_factory, tmp_path):
+    """QA: no_repeat was forgotten across a restart (a track aired 119 s after itself under a
+    3-minute window): the play history lived in memory only. It is read back from the history
+    database at the start. Three 3 s files in order under a 1-minute window: after A B C A the
+    station stops; without the history it would start again at A, with it the file heard
+    longest ago (B) comes first."""
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for name, freq in (("a", 440), ("b", 550), ("c", 660)):
+        tone(songs / f"{name}.mp3", freq, 3.0, ["-metadata", f"artist=Band {name}", "-metadata", f"title=Song {name}"])
+    playlist = (
+        f"timezone: UTC\nplaylists:\n  music: {{files: ['{songs}/a.mp3', '{songs}/b.mp3', '{songs}/c.mp3'], order: sequential,"
+        " no_repeat: {track: 1}}\nfallback: music\n"
+    )
+    server = server_factory(playlist, mounts=MOUNTS)
+    deadline = time.time() + 30
+    while time.time() < deadline and len(db_rows(tmp_path, "SELECT id FROM plays")) < 4:
+        time.sleep(0.2)
+    server.stop()
+    before = [Path(f).stem for (f,) in db_rows(tmp_path, "SELECT file FROM plays ORDER BY started")]
+    assert before[:4] == ["a", "b", "c", "a"], before
+    restarted = time.time()
+    again = server_factory(playlist, mounts=MOUNTS)
+    deadline = time.time() + 20
+    while time.time() < deadline and not db_rows(tmp_path, f"SELECT id FROM plays WHERE started > {restarted}"):
+        time.sleep(0.2)
+    again.stop()
+    after = [Path(f).stem for (f,) in db_rows(tmp_path, f"SELECT file FROM plays WHERE started > {restarted} ORDER BY started")]
+    oldest = min("abc", key=lambda f: max(i for i, x in enumerate(before) if x == f))  # heard longest ago
+    assert after and after[0] == oldest and after[0] != before[-1], (before, after)

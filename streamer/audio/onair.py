@@ -83,6 +83,12 @@ class OnAir:
         self._stand_in: tuple[object, bool] | None = None  # (programme's scheduler, silence?) last said
         self._silence_titled = False  # the silence's empty title has been marked
 
+    def remember(self, played: list[Played]) -> None:
+        """What the last run aired (its history database), before anything airs in this one: a
+        restart keeps the no-repeat windows and the jingle count (QA: a track aired 119 s after
+        itself across a restart, under a 3-minute window)."""
+        self.history.extendleft(reversed([p for p in played if not self.history or p.time < self.history[0].time]))
+
     def title_for(self, info: TrackInfo, choice: Choice) -> str:
         if choice.title:
             return choice.title

@@ -68,3 +68,14 @@ def prune(conn: sqlite3.Connection, cutoff: float) -> int:
     for table in ("audience", "station_audience"):
         deleted += conn.execute(f"DELETE FROM {table} WHERE minute < ?", (int(cutoff // 60),)).rowcount
     return deleted
+
+
+def recent_plays(conn: sqlite3.Connection, since: float, limit: int) -> list[tuple[float, str, str, str, str, str | None]]:
+    """The last `limit` files that aired since `since`, oldest first: (started, file, artist,
+    playlist, kind, block), for the scheduler's no-repeat windows and jingle counts."""
+    rows = conn.execute(
+        "SELECT started, file, coalesce(artist, ''), coalesce(playlist, ''), kind, block FROM plays"
+        " WHERE started >= ? AND file IS NOT NULL AND kind IN ('song', 'jingle', 'event') ORDER BY started DESC LIMIT ?",
+        (since, limit),
+    ).fetchall()
+    return rows[::-1]
