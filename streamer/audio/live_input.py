@@ -46,6 +46,9 @@ class LiveInput:
         self.channels = channels
         self.title = name
         self.ended = False
+        # a bulletin or hard event airs: what the DJ sends meanwhile is let go, not queued to air
+        # late (and not taken for an encoder that floods: QA saw "faster than real time" every time)
+        self.held = False
         self._proc: asyncio.subprocess.Process | None = None
         self._frames = WholeFrames(channels)
         self._early: list[bytes] = []  # bytes that arrive while the decoder starts
@@ -70,6 +73,8 @@ class LiveInput:
             self.end()
 
     def write(self, data: bytes) -> None:
+        if self.held:
+            return
         proc = self._proc
         if proc is None:
             self._early.append(data)
@@ -79,6 +84,8 @@ class LiveInput:
 
     def full(self) -> bool:
         """Enough of the DJ's stream waits for the decoder: the source is read no further for now."""
+        if self.held:
+            return False
         proc = self._proc
         if proc is None:
             return self._early_bytes > MAX_WAITING

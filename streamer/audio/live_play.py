@@ -70,6 +70,7 @@ class LiveSession:
         # Said again when the DJ comes back after a hard event or a bulletin, which had titles of
         # their own (QA: the DJ aired on under the bulletin's last headline until they left).
         self.title = None
+        live.held = False
         pending = asyncio.ensure_future(live.read(chunk))
         try:
             while True:
@@ -90,6 +91,7 @@ class LiveSession:
                     feeder.announce(TrackInfo(Path(live.name), "", live.title, None), replace(choice, title=live.title))
                 pcm, head = mix_under(pcm, head)
                 if not await feeder.output.emit_or_cut(pcm):
+                    live.held = True  # until the DJ is back on air after it
                     return False
         finally:
             if not pending.done():
