@@ -107,6 +107,25 @@ def test_unknown_fallback_is_an_error(tmp_path):
     assert str(exc.value) == f"{tmp_path / 'p.yaml'}:3:11: fallback 'musik' is not a playlist (did you mean 'music'?)"
 
 
+def test_a_wrong_name_is_said_with_the_other_problems_not_once_they_are_fixed(tmp_path):
+    """QA: a block's jingles with no `every`, and another block's jingles naming 'jingz': only the
+    first was said, and 'jingz' only on the next run. Every problem comes at once."""
+    (tmp_path / "p.yaml").write_text(
+        "playlists:\n  music: {files: [a.mp3]}\n  jing: {files: [j.mp3]}\nblocks:\n"
+        "  a: {start: '01:00', end: '02:00', play: music, jingles: {play: jing}}\n"
+        "  c: {start: '03:00', end: '04:00', play: music, jingles: {play: jingz, every: 1 min}}\nfallback: music\n"
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_programme(tmp_path)
+    lines = str(exc.value).splitlines()
+    assert len(lines) == 2 and "blocks.a.jingles.every must be like" in lines[0]
+    assert lines[1] == f"{tmp_path / 'p.yaml'}:6:3: block 'c' jingles plays 'jingz', which is not a playlist (did you mean 'jing'?)"
+    (tmp_path / "q.yaml").write_text("blocks: [not, a, mapping\n")  # a file that cannot be read: its names are unknown
+    with pytest.raises(ConfigError) as exc:
+        load_programme(tmp_path)
+    assert "jingz" not in str(exc.value)
+
+
 def test_fallback_is_required(tmp_path):
     (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [a.mp3]}\n")
     with pytest.raises(ConfigError) as exc:

@@ -53,14 +53,15 @@ __all__ = [
 KINDS = {"playlists": "playlist", "blocks": "block", "events": "event"}
 
 
-def parse_programme_file(text: str, file: Path, programme: Programme, problems: list[Problem]) -> None:
+def parse_programme_file(text: str, file: Path, programme: Programme, problems: list[Problem]) -> bool:
+    """Add what `file` defines to `programme`; False if its YAML could not be read at all."""
     try:
         doc = Doc(str(file), text)
     except ConfigError as exc:
         problems.extend(exc.problems)
-        return
+        return False
     if doc.data is None:
-        return
+        return True
     top = Reader(doc, (), problems)
     tz = top.get("timezone", str, None)
     if tz is not None:
@@ -95,6 +96,7 @@ def parse_programme_file(text: str, file: Path, programme: Programme, problems: 
         programme.fallback = fallback
         programme.fallback_where = doc.problem(("fallback",), "")
     top.finish()
+    return True
 
 
 def _defined(programme: Programme, key: str, name: str) -> Problem | None:
@@ -152,14 +154,18 @@ def load_programme(folder: Path) -> Programme:
     problems: list[Problem] = []
     if not folder.is_dir():
         raise ConfigError([Problem(str(folder), 1, 1, "playlists folder not found")])
+    unread = False  # a file that could not be read at all: what it defines is unknown
     for file in yaml_files(folder):
         programme.files.append(file)
         try:
             text = read_yaml_file(file)
         except ConfigError as exc:
             problems.extend(exc.problems)
+            unread = True
             continue
-        parse_programme_file(text, file, programme, problems)
+        unread = not parse_programme_file(text, file, programme, problems) or unread
+    if not unread:  # said with the other problems, not only once they are fixed (QA)
+        _check_references(programme, problems)
     if not problems:
         if not programme.playlists:
             problems.append(Problem(str(folder), 1, 1, "no playlists defined (add a YAML file with 'playlists:')"))
@@ -171,7 +177,6 @@ def load_programme(folder: Path) -> Programme:
             at = programme.fallback_where or Problem(str(folder), 1, 1, "")
             tip = _tip(programme.fallback, programme.playlists)
             problems.append(replace(at, message=f"fallback {programme.fallback!r} is not a playlist ({tip})"))
-        _check_references(programme, problems)
     if problems:
         raise ConfigError(problems)
     return programme
