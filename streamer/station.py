@@ -488,6 +488,7 @@ class Station:
             if pusher.mount.path == mount:
                 background(pusher.send_title(title), f"title to {pusher.safe_url}")
         if mount == self.first_mount:  # the station's own first mount, not a pass-through listed before it
+            self.feeder.onair.aired(title)
             self.events.publish("nowplaying", self.nowplaying())
             live = self.feeder.live
             play = self.history.title_released(self.feeder.onair, title, live.live.name if live else None)

@@ -463,3 +463,23 @@ def test_an_event_on_a_second_is_shown_with_its_seconds():
     lines = render_timeline(Scheduler(p, {}), ts(ZoneInfo("Africa/Harare"), 2026, 11, 27, 15, 0, 7), 1)
     assert lines[1] == "15:00  no block: fallback playlist music"  # where the timeline starts: no seconds there
     assert [line.split("  ")[0] for line in lines if "\u25b6" in line] == ["15:18:20", "15:45:05", "16:00"]
+
+
+def test_now_playing_names_what_airs_not_what_is_announced_ahead():
+    """QA: /api/nowplaying named the next song 0.13-0.5 s before the mounts' titles changed: the
+    feeder announces it a lookahead before it airs. Until its title reaches listeners, the one
+    before is named."""
+    from streamer.audio.onair import OnAir
+    from streamer.library.tags import TrackInfo
+
+    onair = OnAir()
+    choice = Scheduler(programme("playlists: {music: [m/]}\nfallback: music\n"), files({"music": 2})).next_choice(1000.0, [])
+    onair.announce(TrackInfo(Path("/m/a.mp3"), "Band", "First", 100.0), choice, 1000.0, 0)
+    assert onair.now_playing(1000.0)["song"]["title"] == "First"  # nothing released yet (no mount): what is announced
+    onair.aired("Band - First")
+    onair.announce(TrackInfo(Path("/m/b.mp3"), "Band", "Second", 100.0), choice, 1100.0, 4_410_000)  # fed 0.5 s ahead
+    assert onair.now_playing(1099.6)["song"]["title"] == "First" and onair.now_playing(1099.6)["elapsed"] == 99.6
+    onair.aired("Band - Second")
+    assert onair.now_playing(1100.1)["song"]["title"] == "Second" and onair.now_playing(1100.1)["elapsed"] == 0.1
+    onair.announce(TrackInfo(Path("/m/b.mp3"), "Band", "Second", 100.0), choice, 1200.0, 8_820_000)  # the same title again
+    assert onair.now_playing(1200.0)["start"] == "1970-01-01T00:20:00.000Z"  # no new title to wait for

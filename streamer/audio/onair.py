@@ -82,12 +82,20 @@ class OnAir:
         self._ticker_turn = 0
         self._stand_in: tuple[object, bool] | None = None  # (programme's scheduler, silence?) last said
         self._silence_titled = False  # the silence's empty title has been marked
+        self.released: NowPlaying | None = None  # the newest item whose title has reached listeners
 
     def remember(self, played: list[Played]) -> None:
         """What the last run aired (its history database), before anything airs in this one: a
         restart keeps the no-repeat windows and the jingle count (QA: a track aired 119 s after
         itself across a restart, under a 3-minute window)."""
         self.history.extendleft(reversed([p for p in played if not self.history or p.time < self.history[0].time]))
+
+    def aired(self, title: str) -> None:
+        """`title` has just reached listeners on the station's first mount: the item announced
+        last, or the one before it (the mount's title lags the announcements by a lookahead)."""
+        before = self.recent[0] if self.recent else None
+        # a title that is neither (set through /admin/metadata): what is announced airs
+        self.released = before if before is not None and before.title == title and self.now and self.now.title != title else self.now
 
     def title_for(self, info: TrackInfo, choice: Choice) -> str:
         if choice.title:
@@ -166,10 +174,16 @@ class OnAir:
     # --- what the APIs show ---------------------------------------------------------------------------
 
     def now_playing(self, now: float) -> dict | None:
-        """The item on air, for /api/nowplaying: title, song, kind, where it comes from, progress."""
+        """The item on air, for /api/nowplaying: title, song, kind, where it comes from, progress.
+        An item is announced a lookahead before it airs: until its title reaches listeners
+        (`aired`), the one before is named (QA: the document named the next one 0.13-0.5 s
+        before the mounts' titles changed)."""
         playing = self.now
         if playing is None or self.silent:
             return None
+        before = self.recent[0] if self.recent else None
+        if before is not None and self.released is before and before.title != playing.title:
+            playing = before
         duration = playing.info.duration
         elapsed = max(0.0, now - playing.started)
         return {
