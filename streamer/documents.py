@@ -16,6 +16,7 @@ from .wire.text import iso_utc
 log = logging.getLogger("streamer.api")
 
 if TYPE_CHECKING:
+    from .audio.onair import NowPlaying
     from .station import Station
     from .stream.mount import Mount
 
@@ -36,7 +37,7 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
         "listeners": station.listener_count(),
         "live": station.feeder.live is not None,
         "now_playing": onair.now_playing(time.time()),
-        "playing_next": playing_next(station, time.time()),
+        "playing_next": announced(pending) if (pending := onair.pending()) else playing_next(station, time.time()),
         "next": station.feeder.cues.next_view(),
         "history": onair.history_view(),
         "hls": hls_view(station, base),
@@ -67,6 +68,15 @@ def playing_next(station: Station, now: float) -> dict | None:
         "block": choice.block.name if choice.block else None,
         "start": iso_utc(at),
     }
+
+
+def announced(item: NowPlaying) -> dict:
+    """What plays next when it is already announced (its title not yet out): that item."""
+    info = item.info
+    return {
+        "title": item.title, "song": {"artist": info.artist, "title": info.title}, "kind": item.kind, "playlist": item.playlist,
+        "block": item.block, "start": iso_utc(item.started),
+    }  # fmt: skip
 
 
 def _pushed_base(station: Station) -> str:

@@ -97,6 +97,13 @@ class OnAir:
         # a title that is neither (set through /admin/metadata): what is announced airs
         self.released = before if before is not None and before.title == title and self.now and self.now.title != title else self.now
 
+    def pending(self) -> NowPlaying | None:
+        """The item announced whose title has not reached listeners yet (the one before airs)."""
+        playing, before = self.now, (self.recent[0] if self.recent else None)
+        if playing is not None and before is not None and self.released is before and before.title != playing.title:
+            return playing
+        return None
+
     def title_for(self, info: TrackInfo, choice: Choice) -> str:
         if choice.title:
             return choice.title
@@ -181,9 +188,8 @@ class OnAir:
         playing = self.now
         if playing is None or self.silent:
             return None
-        before = self.recent[0] if self.recent else None
-        if before is not None and self.released is before and before.title != playing.title:
-            playing = before
+        if self.pending() is not None:
+            playing = self.recent[0]
         duration = playing.info.duration
         elapsed = max(0.0, now - playing.started)
         return {
