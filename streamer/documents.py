@@ -155,7 +155,7 @@ def _schedule_status(station: Station) -> dict:
         "playlist": now.playlist if now else None,
         "fallback": scheduler.programme.fallback,
         "next_event": station.feeder.cues.next_view(),
-        "playlists": {name: len(r.files) for name, r in scheduler.rotations.items()} if (scheduler := station.feeder.scheduler) else {},
+        "playlists": {name: len(r.files) for name, r in scheduler.rotations.items()},
         "warnings": station.feeder.warnings,
         "reload": station.watcher.state,
     }
@@ -172,7 +172,7 @@ def _connections_status(station: Station) -> dict:
 
 
 def mount_view(m: Mount) -> dict:
-    """A mount as /api/status shows it (its listeners: those present, see Mount.closing)."""
+    """A mount as /api/status shows it (its listeners: those present, see stream/presence.py)."""
     info, clock = m.info, m.clock
     return {
         "mount": m.path, "name": info.name, "description": info.description, "genre": info.genre, "url": info.url,

@@ -94,8 +94,8 @@ class OnAir:
         """`title` has just reached listeners on the station's first mount: the item announced
         last, or the one before it (the mount's title lags the announcements by a lookahead)."""
         before = self.recent[0] if self.recent else None
-        # a title that is neither (set through /admin/metadata): what is announced airs
-        self.released = before if before is not None and before.title == title and self.now and self.now.title != title else self.now
+        lagging = before is not None and self.now is not None and before.title == title != self.now.title
+        self.released = before if lagging else self.now  # (a title that is neither, from /admin/metadata: what was announced)
 
     def pending(self) -> NowPlaying | None:
         """The item announced whose title has not reached listeners yet (the one before airs)."""

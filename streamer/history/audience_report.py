@@ -24,8 +24,8 @@ BUCKETS = ["<30 s", "30-60 s", "1-5 min", "5-10 min", "10-30 min", "30-60 min", 
 # under ">2 h" with no hours, and left out of the summary's listening hours).
 LENGTH_SQL = "coalesce(seconds, max(0.0, :heartbeat - started))"
 BUCKET_SQL = (
-    f"CASE WHEN {LENGTH_SQL} < 30 THEN 0 WHEN {LENGTH_SQL} < 60 THEN 1 WHEN {LENGTH_SQL} < 300 THEN 2 WHEN {LENGTH_SQL} < 600 THEN 3"
-    f" WHEN {LENGTH_SQL} < 1800 THEN 4 WHEN {LENGTH_SQL} < 3600 THEN 5 WHEN {LENGTH_SQL} < 7200 THEN 6 ELSE 7 END"
+    "CASE WHEN length < 30 THEN 0 WHEN length < 60 THEN 1 WHEN length < 300 THEN 2 WHEN length < 600 THEN 3"
+    " WHEN length < 1800 THEN 4 WHEN length < 3600 THEN 5 WHEN length < 7200 THEN 6 ELSE 7 END"
 )
 TOP_TRACKS = 50
 
@@ -72,8 +72,8 @@ def concurrency(conn: sqlite3.Connection, t0: float, t1: float, tz: tzinfo, days
 def sessions_grouped(conn: sqlite3.Connection, t0: float, t1: float) -> list[tuple]:
     row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
     return conn.execute(
-        f"SELECT mount, coalesce(user_agent, ''), coalesce(country, ''), {BUCKET_SQL}, count(*), sum({LENGTH_SQL})"
-        " FROM sessions WHERE started >= :t0 AND started < :t1 GROUP BY 1, 2, 3, 4",
+        f"SELECT mount, coalesce(user_agent, ''), coalesce(country, ''), {BUCKET_SQL}, count(*), sum(length)"
+        f" FROM (SELECT *, {LENGTH_SQL} AS length FROM sessions WHERE started >= :t0 AND started < :t1) GROUP BY 1, 2, 3, 4",
         {"t0": t0, "t1": t1, "heartbeat": float(row[0]) if row else 0.0},
     ).fetchall()
 

@@ -43,11 +43,14 @@ def recover(conn: sqlite3.Connection, before_id: int) -> dict:
         conn.execute("SELECT coalesce(max(id), 0) FROM sessions").fetchone()[0],
         conn.execute("SELECT coalesce(max(id), 0) FROM plays").fetchone()[0],
     )
-    minute = int(heartbeat // 60) if heartbeat is not None else -1
-    audience = [
-        *conn.execute("SELECT mount, peak, listener_seconds FROM audience WHERE minute = ?", (minute,)).fetchall(),
-        *conn.execute("SELECT '', peak, listener_seconds FROM station_audience WHERE minute = ?", (minute,)).fetchall(),
-    ]  # the minute it stopped in: this run adds to it
+    minute, audience = -1, []  # the minute it stopped in, and its rows: this run adds to it
+    if heartbeat is not None:
+        minute = int(heartbeat // 60)
+        audience = conn.execute(
+            "SELECT mount, peak, listener_seconds FROM audience WHERE minute = :m UNION ALL"
+            " SELECT '', peak, listener_seconds FROM station_audience WHERE minute = :m",
+            {"m": minute},
+        ).fetchall()
     return {
         "heartbeat": heartbeat, "sessions_closed": len(closed), "plays_closed": plays, "max_id": top, "salt": salt[0], "closed": closed,
         "audience": (minute, audience),

@@ -261,7 +261,7 @@ class Library:
             for e in wanted
             if e is not None and (not e.playable if unplayable_only else e.status != "ok")
         ]
-        if not unplayable_only:  # (they play: an analysis that hung is not held against the file)
+        if not unplayable_only and self.stalls:  # (they play: an analysis that hung is not held against the file)
             keys = {str(p) for p in self.wanted}
             stalled = [(k, why) for k, (_, why) in self.stalls.items() if k in keys]
             found += [{"file": display_path(Path(k)), "status": "stalled", "reason": why} for k, why in stalled]

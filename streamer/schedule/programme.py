@@ -163,7 +163,8 @@ def load_programme(folder: Path) -> Programme:
             problems.extend(exc.problems)
             unread = True
             continue
-        unread = not parse_programme_file(text, file, programme, problems) or unread
+        if not parse_programme_file(text, file, programme, problems):
+            unread = True
     if not unread:  # said with the other problems, not only once they are fixed (QA)
         _check_references(programme, problems)
     if not problems:

@@ -32,9 +32,9 @@ class _Bits:
 
 def _empty_channel_stream(bits: _Bits) -> None:
     bits.put(GLOBAL_GAIN, 8)
-    # ics_info: reserved bit, ONLY_LONG_SEQUENCE, sine window, max_sfb 0, no prediction
-    bits.put(0, 1), bits.put(0, 2), bits.put(0, 1), bits.put(0, 6), bits.put(0, 1)
-    bits.put(0, 1), bits.put(0, 1), bits.put(0, 1)  # no pulse, TNS or gain control data
+    # ics_info, all zero: reserved bit (1), ONLY_LONG_SEQUENCE (2), sine window (1), max_sfb 0 (6),
+    # no prediction (1); then no pulse, TNS or gain control data (1 each)
+    bits.put(0, 11 + 3)
 
 
 def silent_raw_block(channels: int) -> bytes:
