@@ -225,6 +225,8 @@ def serve(path: str, host: str | None, port: int | None) -> int:
     config = dataclasses.replace(config, host=host or config.host, port=config.port if port is None else port)
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.server").addFilter(quiet_bad_requests)
+    for note in config.notes:
+        logging.getLogger("streamer.config").warning("%s", note)
     weak = config.public_passwords()
     if weak and not is_loopback(config.host):
         names = ", ".join(weak)

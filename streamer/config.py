@@ -62,6 +62,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
     return Config(
         file=file, playlists_dir=folder, state_dir=(file.parent / state).resolve(), users=users, mounts=tuple(mounts), news=news,
         push=tuple(push), djs=djs, relays=tuple(relays), hls=hls, history=history, **station, **server, **audio,
+        notes=tuple(map(str, dict.fromkeys(doc.notes))),
     )  # fmt: skip
 
 

@@ -184,6 +184,7 @@ class Config:
     relays: tuple[tuple[str, str], ...] = ()  # (mount, upstream http:// URL)
     hls: HlsConfig = field(default_factory=HlsConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)  # plays, sessions, reports, metrics, webhooks
+    notes: tuple[str, ...] = ()  # FILE:LINE:COLUMN: not wrong, worth knowing (an empty value's default)
 
     def mount(self, path: str) -> MountConfig | None:
         return next((m for m in self.mounts if m.path == path), None)

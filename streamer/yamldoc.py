@@ -81,6 +81,7 @@ class Doc:
         self._constructor = yaml.constructor.SafeConstructor()
         self._nodes = 0
         self._duplicates: list[Problem] = []
+        self.notes: list[Problem] = []  # worth knowing, not wrong: said by `check` and in the log
         size = len(text.encode("utf-8", errors="replace"))
         if size > MAX_BYTES:
             message = f"file too large: {size:,} bytes (at most {MAX_BYTES:,}); is it really a YAML programme?"
@@ -176,7 +177,14 @@ class Reader:
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any, check=None) -> Any:
         self.seen.add(key)
-        if key not in self.data or self.data[key] is None:
+        if key not in self.data:
+            return default
+        if self.data[key] is None:  # `priority:` with nothing after it: most likely a value forgotten
+            if default is not None:
+                path = (*self.path, key)
+                shown = f"{default:g}" if isinstance(default, float) else repr(default)
+                message = f"{field_name(path)} is empty, so its default ({shown}) is used: give a value or delete the line"
+                self.doc.notes.append(self.doc.problem(path, message))
             return default
         value = self.data[key]
         path = (*self.path, key)

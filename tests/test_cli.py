@@ -66,6 +66,19 @@ def test_check_reports_playlist_problems(tmp_path):
     )
 
 
+def test_check_notes_an_empty_value_in_the_config_and_in_a_programme_file(tmp_path):
+    (tmp_path / "playlists").mkdir()
+    tone = tmp_path / "playlists" / "tone.wav"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=d=1", str(tone)], check=True)
+    programme = "playlists:\n  music:\n    files: [tone.wav]\n    order:\nfallback: music\n"
+    (tmp_path / "playlists" / "a.yaml").write_text(programme)
+    (tmp_path / "config.yaml").write_text("server:\n  port:\n")
+    out = run("check", "--config", str(tmp_path / "config.yaml"))
+    assert out.returncode == 0, out.stderr
+    assert "config.yaml:2:8: server.port is empty, so its default (8000) is used" in out.stdout
+    assert "a.yaml:4:11: playlists.music.order is empty, so its default ('shuffle') is used" in out.stdout
+
+
 def test_an_unusable_streamer_ffmpeg_is_said_and_passed_over(tmp_path, monkeypatch, caplog):
     real = ffmpeg_exe()
     plain = tmp_path / "plain"

@@ -93,3 +93,13 @@ def test_a_health_port_is_its_own_port():
     got = problems("server:\n  port: 8000\n  health_port: 8000\n")
     assert got == ["/etc/streamer/config.yaml:3:16: server.health_port must be a port of its own, not server.port (8000)"]
     assert problems("server:\n  health_port: 70000\n")[0].startswith("/etc/streamer/config.yaml:2:16: server.health_port: must be")
+
+
+def test_an_empty_value_takes_its_default_with_a_note_naming_where():
+    c = parse_config("server:\n  max_listeners:\n  health_port:\n", F, env={})
+    assert c.max_listeners == 20000
+    # An empty optional field (no default) is just absent; an empty one with a default is told.
+    assert c.notes == (
+        "/etc/streamer/config.yaml:2:17: server.max_listeners is empty, so its default (20000) is used: give a value or delete the line",
+    )
+    assert parse_config("server:\n  max_listeners: 300\n", F, env={}).notes == ()

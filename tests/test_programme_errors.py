@@ -141,3 +141,14 @@ def test_an_event_that_plays_a_playlist_and_a_bulletin_is_refused():
         "p.yaml:5:27: events.news has both play: ids and bulletin: true; an event plays a playlist or airs the news bulletin: "
         "remove one of them"
     ]
+
+
+def test_an_empty_value_takes_its_default_with_a_note_and_no_problem():
+    week = 'blocks:\n  daytime:\n    start: "10:00"\n    end: "18:00"\n    priority:\n    play: music\n'
+    programme, found = Programme(), list[Problem]()
+    parse_programme_file(PLAYLISTS + "fallback: music\n" + week, Path("week.yaml"), programme, found)
+    assert found == []
+    assert programme.blocks[0].priority == 0
+    assert [str(n) for n in programme.notes] == [
+        "week.yaml:9:14: blocks.daytime.priority is empty, so its default (0) is used: give a value or delete the line"
+    ]

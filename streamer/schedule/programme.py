@@ -96,6 +96,7 @@ def parse_programme_file(text: str, file: Path, programme: Programme, problems: 
         programme.fallback = fallback
         programme.fallback_where = doc.problem(("fallback",), "")
     top.finish()
+    programme.notes += [n for n in dict.fromkeys(doc.notes) if n not in programme.notes]
     return True
 
 
@@ -198,6 +199,7 @@ def load_with_files(folder: Path) -> LoadedProgramme:
         warnings += w
     # what `streamer check` fails on, said by the running station too (it plays the first-defined)
     warnings += [o.located() for o in overlaps(programme) if o.ambiguous]
+    warnings += map(str, programme.notes)
     return LoadedProgramme(programme, files, warnings, sorted(watched), watched_stamp, missing)
 
 
