@@ -252,3 +252,19 @@ def test_the_ticker_drops_the_separators_of_an_empty_field_at_either_end_and_bet
     assert ticker("{display} | News: {headline}", "Band", "Song", "") == "Band - Song | News"
     assert ticker("On air: {display}", "Band", "Song", "") == "On air: Band - Song"
     assert ticker("{artist} | {headline}", "", "Song", "") == "Song"  # nothing to show: the display title
+
+
+def test_a_long_headline_is_the_headline_and_a_long_paragraph_is_body():
+    """A headline over 160 characters (one sentence, no full stop) was taken for the body: the
+    masthead aired in its place, or "no headline found" with the masthead named."""
+    masthead = "Zimbabwe News and Internet Radio"
+    headline = "Government announces " + "sweeping " * 12 + "reforms to the grain marketing board ahead of the rains"
+    assert 160 < len(headline) <= 300
+    article = f"{masthead}\n\n{headline}\n\nThe minister spoke in Harare on Monday.\n"
+    assert parse_article(article).title == headline
+    assert parse_article(article, mastheads=(masthead,)).title == headline
+    # A long paragraph that only lacks its last full stop is still body: it holds two sentences.
+    paragraph = "The minister spoke in Harare on Monday. " + "She said the reforms would " * 6 + "help farmers"
+    assert len(paragraph) > 160
+    assert parse_article(f"{masthead}\n\nGrain reforms\n\n{paragraph}\n").title == "Grain reforms"
+    assert parse_article(f"Grain reforms\n\n{'word ' * 70}\n").title == "Grain reforms"  # over 300: body

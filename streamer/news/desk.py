@@ -238,7 +238,7 @@ class NewsDesk:
         except ValueError as exc:  # front matter that says something it cannot mean
             return None, str(exc)
         if item is None:
-            return None, "no headline found"
+            return None, "no headline found: put it on a line of its own above the body, without a full stop"
         item.published = mtime
         item.origin = f"folder:{path.name}"
         return item, ""

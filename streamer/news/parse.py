@@ -89,13 +89,18 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'\u201d\u2019)]*$")
 _STATEMENT_END = re.compile(r"[.…][\"'\u201d\u2019)]*$")
 _HTML_BLOCK = re.compile(r"</?(?:h[1-6]|p|div|br|li|ul|ol|title|article|section|header|footer|blockquote)\b[^>]{0,500}>", re.I)
 _HTML_UNREAD = re.compile(r"<(script|style|head|nav|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_SENTENCE_BREAK = re.compile(r"[.!?…][\"'\u201d\u2019)]*\s+[\"'\u201c\u2018(]*[A-Z0-9]")
 QUESTION_HEADLINE = 100  # a line ending in ? or ! up to this long can be a headline ("Will the rains come?")
+LONG_LINE = 160  # a line longer than this is body if it holds two sentences (a headline holds one)
 
 
 def _is_body_line(line: str) -> bool:
-    """Body text: a statement, a long question or exclamation, or a long line. Headlines and
-    mastheads are short and end without a full stop (a headline may ask or exclaim)."""
-    if _STATEMENT_END.search(line) or len(line) > 160:
+    """Body text: a statement, a long question or exclamation, or a long line of sentences.
+    Headlines and mastheads end without a full stop (a headline may ask or exclaim); a long
+    headline is one sentence (QA: a 190-character one was taken for body, and the masthead aired)."""
+    if _STATEMENT_END.search(line) or len(line) > MAX_HEADLINE:
+        return True
+    if len(line) > LONG_LINE and _SENTENCE_BREAK.search(line):
         return True
     return bool(_SENTENCE_END.search(line)) and len(line) > QUESTION_HEADLINE
 
