@@ -39,7 +39,7 @@ from .history.recorder import History
 from .history.records import Play
 from .history.render import build
 from .history.reports import FLAGS, Report
-from .history.upkeep import recent_plays
+from .history.upkeep import audience_minutes, recent_plays
 from .history.webhooks import Webhooks
 from .library.scanner import Library
 from .library.scanner import open_store as open_library
@@ -62,7 +62,7 @@ from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
 from .stream.health_door import HealthDoor, HealthPortError, OpenCount
-from .stream.history import ListenerSampler
+from .stream.history import SPAN, ListenerSampler
 from .stream.hls_server import HlsOutput, Hold
 from .stream.hls_server import head as hls_head
 from .stream.listener import Listener
@@ -310,7 +310,7 @@ class Station:
     async def start(self, host: str, port: int) -> None:
         await self.watcher.first()  # a broken programme stops the start
         await self.history.open()  # what a crash left open is closed before anyone listens
-        await self._remember_plays()
+        await self._remember()
         # a web request still running at stop gets a second, not aiohttp's default minute
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False, shutdown_timeout=WEB_STOP_TIMEOUT)
         await self._runner.setup()
@@ -332,14 +332,21 @@ class Station:
         self._start_tasks()
         log.info("on air at http://%s:%d/ (mounts: %s)", host if ":" not in host else f"[{host}]", self.address[1], ", ".join(self.mounts))
 
-    async def _remember_plays(self) -> None:
-        """The last day's plays from the history database into the feeder's play history."""
+    async def _remember(self) -> None:
+        """The last day from the history database: its plays into the feeder's play history (the
+        no-repeat windows), its audience into the dashboard's graph."""
         try:
             rows = await self.history.store.run(recent_plays, time.time() - 86400, HISTORY)
         except sqlite3.Error:
             return  # no history to read: the windows start empty, as they did before there was one
         played = [Played(t, Path(file), artist, playlist, kind, block) for t, file, artist, playlist, kind, block in rows]
         self.feeder.onair.remember(played)
+        try:  # the dashboard's graph: the last day's minutes, not empty after a restart
+            now = time.time()
+            minutes = await self.history.store.run(audience_minutes, int((now - SPAN) // 60))
+        except sqlite3.Error:
+            return
+        self.sampler.restore(minutes, sorted(self.mounts), now)
 
     def _start_tasks(self) -> None:
         run = self.supervisor.start

@@ -675,3 +675,27 @@ def test_a_restart_keeps_the_no_repeat_windows(server_factory, tmp_path):
     after = [Path(f).stem for (f,) in db_rows(tmp_path, f"SELECT file FROM plays WHERE started > {restarted} ORDER BY started")]
     oldest = min("abc", key=lambda f: max(i for i, x in enumerate(before) if x == f))  # heard longest ago
     assert after and after[0] == oldest and after[0] != before[-1], (before, after)
+
+
+def test_the_dashboard_graph_keeps_the_last_run_after_a_restart(server_factory, station, tmp_path):
+    """The listener graph started empty after a restart (it lived in memory only): the minutes
+    the history database kept are read back at the start."""
+    server = server_factory(programme(station), mounts=MOUNTS)
+    ears = [Ear(server.port, "/main", f"before-{i}") for i in range(2)]
+    for ear in ears:
+        ear.start()
+    wait_for(lambda: server.status()["listeners"] == 2, 10, "two listeners")
+    time.sleep(1.5)  # a batch with them in it is committed
+    for ear in ears:
+        ear.leave()
+    server.stop()
+    restarted = time.time()
+    again = server_factory(programme(station), mounts=MOUNTS)
+    admin = urllib.request.Request(again.url("/api/listeners/history?hours=1"), headers={"Authorization": "Basic YWRtaW46aGFja21l"})
+    with urllib.request.urlopen(admin, timeout=5) as r:
+        doc = json.loads(r.read())
+    again.stop()
+    main = doc["mounts"].index("/main") + 2  # points are [time, station, per mount...]
+    before = [p for p in doc["points"] if p[0] < restarted]
+    assert doc["source"] == "history, then memory" and doc["restored_until"] >= restarted, doc
+    assert before and max(p[main] for p in before) == 2 and max(p[1] for p in before) == 2, doc

@@ -107,6 +107,23 @@ def test_a_crowd_between_two_samples_is_in_the_next_one():
     assert points == [[1000.0, 0, 0, 0], [1010.0, 3, 2, 3], [1020.0, 2, 2, 0]]
 
 
+def test_the_graph_starts_with_the_last_runs_minutes_after_a_restart():
+    """The graph was empty after a restart: the minutes the history database kept are its
+    start, a minute with no row is 0, and the station's peak (which counts HLS players, not on
+    the graph) is held to the graph's mounts' peaks added up."""
+    sampler = ListenerSampler(lambda: {"/main": 4, "/low": 0}, interval=10, span=86400)
+    rows = [(100, "/main", 3), (100, "", 5), (102, "/main", 1), (102, "/low", 2), (102, "", 2), (102, "/hls/aac48", 9)]
+    sampler.restore(rows, ["/low", "/main"], now=103 * 60 + 25)
+    sampler.sample(103 * 60 + 25)
+    doc = sampler.history(since=0)
+    assert doc["source"] == "history, then memory" and doc["restored_until"] == 103 * 60 + 25 and doc["mounts"] == ["/low", "/main"]
+    # [time, station, /low, /main]: minute 101 had nobody, minute 103 had no row yet, then the first sample
+    assert doc["points"] == [[6000.0, 3, 0, 3], [6060.0, 0, 0, 0], [6120.0, 2, 2, 1], [6180.0, 0, 0, 0], [6205.0, 4, 0, 4]]
+    fresh = ListenerSampler(lambda: {}, 10, 3600)
+    fresh.restore([], ["/main"], now=6000.0)
+    assert fresh.history(0) == {"source": "memory", "restored_until": None, "interval": 10, "step": 10, "mounts": [], "points": []}
+
+
 def test_hostile_text_in_the_public_page_parts_is_escaped():
     headline = {"id": 'x"><b>', "title": HOSTILE, "summary": HOSTILE, "source": HOSTILE}
     parts = [

@@ -82,3 +82,13 @@ def recent_plays(conn: sqlite3.Connection, since: float, limit: int) -> list[tup
         (since, limit),
     ).fetchall()
     return rows[::-1]
+
+
+def audience_minutes(conn: sqlite3.Connection, since_minute: int) -> list[tuple[int, str, int]]:
+    """(minute, mount, peak) since `since_minute`, the station's own under mount '' (audience.STATION),
+    for the dashboard's graph after a restart."""
+    return conn.execute(
+        "SELECT minute, mount, peak FROM audience WHERE minute >= :m"
+        " UNION ALL SELECT minute, '', peak FROM station_audience WHERE minute >= :m ORDER BY minute",
+        {"m": since_minute},
+    ).fetchall()

@@ -29,6 +29,7 @@ class ListenerSampler:
         self._now: dict[str, int] = {}  # listeners per mount, as changed() last heard
         self._peaks: dict[str, int] = {}  # per mount, the most since the last sample
         self._total_peak = 0  # all mounts at once, the most since the last sample
+        self.restored_until: float | None = None  # samples before this are minutes from the history database
 
     def changed(self, mount: str, count: int) -> None:
         """`mount` has `count` listeners now (a join or a leave)."""
@@ -44,6 +45,23 @@ class ListenerSampler:
         self.totals.append(max(sum(counts.values()), self._total_peak))
         self._peaks.clear()
         self._total_peak = 0
+
+    def restore(self, rows: list[tuple[int, str, int]], mounts: list[str], now: float) -> None:
+        """Before the first sample: the minutes up to `now` from the history database, rows of
+        (minute, mount, peak) with the station's under '' (minutes it has no row for had nobody,
+        or the station was off air). The station's peak includes players of mounts not on the
+        graph (HLS), so it is held to the graph's mounts' peaks added up."""
+        if not rows or self.samples:
+            return
+        peaks: dict[int, dict[str, int]] = {}
+        for minute, mount, peak in rows:
+            peaks.setdefault(minute, {})[mount] = peak
+        for minute in range(min(peaks), int(now // 60) + 1):  # the minute in progress: what the last run had of it
+            got = peaks.get(minute, {})
+            counts = {m: got.get(m, 0) for m in mounts}
+            self.samples.append((minute * 60.0, counts))
+            self.totals.append(min(got.get("", 0), sum(counts.values())))
+        self.restored_until = now
 
     async def run(self) -> None:
         """The sampling task (run and restarted by the station's supervisor)."""
@@ -64,4 +82,8 @@ class ListenerSampler:
             key = int(t // step)
             old = buckets.get(key)
             buckets[key] = row if old is None else [old[0], *(max(a, b) for a, b in zip(old[1:], row[1:], strict=True))]
-        return {"source": "memory", "interval": self.interval, "step": step, "mounts": mounts, "points": list(buckets.values())}
+        source = "memory" if self.restored_until is None else "history, then memory"
+        return {
+            "source": source, "restored_until": self.restored_until, "interval": self.interval, "step": step,
+            "mounts": mounts, "points": list(buckets.values()),
+        }  # fmt: skip

@@ -188,7 +188,9 @@
       g.append(svg("path", { class: "line", d: line }));
     }
     text($("listeners-peak"), "peak " + peak + " in the last 24 h");
-    const kept = h.source === "memory" ? "kept in memory since the station started" : "from " + h.source;
+    const kept = h.source === "memory" ? "kept in memory since the station started"
+      : h.restored_until ? "by the minute from the history database until the start at " + hhmm(h.restored_until) + ", then kept in memory"
+      : "from " + h.source;
     text($("graph-note"), "Peak " + peak + (pts.length ? " since " + hhmm(pts[0][0]) : "") + " (" + kept + "; one point per " + Math.round(h.step) + " s).");
     $("graph-label").textContent = "Listeners since " + hhmm(from) + ": peak " + peak + ", now " + (pts.length ? pts[pts.length - 1][1] : 0);
   }
