@@ -9,6 +9,7 @@ from streamer.schedule.model import LoadedProgramme
 from streamer.schedule.programme import PlaylistDef, Programme, load_programme, load_with_files, parse_programme_file
 from streamer.schedule.rotation import Rotation
 from streamer.schedule.sources import expand_sources, watched_folders
+from streamer.schedule.timeline import overlaps
 from streamer.schedule.watch import removed
 from streamer.yamldoc import ConfigError, Problem, read_yaml_file
 
@@ -184,6 +185,8 @@ def test_a_reload_says_what_it_removed():
     before = {"playlists": ["music", "ids"], "blocks": ["day", "night"], "events": ["news", "id"]}
     assert removed(before, {"playlists": ["music", "ids"], "blocks": ["day"], "events": []}) == "blocks night; events news, id"
     assert removed(before, before) == "" and removed({}, before) == ""
+    many = {"playlists": [f"p{i}" for i in range(16_500)]}
+    assert removed(many, {}) == "playlists p0, p1, p2, p3, p4, p5, p6, p7, p8, p9 and 16,490 more"
 
 
 def test_overlaps_of_equal_priority_are_warnings_of_the_running_station_too(tmp_path):
@@ -195,6 +198,19 @@ def test_overlaps_of_equal_priority_are_warnings_of_the_running_station_too(tmp_
     warnings = [w for w in load_with_files(tmp_path).warnings if " overlap (" in w]
     assert len(warnings) == 1 and warnings[0].startswith(f"{tmp_path / 'p.yaml'}:6: blocks 'a' and 'b' overlap"), warnings
     assert "same priority" in warnings[0]
+
+
+def test_an_overlap_names_every_day_it_happens(tmp_path):
+    """QA: only the first day was named ('mon from 16:00' for a block that also met another at the weekend)."""
+    (tmp_path / "p.yaml").write_text(
+        "playlists:\n  music: {files: [a.mp3]}\nfallback: music\nblocks:\n"
+        "  day: {start: '06:00', end: '20:00', play: music}\n"
+        "  drive: {days: mon-fri, start: '16:00', end: '19:00', play: music, priority: 2}\n"
+        "  late: {days: [sat, sun, wed], start: '19:30', end: '21:00', play: music, priority: 1}\n"
+    )
+    notes = {o.b.name: o.describe() for o in overlaps(load_with_files(tmp_path).programme)}
+    assert notes["drive"].endswith("overlap (mon-fri from 16:00): 'drive' plays"), notes
+    assert notes["late"].endswith("overlap (wed,sat,sun from 19:30): 'late' plays"), notes
 
 
 def test_a_byte_that_is_not_utf8_is_placed_at_its_line_and_column(tmp_path):

@@ -18,8 +18,16 @@ from .times import DAY_NAMES
 class Overlap:
     a: Block
     b: Block
-    day: str
-    start: str  # HH:MM of the first overlapping minute on that day
+    starts: tuple[tuple[int, str], ...]  # (weekday, HH:MM of the first overlapping minute that day), each day they meet
+
+    @property
+    def when(self) -> str:
+        """'mon-fri from 16:00', 'wed,sat,sun from 19:30': every day they overlap (QA: only the
+        first was named, so a DJ fixing Monday did not learn about Saturday)."""
+        by_start: dict[str, list[int]] = {}
+        for day, start in self.starts:
+            by_start.setdefault(start, []).append(day)
+        return ", ".join(f"{_days(days)} from {start}" for start, days in by_start.items())
 
     @property
     def ambiguous(self) -> bool:
@@ -32,30 +40,42 @@ class Overlap:
     def describe(self) -> str:
         if self.ambiguous:
             return (
-                f"blocks {self.a.name!r} and {self.b.name!r} overlap ({self.day} from {self.start}) with the same priority "
+                f"blocks {self.a.name!r} and {self.b.name!r} overlap ({self.when}) with the same priority "
                 f"{self.a.priority}; give one a higher priority (for now {self.a.name!r}, defined first, wins)"
             )
         hi, lo = (self.a, self.b) if self.a.priority > self.b.priority else (self.b, self.a)
         return (
-            f"blocks {hi.name!r} (priority {hi.priority}) and {lo.name!r} (priority {lo.priority}) overlap "
-            f"({self.day} from {self.start}): {hi.name!r} plays"
+            f"blocks {hi.name!r} (priority {hi.priority}) and {lo.name!r} (priority {lo.priority}) overlap ({self.when}): {hi.name!r} plays"
         )
 
 
 def overlaps(programme: Programme) -> list[Overlap]:
     """Pairs of blocks active at the same minute of a week (date ranges taken into account)."""
     blocks = programme.blocks
-    found: dict[tuple[int, int], Overlap] = {}
+    found: dict[tuple[int, int], dict[int, str]] = {}  # pair -> weekday -> first minute that day
     monday = dt.datetime(2024, 1, 1)  # a Monday: the weekly pattern, dates aside
+    undated = [_undated(b) for b in blocks]
     for minute in range(7 * 24 * 60):
         local = monday + dt.timedelta(minutes=minute)
-        active = [i for i, b in enumerate(blocks) if block_active(_undated(b), local)]
+        active = [i for i, b in enumerate(undated) if block_active(b, local)]
         for x in range(len(active)):
             for y in range(x + 1, len(active)):
                 i, j = active[x], active[y]
-                if (i, j) not in found and _dates_meet(blocks[i], blocks[j]):
-                    found[(i, j)] = Overlap(blocks[i], blocks[j], DAY_NAMES[local.weekday()], local.strftime("%H:%M"))
-    return list(found.values())
+                if _dates_meet(blocks[i], blocks[j]):
+                    found.setdefault((i, j), {}).setdefault(local.weekday(), local.strftime("%H:%M"))
+    return [Overlap(blocks[i], blocks[j], tuple(days.items())) for (i, j), days in found.items()]
+
+
+def _days(days: list[int]) -> str:
+    """Weekdays in order as a DJ writes them: runs of three or more as 'mon-fri'."""
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    words = [f"{DAY_NAMES[r[0]]}-{DAY_NAMES[r[-1]]}" if len(r) > 2 else ",".join(DAY_NAMES[d] for d in r) for r in runs]
+    return ",".join(words)
 
 
 def _undated(block: Block) -> Block:

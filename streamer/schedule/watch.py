@@ -101,7 +101,7 @@ class ProgrammeWatcher:
         self._signature = (signature[0], loaded.watched_stamp)
         gone = removed(before, self._names)
         self.state["removed"] = gone
-        log.info("playlists reloaded: %s%s", ", ".join(f.name for f in loaded.programme.files), f" (removed: {gone})" if gone else "")
+        log.info("playlists reloaded: %s%s", listed([f.name for f in loaded.programme.files]), f" (removed: {gone})" if gone else "")
         return True
 
 
@@ -112,5 +112,12 @@ def removed(before: dict[str, list[str]], after: dict[str, list[str]]) -> str:
     for kind, names in before.items():
         gone = [n for n in names if n not in after.get(kind, [])]
         if gone:
-            parts.append(f"{kind} {', '.join(gone)}")
+            parts.append(f"{kind} {listed(gone)}")
     return "; ".join(parts)
+
+
+def listed(names: list[str], most: int = 10) -> str:
+    """Names for a log line, the first `most` and how many more (QA: removing 16,500 playlists
+    logged one line of 137 KB)."""
+    more = len(names) - most
+    return ", ".join(names[:most]) + (f" and {more:,} more" if more > 0 else "")
