@@ -88,6 +88,28 @@ def test_a_flood_of_status_requests_is_answered_and_the_next_answer_after_it_is_
         assert server.status()["listeners"] == 1  # built for this answer, not one from the flood
 
 
+def test_a_flood_of_metrics_scrapes_is_answered_from_shared_bodies_and_fresh_after_it(server_factory, music):
+    """/metrics (public, as Prometheus scrapes it) was built for every request, at three times the
+    cost of a status document: a monitor hammering it spent the loop. Its body changes with every
+    build (the garbage collector's counters, the process's CPU seconds), so while flooded the
+    answers repeat, a body per quarter second; afterwards an answer is built fresh."""
+    server = server_factory(PROGRAMME.format(music=music))
+    bodies: list[bytes] = []
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        code, headers, body = server.get("/metrics")
+        assert code == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert body.endswith(b"\n") and b"streamer_listeners{" in body
+        bodies.append(body)
+    assert len(bodies) >= 120, len(bodies)  # a flood: over BUSY (50) a second
+    assert len(set(bodies)) <= 50 + 2.0 / 0.25 + 2, (len(set(bodies)), len(bodies))
+    time.sleep(2.1)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /main HTTP/1.0\r\n\r\n")
+        assert sock.recv(64).startswith(b"HTTP/1.0 200")
+        assert 'streamer_listeners{format="audio/mpeg",mount="/main"} 1.0' in server.get("/metrics")[2].decode()
+
+
 def post_headline(server, title: str) -> None:
     posted = urllib.request.Request(
         server.url("/api/news"), data=json.dumps({"title": title}).encode(), method="POST",

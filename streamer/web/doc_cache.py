@@ -1,7 +1,7 @@
 """Status documents under a flood of requests: built once per interval instead of once per request.
 
-/api/status, /status-json.xsl and /api/nowplaying are built from the whole station (mounts,
-encoders, schedule, tasks, ...) and encoded as JSON: about a millisecond of the event loop each.
+/api/status, /status-json.xsl, /api/nowplaying and /metrics are built from the whole station (mounts,
+encoders, schedule, tasks, ...) and encoded (JSON, Prometheus text): about a millisecond of the event loop each.
 A wall of dashboards, a misconfigured monitor or an attacker asking hundreds of times a second
 would spend a core on them and slow everything else the loop does, down to accepting the next
 connection (the kernel's accept queue overflows and /healthz goes unanswered). The public

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from aiohttp import web
 
@@ -11,6 +12,7 @@ from ..history.metrics import CONTENT_TYPE
 from ..history.render import render
 from ..history.reports import FORMATS, QUERY, ReportError
 from .auth import admin_or
+from .doc_cache import Busy
 from .port import station_of
 
 
@@ -43,6 +45,10 @@ async def metrics(request: web.Request) -> web.Response:
     station = station_of(request)
     if not station.config.history.metrics_public:
         await admin_or(request)
-    response = web.Response(body=station.metrics())
+    try:  # shared while flooded, as the status documents are (a public page a monitor may hammer)
+        body = station.documents.get("metrics", time.monotonic(), station.metrics)
+    except Busy as busy:
+        raise web.HTTPServiceUnavailable(text=f"{busy}\n", headers={"Retry-After": "1"}) from None
+    response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE
     return response
