@@ -479,7 +479,9 @@ def test_now_playing_names_what_airs_not_what_is_announced_ahead():
     onair.aired("Band - First")
     onair.announce(TrackInfo(Path("/m/b.mp3"), "Band", "Second", 100.0), choice, 1100.0, 4_410_000)  # fed 0.5 s ahead
     assert onair.now_playing(1099.6)["song"]["title"] == "First" and onair.now_playing(1099.6)["elapsed"] == 99.6
+    assert onair.history_view() == []  # what still airs is now playing, not history as well
     onair.aired("Band - Second")
     assert onair.now_playing(1100.1)["song"]["title"] == "Second" and onair.now_playing(1100.1)["elapsed"] == 0.1
+    assert [h["song"]["title"] for h in onair.history_view()] == ["First"]
     onair.announce(TrackInfo(Path("/m/b.mp3"), "Band", "Second", 100.0), choice, 1200.0, 8_820_000)  # the same title again
     assert onair.now_playing(1200.0)["start"] == "1970-01-01T00:20:00.000Z"  # no new title to wait for

@@ -205,9 +205,12 @@ class OnAir:
         }
 
     def history_view(self) -> list[dict]:
+        """What aired before the item now_playing() names: while the next title is pending, the
+        item still heard is now playing, not history (it was listed in both)."""
+        recent = list(self.recent)[1:] if self.pending() is not None else self.recent
         return [
             {"title": p.title, "song": {"artist": p.info.artist, "title": p.info.title}, "kind": p.kind, "start": iso_utc(p.started)}
-            for p in self.recent
+            for p in recent
         ]
 
     def now_status(self) -> dict | None:
