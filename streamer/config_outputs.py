@@ -71,6 +71,7 @@ def _mount(m: Reader, path: str, station: dict[str, Any], audio: dict[str, Any])
         source=m.get("source", bool, M["source"]),
         users=credentials(m, "users"),
         fallback=m.get("fallback", str, M["fallback"]),
+        fallback_override=m.get("fallback_override", bool, M["fallback_override"]),
     )
     m.finish()
     return mount

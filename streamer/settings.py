@@ -64,6 +64,7 @@ class MountConfig:
     source: bool = False  # fed by a source client (pass-through), not by the station's encoder
     users: tuple[tuple[str, str], ...] = ()  # source credentials for this mount only (replace the global ones)
     fallback: str | None = None  # where this mount's listeners go when its source drops
+    fallback_override: bool = True  # they come back when a source does (Icecast's <fallback-override>)
     format: str = "mp3"  # what the station's encoder makes: mp3 | aac | opus | vorbis | flac
 
     @property

@@ -104,7 +104,7 @@ class Station:
         self.sources.on_change = self._sources_changed
         for m in config.mounts:
             mount = Mount(m, config.fanout_interval, None if m.source else (lambda: self.feeder.start), self._title_released)
-            mount.passthrough, mount.on_source_gone = m.source, self.sources.gone
+            mount.passthrough, mount.on_source_gone, mount.on_source_heard = m.source, self.sources.gone, self.sources.heard
             self.mounts[m.path] = mount
         self.encoders = [make_encoder(ffmpeg, m, config) for m in self.own_mounts()]
         self.hls, hls_encoders = make_hls(ffmpeg, config, self.feeder)

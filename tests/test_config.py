@@ -103,3 +103,12 @@ def test_an_empty_value_takes_its_default_with_a_note_naming_where():
         "/etc/streamer/config.yaml:2:17: server.max_listeners is empty, so its default (20000) is used: give a value or delete the line",
     )
     assert parse_config("server:\n  max_listeners: 300\n", F, env={}).notes == ()
+
+
+def test_a_fallback_mount_brings_its_listeners_back_unless_told_not_to():
+    mounts = "mounts:\n  /main: {}\n  /dj: {source: true, fallback: /main}\n"
+    mounts += "  /world: {source: true, fallback: /main, fallback_override: false}\n"
+    c = parse_config(mounts, F, env={})
+    assert [(m.path, m.fallback_override) for m in c.mounts] == [("/main", True), ("/dj", True), ("/world", False)]
+    wrong = problems(mounts.replace("false}", "maybe}"))[0]
+    assert wrong.endswith("mounts./world.fallback_override must be true or false, not text 'maybe'")

@@ -405,9 +405,56 @@ def test_a_fallback_takes_the_listeners_it_has_room_for(server_factory, tones):
             sock.close()
 
 
-def shoutcast_upstream(mp3: bytes):
+def test_listeners_come_back_from_the_fallback_when_a_source_does_and_it_starts_untitled(server_factory, tones, tmp_path):
+    """QA: a mount's listeners moved to its fallback when its source went and stayed there for
+    good (one short upstream blip moved a relay's audience to /main); and the next source aired
+    the last one's title. Now they come back at the new source's first audio (Icecast's
+    fallback-override), and a new source is untitled until it says otherwise."""
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    mounts = "  /main: {bitrate: 128}\n  /dj: {source: true, fallback: /main}"
+    server = server_factory(playlist, mounts=mounts, config_extra=USERS)
+
+    def source() -> subprocess.Popen:
+        return subprocess.Popen(
+            [need("ffmpeg"), "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-c", "copy", "-content_type", "audio/mpeg",
+             "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/dj"],
+        )  # fmt: skip
+
+    first = source()
+    second = None
+    try:
+        wait_source(server, "/dj")
+        assert admin(server, "/admin/metadata?mount=/dj&mode=updinfo&song=First%20DJ")[0] == 200
+        got = {}
+        listening = threading.Thread(target=lambda: got.update(rec=record(server.port, "/dj", 13.0)))
+        listening.start()
+        time.sleep(3)
+        assert admin(server, "/admin/killsource?mount=/dj")[0] == 200
+        first.kill()
+        time.sleep(3)
+        back = time.time()
+        second = source()
+        listening.join()
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+    rec = got["rec"]
+    changes = tone_changes(rec.audio, tmp_path, 660, 440)
+    assert len(changes) == 2, changes  # the DJ, /main while nobody sends, the next DJ on the same connection
+    titles = [(when, f["StreamTitle"]) for when, f in rec.block_arrivals]
+    assert [t for _, t in titles][:1] == ["First DJ"] and "Station - Music" in [t for _, t in titles], titles
+    after = [t for when, t in titles if when > back + 0.5]
+    assert after and after[-1] == "", titles  # untitled, not "First DJ" again
+    assert decode_errors(rec.audio, tmp_path)[0] == []
+    assert "/dj: source back; 1 listener(s) moved back" in server.log.read_text()
+    assert {m["mount"]: m["listeners"] for m in server.status()["mounts"]}["/dj"] == 0  # the recording ended on /dj
+
+
+def shoutcast_upstream(mp3: bytes, title_at=lambda pos: "Upstream Artist - Upstream Song"):
     """A SHOUTcast server on a free port that sends `mp3` for 3 s at about real time with an ICY
-    title, then hangs up (on every connection): an upstream that keeps dropping."""
+    title (`title_at` the stream offset), then hangs up (on every connection): an upstream that keeps dropping."""
     import socketserver
 
     from streamer.wire.icy import IcyCursor, metadata_block
@@ -419,7 +466,7 @@ def shoutcast_upstream(mp3: bytes):
             cursor = IcyCursor(8192, 0)
             pos = 0
             for _ in range(12):
-                for span in cursor.split(pos, pos + 4000, lambda o: metadata_block("Upstream Artist - Upstream Song")):
+                for span in cursor.split(pos, pos + 4000, lambda o: metadata_block(title_at(o))):
                     self.request.sendall(mp3[span[0] : span[1]] if isinstance(span, tuple) else span)
                 pos += 4000
                 time.sleep(0.25)
@@ -447,6 +494,21 @@ def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(serv
         assert server.status()["relays"][0]["connects"] >= 2
     finally:
         upstream.shutdown()
+
+
+def test_an_upstream_that_clears_its_title_clears_it_on_the_relay(server_factory, tones):
+    """QA: an empty StreamTitle from the upstream was ignored, so the relay aired the old title on."""
+    upstream = shoutcast_upstream((tones / "dj.mp3").read_bytes(), lambda pos: "Upstream Song" if pos < 20000 else "")
+    try:
+        playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+        extra = USERS + f"relays:\n  - {{mount: /upstream, url: 'http://127.0.0.1:{upstream.server_address[1]}/;stream.mp3'}}\n"
+        server = server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=extra)
+        wait_source(server, "/upstream")
+        rec = record(server.port, "/upstream", 2.5)
+    finally:
+        upstream.shutdown()
+    titles = [f["StreamTitle"] for _, f in rec.blocks]
+    assert titles[0] == "Upstream Song" and titles[-1] == "", titles
 
 
 def test_a_relay_declared_with_a_fallback_keeps_its_listeners_on_air_while_the_upstream_is_away(server_factory, tones, tmp_path):

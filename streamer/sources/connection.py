@@ -128,7 +128,7 @@ class SourceConnection(asyncio.Protocol):
         if self.icy is not None:  # in-band titles: taken out of the audio and used
             data, blocks = self.icy.feed(data)
             for _, fields in blocks:
-                if fields.get("StreamTitle"):
+                if "StreamTitle" in fields:  # '' too: the source cleared its title
                     self.mount.set_title(fields["StreamTitle"])
         if self.tap is not None:
             if self.flooding and self.tap_full():

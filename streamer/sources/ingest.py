@@ -29,11 +29,16 @@ class Ingest:
         self.ogg = OggFramer() if family == "ogg" else None
         self.adts = AdtsFramer() if family == "aac" else None
         self.described = False  # the stream's own parameters were given to the mount
+        self.heard = False  # its first audio has been queued (and the mount told)
 
     def feed(self, data: bytes) -> None:
         self._feed(data)
         if self.described and self.mount.unheard is not None:
             answer_waiting(self.mount)  # listeners who came as the source connected: now its head is known
+        if not self.heard and (self.described or self.mount.pending_raw or self.mount.pending):
+            self.heard = True
+            if self.mount.on_source_heard is not None:
+                self.mount.on_source_heard(self.mount)  # its listeners on the fallback may come back
 
     def _feed(self, data: bytes) -> None:
         mount = self.mount

@@ -196,11 +196,15 @@ class SourceDesk:
             mount = self.add_mount(config)
         else:
             declared = self.config.mount(path)
-            config = replace(config, fallback=mount.config.fallback, max_listeners=mount.config.max_listeners, metaint=mount.config.metaint)
+            kept = mount.config
+            config = replace(config, fallback=kept.fallback, fallback_override=kept.fallback_override)
+            config = replace(config, max_listeners=kept.max_listeners, metaint=kept.metaint)
             if declared is not None:
                 config = replace(config, users=declared.users, queue_size=declared.queue_size, burst_size=declared.burst_size)
         mount.describe(config, content_type)
         mount.chains.reset()  # the new source's own headers will come
+        if mount.title:  # a new source starts untitled, as on Icecast (QA: it aired the last one's title)
+            mount.set_title("")
         mount.unheard = Unheard() if format_of(content_type).family in LEARNED else None
         mount.max_pending_seconds = MAX_PENDING_SECONDS
         return mount
@@ -210,6 +214,7 @@ class SourceDesk:
         mount = Mount(config, self.config.fanout_interval, on_title=self.on_title)
         mount.passthrough = True
         mount.on_source_gone = self.gone
+        mount.on_source_heard = self.heard
         mount.on_listeners = self.on_listeners
         self.mounts[config.path] = mount
         self.supervisor.start(f"pacer {config.path}", mount.run)
@@ -229,6 +234,22 @@ class SourceDesk:
             log.info("%s: removed (it existed only while its source was connected)", mount.path)
         self.on_change()
 
+    def heard(self, mount: Mount) -> None:
+        """A source's first audio on `mount`: the listeners moved off it when its last source
+        went come back from wherever they carry on (Icecast's fallback-override; QA: one short
+        upstream blip moved a relay's audience to /main for good), if the new source's format is
+        what their player now decodes and the mount has room."""
+        if not mount.config.fallback_override:
+            return
+        away = [li for m in self.mounts.values() if m is not mount for li in m.listeners if li.home == mount.path]
+        back = [li for li in away if same_format(li.mount.info.content_type, mount.info.content_type)][: room_on(mount)]
+        for listener in back:
+            listener.home = None
+            listener.move_to(mount)
+        if away:
+            stay = f"; {len(away) - len(back)} stay (its format or room)" if len(back) < len(away) else ""
+            log.info("%s: source back; %d listener(s) moved back%s", mount.path, len(back), stay)
+
     def _fall_back(self, mount: Mount, target: Mount) -> None:
         """The listeners of a mount whose source went carry on on its fallback: as many as it
         has room for, if it carries the same format (else a player would get bytes it cannot read)."""
@@ -240,6 +261,7 @@ class SourceDesk:
             listener.reason = "source gone"
             listener.close()
         for listener in moving[:room]:
+            listener.home = listener.home or mount.path
             listener.move_to(target)
         level, rest = (logging.WARNING, f"; the rest disconnected: {conflict}") if conflict else (logging.INFO, "")
         log.log(level, "%s: source gone; %d listener(s) moved to %s%s", mount.path, min(room, len(moving)), target.path, rest)

@@ -66,7 +66,7 @@ class RelayPull(Link):
             while data := await asyncio.wait_for(reader.read(65536), 30):
                 audio, blocks = icy.feed(data) if icy else (data, [])
                 for _, fields in blocks:
-                    if fields.get("StreamTitle"):
+                    if "StreamTitle" in fields:  # '' too: the upstream cleared its title
                         mount.set_title(fields["StreamTitle"])
                 ingest.feed(audio)
         finally:

@@ -119,8 +119,8 @@ def same_format(a: str, b: str) -> bool:
 
 class Listener(asyncio.Protocol):
     __slots__ = (
-        "address", "closed", "connected_at", "eof_at", "icy", "id", "mount", "paused", "pos", "reason", "referer", "request", "sent",
-        "transport", "user_agent",
+        "address", "closed", "connected_at", "eof_at", "home", "icy", "id", "mount", "paused", "pos", "reason", "referer", "request",
+        "sent", "transport", "user_agent",
     )  # fmt: skip
 
     def __init__(
@@ -142,6 +142,7 @@ class Listener(asyncio.Protocol):
         self.connected_at = time.time()
         self.eof_at = 0.0  # when the player shut its sending side (its FIN), if it did
         self.sent = 0
+        self.home: str | None = None  # the mount it was moved off when that mount's source went
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
 
     def feed(self, end: int) -> None:

@@ -63,6 +63,7 @@ class Mount:
         self.sample_rate = config.sample_rate or 44100  # the pacing rate; a pass-through mount learns it from its frames
         self._next_title: str | None = None
         self.on_set_title: Callable[[str], None] | None = None  # the live mount: titles go on air
+        self.on_source_heard: Callable[[Mount], None] | None = None  # a pass-through source's first audio
         self.on_source_gone: Callable[[Mount], None] | None = None
         # Told when a listener joins (True) or leaves (False) this mount: the station's history.
         self.on_listeners: Callable[[Mount, Listener, bool], None] = lambda mount, listener, joined: None
