@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from .aio import cancel
+from .aio import background, cancel
 
 log = logging.getLogger("streamer.supervise")
 
@@ -69,7 +69,11 @@ class Supervisor:
         self._stopping = False
 
     def start(self, name: str, factory: Callable[[], Awaitable[None]], critical: bool = False, restart_on_exit: bool = True) -> None:
-        """Run `factory()` as the task `name`, restarting it whenever it fails."""
+        """Run `factory()` as the task `name`, restarting it whenever it fails. A task already
+        running under that name is stopped (it would otherwise run on with no one holding it)."""
+        old = self.tasks.get(name)
+        if old is not None:
+            background(cancel(old.task), f"stopping the last {name}")
         state = TaskState(name, factory, critical, restart_on_exit)
         self.tasks[name] = state
         state.task = asyncio.create_task(self._run(state), name=name)
@@ -102,10 +106,12 @@ class Supervisor:
             log.warning("task %r ended by itself; restarting", state.name)
             await asyncio.sleep(FIRST_BACKOFF)
 
-    async def stop_task(self, name: str) -> None:
+    def stop_task(self, name: str) -> Awaitable[None]:
+        """Forget the task `name` now, so a new one may take the name at once (QA: a DJ who took
+        a mount the moment the last source left had their new pacer stopped in the old one's
+        place); what is returned is awaited until it has stopped."""
         state = self.tasks.pop(name, None)
-        if state is not None:
-            await cancel(state.task)
+        return cancel(state.task if state is not None else None)
 
     def down(self) -> list[TaskState]:
         """Critical tasks that have failed and are not running again yet."""

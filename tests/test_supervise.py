@@ -35,3 +35,34 @@ def test_a_finished_one_shot_is_up_and_a_failed_one_is_down(monkeypatch):
     assert (finished["up"], finished["running"], finished["finished"]) == (True, False, True)
     assert (failed["up"], failed["running"], failed["finished"]) == (False, False, False) and "no espeak" in failed["last_error"]
     assert (running["up"], running["running"], running["finished"]) == (True, True, False)
+
+
+def test_a_name_taken_again_at_once_keeps_the_new_task_and_stops_the_old():
+    """QA: a DJ took a mount the moment the last source left; the old pacer's stop, asked for a
+    moment earlier, stopped the new pacer by its name, and the old one was left unheld ("Task
+    was destroyed but it is pending")."""
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        sup = Supervisor()
+        ran: list[str] = []
+
+        def pacer(name: str):
+            async def run() -> None:
+                ran.append(name)
+                await asyncio.sleep(3600)
+
+            return run
+
+        sup.start("pacer /live", pacer("old"))
+        await asyncio.sleep(0.01)
+        old = sup.tasks["pacer /live"].task
+        stopping = asyncio.ensure_future(sup.stop_task("pacer /live"))  # as the source desk does, in the background
+        sup.start("pacer /live", pacer("new"))  # the next DJ, before that stop has run
+        await stopping
+        await asyncio.sleep(0.01)
+        new = sup.tasks["pacer /live"].task
+        result = (old.done(), not new.done(), ran == ["old", "new"])
+        await sup.stop()
+        return result
+
+    assert asyncio.run(scenario()) == (True, True, True)
