@@ -325,6 +325,53 @@ def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory,
     assert server.status()["mounts"][0]["evicted"] == 0
 
 
+@pytest.mark.parametrize("dj_format", ["mp3", "ogg"])
+def test_a_dj_whose_stream_stalls_gives_way_to_the_schedule_and_comes_back(server_factory, tones, tmp_path, dj_format):
+    """QA: a DJ whose connection stalled (connected, sending nothing) aired 9.5 s of dead air on
+    every mount until the source timeout dropped them. Now the schedule plays LIVE_STALL (2 s)
+    after their last audio, and their next audio takes the air again, on the same connection
+    (an Ogg DJ's new decoder is given the stream's header pages first)."""
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    server = start_with(server_factory, playlist, "  /main: {bitrate: 128}", USERS)
+    stream = (tones / f"dj.{dj_format}").read_bytes()
+    per_tenth = len(stream) // 400  # the file is 40 s long
+    got = {}
+    listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 17.0)))
+    listener.start()
+    auth = base64.b64encode(b"source:test-source-pw").decode()
+    with socket.create_connection(("127.0.0.1", server.port)) as dj:
+        kind = "audio/mpeg" if dj_format == "mp3" else "application/ogg"
+        dj.sendall(f"SOURCE /live HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: {kind}\r\nice-name: DJ Stall\r\n\r\n".encode())
+        assert dj.recv(64).startswith(b"HTTP/1.0 200")
+
+        def send(start: int, seconds: float) -> int:  # at about real time
+            for _ in range(int(seconds * 10)):
+                dj.sendall(stream[start : start + per_tenth])
+                start += per_tenth
+                time.sleep(0.1)
+            return start
+
+        at = send(0, 4.0)
+        time.sleep(6.0)  # connected, sending nothing (under the 10 s source timeout)
+        send(at, 5.0)
+    listener.join()
+    rec = got["rec"]
+    step, levels = tone_levels(rec.audio, tmp_path, (440, 660))
+    heard = [None if max(a, b) < 100 else (440 if a > b else 660) for a, b in levels]
+    runs, longest_silence, quiet = [], 0.0, 0.0
+    for tone in heard:
+        quiet = quiet + step if tone is None else 0.0
+        longest_silence = max(longest_silence, quiet)
+        if tone is not None and (not runs or runs[-1] != tone):
+            runs.append(tone)
+    print(f"tones in turn: {runs}; longest silence {longest_silence:.2f} s")
+    assert runs == [440, 660, 440, 660, 440], runs  # station, DJ, station while stalled, DJ again, station
+    assert longest_silence < 2.6, longest_silence  # 9.5 s before
+    log = server.log_text()
+    assert "nothing from DJ Stall for 2 s; the schedule plays until their audio comes again" in log
+    assert log.count("live: DJ Stall takes over") == 2 and "sent nothing for" not in log  # never dropped
+
+
 def test_killed_source_moves_its_listeners_to_the_fallback(server_factory, tones, tmp_path):
     playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
     mounts = "  /main: {bitrate: 128}\n  /dj: {source: true, fallback: /main}"

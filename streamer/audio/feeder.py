@@ -30,7 +30,7 @@ from .encoder import Encoder
 from .leveling import Level, ceiling, level_for
 from .limiter import TruePeakLimiter
 from .live_input import LiveInput
-from .live_play import LIVE_FADE, LiveSession, play_live
+from .live_play import LIVE_FADE, LiveSession, OnStall, play_live
 from .next_decoder import ANALYSIS_MARGIN, PRESTART, NextDecoder
 from .onair import OnAir
 from .output import Cut, Output
@@ -275,7 +275,7 @@ class Feeder:
 
     # --- live DJs -------------------------------------------------------------------------------------
 
-    def go_live(self, live: LiveInput, silence_timeout: float) -> None:
+    def go_live(self, live: LiveInput, silence_timeout: float, on_stall: OnStall | None = None) -> None:
         """A DJ takes over: what plays crossfades into the DJ over LIVE_FADE.
 
         Audio already fed (the lookahead) is in the encoders and airs as it is; the crossfade
@@ -284,7 +284,7 @@ class Feeder:
         """
         if self.live is not None:  # a second DJ: the first one's decoder goes now, with its buffer
             background(self.live.live.close(), f"closing the decoder of DJ {self.live.live.name}")
-        self.live = LiveSession(live, silence_timeout)
+        self.live = LiveSession(live, silence_timeout, on_stall)
         if self._in_track:
             self._handover = True
         else:

@@ -1,7 +1,9 @@
 """A live DJ on air: their decoded stream fed in place of the schedule.
 
 The takeover crossfades (LIVE_FADE) out of what plays; the DJ's titles come from the live
-mount; silence for `live_silence` seconds hands back to the schedule; a DJ who leaves has at
+mount; silence for `live_silence` seconds hands back to the schedule, and so does a DJ whose
+stream stops coming for LIVE_STALL seconds while they stay connected (their next audio takes
+over again, through `on_stall`); a DJ who leaves has at
 most LIVE_TAIL seconds of what they sent still played; hard events (the news on the hour)
 still happen, and the DJ carries on after them. With audio.loudness on, the DJ's level is
 brought slowly toward the station's (leveling.SlowGain).
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,14 +32,20 @@ log = logging.getLogger("streamer.feeder")
 LIVE_FADE = 0.1  # seconds: the crossfade from the schedule into a DJ who takes over
 LIVE_TAIL = 3.0  # seconds of a departed DJ's buffered audio played at most before the schedule resumes
 CHUNK = 0.1  # seconds of the DJ's audio read at a time
+# Seconds with nothing from a connected DJ before the schedule plays (QA: a DJ's stalled
+# connection aired 9.5 s of dead air until the source timeout dropped it).
+LIVE_STALL = 2.0
+OnStall = Callable[[], None]
 
 
 class LiveSession:
     """One DJ's time on air (across the hard events that interrupt it)."""
 
-    def __init__(self, live: LiveInput, silence_timeout: float) -> None:
+    def __init__(self, live: LiveInput, silence_timeout: float, on_stall: OnStall | None = None) -> None:
         self.live = live
         self.silence_timeout = silence_timeout
+        self.on_stall = on_stall  # the DJ is still connected: take over again at their next audio
+        self.stalled = False
         self.tail = LIVE_TAIL  # seconds still played once the DJ has left
         self._silent_since: float | None = None
         self.title: str | None = None
@@ -64,6 +73,7 @@ class LiveSession:
         chunk = int(feeder.rate * CHUNK) * feeder.frame_bytes
         fade_bytes = int(LIVE_FADE * feeder.rate) * feeder.frame_bytes
         heard = 0  # bytes of the DJ's audio fed so far
+        starved = 0  # bytes of silence covering for the DJ since their last audio
         head = feeder.take_tail()  # the track's last LIVE_FADE, faded out: mixed under the DJ
         tail_until: int | None = None  # the sample where a departed DJ's buffered audio stops
         agc = SlowGain(feeder.rate, feeder.channels, feeder.loudness) if feeder.loudness.enabled else None
@@ -81,6 +91,10 @@ class LiveSession:
                 if (done and pcm is None) or over or self.silent_too_long(pcm, feeder.now()):
                     return True
                 assert pcm is not None
+                starved = 0 if done else starved + len(pcm)
+                if starved >= LIVE_STALL * feeder.rate * feeder.frame_bytes and not live.ended:
+                    self.stalled = True
+                    return True
                 if done:
                     pending = asyncio.ensure_future(live.read(chunk))
                     pcm = agc.process(pcm) if agc else pcm  # toward the station's loudness, slowly
@@ -103,7 +117,12 @@ async def play_live(feeder: Feeder, choice: Choice) -> None:
     session = feeder.live
     assert session is not None
     if await session.play(feeder, choice):
-        log.info("live: %s ended; the schedule resumes", session.live.name)
+        if session.stalled:
+            log.warning("live: nothing from %s for %g s; the schedule plays until their audio comes again", session.live.name, LIVE_STALL)
+        else:
+            log.info("live: %s ended; the schedule resumes", session.live.name)
         if feeder.live is session:
             feeder.live = None
         await session.live.close()
+        if session.stalled and session.on_stall is not None:
+            session.on_stall()

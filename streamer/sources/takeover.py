@@ -20,17 +20,22 @@ from .connection import SourceConnection
 log = logging.getLogger("streamer.live")
 
 
-def take_over(feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, config: Config) -> None:
-    """A DJ connected to the live mount: their decoder is fed from the source's bytes."""
+def take_over(feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, config: Config, title: str | None = None) -> None:
+    """A DJ connected to the live mount: their decoder is fed from the source's bytes (again,
+    with their last `title`, when their stream stalled and the schedule took the air back)."""
     live = LiveInput(ffmpeg, name, config.sample_rate, config.channels, source.mount.info.content_type)
+    live.title = title or name
+    chain = source.mount.chains.current
+    if chain is not None and chain.headers:  # an Ogg stream's next pages decode only after its headers
+        live.write(chain.headers)
     source.tap = live.write
     source.tap_full = live.full
     source.on_gone = live.end
     source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata, Ogg comments
-    background(_when_audible(feeder, live, source, config), f"live takeover by {name}")
+    background(_when_audible(feeder, live, source, ffmpeg, config), f"live takeover by {name}")
 
 
-async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnection, config: Config) -> None:
+async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnection, ffmpeg: str, config: Config) -> None:
     address = source.address
     try:
         await live.start()
@@ -53,5 +58,13 @@ async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnectio
     except BaseException:
         await live.close()
         raise
-    feeder.go_live(live, config.live_silence)
+    if source.closed:  # gone while their stream decoded: the schedule plays on
+        await live.close()
+        return
+
+    def stalled() -> None:
+        if not source.closed:
+            take_over(feeder, source, live.name, ffmpeg, config, live.title)
+
+    feeder.go_live(live, config.live_silence, stalled)
     log.info("live: %s takes over from %s", live.name, address)
