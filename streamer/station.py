@@ -461,8 +461,10 @@ class Station:
     def _adopt(self, loaded: LoadedProgramme) -> None:
         djs = unknown_live_djs(loaded.programme, {name for name, _ in self.config.djs}, self.config.file)
         self.feeder.set_programme(loaded.programme, loaded.files, [*loaded.warnings, *djs])
-        for path in loaded.missing:  # in the operator's problems as when a listed file failed on air
-            self.feeder.onair.problem_once(display_path(path), "file not found")
+        missing = [display_path(path) for path in loaded.missing]
+        self.feeder.onair.resolved("file not found", set(missing))  # those there now are no problem
+        for path in missing:  # in the operator's problems as when a listed file failed on air
+            self.feeder.onair.problem_once(path, "file not found")
         unknown = sorted({p for paths in loaded.files.values() for p in paths} - set(self.feeder.tags))
         # An edit may change what plays next: pages are told, after its tags if it is a new file.
         ahead = self.feeder.upcoming_choice(time.time())

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -300,3 +301,25 @@ def test_a_short_event_under_a_long_crossfade_is_heard_in_the_clear(server_facto
     print(f"event title held {held:.2f} s")
     assert 2.6 <= held <= 3.6, held  # 4 s less a quarter overlapped: 3 s
     assert decode_errors(rec.audio, tmp_path)[0] == []
+
+
+def test_a_missing_file_is_a_problem_until_it_is_there(server_factory, tones, tmp_path):
+    """QA: "file not found" stayed in /api/status's problems after the file was created (and
+    aired), and after the playlist naming it was removed."""
+    music = tmp_path / "music"
+    music.mkdir()
+    shutil.copy(tones / "short1.mp3", music / "here.mp3")
+    programme = f"timezone: UTC\nplaylists:\n  music: {{files: ['{music / 'here.mp3'}', '{music / 'later.mp3'}']}}\nfallback: music\n"
+    server = server_factory(programme, mounts=MOUNT)
+
+    def missing() -> list[str]:
+        return [Path(p["file"]).name for p in server.status()["problems"] if p["reason"] == "file not found"]
+
+    assert missing() == ["later.mp3"]
+    shutil.copy(tones / "short2.flac", music / "later.tmp")
+    (music / "later.tmp").rename(music / "later.mp3")  # as a DJ's copy lands: whole, at once
+    deadline = time.monotonic() + 15
+    while missing() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert missing() == [], server.status()["problems"]
+    assert "file not found" not in json.dumps(server.status()["schedule"].get("warnings", []))

@@ -178,6 +178,13 @@ class OnAir:
         if not any(p.file == file and p.reason == reason for p in self.problems):
             self.problem(time.time(), file, reason)
 
+    def resolved(self, reason: str, still: set[str]) -> None:
+        """Problems of `reason` whose file is not in `still` are over (QA: "file not found" was
+        listed on for a file created since, which had aired)."""
+        kept = [p for p in self.problems if p.reason != reason or p.file in still]
+        if len(kept) < len(self.problems):
+            self.problems = deque(kept, maxlen=self.problems.maxlen)
+
     # --- what the APIs show ---------------------------------------------------------------------------
 
     def now_playing(self, now: float) -> dict | None:
