@@ -164,7 +164,8 @@ def _schedule_status(station: Station) -> dict:
 def _connections_status(station: Station) -> dict:
     return {
         "open": station.open_connections(), "limit": station.gate.fd_budget, "waiting_for_head": len(station.gate.pending),
-        "idle_keepalive": len(station.gate.idle), "web": station.web_connections(),
+        "idle_keepalive": len(station.gate.idle), "web": station.web_connections(), "accepted": station.gate.admitted,
+        "source_clients_total": station.sources.connects, "source_relays_total": sum(r.connects for r in station.relays),
         "event_subscribers": len(station.events.subscribers), "refused_busy": station.gate.refused,
         "dropped_slow": station.gate.dropped_slow, "dropped_idle": station.gate.dropped_idle, "subscribers_dropped": station.events.dropped,
         "listeners_refused": [{"mount": m, "reason": r, "count": n} for (m, r), n in station.gate.turned_away.items()],
@@ -180,6 +181,8 @@ def mount_view(m: Mount) -> dict:
         "listeners": m.present, "listener_peak": m.peak, "connections": m.connections, "evicted": m.evicted,
         "bytes_sent": m.bytes_sent, "bytes_encoded": m.buffer.end, "on_air": m.on_air, "title": m.title,
         "stream_start": m.stream_start, "seconds_sent": round(clock.samples_sent / clock.sample_rate, 3) if clock else 0,
-        "clock_restarts": clock.rebased if clock else 0,
+        "clock_restarts": clock.rebased if clock else 0, "max_listeners": m.config.max_listeners, "public": info.public,
+        "slow_listeners": sum(1 for listener in m.listeners if listener.paused),  # their sockets full now, as Icecast counts
         "source": None if not m.passthrough else (m.source.address if m.source else "disconnected"),
+        "source_agent": getattr(m.source, "agent", "") if m.passthrough else "",
     }  # fmt: skip

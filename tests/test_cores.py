@@ -18,6 +18,7 @@ from mutagen.ogg import OggPage
 from streamer.audio.encoder import PRIMING_SAMPLES, due_title, frame_end
 from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
 from streamer.audio.timeline import STARTUP_DELAY, Timeline
+from streamer.documents import mount_view
 from streamer.news.desk import NewsDesk
 from streamer.news.parse import NewsItem
 from streamer.settings import Config, MountConfig, NewsConfig, User
@@ -304,8 +305,16 @@ class PlainStation:
         self.bulletins = 0
 
     def status(self) -> dict:
-        mount = {"mount": "/main", "name": "Plain FM", "listeners": 3, "listener_peak": 5, "bitrate": 128, "format": "audio/mpeg"}
-        return {"version": "0", "listeners": 3, "mounts": [{**mount, "title": "A - B", "source": None}]}
+        mount = {
+            **mount_view(self.mounts["/main"]),
+            "name": "Plain FM",
+            "listeners": 3,
+            "listener_peak": 5,
+            "bitrate": 128,
+            "title": "A - B",
+        }
+        counts = {"accepted": 9, "open": 4, "source_clients_total": 1, "source_relays_total": 0}
+        return {"version": "0", "started": 1795000000.0, "listeners": 3, "mounts": [mount], "connections": counts}
 
     def nowplaying(self, base_url: str) -> dict:
         return {"schema": 1, "base": base_url}
@@ -363,6 +372,8 @@ def test_web_handlers_answer_from_the_port(tmp_path):
     assert missing.status == 404 and "mounts: /main" in missing.text
     stats = call(station, admin.stats, "GET", "/admin/stats", ADMIN)
     assert "<listener_peak>5</listener_peak>" in stats.text and "<title>A - B</title>" in stats.text
+    assert "<clients>4</clients>" in stats.text and "<client_connections>9</client_connections>" in stats.text
+    assert "<sources>1</sources>" in stats.text and "<listenurl>http://radio:8000/main</listenurl>" in stats.text
 
 
 def test_web_handlers_refuse_without_credentials_and_from_other_sites(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -76,9 +78,26 @@ def test_icecast2_slave_relays_every_mount_with_titles(server_factory, tmp_path,
         rec = record(port, "/main", 4.0)
         assert len(rec.audio) > 16000 * 2
         assert "Slave Test - Relayed Song" in [f["StreamTitle"] for _, f in rec.blocks]
+        # /admin/stats in icecast2's element names (QA: tools reading <sources>, <clients> or
+        # total_bytes_sent found them missing): every one the slave gives, but for its own kinds.
+        theirs, ours = admin_stats(port, "admin:slave-admin-pw"), admin_stats(server.port, "admin:hackme")
+        only_icecast = {"file_connections", "banned_IPs", "build"}  # its web root, its ban list, its build number
+        assert theirs[0] - only_icecast <= ours[0], sorted(theirs[0] - ours[0])
+        relay_only = {"source_ip", "user_agent"}  # a relay's or a source client's: not the station's own mounts
+        assert theirs[1] - relay_only <= ours[1], sorted(theirs[1] - ours[1])
     finally:
         slave.terminate()
         slave.wait(10)
+
+
+def admin_stats(port: int, user: str) -> tuple[set[str], set[str]]:
+    """The element names of /admin/stats: (top level, every source's)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/admin/stats")
+    request.add_header("Authorization", "Basic " + base64.b64encode(user.encode()).decode())
+    with urllib.request.urlopen(request, timeout=5) as r:
+        root = ElementTree.fromstring(r.read())
+    sources = root.findall("source")
+    return {e.tag for e in root if e.tag != "source"}, {e.tag for s in sources for e in s}
 
 
 STANDALONE = """<icecast>

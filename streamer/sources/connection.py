@@ -34,6 +34,7 @@ class SourceConnection(asyncio.Protocol):
         self.transport = transport
         self.address = address
         self.user = ""  # the account it logged in with
+        self.agent = ""  # its User-Agent (Icecast's stats show it)
         self.chunked = ChunkedDecoder() if chunked else None
         self.ingest = Ingest(mount, mount.info.content_type)
         self.icy = IcyReader(metaint) if metaint else None  # a source interleaving its own titles

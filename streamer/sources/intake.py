@@ -65,6 +65,7 @@ class SourceDesk:
         self.on_title = on_title
         self.on_change: Callable[[], None] = lambda: None  # told when a mount gains or loses its source
         self.logins = LoginGuard()
+        self.connects = 0  # source clients that connected since the start
         self.on_listeners: Callable[[Mount, Listener, bool], None] = lambda mount, listener, joined: None  # the station's history
         self.declared = {m.path for m in config.mounts} | {path for path, _ in config.relays}
 
@@ -104,8 +105,9 @@ class SourceDesk:
         chunked = "chunked" in head.header("transfer-encoding").lower()
         metaint = int(head.header("icy-metaint")) if head.header("icy-metaint").isdigit() else 0
         source = SourceConnection(mount, transport, address, chunked, self.config.source_timeout, min(metaint, 1 << 20))
-        source.user = who
+        source.user, source.agent = who, head.header("user-agent")[:100]
         mount.source = source
+        self.connects += 1
         transport.set_protocol(source)
         agent = head.header("user-agent")[:100] or "no user agent"
         log.info("%s: source connected from %s (%s, %s)", head.path, address, content_type, agent)

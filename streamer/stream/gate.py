@@ -52,6 +52,7 @@ class Gate:
         # closed idle connection by itself), and closed after a head timeout of silence.
         self.idle: OrderedDict[Waiting, None] = OrderedDict()
         self.refused = 0
+        self.admitted = 0  # connections let in since the start (Icecast's client_connections)
         self.dropped_slow = 0
         self.dropped_idle = 0
         self.turned_away: dict[tuple[str, str], int] = {}  # (mount, reason) → listeners refused for lack of room
@@ -68,6 +69,7 @@ class Gate:
         if open_connections >= self.fd_budget and not self.pending and not self.idle:
             self.refused += 1
             return False
+        self.admitted += 1
         short = open_connections + 1 - self.fd_budget
         while short > 0 and self.idle:
             oldest, _ = self.idle.popitem(last=False)

@@ -15,7 +15,7 @@ from ..stream.mount import Mount
 from ..wire.icecast import iceresponse, listclients_xml, listmounts_xml, stats_xml
 from ..wire.text import safe_text
 from .auth import admin_or, admin_or_source_of
-from .port import station_of
+from .port import base_url, station_of
 
 log = logging.getLogger("streamer.api")
 
@@ -133,7 +133,8 @@ def move_refusal(path: str, destination: str) -> str:
 
 async def stats(request: web.Request) -> web.Response:
     await admin_or(request)
-    return xml(stats_xml(station_of(request).status()))
+    station = station_of(request)
+    return xml(stats_xml(station.status(), station.config.station_description, base_url(request)))
 
 
 async def streamlist(request: web.Request) -> web.Response:
