@@ -120,7 +120,7 @@ def test_a_wrong_name_is_said_with_the_other_problems_not_once_they_are_fixed(tm
         load_programme(tmp_path)
     lines = str(exc.value).splitlines()
     assert len(lines) == 2 and "blocks.a.jingles.every must be like" in lines[0]
-    assert lines[1] == f"{tmp_path / 'p.yaml'}:6:3: block 'c' jingles plays 'jingz', which is not a playlist (did you mean 'jing'?)"
+    assert lines[1] == f"{tmp_path / 'p.yaml'}:6:66: block 'c' jingles plays 'jingz', which is not a playlist (did you mean 'jing'?)"
     (tmp_path / "q.yaml").write_text("blocks: [not, a, mapping\n")  # a file that cannot be read: its names are unknown
     with pytest.raises(ConfigError) as exc:
         load_programme(tmp_path)

@@ -3,6 +3,8 @@ field, and what is wrong (pure: YAML text in, problems out)."""
 
 from pathlib import Path
 
+import pytest
+
 from streamer.schedule.programme import Programme, parse_programme_file
 from streamer.yamldoc import Problem
 
@@ -152,3 +154,53 @@ def test_an_empty_value_takes_its_default_with_a_note_and_no_problem():
     assert [str(n) for n in programme.notes] == [
         "week.yaml:9:14: blocks.daytime.priority is empty, so its default (0) is used: give a value or delete the line"
     ]
+
+
+def test_a_wrong_playlist_name_is_named_at_the_line_that_names_it():
+    """QA: 'plays musik, which is not a playlist' pointed at the block's name, lines above its play:."""
+    from streamer.schedule.programme import _check_references
+
+    week = (
+        "blocks:\n  base:\n    start: '00:00'\n    end: '24:00'\n    priority: 1\n    play: musik\n"
+        "    jingles: {play: idz, every: 2 songs}\n"
+        "  mixed:\n    start: '01:00'\n    end: '02:00'\n    play:\n      music: 2\n      rok: 1\n"
+        "events:\n  waiter:\n    at: ':30'\n    play: softev\n"
+    )
+    programme, found = Programme(), list[Problem]()
+    parse_programme_file(PLAYLISTS + "fallback: music\n", Path("p.yaml"), programme, found)
+    parse_programme_file(week, Path("week.yaml"), programme, found)
+    _check_references(programme, found)
+    assert [str(p).split(" which")[0] for p in found] == [
+        "week.yaml:6:11: block 'base' plays 'musik',",
+        "week.yaml:7:21: block 'base' jingles plays 'idz',",
+        "week.yaml:13:7: block 'mixed' plays 'rok',",
+        "week.yaml:17:11: event 'waiter' plays 'softev',",
+    ]
+
+
+def test_an_empty_jingle_interval_says_it_is_empty():
+    week = "blocks:\n  base: {start: '00:00', end: '24:00', play: music, jingles: {play: ids, every: }}\n"
+    found: list[Problem] = []
+    parse_programme_file(PLAYLISTS + "fallback: music\n" + week, Path("week.yaml"), Programme(), found)
+    assert [p.message for p in found] == ["blocks.base.jingles.every must be like '4 songs' or '15 min'; it is empty"]
+
+
+def test_a_missing_fallback_names_the_folder_when_several_files_could_hold_it(tmp_path):
+    """QA: with main.yaml's fallback line deleted, events.yaml (the first file) was blamed; with
+    main.yaml saved empty, nothing named it."""
+    from streamer.schedule.programme import load_programme
+    from streamer.yamldoc import ConfigError
+
+    (tmp_path / "events.yaml").write_text("events:\n  toh: {at: ':00', play: music}\n")
+    (tmp_path / "main.yaml").write_text("playlists:\n  music: {files: [a/]}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_programme(tmp_path)
+    assert [str(p) for p in exc.value.problems] == [
+        f"{tmp_path}:1:1: no fallback: add 'fallback: PLAYLIST' to one of its files so the station never goes silent"
+    ]
+    (tmp_path / "main.yaml").write_text("\n")
+    with pytest.raises(ConfigError) as exc:
+        load_programme(tmp_path)
+    messages = [p.message for p in exc.value.problems]
+    assert messages[-1] == "no playlists defined (add a YAML file with 'playlists:') (main.yaml is empty)", messages
+    assert "plays 'music', which is not a playlist" in messages[0]

@@ -103,18 +103,20 @@ def read_block(doc: Doc, name: str, body: Any, programme: Programme, problems: l
     if r.raw("jingles") is not None:
         j = r.section("jingles")
         jplay = j.get("play", str, "")
-        every = str(j.raw("every", ""))
+        raw_every = j.raw("every")
+        every = "" if raw_every is None else str(raw_every)
         m = EVERY.match(every)
         if not jplay:
             j.error((*j.path, "play"), f"{owner}.jingles.play must name the playlist of jingles")
         if not m:
-            j.error((*j.path, "every"), f"{owner}.jingles.every must be like '4 songs' or '15 min', not {every!r}")
+            shown = "it is empty" if raw_every is None else f"not {every!r}"  # (QA: "not 'None'")
+            j.error((*j.path, "every"), f"{owner}.jingles.every must be like '4 songs' or '15 min'; {shown}")
         else:
             count = int(m[1])
             songs = m[2].lower().startswith(("song", "track"))
             if count < 1:
                 j.error((*j.path, "every"), f"{owner}.jingles.every must be at least 1")
-            jingles = Jingles(jplay, every_songs=count if songs else 0, every_minutes=0.0 if songs else float(count))
+            jingles = Jingles(jplay, count if songs else 0, 0.0 if songs else float(count), doc.problem((*j.path, "play"), ""))
         j.finish()
     fades = read_fades(r, programme.fades)
     live_djs = r.raw("live_djs") or []
@@ -129,6 +131,7 @@ def read_block(doc: Doc, name: str, body: Any, programme: Programme, problems: l
     return Block(
         str(name), days, times["start"], times["end"], priority, play, doc.problem(path, "", key=True),
         date_from, date_until, jingles, fades, tuple(str(d) for d in live_djs),
+        {n: doc.problem((*path, "play", n), "", key=True) for n in play},  # a weight's line, or play:'s
     )  # fmt: skip
 
 
@@ -181,5 +184,5 @@ def read_event(doc: Doc, name: str, body: Any, problems: list[Problem]) -> Event
     return Event(
         str(name), play, mode, wait, doc.problem(path, "", key=True),
         minute=minute if hourly else None, second=second if hourly else 0,
-        time=None if hourly else clock, days=days, fade_out=fade, bulletin=bulletin,
+        time=None if hourly else clock, days=days, fade_out=fade, bulletin=bulletin, play_where=doc.problem((*path, "play"), ""),
     )  # fmt: skip

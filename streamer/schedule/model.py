@@ -37,6 +37,7 @@ class Jingles:
     playlist: str
     every_songs: int = 0
     every_minutes: float = 0.0
+    where: Problem | None = None  # its play: line (for an error about the playlist it names)
 
 
 @dataclass(slots=True)
@@ -53,6 +54,7 @@ class Block:
     jingles: Jingles | None = None
     fades: Fades = field(default_factory=Fades)
     live_djs: tuple[str, ...] = ()  # only these DJs may take over the live mount during this block
+    play_where: dict[str, Problem] = field(default_factory=dict)  # where each playlist is named in play:
 
     @property
     def crosses_midnight(self) -> bool:
@@ -72,6 +74,7 @@ class Event:
     days: frozenset[int] = frozenset(range(7))
     fade_out: float = 1.0  # how a hard cut ends the current track
     bulletin: bool = False  # a news bulletin (intro, headlines, outro) instead of a playlist
+    play_where: Problem | None = None  # its play: line
 
 
 @dataclass(slots=True)

@@ -132,15 +132,16 @@ def _check_references(programme: Programme, problems: list[Problem]) -> None:
     def missing(name: str, where: Problem, what: str) -> None:
         problems.append(replace(where, message=f"{what} plays {name!r}, which is not a playlist ({_tip(name, names)})"))
 
+    # at the play: line that names it (QA: at the block's name, lines above it)
     for b in programme.blocks:
         for name in b.play:
             if name not in names:
-                missing(name, b.where, f"block {b.name!r}")
+                missing(name, b.play_where.get(name, b.where), f"block {b.name!r}")
         if b.jingles and b.jingles.playlist not in names:
-            missing(b.jingles.playlist, b.where, f"block {b.name!r} jingles")
+            missing(b.jingles.playlist, b.jingles.where or b.where, f"block {b.name!r} jingles")
     for e in programme.events:
         if e.play and e.play not in names:
-            missing(e.play, e.where, f"event {e.name!r}")
+            missing(e.play, e.play_where or e.where, f"event {e.name!r}")
 
 
 def yaml_files(folder: Path) -> list[Path]:
@@ -156,6 +157,7 @@ def load_programme(folder: Path) -> Programme:
     if not folder.is_dir():
         raise ConfigError([Problem(str(folder), 1, 1, "playlists folder not found")])
     unread = False  # a file that could not be read at all: what it defines is unknown
+    empty: list[str] = []  # files with nothing in them (a save half done): named when something is missing
     for file in yaml_files(folder):
         programme.files.append(file)
         try:
@@ -164,17 +166,19 @@ def load_programme(folder: Path) -> Programme:
             problems.extend(exc.problems)
             unread = True
             continue
+        if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+            empty.append(file.name)
         if not parse_programme_file(text, file, programme, problems):
             unread = True
     if not unread:  # said with the other problems, not only once they are fixed (QA)
         _check_references(programme, problems)
-    if not problems:
+        # the folder's, not the first file's (QA: events.yaml was blamed for main.yaml's lost line)
+        tip = f" ({', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty)" if empty else ""
         if not programme.playlists:
-            problems.append(Problem(str(folder), 1, 1, "no playlists defined (add a YAML file with 'playlists:')"))
+            problems.append(Problem(str(folder), 1, 1, f"no playlists defined (add a YAML file with 'playlists:'){tip}"))
         elif programme.fallback is None:
-            problems.append(
-                Problem(str(programme.files[0]), 1, 1, "no fallback: add 'fallback: PLAYLIST' so the station never goes silent")
-            )
+            at, where = (programme.files[0], "") if len(programme.files) == 1 else (folder, " to one of its files")
+            problems.append(Problem(str(at), 1, 1, f"no fallback: add 'fallback: PLAYLIST'{where} so the station never goes silent{tip}"))
         elif programme.fallback not in programme.playlists:
             at = programme.fallback_where or Problem(str(folder), 1, 1, "")
             tip = _tip(programme.fallback, programme.playlists)
