@@ -141,6 +141,11 @@ def test_pass_through_streams_report_only_what_they_carry():
     assert b"\r\nicy-br:" not in raw and b"\r\nice-audio-info:ice-samplerate=48000;ice-channels=2\r\n" in raw
     raw = listener_head(StreamInfo(bitrate=None, sample_rate=None, channels=None), None, DATE)
     assert b"\r\nicy-br:" not in raw and b"\r\nice-audio-info:" not in raw
+    # a relayed upstream that sent no description, genre or URL: those headers are left out, as
+    # Icecast does, not sent empty (QA)
+    raw = listener_head(StreamInfo(name="Upstream2", description="", genre=" ", url=""), None, DATE)
+    assert b"\r\nicy-name:Upstream2\r\n" in raw
+    assert all(b"\r\n" + h + b":" not in raw for h in (b"icy-description", b"icy-genre", b"icy-url"))
 
 
 def test_default_metaint_is_about_a_second_of_audio():

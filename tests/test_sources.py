@@ -496,6 +496,7 @@ def test_listeners_come_back_from_the_fallback_when_a_source_does_and_it_starts_
     assert after and after[-1] == "", titles  # untitled, not "First DJ" again
     assert decode_errors(rec.audio, tmp_path)[0] == []
     assert "/dj: source back; 1 listener(s) moved back" in server.log.read_text()
+    assert "behind; restarting the clock" not in server.log.read_text()  # a new source is not a late one
     assert {m["mount"]: m["listeners"] for m in server.status()["mounts"]}["/dj"] == 0  # the recording ended on /dj
 
 

@@ -205,6 +205,7 @@ class SourceDesk:
                 config = replace(config, users=declared.users, queue_size=declared.queue_size, burst_size=declared.burst_size)
         mount.describe(config, content_type)
         mount.chains.reset()  # the new source's own headers will come
+        mount.clock = None  # its own clock from its first audio (QA: "source fell 39.0 s behind" at every connect)
         if mount.title:  # a new source starts untitled, as on Icecast (QA: it aired the last one's title)
             mount.set_title("")
         mount.unheard = Unheard() if format_of(content_type).family in LEARNED else None

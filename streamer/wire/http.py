@@ -177,13 +177,11 @@ def listener_head(info: StreamInfo, metaint: int | None, date: str, origin: str 
         lines.append(("icy-br", str(info.bitrate)))
     if info.audio_info:
         lines.append(("ice-audio-info", info.audio_info))
-    lines += [
-        ("icy-description", _clean(info.description)),
-        ("icy-genre", _clean(info.genre)),
-        ("icy-name", _clean(info.name)),
-        ("icy-pub", "1" if info.public else "0"),
-        ("icy-url", _clean(info.url)),
-    ]
+    described = [("icy-description", info.description), ("icy-genre", info.genre), ("icy-name", info.name)]
+    lines += [(name, _clean(value)) for name, value in described if _clean(value)]  # none empty, as Icecast (QA)
+    lines.append(("icy-pub", "1" if info.public else "0"))
+    if _clean(info.url):
+        lines.append(("icy-url", _clean(info.url)))
     if metaint and info.supports_icy:
         lines.append(("icy-metaint", str(metaint)))
     lines += _cors(origin)
