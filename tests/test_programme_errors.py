@@ -204,3 +204,19 @@ def test_a_missing_fallback_names_the_folder_when_several_files_could_hold_it(tm
     messages = [p.message for p in exc.value.problems]
     assert messages[-1] == "no playlists defined (add a YAML file with 'playlists:') (main.yaml is empty)", messages
     assert "plays 'music', which is not a playlist" in messages[0]
+
+
+def test_a_quote_left_open_is_named_at_its_line():
+    """QA: `start: "00:00` saved half typed gave 'week.yaml:5:11: YAML syntax: did not find
+    expected key', a line below, with no word of the quote."""
+    week = 'blocks:\n  night:\n    days: all\n    start: "00:00\n    end: "06:00"\n    play: music\n'
+    found: list[Problem] = []
+    assert not parse_programme_file(week, Path("week.yaml"), Programme(), found)
+    assert [str(p) for p in found] == [
+        "week.yaml:4:12: YAML syntax: this quote is not closed on its line (YAML read on and then: did not find expected key)"
+    ]
+    # A quoted value that spans lines on purpose, and an apostrophe in plain text, are not blamed.
+    found.clear()
+    spans = 'playlists:\n  talk: {files: [t/], note: "long\n    text"}\n  tino: {files: [Tino\'s show/]}\nfallback: [oops\n'
+    assert not parse_programme_file(spans, Path("p.yaml"), Programme(), found)
+    assert "not closed on its line" not in str(found[0]) and str(found[0]).startswith("p.yaml:6:1: YAML syntax:"), found
