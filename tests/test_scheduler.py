@@ -485,3 +485,22 @@ def test_now_playing_names_what_airs_not_what_is_announced_ahead():
     assert [h["song"]["title"] for h in onair.history_view()] == ["First"]
     onair.announce(TrackInfo(Path("/m/b.mp3"), "Band", "Second", 100.0), choice, 1200.0, 8_820_000)  # the same title again
     assert onair.now_playing(1200.0)["start"] == "1970-01-01T00:20:00.000Z"  # no new title to wait for
+
+
+def test_an_event_is_logged_due_at_the_programme_s_own_clock(caplog):
+    """QA: the log said 'event hardone (hard) due at 02:40:30' for an event written as 04:40:30
+    in an Africa/Harare programme (the machine's clock, UTC)."""
+    import logging
+
+    from streamer.audio.cues import Cues
+
+    events = "events:\n  hardone: {at: '04:40:30', play: ids}\n"
+    p = programme("timezone: Africa/Harare\nplaylists: {music: [m/], ids: [i/]}\nfallback: music\n" + events)
+    scheduler = Scheduler(p, files({"music": 2, "ids": 1}))
+    cues = Cues(lambda t: int(t * 44100))
+    at = dt.datetime(2026, 11, 28, 4, 40, 30, tzinfo=ZoneInfo("Africa/Harare")).timestamp()
+    cues.follow(scheduler, at - 10)
+    cues.collect(at + 0.5)
+    with caplog.at_level(logging.INFO, logger="streamer"):
+        assert cues.pop_due() is not None
+    assert "event 'hardone' (soft) due at 04:40:30 CAT" in caplog.text, caplog.text

@@ -8,8 +8,8 @@ item. An on-demand bulletin or a live takeover is pushed to the front with a sho
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import time
 from collections import deque
 from collections.abc import Callable
 
@@ -68,7 +68,10 @@ class Cues:
         if not self.due:
             return None
         occ = self.due.popleft()
-        log.info("event %r (%s) due at %s", occ.event.name, occ.event.mode, time.strftime("%H:%M:%S", time.localtime(occ.time)))
+        # in the programme's time zone, as the DJ wrote it (QA: "due at 02:40:30" for 04:40:30 Harare)
+        when = self.scheduler.local(occ.time) if self.scheduler else dt.datetime.fromtimestamp(occ.time, dt.UTC)
+        local = when.strftime("%H:%M:%S %Z")
+        log.info("event %r (%s) due at %s", occ.event.name, occ.event.mode, local)
         return occ
 
     def due_now(self, t: float) -> bool:
