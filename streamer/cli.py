@@ -170,6 +170,7 @@ def schedule(path: str, at: str | None, hours: float) -> int:
     import time
 
     from .schedule.scheduler import Scheduler
+    from .schedule.sources import expand_sources
     from .schedule.timeline import render_timeline
 
     loaded = _load_programme(path)
@@ -189,7 +190,8 @@ def schedule(path: str, at: str | None, hours: float) -> int:
             print(f"streamer schedule: --at {at!r}: use 'YYYY-MM-DD HH:MM' or 'HH:MM'", file=sys.stderr)
             return 2
         start = (local if local.tzinfo else local.replace(tzinfo=tz)).timestamp()
-    scheduler = Scheduler(programme, {})
+    files = {name: expand_sources(spec)[0] for name, spec in programme.playlists.items()}  # nothing playable is said
+    scheduler = Scheduler(programme, files)
     print("\n".join(render_timeline(scheduler, start, hours)))
     return 0
 

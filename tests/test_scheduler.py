@@ -272,7 +272,7 @@ def test_timeline_marks_blocks_jingles_and_events():
         "blocks:\n  breakfast: {days: weekdays, start: '06:00', end: '10:00', play: music, jingles: {play: ids, every: 3 songs}}\n"
         "events:\n  toh: {at: ':00', play: ids, start: hard}\n"
     )
-    s = Scheduler(p, {})
+    s = Scheduler(p, files({"music": 2, "ids": 1}))
     lines = render_timeline(s, ts(ZoneInfo("Africa/Harare"), 2026, 11, 27, 5, 30), 5)
     assert lines[0] == "Friday 27 November 2026 (Africa/Harare)"
     assert lines[1] == "05:30  no block: fallback playlist music"
@@ -504,3 +504,19 @@ def test_an_event_is_logged_due_at_the_programme_s_own_clock(caplog):
     with caplog.at_level(logging.INFO, logger="streamer"):
         assert cues.pop_due() is not None
     assert "event 'hardone' (soft) due at 04:40:30 CAT" in caplog.text, caplog.text
+
+
+def test_the_timeline_says_when_a_block_or_event_has_nothing_playable():
+    """QA: `streamer schedule` listed an event and a block whose playlists had nothing playable
+    as if they would air, while the fallback aired (and the event did not)."""
+    p = programme(
+        "timezone: Africa/Harare\nplaylists: {music: [m/], ids: [i/], gone: [g/]}\nfallback: music\n"
+        "blocks:\n  badblock: {start: '06:00', end: '07:00', play: gone, fade_out: 2}\n"
+        "events:\n  miss1: {at: '06:30', play: gone, start: hard}\n  toh: {at: '06:45', play: ids}\n"
+    )
+    lines = render_timeline(Scheduler(p, files({"music": 2, "ids": 1})), ts(ZoneInfo("Africa/Harare"), 2026, 11, 27, 5, 59), 1)
+    assert "06:00  block badblock (priority 0): gone; fade out 2 s (nothing playable: the fallback music plays)" in lines, lines
+    assert any(
+        "event miss1: plays gone" in line and line.endswith("(nothing playable: it does not air, and what plays goes on)") for line in lines
+    )
+    assert any(line.endswith("event toh: plays ids (soft: after the current track)") for line in lines), lines

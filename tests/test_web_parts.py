@@ -17,6 +17,7 @@ import pytest
 
 from streamer.schedule.programme import load_programme
 from streamer.schedule.scheduler import Scheduler
+from streamer.schedule.sources import expand_sources
 from streamer.schedule.timeline import TimelineCache, local_day, render_timeline, timeline, timeline_json
 from streamer.stream.history import ListenerSampler
 from streamer.web import assets, render
@@ -28,7 +29,8 @@ HOSTILE = "<img src=x onerror=alert(1)> \"double\" 'single' & &amp; שלום م�
 
 @pytest.fixture(scope="module")
 def scheduler() -> Scheduler:
-    return Scheduler(load_programme(ROOT / "playlists"), {})
+    programme = load_programme(ROOT / "playlists")
+    return Scheduler(programme, {name: expand_sources(spec)[0] for name, spec in programme.playlists.items()})
 
 
 def test_the_timeline_as_data_says_what_streamer_schedule_prints(scheduler):

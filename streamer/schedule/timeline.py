@@ -7,7 +7,7 @@ the text a DJ reads (`render_timeline`).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .model import Block, Programme, block_active
 from .scheduler import Scheduler
@@ -112,7 +112,10 @@ def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
         block = scheduler.block_at(t)
         if block is not current:
             current = block
-            entries.append((t, 0, _block_entry(t, block, scheduler.programme)))
+            entry = _block_entry(t, block, scheduler.programme)
+            if block is not None and not _has_audio(scheduler, list(block.play)):  # (QA: listed as if it would air)
+                entry = replace(entry, text=entry.text + f" (nothing playable: the fallback {scheduler.programme.fallback} plays)")
+            entries.append((t, 0, entry))
         t = (t // 60 + 1) * 60  # minute steps, on the minute
     for occ in scheduler.events_between(start - 1e-3, end):
         e = occ.event
@@ -121,7 +124,10 @@ def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
         )
         what = "the news bulletin" if e.bulletin else e.play
         detail = {"start": e.mode, "play": e.play, "bulletin": e.bulletin, "wait": e.wait if e.mode == "wait" else None}
-        entries.append((occ.time, 1, Entry(occ.time, "event", e.name, f"  ▶ event {e.name}: plays {what} ({how})", detail)))
+        text = f"  ▶ event {e.name}: plays {what} ({how})"
+        if not scheduler.has_audio(e):
+            text += " (nothing playable: it does not air, and what plays goes on)"
+        entries.append((occ.time, 1, Entry(occ.time, "event", e.name, text, detail)))
     entries.sort(key=lambda x: (x[0], x[1]))
     return [entry for _, _, entry in entries]
 
@@ -227,6 +233,10 @@ def clock(local: dt.datetime, seconds: bool = False) -> str:
     return shown
 
 
+def _has_audio(scheduler: Scheduler, playlists: list[str]) -> bool:
+    return any(scheduler.playable(f) for name in playlists for f in getattr(scheduler.rotations.get(name), "files", ()))
+
+
 def _block_entry(t: float, block: Block | None, programme: Programme) -> Entry:
     if block is None:
         return Entry(t, "block", "", f"no block: fallback playlist {programme.fallback}", {"play": {programme.fallback: 1}})
@@ -240,5 +250,8 @@ def _block_entry(t: float, block: Block | None, programme: Programme) -> Entry:
         jingles = {"play": j.playlist, "every": every}
     if block.fades.crossfade:
         text += f"; crossfade {block.fades.crossfade:g} s"
+    for what, seconds in (("fade in", block.fades.fade_in), ("fade out", block.fades.fade_out)):
+        if seconds:
+            text += f"; {what} {seconds:g} s"
     detail = {"priority": block.priority, "play": dict(block.play), "jingles": jingles, "crossfade": block.fades.crossfade}
     return Entry(t, "block", block.name, text, detail)
