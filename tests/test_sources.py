@@ -657,6 +657,28 @@ def test_a_source_whose_bytes_never_decode_is_dropped_and_frees_the_live_mount(s
     again.close()
 
 
+def test_a_dj_who_stalls_for_good_is_dropped_for_sending_nothing_not_for_a_wrong_format(server_factory, tones):
+    """A stalled DJ is waited for (the schedule plays) until the source timeout; the log then
+    says they sent nothing, not that their stream does not decode."""
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    server = server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=USERS, server_extra="source_timeout: 4")
+    mp3 = (tones / "dj.mp3").read_bytes()
+    auth = base64.b64encode(b"source:test-source-pw").decode()
+    with socket.create_connection(("127.0.0.1", server.port)) as dj:
+        head = f"SOURCE /live HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\nice-name: DJ Gone\r\n\r\n"
+        dj.sendall(head.encode())
+        assert dj.recv(64).startswith(b"HTTP/1.0 200")
+        for i in range(30):  # 3 s at real time, then nothing
+            dj.sendall(mp3[i * 1600 : (i + 1) * 1600])
+            time.sleep(0.1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "sent nothing for 4 s; dropped" not in server.log_text():
+            time.sleep(0.2)
+    log = server.log_text()
+    assert "live: nothing from DJ Gone for 2 s" in log and "sent nothing for 4 s; dropped" in log, log[-2000:]
+    assert "decodes as" not in log and "sent nothing that decodes" not in log, log[-2000:]
+
+
 def test_a_dj_is_named_again_after_a_bulletin_cuts_in(server_factory, tones, tmp_path):
     """QA: a bulletin (on the hour, or asked for) during a live show, then the DJ carries on,
     under the bulletin's last headline until they leave: on players, /api/nowplaying and in

@@ -54,6 +54,7 @@ class LiveInput:
         self._early: list[bytes] = []  # bytes that arrive while the decoder starts
         self._early_bytes = 0
         self._first: bytes | None = None  # the first PCM, read ahead to know the DJ is audible
+        self.received = 0  # bytes of the DJ's stream written in (whether they decode or not)
 
     async def start(self) -> None:
         self._proc = await child.spawn(
@@ -75,6 +76,7 @@ class LiveInput:
     def write(self, data: bytes) -> None:
         if self.held:
             return
+        self.received += len(data)
         proc = self._proc
         if proc is None:
             self._early.append(data)

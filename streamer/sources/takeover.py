@@ -28,6 +28,7 @@ def take_over(feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, 
     chain = source.mount.chains.current
     if chain is not None and chain.headers:  # an Ogg stream's next pages decode only after its headers
         live.write(chain.headers)
+        live.received = 0  # (those are not the DJ's new bytes)
     source.tap = live.write
     source.tap_full = live.full
     source.on_gone = live.end
@@ -44,15 +45,18 @@ async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnectio
             audible = await asyncio.wait_for(first, config.source_timeout)
         except TimeoutError:  # bytes keep coming and none decode: it must not hold the live mount
             kind = live.content_type or "audio"
-            log.warning(
-                "live: %s from %s: nothing in %g s of their stream decodes as %s (is the encoder set to another format?); dropped",
-                live.name, address, config.source_timeout, kind,
-            )  # fmt: skip
+            why = (
+                f"nothing in {config.source_timeout:g} s of their stream decodes as {kind} (is the encoder set to another format?)"
+                if live.received
+                else f"sent nothing for {config.source_timeout:g} s"  # (a stall that lasted)
+            )
+            log.warning("live: %s from %s: %s; dropped", live.name, address, why)
             await live.close()
             source.close()
             return
         if not audible:
-            log.warning("live: %s from %s sent nothing that decodes; the schedule plays on", live.name, address)
+            said = "sent nothing that decodes" if live.received else "left"
+            log.warning("live: %s from %s %s; the schedule plays on", live.name, address, said)
             await live.close()
             return
     except BaseException:
