@@ -525,13 +525,19 @@ def shoutcast_upstream(mp3: bytes, title_at=lambda pos: "Upstream Artist - Upstr
     return upstream
 
 
+def relaying(server_factory, tones, upstream, mounts: str = "  /main: {bitrate: 128}"):
+    """The station with /upstream relayed from `upstream`, once the relay is connected."""
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    extra = USERS + f"relays:\n  - {{mount: /upstream, url: 'http://127.0.0.1:{upstream.server_address[1]}/;stream.mp3'}}\n"
+    server = server_factory(playlist, mounts=mounts, config_extra=extra)
+    wait_source(server, "/upstream")
+    return server
+
+
 def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(server_factory, tones, tmp_path):
     upstream = shoutcast_upstream((tones / "dj.mp3").read_bytes())
     try:
-        playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
-        extra = USERS + f"relays:\n  - {{mount: /upstream, url: 'http://127.0.0.1:{upstream.server_address[1]}/;stream.mp3'}}\n"
-        server = server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=extra)
-        wait_source(server, "/upstream")
+        server = relaying(server_factory, tones, upstream)
         rec = record(server.port, "/upstream", 2.5)
         assert rec.headers["icy-name"] == "Upstream FM"
         assert decode_errors(rec.audio, tmp_path)[0] == []
@@ -548,10 +554,7 @@ def test_an_upstream_that_clears_its_title_clears_it_on_the_relay(server_factory
     """QA: an empty StreamTitle from the upstream was ignored, so the relay aired the old title on."""
     upstream = shoutcast_upstream((tones / "dj.mp3").read_bytes(), lambda pos: "Upstream Song" if pos < 20000 else "")
     try:
-        playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
-        extra = USERS + f"relays:\n  - {{mount: /upstream, url: 'http://127.0.0.1:{upstream.server_address[1]}/;stream.mp3'}}\n"
-        server = server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=extra)
-        wait_source(server, "/upstream")
+        server = relaying(server_factory, tones, upstream)
         rec = record(server.port, "/upstream", 2.5)
     finally:
         upstream.shutdown()
@@ -564,11 +567,7 @@ def test_a_relay_declared_with_a_fallback_keeps_its_listeners_on_air_while_the_u
     /main when the upstream drops (they got no bytes at all before, for as long as it was away)."""
     upstream = shoutcast_upstream((tones / "dj.mp3").read_bytes())
     try:
-        playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
-        extra = USERS + f"relays:\n  - {{mount: /upstream, url: 'http://127.0.0.1:{upstream.server_address[1]}/;stream.mp3'}}\n"
-        mounts = "  /main: {bitrate: 128}\n  /upstream: {source: true, fallback: /main}"
-        server = server_factory(playlist, mounts=mounts, config_extra=extra)
-        wait_source(server, "/upstream")
+        server = relaying(server_factory, tones, upstream, "  /main: {bitrate: 128}\n  /upstream: {source: true, fallback: /main}")
         rec = record(server.port, "/upstream", 6.0)  # the upstream hangs up 3 s after the relay connected
     finally:
         upstream.shutdown()
