@@ -310,3 +310,13 @@ def test_a_windows_m3u_in_its_code_page_finds_its_accented_files_and_an_m3u8_sta
     assert loaded.warnings[0] == (
         f"{tmp_path / 'bad.m3u8'}:1: playlist 'music': 'Caf\ufffd.mp3' file not found (this line is not UTF-8: save the playlist as UTF-8)"
     )
+
+
+def test_an_overlap_says_where_the_other_block_is(tmp_path):
+    """QA: 'week.yaml:2: blocks 'xf' and 'base' overlap' named no place for 'xf', in another file."""
+    a = "playlists:\n  music: {files: [a.mp3]}\nfallback: music\nblocks:\n  xf: {start: '10:00', end: '12:00', play: music}\n"
+    (tmp_path / "a.yaml").write_text(a)
+    (tmp_path / "week.yaml").write_text("blocks:\n  base: {start: '00:00', end: '24:00', play: music}\n")
+    lines = [o.located() for o in overlaps(load_with_files(tmp_path).programme)]
+    assert len(lines) == 1 and lines[0].startswith(f"{tmp_path / 'week.yaml'}:2: blocks 'xf' and 'base' overlap"), lines
+    assert lines[0].endswith(f"('xf' is at {tmp_path / 'a.yaml'}:5)"), lines

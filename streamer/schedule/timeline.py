@@ -34,8 +34,11 @@ class Overlap:
         return self.a.priority == self.b.priority
 
     def located(self) -> str:
-        """FILE:LINE of the later block, then what is wrong: how check and a reload say it."""
-        return f"{self.b.where.file}:{self.b.where.line}: {self.describe()}"
+        """FILE:LINE of the later block, then what is wrong, and where the other one is (QA: it
+        was named with no place, and was in another file): how check and a reload say it."""
+        a, b = self.a.where, self.b.where
+        other = f"line {a.line}" if a.file == b.file else f"{a.file}:{a.line}"
+        return f"{b.file}:{b.line}: {self.describe()} ({self.a.name!r} is at {other})"
 
     def describe(self) -> str:
         if self.ambiguous:
