@@ -210,7 +210,11 @@ class Scheduler:
 
     def has_audio(self, event: Event) -> bool:
         """Whether `event` has something to play (a hard event with nothing must not cut the song)."""
-        return event.bulletin or any(self.playable(f) for f in getattr(self.rotations.get(event.play), "files", ()))
+        return event.bulletin or self.playlists_have_audio([event.play])
+
+    def playlists_have_audio(self, names: list[str]) -> bool:
+        """Whether any of the playlists `names` has a file that may play."""
+        return any(self.playable(f) for name in names for f in getattr(self.rotations.get(name), "files", ()))
 
     def _next_playable(self, rotation: Rotation) -> Path | None:
         """The rotation's next file that is not known to be unplayable (None: all of them are)."""

@@ -116,7 +116,7 @@ def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
         if block is not current:
             current = block
             entry = _block_entry(t, block, scheduler.programme)
-            if block is not None and not _has_audio(scheduler, list(block.play)):  # (QA: listed as if it would air)
+            if block is not None and not scheduler.playlists_have_audio(list(block.play)):  # (QA: listed as if it would air)
                 entry = replace(entry, text=entry.text + f" (nothing playable: the fallback {scheduler.programme.fallback} plays)")
             entries.append((t, 0, entry))
         t = (t // 60 + 1) * 60  # minute steps, on the minute
@@ -234,10 +234,6 @@ def clock(local: dt.datetime, seconds: bool = False) -> str:
     if other.utcoffset() != local.utcoffset():
         return f"{shown} {local:%Z}"
     return shown
-
-
-def _has_audio(scheduler: Scheduler, playlists: list[str]) -> bool:
-    return any(scheduler.playable(f) for name in playlists for f in getattr(scheduler.rotations.get(name), "files", ()))
 
 
 def _block_entry(t: float, block: Block | None, programme: Programme) -> Entry:

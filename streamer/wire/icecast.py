@@ -31,6 +31,29 @@ def _iso(ts: float) -> str:
 
 def icestats(status: dict, location: str, base_url: str) -> dict:
     """`status` is the station's /api/status document; `location` Icecast's free-text field."""
+    sources = [source for _, source in _sources(status, base_url)]
+    stats = _server(status, location, base_url)
+    if len(sources) == 1:
+        stats["source"] = sources[0]
+    elif sources:
+        stats["source"] = sources
+    return {"icestats": stats}
+
+
+def _server(status: dict, location: str, base_url: str) -> dict[str, Any]:
+    """The server's own fields of icestats (both /status-json.xsl and /admin/stats have them)."""
+    return {
+        "admin": "",
+        "host": base_url.split("://", 1)[-1].rsplit(":", 1)[0],
+        "location": location,
+        "server_id": f"streamer {status['version']}",
+        "server_start": _rfc822(status["started"]),
+        "server_start_iso8601": _iso(status["started"]),
+    }
+
+
+def _sources(status: dict, base_url: str) -> list[tuple[dict, dict]]:
+    """(the mount in /api/status, its source in /status-json.xsl) for each mount listed."""
     sources = []
     for m in status["mounts"]:
         if m.get("source") == "disconnected":
@@ -54,20 +77,8 @@ def icestats(status: dict, location: str, base_url: str) -> dict:
         if m["stream_start"]:
             source["stream_start"] = _rfc822(m["stream_start"])
             source["stream_start_iso8601"] = _iso(m["stream_start"])
-        sources.append(dict(sorted(source.items())))
-    stats: dict[str, Any] = {
-        "admin": "",
-        "host": base_url.split("://", 1)[-1].rsplit(":", 1)[0],
-        "location": location,
-        "server_id": f"streamer {status['version']}",
-        "server_start": _rfc822(status["started"]),
-        "server_start_iso8601": _iso(status["started"]),
-    }
-    if len(sources) == 1:
-        stats["source"] = sources[0]
-    elif sources:
-        stats["source"] = sources
-    return {"icestats": stats}
+        sources.append((m, dict(sorted(source.items()))))
+    return sources
 
 
 def parse_audio_info(text: str) -> dict[str, int]:
@@ -119,14 +130,9 @@ def stats_xml(status: dict, location: str, base_url: str) -> str:
     /status-json.xsl (icestats) and the counters Icecast adds there, in its element names (QA:
     monitoring checks read <sources>, <clients>, total_bytes_sent)."""
     e = html.escape
-    stats = icestats(status, location, base_url)["icestats"]
-    listed = stats.get("source", [])
-    listed = [listed] if isinstance(listed, dict) else listed
-    mounts = {m["mount"]: m for m in status["mounts"]}
     c = status["connections"]
     sources = []
-    for source in listed:
-        m = mounts[source["listenurl"][len(base_url) :]]
+    for m, source in _sources(status, base_url):
         extra = {
             "max_listeners": m["max_listeners"], "public": int(m["public"]), "slow_listeners": m["slow_listeners"],
             "total_bytes_read": m["bytes_encoded"], "total_bytes_sent": m["bytes_sent"],
@@ -142,5 +148,5 @@ def stats_xml(status: dict, location: str, base_url: str) -> str:
         "source_client_connections": clients, "source_relay_connections": relays, "source_total_connections": clients + relays,
         "sources": len(sources), "stats": 0, "stats_connections": 0,
     }  # fmt: skip
-    top = {k: v for k, v in stats.items() if k != "source"} | counters
+    top = _server(status, location, base_url) | counters
     return _icestats("".join(f"<{k}>{e(str(v))}</{k}>" for k, v in sorted(top.items())) + "".join(sources))
