@@ -206,3 +206,27 @@ def test_a_damaged_database_is_moved_aside_and_the_station_plays_on(tmp_path):
     assert status["library"]["analysed"] == 1 and status["library"]["database"]["ok"]
     assert "is not a usable database" in server.log_text() and "moved aside" in server.log_text()
     assert [p.name for p in (tmp_path / "state").iterdir() if ".damaged-" in p.name]
+
+
+def test_a_file_known_to_be_silent_is_passed_over_from_the_first_choice_after_a_restart(tmp_path):
+    """An hour of silence, first in a sequential playlist and already found silent by the
+    library: the restarted station's first choice is the next file. (The library's rows were
+    read after the first choice, and an hour of silence takes longer to analyse than the first
+    track may wait: the station aired it.)"""
+    music = tmp_path / "music"
+    music.mkdir()
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "3600",
+                    "-c:a", "flac", str(music / "a-silent-hour.flac")], check=True, timeout=60)  # fmt: skip
+    make_tone(music / "b-song.ogg", 440, 20.0, 44100, 2, ("-c:a", "libvorbis"), "B", "Song")
+    programme = f"playlists:\n  music: {{files: ['{music}/'], order: sequential}}\nfallback: music\n"
+    (tmp_path / "playlists").mkdir()
+    (tmp_path / "playlists" / "station.yaml").write_text(programme)
+    (tmp_path / "config.yaml").write_text("mounts:\n  /main: {}\n")
+    scan = streamer("library", "scan", cwd=tmp_path)
+    assert "silent" in scan.stdout + scan.stderr, scan
+    server = start_server(tmp_path, programme)
+    try:
+        now = server.status()["now_playing"]
+    finally:
+        server.stop()
+    assert now is not None and now["file"].endswith("b-song.ogg"), now
