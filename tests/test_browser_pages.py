@@ -277,10 +277,14 @@ def test_a_page_playing_hls_shows_each_title_when_its_song_is_heard(server_facto
 
 
 def test_a_page_open_across_a_server_restart_reconnects_and_catches_up(server_factory, tones, chromium, tmp_path):
+    """The page catches up without a reload, and a listener who was playing /main hears it
+    again (the player stopped for good at the restart and the reason vanished: found by QA)."""
     server = start(server_factory, tones, "long-a.ogg", "long-b.ogg")
-    page, errors = open_page(chromium, server.url("/"))
+    page, errors = open_page(chromium, server.url("/?mount=/main"))
     wait_for(page, "document.getElementById('np-title').textContent === 'Song Long A'")
     page.evaluate("window.loadedOnce = true")
+    page.click("#play")
+    wait_for(page, "document.getElementById('audio').currentTime > 0.5", 10)
     again = restart(server, tmp_path)
     try:
         api(again, "POST", "/api/skip")  # the new process plays something else than the page saw
@@ -289,9 +293,30 @@ def test_a_page_open_across_a_server_restart_reconnects_and_catches_up(server_fa
         wait_for(page, "document.getElementById('np-title').textContent === 'Song Long B'", 5)
         assert page.evaluate("window.loadedOnce") is True  # caught up without a reload
         assert not page.evaluate("document.body.classList.contains('stale')")
+        wait_for(page, "document.getElementById('player-status').textContent === 'Playing /main'", 15)
+        heard = page.evaluate("document.getElementById('audio').currentTime")
+        wait_for(page, f"document.getElementById('audio').currentTime > {heard} + 1", 5)
+        assert page.text_content("#play") == "Stop"
     finally:
         again.stop()
     assert all("api/events" in e or "ERR_CONNECTION_REFUSED" in e for e in errors), errors  # only the dropped stream
+
+
+def test_a_page_opened_by_another_name_for_the_station_plays_after_the_title_changes(server_factory, tones, chromium):
+    """Opened as localhost (the README's address) while the station knows itself as 127.0.0.1:
+    pushed documents name 127.0.0.1, which the page's Content-Security-Policy (localhost) does
+    not allow; Play after the first title change was blocked (found by QA)."""
+    server = start(server_factory, tones, "a.ogg", "b.ogg", "c.ogg")
+    page, errors = open_page(chromium, f"http://localhost:{server.port}/?mount=/main")
+    page.wait_for_selector("#controls:not([hidden])")
+    first = page.text_content("#np-title")
+    wait_for(page, f"document.getElementById('np-title').textContent !== {json.dumps(first)}", 8)
+    page.click("#play")
+    wait_for(page, "document.getElementById('audio').currentTime > 1", 10)
+    assert page.evaluate("document.getElementById('audio').src") == f"http://localhost:{server.port}/main"
+    assert page.text_content("#player-status") == "Playing /main"
+    page.click("#play")
+    assert errors == []
 
 
 def test_a_mount_without_a_source_says_so_instead_of_spinning(server_factory, tones, chromium):

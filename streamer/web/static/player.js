@@ -26,6 +26,15 @@
   let playing = false;
   let stallTimer = 0;
   let audio = $("audio");
+  // Where this page may load streams from (its Content-Security-Policy): the origin of the
+  // stream the server rendered, from the address the page was asked for. Documents pushed later
+  // are shared by every page and name the station's own address, which may be another name
+  // for it (127.0.0.1 for a page opened as localhost): their streams are played from here.
+  let home = location.origin;
+  const here = (url) => { try { const u = new URL(url, location.href); return home + u.pathname + u.search; } catch (e) { return url; } };
+  // A stream lost while playing (a restart, a source gone) is taken up again when one is there.
+  const RESUME = 3000; // ms between attempts
+  let resume = false, resumedAt = 0;
 
   const text = (el, value) => { if (el && el.textContent !== value) el.textContent = value; };
   const show = (el, on) => { if (el) el.hidden = !on; };
@@ -61,13 +70,17 @@
     if (playing) {
       const same = mounts.find((m) => m.mount === stream.mount) || (stream.mount === "HLS" && hls && hls.url && stream);
       if (same) { stream = same; return; }
-      stop("The source on " + stream.mount + " went away.", true);
+      stop("The source on " + stream.mount + " went away.", true, true);
       gone = true;
     }
     stream = choose(mounts, hls);
     $("play").disabled = !stream;
     if (!stream && !gone) status(noSource(), true);
-    else if (stream && $("player-status").classList.contains("off-air")) status("");
+    else if (stream && $("player-status").classList.contains("off-air") && !resume) status("");
+  }
+
+  function takeUp() {
+    if (resume && !playing && stream && Date.now() - resumedAt > RESUME) start();
   }
 
   // --- the player ---------------------------------------------------------------------------
@@ -75,7 +88,8 @@
     if (!stream) { status(noSource(), true); return; }
     playing = true;
     offset = Infinity; lastEnd = 0; // a new media clock
-    audio.src = stream.listen_url;
+    resumedAt = Date.now();
+    audio.src = here(stream.listen_url);
     audio.volume = $("volume").value / 100;
     status("Connecting to " + stream.mount + "…");
     armStall();
@@ -83,8 +97,10 @@
     button();
   }
 
-  function stop(message, off) {
+  // `lost`: the stream went away under the listener, who still wants to hear the station.
+  function stop(message, off, lost = false) {
     playing = false;
+    resume = lost;
     clearTimeout(stallTimer);
     audio.pause();
     audio.removeAttribute("src"); // a live stream: disconnect, and start at the live edge next time
@@ -101,12 +117,13 @@
 
   function armStall() {
     clearTimeout(stallTimer);
-    stallTimer = setTimeout(() => { if (playing) stop("No audio is arriving from " + stream.mount + ": it has no source right now.", true); }, STALL);
+    stallTimer = setTimeout(() => { if (playing) stop("No audio is arriving from " + stream.mount + ": it has no source right now.", true, true); }, STALL);
   }
 
   function setUpPlayer() {
     const initial = audio && audio.getAttribute("src"); // what the server chose: playable before the first event
     if (initial) stream = { mount: body.dataset.mount, listen_url: initial, format: "audio/mpeg" };
+    if (initial) home = new URL(initial, location.href).origin;
     $("play").disabled = !stream;
     if (!audio) {
       audio = document.createElement("audio");
@@ -119,8 +136,8 @@
     audio.addEventListener("timeupdate", () => { if (playing && !audio.paused) armStall(); });
     audio.addEventListener("progress", segmentArrived);
     audio.addEventListener("waiting", () => { if (playing) { status("Buffering…"); armStall(); } });
-    audio.addEventListener("error", () => { if (playing) stop("Cannot play " + stream.mount + ": it has no source right now.", true); });
-    audio.addEventListener("ended", () => { if (playing) stop("The stream " + stream.mount + " ended: its source went away.", true); });
+    audio.addEventListener("error", () => { if (playing) stop("Cannot play " + stream.mount + ": it has no source right now.", true, true); });
+    audio.addEventListener("ended", () => { if (playing) stop("The stream " + stream.mount + " ended: its source went away.", true, true); });
     $("play").addEventListener("click", () => (playing ? stop() : start()));
     $("volume").addEventListener("input", () => { audio.volume = $("volume").value / 100; });
     show($("controls"), true);
@@ -258,6 +275,6 @@
 
   setUpPlayer();
   connect();
-  setInterval(tick, 1000);
+  setInterval(() => { tick(); takeUp(); }, 1000);
   setInterval(() => { segmentArrived(); showDue(); }, 100);
 })();
