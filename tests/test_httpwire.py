@@ -56,6 +56,20 @@ def test_cors_and_options():
     assert lines(opt)[0] == "HTTP/1.0 200 OK"
     assert b"Access-Control-Allow-Origin: https://player.example" in opt
     assert b"Icy-MetaData" in opt
+    assert b"Vary: Origin\r\n" in opt  # an echoed origin: a cache must not hand it to another site
+    assert b"Vary" not in options_response(DATE)  # "*" is the same for everyone
+
+
+def test_a_preflight_allows_the_headers_the_page_asks_for():
+    """An app polling now-playing with `Cache-Control: no-cache`, or an EventSource polyfill
+    sending `Last-Event-ID`, was refused: only a fixed list was allowed (found by QA)."""
+    opt = options_response(DATE, "https://app.example", "cache-control, last-event-id,Icy-MetaData")
+    allowed = next(line for line in lines(opt) if line.startswith("Access-Control-Allow-Headers: "))
+    names = allowed.split(": ", 1)[1].split(", ")
+    assert {"cache-control", "last-event-id", "Icy-MetaData", "Range"} <= set(names) and len(names) == len(set(n.lower() for n in names))
+    assert b"Vary: Origin, Access-Control-Request-Headers\r\n" in opt
+    hostile = options_response(DATE, None, "x-ok, bad\rInjected: 1, a b, " + ", ".join(f"x-{i}" for i in range(50)))
+    assert b"Injected" not in hostile and b"x-ok" in hostile and b"x-18" in hostile and b"x-19" not in hostile
 
 
 def test_error_response_has_a_readable_body():

@@ -173,7 +173,7 @@ class FrontDoor(asyncio.Protocol):
         mount = routes.mounts.get(head.path)
         kind = route(head, mount)
         if kind == "options":
-            self._reply(Reply(options_response(http_date(), head.header("origin") or None)))
+            self._reply(Reply(options_response(http_date(), head.header("origin") or None, head.header("access-control-request-headers"))))
             return
         if kind == "listen":
             assert mount is not None

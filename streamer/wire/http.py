@@ -161,13 +161,32 @@ def safe_origin(origin: str | None) -> str | None:
     return origin if origin and len(origin) <= 300 and _ORIGIN.match(origin) else None
 
 
-def _cors(origin: str | None) -> list[tuple[str, str]]:
-    return [
-        ("Access-Control-Allow-Origin", safe_origin(origin) or "*"),
-        ("Access-Control-Allow-Headers", "Origin, Accept, X-Requested-With, Content-Type, Icy-MetaData, Range"),
+CORS_HEADERS = ("Origin", "Accept", "X-Requested-With", "Content-Type", "Icy-MetaData", "Range")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+
+
+def allowed_headers(requested: str | None) -> str:
+    """The headers a preflight allows: ours, and those the page asks for (`Cache-Control` on a
+    now-playing poll, `Last-Event-ID` from an EventSource polyfill). Every path that gets a
+    preflight is public and read-only, and no credentials are allowed, so any header is
+    harmless; only well-formed header names are echoed, at most 20."""
+    known = {name.lower() for name in CORS_HEADERS}
+    asked = [name.strip() for name in (requested or "")[:2000].split(",")]
+    extra = list(dict.fromkeys(name for name in asked if _HEADER_NAME.match(name) and name.lower() not in known))
+    return ", ".join([*CORS_HEADERS, *extra[:20]])
+
+
+def _cors(origin: str | None, requested: str | None = None) -> list[tuple[str, str]]:
+    echoed = safe_origin(origin)
+    lines = [
+        ("Access-Control-Allow-Origin", echoed or "*"),
+        ("Access-Control-Allow-Headers", allowed_headers(requested)),
         ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
         ("Access-Control-Expose-Headers", CORS_EXPOSE),
     ]
+    if echoed:  # the answer depends on who asked: a cache in front must not give it to another site
+        lines.append(("Vary", "Origin, Access-Control-Request-Headers" if requested else "Origin"))
+    return lines
 
 
 def listener_head(info: StreamInfo, metaint: int | None, date: str, origin: str | None = None) -> bytes:
@@ -188,10 +207,11 @@ def listener_head(info: StreamInfo, metaint: int | None, date: str, origin: str 
     return _head(200, lines)
 
 
-def options_response(date: str, origin: str | None = None) -> bytes:
-    """CORS preflight: browsers send one because `Icy-MetaData` is not a simple header."""
+def options_response(date: str, origin: str | None = None, requested: str | None = None) -> bytes:
+    """CORS preflight: browsers send one because `Icy-MetaData` is not a simple header
+    (`requested`: the preflight's Access-Control-Request-Headers)."""
     lines = [("Server", SERVER), ("Connection", "Close"), ("Date", date), ("Content-Length", "0")]
-    lines += _cors(origin)
+    lines += _cors(origin, requested)
     lines.append(("Access-Control-Max-Age", "86400"))
     return _head(200, lines)
 
