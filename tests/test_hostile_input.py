@@ -24,9 +24,10 @@ from streamer.schedule.sources import expand_sources, glob_regex, watched_folder
 from streamer.schedule.timeline import render_timeline
 from streamer.sources.logins import FREE_FAILURES, LOCKOUT_AFTER, LoginGuard
 from streamer.web.auth import cross_site
+from streamer.wire.cors import safe_origin
 from streamer.wire.credentials import check_basic
 from streamer.wire.formats import StreamInfo
-from streamer.wire.http import BadRequest, ChunkedDecoder, listener_head, options_response, safe_host, safe_origin
+from streamer.wire.http import BadRequest, ChunkedDecoder, listener_head, options_response, safe_host
 from streamer.wire.icy import MAX_BLOCK, metadata_block, parse_block
 from streamer.wire.text import decode_text, display_path, safe_text
 from streamer.yamldoc import ConfigError, Doc, Problem
@@ -310,3 +311,26 @@ def test_multi_valued_tags_are_kept_whole(tmp_path):
     info = read_track_info(path)
     assert info.display == "NeonCorridor - Living Caves / Crossroads"  # was "NeonCorridor - Living Caves"
     assert (info.isrc, info.album) == ("ZWABC2600001", "Caves")
+
+
+def test_tags_with_line_breaks_and_tabs_are_one_line_everywhere(tmp_path):
+    """A title tagged 'tab\\there\\r\\nCRLF end' reached ICY listeners cleaned but /api/nowplaying,
+    the pages, the history and the royalty files raw, line breaks and all (found by QA): the
+    tags are cleaned where they are read, once for everyone."""
+    import subprocess
+
+    import mutagen
+
+    from streamer.audio.ffmpeg import ffmpeg_exe
+
+    path = tmp_path / "multi\nline.ogg"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=d=0.5", "-c:a", "libvorbis", str(path)], check=True)
+    tags = mutagen.File(path)
+    tags["title"], tags["artist"], tags["album"] = ["tab\there\r\nCRLF end"], ["Multi\nLine"], ["A\x00B"]
+    tags.save()
+    info = read_track_info(path)
+    assert (info.artist, info.title, info.album) == ("Multi Line", "tab here CRLF end", "A B")
+    assert info.display == "Multi Line - tab here CRLF end"
+    untagged = tmp_path / "line\nbreak.mp3"
+    untagged.write_bytes(b"\xff\xfb\x90\x00" * 10)
+    assert read_track_info(untagged).title == "line break"

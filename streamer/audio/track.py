@@ -13,6 +13,7 @@ from pathlib import Path
 from ..library.catalog import Entry
 from ..library.tags import TrackInfo, read_track_info
 from ..schedule.scheduler import Choice
+from ..wire.icy import clean_title
 from ..wire.text import display_path
 from .decoder import DecodeError, Decoder
 from .leveling import LateLevel, Level
@@ -48,7 +49,7 @@ async def track_info(cache: dict[Path, TrackInfo], path: Path, title: str | None
         except TimeoutError:
             raise DecodeError(path, f"the file system did not answer within {FIRST_AUDIO_TIMEOUT:g} s") from None
         cache[path] = info
-    return replace(info, artist="", title=title) if title else info
+    return replace(info, artist="", title=clean_title(title)) if title else info
 
 
 async def start_decoder(ffmpeg: str, rate: int, channels: int, path: Path, level: Level) -> Decoder:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import mutagen
 
-from ..wire.text import safe_text
+from ..wire.icy import clean_title
 from .gain import tag_loudness
 from .riff import read_info
 
@@ -45,7 +45,7 @@ def _values(value) -> list[str]:
     items = value if isinstance(value, list) else getattr(value, "text", [value])
     out: list[str] = []
     for item in items:
-        text = safe_text(str(item)).strip()
+        text = clean_title(str(item))  # a line break or tab in a tag: a space, as ICY listeners get it
         if text and text not in out:
             out.append(text)
     return out
@@ -65,7 +65,7 @@ def _first(tags, *keys: str) -> str:
 
 def title_from_name(path: Path) -> str:
     """A file's title when its tags give none: its name, underscores as spaces."""
-    return safe_text(path.stem.replace("_", " ").strip() or path.name)
+    return clean_title(path.stem.replace("_", " ")) or clean_title(path.name)
 
 
 def read_track_info(path: Path) -> TrackInfo:
