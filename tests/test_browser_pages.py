@@ -390,6 +390,28 @@ def test_the_dashboard_skips_posts_retracts_and_starts_a_bulletin(server_factory
     assert errors == []
 
 
+def test_the_dashboard_lists_webhook_failures_and_each_bad_file_once(server_factory, tones, chromium, tmp_path):
+    """The problems list showed a webhook that failed, a database or an access log that could
+    not be written nowhere (only /api/status had them), each unplayable file twice, once dated
+    1 January 1970 (found by QA)."""
+    bad = tmp_path / "notes.mp3"
+    bad.write_text("Call the studio before the show.\n")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    hook = f"webhooks:\n  - {{url: 'http://127.0.0.1:{closed}/hook', events: [song_changed], timeout: 1}}\n"
+    playlist = f"timezone: UTC\nplaylists:\n  music: {{files: ['{tones / 'long-a.ogg'}', '{bad}'], order: sequential}}\nfallback: music\n"
+    server = server_factory(playlist, config_extra=USERS + hook)
+    admin, errors = open_page(chromium, server.url("/admin/"), credentials=CREDENTIALS)
+    wait_for(admin, "[...document.querySelectorAll('#problems li')].some((li) => li.textContent.startsWith('webhook '))", 15)
+    wait_for(admin, "[...document.querySelectorAll('#problems li')].some((li) => li.textContent.includes('notes.mp3'))", 15)
+    lines = admin.evaluate("[...document.querySelectorAll('#problems li')].map((li) => li.textContent)")
+    assert [line for line in lines if line.startswith(f"webhook http://127.0.0.1:{closed}/") and "Connect call failed" in line], lines
+    about_bad = [line for line in lines if "notes.mp3" in line]
+    assert len(about_bad) == 1 and about_bad[0].startswith("library "), lines
+    assert errors == []
+
+
 ATTACK = """<!doctype html><meta charset=utf-8><link rel=icon href="data:,">
 <iframe name=sink></iframe>
 <form id=skip method=POST action="{base}/api/skip" target=sink></form>

@@ -132,14 +132,28 @@
 
   function problems(s) {
     const lines = [];
-    for (const p of s.problems || []) lines.push(hhmm(p.time) + "  " + p.file + ": " + p.reason);
+    const listed = new Set();
+    for (const p of s.problems || []) { // a file the library found unplayable has no time: it has not failed on air
+      listed.add(p.file);
+      lines.push((typeof p.time === "number" ? hhmm(p.time) : "library") + "  " + p.file + ": " + p.reason);
+    }
+    // What the station keeps and tells: its databases, its access log, its webhooks
+    const stores = [["history database", s.history && s.history.database], ["access log", s.history && s.history.access_log],
+      ["library database", s.library && s.library.database]];
+    for (const [what, st] of stores) {
+      if (st && !st.ok) lines.push(what + " " + st.file + ": " + (st.error || "not working") + (st.queued ? " (" + st.queued + " waiting to be written)" : ""));
+    }
+    for (const h of s.webhooks || []) if (h.error) lines.push("webhook " + h.url + ": " + h.error + (h.queued ? " (" + h.queued + " events waiting)" : ""));
     const reload = (s.schedule && s.schedule.reload) || {};
     for (const e of reload.errors || []) lines.push("schedule: " + e);
     for (const w of (s.schedule && s.schedule.warnings) || []) lines.push("schedule warning: " + w);
     for (const [where, error] of Object.entries((s.news && s.news.errors) || {})) lines.push("news " + where + ": " + error);
     for (const t of s.tasks || []) if (t.last_error) lines.push("task " + t.name + (t.running ? " (restarted " + t.restarts + "×)" : " (down)") + ": " + t.last_error);
     const lib = s.library && s.library.problems;
-    for (const p of Array.isArray(lib) ? lib : []) lines.push("library " + (typeof p === "string" ? p : (p.file || "") + ": " + (p.reason || JSON.stringify(p))));
+    for (const p of Array.isArray(lib) ? lib : []) {
+      if (typeof p !== "string" && listed.has(p.file)) continue; // listed above already
+      lines.push("library " + (typeof p === "string" ? p : (p.file || "") + ": " + (p.reason || JSON.stringify(p))));
+    }
     $("problems").replaceChildren(...(lines.length ? lines.map((l) => el("li", "", l)) : [el("li", "quiet", "No problems.")]));
   }
 
