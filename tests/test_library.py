@@ -230,3 +230,15 @@ def test_a_file_known_to_be_silent_is_passed_over_from_the_first_choice_after_a_
     finally:
         server.stop()
     assert now is not None and now["file"].endswith("b-song.ogg"), now
+
+
+def test_an_mp3_cut_short_cleanly_is_flagged_truncated(tmp_path):
+    """An MP3 whose LAME header says 20 s, cut after about 4 s at a byte count (an interrupted
+    copy): ffmpeg decodes it without a complaint, and the library called it ok (found by QA)."""
+    whole = make_tone(tmp_path / "whole.mp3", 440, 20.0, 44100, 2, ("-c:a", "libmp3lame", "-b:a", "128k"), "A", "Whole")
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(whole.read_bytes()[:64000])
+    entry = asyncio.run(analyse(ffmpeg_exe(), cut, stall=5.0))
+    assert entry is not None and entry.status == "truncated", entry
+    assert entry.reason == "truncated after 4 s (the file says 20 s)", entry.reason
+    assert asyncio.run(analyse(ffmpeg_exe(), whole, stall=5.0)).status == "ok"
