@@ -47,7 +47,11 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
 
 
 def playing_next(station: Station, now: float) -> dict | None:
-    """The item after the one on air, as the scheduler will choose it, and when it is due."""
+    """The item after the one on air, as the scheduler will choose it, and when it is due; None
+    during a bulletin (its headlines air one by one: what follows the one on air is the next
+    headline, and the song after the bulletin comes when the last one ends)."""
+    if station.feeder.bulletins.on_air is not None:
+        return None
     try:
         ahead = station.feeder.upcoming_choice(now)
     except Exception:  # a preview's bug must not cost the document (or the SSE stream) its answer

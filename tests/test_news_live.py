@@ -157,7 +157,14 @@ def test_bulletin_on_demand_puts_headlines_in_the_stream(server_factory, music, 
     asked = time.time()
     code, body = call(server, "POST", "/api/bulletin", b"")
     assert code == 202, body
+    during = []  # now-playing documents while the bulletin airs: "Next" named the song due at the end of one headline (QA)
+    while t.is_alive():
+        doc = json.loads(call(server, "GET", "/api/nowplaying")[1])
+        if doc["bulletin"] is not None:
+            during.append(doc["playing_next"])
+        time.sleep(0.2)
     t.join()
+    assert during and all(ahead is None or ahead["kind"] == "bulletin" for ahead in during), during  # (a headline decoded, not yet heard)
     news = [(when, f["StreamTitle"]) for when, f in got["rec"].block_arrivals if f["StreamTitle"].startswith("News: ")]
     assert news, got["rec"].block_arrivals
     print(f"on-demand bulletin: headline in the stream {news[0][0] - asked:.2f} s after the POST")
