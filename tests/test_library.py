@@ -6,6 +6,8 @@ database."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import os
 import sqlite3
 import subprocess
@@ -242,3 +244,29 @@ def test_an_mp3_cut_short_cleanly_is_flagged_truncated(tmp_path):
     assert entry is not None and entry.status == "truncated", entry
     assert entry.reason == "truncated after 4 s (the file says 20 s)", entry.reason
     assert asyncio.run(analyse(ffmpeg_exe(), whole, stall=5.0)).status == "ok"
+
+
+def test_an_mp3s_next_item_is_announced_for_when_it_starts(tmp_path):
+    """`playing_next.start` of an MP3 counted the container's length, encoder padding included
+    (4.04 s for 4 s of audio): it named a time 40-48 ms after the next item's real start (found
+    by QA). The library's decoded length is what airs. (Measured from the second item on: the
+    first item's start is the leftover noted in the README.)"""
+    a = make_tone(tmp_path / "a.mp3", 440, 4.0, 44100, 2, ("-c:a", "libmp3lame", "-b:a", "128k"), "A", "First")
+    b = make_tone(tmp_path / "b.mp3", 550, 4.0, 44100, 2, ("-c:a", "libmp3lame", "-b:a", "128k"), "B", "Second")
+    server = start_server(tmp_path, f"playlists:\n  m: {{files: ['{a}', '{b}'], order: sequential}}\nfallback: m\n")
+    items: list[tuple[str, str, tuple | None]] = []  # (title, start, what it promised next)
+    try:
+        deadline = time.monotonic() + 20
+        while len(items) < 3 and time.monotonic() < deadline:
+            doc = json.loads(server.get("/api/nowplaying")[2])
+            now, ahead = doc["now_playing"], doc["playing_next"]
+            if now and now["elapsed"] > 0.5 and (not items or items[-1][1] != now["start"]):  # a new item, heard
+                items.append((now["title"], now["start"], (ahead["title"], ahead["start"]) if ahead else None))
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    assert [title for title, _, _ in items] == ["A - First", "B - Second", "A - First"], items
+    assert items[1][2] is not None and items[1][2][0] == "A - First", items
+    iso = "%Y-%m-%dT%H:%M:%S.%fZ"
+    gap = (dt.datetime.strptime(items[1][2][1], iso) - dt.datetime.strptime(items[2][1], iso)).total_seconds()
+    assert abs(gap) <= 0.005, items

@@ -37,7 +37,7 @@ from .output import Cut, Output
 from .pcm import frame_bytes
 from .shaping import ending, fade_in, faded_out, fitted, mix_under
 from .timeline import Timeline
-from .track import Track, aired, close_track, late_level, next_chunk, start_decoder, track_info
+from .track import Track, aired, close_track, decoded_length, late_level, next_chunk, start_decoder, track_info
 from .upcoming import Ahead, LastPreview, upcoming
 
 log = logging.getLogger("streamer.feeder")
@@ -199,7 +199,7 @@ class Feeder:
         info = await track_info(self.tags, choice.path, choice.title)
         if analysis is None and self.library is not None:
             analysis = await self.library.analyse_now(choice.path, wait) if wait > 0 else self.library.lookup(choice.path)
-        return info, level_for(analysis, info, self.loudness)
+        return decoded_length(info, analysis), level_for(analysis, info, self.loudness)
 
     async def play_file(self, choice: Choice, analysis: Entry | None = None, then: Segment | None = None) -> bool:
         """Play one file to its end (True), or until a hard event or a DJ cuts it (False); `analysis`

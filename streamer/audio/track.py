@@ -59,6 +59,12 @@ async def start_decoder(ffmpeg: str, rate: int, channels: int, path: Path, level
     return decoder
 
 
+def decoded_length(info: TrackInfo, analysis: Entry | None) -> TrackInfo:
+    """`info` with the length the library decoded, where it has: an MP3's container length counts
+    the encoder's padding (12.04 s for 12 s of audio), which put `playing_next` 40 ms late."""
+    return replace(info, duration=analysis.duration) if analysis is not None and analysis.duration else info
+
+
 def aired(info: TrackInfo, level: Level) -> TrackInfo:
     """`info` with its duration the part that airs, cue-in to cue-out: what /api/nowplaying's
     progress and the next item's time count on (the file's own length ran past the handover)."""
