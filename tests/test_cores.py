@@ -75,7 +75,8 @@ def test_whole_frames_carry_odd_bytes():
 
 def test_the_station_timeline():
     t = Timeline(rate=1000, lookahead=0.6)
-    assert t.ahead(5.0) == 0.6 and t.time_of(500, wall_now=100.0) == 100.5 and t.sample_at(101.0, wall_now=100.0) == 1000
+    # before audio flows, sample 0 airs STARTUP_DELAY (0.5 s) after now: the first item's start was announced 0.5 s early (QA)
+    assert t.ahead(5.0) == 0.6 and t.time_of(500, wall_now=100.0) == 101.0 and t.sample_at(101.5, wall_now=100.0) == 1000
     t.begin(mono=10.0, wall=1000.0)
     t.fed = 1000
     assert t.start == 10.0 + STARTUP_DELAY and t.wall0 == 1000.0 + STARTUP_DELAY

@@ -32,14 +32,14 @@ class Timeline:
 
     def time_of(self, sample: int, wall_now: float) -> float:
         """Wall time at which `sample` airs."""
-        if self.start is None:
-            return wall_now + sample / self.rate
+        if self.start is None:  # audio flows at once (begin): sample 0 airs STARTUP_DELAY after it
+            return wall_now + STARTUP_DELAY + sample / self.rate
         return self.wall0 + sample / self.rate
 
     def sample_at(self, wall: float, wall_now: float) -> int:
         """The sample airing at wall time `wall`."""
         if self.start is None:
-            return self.fed + max(0, round((wall - wall_now) * self.rate))
+            return self.fed + max(0, round((wall - wall_now - STARTUP_DELAY) * self.rate))
         return round((wall - self.wall0) * self.rate)
 
     def ahead(self, mono_now: float) -> float:
