@@ -266,6 +266,8 @@ def test_the_news_desk_scans_its_folder_in_a_thread_and_applies_it_on_the_loop(t
     folder.mkdir()
     (folder / "a.txt").write_text("Masthead\n\nRains arrive in Masvingo\n\nThe rains came early this year.\n")
     (folder / "empty.md").write_text("")
+    for name in ("a.txt", "empty.md"):  # saved a while ago (a file written in the last 2 s waits for a later scan)
+        os.utime(folder / name, (time.time() - 10, time.time() - 10))
     desk = NewsDesk(NewsConfig(folder=folder, mastheads=("Masthead",)))
     scan = desk._scan_folder({})
     assert desk.folder_items == {} and desk.errors == {}  # a scan changes nothing of the desk by itself

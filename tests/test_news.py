@@ -268,3 +268,48 @@ def test_a_long_headline_is_the_headline_and_a_long_paragraph_is_body():
     assert len(paragraph) > 160
     assert parse_article(f"{masthead}\n\nGrain reforms\n\n{paragraph}\n").title == "Grain reforms"
     assert parse_article(f"Grain reforms\n\n{'word ' * 70}\n").title == "Grain reforms"  # over 300: body
+
+
+def test_a_headline_leaves_at_its_expiry_with_nothing_else_changing():
+    """Expiry was checked only when something else in the news changed (a feed answering 304
+    changes nothing): an 8 s headline was read on air 25 s after it expired (found by QA)."""
+    import asyncio
+    import time
+
+    from streamer.news.desk import NewsDesk
+    from streamer.settings import NewsConfig
+
+    changes: list[list[str]] = []
+    desk = NewsDesk(NewsConfig())
+    desk.on_change = lambda: changes.append([h.title for h in desk.headlines])
+    desk.post(NewsItem(title="Short-lived flash: roadblock", expires=time.time() + 0.3))
+    desk.post(NewsItem(title="Stays all day"))
+
+    async def run_the_desk_for(seconds: float) -> None:
+        jobs = [asyncio.ensure_future(job()) for _, job in desk.tasks()]
+        await asyncio.sleep(seconds)
+        for job in jobs:
+            job.cancel()
+
+    asyncio.run(run_the_desk_for(1.5))
+    assert [h.title for h in desk.headlines] == ["Stays all day"] and changes[-1] == ["Stays all day"]
+
+
+def test_an_article_is_read_whole_whatever_its_encoding_or_size(tmp_path):
+    """UTF-16 (Notepad's "Unicode") was refused as "no headline found"; a file over the size cap
+    took its cut-off last line for the source credit; a file still being written is left for a
+    later scan (found by QA)."""
+    from streamer.news.articles import MAX_ARTICLE_BYTES, read_article, settled
+
+    text = "THE HERALD\nRains return to Matabeleland\nFarmers in the south welcomed the first rains.\nHerald Reporter\n"
+    for encoding in ("utf-16", "utf-16-be", "utf-8-sig"):
+        path = tmp_path / f"{encoding}.txt"
+        path.write_bytes(text.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + text.encode("utf-16-be"))
+        item, error = read_article(path, 0.0, ("THE HERALD",))
+        assert item is not None and (item.title, item.source) == ("Rains return to Matabeleland", "Herald Reporter"), (encoding, error)
+    huge = tmp_path / "huge.txt"
+    paragraph = "This is a long paragraph of the report, sentence after sentence. " * 30 + "\n"
+    huge.write_text("Huge article headline here\n" + paragraph * (MAX_ARTICLE_BYTES // len(paragraph) + 5))
+    item, _ = read_article(huge, 0.0, ())
+    assert item is not None and item.title == "Huge article headline here" and item.source == ""
+    assert not settled(99.5, 100.0) and settled(97.9, 100.0) and settled(200.0, 100.0)

@@ -23,12 +23,12 @@ from ..aio import TooLarge, read_capped
 from ..offload import OffloadError
 from ..settings import FeedConfig, NewsConfig
 from ..ticks import sleep_on_grid
-from .parse import FeedError, NewsItem, dated_as_fetched, merge, parse_article, parse_feed
+from .articles import read_article, settled
+from .parse import FeedError, NewsItem, dated_as_fetched, merge, parse_feed
 
 log = logging.getLogger("streamer.news")
 
 ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".html", ".htm"}
-MAX_ARTICLE_BYTES = 2_000_000
 MAX_FEED_BYTES = 5_000_000
 SCAN_INTERVAL = 1.0
 CLOCK_SLACK = 60.0  # seconds a file may be dated ahead (two machines' clocks) before it counts from now
@@ -141,7 +141,7 @@ class NewsDesk:
 
     def tasks(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         """The desk's long-lived jobs, for the station's supervisor to run."""
-        jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = [("news expiry", self._expire)]
         if self.config.folder is not None:
             jobs.append(("news folder", self._watch_folder))
         for feed in self.config.feeds:
@@ -151,6 +151,14 @@ class NewsDesk:
     async def close(self) -> None:
         if self._session:
             await self._session.close()
+
+    async def _expire(self) -> None:
+        """Headlines leave at their expiry, whether or not anything else changes (QA: one that
+        expired was read on air 25 s later, as a feed answering 304 changes nothing)."""
+        while True:
+            await sleep_on_grid(SCAN_INTERVAL)
+            if any(i.expires is not None and i.expires <= time.time() for i in self.headlines):
+                self.refresh()
 
     async def _watch_folder(self) -> None:
         while True:
@@ -213,35 +221,18 @@ class NewsDesk:
                 st = path.stat()
             except OSError:
                 continue
+            if not settled(st.st_mtime, time.time()):  # still being written: a later scan reads it
+                if key in known:
+                    scan.seen[key] = known[key]
+                continue
             scan.seen[key] = (st.st_mtime_ns, st.st_size)
             if known.get(key) == scan.seen[key]:
                 continue
-            item, error = self._read_article(path, st.st_mtime)
+            item, error = read_article(path, st.st_mtime, self.config.mastheads)
             scan.items[key] = item
             if item is None:
                 scan.errors[key] = error
         return scan
-
-    def _read_article(self, path: Path, mtime: float) -> tuple[NewsItem | None, str]:
-        try:
-            raw = path.read_bytes()[:MAX_ARTICLE_BYTES]
-        except OSError as exc:
-            return None, f"unreadable: {exc.strerror or exc}"
-        if not raw.strip():
-            return None, "empty file"
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:  # saved by an older Windows editor: cp1252, not "Caf\ufffd"
-            text = raw.decode("cp1252", errors="replace")
-        try:
-            item = parse_article(text, self.config.mastheads)
-        except ValueError as exc:  # front matter that says something it cannot mean
-            return None, str(exc)
-        if item is None:
-            return None, "no headline found: put it on a line of its own above the body, without a full stop"
-        item.published = mtime
-        item.origin = f"folder:{path.name}"
-        return item, ""
 
     async def _poll(self, feed: FeedConfig) -> None:
         state = self.feed_state.setdefault(feed.url, {"etag": None, "last_modified": None, "last_ok": None, "polls": 0, "not_modified": 0})
