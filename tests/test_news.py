@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -313,3 +314,26 @@ def test_an_article_is_read_whole_whatever_its_encoding_or_size(tmp_path):
     item, _ = read_article(huge, 0.0, ())
     assert item is not None and item.title == "Huge article headline here" and item.source == ""
     assert not settled(99.5, 100.0) and settled(97.9, 100.0) and settled(200.0, 100.0)
+
+
+def test_text_in_angle_brackets_is_kept_and_api_titles_must_have_text():
+    """'Inflation <5% for first time, rates >3% expected' aired as 'Inflation 3% expected': every
+    '<...>' was taken for markup. An API title of markup only aired as 'News: '; a 400-character
+    one was cut mid-word; "expires": 0.4 was taken though the error says from 1 (found by QA)."""
+    from streamer.news.desk import NewsDesk
+    from streamer.news.parse import clean_text
+    from streamer.settings import NewsConfig
+
+    assert clean_text("Inflation <5% for first time, rates >3% expected") == "Inflation <5% for first time, rates >3% expected"
+    assert clean_text("Dam <b>levels</b> rise<br/> <!-- ad --> again <a href='x'>here</a>") == "Dam levels rise again here"
+    feed = b'<rss version="2.0"><channel><title>H</title><item><title>Rates: &lt;5% now, &gt;3% next year</title></item></channel></rss>'
+    assert [i.title for i in parse_feed(feed, "feed:x")] == ["Rates: <5% now, >3% next year"]
+    for title in ("   \u0000  ", "<b></b>"):
+        with pytest.raises(ValueError, match="no text left"):
+            news_item_from_json(json.dumps({"title": title}).encode(), 0.0)
+    with pytest.raises(ValueError, match="at most 300"):
+        news_item_from_json(('{"title": "' + "word " * 80 + '"}').encode(), 0.0)
+    with pytest.raises(ValueError, match="between 1 and"):
+        news_item_from_json(b'{"title": "Soon gone", "expires": 0.4}', 0.0)
+    desk = NewsDesk(NewsConfig())
+    assert desk.retract("nonexistent") is False and desk.retracted == set()  # was kept as retracted for good

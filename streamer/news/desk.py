@@ -95,6 +95,8 @@ class NewsDesk:
 
     def retract(self, item_id: str) -> bool:
         known = any(i.id == item_id for i in self.headlines)
+        if not known:  # (an unknown id is a 404, and must not block a story that comes later)
+            return False
         self.retracted.add(item_id)
         self.posted = [p for p in self.posted if p.id != item_id]
         self.refresh()

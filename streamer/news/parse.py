@@ -27,6 +27,7 @@ MAX_HEADLINE = 300
 # A headline's summary, not the article (a 234 KB one was in every nowplaying document); more
 # than the bulletin reads (bulletin.MAX_SPOKEN), so what is read out still ends at a sentence.
 MAX_SUMMARY = 500
+_MARKUP = re.compile(r"<!--.{0,2000}?-->|</?[A-Za-z][A-Za-z0-9:-]{0,30}(?:\s[^<>]{0,500})?/?>", re.S)  # a tag or a comment, not '<5%'
 
 
 @dataclass(slots=True)
@@ -61,7 +62,7 @@ def _finite(value: object) -> bool:
 
 def clean_text(text: str) -> str:
     text = unicodedata.normalize("NFC", safe_text(text or ""))
-    text = re.sub(r"<[^>]{0,500}>", " ", text)  # feeds put HTML in descriptions
+    text = _MARKUP.sub(" ", text)  # feeds put HTML in descriptions; "<5%" or "a > b" is text
     text = html.unescape(text)
     text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text)
     return re.sub(r"\s+", " ", text).strip()

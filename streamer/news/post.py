@@ -7,7 +7,7 @@ import json
 import math
 from datetime import datetime
 
-from .parse import NewsItem
+from .parse import MAX_HEADLINE, NewsItem, clean_text
 
 MAX_NEWS_POST = 64 * 1024
 MAX_EXPIRES = 10 * 365 * 86400.0
@@ -29,6 +29,10 @@ def news_item_from_json(body: bytes, now: float) -> NewsItem:
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         raise ValueError("title is required and must be non-empty text")
+    if not clean_text(title):  # markup or control characters only: it would air as "News: "
+        raise ValueError(f"title {title[:40]!r} has no text left once markup and control characters are taken out")
+    if len(clean_text(title)) > MAX_HEADLINE:
+        raise ValueError(f"title is {len(clean_text(title))} characters: a headline is at most {MAX_HEADLINE} (put the rest in summary)")
     for key in ("summary", "source"):
         if key in data and not isinstance(data[key], str):
             raise ValueError(f"{key} must be text")
@@ -48,7 +52,7 @@ def news_item_from_json(body: bytes, now: float) -> NewsItem:
             expires = when.timestamp()
         else:
             seconds = float(expires)
-            if not math.isfinite(seconds) or not 0 < seconds <= MAX_EXPIRES:
+            if not math.isfinite(seconds) or not 1 <= seconds <= MAX_EXPIRES:
                 raise ValueError(f"expires must be seconds from now between 1 and {MAX_EXPIRES:.0f} (ten years), not {expires!r}")
             expires = now + seconds
     return NewsItem(
