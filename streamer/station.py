@@ -37,8 +37,7 @@ from .history.looplag import LoopLag
 from .history.metrics import exposition, registry_for
 from .history.recorder import History
 from .history.records import Play
-from .history.render import build
-from .history.reports import FLAGS, Report
+from .history.render import report_body
 from .history.upkeep import audience_minutes, recent_plays
 from .history.webhooks import Webhooks
 from .library.scanner import Library
@@ -79,6 +78,7 @@ log = logging.getLogger("streamer")
 
 FD_RESERVE = 256  # descriptors kept for the station's own children, pipes and files
 TAGS_TIMEOUT = 60.0  # seconds to read a batch of tags at most
+REPORT_TIMEOUT = 120.0  # seconds a web request's report may take (in the offload worker)
 TAGS_BATCH = 500  # files whose tags are read per offload job
 HOUSEKEEPING_INTERVAL = 30.0
 SLOW_STOP_STEP = 1.0  # seconds: a stop step taking longer is named in the log
@@ -231,13 +231,16 @@ class Station:
     def kill_source(self, mount: Mount) -> bool:
         return self.sources.kill(mount)
 
-    async def report(
-        self, kind: str, start: str | None, end: str | None, tuning_hours: bool = False, names: tuple[str, str] = FLAGS
-    ) -> Report:
-        """A report from the history database, computed in its store's thread (ReportError for a
-        bad request, naming the dates as `names` says: reports.FLAGS or reports.QUERY)."""
+    async def report(self, kind: str, start: str | None, end: str | None, fmt: str, tuning_hours: bool = False) -> tuple[bytes, str, str]:
+        """A web request's report: (body, content type, file name), queried and written out in the
+        offload worker from the history file (ReportError for a bad request, naming the query's
+        `from`/`to`; OffloadError when it takes longer than REPORT_TIMEOUT)."""
         tz = self.feeder.scheduler.tz if self.feeder.scheduler else dt.UTC
-        return await self.history.store.run(build, kind, start, end, tz, self.config.station_name, tuning_hours, names)
+        await self.history.store.flush()  # what was queued is in the file the worker reads
+        await self.history.store.run(lambda conn: None)  # the file exists, its schema up to date
+        asked = (start, end)
+        path = self.history.store.path
+        return await self.offload.run(REPORT_TIMEOUT, report_body, path, fmt, kind, asked, tz, self.config.station_name, tuning_hours)
 
     def reopen_logs(self) -> None:
         """SIGHUP: the access log is opened afresh at its next write (after logrotate moved it)."""

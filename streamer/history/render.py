@@ -3,15 +3,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import sqlite3
 from datetime import tzinfo
+from pathlib import Path
 
+from ..state import read_only
 from ..wire.text import ascii_text
 from .audience_report import audience
-from .reports import FLAGS, KINDS, Report, ReportError, Section, parse_range, plays, soundexchange, soundexchange_name, tracks
+from .reports import (
+    FLAGS,
+    KINDS,
+    QUERY,
+    WEB_MAX_DAYS,
+    Report,
+    ReportError,
+    Section,
+    parse_range,
+    plays,
+    soundexchange,
+    soundexchange_name,
+    tracks,
+)
 
 
 def build(
@@ -23,15 +39,16 @@ def build(
     service: str,
     tuning_hours: bool = False,
     names: tuple[str, str] = FLAGS,
+    max_days: int | None = None,
 ) -> Report:
     """The report `kind` for the dates asked (raises ReportError for a bad request, naming the
-    dates as `names` says: reports.FLAGS or reports.QUERY)."""
+    dates as `names` says: reports.FLAGS or reports.QUERY; and a range longer than `max_days`)."""
     if kind not in KINDS:
         raise ReportError(f"unknown report {kind!r}: one of {', '.join(KINDS)}")
     if tuning_hours and kind != "soundexchange":
         asked = "--tuning-hours" if names == FLAGS else "variant=ath"
         raise ReportError(f"{asked} is SoundExchange's aggregate-tuning-hours variant: it means nothing for the {kind} report")
-    t0, t1, first, last = parse_range(start, end, tz, names=names)
+    t0, t1, first, last = parse_range(start, end, tz, names=names, max_days=max_days)
     report = Report(kind, first, last, str(tz))
     if kind == "plays":
         report.sections = [plays(conn, t0, t1, tz)]
@@ -43,6 +60,19 @@ def build(
     else:
         report.sections = audience(conn, t0, t1, tz)
     return report
+
+
+def report_body(
+    path: Path, fmt: str, kind: str, asked: tuple[str | None, str | None], tz: tzinfo, service: str, ath: bool
+) -> tuple[bytes, str, str]:
+    """A web request's report, made and written out in the offload worker (its own read-only
+    connection): (body, content type, file name). Neither the query nor the formatting runs on
+    the event loop, nor in a thread of the station's process, whose interpreter lock it would
+    hold (a year of plays as JSON, 50 MB, stalled every stream for 1.9 s that way)."""
+    with contextlib.closing(read_only(path, 10)) as conn:
+        made = build(conn, kind, asked[0], asked[1], tz, service, ath, QUERY, WEB_MAX_DAYS)
+    body, content_type = render(made, fmt)
+    return body.encode(), content_type, made.filename
 
 
 def soundexchange_text(section: Section) -> str:

@@ -16,6 +16,7 @@ from datetime import tzinfo
 KINDS = ("plays", "listeners", "soundexchange", "tracks")
 FORMATS = ("json", "csv", "txt")
 DEFAULT_DAYS = 30
+WEB_MAX_DAYS = 400  # days one request over HTTP may cover (history.keep_days is 400 by default)
 FLAGS = ("--from", "--to")  # how the dates are named on the command line,
 QUERY = ("from", "to")  # and in a URL's query: each names what the asker typed
 # Dates a report may ask for: Unix times begin in 1970, and far-off years overflow date arithmetic
@@ -60,11 +61,16 @@ def _parse(value: str, name: str, tz: tzinfo) -> tuple[dt.datetime, bool]:
 
 
 def parse_range(
-    start: str | None, end: str | None, tz: tzinfo, now: float | None = None, names: tuple[str, str] = FLAGS
+    start: str | None,
+    end: str | None,
+    tz: tzinfo,
+    now: float | None = None,
+    names: tuple[str, str] = FLAGS,
+    max_days: int | None = None,
 ) -> tuple[float, float, str, str]:
     """(from, to) as Unix times for dates given on the command line or in a URL (pure), errors
     naming them as `names` says (FLAGS or QUERY). A whole day given as `to` includes that day.
-    Defaults: the last 30 days up to today."""
+    Defaults: the last 30 days up to today. `max_days` bounds the range (a web request's)."""
     today = dt.datetime.fromtimestamp(now, tz).date() if now is not None else dt.datetime.now(tz).date()
     if end:
         t1, whole = _parse(end, names[1], tz)
@@ -79,6 +85,11 @@ def parse_range(
     if t0 >= t1:
         raise ReportError(f"{names[0]} {start or t0.date()} is after {names[1]} {end or today}: the range is reversed or empty")
     last = (t1 - dt.timedelta(seconds=1)).date()
+    if max_days is not None and (last - t0.date()).days + 1 > max_days:
+        raise ReportError(
+            f"{names[0]} {start or t0.date()} and {names[1]} {end or last} span {(last - t0.date()).days + 1} days:"
+            f" one request covers {max_days} days at most (ask for several ranges, or use `streamer report`)"
+        )
     return t0.timestamp(), t1.timestamp(), t0.date().isoformat(), last.isoformat()
 
 

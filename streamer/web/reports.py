@@ -9,8 +9,8 @@ import time
 from aiohttp import web
 
 from ..history.metrics import CONTENT_TYPE
-from ..history.render import render
-from ..history.reports import FORMATS, QUERY, ReportError
+from ..history.reports import FORMATS, ReportError
+from ..offload import OffloadError
 from .auth import admin_or
 from .doc_cache import Busy
 from .port import station_of
@@ -29,16 +29,19 @@ async def report(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"variant must be performances or ath, not {variant[:20]!r}\n")
     try:
         # bad dates are named as the asker typed them: the query's from and to, not the CLI's flags
-        made = await station_of(request).report(request.match_info["kind"], q.get("from"), q.get("to"), variant == "ath", QUERY)
+        body, content_type, filename = await station_of(request).report(
+            request.match_info["kind"], q.get("from"), q.get("to"), fmt, variant == "ath"
+        )
     except ReportError as exc:
         raise web.HTTPBadRequest(text=f"{exc}\n") from None
     except sqlite3.Error as exc:
         raise web.HTTPServiceUnavailable(text=f"the history database cannot be read now: {exc}\n") from None
-    body, content_type = render(made, fmt)
-    headers = {"Cache-Control": "no-cache"}
-    if made.filename and fmt == "txt":
-        headers["Content-Disposition"] = f'attachment; filename="{made.filename}"'
-    return web.Response(text=body, content_type=content_type, charset="utf-8", headers=headers)
+    except OffloadError as exc:
+        raise web.HTTPServiceUnavailable(text=f"the report could not be made ({exc}): ask for fewer days\n") from None
+    headers = {"Cache-Control": "no-cache", "Content-Type": f"{content_type}; charset=utf-8"}
+    if filename and fmt == "txt":
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return web.Response(body=body, headers=headers)
 
 
 async def metrics(request: web.Request) -> web.Response:
