@@ -160,7 +160,8 @@ def test_a_listener_further_behind_than_queue_size_is_evicted_and_nobody_waits()
     c.pause_writing()
     mount.buffer.append(b"w" * 1200)
     c.feed(3000)
-    assert stuck.aborted and c.sent == 200 and mount.bytes_sent == before - 400
+    # The mount's bytes_sent is a counter (Prometheus reads a drop as a restart: found by QA): the loss is counted apart
+    assert stuck.aborted and c.sent == 200 and mount.bytes_sent == before and mount.bytes_discarded == 400
 
 
 def test_icy_listeners_get_the_same_bytes_split_around_their_own_blocks():

@@ -73,6 +73,9 @@ class StationCollector(Collector):
             "connections": _family(CounterMetricFamily, "streamer_listener_connections", "Listeners who connected.", ("mount",)),
             "evicted": _family(CounterMetricFamily, "streamer_listener_evictions", "Listeners dropped for falling behind.", ("mount",)),
             "bytes_sent": _family(CounterMetricFamily, "streamer_sent_bytes", "Audio bytes written to listeners.", ("mount",)),
+            "discarded": _family(
+                CounterMetricFamily, "streamer_discarded_bytes", "Of those, bytes an evicted listener's socket still held.", ("mount",)
+            ),
             "encoded": _family(CounterMetricFamily, "streamer_stream_bytes", "Audio bytes that went on air.", ("mount",)),
             "titles": _family(CounterMetricFamily, "streamer_title_changes", "Title changes that reached listeners.", ("mount",)),
         }
@@ -81,6 +84,7 @@ class StationCollector(Collector):
             peak.add_metric([m.path], m.peak)
             on_air.add_metric([m.path], 1.0 if m.buffer.end > 0 and m.on_air else 0.0)
             for key, value in (("connections", m.connections), ("evicted", m.evicted), ("bytes_sent", m.bytes_sent),
+                               ("discarded", m.bytes_discarded),
                                ("encoded", m.buffer.end), ("titles", s.title_changes.get(m.path, 0))):  # fmt: skip
                 counters[key].add_metric([m.path], value)
         yield from (listeners, peak, on_air, *counters.values())

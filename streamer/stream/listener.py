@@ -226,8 +226,8 @@ class Listener(asyncio.Protocol):
             self.closed = True
             # On an abort, what the transport and the kernel still hold never reaches the player.
             if abort and (lost := min(self.sent, discard_unsent(self.transport))):
-                self.sent -= lost
-                self.mount.bytes_sent -= lost
+                self.sent -= lost  # (what the listener heard, for its session)
+                self.mount.bytes_discarded += lost  # bytes_sent is a counter: it never goes back (QA: Prometheus saw a reset)
             self.mount.remove(self)
             if abort:
                 self.transport.abort()

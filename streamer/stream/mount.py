@@ -75,7 +75,8 @@ class Mount:
         self.peak = 0
         self.connections = 0
         self.evicted = 0
-        self.bytes_sent = 0
+        self.bytes_sent = 0  # written to listeners' sockets
+        self.bytes_discarded = 0  # of those, what an evicted listener's socket still held
         self._end_before = 0
         self._in_head = False  # releasing an Ogg chain's header pages
         self._head_parts: list[bytes] = []
