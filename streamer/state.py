@@ -59,7 +59,10 @@ def open_or_rebuild(path: Path, migrations: Sequence[Migration]) -> sqlite3.Conn
     """`connect`, moving a damaged file (and its WAL) aside to start afresh."""
     try:
         conn = connect(path, migrations)
-        conn.execute("PRAGMA quick_check").fetchone()
+        verdict = conn.execute("PRAGMA quick_check").fetchone()
+        if verdict is None or verdict[0] != "ok":  # damage it reports rather than raises (QA: never moved aside)
+            conn.close()
+            raise sqlite3.DatabaseError(f"quick_check: {verdict[0] if verdict else 'no answer'}")
         return conn
     except sqlite3.OperationalError:
         raise  # locked, read-only, full, unreadable: the file may be fine, and is retried as it is
@@ -82,6 +85,7 @@ class Store:
         self.migrations = migrations
         self.error = ""  # the last problem with the file, while it lasts
         self.written = 0  # rows committed
+        self._logged = ("", 0.0)  # the last error logged, and when (monotonic)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"store {path.name}")
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[str, tuple]] = []
@@ -151,8 +155,11 @@ class Store:
 
     def _problem(self, exc: BaseException) -> None:
         message = f"{self.path}: {exc}"
-        if message != self.error:
+        # Once per minute for the same error, even when successes come between (QA: a half-damaged
+        # file logged "malformed" 4 times a second, as each success cleared self.error)
+        if message != self._logged[0] or time.monotonic() - self._logged[1] >= 60.0:
             log.error("database %s", message)
+            self._logged = (message, time.monotonic())
         self.error = message
         if self._conn is not None and "locked" not in str(exc):
             # Damaged under us, read-only, full, I/O errors: reopened (and rebuilt if damaged) at the next call.

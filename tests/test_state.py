@@ -39,6 +39,26 @@ def test_a_damaged_file_is_moved_aside_and_rebuilt(tmp_path, caplog):
     assert len(aside) == 1 and "moved aside" in caplog.text
 
 
+def test_a_file_damaged_inside_is_moved_aside_too(tmp_path, caplog):
+    """Pages overwritten behind an intact header: quick_check says so without raising, and the
+    file was kept, so reports answered 503 for good (found by QA)."""
+    db = tmp_path / "a.sqlite"
+    conn = open_or_rebuild(db, MIGRATIONS)
+    conn.executemany("INSERT INTO t (x, y) VALUES (?, ?)", [(i, f"row {i} " * 20) for i in range(3000)])
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with db.open("r+b") as f:
+        for n in (1, 3):
+            f.seek(n * page + 100)
+            f.write(b"\xa5" * 4000)
+    assert sqlite3.connect(db).execute("PRAGMA quick_check").fetchone()[0] != "ok"
+    conn = open_or_rebuild(db, MIGRATIONS)
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("a.sqlite.damaged-")] and "quick_check" in caplog.text
+
+
 def test_writes_are_queued_and_committed_in_batches(tmp_path):
     async def go():
         store = Store(tmp_path / "b.sqlite", MIGRATIONS)
@@ -102,3 +122,15 @@ def test_a_row_sqlite_cannot_take_is_dropped_alone(tmp_path):
     assert store._flush_or_note() == 2 and store.status()["ok"]
     store._conn.close()
     assert sqlite3.connect(tmp_path / "d.sqlite").execute("SELECT x FROM t ORDER BY x").fetchall() == [(1,), (3,)]
+
+
+def test_an_error_that_comes_between_successes_is_logged_once_a_minute(tmp_path, caplog):
+    """A half-damaged file failed every other batch: "malformed" was logged 4 times a second,
+    each success between clearing the error (found by QA)."""
+    store = Store(tmp_path / "c.sqlite", MIGRATIONS)
+    for _ in range(5):
+        store._problem(sqlite3.DatabaseError("database disk image is malformed"))
+        store.error = ""  # a batch that went through
+    store._problem(sqlite3.DatabaseError("disk I/O error"))
+    assert [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records] == ["database disk image is malformed", "disk I/O error"]
+    run(store.close())
