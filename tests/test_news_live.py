@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -251,3 +252,27 @@ def test_pre_recorded_bulletin_fetched_from_a_url_ahead_of_air_time(server_facto
         assert "News: Agency headline" in [f["StreamTitle"] for _, f in got["rec"].blocks]
     finally:
         httpd.server_close()
+
+
+def test_a_scheduled_bulletin_waits_for_headlines_its_early_build_lacked(server_factory, music, tmp_path):
+    """The bulletin built at the start had no headlines; a headline came a second before the
+    event and its speech was still being made: the event aired "no headlines right now" with
+    one listed (found by QA). It waits for the build with them, the air fed meanwhile."""
+    real = need("espeak-ng")
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "espeak-ng").write_text(f'#!/bin/sh\nsleep 2.5\nexec {real} "$@"\n')
+    (slow / "espeak-ng").chmod(0o755)
+    at = float(int(time.time()) + 9)
+    clock = time.strftime("%H:%M:%S", time.gmtime(at))
+    events = f"events:\n  news: {{at: '{clock}', bulletin: true, start: hard}}\n"
+    playlist = f"timezone: UTC\nplaylists:\n  music: {{files: ['{music / 'long.ogg'}']}}\nfallback: music\n{events}"
+    extra = "users:\n  admin: {password: test-admin-pw}\nnews:\n  folder: news\n  bulletin: {tts: espeak-ng}\n"
+    (tmp_path / "news").mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": f"{slow}:{os.environ['PATH']}"}
+    server = server_factory(playlist, mounts="  /main: {bitrate: 128, metaint: 2048}", config_extra=extra, env=env)
+    time.sleep(max(0.0, at - 1.0 - time.time()))
+    call(server, "POST", "/api/news", json.dumps({"title": "Late headline before the hour"}).encode())
+    rec = record(server.port, "/main", at - time.time() + 9)
+    titles = [f["StreamTitle"] for _, f in rec.block_arrivals]
+    assert "News: Late headline before the hour" in titles and not [t for t in titles if "no headlines" in t], titles

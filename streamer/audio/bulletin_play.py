@@ -73,10 +73,16 @@ class BulletinPlayer:
         builder, feeder = self.builder, self.feeder
         if builder is None:
             return
-        bulletin = builder.take(builder.headlines())
+        headlines = builder.headlines()
+        if headlines and builder.ready is not None and not builder.ready.headlines:
+            # Built before there were headlines (at the start) and not rebuilt yet: "no headlines
+            # right now" aired with six listed (QA). Worth a wait, the air fed meanwhile.
+            log.warning("bulletin: the one built ahead has no headlines; waiting up to %g s for one with %d", BULLETIN_WAIT, len(headlines))
+            await feeder.output.covering(builder.fresh(headlines, BULLETIN_WAIT))
+        bulletin = builder.take(headlines)
         if bulletin is None:  # none built ahead yet (just started): build now, keeping the air fed
             try:
-                bulletin = await feeder.output.covering(builder.build(builder.headlines()))
+                bulletin = await feeder.output.covering(builder.build(headlines))
             except Exception as exc:  # a failed build must not stop the music
                 log.exception("bulletin could not be built")
                 feeder.onair.problem(time.time(), "bulletin", f"could not be built: {exc}")
