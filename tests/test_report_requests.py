@@ -106,3 +106,22 @@ def test_a_web_report_is_refused_beyond_its_days_and_the_worker_says_why(tmp_pat
     finally:
         station.offload.close()
     assert sqlite3.connect(db).execute("SELECT count(*) FROM plays").fetchone() == (0,)
+
+
+def test_report_files_keep_one_record_a_line_and_no_formulas():
+    """A title with a line break split a SoundExchange record and a text table's row over two
+    lines; titles like '=cmd|calc!A1' went raw into CSVs that operators open in spreadsheets
+    (found by QA)."""
+    from streamer.history.render import render
+    from streamer.history.reports import Report, Section
+
+    rows = [("Line1\nLine2", "=cmd|calc!A1", 5), ("+Formula", "@x", -3), ("-x", "plain", 1)]
+    report = Report("soundexchange", "2026-11-28", "2026-11-28", "UTC", [Section("plays", ["artist", "title", "count"], rows)])
+    txt, _ = render(report, "txt")
+    assert txt.count("\n") == 4 and "^LINE1 LINE2^" in txt, txt
+    csv_text, _ = render(report, "csv")
+    assert "'=cmd|calc!A1" in csv_text and "'+Formula" in csv_text and "'@x" in csv_text and ",-3" in csv_text
+    tables, _ = render(
+        Report("plays", "2026-11-28", "2026-11-28", "UTC", [Section("plays", ["artist", "title", "count"], rows[:1])]), "txt"
+    )
+    assert "Line1 Line2" in tables and "Line1\n" not in tables

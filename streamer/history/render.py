@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import sqlite3
 from datetime import tzinfo
 from pathlib import Path
@@ -28,6 +29,8 @@ from .reports import (
     soundexchange_name,
     tracks,
 )
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
 def build(
@@ -82,9 +85,23 @@ def soundexchange_text(section: Section) -> str:
     def field(value: object) -> str:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
-        return "^" + ascii_text(str(value)).upper().replace("^", "").replace("|", "") + "^"  # the file is ASCII
+        return "^" + one_line(ascii_text(str(value))).upper().replace("^", "").replace("|", "") + "^"  # the file is ASCII
 
     return "".join("|".join(field(v) for v in row) + "\n" for row in [tuple(section.columns), *section.rows])
+
+
+def one_line(text: str) -> str:
+    """A line break or tab in a title (rows from before titles were cleaned where read) is a
+    space: a text file's record is one line."""
+    return _CONTROL.sub(" ", text)
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text that begins like a formula (=, +, -, @, a tab
+    or CR) gets a leading apostrophe, as OWASP advises (a title is anyone's text: a DJ's, a tag's)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def render(report: Report, fmt: str) -> tuple[str, str]:
@@ -101,7 +118,7 @@ def render(report: Report, fmt: str) -> tuple[str, str]:
             if len(report.sections) > 1:
                 out.write(("\n" if i else "") + f"# {section.name}\n")
             writer.writerow(section.columns)
-            writer.writerows(section.rows)
+            writer.writerows([spreadsheet_safe(v) for v in row] for row in section.rows)
         return out.getvalue(), "text/csv"
     if fmt == "txt" and report.kind == "soundexchange":
         return soundexchange_text(report.sections[0]), "text/plain"
@@ -111,7 +128,7 @@ def render(report: Report, fmt: str) -> tuple[str, str]:
 def text_tables(report: Report) -> str:
     lines = [f"{report.kind}: {report.start} to {report.end} ({report.timezone})"]
     for section in report.sections:
-        table = [section.columns, *[["" if v is None else str(v) for v in row] for row in section.rows]]
+        table = [section.columns, *[["" if v is None else one_line(str(v)) for v in row] for row in section.rows]]
         widths = [max(len(str(row[i])) for row in table) for i in range(len(section.columns))]
         lines += ["", f"{section.name} ({len(section.rows)})"]
         lines += ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in table]
