@@ -334,3 +334,22 @@ def test_tags_with_line_breaks_and_tabs_are_one_line_everywhere(tmp_path):
     untagged = tmp_path / "line\nbreak.mp3"
     untagged.write_bytes(b"\xff\xfb\x90\x00" * 10)
     assert read_track_info(untagged).title == "line break"
+
+
+def test_an_isrc_in_an_id3_user_frame_or_an_itunes_atom_is_read(tmp_path):
+    """ffmpeg's `-metadata ISRC=` writes an MP3's ISRC as TXXX:ISRC, and iTunes-style taggers an
+    M4A's as a freeform atom: both were read as no ISRC, so royalty lines had none (found by QA)."""
+    import subprocess
+
+    from mutagen.mp4 import MP4
+
+    from streamer.audio.ffmpeg import ffmpeg_exe
+
+    mp3, m4a = tmp_path / "a.mp3", tmp_path / "b.m4a"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=d=0.5", "-metadata", "ISRC=ZWABC2600001", str(mp3)], check=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=d=0.5", "-c:a", "aac", str(m4a)], check=True)
+    tags = MP4(m4a)
+    tags["----:com.apple.iTunes:ISRC"] = [b"ZWABC2600002"]
+    tags.save()
+    assert read_track_info(mp3).isrc == "ZWABC2600001"
+    assert read_track_info(m4a).isrc == "ZWABC2600002"

@@ -89,11 +89,33 @@ def read_track_info(path: Path) -> TrackInfo:
     gains = {key: value for key in GAIN_TAGS if (value := _first(tags, key))}
     return TrackInfo(
         path, artist, title, float(length) if length else None,
-        album=_first(tags, "album", "TALB"), isrc=_first(tags, "isrc", "TSRC"),
+        album=_first(tags, "album", "TALB"), isrc=_first(tags, "isrc", "TSRC") or _raw_isrc(path, audio),
         label=_first(tags, "organization", "label", "publisher", "TPUB"), year=_first(tags, "date", "year", "TDRC")[:4],
         genre=_first(tags, "genre", "TCON"), codec=type(audio).__name__.removeprefix("Easy"), sample_rate=_rate(audio),
         channels=int(getattr(audio.info, "channels", 0) or 0), tag_loudness=tag_loudness(gains),
     )  # fmt: skip
+
+
+# Where taggers put an ISRC that mutagen's easy keys do not read: ID3's user frame (ffmpeg's
+# `-metadata ISRC=`), and iTunes' freeform atom (QA: royalty lines had no ISRC for either)
+RAW_ISRC = ("TXXX:ISRC", "----:com.apple.iTunes:ISRC")
+
+
+def _raw_isrc(path: Path, easy: object) -> str:
+    if type(easy).__name__ not in ("EasyMP3", "EasyMP4", "EasyTrueAudio"):
+        return ""
+    try:
+        raw = mutagen.File(path)
+    except Exception:
+        return ""
+    tags = getattr(raw, "tags", None) or {}
+    for key in RAW_ISRC:
+        value = tags.get(key) if hasattr(tags, "get") else None
+        items = getattr(value, "text", value) or []
+        texts = [bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else str(v) for v in items]
+        if found := JOIN.join(t for t in (clean_title(t) for t in texts) if t):
+            return found
+    return ""
 
 
 def read_tags(paths: list[Path]) -> dict[Path, TrackInfo]:
