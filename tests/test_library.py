@@ -272,3 +272,18 @@ def test_an_mp3s_next_item_is_announced_for_when_it_starts(tmp_path):
         assert promised is not None and promised[0] == came[0], items
         gap = (dt.datetime.strptime(promised[1], iso) - dt.datetime.strptime(came[1], iso)).total_seconds()
         assert abs(gap) <= 0.005, items
+
+
+def test_metrics_count_the_files_the_library_will_not_play(station):
+    """streamer_unplayable_files read 0 while the library listed the damaged, text, empty and
+    silent files as unplayable: it counted only files that had failed on air (found by QA)."""
+    server = start_server(station, (station / "playlists" / "station.yaml").read_text())
+    try:
+        deadline = time.monotonic() + 20
+        while server.status()["library"]["pending"] > 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        metrics = server.get("/metrics")[2].decode()
+    finally:
+        server.stop()
+    value = next(line for line in metrics.splitlines() if line.startswith("streamer_unplayable_files "))
+    assert float(value.split()[1]) == 4, value  # damaged.mp3, notes.mp3, empty.ogg, hush.ogg

@@ -99,7 +99,9 @@ class StationCollector(Collector):
         s = self.station
         feeder = s.feeder
         yield CounterMetricFamily("streamer_decode_failures", "Decoders that failed or stalled mid-track.", value=feeder.decoder_failures)
-        yield GaugeMetricFamily("streamer_unplayable_files", "Files passed over because they did not decode.", value=len(feeder.unplayable))
+        # failed on air, or found unplayable by the library before they could (QA: it read 0 with three such files)
+        unplayable = {str(path) for path in feeder.unplayable} | {str(e.path) for e in s.library.unplayable()}
+        yield GaugeMetricFamily("streamer_unplayable_files", "Files passed over: they failed or will not play.", value=len(unplayable))
         yield CounterMetricFamily(
             "streamer_silence_inserted_seconds", "Silence put on air to cover late or failing sources.", value=feeder.output.silence_fed
         )

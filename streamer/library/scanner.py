@@ -253,6 +253,10 @@ class Library:
 
     # --- what the operator sees ---------------------------------------------------------------------
 
+    def unplayable(self) -> list[Entry]:
+        """The programme's files the library found will not play (passed over until they change)."""
+        return [e for p in self.wanted if (e := self.entries.get(str(p))) is not None and not e.playable]
+
     def problems(self, unplayable_only: bool = True) -> list[dict]:
         """The programme's files that will not play (or, with False, that are silent or truncated too)."""
         wanted = [self.entries.get(str(p)) for p in self.wanted]
