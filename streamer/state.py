@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -79,6 +80,14 @@ def open_or_rebuild(path: Path, migrations: Sequence[Migration]) -> sqlite3.Conn
         return connect(path, migrations)
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class Store:
     def __init__(self, path: Path, migrations: Sequence[Migration]) -> None:
         self.path = path
@@ -86,6 +95,8 @@ class Store:
         self.error = ""  # the last problem with the file, while it lasts
         self.written = 0  # rows committed
         self._logged = ("", 0.0)  # the last error logged, and when (monotonic)
+        self._opened: tuple[int, int] | None = None  # (device, inode) of the file the connection has open
+        self.reopened = 0  # times the file was found deleted or replaced under the open connection
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"store {path.name}")
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[str, tuple]] = []
@@ -94,11 +105,19 @@ class Store:
     # --- in the store's thread ------------------------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None and _identity(self.path) != self._opened:
+            # Deleted or replaced under us (QA: rows went on into the deleted file, status said ok,
+            # and after a restart they were gone): the file at the path is opened, or made, afresh.
+            log.error("database %s was deleted or replaced while open: opening the file there afresh", self.path)
+            self.reopened += 1
+            self._conn.close()
+            self._conn = None
         if self._conn is None:
             try:
                 self._conn = open_or_rebuild(self.path, self.migrations)
             except OSError as exc:  # the folder cannot be made (read-only, full): like any refusal of the disk
                 raise sqlite3.OperationalError(f"cannot open: {exc.strerror or exc}") from exc
+            self._opened = _identity(self.path)
         return self._conn
 
     def _flush(self) -> int:
@@ -205,7 +224,14 @@ class Store:
             await self.flush()
 
     def status(self) -> dict:
-        return {"file": str(self.path), "ok": not self.error, "error": self.error, "queued": len(self._queue), "written": self.written}
+        return {
+            "file": str(self.path),
+            "ok": not self.error,
+            "error": self.error,
+            "queued": len(self._queue),
+            "written": self.written,
+            "reopened": self.reopened,
+        }
 
     async def close(self) -> None:
         await self.flush()

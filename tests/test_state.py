@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import sqlite3
+from pathlib import Path
 
 from streamer.state import Store, open_or_rebuild
 
@@ -134,3 +135,24 @@ def test_an_error_that_comes_between_successes_is_logged_once_a_minute(tmp_path,
     store._problem(sqlite3.DatabaseError("disk I/O error"))
     assert [r.getMessage().rsplit(": ", 1)[1] for r in caplog.records] == ["database disk image is malformed", "disk I/O error"]
     run(store.close())
+
+
+def test_a_database_deleted_while_open_is_made_afresh_and_said(tmp_path, caplog):
+    """rm history.sqlite* while on air: rows went on into the deleted file, status said ok, and
+    after a restart they were gone (found by QA). The next batch goes to a new file at the path."""
+    db = tmp_path / "d.sqlite"
+
+    async def go():
+        store = Store(db, MIGRATIONS)
+        store.write("INSERT INTO t (x) VALUES (1)")
+        await store.flush()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        store.write("INSERT INTO t (x) VALUES (2)")
+        await store.flush()
+        await store.close()
+        return store.status()
+
+    status = run(go())
+    assert sqlite3.connect(db).execute("SELECT x FROM t").fetchall() == [(2,)]
+    assert status["reopened"] == 1 and "deleted or replaced while open" in caplog.text
