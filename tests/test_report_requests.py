@@ -125,3 +125,18 @@ def test_report_files_keep_one_record_a_line_and_no_formulas():
         Report("plays", "2026-11-28", "2026-11-28", "UTC", [Section("plays", ["artist", "title", "count"], rows[:1])]), "txt"
     )
     assert "Line1 Line2" in tables and "Line1\n" not in tables
+
+
+def test_report_parameters_are_named_and_dates_are_strict():
+    """`?frm=2026-11-28` gave the default 30 days without a word, a repeated from= took the first,
+    and from=20261128 was read as a moment, not a day (found by QA)."""
+    from streamer.history.reports import query_problem
+
+    assert query_problem(["from", "to", "format", "variant"]) == ""
+    assert query_problem(["frm"]) == "unknown parameter(s) 'frm': a report takes from, to, format, variant"
+    assert query_problem(["from", "from"]) == "from given more than once: give each once"
+    for bad in ("20261128", "2026-W48", "2026-11-28T06"):
+        with pytest.raises(ReportError, match="is not a date: use YYYY-MM-DD"):
+            parse_range(bad, None, dt.UTC, names=("from", "to"))
+    for good in ("2026-11-28", "2026-11-28 06:00", "2026-11-28T06:00:00+02:00", "2026-11-28T06:00Z"):
+        parse_range(good, "2026-11-29", dt.UTC, names=("from", "to"))

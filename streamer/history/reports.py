@@ -45,12 +45,28 @@ class Report:
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# a date, or a date and time ('2026-11-28 06:00', ISO's T, seconds, a zone): not ISO's other forms
+# that Python takes ('20261128' was read as a moment, not a day: found by QA)
+_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+QUERY_KEYS = ("from", "to", "format", "variant")
+
+
+def query_problem(keys: list[str]) -> str:
+    """What is wrong with a report request's parameter names (pure): '' when nothing (QA: `?frm=`
+    gave the default 30 days without a word, and a repeated `from=` took the first)."""
+    unknown = sorted({k for k in keys if k not in QUERY_KEYS})
+    if unknown:
+        return f"unknown parameter(s) {', '.join(repr(k[:30]) for k in unknown[:5])}: a report takes {', '.join(QUERY_KEYS)}"
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    return f"{', '.join(twice)} given more than once: give each once" if twice else ""
 
 
 def _parse(value: str, name: str, tz: tzinfo) -> tuple[dt.datetime, bool]:
     """(local time, whether it was a whole day)."""
     text = value.strip()
     try:
+        if not _MOMENT.match(text):
+            raise ValueError(text)
         whole = bool(_DATE.match(text))
         moment = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tz) if whole else dt.datetime.fromisoformat(text)
     except ValueError:

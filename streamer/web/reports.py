@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 
 from ..history.metrics import CONTENT_TYPE
-from ..history.reports import FORMATS, ReportError
+from ..history.reports import FORMATS, ReportError, query_problem
 from ..offload import OffloadError
 from .auth import admin_or
 from .doc_cache import Busy
@@ -21,6 +21,8 @@ async def report(request: web.Request) -> web.Response:
     [&format=json|csv|txt][&variant=ath]: 400 with the reason for a bad request."""
     await admin_or(request)
     q = request.query
+    if problem := query_problem(list(q.keys())):
+        raise web.HTTPBadRequest(text=f"{problem}\n")
     fmt = q.get("format", "json")
     if fmt not in FORMATS:
         raise web.HTTPBadRequest(text=f"format must be one of {', '.join(FORMATS)}, not {fmt[:20]!r}\n")
