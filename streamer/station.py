@@ -465,6 +465,8 @@ class Station:
     def _adopt(self, loaded: LoadedProgramme) -> None:
         djs = unknown_live_djs(loaded.programme, {name for name, _ in self.config.djs}, self.config.file)
         self.feeder.set_programme(loaded.programme, loaded.files, [*loaded.warnings, *djs])
+        assert self.feeder.scheduler is not None
+        self.feeder.scheduler.has_news = lambda: bool(self.news.headlines)
         missing = [display_path(path) for path in loaded.missing]
         self.feeder.onair.resolved("file not found", set(missing))  # those there now are no problem
         for path in missing:  # in the operator's problems as when a listed file failed on air
@@ -523,5 +525,6 @@ class Station:
 
     def _news_changed(self) -> None:
         self.events.publish("news", {"headlines": [h.to_json() for h in self.news.headlines]})
+        self.feeder.cues.news_changed()  # a bulletin with headlines now cuts in at its second
         if self.feeder.bulletins.builder is not None:
             self.feeder.bulletins.builder.want(self.news.headlines)

@@ -276,3 +276,16 @@ def test_a_scheduled_bulletin_waits_for_headlines_its_early_build_lacked(server_
     rec = record(server.port, "/main", at - time.time() + 9)
     titles = [f["StreamTitle"] for _, f in rec.block_arrivals]
     assert "News: Late headline before the hour" in titles and not [t for t in titles if "no headlines" in t], titles
+
+
+def test_a_scheduled_bulletin_with_no_headlines_leaves_the_music_playing(server_factory, music, tmp_path):
+    """With nothing to read, a hard bulletin event cut the song for 3 s of 'News: no headlines
+    right now' (found by QA); an event with nothing playable leaves what plays, and so does this."""
+    at = float(int(time.time()) + 7)
+    clock = time.strftime("%H:%M:%S", time.gmtime(at))
+    server = station(server_factory, music, tmp_path, events=f"events:\n  news: {{at: '{clock}', bulletin: true, start: hard}}\n")
+    rec = record(server.port, "/main", at - time.time() + 4)
+    titles = {f["StreamTitle"] for _, f in rec.block_arrivals}
+    assert titles == {"Band - Long Song"}, titles
+    assert "streamer.feeder: bulletin: " not in server.log_text()  # none aired (it falls due at the song's end, passed over then)
+    assert server.status()["silence_inserted_seconds"] == 0

@@ -74,6 +74,9 @@ class BulletinPlayer:
         if builder is None:
             return
         headlines = builder.headlines()
+        if not headlines and choice.event is not None and choice.event.where.file != "api":  # (asked for on demand: it airs)
+            log.info("event %s: no headlines to read; the music goes on", choice.event.name)
+            return
         if headlines and builder.ready is not None and not builder.ready.headlines:
             # Built before there were headlines (at the start) and not rebuilt yet: "no headlines
             # right now" aired with six listed (QA). Worth a wait, the air fed meanwhile.

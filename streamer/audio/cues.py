@@ -48,11 +48,17 @@ class Cues:
         """Where the current item must stop: the next hard event, or a wait-up-to deadline."""
         occ = self.next
         self.cut_at = None
-        if occ is None or occ.event.mode == "soft" or (self.scheduler and not self.scheduler.has_audio(occ.event)):
+        if occ is None or occ.event.mode == "soft" or (self.scheduler and not self.scheduler.airs_now(occ.event)):
             return  # (an event with nothing to play is said when it falls due; what plays goes on)
         deadline = occ.time + (occ.event.wait if occ.event.mode == "wait" else 0.0)
         self.cut_at = self.sample_at(deadline)
         self.cut_fade = occ.event.fade_out
+
+    def news_changed(self) -> None:
+        """Headlines came (or went): a bulletin next is armed again (nothing else is touched: a
+        takeover's or a skip's cut stands)."""
+        if self.next is not None and self.next.event.bulletin and self.cut_at is None:
+            self.arm()
 
     def cut_soon(self, sample: int, fade: float) -> None:
         """Stop what plays at `sample`, after `fade` seconds (a takeover, an on-demand bulletin)."""

@@ -1,8 +1,7 @@
 """The scheduler: (time, programme, play history) → what plays now, next, and when events fall.
 
-Pure: the clock is passed in (UTC epoch seconds), the play history is passed in, and the only
-state kept is the rotations' and weights' positions. Local times, days and DST come from the
-programme's IANA time zone.
+Pure: the clock (UTC epoch seconds) and the play history are passed in; the only state kept is the
+rotations' and weights' positions. Local times, days and DST come from the programme's IANA zone.
 """
 
 from __future__ import annotations
@@ -68,6 +67,7 @@ class Scheduler:
         self.tz = programme.timezone
         self.artist_of = artist_of
         self.playable = playable  # files known not to decode are passed over
+        self.has_news: Callable[[], bool] = previous.has_news if previous is not None else (lambda: True)  # (the news desk's)
         self.rng = rng or random.Random()
         self.rotations = {name: Rotation(files.get(name, []), p.order, self.rng) for name, p in programme.playlists.items()}
         self._wrr: dict[str, dict[str, int]] = {}  # block → smooth weighted round-robin state
@@ -211,6 +211,10 @@ class Scheduler:
     def has_audio(self, event: Event) -> bool:
         """Whether `event` has something to play (a hard event with nothing must not cut the song)."""
         return event.bulletin or self.playlists_have_audio([event.play])
+
+    def airs_now(self, event: Event) -> bool:
+        """Whether `event` airs now: a bulletin with no headlines does not cut the song (QA: for a tone)."""
+        return self.has_news() if event.bulletin else self.has_audio(event)
 
     def playlists_have_audio(self, names: list[str]) -> bool:
         """Whether any of the playlists `names` has a file that may play."""
