@@ -26,6 +26,7 @@ log = logging.getLogger("streamer.feeder")
 
 BULLETIN_WAIT = 10.0  # seconds an on-demand bulletin waits for its build with the latest headlines
 ON_DEMAND_FADE = 0.5  # seconds what plays fades out for an on-demand bulletin
+ON_DEMAND = Problem("api", 0, 0, "")  # where an on-demand bulletin's event comes from
 
 
 class BulletinPlayer:
@@ -47,7 +48,7 @@ class BulletinPlayer:
         if self.builder is not None:
             await self.builder.fresh(self.builder.headlines(), BULLETIN_WAIT)
         feeder = self.feeder
-        event = Event("bulletin (on demand)", "", "hard", 0.0, Problem("api", 0, 0, ""), bulletin=True)
+        event = Event("bulletin (on demand)", "", "hard", 0.0, ON_DEMAND, bulletin=True)
         feeder.cues.push_now(event, feeder.now(), feeder.timeline.fed + int(ON_DEMAND_FADE * feeder.rate), ON_DEMAND_FADE)
         if self.builder is not None and (ready := self.builder.ready) is not None and ready.segments:  # it starts in 0.5 s
             self.prestart(Choice(None, "bulletin", "bulletin", None, Fades(), event), ready.segments[0])
@@ -74,7 +75,7 @@ class BulletinPlayer:
         if builder is None:
             return
         headlines = builder.headlines()
-        if not headlines and choice.event is not None and choice.event.where.file != "api":  # (asked for on demand: it airs)
+        if not headlines and choice.event is not None and choice.event.where is not ON_DEMAND:  # (asked for: it airs)
             log.info("event %s: no headlines to read; the music goes on", choice.event.name)
             return
         if headlines and builder.ready is not None and not builder.ready.headlines:

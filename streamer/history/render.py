@@ -7,12 +7,12 @@ import contextlib
 import csv
 import io
 import json
-import re
 import sqlite3
 from datetime import tzinfo
 from pathlib import Path
 
 from ..state import read_only
+from ..wire.icy import clean_title
 from ..wire.text import ascii_text
 from .audience_report import audience
 from .reports import (
@@ -29,8 +29,6 @@ from .reports import (
     soundexchange_name,
     tracks,
 )
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
 def build(
@@ -85,15 +83,9 @@ def soundexchange_text(section: Section) -> str:
     def field(value: object) -> str:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
-        return "^" + one_line(ascii_text(str(value))).upper().replace("^", "").replace("|", "") + "^"  # the file is ASCII
+        return "^" + clean_title(ascii_text(str(value))).upper().replace("^", "").replace("|", "") + "^"  # the file is ASCII
 
     return "".join("|".join(field(v) for v in row) + "\n" for row in [tuple(section.columns), *section.rows])
-
-
-def one_line(text: str) -> str:
-    """A line break or tab in a title (rows from before titles were cleaned where read) is a
-    space: a text file's record is one line."""
-    return _CONTROL.sub(" ", text)
 
 
 def spreadsheet_safe(value: object) -> object:
@@ -128,7 +120,8 @@ def render(report: Report, fmt: str) -> tuple[str, str]:
 def text_tables(report: Report) -> str:
     lines = [f"{report.kind}: {report.start} to {report.end} ({report.timezone})"]
     for section in report.sections:
-        table = [section.columns, *[["" if v is None else one_line(str(v)) for v in row] for row in section.rows]]
+        # one record a line: clean_title also for rows from before titles were cleaned where read
+        table = [section.columns, *[["" if v is None else clean_title(str(v)) for v in row] for row in section.rows]]
         widths = [max(len(str(row[i])) for row in table) for i in range(len(section.columns))]
         lines += ["", f"{section.name} ({len(section.rows)})"]
         lines += ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in table]

@@ -29,10 +29,10 @@ def news_item_from_json(body: bytes, now: float) -> NewsItem:
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         raise ValueError("title is required and must be non-empty text")
-    if not clean_text(title):  # markup or control characters only: it would air as "News: "
+    if not (cleaned := clean_text(title)):  # markup or control characters only: it would air as "News: "
         raise ValueError(f"title {title[:40]!r} has no text left once markup and control characters are taken out")
-    if len(clean_text(title)) > MAX_HEADLINE:
-        raise ValueError(f"title is {len(clean_text(title))} characters: a headline is at most {MAX_HEADLINE} (put the rest in summary)")
+    if len(cleaned) > MAX_HEADLINE:
+        raise ValueError(f"title is {len(cleaned)} characters: a headline is at most {MAX_HEADLINE} (put the rest in summary)")
     for key in ("summary", "source"):
         if key in data and not isinstance(data[key], str):
             raise ValueError(f"{key} must be text")

@@ -67,7 +67,7 @@ class Scheduler:
         self.tz = programme.timezone
         self.artist_of = artist_of
         self.playable = playable  # files known not to decode are passed over
-        self.has_news: Callable[[], bool] = previous.has_news if previous is not None else (lambda: True)  # (the news desk's)
+        self.has_news: Callable[[], bool] = lambda: True  # whether the news desk has headlines (the station sets it)
         self.rng = rng or random.Random()
         self.rotations = {name: Rotation(files.get(name, []), p.order, self.rng) for name, p in programme.playlists.items()}
         self._wrr: dict[str, dict[str, int]] = {}  # block → smooth weighted round-robin state
