@@ -20,6 +20,7 @@ their segments stay aligned; the PCM is written and read once, and one process f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -36,6 +37,8 @@ log = logging.getLogger("streamer.encoder")
 PRIMING_SAMPLES = MP3_PRIMING  # the MP3 mounts' (kept for the tests of title placement)
 STALL_SECONDS = 2.0  # audio waiting for an encoder before it counts as stalled
 RESTART_DELAY = (0.05, 0.2, 1.0, 5.0)  # after the 1st, 2nd, 3rd, later restarts in a row
+EXIT_WAIT = 1.0  # seconds an encoder whose pipe closed is given to report how it ended
+ENDED = "ended"  # (a restart's reason until the exit status is known)
 WORKING_FRAMES = 50  # frames out of a new process after which it counts as working again
 
 FrameSink = Callable[[bytes, int, "str | None"], None]
@@ -159,8 +162,7 @@ class Encoder:
         proc = self._proc
         if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
             self._fed += len(pcm) // self.frame_bytes  # lost while the encoder restarts
-            why = "not running" if proc is None else f"ended ({child.describe_exit(proc.returncode)})"
-            self._schedule_restart(why)
+            self._schedule_restart("not running" if proc is None else ENDED)
             return
         proc.stdin.write(pcm)
         self._fed += len(pcm) // self.frame_bytes
@@ -174,6 +176,12 @@ class Encoder:
         self._restart = background(self._restart_now(why), f"encoder restart {self.name}")
 
     async def _restart_now(self, why: str) -> None:
+        if why == ENDED and (proc := self._proc) is not None:
+            # Its pipe closed first: its exit status comes a moment later (the log said "ended (still
+            # running)" for an encoder killed by SIGKILL, and a test looking for the signal failed)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), EXIT_WAIT)
+            why = f"ended ({child.describe_exit(proc.returncode)})"
         self.restarts += 1
         self.last_restart_reason = why
         errors = "; ".join(self._errors)
