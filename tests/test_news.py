@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streamer.news.parse import FeedError, NewsItem, merge, parse_article, parse_feed
+from streamer.news.article_text import parse_article
+from streamer.news.parse import FeedError, NewsItem, merge, parse_feed
 from streamer.news.post import news_item_from_json
 from streamer.wire.credentials import check_basic
 
@@ -337,3 +338,13 @@ def test_text_in_angle_brackets_is_kept_and_api_titles_must_have_text():
         news_item_from_json(b'{"title": "Soon gone", "expires": 0.4}', 0.0)
     desk = NewsDesk(NewsConfig())
     assert desk.retract("nonexistent") is False and desk.retracted == set()  # was kept as retracted for good
+
+
+@pytest.mark.parametrize("headline", ["Mnangagwa to visit the U.S.", "And the winner is\u2026", "And the winner is..."])
+def test_a_headline_may_end_in_an_abbreviation_or_an_ellipsis(headline):
+    """QA: these were refused as "no headline found: ... without a full stop"; a long line ending
+    so is still body, and a short last line ending in an ellipsis is no source credit."""
+    item = parse_article(f"The Herald\n\n{headline}\n\nThe president leaves on Monday for a week of talks.\n\nMore to follow\u2026\n")
+    assert (item.title, item.summary, item.source) == (headline, "The president leaves on Monday for a week of talks.", "")
+    body = "The president will travel to the U.S. on Monday for a week of talks with the trade representative and investors."
+    assert parse_article(f"Mnangagwa to travel\n\n{body}\n").title == "Mnangagwa to travel"

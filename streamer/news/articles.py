@@ -12,7 +12,8 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-from .parse import NewsItem, parse_article
+from .article_text import parse_article
+from .parse import NewsItem
 
 MAX_ARTICLE_BYTES = 2_000_000
 SETTLE = 2.0  # seconds a file must be left unchanged before it is read

@@ -1,0 +1,143 @@
+"""An article's text as the station's website saves it, to a news item (pure: text in, item out).
+
+- Text: a masthead line, the headline, the body, a source credit (often glued to the end of
+  the last paragraph). The headline is the last short line without a full stop above the body,
+  but for a byline or a date line.
+- HTML: its blocks as lines, the page's head and scripts dropped.
+- Markdown, with or without YAML front matter (`title:`, `summary:`, `source:`, `expires:`).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, date, datetime
+
+import yaml
+
+from .bylines import is_byline_or_dateline
+from .parse import MAX_HEADLINE, NewsItem, clean_text
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'\u201d\u2019)]*$")
+_STATEMENT_END = re.compile(r"[.…][\"'\u201d\u2019)]*$")
+# Ends in a dot without a full stop: an ellipsis ("And the winner is…") or an abbreviation ("to visit the U.S.")
+_OPEN_END = re.compile(r"(?:…|\.\.\.|\b(?:[A-Z]\.){2,})[\"'\u201d\u2019)]*$")
+_HTML_BLOCK = re.compile(r"</?(?:h[1-6]|p|div|br|li|ul|ol|title|article|section|header|footer|blockquote)\b[^>]{0,500}>", re.I)
+_HTML_UNREAD = re.compile(r"<(script|style|head|nav|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_SENTENCE_BREAK = re.compile(r"[.!?…][\"'\u201d\u2019)]*\s+[\"'\u201c\u2018(]*[A-Z0-9]")
+QUESTION_HEADLINE = 100  # a line ending in ? or ! up to this long can be a headline ("Will the rains come?")
+LONG_LINE = 160  # a line longer than this is body if it holds two sentences (a headline holds one)
+
+
+def _is_body_line(line: str) -> bool:
+    """Body text: a statement, a long question or exclamation, or a long line of sentences.
+    Headlines and mastheads end without a full stop (a headline may ask, exclaim, trail off or end
+    in an abbreviation such as "U.S." when as short as a question); a long headline is one
+    sentence (QA: a 190-character one was taken for body, and the masthead aired)."""
+    if len(line) > MAX_HEADLINE:
+        return True
+    if _STATEMENT_END.search(line) and not (_OPEN_END.search(line) and len(line) <= QUESTION_HEADLINE):
+        return True
+    if len(line) > LONG_LINE and _SENTENCE_BREAK.search(line):
+        return True
+    return bool(_SENTENCE_END.search(line)) and len(line) > QUESTION_HEADLINE
+
+
+def _html_as_lines(text: str) -> str:
+    """An article saved as HTML: its blocks (headings, paragraphs) as lines, tags, scripts,
+    styles and the page's head (its <title> repeats the headline with the site's name) dropped."""
+    if not _HTML_BLOCK.search(text):
+        return text
+    text = _HTML_UNREAD.sub(" ", text)
+    return html.unescape(re.sub(r"<[^>]{0,500}>", " ", _HTML_BLOCK.sub("\n", text)))
+
+
+def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None:
+    """Headline, summary and source credit of a saved article; None if there is no headline.
+
+    The headline is the last short, unpunctuated line before the body starts, but for a
+    byline or a date line; anything above it (the site's masthead, a section name) is not
+    the headline. Known mastheads can also be named.
+    """
+    text = text.lstrip("\ufeff")
+    if text.startswith("---"):
+        return _front_matter(text)
+    lines = [line.strip() for line in _html_as_lines(text).splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return None
+    if lines[0].startswith("#"):  # Markdown without front matter: the first heading
+        body = [line for line in lines[1:] if not line.startswith("#")]
+        return _item(lines[0].lstrip("#").strip(), body)
+    masthead_keys = {m.casefold() for m in mastheads}
+    head: list[str] = []
+    body_start = len(lines)
+    for i, line in enumerate(lines):
+        if _is_body_line(line):
+            body_start = i
+            break
+        if line.casefold() not in masthead_keys:
+            head.append(line)
+    if not head:
+        return None
+    # a byline or date line between the headline and the body is not the headline (when there is another)
+    return _item(next((line for line in reversed(head) if not is_byline_or_dateline(line)), head[-1]), lines[body_start:])
+
+
+def _item(title: str, body: list[str]) -> NewsItem | None:
+    if not clean_text(title):  # nothing left of it to read or show (a line of markup)
+        return None
+    summary = next((line for line in body if _is_body_line(line)), "")
+    source = ""
+    if body:
+        # A credit glued to the end of the last paragraph: '… out of the city." BBC News'
+        m = re.search(r"[.!?\"\u201d\u2019]\s+([A-Z][\w&.'\- ]{1,40})$", body[-1])
+        if m and not _SENTENCE_END.search(m[1]):
+            source = m[1].strip()
+        elif len(body[-1]) <= 40 and not _is_body_line(body[-1]) and not _STATEMENT_END.search(body[-1]):  # "More to follow…"
+            source = body[-1]
+    return NewsItem(title=title, summary=summary, source=source)
+
+
+def _front_matter(text: str) -> NewsItem | None:
+    _, _, rest = text.partition("---")
+    meta_text, sep, body = rest.partition("\n---")
+    if not sep:
+        return None
+    try:
+        meta = yaml.safe_load(meta_text) or {}
+    except yaml.YAMLError:
+        return None
+    if not isinstance(meta, dict):
+        return None
+    body_lines = [line.strip() for line in body.splitlines() if line.strip() and not line.startswith("#")]
+    title = str(meta.get("title") or meta.get("headline") or "")
+    if not title:
+        heading = next((line for line in body.splitlines() if line.startswith("#")), "")
+        title = heading.lstrip("#").strip()
+    if not title:
+        return None
+    item = NewsItem(
+        title=title,
+        summary=str(meta.get("summary") or next((line for line in body_lines if _is_body_line(line)), "")),
+        source=str(meta.get("source") or ""),
+    )
+    if meta.get("expires") is not None:
+        item.expires = expiry(meta["expires"])
+    return item
+
+
+def expiry(value: object) -> float:
+    """Front matter's `expires:` as epoch seconds: a date-time (quoted or not; UTC unless it says)
+    or a date (its midnight, UTC). Anything else raises ValueError: it was ignored silently."""
+    when = value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        when = datetime(value.year, value.month, value.day)
+    if not isinstance(when, datetime):
+        raise ValueError(f"expires: {value!r} is not a date or time like 2026-11-24 or 2026-11-24T18:00:00Z")
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
