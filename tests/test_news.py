@@ -348,3 +348,28 @@ def test_a_headline_may_end_in_an_abbreviation_or_an_ellipsis(headline):
     assert (item.title, item.summary, item.source) == (headline, "The president leaves on Monday for a week of talks.", "")
     body = "The president will travel to the U.S. on Monday for a week of talks with the trade representative and investors."
     assert parse_article(f"Mnangagwa to travel\n\n{body}\n").title == "Mnangagwa to travel"
+
+
+def test_atom_xhtml_titles_alternate_links_and_rss_dublin_core_dates():
+    """QA: an Atom entry with an xhtml title was dropped, an "edit" link before the "alternate"
+    one became the item's link, and an RSS item's dc:date was ignored without pubDate."""
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title type="html">The &lt;i&gt;Herald&lt;/i&gt;</title><entry>'
+        b'<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">Dam <b>levels</b> rise</div></title>'
+        b'<link rel="edit" href="https://herald.example/edit/1"/><link rel="alternate" href="https://herald.example/dam"/>'
+        b"<updated>2026-11-24T18:00:00Z</updated></entry>"
+        b'<entry><title>Plain</title><link rel="enclosure" href="https://herald.example/a.mp3"/>'
+        b'<link href="https://herald.example/plain"/></entry></feed>'
+    )
+    dam, plain = parse_feed(atom)
+    assert (dam.title, dam.link, dam.source) == ("Dam levels rise", "https://herald.example/dam", "The Herald")
+    assert plain.link == "https://herald.example/plain"
+    rss = (
+        b'<rss xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>H</title>'
+        b"<item><title>Dated by Dublin Core</title><dc:date>2026-11-24T18:00:00Z</dc:date></item>"
+        b"<item><title>Both</title><pubDate>Tue, 24 Nov 2026 19:00:00 GMT</pubDate><dc:date>2026-11-24T18:00:00Z</dc:date></item>"
+        b"</channel></rss>"
+    )
+    dc, both = parse_feed(rss)
+    assert dc.published == datetime(2026, 11, 24, 18, tzinfo=UTC).timestamp()
+    assert both.published == datetime(2026, 11, 24, 19, tzinfo=UTC).timestamp()

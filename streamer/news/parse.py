@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
 
@@ -83,6 +84,7 @@ def item_id(title: str) -> str:
 # --- feeds ----------------------------------------------------------------------------------
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
+_DC = "{http://purl.org/dc/elements/1.1/}"  # Dublin Core: dc:date dates RSS items that have no pubDate
 
 
 class FeedError(ValueError):
@@ -95,44 +97,56 @@ def parse_feed(data: bytes, origin: str = "") -> list[NewsItem]:
         root = ElementTree.fromstring(data)
     except Exception as exc:  # defusedxml raises several types (ParseError, EntitiesForbidden…)
         raise FeedError(f"malformed XML: {exc}") from None
-    items: list[NewsItem] = []
     if root.tag == "rss" or root.find("channel") is not None:
-        channel = root.find("channel")
-        source = clean_text(channel.findtext("title", "")) if channel is not None else ""
-        for it in root.iter("item"):
-            title = it.findtext("title", "")
-            if not clean_text(title):
-                continue
-            items.append(
-                NewsItem(
-                    title=title,
-                    summary=it.findtext("description", ""),
-                    source=source,
-                    published=_rfc822(it.findtext("pubDate", "")),
-                    origin=origin,
-                    link=(it.findtext("link", "") or "").strip(),
-                )
+        return _rss(root, origin)
+    if root.tag == f"{_ATOM}feed":
+        return _atom(root, origin)
+    raise FeedError(f"not an RSS 2.0 or Atom feed (root element <{root.tag}>)")
+
+
+def _rss(root: Element, origin: str) -> list[NewsItem]:
+    channel = root.find("channel")
+    source = clean_text(channel.findtext("title", "")) if channel is not None else ""
+    return [
+        NewsItem(
+            title=title,
+            summary=it.findtext("description", ""),
+            source=source,
+            published=_rfc822(it.findtext("pubDate", "")) or _iso(it.findtext(f"{_DC}date", "")),
+            origin=origin,
+            link=(it.findtext("link", "") or "").strip(),
+        )
+        for it in root.iter("item")
+        if clean_text(title := it.findtext("title", ""))
+    ]
+
+
+def _atom(root: Element, origin: str) -> list[NewsItem]:
+    source = clean_text(_atom_text(root.find(f"{_ATOM}title")))
+    items = []
+    for entry in root.iter(f"{_ATOM}entry"):
+        if not clean_text(title := _atom_text(entry.find(f"{_ATOM}title"))):
+            continue
+        # the story's page is the rel="alternate" link (no rel means alternate); an "edit" or
+        # "enclosure" link may come first
+        page = next((link for link in entry.findall(f"{_ATOM}link") if link.get("rel", "alternate") == "alternate"), None)
+        items.append(
+            NewsItem(
+                title=title,
+                summary=_atom_text(entry.find(f"{_ATOM}summary")) or _atom_text(entry.find(f"{_ATOM}content")),
+                source=source,
+                published=_iso(entry.findtext(f"{_ATOM}updated", "") or entry.findtext(f"{_ATOM}published", "")),
+                origin=origin,
+                link=page.get("href", "") if page is not None else "",
             )
-    elif root.tag == f"{_ATOM}feed":
-        source = clean_text(root.findtext(f"{_ATOM}title", ""))
-        for entry in root.iter(f"{_ATOM}entry"):
-            title = entry.findtext(f"{_ATOM}title", "")
-            if not clean_text(title):
-                continue
-            link = entry.find(f"{_ATOM}link")
-            items.append(
-                NewsItem(
-                    title=title,
-                    summary=entry.findtext(f"{_ATOM}summary", "") or entry.findtext(f"{_ATOM}content", ""),
-                    source=source,
-                    published=_iso(entry.findtext(f"{_ATOM}updated", "") or entry.findtext(f"{_ATOM}published", "")),
-                    origin=origin,
-                    link=link.get("href", "") if link is not None else "",
-                )
-            )
-    else:
-        raise FeedError(f"not an RSS 2.0 or Atom feed (root element <{root.tag}>)")
+        )
     return items
+
+
+def _atom_text(element: Element | None) -> str:
+    """An Atom text construct's text: type "text" and "html" (escaped markup, cleaned later) are
+    the element's text; type "xhtml" is a <div> whose text is spread over child elements."""
+    return "".join(element.itertext()) if element is not None else ""
 
 
 def _rfc822(text: str) -> float:
