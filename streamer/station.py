@@ -17,6 +17,7 @@ each mount, headlines in the news desk. Every long-lived task runs under the sup
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -31,18 +32,18 @@ from aiohttp import web
 from . import documents
 from .aio import background, cancel_background
 from .audio.feeder import Feeder
-from .audio.onair import HISTORY
+from .audio.onair import HISTORY, RECENT, NowPlaying
 from .audio.output import SKIP_FADE
 from .history.looplag import LoopLag
 from .history.metrics import exposition, registry_for
 from .history.recorder import History
 from .history.records import Play
 from .history.render import report_body
-from .history.upkeep import audience_minutes, recent_plays
+from .history.upkeep import audience_minutes, last_items, recent_plays
 from .history.webhooks import Webhooks
 from .library.scanner import Library
 from .library.scanner import open_store as open_library
-from .library.tags import read_tags
+from .library.tags import TrackInfo, read_tags
 from .limits import raise_fd_limit, release_memory
 from .news.bulletin import BulletinBuilder
 from .news.desk import NewsDesk
@@ -345,6 +346,12 @@ class Station:
             return  # no history to read: the windows start empty, as they did before there was one
         played = [Played(t, Path(file), artist, playlist, kind, block) for t, file, artist, playlist, kind, block in rows]
         self.feeder.onair.remember(played)
+        with contextlib.suppress(sqlite3.Error):
+            items = await self.history.store.run(last_items, RECENT)
+            self.feeder.onair.restore_recent(
+                [NowPlaying(TrackInfo(Path(file), artist, title, seconds), playlist, kind, block, started, 0, shown, event)
+                 for started, seconds, kind, playlist, block, event, file, artist, title, shown in items]
+            )  # fmt: skip
         try:  # the dashboard's graph: the last day's minutes, not empty after a restart
             now = time.time()
             minutes = await self.history.store.run(audience_minutes, int((now - SPAN) // 60))

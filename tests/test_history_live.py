@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -645,7 +646,7 @@ def test_players_that_quit_at_once_do_not_inflate_the_counts_and_a_half_closed_o
     assert station_peaks and all(peak <= 2 for _, peak in station_peaks), station_peaks
 
 
-def test_a_restart_keeps_the_no_repeat_windows(server_factory, tmp_path):
+def test_a_restart_keeps_the_no_repeat_windows_and_the_history_list(server_factory, tmp_path):
     """QA: no_repeat was forgotten across a restart (a track aired 119 s after itself under a
     3-minute window): the play history lived in memory only. It is read back from the history
     database at the start. Three 3 s files in order under a 1-minute window: after A B C A the
@@ -668,6 +669,11 @@ def test_a_restart_keeps_the_no_repeat_windows(server_factory, tmp_path):
     assert before[:4] == ["a", "b", "c", "a"], before
     restarted = time.time()
     again = server_factory(playlist, mounts=MOUNTS)
+    # /api/nowplaying's history lists what the last run aired, newest first (it was empty after a restart)
+    history = json.loads(again.get("/api/nowplaying")[2])["history"]
+    aired = [h["title"] for h in history if datetime.fromisoformat(h["start"].replace("Z", "+00:00")).timestamp() < restarted]
+    shown = [t for (t,) in db_rows(tmp_path, f"SELECT stream_title FROM plays WHERE started < {restarted} ORDER BY started DESC")]
+    assert len(shown) >= 4 and aired == shown and shown[-1] == "Band a - Song a", (history, shown)
     deadline = time.time() + 20
     while time.time() < deadline and not db_rows(tmp_path, f"SELECT id FROM plays WHERE started > {restarted}"):
         time.sleep(0.2)

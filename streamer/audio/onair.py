@@ -90,6 +90,12 @@ class OnAir:
         itself across a restart, under a 3-minute window)."""
         self.history.extendleft(reversed([p for p in played if not self.history or p.time < self.history[0].time]))
 
+    def restore_recent(self, items: list[NowPlaying]) -> None:
+        """What aired before the restart (newest first, from the history database), as the recent
+        list, before anything airs in this run (QA: /api/nowplaying's history was empty after one)."""
+        if self.now is None and not self.recent:
+            self.recent.extend(items[:RECENT])
+
     def aired(self, title: str) -> None:
         """`title` has just reached listeners on the station's first mount: the item announced
         last, or the one before it (the mount's title lags the announcements by a lookahead)."""

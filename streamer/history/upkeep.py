@@ -84,6 +84,20 @@ def recent_plays(conn: sqlite3.Connection, since: float, limit: int) -> list[tup
     return rows[::-1]
 
 
+LastItem = tuple[float, float | None, str, str, str | None, str | None, str, str, str, str]
+
+
+def last_items(conn: sqlite3.Connection, limit: int) -> list[LastItem]:
+    """The last `limit` items that reached listeners, newest first: (started, seconds, kind,
+    playlist, block, event, file (a live source's name), artist, title, stream title), for
+    /api/nowplaying's history and the dashboard's recent list after a restart."""
+    return conn.execute(
+        "SELECT started, seconds, kind, coalesce(playlist, ''), block, event, coalesce(file, dj, ''), coalesce(artist, ''),"
+        " coalesce(title, ''), coalesce(stream_title, '') FROM plays ORDER BY started DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+
+
 def audience_minutes(conn: sqlite3.Connection, since_minute: int) -> list[tuple[int, str, int]]:
     """(minute, mount, peak) since `since_minute`, the station's own under mount '' (audience.STATION),
     for the dashboard's graph after a restart."""
