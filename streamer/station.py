@@ -520,11 +520,12 @@ class Station:
     def _play_webhooks(self, play: Play) -> None:
         """song_changed for every play; live_connect / live_disconnect as a DJ's first or the
         schedule's first title reaches listeners."""
-        self.webhooks.fire("song_changed")
+        on_air = self.health()[0]
+        self.webhooks.on_air_event("song_changed", on_air)
         dj = play.kind == "live" and (play.item is not None or self.feeder.live is not None)
         if dj != self.dj_on_air:
             self.dj_on_air = dj
-            self.webhooks.fire("live_connect" if dj else "live_disconnect")
+            self.webhooks.on_air_event("live_connect" if dj else "live_disconnect", on_air)
 
     def _sources_changed(self) -> None:
         """A source came or went: pages learn which mounts they can play now."""

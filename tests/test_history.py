@@ -434,3 +434,22 @@ def test_streamer_report_names_files_by_their_format_and_refuses_tuning_hours_bu
     with pytest.raises(ReportError, match=r"^variant=ath is SoundExchange's aggregate-tuning-hours variant: it means nothing for"):
         build(conn, "tracks", None, None, HARARE, "Test Radio", tuning_hours=True, names=QUERY)
     conn.close()
+
+
+def test_the_first_song_changed_comes_after_station_online():
+    """QA: the first song_changed went out before station_online (the title reached listeners
+    before the watch's next look); an event of the air now sends station_online first, once."""
+
+    async def run() -> list[str]:
+        hook = WebhookConfig("http://127.0.0.1:9/", events=("song_changed", "station_online", "station_offline"))
+        hooks = Webhooks((hook,), lambda: {})
+        hooks.online = False  # the watch's first look: off air, nothing said
+        hooks.on_air_event("song_changed", True)
+        hooks.on_air_event("song_changed", True)
+        task = asyncio.create_task(hooks.watch(lambda: True, lambda: 0))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        hooks.on_air_event("song_changed", False)  # off air by the watch's reckoning: no station_online
+        return [d.event for d in hooks.hooks[0].queue]
+
+    assert asyncio.run(run()) == ["station_online", "song_changed", "song_changed", "song_changed"]

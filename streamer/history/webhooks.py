@@ -87,6 +87,7 @@ class Webhooks:
         self.document = document
         self.counts = {"sent": 0, "failed": 0, "dropped": 0}
         self._wake: asyncio.Event | None = None
+        self.online: bool | None = None  # the station's health as last announced (None: not yet looked)
 
     def fire(self, event: str, extra: dict | None = None, only: Hook | None = None) -> None:
         targets = [h for h in self.hooks if event in h.config.events and (only is None or h is only)]
@@ -166,16 +167,23 @@ class Webhooks:
         if self._wake is not None:
             self._wake.set()
 
+    def on_air_event(self, event: str, on_air: bool) -> None:
+        """An event of the air (song_changed, live_connect): station_online goes first if the
+        watch has not said it yet (QA: the first song_changed came before station_online)."""
+        if on_air and self.online is not True:
+            self.fire("station_online")
+            self.online = True
+        self.fire(event)
+
     async def watch(self, on_air: Callable[[], bool], listeners: Callable[[], int]) -> None:
         """station_online / station_offline when the station's health turns, and listener
         thresholds crossed (a supervised task, once a second; ten times a second while off air)."""
-        online: bool | None = None
         while True:
             ok = on_air()
-            if ok != online:
-                if ok or online is not None:
+            if ok != self.online:
+                if ok or self.online is not None:
                     self.fire("station_online" if ok else "station_offline")
-                online = ok
+                self.online = ok
             count = listeners()
             for hook in self.hooks:
                 if hook.config.threshold <= 0:
