@@ -167,6 +167,11 @@ def test_a_run_with_listeners_joining_and_leaving_is_remembered(server_factory, 
     neria = next(p for p in plays if p[3] == "Oliver Mtukudzi - Neria")
     assert neria[6:8] == ("ZWAAA2600001", "Gramma Records")
     assert all(p[1] is not None and p[1] >= p[0] for p in plays)  # every play closed at the clean stop
+    # the last play's listeners_left: the listeners that left during it, not the one the station's stop ended
+    started, ended, left = db_rows(tmp_path, "SELECT started, ended, listeners_left FROM plays ORDER BY started DESC LIMIT 1")[0]
+    others = [h.closed for name, h in ears.items() if name != "L6-until-stop"]
+    low, high = sum(started + 0.5 < c < ended - 0.5 for c in others), sum(started - 0.5 < c < ended + 0.5 for c in others)
+    assert low <= left <= high, (started, ended, left, others)
 
     # Sessions: one per listener, with its duration (±1 s), bytes (±1 s of audio) and reason.
     sessions = {r[0]: r[1:] for r in db_rows(tmp_path, "SELECT user_agent, mount, seconds, bytes, reason, referer FROM sessions")}

@@ -42,6 +42,7 @@ COMMIT_EVERY = 0.5  # seconds between batches (and heartbeats)
 SESSION_BYTES_EVERY = 10.0  # seconds between saves of the open sessions' bytes (for a kill -9)
 PRUNE_FIRST, PRUNE_EVERY = 60.0, 86400.0
 RECENT_PLAYS = 16  # closed plays a new listener's burst may still reach
+STOPPED = "server stop"  # the reason a session ends at a clean stop
 
 
 class History:
@@ -136,7 +137,7 @@ class History:
         """A clean stop: every session and the play on air end now, all of it committed."""
         now = time.time()
         for session in list(self.sessions.values()):
-            session.listener.reason = "server stop"
+            session.listener.reason = STOPPED
             self._end_session(session.listener, now)
         if self.play is not None:
             self._close_play(self.play, now)
@@ -191,7 +192,7 @@ class History:
         self.store.write(schema.END_SESSION, (now, seconds, listener.sent, listener.reason, session.id))
         if session.own:
             self.listening -= 1
-            if self.play is not None:
+            if self.play is not None and listener.reason != STOPPED:  # a station stop is not a listener leaving the song
                 self.play.left += 1
                 self.play.dirty = True
         if self.access is not None:
