@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -12,6 +13,11 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from streamer.audio.ffmpeg import ffmpeg_exe
+from streamer.news.bulletin import TITLES, TTS, TTS_AND_TITLES, BulletinBuilder
+from streamer.news.parse import NewsItem
+from streamer.settings import NewsConfig
 
 from .conftest import make_tone, need, record, sample_article, sse_events
 
@@ -289,3 +295,23 @@ def test_a_scheduled_bulletin_with_no_headlines_leaves_the_music_playing(server_
     assert titles == {"Band - Long Song"}, titles
     assert "streamer.feeder: bulletin: " not in server.log_text()  # none aired (it falls due at the song's end, passed over then)
     assert server.status()["silence_inserted_seconds"] == 0
+
+
+def test_a_bulletin_says_how_its_news_was_made_when_tts_fails(tmp_path):
+    """QA: a bulletin whose espeak-ng calls all failed aired its titles over the bed and was
+    still reported as method "tts". Each bulletin built now says how it was made."""
+    espeak = need("espeak-ng")
+    failing = tmp_path / "espeak-ng"  # fails on a headline saying "Broken", else the real one
+    failing.write_text(f'#!/bin/sh\ncase "$*" in *Broken*) echo "voice data missing" >&2; exit 1;; esac\nexec "{espeak}" "$@"\n')
+    failing.chmod(0o755)
+    good, bad = NewsItem(title="Rains return to the south"), NewsItem(title="Broken story")
+
+    async def methods() -> list[str]:
+        builder = BulletinBuilder(NewsConfig(seconds_per_headline=1.0), ffmpeg_exe())
+        builder.espeak = str(failing)
+        try:
+            return [(await builder.build(items)).method for items in ([good], [good, bad], [bad])]
+        finally:
+            builder.close()
+
+    assert asyncio.run(methods()) == [TTS, TTS_AND_TITLES, TITLES]

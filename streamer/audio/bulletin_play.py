@@ -92,8 +92,8 @@ class BulletinPlayer:
                 feeder.onair.problem(time.time(), "bulletin", f"could not be built: {exc}")
                 return
             builder.ready = builder.on_air = bulletin
-        self.on_air = {"started": feeder.now(), "method": builder.method, "headlines": bulletin.headlines}
-        log.info("bulletin: %d segment(s), %s", len(bulletin.segments), builder.method)
+        self.on_air = {"started": feeder.now(), "method": bulletin.method, "headlines": bulletin.headlines}
+        log.info("bulletin: %d segment(s), %s", len(bulletin.segments), bulletin.method)
         try:
             segments = bulletin.segments
             for i, segment in enumerate(segments):

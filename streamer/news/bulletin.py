@@ -42,6 +42,8 @@ TTS_TIMEOUT = 30.0  # seconds espeak-ng may take for one headline
 # mean of 9 starts each with tests/conftest.py's station).
 BUILD_NICE = 10
 MAX_FETCH = 50_000_000  # bytes of a pre-recorded bulletin downloaded at most
+PRE_RECORDED, TTS, TITLES = "pre-recorded", "tts", "titles over a news bed"
+TTS_AND_TITLES = "tts and titles over a news bed"  # espeak-ng failed on some headlines
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class Bulletin:
     folder: Path | None
     headlines: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    method: str = TITLES  # how its news was made: PRE_RECORDED, TTS, TITLES, or TTS_AND_TITLES when some TTS failed
 
 
 def headline_title(item: NewsItem) -> str:
@@ -107,9 +110,10 @@ class BulletinBuilder:
 
     @property
     def method(self) -> str:
+        """How bulletins are made as configured (each built one says how it was: Bulletin.method)."""
         if self.config.audio:
-            return "pre-recorded"
-        return "tts" if self.espeak else "titles over a news bed"
+            return PRE_RECORDED
+        return TTS if self.espeak else TITLES
 
     # --- ahead of air time -----------------------------------------------------------------------
 
@@ -190,13 +194,13 @@ class BulletinBuilder:
         segments: list[Segment] = []
         if self.config.intro:
             segments.append(Segment(self.config.intro, first))
-        news, seconds = await self._news_segments(items, folder, first)
+        news, seconds, method = await self._news_segments(items, folder, first)
         segments += news
         if self.config.outro:
             segments.append(Segment(self.config.outro, segments[-1].title if segments else first))
         segments = [replace(s, analysis=await self._analyse(s.path)) for s in segments]
-        log.info("bulletin built: %d segment(s), %.0f s of news, %s", len(segments), seconds, self.method)
-        return Bulletin(bulletin_key(items), segments, folder, [i.title for i in items], seconds)
+        log.info("bulletin built: %d segment(s), %.0f s of news, %s", len(segments), seconds, method)
+        return Bulletin(bulletin_key(items), segments, folder, [i.title for i in items], seconds, method)
 
     async def _analyse(self, path: Path) -> Entry | None:
         """A segment's loudness (TTS, intro, outro, bed): a few tens of ms each, ahead of air."""
@@ -206,32 +210,36 @@ class BulletinBuilder:
             log.warning("bulletin: %s not analysed (%s); aired at its own level", path.name, exc)
             return None
 
-    async def _news_segments(self, items: list[NewsItem], folder: Path, first: str) -> tuple[list[Segment], float]:
+    async def _news_segments(self, items: list[NewsItem], folder: Path, first: str) -> tuple[list[Segment], float, str]:
         audio = self.config.audio
         if audio and audio.startswith(("http://", "https://")) and self.fetched is None:
             self.fetched = await self._fetch(audio, self.workdir)  # not fetched ahead yet: now
         recorded = self.fetched if audio and audio.startswith(("http://", "https://")) else (Path(audio) if audio else None)
         if recorded is not None:
-            return [Segment(recorded, first)], 0.0
+            return [Segment(recorded, first)], 0.0, PRE_RECORDED
         if not items:
-            return [Segment(await self._bed(folder / "bed0.wav", 3.0), "News: no headlines right now")], 3.0
+            return [Segment(await self._bed(folder / "bed0.wav", 3.0), "News: no headlines right now")], 3.0, TITLES
         segments: list[Segment] = []
         total = 0.0
+        spoken = 0
         for i, item in enumerate(items):  # one at a time: two cores, and the station comes first
             left = self.config.max_seconds - total
             if left < 1.0:
                 log.warning("bulletin: %d headline(s) left out to stay within %g s", len(items) - i, self.config.max_seconds)
                 break
-            path = await self._segment(item, folder / f"h{i}.wav", left)
+            path, said = await self._segment(item, folder / f"h{i}.wav", left)
+            spoken += said
             seconds = wav_seconds(path)
             if seconds > left:  # one long summary: cut to what is left, never past max_seconds
                 path = await self._trim(path, folder / f"h{i}-cut.wav", left)
                 seconds = left
             segments.append(Segment(path, headline_title(item)))
             total += seconds
-        return segments, total
+        method = TITLES if not spoken else TTS if spoken == len(segments) else TTS_AND_TITLES
+        return segments, total, method
 
-    async def _segment(self, item: NewsItem, out: Path, budget: float) -> Path:
+    async def _segment(self, item: NewsItem, out: Path, budget: float) -> tuple[Path, bool]:
+        """A headline's audio, and whether it is spoken (else its title airs over the bed)."""
         if self.espeak:
             proc = await child.spawn(self.espeak, "-v", self.config.voice, "-w", str(out), spoken_text(item), stdout=False, nice=BUILD_NICE)
             try:
@@ -241,9 +249,9 @@ class BulletinBuilder:
             finally:
                 await child.stop(proc)
             if proc.returncode == 0 and out.is_file() and out.stat().st_size > 44:
-                return out
+                return out, True
             log.warning("espeak-ng failed (%s); reading the headline as a title over the bed", err.decode(errors="replace").strip())
-        return await self._bed(out, min(budget, self.config.seconds_per_headline))
+        return await self._bed(out, min(budget, self.config.seconds_per_headline)), False
 
     async def _run_ffmpeg(self, *args: str) -> None:
         proc = await child.spawn(self.ffmpeg, "-nostdin", "-v", "error", "-y", *args, stdout=False, stderr=False, nice=BUILD_NICE)
