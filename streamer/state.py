@@ -56,8 +56,8 @@ def read_only(path: Path, timeout: float) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
 
 
-def open_or_rebuild(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
-    """`connect`, moving a damaged file (and its WAL) aside to start afresh."""
+def open_or_rebuild(path: Path, migrations: Sequence[Migration], noted: Callable[[str], None] | None = None) -> sqlite3.Connection:
+    """`connect`, moving a damaged file (and its WAL) aside to start afresh (told to `noted`)."""
     try:
         conn = connect(path, migrations)
         verdict = conn.execute("PRAGMA quick_check").fetchone()
@@ -70,6 +70,8 @@ def open_or_rebuild(path: Path, migrations: Sequence[Migration]) -> sqlite3.Conn
     except sqlite3.DatabaseError as exc:
         aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         log.error("%s is not a usable database (%s): moved aside to %s; starting a new one", path, exc, aside.name)
+        if noted is not None:
+            noted(f"{time.strftime('%Y-%m-%d %H:%M:%S')}: not a usable database ({exc}); moved aside to {aside.name}, a new one made")
         try:
             for suffix in ("", "-wal", "-shm"):
                 src = Path(str(path) + suffix)
@@ -97,6 +99,7 @@ class Store:
         self._logged = ("", 0.0)  # the last error logged, and when (monotonic)
         self._opened: tuple[int, int] | None = None  # (device, inode) of the file the connection has open
         self.reopened = 0  # times the file was found deleted or replaced under the open connection
+        self.moved_aside = ""  # the last time the file was found damaged and moved aside (it shows in status for good)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"store {path.name}")
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[str, tuple]] = []
@@ -114,7 +117,7 @@ class Store:
             self._conn = None
         if self._conn is None:
             try:
-                self._conn = open_or_rebuild(self.path, self.migrations)
+                self._conn = open_or_rebuild(self.path, self.migrations, self._note_aside)
             except OSError as exc:  # the folder cannot be made (read-only, full): like any refusal of the disk
                 raise sqlite3.OperationalError(f"cannot open: {exc.strerror or exc}") from exc
             self._opened = _identity(self.path)
@@ -231,7 +234,11 @@ class Store:
             "queued": len(self._queue),
             "written": self.written,
             "reopened": self.reopened,
+            "moved_aside": self.moved_aside,
         }
+
+    def _note_aside(self, what: str) -> None:
+        self.moved_aside = what
 
     async def close(self) -> None:
         await self.flush()

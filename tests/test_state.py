@@ -156,3 +156,20 @@ def test_a_database_deleted_while_open_is_made_afresh_and_said(tmp_path, caplog)
     status = run(go())
     assert sqlite3.connect(db).execute("SELECT x FROM t").fetchall() == [(2,)]
     assert status["reopened"] == 1 and "deleted or replaced while open" in caplog.text
+
+
+def test_a_store_whose_file_was_moved_aside_says_so_in_its_status(tmp_path):
+    """QA: a damaged database moved aside showed only in the log; the operator's status (and
+    the dashboard's problems) now say when and where to."""
+    db = tmp_path / "h.sqlite"
+    db.write_bytes(b"this is not a database at all" * 100)
+
+    async def go() -> dict:
+        store = Store(db, MIGRATIONS)
+        await store.run(lambda conn: conn.execute("SELECT count(*) FROM t").fetchone())
+        await store.close()
+        return store.status()
+
+    status = run(go())
+    aside = [p.name for p in tmp_path.iterdir() if p.name.startswith("h.sqlite.damaged-")]
+    assert status["ok"] and aside and f"moved aside to {aside[0]}, a new one made" in status["moved_aside"], status

@@ -142,6 +142,7 @@
       ["library database", s.library && s.library.database]];
     for (const [what, st] of stores) {
       if (st && !st.ok) lines.push(what + " " + st.file + ": " + (st.error || "not working") + (st.queued ? " (" + st.queued + " waiting to be written)" : ""));
+      if (st && st.moved_aside) lines.push(what + " " + st.file + ": " + st.moved_aside);
     }
     for (const h of s.webhooks || []) if (h.error) lines.push("webhook " + h.url + ": " + h.error + (h.queued ? " (" + h.queued + " events waiting)" : ""));
     const reload = (s.schedule && s.schedule.reload) || {};
