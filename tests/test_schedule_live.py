@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import math
 import shutil
 import sqlite3
 import threading
@@ -323,3 +324,35 @@ def test_a_missing_file_is_a_problem_until_it_is_there(server_factory, tones, tm
         time.sleep(0.3)
     assert missing() == [], server.status()["problems"]
     assert "file not found" not in json.dumps(server.status()["schedule"].get("warnings", []))
+
+
+def test_a_hard_event_under_a_second_away_is_waited_for_in_silence(server_factory, tones, tmp_path):
+    """QA: a track that ended 0.25 s before a hard event was followed by 0.25 s of the next (a
+    sliver of a jingle before the news). Under a second before a cut nothing new starts: the
+    event's second is waited for in silence. Two 3.3 s songs alternate; the event is put at the
+    first whole second 0.3-0.85 s after one of their ends (from playing_next's start, exact to
+    the millisecond)."""
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for name, freq in (("a", 440), ("b", 550)):
+        make_tone(songs / f"{name}.flac", freq, 3.3, 44100, 2, ("-c:a", "flac"), "Band", f"Song {name}")
+    server = server_factory(base_yaml(tones, f"'{songs / 'a.flac'}', '{songs / 'b.flac'}'"), mounts=MOUNT)
+    upcoming = json.loads(server.get("/api/nowplaying")[2])["playing_next"]
+    first = dt.datetime.fromisoformat(upcoming["start"].replace("Z", "+00:00")).timestamp()
+    ends = (first + 3.3 * k for k in itertools.count())
+    end = next(e for e in ends if e >= time.time() + 4 and 0.3 <= math.ceil(e) - e <= 0.85)
+    at = float(math.ceil(end))
+
+    def add_event():
+        (tmp_path / "playlists" / "events.yaml").write_text(event_yaml(at, "hard"))
+
+    rec = listen_while(server, at - time.time() + 2.5, add_event)
+    titled = [(t, f["StreamTitle"]) for t, f in rec.block_arrivals if "StreamTitle" in f]
+    changes = [(t, title) for i, (t, title) in enumerate(titled) if i == 0 or titled[i - 1][1] != title]
+    event_at = next(t for t, title in changes if title == EVENT_TITLE)
+    before = [(t, title) for t, title in changes if t < event_at]
+    print(f"song end {end:.3f}, event {at:.0f}; title changes: {[(round(t - at, 2), title) for t, title in changes]}")
+    assert abs(event_at - at) <= 0.5, changes
+    # the last song before the event started a whole song before its end: no sliver of the next
+    assert before and before[-1][1].startswith("Band - Song") and before[-1][0] <= end - 3.3 + 0.5, changes
+    assert decode_errors(rec.audio, tmp_path)[0] == []

@@ -1,10 +1,9 @@
 """The station's PCM producer: scheduler → decoder → PCM (fades, crossfades, cuts) → encoders.
 
-It runs on the station's sample timeline (timeline.py) and, through `output`, stays at most
-`lookahead` seconds ahead of it, so it never decodes whole tracks ahead. Timed events are
-placed on the same timeline (cues.py), so a hard event cuts the current track at the exact
-sample of its second. A late decoder is covered with silence; a file that will not play is
-passed over, and its playlist gives way to the fallback when none of its files will.
+On the station's sample timeline (timeline.py), through `output` at most `lookahead` seconds ahead of it: no whole-track
+decodes. Events are on the same timeline (cues.py): a hard event cuts the track at the sample of its second (one under a
+second away is waited for in silence, not started into). A late decoder is covered with silence; a file that will not play
+is passed over, and its playlist gives way to the fallback when none of its files will.
 """
 
 from __future__ import annotations
@@ -119,6 +118,8 @@ class Feeder:
         failures = 0
         try:
             while True:
+                if await self.output.paused_before_cut():
+                    continue
                 choice = self._next_choice()
                 if choice.path is None and choice.kind != "bulletin":  # a DJ, silence: no decoder was started for it
                     self.next_decoder.drop()
@@ -276,12 +277,9 @@ class Feeder:
     # --- live DJs -------------------------------------------------------------------------------------
 
     def go_live(self, live: LiveInput, silence_timeout: float, on_stall: OnStall | None = None) -> None:
-        """A DJ takes over: what plays crossfades into the DJ over LIVE_FADE.
-
-        Audio already fed (the lookahead) is in the encoders and airs as it is; the crossfade
-        starts right after it, so the DJ is on air about `lookahead` after connecting. Outside
-        a track (silence, another DJ) what plays fades out over LIVE_FADE instead.
-        """
+        """A DJ takes over: what plays crossfades into the DJ over LIVE_FADE. Audio already fed (the lookahead)
+        airs as it is; the crossfade starts right after it, so the DJ is on air about `lookahead` after
+        connecting. Outside a track (silence, another DJ) what plays fades out over LIVE_FADE instead."""
         if self.live is not None:  # a second DJ: the first one's decoder goes now, with its buffer
             background(self.live.live.close(), f"closing the decoder of DJ {self.live.live.name}")
         self.live = LiveSession(live, silence_timeout, on_stall)

@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late source is covered with silence
 SILENCE_STEP = 0.1
+MIN_BEFORE_CUT = 1.0  # seconds: nothing starts closer than this to a cut
 SKIP_FADE = 0.2  # seconds what plays fades out over when the operator skips it
 
 
@@ -106,6 +107,17 @@ class Output:
         for _ in range(round(seconds / SILENCE_STEP)):
             if not await self.cover() or self.cues.due_now(self.timeline.time_of(self.timeline.fed, time.time())):
                 break
+
+    async def paused_before_cut(self) -> bool:
+        """Between items: an armed cut (a hard event, a wait-up-to deadline) under MIN_BEFORE_CUT
+        away, with nothing due yet, is waited for in silence, as anything started now would air as
+        a sliver (QA: 0.25 s of a jingle before the news). Not counted as silence covering a late source."""
+        cut, fed = self.cues.cut_at, self.timeline.fed
+        if cut is None or self.cues.due or not 0 < cut - fed < MIN_BEFORE_CUT * self.timeline.rate:
+            return False
+        while await self.emit_or_cut(self.silence(SILENCE_STEP)):
+            pass
+        return True
 
     async def wait_or_silence(self, pending: asyncio.Future) -> tuple[bool, bytes | None]:
         """(True, result) once `pending` is done, or (False, silence) if it is late."""
