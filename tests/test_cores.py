@@ -19,7 +19,7 @@ from streamer.audio.encoder import PRIMING_SAMPLES, due_title, frame_end
 from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
 from streamer.audio.timeline import STARTUP_DELAY, Timeline
 from streamer.documents import mount_view
-from streamer.news.desk import NewsDesk
+from streamer.news.desk import FolderScan, NewsDesk
 from streamer.news.parse import NewsItem
 from streamer.settings import Config, MountConfig, NewsConfig, User
 from streamer.sources.logins import LoginGuard
@@ -291,6 +291,25 @@ def test_posted_and_retracted_headlines_are_kept_across_restarts(tmp_path):
     again.load_state()
     assert [h.title for h in again.headlines] == ["Second"]
     assert json.loads(state.read_text())["retracted"] == [NewsItem(title="First").id]
+
+
+def test_a_retracted_article_rewritten_comes_back_and_one_saved_unchanged_does_not(tmp_path):
+    """QA: a retracted folder article stayed retracted for good while its headline was the same,
+    even rewritten. A new version (another summary or credit) airs again; the same text saved
+    again (a touch, a second copy) stays retracted."""
+    desk = NewsDesk(NewsConfig(folder=tmp_path))
+    path = str(tmp_path / "dam.txt")
+
+    def scanned(summary: str, mtime: int) -> list[str]:
+        item = NewsItem(title="Dam wall cracks", summary=summary, published=time.time(), expires=time.time() + 600)
+        desk._apply(FolderScan(seen={path: (mtime, 10)}, items={path: item}))
+        desk.refresh()
+        return [h.title for h in desk.headlines]
+
+    assert scanned("Engineers inspect the wall.", 1) == ["Dam wall cracks"]
+    assert desk.retract(NewsItem(title="Dam wall cracks").id) and desk.headlines == []
+    assert scanned("Engineers inspect the wall.", 2) == []  # saved again, unchanged
+    assert scanned("Engineers say the wall is sound after all.", 3) == ["Dam wall cracks"]  # corrected
 
 
 # --- the web handlers ---------------------------------------------------------------------------------

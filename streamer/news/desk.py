@@ -185,6 +185,9 @@ class NewsDesk:
                 self.errors[name] = scan.errors[path]
                 log.warning("news article %s skipped: %s", path, scan.errors[path])
             else:
+                old = self.folder_items.get(path)
+                if old is not None and (old.summary, old.source) != (item.summary, item.source):
+                    self.retracted.discard(item.id)  # a retracted article saved again, rewritten: a new version airs
                 self.folder_items[path] = item
                 self.errors.pop(name, None)
         for gone in set(self.folder_items) - set(scan.seen):
