@@ -52,7 +52,9 @@ class LoginGuard:
         return _delay(1 + len([t for t in record.failures if now - t < WINDOW]) if record else 1)
 
     def succeeded(self, address: str) -> None:
-        self._records.pop(address, None)
+        """A good login forgets nothing: failures leave the count only as they age out of WINDOW.
+        (Forgetting them let one account's known password, a partner's relay login, reset the
+        count between guesses at another: unlimited guesses at full speed.)"""
 
 
 def _delay(count: int) -> float:
