@@ -5,8 +5,7 @@ Nothing here waits: the hooks run on the event loop in microseconds and only que
 (`Store.write`); the store's own thread commits them in one batch every half second with a
 heartbeat, so a `kill -9` loses at most that half second, and what it left open is closed at
 the next start from the heartbeat. A play counts as heard by a session when any of its audio
-reached that listener: the burst a new listener gets carries the previous item's last
-seconds, so those count too.
+reached that listener (the burst a new listener gets carries the previous item's last seconds).
 """
 
 from __future__ import annotations
