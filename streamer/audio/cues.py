@@ -27,6 +27,7 @@ class Cues:
         self.due: deque[Occurrence] = deque()  # events whose time has come, in order
         self.cut_at: int | None = None  # the sample where what plays now must stop
         self.cut_fade = 0.0  # seconds of fade that end at cut_at
+        self.cut_by_event = False  # cut_at is the next event's (not a takeover's, a skip's or a bulletin's asked for)
 
     def follow(self, scheduler: Scheduler, after: float) -> None:
         """A (new) programme: its next event after wall time `after`."""
@@ -53,6 +54,7 @@ class Cues:
         deadline = occ.time + (occ.event.wait if occ.event.mode == "wait" else 0.0)
         self.cut_at = self.sample_at(deadline)
         self.cut_fade = occ.event.fade_out
+        self.cut_by_event = True
 
     def news_changed(self) -> None:
         """Headlines came (or went): a bulletin next is armed again (nothing else is touched: a
@@ -64,6 +66,7 @@ class Cues:
         """Stop what plays at `sample`, after `fade` seconds (a takeover, an on-demand bulletin)."""
         self.cut_at = sample
         self.cut_fade = fade
+        self.cut_by_event = False
 
     def push_now(self, event: Event, t: float, sample: int, fade: float) -> None:
         """`event` plays next, ahead of everything due, after a cut at `sample`."""

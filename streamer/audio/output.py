@@ -109,11 +109,11 @@ class Output:
                 break
 
     async def paused_before_cut(self) -> bool:
-        """Between items: an armed cut (a hard event, a wait-up-to deadline) under MIN_BEFORE_CUT
+        """Between items: an event's armed cut (a hard event, a wait-up-to deadline) under MIN_BEFORE_CUT
         away, with nothing due yet, is waited for in silence, as anything started now would air as
         a sliver (QA: 0.25 s of a jingle before the news). Not counted as silence covering a late source."""
         cut, fed = self.cues.cut_at, self.timeline.fed
-        if cut is None or self.cues.due or not 0 < cut - fed < MIN_BEFORE_CUT * self.timeline.rate:
+        if cut is None or not self.cues.cut_by_event or self.cues.due or not 0 < cut - fed < MIN_BEFORE_CUT * self.timeline.rate:
             return False
         while await self.emit_or_cut(self.silence(SILENCE_STEP)):
             pass
