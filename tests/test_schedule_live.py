@@ -343,8 +343,12 @@ def test_a_hard_event_under_a_second_away_is_waited_for_in_silence(server_factor
     end = next(e for e in ends if e >= time.time() + 4 and 0.3 <= math.ceil(e) - e <= 0.85)
     at = float(math.ceil(end))
 
+    predicted: dict = {}
+
     def add_event():
         (tmp_path / "playlists" / "events.yaml").write_text(event_yaml(at, "hard"))
+        time.sleep(max(0.0, end - 1.5 - time.time()))  # the last song before the event is on
+        predicted.update(json.loads(server.get("/api/nowplaying")[2])["playing_next"] or {})
 
     rec = listen_while(server, at - time.time() + 2.5, add_event)
     titled = [(t, f["StreamTitle"]) for t, f in rec.block_arrivals if "StreamTitle" in f]
@@ -355,4 +359,7 @@ def test_a_hard_event_under_a_second_away_is_waited_for_in_silence(server_factor
     assert abs(event_at - at) <= 0.5, changes
     # the last song before the event started a whole song before its end: no sliver of the next
     assert before and before[-1][1].startswith("Band - Song") and before[-1][0] <= end - 3.3 + 0.5, changes
+    # and /api/nowplaying said so beforehand: the event next, at its second
+    start = dt.datetime.fromisoformat(predicted.get("start", "1970-01-01T00:00:00Z").replace("Z", "+00:00")).timestamp()
+    assert predicted.get("title") == EVENT_TITLE and abs(start - at) < 0.05, predicted
     assert decode_errors(rec.audio, tmp_path)[0] == []

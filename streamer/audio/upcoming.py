@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..schedule.scheduler import Choice, Scheduler
 from .cues import Cues
 from .onair import OnAir
+from .output import MIN_BEFORE_CUT
 
 Upcoming = tuple[float, Choice] | None  # (when, what) plays after the item on air
 MAX_LENGTH = 7 * 86400.0  # seconds: a longer "duration" is not believed
@@ -41,7 +42,8 @@ def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: 
         return None
     t = handover_time(playing.started, playing.info.duration, ahead.crossfade, now)
     occ = cues.due[0] if cues.due else cues.next
-    if occ is not None and occ.time <= t:  # an event comes first (a hard one cuts in at its second)
+    close = MIN_BEFORE_CUT if occ is not None and occ.event.mode == "hard" else 0.0  # (nothing starts just before one)
+    if occ is not None and occ.time <= t + close:  # an event comes first (a hard one cuts in at its second)
         t = max(now, occ.time) if occ.event.mode == "hard" else t
         choice = scheduler.preview(t, onair.history, occ.event)
     else:
