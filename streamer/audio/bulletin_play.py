@@ -26,6 +26,7 @@ log = logging.getLogger("streamer.feeder")
 
 BULLETIN_WAIT = 10.0  # seconds an on-demand bulletin waits for its build with the latest headlines
 ON_DEMAND_FADE = 0.5  # seconds what plays fades out for an on-demand bulletin
+PRIME_WAIT = 2.0  # seconds an on-demand bulletin waits at most for its first decoder's audio before it cuts in
 ON_DEMAND = Problem("api", 0, 0, "")  # where an on-demand bulletin's event comes from
 
 
@@ -49,9 +50,11 @@ class BulletinPlayer:
             await self.builder.fresh(self.builder.headlines(), BULLETIN_WAIT)
         feeder = self.feeder
         event = Event("bulletin (on demand)", "", "hard", 0.0, ON_DEMAND, bulletin=True)
-        feeder.cues.push_now(event, feeder.now(), feeder.timeline.fed + int(ON_DEMAND_FADE * feeder.rate), ON_DEMAND_FADE)
-        if self.builder is not None and (ready := self.builder.ready) is not None and ready.segments:  # it starts in 0.5 s
+        if self.builder is not None and (ready := self.builder.ready) is not None and ready.segments:
+            # its first segment's decoder first, the cut once it has audio (the music plays on meanwhile)
             self.prestart(Choice(None, "bulletin", "bulletin", None, Fades(), event), ready.segments[0])
+            await feeder.next_decoder.primed(PRIME_WAIT)
+        feeder.cues.push_now(event, feeder.now(), feeder.timeline.fed + int(ON_DEMAND_FADE * feeder.rate), ON_DEMAND_FADE)
 
     def guess_next(self, ahead: Upcoming, level_of: LevelOf) -> None:
         """The decoder of what plays next, started early: when a bulletin is next, its first

@@ -65,6 +65,7 @@ class Decoder:
         self._stderr_task: asyncio.Task | None = None
         self._frames = WholeFrames(channels)
         self.killed = ""  # how the decoder died mid-track, if it did ("killed by SIGKILL")
+        self._primed: bytes | None = None  # its first chunk, read ahead by prime()
 
     async def start(self) -> None:
         try:  # off the loop with a timeout: a hung network file system must not stop the station
@@ -102,8 +103,17 @@ class Decoder:
             if text:
                 self._stderr.append(text)
 
+    async def prime(self) -> None:
+        """Read the first chunk ahead, kept for read(): once this returns, the decoder has audio."""
+        if self._primed is None and self.bytes_out == 0:
+            with contextlib.suppress(DecodeError):  # (read() finds it again)
+                self._primed = await self.read() or b""
+
     async def read(self) -> bytes | None:
         """The next PCM chunk (whole sample frames), or None at the end of the track."""
+        if self._primed:
+            primed, self._primed = self._primed, b""
+            return primed
         assert self._proc and self._proc.stdout
         data = await self._proc.stdout.read(self.chunk)
         if not data:

@@ -62,6 +62,17 @@ class NextDecoder:
         self._path = path
         self._task = asyncio.ensure_future(prepare())
 
+    async def primed(self, timeout: float) -> None:
+        """Wait, at most `timeout`, until the spare decoder has its first audio (a bulletin asked
+        for cuts in only then: a decoder slow to start cost it silence otherwise)."""
+        task = self._task
+        if task is None:
+            return
+        with contextlib.suppress(Exception):  # late, failed or dropped: it plays as it would have
+            async with asyncio.timeout(timeout):
+                _, decoder = await asyncio.shield(task)
+                await decoder.prime()
+
     async def take(self, path: Path, level: Level) -> Decoder | None:
         """The spare decoder if it plays `path` at `level` and started; None otherwise (the spare,
         if any, is gone either way)."""
