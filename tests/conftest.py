@@ -216,14 +216,16 @@ class Recording:
         return self.audio_arrivals[min(bisect.bisect_right(counts, audio_offset), len(counts) - 1)][0]
 
 
-def raw_request(port: int, request: bytes, timeout: float = 5.0) -> bytes:
+def raw_request(port: int, request: bytes, timeout: float = 5.0, limit: int = 200_000) -> bytes:
+    """What the server answers, until it closes, `timeout` passes with nothing sent, or over
+    `limit` bytes came (a stream never closes: it is read to the limit)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(request)
         out = b""
         try:
             while chunk := s.recv(65536):
                 out += chunk
-                if len(out) > 200_000:
+                if len(out) > limit:
                     break
         except TimeoutError:
             pass

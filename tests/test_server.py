@@ -109,7 +109,7 @@ def test_title_changes_where_the_new_track_starts(server_factory, media, tmp_pat
 def test_icecast_wire_shape(server_factory, media):
     server = server_factory(sequential("a.mp3", media=media))
     port = server.port
-    plain = raw_request(port, b"GET /main HTTP/1.1\r\nHost: x\r\n\r\n", timeout=0.5)
+    plain = raw_request(port, b"GET /main HTTP/1.1\r\nHost: x\r\n\r\n", timeout=0.5, limit=70_000)  # the burst and a little
     head, _, body = plain.partition(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
     assert lines[0] == "HTTP/1.0 200 OK"
@@ -119,7 +119,7 @@ def test_icecast_wire_shape(server_factory, media):
     assert body[:2] in (b"\xff\xfb", b"\xff\xfa")  # starts on an MP3 frame
     assert len(body) >= 65536 - 4096  # the burst
 
-    with_meta = raw_request(port, b"GET /main HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", timeout=0.3)
+    with_meta = raw_request(port, b"GET /main HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n", timeout=0.3, limit=4096)
     assert b"\r\nicy-metaint:16000\r\n" in with_meta.partition(b"\r\n\r\n")[0]
 
     head_only = raw_request(port, b"HEAD /main HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -130,7 +130,7 @@ def test_icecast_wire_shape(server_factory, media):
     )
     assert options.startswith(b"HTTP/1.0 200 OK") and b"Access-Control-Allow-Origin: https://web.example" in options
 
-    ranged = raw_request(port, b"GET /main HTTP/1.1\r\nRange: bytes=0-1\r\n\r\n", timeout=0.3)
+    ranged = raw_request(port, b"GET /main HTTP/1.1\r\nRange: bytes=0-1\r\n\r\n", timeout=0.3, limit=4096)
     assert ranged.startswith(b"HTTP/1.0 200 OK")
 
     missing = raw_request(port, b"GET /nope HTTP/1.0\r\n\r\n")
