@@ -16,11 +16,14 @@ from aiohttp.test_utils import make_mocked_request
 from mutagen.ogg import OggPage
 
 from streamer.audio.encoder import PRIMING_SAMPLES, due_title, frame_end
+from streamer.audio.next_decoder import NextDecoder
 from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
 from streamer.audio.timeline import STARTUP_DELAY, Timeline
 from streamer.documents import mount_view
 from streamer.news.desk import FolderScan, NewsDesk
 from streamer.news.parse import NewsItem
+from streamer.schedule.model import Fades
+from streamer.schedule.scheduler import Choice
 from streamer.settings import Config, MountConfig, NewsConfig, User
 from streamer.sources.logins import LoginGuard
 from streamer.stream.buffer import StreamBuffer
@@ -468,3 +471,42 @@ def test_an_article_file_dated_ahead_counts_from_when_it_was_read_not_newest_unt
     assert [h.title for h in desk.headlines] == ["Saved a few seconds ahead", "Just in", "Dated tomorrow by a wrong clock"]
     assert now <= published["Dated tomorrow by a wrong clock"] <= read and published["Saved a few seconds ahead"] == now + 5
     assert desk.headlines[-1].expires <= read + 24 * 3600  # expiring a day after it came, not a day after tomorrow
+
+
+def test_a_decoder_started_for_the_file_after_the_next_is_taken_up_when_that_file_is_next():
+    """A bulletin's second segment gets its decoder when the bulletin is asked for, not when the
+    first (a second or two of a headline) starts: under load that was too late (silence)."""
+
+    class Spare:
+        def __init__(self, path: Path) -> None:
+            self.path = path
+
+        async def close(self) -> None:
+            pass
+
+    async def run() -> tuple[list[str], list[str | None]]:
+        started: list[str] = []
+
+        async def start(path: Path, level: object) -> Spare:
+            started.append(path.name)
+            return Spare(path)
+
+        async def level_of(choice: Choice) -> tuple[None, str]:
+            return None, "level"
+
+        spares = NextDecoder()
+        first, second, other = (Choice(Path(n), "bulletin", "bulletin", None, Fades()) for n in ("h0.wav", "h1.wav", "x.wav"))
+        spares.guess((0.0, first), level_of, start)
+        spares.after(second, level_of, start)
+        await asyncio.sleep(0.01)  # both started: before the first one airs
+        taken = [await spares.take(Path("h0.wav"), "level")]
+        spares.guess((0.0, second), level_of, start)  # (as the first segment starts)
+        taken.append(await spares.take(Path("h1.wav"), "level"))
+        spares.after(other, level_of, start)
+        spares.guess((0.0, first), level_of, start)  # another guess: the one started after is let go
+        await asyncio.sleep(0.01)
+        spares.drop()
+        return started, [t.path.name if t else None for t in taken]
+
+    started, taken = asyncio.run(run())
+    assert taken == ["h0.wav", "h1.wav"] and started == ["h0.wav", "h1.wav", "x.wav", "h0.wav"], (started, taken)

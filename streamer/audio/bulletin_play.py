@@ -52,7 +52,7 @@ class BulletinPlayer:
         event = Event("bulletin (on demand)", "", "hard", 0.0, ON_DEMAND, bulletin=True)
         if self.builder is not None and (ready := self.builder.ready) is not None and ready.segments:
             # its first segment's decoder first, the cut once it has audio (the music plays on meanwhile)
-            self.prestart(Choice(None, "bulletin", "bulletin", None, Fades(), event), ready.segments[0])
+            self.prestart(Choice(None, "bulletin", "bulletin", None, Fades(), event), ready.segments[0], ready.segments[1:2])
             await feeder.next_decoder.primed(PRIME_WAIT)
         feeder.cues.push_now(event, feeder.now(), feeder.timeline.fed + int(ON_DEMAND_FADE * feeder.rate), ON_DEMAND_FADE)
 
@@ -62,16 +62,20 @@ class BulletinPlayer:
         feeder = self.feeder
         bulletin = self.builder.ready if self.builder is not None else None
         if ahead is not None and ahead[1].kind == "bulletin" and bulletin is not None and bulletin.segments:
-            self.prestart(ahead[1], bulletin.segments[0])
+            self.prestart(ahead[1], bulletin.segments[0], bulletin.segments[1:2])
         else:
             feeder.next_decoder.guess(ahead, level_of, feeder.early_decoder)
 
-    def prestart(self, choice: Choice, segment: Segment) -> None:
+    def prestart(self, choice: Choice, segment: Segment, then: list[Segment] | None = None) -> None:
         """Start `segment`'s decoder now (QA: 0.62 s of silence once before an on-demand bulletin
-        whose first segment started only when needed; a decoder also starts between segments)."""
+        whose first segment started only when needed; a decoder also starts between segments),
+        and the one of the segment `then` after it, if any (the first may be a second long)."""
         feeder = self.feeder
         item = replace(choice, path=segment.path, title=segment.title)
         feeder.next_decoder.guess((feeder.now(), item), functools.partial(feeder.level_of, analysis=segment.analysis), feeder.early_decoder)
+        for after in then or []:
+            item = replace(choice, path=after.path, title=after.title)
+            feeder.next_decoder.after(item, functools.partial(feeder.level_of, analysis=after.analysis), feeder.early_decoder)
 
     async def play(self, choice: Choice) -> None:
         builder, feeder = self.builder, self.feeder

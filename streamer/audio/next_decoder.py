@@ -44,23 +44,36 @@ class NextDecoder:
     def __init__(self) -> None:
         self._path: Path | None = None
         self._task: asyncio.Task[Prepared] | None = None
+        self._after: tuple[Path, asyncio.Task[Prepared]] | None = None  # the file after the next, when known
 
     def guess(self, ahead: Upcoming, level_of: LevelOf, start: StartDecoder) -> None:
         """Start the decoder of the file `ahead` says plays next (none for a bulletin or a DJ),
-        at the level `level_of` gives it, with `start`."""
+        at the level `level_of` gives it, with `start` (or take up the one started as `after`)."""
         if ahead is None or ahead[1].path is None:  # a bulletin or a DJ has no file of its own
             return
         choice, path = ahead[1], ahead[1].path
         if self._path == path and self._task is not None:
             return
-
-        async def prepare() -> Prepared:
-            _, level = await level_of(choice)
-            return level, await start(path, level)
-
-        self.drop()
+        self._drop_spare()
+        after, self._after = self._after, None
+        if after is not None and after[0] == path:
+            self._path, self._task = after
+            return
+        if after is not None:
+            _discard(after[1])
         self._path = path
-        self._task = asyncio.ensure_future(prepare())
+        self._task = asyncio.ensure_future(_prepare(choice, level_of, start))
+
+    def after(self, choice: Choice, level_of: LevelOf, start: StartDecoder) -> None:
+        """Also start the decoder of the file after the next one: a bulletin's second segment,
+        whose predecessor may air for a second or two only (its decoder started then was late
+        under load). guess() takes it up when it names that file."""
+        assert choice.path is not None
+        if self._after is not None and self._after[0] == choice.path:
+            return
+        if self._after is not None:
+            _discard(self._after[1])
+        self._after = (choice.path, asyncio.ensure_future(_prepare(choice, level_of, start)))
 
     async def primed(self, timeout: float) -> None:
         """Wait, at most `timeout`, until the spare decoder has its first audio (a bulletin asked
@@ -99,10 +112,22 @@ class NextDecoder:
         return decoder
 
     def drop(self) -> None:
-        """Kill the spare decoder (the guess did not come true, or the feeder stops)."""
+        """Kill the spare decoders (the guess did not come true, or the feeder stops)."""
+        self._drop_spare()
+        after, self._after = self._after, None
+        if after is not None:
+            _discard(after[1])
+
+    def _drop_spare(self) -> None:
         task, self._path, self._task = self._task, None, None
         if task is not None:
             _discard(task)
+
+
+async def _prepare(choice: Choice, level_of: LevelOf, start: StartDecoder) -> Prepared:
+    assert choice.path is not None
+    _, level = await level_of(choice)
+    return level, await start(choice.path, level)
 
 
 def _discard(task: asyncio.Task[Prepared]) -> None:
