@@ -15,6 +15,7 @@ import numpy as np
 from aiohttp.test_utils import make_mocked_request
 from mutagen.ogg import OggPage
 
+from streamer.audio.cues import Cues
 from streamer.audio.encoder import PRIMING_SAMPLES, due_title, frame_end
 from streamer.audio.next_decoder import NextDecoder
 from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
@@ -510,3 +511,14 @@ def test_a_decoder_started_for_the_file_after_the_next_is_taken_up_when_that_fil
 
     started, taken = asyncio.run(run())
     assert taken == ["h0.wav", "h1.wav"] and started == ["h0.wav", "h1.wav", "x.wav", "h0.wav"], (started, taken)
+
+
+def test_an_events_cut_under_a_second_away_is_waited_for_and_no_other_cut_is():
+    cues = Cues(lambda wall: int(wall * 44100))
+    assert not cues.waits_for_cut(0, 44100)  # nothing armed
+    cues.cut_at, cues.cut_by_event = 100_000, True
+    assert cues.waits_for_cut(100_000 - 20_000, 44100)  # 0.45 s before the event: silence, not a sliver
+    assert not cues.waits_for_cut(100_000 - 50_000, 44100)  # 1.1 s: something may start (and be cut)
+    assert not cues.waits_for_cut(100_000, 44100)  # at the cut itself
+    cues.cut_soon(100_000, 0.5)  # a takeover's or a skip's cut: what is next starts as before
+    assert not cues.waits_for_cut(100_000 - 20_000, 44100)

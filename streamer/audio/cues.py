@@ -17,6 +17,7 @@ from ..schedule.model import Event
 from ..schedule.scheduler import Occurrence, Scheduler
 
 log = logging.getLogger("streamer.feeder")
+MIN_BEFORE_CUT = 1.0  # seconds: nothing starts closer than this to an event's cut
 
 
 class Cues:
@@ -55,6 +56,12 @@ class Cues:
         self.cut_at = self.sample_at(deadline)
         self.cut_fade = occ.event.fade_out
         self.cut_by_event = True
+
+    def waits_for_cut(self, fed: int, rate: int) -> bool:
+        """Between items, at station sample `fed`: the next event's armed cut (a hard event, a
+        wait-up-to deadline) is under MIN_BEFORE_CUT away with nothing due yet, so anything
+        started now would air as a sliver (QA: 0.25 s of a jingle before the news)."""
+        return self.cut_at is not None and self.cut_by_event and not self.due and 0 < self.cut_at - fed < MIN_BEFORE_CUT * rate
 
     def news_changed(self) -> None:
         """Headlines came (or went): a bulletin next is armed again (nothing else is touched: a

@@ -55,12 +55,10 @@ class NextDecoder:
         if self._path == path and self._task is not None:
             return
         self._drop_spare()
-        after, self._after = self._after, None
-        if after is not None and after[0] == path:
-            self._path, self._task = after
+        if self._after is not None and self._after[0] == path:
+            (self._path, self._task), self._after = self._after, None
             return
-        if after is not None:
-            _discard(after[1])
+        self._drop_after()
         self._path = path
         self._task = asyncio.ensure_future(_prepare(choice, level_of, start))
 
@@ -71,8 +69,7 @@ class NextDecoder:
         assert choice.path is not None
         if self._after is not None and self._after[0] == choice.path:
             return
-        if self._after is not None:
-            _discard(self._after[1])
+        self._drop_after()
         self._after = (choice.path, asyncio.ensure_future(_prepare(choice, level_of, start)))
 
     async def primed(self, timeout: float) -> None:
@@ -114,14 +111,17 @@ class NextDecoder:
     def drop(self) -> None:
         """Kill the spare decoders (the guess did not come true, or the feeder stops)."""
         self._drop_spare()
-        after, self._after = self._after, None
-        if after is not None:
-            _discard(after[1])
+        self._drop_after()
 
     def _drop_spare(self) -> None:
         task, self._path, self._task = self._task, None, None
         if task is not None:
             _discard(task)
+
+    def _drop_after(self) -> None:
+        after, self._after = self._after, None
+        if after is not None:
+            _discard(after[1])
 
 
 async def _prepare(choice: Choice, level_of: LevelOf, start: StartDecoder) -> Prepared:

@@ -20,7 +20,6 @@ T = TypeVar("T")
 
 LOW_WATER = 0.3  # seconds of audio ahead below which a late source is covered with silence
 SILENCE_STEP = 0.1
-MIN_BEFORE_CUT = 1.0  # seconds: nothing starts closer than this to a cut
 SKIP_FADE = 0.2  # seconds what plays fades out over when the operator skips it
 
 
@@ -109,11 +108,9 @@ class Output:
                 break
 
     async def paused_before_cut(self) -> bool:
-        """Between items: an event's armed cut (a hard event, a wait-up-to deadline) under MIN_BEFORE_CUT
-        away, with nothing due yet, is waited for in silence, as anything started now would air as
-        a sliver (QA: 0.25 s of a jingle before the news). Not counted as silence covering a late source."""
-        cut, fed = self.cues.cut_at, self.timeline.fed
-        if cut is None or not self.cues.cut_by_event or self.cues.due or not 0 < cut - fed < MIN_BEFORE_CUT * self.timeline.rate:
+        """Between items: an event's cut too close to start anything (Cues.waits_for_cut) is waited
+        for in silence. Not counted as silence covering a late source."""
+        if not self.cues.waits_for_cut(self.timeline.fed, self.timeline.rate):
             return False
         while await self.emit_or_cut(self.silence(SILENCE_STEP)):
             pass

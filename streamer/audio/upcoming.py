@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..schedule.scheduler import Choice, Scheduler
-from .cues import Cues
+from .cues import MIN_BEFORE_CUT, Cues
 from .onair import OnAir
-from .output import MIN_BEFORE_CUT
 
 Upcoming = tuple[float, Choice] | None  # (when, what) plays after the item on air
 MAX_LENGTH = 7 * 86400.0  # seconds: a longer "duration" is not believed
