@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -28,6 +29,7 @@ log = logging.getLogger("streamer.state")
 T = TypeVar("T")
 Migration = str | Callable[[sqlite3.Connection], None]
 FLUSH_EVERY = 0.5  # seconds between commits of queued writes
+STAMP_WIDTH = 32  # bytes of a stamp (a time, space-padded): rewritten in place, never truncated
 MAX_QUEUED = 100_000  # queued rows kept while the disk refuses them (the oldest go first)
 
 
@@ -82,6 +84,20 @@ def open_or_rebuild(path: Path, migrations: Sequence[Migration], noted: Callable
         return connect(path, migrations)
 
 
+def stamp_path(db: Path) -> Path:
+    """The stamp file beside a database (`Store.flush(stamp=...)`)."""
+    return db.with_name(db.name + "-stamp")
+
+
+def read_stamp(db: Path) -> float | None:
+    """The time in a database's stamp file; None when there is none, or it cannot be read."""
+    try:
+        value = float(stamp_path(db).read_bytes()[:STAMP_WIDTH].decode("ascii"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -104,6 +120,7 @@ class Store:
         self._conn: sqlite3.Connection | None = None
         self._queue: list[tuple[str, tuple]] = []
         self._lock = threading.Lock()
+        self._stamp_fd: int | None = None
 
     # --- in the store's thread ------------------------------------------------------------------------
 
@@ -175,7 +192,7 @@ class Store:
             self._problem(exc)
             raise
 
-    def _problem(self, exc: BaseException) -> None:
+    def _problem(self, exc: BaseException, reopen: bool = True) -> None:
         message = f"{self.path}: {exc}"
         # Once per minute for the same error, even when successes come between (QA: a half-damaged
         # file logged "malformed" 4 times a second, as each success cleared self.error)
@@ -183,7 +200,7 @@ class Store:
             log.error("database %s", message)
             self._logged = (message, time.monotonic())
         self.error = message
-        if self._conn is not None and "locked" not in str(exc):
+        if reopen and self._conn is not None and "locked" not in str(exc):
             # Damaged under us, read-only, full, I/O errors: reopened (and rebuilt if damaged) at the next call.
             try:
                 self._conn.close()
@@ -204,7 +221,7 @@ class Store:
             if len(self._queue) > MAX_QUEUED:
                 del self._queue[0]
 
-    def _flush_or_note(self) -> int:
+    def _flush_or_note(self, stamp: float | None = None) -> int:
         try:
             written = self._flush()
         except sqlite3.Error as exc:
@@ -212,13 +229,32 @@ class Store:
             return 0
         if written:
             self.error = ""
+        if stamp is not None:
+            self._write_stamp(stamp)
         return written
 
-    async def flush(self) -> int:
-        """Commit what is queued now (in the store's thread); 0 when the disk refuses (see `status`)."""
-        if not self._queue:  # nothing to commit: the store's thread is not woken
+    def _write_stamp(self, stamp: float) -> None:
+        """`stamp` over the stamp file's first bytes: a page of the page cache rewritten in place,
+        which the kernel writes out now and then, where a row rewritten puts a page in the WAL."""
+        try:
+            if self._stamp_fd is None:
+                self._stamp_fd = os.open(stamp_path(self.path), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            os.pwrite(self._stamp_fd, repr(stamp).ljust(STAMP_WIDTH).encode("ascii"), 0)
+        except OSError as exc:
+            self._close_stamp()
+            self._problem(sqlite3.OperationalError(f"cannot write {stamp_path(self.path).name}: {exc.strerror or exc}"), reopen=False)
+
+    def _close_stamp(self) -> None:
+        if self._stamp_fd is not None:
+            os.close(self._stamp_fd)
+            self._stamp_fd = None
+
+    async def flush(self, stamp: float | None = None) -> int:
+        """Commit what is queued now (in the store's thread), then write `stamp` (a time) to the
+        stamp file beside the database (read_stamp); 0 when the disk refuses (see `status`)."""
+        if not self._queue and stamp is None:  # nothing to do: the store's thread is not woken
             return 0
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._flush_or_note)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._flush_or_note, stamp)
 
     async def flushing(self) -> None:
         """Commit queued writes every FLUSH_EVERY seconds (a supervised task)."""
@@ -244,6 +280,7 @@ class Store:
         await self.flush()
 
         def shut() -> None:
+            self._close_stamp()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

@@ -80,9 +80,9 @@ def test_a_flush_with_nothing_queued_leaves_the_stores_thread_asleep(tmp_path):
     hops = []
 
     class Counted(Store):
-        def _flush_or_note(self) -> int:
+        def _flush_or_note(self, stamp: float | None = None) -> int:
             hops.append(1)
-            return super()._flush_or_note()
+            return super()._flush_or_note(stamp)
 
     async def go():
         store = Counted(tmp_path / "c.sqlite", MIGRATIONS)

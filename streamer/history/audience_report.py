@@ -16,6 +16,7 @@ from datetime import tzinfo
 
 from .privacy import player
 from .reports import Section, tracks
+from .upkeep import last_heartbeat
 
 BUCKETS = ["<30 s", "30-60 s", "1-5 min", "5-10 min", "10-30 min", "30-60 min", "1-2 h", ">2 h"]
 # A session still open (a listener connected now, a relay connected for days) counts as long as
@@ -70,11 +71,11 @@ def concurrency(conn: sqlite3.Connection, t0: float, t1: float, tz: tzinfo, days
 
 
 def sessions_grouped(conn: sqlite3.Connection, t0: float, t1: float) -> list[tuple]:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
+    heartbeat = last_heartbeat(conn)
     return conn.execute(
         f"SELECT mount, coalesce(user_agent, ''), coalesce(country, ''), {BUCKET_SQL}, count(*), sum(length)"
         f" FROM (SELECT *, {LENGTH_SQL} AS length FROM sessions WHERE started >= :t0 AND started < :t1) GROUP BY 1, 2, 3, 4",
-        {"t0": t0, "t1": t1, "heartbeat": float(row[0]) if row else 0.0},
+        {"t0": t0, "t1": t1, "heartbeat": heartbeat or 0.0},
     ).fetchall()
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..audio.onair import NowPlaying
+from ..wire.text import display_path
 
 
 @dataclass(slots=True)
@@ -20,6 +21,19 @@ class Play:
     prev_kind: str | None  # the kind of the play before it (live_connect / live_disconnect)
     left: int = 0
     dirty: bool = False
+
+
+def play_fields(item: NowPlaying | None, title: str, dj: str | None) -> tuple:
+    """A play's row from playlist to dj (schema.INSERT_PLAY): the announced item's, or for a
+    title nobody announced (a live play) its artist and song as "Artist - Song" reads."""
+    if item is None:
+        artist, _, song = title.partition(" - ") if " - " in title else ("", "", title)
+        return (None, None, None, None, artist, song, "", "", "", title, dj)
+    info, live = item.info, item.kind == "live"
+    return (
+        item.playlist, item.block, item.event, None if live else display_path(info.path),
+        info.artist, info.title, info.album, info.isrc, info.label, title, display_path(info.path) if live else None,
+    )  # fmt: skip
 
 
 class Who(Protocol):

@@ -2,7 +2,7 @@
 
 Times are Unix seconds (UTC). Rows are written when things start (a play, a session) and
 completed when they end, so a `kill -9` loses at most the last batch; what was left open is
-closed at the next start from the last heartbeat (`meta.heartbeat`, written with every batch).
+closed at the next start from the last heartbeat (upkeep.last_heartbeat).
 Reports select by start time, so every table is indexed by it.
 """
 

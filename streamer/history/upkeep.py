@@ -5,8 +5,22 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from pathlib import Path
+
+from ..state import read_stamp
 
 PRUNE_BATCH = 20_000  # rows deleted per transaction (writes queued meanwhile wait less)
+
+
+def last_heartbeat(conn: sqlite3.Connection) -> float | None:
+    """The last moment the station is known to have run: the stamp beside the database (each
+    batch's) or the heartbeat row (every recorder.AUDIENCE_EVERY), the later of the two."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
+    times = [float(row[0])] if row else []
+    file = conn.execute("PRAGMA database_list").fetchone()[2]
+    if file and (stamp := read_stamp(Path(file))) is not None:
+        times.append(stamp)
+    return max(times, default=None)
 
 
 def recover(conn: sqlite3.Connection, before_id: int) -> dict:
@@ -17,8 +31,7 @@ def recover(conn: sqlite3.Connection, before_id: int) -> dict:
     the highest id in use, the salt for hashed addresses (made once per database), and the
     sessions closed (`closed`: ip, mount, user agent, referer, ended, seconds, bytes) for the
     access log, which had no line for them."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
-    heartbeat = float(row[0]) if row else None
+    heartbeat = last_heartbeat(conn)
     conn.execute("BEGIN")
     closed = conn.execute(
         "UPDATE sessions SET ended = max(started, coalesce(:hb, started)), seconds = max(0, coalesce(:hb, started) - started),"
