@@ -122,6 +122,39 @@ def test_open_sessions_count_as_long_as_they_have_lasted_in_the_listeners_report
     assert {row[0]: row[2] for row in sections["players"].rows} == {"VLC": round(100 / 3600, 2), "mpv": round(300 / 3600, 2)}
 
 
+def test_the_listeners_reports_summary_counts_the_hours_its_days_count_across_midnight(tmp_path):
+    """QA: the summary's listening hours were the whole lengths of the sessions that started in
+    the report's days, the days' those of the audience minutes inside them: a session from the
+    evening before (10 min of it in the day) was missing from the summary and one running past
+    midnight counted whole. Both now count the listening inside the report's days."""
+    conn = connect(tmp_path / "h.sqlite", schema.MIGRATIONS)
+    day = dt.datetime(2026, 11, 20, tzinfo=HARARE).timestamp()
+    night = day + 86400
+    minutes: dict[tuple[int, str], tuple[int, float]] = {}
+    audience = Audience()
+
+    def write(minute: int, mount: str, peak: int, seconds: float) -> None:
+        minutes[(minute, mount)] = (peak, seconds)
+
+    sessions = [(1, day - 600, day + 600), (2, night - 300, night + 300)]  # 10 and 5 of their minutes in the day
+    for n, started, ended in sessions:
+        conn.execute(schema.INSERT_SESSION, (n, "/main", f"10.0.0.{n}", None, "VLC/3.0.18 LibVLC/3.0.18", "", started, 128))
+        conn.execute(schema.END_SESSION, (ended, ended - started, 1_000_000, "left", n))
+    for t, count in sorted([(day - 600, 1), (day + 600, 0), (night - 300, 1), (night + 300, 0)]):
+        audience.set("/main", count, t, write)
+    audience.checkpoint(night + 400, write)
+    for (minute, mount), (peak, seconds) in minutes.items():
+        conn.execute(schema.STATION_MINUTE if mount == STATION else schema.AUDIENCE_MINUTE,
+                     (minute, peak, seconds) if mount == STATION else (minute, mount, peak, seconds))  # fmt: skip
+    conn.commit()
+    sections = {s.name: s for s in build(conn, "listeners", "2026-11-20", "2026-11-20", HARARE, "Streamer Radio").sections}
+    summary = dict(zip(sections["summary"].columns, sections["summary"].rows[0], strict=True))
+    days = [dict(zip(sections["days"].columns, row, strict=True)) for row in sections["days"].rows]
+    assert [d["listening_hours"] for d in days] == [0.25]  # 15 minutes inside the day
+    assert summary["listening_hours"] == 0.25 and summary["average_listeners"] == round(900 / 86400, 2)
+    assert summary["sessions"] == 1 and summary["average_session_minutes"] == 10.0  # the session that began in it, whole
+
+
 def test_soundexchange_is_azuracasts_layout():
     columns = ["NAME_OF_SERVICE", "TRANSMISSION_CATEGORY", "FEATURED_ARTIST", "SOUND_RECORDING_TITLE", "ISRC", "ALBUM_TITLE",
                "MARKETING_LABEL", "ACTUAL_TOTAL_PERFORMANCES"]  # fmt: skip

@@ -4,7 +4,9 @@ hours, unique listeners, sessions by length, by player, by mount, by country, an
 Concurrency comes from the per-minute audience table (exact peaks and listener-seconds),
 grouped to quarter hours in SQL (every time zone's offset is a whole number of quarter hours)
 and then to the station's local hours and days. Sessions are grouped once in SQL by mount,
-user agent, country and length; players are named from the few distinct user agents.
+user agent, country and length; players are named from the few distinct user agents. The
+summary's listening hours are the listening inside the range (`listened`), as the days' rows
+count it; its sessions and their average length are those that began in the range.
 """
 
 from __future__ import annotations
@@ -70,13 +72,26 @@ def concurrency(conn: sqlite3.Connection, t0: float, t1: float, tz: tzinfo, days
     return [Section("hours", ["hour", *columns], hour_rows), Section("days", ["day", *columns], day_rows)]
 
 
-def sessions_grouped(conn: sqlite3.Connection, t0: float, t1: float) -> list[tuple]:
-    heartbeat = last_heartbeat(conn)
+def sessions_grouped(conn: sqlite3.Connection, t0: float, t1: float, heartbeat: float) -> list[tuple]:
     return conn.execute(
         f"SELECT mount, coalesce(user_agent, ''), coalesce(country, ''), {BUCKET_SQL}, count(*), sum(length)"
         f" FROM (SELECT *, {LENGTH_SQL} AS length FROM sessions WHERE started >= :t0 AND started < :t1) GROUP BY 1, 2, 3, 4",
-        {"t0": t0, "t1": t1, "heartbeat": heartbeat or 0.0},
+        {"t0": t0, "t1": t1, "heartbeat": heartbeat},
     ).fetchall()
+
+
+def listened(conn: sqlite3.Connection, t0: float, t1: float, heartbeat: float) -> float:
+    """Listener-seconds inside [t0, t1): each session's time in it, whenever it began (an open
+    one's to the heartbeat), as the days' rows count them from the audience minutes. Those that
+    ended in or after it come by their end (+started: not by the index on the start), the open ones
+    by theirs."""
+    inside = "max(0.0, min(coalesce(ended, :hb), :t1) - max(started, :t0))"
+    parts = conn.execute(
+        f"SELECT coalesce(sum({inside}), 0.0) FROM sessions WHERE ended > :t0 AND +started < :t1"
+        f" UNION ALL SELECT coalesce(sum({inside}), 0.0) FROM sessions WHERE ended IS NULL AND +started < :t1",
+        {"t0": t0, "t1": t1, "hb": heartbeat},
+    )
+    return sum(part for (part,) in parts)
 
 
 def _table(name: str, key: str, groups: dict[str, list[float]]) -> Section:
@@ -88,7 +103,8 @@ def _table(name: str, key: str, groups: dict[str, list[float]]) -> Section:
 
 def audience(conn: sqlite3.Connection, t0: float, t1: float, tz: tzinfo) -> list[Section]:
     days = _days(t0, t1, tz)
-    groups = sessions_grouped(conn, t0, t1)
+    heartbeat = last_heartbeat(conn) or 0.0
+    groups = sessions_grouped(conn, t0, t1, heartbeat)
     buckets = [[0, 0.0] for _ in BUCKETS]
     players: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     mounts: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
@@ -106,12 +122,13 @@ def audience(conn: sqlite3.Connection, t0: float, t1: float, tz: tzinfo) -> list
     day_section.columns += ["sessions", "unique_listeners"]
     day_section.rows = [(*row, *per_day.get(row[0], (0, 0))) for row in day_section.rows]
     total = sum(b[0] for b in buckets)
-    listening = sum(b[1] for b in buckets) / 3600
+    whole = sum(b[1] for b in buckets) / 3600  # the sessions that began in the range, whole
+    listening = listened(conn, t0, t1, heartbeat) / 3600
     peak = max(day_section.rows, key=lambda r: r[1], default=("", 0))
     summary = Section(
         "summary",
         ["sessions", "unique_listeners", "listening_hours", "average_session_minutes", "peak_listeners", "peak_day", "average_listeners"],
-        [(total, unique_all[0] if unique_all[0] else None, round(listening, 2), round(listening * 60 / total, 1) if total else 0.0,
+        [(total, unique_all[0] if unique_all[0] else None, round(listening, 2), round(whole * 60 / total, 1) if total else 0.0,
           peak[1], peak[0], round(listening * 3600 / (t1 - t0), 2))],
     )  # fmt: skip
     lengths = Section("lengths", ["length", "sessions", "percent", "listening_hours"], [

@@ -70,6 +70,10 @@ MIGRATIONS = [
     -- bytes that reached it, not a guess from the nominal bitrate (0 for FLAC, 3x for Vorbis)
     ALTER TABLE sessions ADD COLUMN bytes_at REAL;
     """,
+    """
+    -- the sessions still going at a report's start (audience_report.listened)
+    CREATE INDEX sessions_ended ON sessions(ended);
+    """,
 ]
 
 INSERT_PLAY = (
