@@ -11,10 +11,12 @@ retried, shown in `status()`, and never stops the station.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import math
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -90,11 +92,19 @@ def stamp_path(db: Path) -> Path:
 
 
 def read_stamp(db: Path) -> float | None:
-    """The time in a database's stamp file; None when there is none, or it cannot be read."""
+    """The time in a database's stamp file; None when there is none, or it cannot be read (a
+    FIFO or a symlink put in its place is not waited on, nor followed)."""
     try:
-        value = float(stamp_path(db).read_bytes()[:STAMP_WIDTH].decode("ascii"))
+        fd = os.open(stamp_path(db), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = os.pread(fd, STAMP_WIDTH, 0) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        value = float(data.decode("ascii"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None
+    finally:
+        os.close(fd)
     return value if math.isfinite(value) else None
 
 
@@ -238,7 +248,11 @@ class Store:
         which the kernel writes out now and then, where a row rewritten puts a page in the WAL."""
         try:
             if self._stamp_fd is None:
-                self._stamp_fd = os.open(stamp_path(self.path), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                # not through a symlink, and a FIFO put there fails at once instead of hanging the thread
+                flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+                self._stamp_fd = os.open(stamp_path(self.path), flags, 0o644)
+                if not stat.S_ISREG(os.fstat(self._stamp_fd).st_mode):
+                    raise OSError(errno.EINVAL, "not a regular file")
             os.pwrite(self._stamp_fd, repr(stamp).ljust(STAMP_WIDTH).encode("ascii"), 0)
         except OSError as exc:
             self._close_stamp()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import sqlite3
 from pathlib import Path
 
-from streamer.state import Store, open_or_rebuild
+from streamer.state import Store, open_or_rebuild, read_stamp, stamp_path
 
 MIGRATIONS = ["CREATE TABLE t (x INTEGER)", "ALTER TABLE t ADD COLUMN y TEXT; CREATE INDEX t_x ON t(x)"]
 
@@ -173,3 +174,32 @@ def test_a_store_whose_file_was_moved_aside_says_so_in_its_status(tmp_path):
     status = run(go())
     aside = [p.name for p in tmp_path.iterdir() if p.name.startswith("h.sqlite.damaged-")]
     assert status["ok"] and aside and f"moved aside to {aside[0]}, a new one made" in status["moved_aside"], status
+
+
+def test_a_fifo_or_symlink_at_the_stamp_path_is_neither_waited_on_nor_followed(tmp_path):
+    """The heartbeat stamp beside a database (Store.flush(stamp=...)): a FIFO put in its place
+    would have hung the store's thread on open (and the station's start on reading it back);
+    a symlink would have had the stamp written over whatever it points to."""
+    db = tmp_path / "c.sqlite"
+    os.mkfifo(stamp_path(db))
+
+    async def go() -> dict:
+        store = Store(db, MIGRATIONS)
+        await asyncio.wait_for(store.flush(stamp=1234.5), 5)
+        status = store.status()
+        await store.close()
+        return status
+
+    status = run(go())
+    assert "cannot write c.sqlite-stamp" in status["error"], status
+    assert read_stamp(db) is None  # at once, not waiting for a writer
+    os.unlink(stamp_path(db))
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    os.symlink(target, stamp_path(db))
+    status = run(go())
+    assert target.read_text() == "keep me" and "cannot write" in status["error"]
+    assert read_stamp(db) is None
+    os.unlink(stamp_path(db))
+    run(go())
+    assert read_stamp(db) == 1234.5
