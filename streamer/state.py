@@ -11,12 +11,9 @@ retried, shown in `status()`, and never stops the station.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import math
 import os
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .stamp import open_stamp, stamp_path, write_stamp
 from .ticks import sleep_on_grid
 
 log = logging.getLogger("streamer.state")
@@ -31,7 +29,6 @@ log = logging.getLogger("streamer.state")
 T = TypeVar("T")
 Migration = str | Callable[[sqlite3.Connection], None]
 FLUSH_EVERY = 0.5  # seconds between commits of queued writes
-STAMP_WIDTH = 32  # bytes of a stamp (a time, space-padded): rewritten in place, never truncated
 MAX_QUEUED = 100_000  # queued rows kept while the disk refuses them (the oldest go first)
 
 
@@ -84,28 +81,6 @@ def open_or_rebuild(path: Path, migrations: Sequence[Migration], noted: Callable
         except OSError as err:
             raise sqlite3.OperationalError(f"damaged, and cannot be moved aside: {err.strerror or err}") from err
         return connect(path, migrations)
-
-
-def stamp_path(db: Path) -> Path:
-    """The stamp file beside a database (`Store.flush(stamp=...)`)."""
-    return db.with_name(db.name + "-stamp")
-
-
-def read_stamp(db: Path) -> float | None:
-    """The time in a database's stamp file; None when there is none, or it cannot be read (a
-    FIFO or a symlink put in its place is not waited on, nor followed)."""
-    try:
-        fd = os.open(stamp_path(db), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        data = os.pread(fd, STAMP_WIDTH, 0) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
-        value = float(data.decode("ascii"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    finally:
-        os.close(fd)
-    return value if math.isfinite(value) else None
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -248,12 +223,8 @@ class Store:
         which the kernel writes out now and then, where a row rewritten puts a page in the WAL."""
         try:
             if self._stamp_fd is None:
-                # not through a symlink, and a FIFO put there fails at once instead of hanging the thread
-                flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-                self._stamp_fd = os.open(stamp_path(self.path), flags, 0o644)
-                if not stat.S_ISREG(os.fstat(self._stamp_fd).st_mode):
-                    raise OSError(errno.EINVAL, "not a regular file")
-            os.pwrite(self._stamp_fd, repr(stamp).ljust(STAMP_WIDTH).encode("ascii"), 0)
+                self._stamp_fd = open_stamp(self.path)
+            write_stamp(self._stamp_fd, stamp)
         except OSError as exc:
             self._close_stamp()
             self._problem(sqlite3.OperationalError(f"cannot write {stamp_path(self.path).name}: {exc.strerror or exc}"), reopen=False)

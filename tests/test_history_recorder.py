@@ -15,7 +15,8 @@ from streamer.history import recorder, schema
 from streamer.history.recorder import History
 from streamer.history.render import build
 from streamer.settings import Config, HistoryConfig, MountConfig
-from streamer.state import connect, read_stamp
+from streamer.stamp import read_stamp
+from streamer.state import connect
 from streamer.stream import listener as listener_module
 from streamer.stream.listener import Listener
 from streamer.stream.mount import Mount as StationMount

@@ -20,6 +20,7 @@ BASE = {
     "settings",
     "limits",
     "state",
+    "stamp",
     "yamldoc",
     "aio",
     "child",

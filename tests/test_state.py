@@ -8,7 +8,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from streamer.state import Store, open_or_rebuild, read_stamp, stamp_path
+from streamer.stamp import read_stamp, stamp_path
+from streamer.state import Store, open_or_rebuild
 
 MIGRATIONS = ["CREATE TABLE t (x INTEGER)", "ALTER TABLE t ADD COLUMN y TEXT; CREATE INDEX t_x ON t(x)"]
 

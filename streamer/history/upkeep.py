@@ -7,7 +7,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ..state import read_stamp
+from ..stamp import read_stamp
 
 PRUNE_BATCH = 20_000  # rows deleted per transaction (writes queued meanwhile wait less)
 
