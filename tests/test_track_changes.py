@@ -150,8 +150,9 @@ def test_the_early_decoder_is_used_only_for_the_file_and_level_chosen(tmp_path):
 def test_a_bulletins_segments_start_their_decoders_early_too(tmp_path):
     """QA once heard 0.62 s of silence before an on-demand bulletin ("decoder late" six times):
     a bulletin's segments are no file the schedule's guess can name, so each decoder started
-    only when needed. Now the first starts when the bulletin is asked for (or when it is next),
-    and each next one when the one before starts: slow decoders cost no silence here either."""
+    only when needed. Now the first two start when the bulletin is asked for (or when it is next),
+    and each next two when one starts: a headline read in a second or two leaves the decoder two
+    segments ahead time to start (one ahead, under the suite's load, did not: 1.4 s of silence)."""
     need("espeak-ng")
     music = tmp_path / "music"
     music.mkdir()
@@ -162,16 +163,16 @@ def test_a_bulletins_segments_start_their_decoders_early_too(tmp_path):
     server = start_server(tmp_path, playlist, mounts="  /main: {bitrate: 128, metaint: 4000}", config_extra=NEWS, env=env)
     try:
         admin = {"Content-Type": "application/json", "Authorization": "Basic YWRtaW46aGFja21l"}  # admin:hackme
-        for title in ("Harare water supply restored", "Warriors qualify for the finals"):
+        for title in ("Harare water supply restored", "Warriors qualify for the finals", "Rain expected tonight"):
             body = json.dumps({"title": title, "source": "ZBC"}).encode()
             urllib.request.urlopen(urllib.request.Request(server.url("/api/news"), data=body, headers=admin), timeout=5).close()
         time.sleep(6)  # the bulletin is built ahead with these headlines
         urllib.request.urlopen(urllib.request.Request(server.url("/api/bulletin"), data=b"", headers=admin), timeout=5).close()
-        rec = record(server.port, "/main", 16.0)
+        rec = record(server.port, "/main", 20.0)
         status = server.status()
     finally:
         server.stop()
     titles = [fields["StreamTitle"] for _, fields in rec.blocks if fields.get("StreamTitle")]
-    assert sum(1 for i, t in enumerate(titles) if t.startswith("News: ") and (i == 0 or titles[i - 1] != t)) >= 2, titles
+    assert sum(1 for i, t in enumerate(titles) if t.startswith("News: ") and (i == 0 or titles[i - 1] != t)) >= 3, titles
     assert "decoder late" not in (log := server.log_text()), log  # the whole log: what started when
     assert status["silence_inserted_seconds"] == 0, status["silence_inserted_seconds"]

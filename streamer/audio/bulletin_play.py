@@ -104,7 +104,9 @@ class BulletinPlayer:
         try:
             segments = bulletin.segments
             for i, segment in enumerate(segments):
-                then = segments[i + 1] if i + 1 < len(segments) else None
+                # the next two segments' decoders start now: one a second long (a title read over
+                # the bed) left the one after it a second to start, and under load it took three
+                then = segments[i + 1 : i + 3]
                 try:
                     if not await feeder.play_file(replace(choice, path=segment.path, title=segment.title), segment.analysis, then):
                         break  # cut by a hard event

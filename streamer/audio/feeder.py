@@ -202,19 +202,19 @@ class Feeder:
             analysis = await self.library.analyse_now(choice.path, wait) if wait > 0 else self.library.lookup(choice.path)
         return decoded_length(info, analysis), level_for(analysis, info, self.loudness)
 
-    async def play_file(self, choice: Choice, analysis: Entry | None = None, then: Segment | None = None) -> bool:
+    async def play_file(self, choice: Choice, analysis: Entry | None = None, then: list[Segment] | None = None) -> bool:
         """Play one file to its end (True), or until a hard event or a DJ cuts it (False); `analysis`
-        for a file the library lacks (a bulletin's segment; `then`: the next, its decoder started early)."""
+        for a file the library lacks (a bulletin's segment; `then`: the next two, their decoders started early)."""
         track = await self._open(choice, analysis)
-        if then is not None:
-            self.bulletins.prestart(choice, then)
+        if then:
+            self.bulletins.prestart(choice, then[0], then[1:2])
         hard = choice.kind == "event" and choice.event is not None and choice.event.mode == "hard"  # full level at its second
         tail = self.take_tail()  # the previous track's ending, mixed under this one's start (`head`)
         fades, head = fitted(choice.fades, track.info.duration, tail, self.rate, self.channels, hard)
         hold = int(max(fades.crossfade, fades.fade_out) * self.rate) * self.frame_bytes
         fade_bytes = int(fades.fade_in * self.rate) * self.frame_bytes
         body = b""  # decoded but held back, to shape the ending
-        next_started = then is not None or track.info.duration is None  # (or never will be)
+        next_started = bool(then) or track.info.duration is None  # (or never will be)
         self._in_track = True
         try:
             while (chunk := await next_chunk(track, self.output)) is not None:
