@@ -440,15 +440,16 @@ def test_an_opus_mount_sends_the_bitrate_it_announces(kbps, tmp_path):
     """icy-br, the status and the directory say `bitrate`: listeners on metered data and the
     operator's bandwidth plan rely on it. The shipped track libopus inflated most (to 122 kbit/s
     at 96 in its unconstrained VBR) goes through the mount's own encoder command."""
-    from streamer.audio.codecs import encoder_command
+    from streamer.audio.codecs import FEED_BYTES, encoder_command, feed_format
     from streamer.settings import MountConfig
 
     track = Path(__file__).parent.parent / "playlists" / "audio" / "music" / "bulawayo-evening.ogg"
-    pcm = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(track), "-f", "f32le", "-ar", "44100", "-ac", "2", "-"],
-                         capture_output=True, check=True).stdout  # fmt: skip
     mount = MountConfig(path="/opus", format="opus", bitrate=kbps, sample_rate=48000)
+    fed = feed_format(mount)  # as the station feeds the mount's encoder
+    pcm = subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(track), "-f", fed, "-ar", "44100", "-ac", "2", "-"],
+                         capture_output=True, check=True).stdout  # fmt: skip
     out = subprocess.run(encoder_command(ffmpeg_exe(), mount, 44100, 2), input=pcm, capture_output=True, check=True).stdout
-    seconds = len(pcm) / (44100 * 2 * 4)
+    seconds = len(pcm) / (44100 * 2 * FEED_BYTES[fed])
     sent = len(out) * 8 / seconds / 1000
     print(f"opus {kbps}: {sent:.1f} kbit/s over {seconds:.0f} s")
     assert kbps * 0.95 <= sent <= kbps * 1.08, sent

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from mutagen.ogg import OggPage
 
-from streamer.audio.codecs import encoder_command
+from streamer.audio.codecs import encoder_command, feed_format
 from streamer.audio.ffmpeg import ffmpeg_exe
 from streamer.settings import MountConfig
 from streamer.wire.framing import OggFramer
@@ -121,9 +121,9 @@ def test_a_restarted_encoder_starts_a_new_chain_with_its_own_headers_and_the_cur
     assert [x[2] for x in out if x[2]] == ["Song", "Later"]
 
 
-def pcm(seconds: float, rate: int) -> bytes:
+def pcm(seconds: float, rate: int, sample_format: str) -> bytes:
     lavfi = f"sine=f=440:d={seconds},volume=0.5[a];sine=f=660:d={seconds}[b];[a][b]amix=2,aformat=channel_layouts=stereo"
-    command = [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", lavfi, "-f", "f32le", "-ar", str(rate), "-ac", "2", "-"]
+    command = [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", lavfi, "-f", sample_format, "-ar", str(rate), "-ac", "2", "-"]
     return subprocess.run(command, capture_output=True, check=True).stdout
 
 
@@ -138,7 +138,8 @@ def test_chains_cut_from_one_encoding_decode_to_the_same_audio_as_the_encoding(r
     """The re-wrapped stream decodes sample for sample as the encoder's own stream does (the
     pre-roll settles each new chain's decoder), with no error at the chain changes."""
     mount = MountConfig("/opus", format="opus", bitrate=96, sample_rate=48000, channels=2)
-    encoded = subprocess.run(encoder_command(ffmpeg_exe(), mount, rate, 2), input=pcm(6.0, rate), capture_output=True, check=True).stdout
+    fed = pcm(6.0, rate, feed_format(mount))  # as the station feeds the mount's encoder
+    encoded = subprocess.run(encoder_command(ffmpeg_exe(), mount, rate, 2), input=fed, capture_output=True, check=True).stdout
     chains = OpusChains(serial=77, in_rate=rate)
     for at, title in ((0, "One"), (int(2.2 * rate), "Two"), (int(4.4 * rate) + 3, "Three")):
         chains.mark(at, title)

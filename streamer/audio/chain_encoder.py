@@ -25,9 +25,8 @@ from ..aio import cancel
 from ..settings import MountConfig
 from ..ticks import HarvestedPipe
 from ..wire.framing import OggFramer
-from .codecs import encoder_command
+from .codecs import FEED_BYTES, encoder_command, feed_format
 from .encoder import RESTART_DELAY, STALL_SECONDS
-from .pcm import frame_bytes
 
 log = logging.getLogger("streamer.encoder")
 
@@ -45,7 +44,8 @@ class ChainEncoder:
         self.mount = mount
         self.in_rate = in_rate
         self.in_channels = in_channels
-        self.frame_bytes = frame_bytes(in_channels)
+        self.pcm_format = feed_format(mount)  # what feed() takes
+        self.frame_bytes = FEED_BYTES[self.pcm_format] * in_channels
         self.sink = sink
         self.restarts = 0
         self.chains = 0

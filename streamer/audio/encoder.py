@@ -29,8 +29,7 @@ from .. import child
 from ..aio import background
 from ..settings import MountConfig
 from ..ticks import HarvestedPipe
-from .codecs import MP3_PRIMING, Units, codec_for, encoders_command
-from .pcm import frame_bytes
+from .codecs import FEED_BYTES, MP3_PRIMING, Units, codec_for, encoders_command, feed_format
 
 log = logging.getLogger("streamer.encoder")
 
@@ -124,7 +123,8 @@ class Encoder:
         self.in_channels = in_channels
         self.restarts = 0
         self.last_restart_reason = ""
-        self.frame_bytes = frame_bytes(in_channels)
+        self.pcm_format = feed_format(self.mount)  # what feed() takes (the same for every output)
+        self.frame_bytes = FEED_BYTES[self.pcm_format] * in_channels
         self.stall_bytes = int(STALL_SECONDS * self.in_rate) * self.frame_bytes
         self._fed = 0  # station samples fed in total (including those dropped while restarting)
         self._proc: asyncio.subprocess.Process | None = None

@@ -12,7 +12,7 @@ from typing import TypeVar
 from .cues import Cues
 from .encoder import Encoder
 from .limiter import TruePeakLimiter
-from .pcm import frame_bytes
+from .pcm import SAMPLE_FORMAT, frame_bytes, to_s16
 from .shaping import shape_for_cut
 from .timeline import Timeline
 
@@ -94,8 +94,12 @@ class Output:
         fed = len(pcm) // self.frame_bytes
         if self.limiter is not None:  # same length out (delayed by its 5 ms look-ahead)
             pcm = self.limiter.process(pcm)
+        as_fed = {SAMPLE_FORMAT: pcm}  # converted once per format the encoders take (codecs.feed_format)
         for enc in self.encoders:
-            enc.feed(pcm)  # never waits: a stalled encoder cannot hold up the other mounts
+            data = as_fed.get(enc.pcm_format)
+            if data is None:
+                data = as_fed[enc.pcm_format] = to_s16(pcm)
+            enc.feed(data)  # never waits: a stalled encoder cannot hold up the other mounts
         timeline.fed += fed
         wait = self.ahead() - timeline.lookahead
         if wait > 0:
