@@ -226,7 +226,8 @@ def test_a_steady_audience_costs_a_stamp_per_batch_not_rows_and_a_kill_is_still_
     """QA: every half-second batch rewrote the heartbeat row and the audience minute's rows, 24 KB/s
     (2.1 GB a day) of WAL writes for a station whose audience did not change. Now the batch stamps
     the time in a file beside the database (rewritten in place) and the rows go every AUDIENCE_EVERY;
-    the next start still closes what a kill left open at the last half second."""
+    the next start still closes what a kill left open at the last half second, and gives the
+    audience minute back the seconds since it was saved."""
     start = dt.datetime(2026, 11, 20, 10, 0, 5, tzinfo=dt.UTC).timestamp()
     clock = Clock(start)
     monkeypatch.setattr(recorder, "time", clock)
@@ -266,3 +267,7 @@ def test_a_steady_audience_costs_a_stamp_per_batch_not_rows_and_a_kill_is_still_
     found = asyncio.run(restart())
     assert found["heartbeat"] == clock.t and found["sessions_closed"] == 1
     assert rows(tmp_path, "SELECT ended, reason FROM sessions") == [(clock.t, "server stop")]
+    # the audience minute saved 5 s before the kill gets those 5 s back from the session
+    minute = int(start // 60)
+    assert rows(tmp_path, "SELECT minute, mount, peak, listener_seconds FROM audience") == [(minute, "/main", 1, 15.0)]
+    assert rows(tmp_path, "SELECT minute, peak, listener_seconds FROM station_audience") == [(minute, 1, 15.0)]

@@ -39,7 +39,7 @@ log = logging.getLogger("streamer.history")
 COMMIT_EVERY = 0.5  # seconds between batches (and heartbeats)
 SESSION_BYTES_EVERY = 10.0  # seconds between saves of the open sessions' bytes (for a kill -9)
 # Seconds between saves of the minute in progress and of the heartbeat's row: each batch's rows put their pages
-# in the WAL (both in every batch: 24 KB/s, 2.1 GB a day, of writes). A kill -9 loses at most this much of a minute.
+# in the WAL (both in every batch: 24 KB/s, 2.1 GB a day, of writes). After a kill -9, upkeep.fill_audience makes it up.
 AUDIENCE_EVERY = 10.0
 PRUNE_FIRST, PRUNE_EVERY = 60.0, 86400.0
 RECENT_PLAYS = 16  # closed plays a new listener's burst may still reach

@@ -12,15 +12,48 @@ from ..stamp import read_stamp
 PRUNE_BATCH = 20_000  # rows deleted per transaction (writes queued meanwhile wait less)
 
 
+GAP_MAX = 60.0  # s between the heartbeat row and the stamp past which the gap is a clock's step, not audience
+
+
 def last_heartbeat(conn: sqlite3.Connection) -> float | None:
     """The last moment the station is known to have run: the stamp beside the database (each
     batch's) or the heartbeat row (every recorder.AUDIENCE_EVERY), the later of the two."""
+    return max(_heartbeats(conn), default=None)
+
+
+def _heartbeats(conn: sqlite3.Connection) -> list[float]:
+    """[the heartbeat row's time] and [the stamp's], those there are."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
     times = [float(row[0])] if row else []
     file = conn.execute("PRAGMA database_list").fetchone()[2]
     if file and (stamp := read_stamp(Path(file))) is not None:
         times.append(stamp)
-    return max(times, default=None)
+    return times
+
+
+def fill_audience(conn: sqlite3.Connection, since: float, until: float) -> None:
+    """Add to the audience minutes what a kill left out: each session's time from the heartbeat
+    row (written with the minute in progress) to the stamp (the last batch, whose sessions are
+    closed at it by now). The peak is raised to the sessions open at the stamp at least."""
+    for minute in range(int(since // 60), int(until // 60) + 1):
+        a, b = max(since, minute * 60.0), min(until, (minute + 1) * 60.0)
+        rows = conn.execute(
+            "SELECT mount, sum(ended >= :b), sum(max(0.0, min(ended, :b) - max(started, :a))) FROM sessions"
+            " WHERE ended > :a AND +started < :b GROUP BY mount",
+            {"a": a, "b": b},
+        ).fetchall()
+        for mount, open_, seconds in rows:
+            conn.execute(
+                "INSERT INTO audience VALUES (?, ?, ?, ?) ON CONFLICT (minute, mount) DO UPDATE SET"
+                " peak = max(peak, excluded.peak), listener_seconds = listener_seconds + excluded.listener_seconds",
+                (minute, mount, open_, round(seconds, 3)),
+            )
+        if rows:
+            conn.execute(
+                "INSERT INTO station_audience VALUES (?, ?, ?) ON CONFLICT (minute) DO UPDATE SET"
+                " peak = max(peak, excluded.peak), listener_seconds = listener_seconds + excluded.listener_seconds",
+                (minute, sum(r[1] for r in rows), round(sum(r[2] for r in rows), 3)),
+            )
 
 
 def recover(conn: sqlite3.Connection, before_id: int) -> dict:
@@ -31,7 +64,8 @@ def recover(conn: sqlite3.Connection, before_id: int) -> dict:
     the highest id in use, the salt for hashed addresses (made once per database), and the
     sessions closed (`closed`: ip, mount, user agent, referer, ended, seconds, bytes) for the
     access log, which had no line for them."""
-    heartbeat = last_heartbeat(conn)
+    times = _heartbeats(conn)
+    heartbeat = max(times, default=None)
     conn.execute("BEGIN")
     closed = conn.execute(
         "UPDATE sessions SET ended = max(started, coalesce(:hb, started)), seconds = max(0, coalesce(:hb, started) - started),"
@@ -47,6 +81,9 @@ def recover(conn: sqlite3.Connection, before_id: int) -> dict:
         " estimated = 1 WHERE ended IS NULL AND id < :before",
         {"hb": heartbeat, "before": before_id},
     ).rowcount
+    if len(times) == 2 and 0 < times[1] - times[0] <= GAP_MAX:
+        fill_audience(conn, times[0], times[1])
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)", (repr(times[1]),))  # filled once
     salt = conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
     if salt is None:
         salt = (os.urandom(16).hex(),)
