@@ -271,3 +271,34 @@ def test_a_steady_audience_costs_a_stamp_per_batch_not_rows_and_a_kill_is_still_
     minute = int(start // 60)
     assert rows(tmp_path, "SELECT minute, mount, peak, listener_seconds FROM audience") == [(minute, "/main", 1, 15.0)]
     assert rows(tmp_path, "SELECT minute, peak, listener_seconds FROM station_audience") == [(minute, 1, 15.0)]
+
+
+def test_a_kill_just_after_a_minute_ends_gives_back_its_seconds_once(tmp_path, monkeypatch):
+    """The minute that ended is written when a listener's change crosses into the next one; a
+    kill soon after must not add that minute's last seconds to it a second time."""
+    start = dt.datetime(2026, 11, 20, 10, 0, 52, tzinfo=dt.UTC).timestamp()
+    clock = Clock(start)
+    monkeypatch.setattr(recorder, "time", clock)
+    main = stand_in_mount("/main")
+
+    async def run() -> None:
+        h = history(tmp_path)
+        await h.open()
+        join(h, main, stand_in_listener(1))
+        await h.commit()  # the minute so far saved at :52
+        while clock.t < start + 9.0:  # to 10:01:01, the new minute's first commits among them
+            clock.t += recorder.COMMIT_EVERY
+            if clock.t == start + 9.0:
+                join(h, main, stand_in_listener(2))  # writes 10:00 as ended
+            await h.commit()
+        h.store._pool.shutdown(wait=True)  # killed
+
+    async def restart() -> None:
+        h = history(tmp_path)
+        await h.open()
+        await h.store.close()
+
+    asyncio.run(run())
+    asyncio.run(restart())
+    minute = int(start // 60)
+    assert rows(tmp_path, "SELECT minute, peak, listener_seconds FROM audience ORDER BY minute") == [(minute, 1, 8.0), (minute + 1, 2, 1.0)]

@@ -100,12 +100,12 @@ class History:
             )  # fmt: skip
 
     async def commit(self, final: bool = False) -> None:
-        """Queue the open play's counts (and every AUDIENCE_EVERY, and when `final`, the audience and
-        a heartbeat row); commit the batch and stamp the heartbeat. Not before the recovery has read
-        the last run's heartbeat: it would read this run's."""
+        """Queue the open play's counts (and every AUDIENCE_EVERY, at a new minute's first batch and when
+        `final`, the audience and a heartbeat row); commit the batch and stamp the heartbeat. Not before
+        the recovery has read the last run's heartbeat: it would read this run's."""
         now = time.time()
         recovered = self.recovered is not None
-        if final or now >= self._audience_saved + AUDIENCE_EVERY:
+        if final or now >= self._audience_saved + AUDIENCE_EVERY or now // 60 != self._audience_saved // 60:  # (fill_audience)
             self._audience_saved = now
             self.audience.checkpoint(now, self._minute)
             if recovered:

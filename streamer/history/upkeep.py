@@ -34,12 +34,14 @@ def _heartbeats(conn: sqlite3.Connection) -> list[float]:
 def fill_audience(conn: sqlite3.Connection, since: float, until: float) -> None:
     """Add to the audience minutes what a kill left out: each session's time from the heartbeat
     row (written with the minute in progress) to the stamp (the last batch, whose sessions are
-    closed at it by now). The peak is raised to the sessions open at the stamp at least."""
+    closed at it by now). The peak is raised to the sessions open at the stamp at least. The
+    recorder saves the minute at each new minute's first batch, so an ended minute's row is never
+    older than the heartbeat row: its last seconds are not added twice."""
     for minute in range(int(since // 60), int(until // 60) + 1):
         a, b = max(since, minute * 60.0), min(until, (minute + 1) * 60.0)
         rows = conn.execute(
             "SELECT mount, sum(ended >= :b), sum(max(0.0, min(ended, :b) - max(started, :a))) FROM sessions"
-            " WHERE ended > :a AND +started < :b GROUP BY mount",
+            " WHERE ended > :a AND +started <= :b GROUP BY mount",
             {"a": a, "b": b},
         ).fetchall()
         for mount, open_, seconds in rows:
