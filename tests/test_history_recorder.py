@@ -222,6 +222,24 @@ def test_sessions_closed_after_a_crash_reach_the_access_log_at_the_next_start(tm
     assert rows(tmp_path, "SELECT id, estimated FROM sessions ORDER BY id") == [(1, 1), (2, 1), (3, 0)]
 
 
+def killed(h: History) -> None:
+    """As a kill -9 leaves it: nothing closed, nothing more committed."""
+    h.store._pool.shutdown(wait=True)
+
+
+def restarted(tmp: Path) -> dict:
+    """The next start's recovery (what it found), the station not run further."""
+
+    async def go() -> dict:
+        h = history(tmp)
+        await h.open()
+        found = h.recovered
+        await h.store.close()
+        return found
+
+    return asyncio.run(go())
+
+
 def test_a_steady_audience_costs_a_stamp_per_batch_not_rows_and_a_kill_is_still_known_to_the_half_second(tmp_path, monkeypatch):
     """QA: every half-second batch rewrote the heartbeat row and the audience minute's rows, 24 KB/s
     (2.1 GB a day) of WAL writes for a station whose audience did not change. Now the batch stamps
@@ -250,21 +268,14 @@ def test_a_steady_audience_costs_a_stamp_per_batch_not_rows_and_a_kill_is_still_
         for _ in range(5):
             clock.t += recorder.COMMIT_EVERY
             await h.commit()
-        h.store._pool.shutdown(wait=True)  # killed: nothing closed, nothing more committed
+        killed(h)
         return h
 
     asyncio.run(run())
     stamp = read_stamp(tmp_path / "state" / "history.sqlite")
     assert stamp == clock.t and (tmp_path / "state" / "history.sqlite-stamp").stat().st_size == 32
 
-    async def restart() -> dict:
-        h = history(tmp_path)
-        await h.open()
-        found = h.recovered
-        await h.store.close()
-        return found
-
-    found = asyncio.run(restart())
+    found = restarted(tmp_path)
     assert found["heartbeat"] == clock.t and found["sessions_closed"] == 1
     assert rows(tmp_path, "SELECT ended, reason FROM sessions") == [(clock.t, "server stop")]
     # the audience minute saved 5 s before the kill gets those 5 s back from the session
@@ -291,14 +302,9 @@ def test_a_kill_just_after_a_minute_ends_gives_back_its_seconds_once(tmp_path, m
             if clock.t == start + 9.0:
                 join(h, main, stand_in_listener(2))  # writes 10:00 as ended
             await h.commit()
-        h.store._pool.shutdown(wait=True)  # killed
-
-    async def restart() -> None:
-        h = history(tmp_path)
-        await h.open()
-        await h.store.close()
+        killed(h)
 
     asyncio.run(run())
-    asyncio.run(restart())
+    restarted(tmp_path)
     minute = int(start // 60)
     assert rows(tmp_path, "SELECT minute, peak, listener_seconds FROM audience ORDER BY minute") == [(minute, 1, 8.0), (minute + 1, 2, 1.0)]
