@@ -222,6 +222,13 @@ def test_sessions_closed_after_a_crash_reach_the_access_log_at_the_next_start(tm
     assert rows(tmp_path, "SELECT id, estimated FROM sessions ORDER BY id") == [(1, 1), (2, 1), (3, 0)]
 
 
+def on_clock(monkeypatch, start: dt.datetime) -> Clock:
+    """The recorder's clock, at `start` (the test moves it)."""
+    clock = Clock(start.timestamp())
+    monkeypatch.setattr(recorder, "time", clock)
+    return clock
+
+
 def killed(h: History) -> None:
     """As a kill -9 leaves it: nothing closed, nothing more committed."""
     h.store._pool.shutdown(wait=True)
@@ -246,10 +253,8 @@ def test_a_steady_audience_costs_a_stamp_per_batch_not_rows_and_a_kill_is_still_
     the time in a file beside the database (rewritten in place) and the rows go every AUDIENCE_EVERY;
     the next start still closes what a kill left open at the last half second, and gives the
     audience minute back the seconds since it was saved."""
-    start = dt.datetime(2026, 11, 20, 10, 0, 5, tzinfo=dt.UTC).timestamp()
-    clock = Clock(start)
-    monkeypatch.setattr(recorder, "time", clock)
-    main = stand_in_mount("/main")
+    clock = on_clock(monkeypatch, dt.datetime(2026, 11, 20, 10, 0, 5, tzinfo=dt.UTC))
+    start, main = clock.t, stand_in_mount("/main")
 
     async def run() -> History:
         h = history(tmp_path)
@@ -287,10 +292,8 @@ def test_a_steady_audience_costs_a_stamp_per_batch_not_rows_and_a_kill_is_still_
 def test_a_kill_just_after_a_minute_ends_gives_back_its_seconds_once(tmp_path, monkeypatch):
     """The minute that ended is written when a listener's change crosses into the next one; a
     kill soon after must not add that minute's last seconds to it a second time."""
-    start = dt.datetime(2026, 11, 20, 10, 0, 52, tzinfo=dt.UTC).timestamp()
-    clock = Clock(start)
-    monkeypatch.setattr(recorder, "time", clock)
-    main = stand_in_mount("/main")
+    clock = on_clock(monkeypatch, dt.datetime(2026, 11, 20, 10, 0, 52, tzinfo=dt.UTC))
+    start, main = clock.t, stand_in_mount("/main")
 
     async def run() -> None:
         h = history(tmp_path)

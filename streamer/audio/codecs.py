@@ -62,14 +62,13 @@ def encoders_command(ffmpeg: str, outputs: Sequence[tuple[MountConfig, str]], in
     """ffmpeg reading the station's PCM on stdin once and writing each (mount, target) output,
     each with its own encoder, to its own target (pipe:1, pipe:N)."""
     mapped = ["-map", "0:a:0"] if len(outputs) > 1 else []
-    fed = {feed_format(mount) for mount, _ in outputs}
-    assert len(fed) == 1, "one encoder process is fed one sample format"
+    (fed,) = {feed_format(mount) for mount, _ in outputs}  # one process is fed one sample format
     return [
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
         # No input probing: by default ffmpeg holds ~1.1 s of raw PCM before its first frame,
         # which would eat the feeder's lookahead and leave the pacer releasing frame by frame.
         "-probesize", "32", "-analyzeduration", "0",
-        "-f", fed.pop(), "-ar", str(in_rate), "-ac", str(in_channels), "-i", "pipe:0",
+        "-f", fed, "-ar", str(in_rate), "-ac", str(in_channels), "-i", "pipe:0",
         *(option for mount, target in outputs for option in [*mapped, *output_options(mount, title, target)]),
     ]  # fmt: skip
 

@@ -18,17 +18,18 @@ GAP_MAX = 60.0  # s between the heartbeat row and the stamp past which the gap i
 def last_heartbeat(conn: sqlite3.Connection) -> float | None:
     """The last moment the station is known to have run: the stamp beside the database (each
     batch's) or the heartbeat row (every recorder.AUDIENCE_EVERY), the later of the two."""
-    return max(_heartbeats(conn), default=None)
+    return _latest(*_heartbeats(conn))
 
 
-def _heartbeats(conn: sqlite3.Connection) -> list[float]:
-    """[the heartbeat row's time] and [the stamp's], those there are."""
-    row = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
-    times = [float(row[0])] if row else []
+def _latest(*times: float | None) -> float | None:
+    return max((t for t in times if t is not None), default=None)
+
+
+def _heartbeats(conn: sqlite3.Connection) -> tuple[float | None, float | None]:
+    """The heartbeat row's time and the stamp's (None where there is none)."""
+    found = conn.execute("SELECT value FROM meta WHERE key = 'heartbeat'").fetchone()
     file = conn.execute("PRAGMA database_list").fetchone()[2]
-    if file and (stamp := read_stamp(Path(file))) is not None:
-        times.append(stamp)
-    return times
+    return (float(found[0]) if found else None), (read_stamp(Path(file)) if file else None)
 
 
 def fill_audience(conn: sqlite3.Connection, since: float, until: float) -> None:
@@ -66,8 +67,8 @@ def recover(conn: sqlite3.Connection, before_id: int) -> dict:
     the highest id in use, the salt for hashed addresses (made once per database), and the
     sessions closed (`closed`: ip, mount, user agent, referer, ended, seconds, bytes) for the
     access log, which had no line for them."""
-    times = _heartbeats(conn)
-    heartbeat = max(times, default=None)
+    row, stamp = _heartbeats(conn)
+    heartbeat = _latest(row, stamp)
     conn.execute("BEGIN")
     closed = conn.execute(
         "UPDATE sessions SET ended = max(started, coalesce(:hb, started)), seconds = max(0, coalesce(:hb, started) - started),"
@@ -83,9 +84,9 @@ def recover(conn: sqlite3.Connection, before_id: int) -> dict:
         " estimated = 1 WHERE ended IS NULL AND id < :before",
         {"hb": heartbeat, "before": before_id},
     ).rowcount
-    if len(times) == 2 and 0 < times[1] - times[0] <= GAP_MAX:
-        fill_audience(conn, times[0], times[1])
-        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)", (repr(times[1]),))  # filled once
+    if row is not None and stamp is not None and 0 < stamp - row <= GAP_MAX:
+        fill_audience(conn, row, stamp)
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)", (repr(stamp),))  # filled once
     salt = conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
     if salt is None:
         salt = (os.urandom(16).hex(),)
