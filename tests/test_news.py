@@ -111,6 +111,20 @@ def test_merge_dedupes_sorts_and_expires():
     assert [(i.title, i.origin) for i in merged] == [("Same STORY!", "feed:b"), ("Older", "")]
 
 
+
+def test_a_busy_wire_cannot_push_the_stations_own_stories_off_the_list():
+    """A wire with 100 fresh items filled all 50 places: the newsroom's articles and the other feed vanished."""
+    wire = [NewsItem(f"Wire story {i}", published=1000 + i, origin="feed:wire") for i in range(100)]
+    other = [NewsItem(f"Other feed story {i}", published=800 + i, origin="feed:other") for i in range(30)]
+    own = [NewsItem(f"Newsroom story {i}", published=500 + i, origin="folder:x") for i in range(5)]
+    merged = merge([own, [], wire, other], now=2000)
+    origins = [i.origin for i in merged]
+    assert len(merged) == 50
+    assert origins.count("folder:x") == 5 and origins.count("feed:other") == 22 and origins.count("feed:wire") == 23
+    assert [i.published for i in merged] == sorted((i.published for i in merged), reverse=True)  # still newest first
+    assert merged[0].title == "Wire story 99" and "Wire story 76" not in {i.title for i in merged}  # each keeps its newest
+    assert len(merge([own, wire[:10], other[:10]], now=2000)) == 25  # under the limit: nothing left out
+
 def test_news_post_validation():
     item = news_item_from_json(b'{"title": "Kariba levels rise", "summary": "Up 2 m.", "expires": 60}', now=1000)
     assert (item.title, item.summary, item.expires, item.origin) == ("Kariba levels rise", "Up 2 m.", 1060, "api")

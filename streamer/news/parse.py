@@ -167,16 +167,30 @@ def _iso(text: str) -> float:
 
 
 def merge(groups: list[list[NewsItem]], now: float, limit: int = 50) -> list[NewsItem]:
-    """One list: expired items out, duplicates (same headline) merged, newest first."""
-    best: dict[str, NewsItem] = {}
-    for group in groups:
+    """One list: expired items out, duplicates (same headline) merged, newest first.
+
+    When there are more than `limit`, each group (the folder, the posted items, each feed) keeps
+    its newest in turn, so a wire that posts a hundred items an hour cannot push the station's
+    own articles and the other feeds off the list."""
+    best: dict[str, tuple[NewsItem, int]] = {}
+    for n, group in enumerate(groups):
         for item in group:
             if item.expires is not None and item.expires <= now:
                 continue
             kept = best.get(item.id)
-            if kept is None or item.published > kept.published:
-                best[item.id] = item
-    return sorted(best.values(), key=lambda i: i.published, reverse=True)[:limit]
+            if kept is None or item.published > kept[0].published:
+                best[item.id] = (item, n)
+    by_group: dict[int, list[NewsItem]] = {}
+    for item, n in best.values():
+        by_group.setdefault(n, []).append(item)
+    # an item's turn: its place in its own group, newest first (0, 1, 2 …); ties go to the newer
+    turns = [(turn, item) for items in by_group.values() for turn, item in enumerate(sorted(items, key=_newest))]
+    chosen = [item for _, item in sorted(turns, key=lambda t: (t[0], _newest(t[1])))[:limit]]
+    return sorted(chosen, key=_newest)
+
+
+def _newest(item: NewsItem) -> float:
+    return -item.published
 
 
 def dated_as_fetched(items: list[NewsItem], now: float, before: list[NewsItem]) -> None:
