@@ -111,7 +111,6 @@ def test_merge_dedupes_sorts_and_expires():
     assert [(i.title, i.origin) for i in merged] == [("Same STORY!", "feed:b"), ("Older", "")]
 
 
-
 def test_a_busy_wire_cannot_push_the_stations_own_stories_off_the_list():
     """A wire with 100 fresh items filled all 50 places: the newsroom's articles and the other feed vanished."""
     wire = [NewsItem(f"Wire story {i}", published=1000 + i, origin="feed:wire") for i in range(100)]
@@ -124,6 +123,7 @@ def test_a_busy_wire_cannot_push_the_stations_own_stories_off_the_list():
     assert [i.published for i in merged] == sorted((i.published for i in merged), reverse=True)  # still newest first
     assert merged[0].title == "Wire story 99" and "Wire story 76" not in {i.title for i in merged}  # each keeps its newest
     assert len(merge([own, wire[:10], other[:10]], now=2000)) == 25  # under the limit: nothing left out
+
 
 def test_news_post_validation():
     item = news_item_from_json(b'{"title": "Kariba levels rise", "summary": "Up 2 m.", "expires": 60}', now=1000)
@@ -387,3 +387,23 @@ def test_atom_xhtml_titles_alternate_links_and_rss_dublin_core_dates():
     dc, both = parse_feed(rss)
     assert dc.published == datetime(2026, 11, 24, 18, tzinfo=UTC).timestamp()
     assert both.published == datetime(2026, 11, 24, 19, tzinfo=UTC).timestamp()
+
+
+def test_a_pictures_caption_between_the_headline_and_the_body_is_not_the_headline():
+    """Saved with its picture above the first paragraph, an article's caption (often twice: the
+    picture's text and its caption) was the last short line above the body, and aired as the headline."""
+    masthead, headline = "Zimbabwe News and Internet Radio", "Syria conflict: Russia tells rebels to leave Aleppo"
+    body = "Russia and Syria have told rebel forces in Aleppo to leave by Friday evening.\n"
+    pictures = [
+        "Site of regime bombing in Aleppo\nSite of regime bombing in Aleppo",
+        "Image source, Reuters\nImage caption, Rescuers at the site",
+        "(Photo: Tendai Moyo/The Herald)",
+        "Picture: Getty Images",
+    ]
+    for picture in pictures:
+        article = f"{masthead}\n\n{headline}\n\n{picture}\n\n{body}"
+        assert parse_article(article).title == headline, picture
+        assert parse_article(article, mastheads=(masthead,)).title == headline, picture
+    # A headline saved twice (the page's title and its heading) is still the headline, not the masthead
+    assert parse_article(f"{masthead}\n\n{headline}\n{headline}\n\n{body}").title == headline
+    assert parse_article(f"Pictures: Warriors come home\n\n{body}").title == "Pictures: Warriors come home"  # a gallery's headline

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 
 import yaml
 
-from .bylines import is_byline_or_dateline
+from .bylines import is_byline_or_dateline, is_caption
 from .parse import MAX_HEADLINE, NewsItem, clean_text
 
 _SENTENCE_END = re.compile(r"[.!?…][\"'\u201d\u2019)]*$")
@@ -80,8 +80,25 @@ def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None
             head.append(line)
     if not head:
         return None
-    # a byline or date line between the headline and the body is not the headline (when there is another)
-    return _item(next((line for line in reversed(head) if not is_byline_or_dateline(line)), head[-1]), lines[body_start:])
+    return _item(_headline(head, named=len(head) < body_start), lines[body_start:])
+
+
+def _headline(head: list[str], named: bool) -> str:
+    """The last line above the body but for a byline, a date line or a picture's caption (when
+    there is another). A caption often comes twice (the picture's text and its caption): a line
+    repeated is passed over when a line that is not stands below the masthead (the first line,
+    unless a named masthead was left out) above it, as the headline does."""
+    twice = {i for i in range(1, len(head)) if head[i].casefold() == head[i - 1].casefold()}
+    twice |= {i - 1 for i in twice}
+    first = 0 if named else 1
+    for i in reversed(range(len(head))):
+        line = head[i]
+        if is_byline_or_dateline(line) or is_caption(line):
+            continue
+        if i in twice and any(j not in twice and not is_byline_or_dateline(head[j]) for j in range(first, i)):
+            continue
+        return line
+    return head[-1]
 
 
 def _item(title: str, body: list[str]) -> NewsItem | None:

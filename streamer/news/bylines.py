@@ -1,5 +1,5 @@
-"""Lines of a saved article that are not its headline though they look like one: the byline
-and the date line that websites put between the headline and the body (pure).
+"""Lines of a saved article that are not its headline though they look like one: the byline,
+the date line and the picture's caption that websites put between the headline and the body (pure).
 
 QA saved "Fuel prices rise for third month", then "By Staff Reporter", then the body: the
 byline went on air as the headline (and "27 November 2026" did, with a date line).
@@ -25,12 +25,24 @@ _DATE_WORDS = re.compile(rf"\b(?:published|updated|posted|last updated|on|at|{WE
 # "By Staff Reporter", "Written by Tendai Moyo and Rudo Banda", "By Our Correspondent in Harare"
 _BYLINE = re.compile(r"(?:(?:written|reported|posted)\s+)?by\s+(.+)", re.I)
 _NAME_JOINERS = {"and", "&", "in", "for", "of", "de", "da", "van", "von", "our"}
+# "Image caption, Rescuers at the site", "Image source, Reuters", "Caption: …", "(Photo: …)", and
+# "Photo: AFP" or "Picture: Getty Images" when short: "Pictures: Warriors come home" is a headline
+_CAPTION = re.compile(
+    r"(?:image|photo|picture)\s*(?:caption|source|copyright|credit)\b|(?:caption|credit)\s*:|\((?:photo|picture)s?\s*:"
+    r"|(?:photo|photograph|picture)\s*:\s*\S+(?:\s+\S+){0,3}$",
+    re.I,
+)
 _STAFF = re.compile(r"(?:staff\s+(?:reporter|writer|correspondent)|(?:our\s+)?(?:\w+\s+)?correspondent|reporter)", re.I)
 
 
 def is_byline_or_dateline(line: str) -> bool:
     """A byline (names after "By", or "Staff Reporter") or a line with only a date and time."""
     return _is_byline(line) or _is_dateline(line)
+
+
+def is_caption(line: str) -> bool:
+    """A picture's caption or credit line, by the words websites start it with."""
+    return _CAPTION.match(line.strip()) is not None
 
 
 def _is_byline(line: str) -> bool:
