@@ -20,6 +20,7 @@ from streamer.audio.encoder import PRIMING_SAMPLES, due_title, frame_end
 from streamer.audio.next_decoder import NextDecoder
 from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
 from streamer.audio.timeline import STARTUP_DELAY, Timeline
+from streamer.audio.upcoming import event_first
 from streamer.documents import mount_view
 from streamer.news.desk import FolderScan, NewsDesk
 from streamer.news.parse import NewsItem
@@ -511,6 +512,21 @@ def test_a_decoder_started_for_the_file_after_the_next_is_taken_up_when_that_fil
 
     started, taken = asyncio.run(run())
     assert taken == ["h0.wav", "h1.wav"] and started == ["h0.wav", "h1.wav", "x.wav", "h0.wav"], (started, taken)
+
+
+def test_what_plays_next_comes_when_the_events_cut_does():
+    """`playing_next` said a wait-up-to event came at the end of the song on air even when the
+    song ran past the event's deadline (the station cuts it there), and a song after one whose
+    deadline was under a second after the handover (the station waits for it in silence)."""
+    handover, now = 1000.0, 900.0  # the song on air ends at 1000
+    assert event_first("wait", 950.0, 30.0, handover, now) == 980.0  # cut at its deadline, 20 s early
+    assert event_first("wait", 990.0, 30.0, handover, now) == 1000.0  # the song ends first
+    assert event_first("wait", 1000.25, 0.25, handover, now) == 1000.5  # a deadline 0.5 s after the end: silence, then it
+    assert event_first("wait", 1005.0, 30.0, handover, now) is None  # after the next song has started
+    assert event_first("hard", 950.0, 0.0, handover, now) == 950.0 and event_first("hard", 1000.6, 0.0, handover, now) == 1000.6
+    assert event_first("hard", 1001.5, 0.0, handover, now) is None
+    assert event_first("soft", 950.0, 0.0, handover, now) == 1000.0 and event_first("soft", 1000.5, 0.0, handover, now) is None
+    assert event_first("wait", 850.0, 30.0, handover, now) == 900.0  # a cut already due: now
 
 
 def test_an_events_cut_under_a_second_away_is_waited_for_and_no_other_cut_is():

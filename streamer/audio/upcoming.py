@@ -41,13 +41,27 @@ def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: 
         return None
     t = handover_time(playing.started, playing.info.duration, ahead.crossfade, now)
     occ = cues.due[0] if cues.due else cues.next
-    close = MIN_BEFORE_CUT if occ is not None and occ.event.mode == "hard" else 0.0  # (nothing starts just before one)
-    if occ is not None and occ.time <= t + close:  # an event comes first (a hard one cuts in at its second)
-        t = max(now, occ.time) if occ.event.mode == "hard" else t
-        choice = scheduler.preview(t, onair.history, occ.event)
+    at = None if occ is None else event_first(occ.event.mode, occ.time, occ.event.wait, t, now)
+    if occ is not None and at is not None:
+        choice = scheduler.preview(at, onair.history, occ.event)
+        t = at
     else:
         choice = scheduler.preview(t, onair.history)
     return None if choice.path is None else (t, choice)
+
+
+def event_first(mode: str, time: float, wait: float, handover: float, now: float) -> float | None:
+    """When an event at `time` airs if it comes before anything else would start at `handover`
+    (the item on air's end), else None. A hard event cuts in at its second; a wait-up-to one
+    after the item, or at its deadline (`time` + `wait`) if the item runs past that; a soft one
+    after the item. Nothing starts under MIN_BEFORE_CUT before a cut: the station waits for it
+    in silence (Cues.waits_for_cut)."""
+    if mode == "soft":
+        return handover if time <= handover else None
+    cut = time + (wait if mode == "wait" else 0.0)
+    if time <= handover:
+        return max(now, min(handover, cut))
+    return max(now, cut) if cut <= handover + MIN_BEFORE_CUT else None
 
 
 class LastPreview:
