@@ -22,7 +22,8 @@ from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shap
 from streamer.audio.timeline import STARTUP_DELAY, Timeline
 from streamer.audio.upcoming import event_first
 from streamer.documents import mount_view
-from streamer.news.desk import FolderScan, NewsDesk
+from streamer.news.articles import FolderScan, scan_folder
+from streamer.news.desk import NewsDesk
 from streamer.news.parse import NewsItem
 from streamer.schedule.model import Fades
 from streamer.schedule.scheduler import Choice
@@ -275,13 +276,13 @@ def test_the_news_desk_scans_its_folder_in_a_thread_and_applies_it_on_the_loop(t
     for name in ("a.txt", "empty.md"):  # saved a while ago (a file written in the last 2 s waits for a later scan)
         os.utime(folder / name, (time.time() - 10, time.time() - 10))
     desk = NewsDesk(NewsConfig(folder=folder, mastheads=("Masthead",)))
-    scan = desk._scan_folder({})
+    scan = scan_folder(folder, desk.config.mastheads, {})
     assert desk.folder_items == {} and desk.errors == {}  # a scan changes nothing of the desk by itself
     assert desk._apply(scan)
     desk.refresh()
     assert [h.title for h in desk.headlines] == ["Rains arrive in Masvingo"] and desk.errors == {"article:empty.md": "empty file"}
     os.remove(folder / "a.txt")
-    assert desk._apply(desk._scan_folder(dict(desk._folder_seen)))
+    assert desk._apply(scan_folder(folder, desk.config.mastheads, dict(desk._folder_seen)))
     desk.refresh()
     assert desk.headlines == []
 
@@ -463,11 +464,11 @@ def test_an_article_file_dated_ahead_counts_from_when_it_was_read_not_newest_unt
     os.utime(ahead, (now + 86400, now + 86400))
     os.utime(slightly, (now + 5, now + 5))
     desk = NewsDesk(NewsConfig(folder=folder))
-    desk._apply(desk._scan_folder({}))
+    desk._apply(scan_folder(folder, desk.config.mastheads, {}))
     read = time.time()
     (folder / "later.txt").write_text("Just in\n\nBody.\n")
     os.utime(folder / "later.txt", (read + 1, read + 1))
-    desk._apply(desk._scan_folder(dict(desk._folder_seen)))
+    desk._apply(scan_folder(folder, desk.config.mastheads, dict(desk._folder_seen)))
     desk.refresh()
     published = {h.title: h.published for h in desk.headlines}
     assert [h.title for h in desk.headlines] == ["Saved a few seconds ahead", "Just in", "Dated tomorrow by a wrong clock"]

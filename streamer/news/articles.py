@@ -1,4 +1,4 @@
-"""Reading one article file of the news folder (blocking: the folder scan runs in a thread).
+"""Reading the news folder's article files (blocking: the folder scan runs in a thread).
 
 Text is decoded as its byte-order mark says (Notepad's "Unicode" is UTF-16), else as UTF-8,
 else as Windows-1252 (an older editor's). A file over the size cap is read to its last whole
@@ -10,11 +10,14 @@ must not put half a headline on air.
 from __future__ import annotations
 
 import codecs
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .article_text import parse_article
 from .parse import NewsItem
 
+ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".html", ".htm"}
 MAX_ARTICLE_BYTES = 2_000_000
 SETTLE = 2.0  # seconds a file must be left unchanged before it is read
 NO_HEADLINE = "no headline found: put it on a line of its own above the body, without a full stop"
@@ -57,3 +60,43 @@ def read_article(path: Path, mtime: float, mastheads: tuple[str, ...]) -> tuple[
     item.published = mtime
     item.origin = f"folder:{path.name}"
     return item, ""
+
+
+@dataclass(slots=True)
+class FolderScan:
+    """What a scan of the news folder found (made in a worker thread, applied on the loop)."""
+
+    seen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    items: dict[str, NewsItem | None] = field(default_factory=dict)  # changed articles (None: unreadable)
+    errors: dict[str, str] = field(default_factory=dict)
+    folder_error: str = ""
+
+
+def scan_folder(folder: Path, mastheads: tuple[str, ...], known: dict[str, tuple[int, int]]) -> FolderScan:
+    """Blocking (a worker thread): reads the articles that changed since `known`."""
+    scan = FolderScan()
+    try:
+        entries = [p for p in folder.iterdir() if p.suffix.lower() in ARTICLE_SUFFIXES and p.is_file()]
+    except FileNotFoundError:
+        entries = []
+    except OSError as exc:
+        scan.folder_error = str(exc)
+        return scan
+    for path in entries:
+        key = str(path)
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if not settled(st.st_mtime, time.time()):  # still being written: a later scan reads it
+            if key in known:
+                scan.seen[key] = known[key]
+            continue
+        scan.seen[key] = (st.st_mtime_ns, st.st_size)
+        if known.get(key) == scan.seen[key]:
+            continue
+        item, error = read_article(path, st.st_mtime, mastheads)
+        scan.items[key] = item
+        if item is None:
+            scan.errors[key] = error
+    return scan

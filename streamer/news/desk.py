@@ -13,7 +13,6 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,11 @@ from ..aio import TooLarge, read_capped
 from ..offload import OffloadError
 from ..settings import FeedConfig, NewsConfig
 from ..ticks import sleep_on_grid
-from .articles import read_article, settled
+from .articles import FolderScan, scan_folder
 from .parse import FeedError, NewsItem, dated_as_fetched, merge, parse_feed
 
 log = logging.getLogger("streamer.news")
 
-ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".html", ".htm"}
 MAX_FEED_BYTES = 5_000_000
 SCAN_INTERVAL = 1.0
 CLOCK_SLACK = 60.0  # seconds a file may be dated ahead (two machines' clocks) before it counts from now
@@ -37,16 +35,6 @@ FEED_TIMEOUT = 30.0  # seconds to parse a feed (in the offload worker) at most
 
 async def _in_thread(timeout: float, fn: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout)
-
-
-@dataclass(slots=True)
-class FolderScan:
-    """What a scan of the news folder found (made in a worker thread, applied on the loop)."""
-
-    seen: dict[str, tuple[int, int]] = field(default_factory=dict)
-    items: dict[str, NewsItem | None] = field(default_factory=dict)  # changed articles (None: unreadable)
-    errors: dict[str, str] = field(default_factory=dict)
-    folder_error: str = ""
 
 
 class NewsDesk:
@@ -163,8 +151,10 @@ class NewsDesk:
                 self.refresh()
 
     async def _watch_folder(self) -> None:
+        folder = self.config.folder
+        assert folder is not None  # (the job runs only with a folder)
         while True:
-            scan = await asyncio.to_thread(self._scan_folder, dict(self._folder_seen))
+            scan = await asyncio.to_thread(scan_folder, folder, self.config.mastheads, dict(self._folder_seen))
             if self._apply(scan):
                 self.refresh()
             await sleep_on_grid(SCAN_INTERVAL)
@@ -207,37 +197,6 @@ class NewsDesk:
         for path, item in ahead:
             log.warning("news article %s is dated %.0f min ahead (its file's time): it counts from now", path, (item.published - now) / 60)
         dated_as_fetched([item for _, item in ahead], now, list(self.folder_items.values()))
-
-    def _scan_folder(self, known: dict[str, tuple[int, int]]) -> FolderScan:
-        """Blocking (a worker thread): reads the articles that changed since `known`."""
-        folder = self.config.folder
-        assert folder is not None
-        scan = FolderScan()
-        try:
-            entries = [p for p in folder.iterdir() if p.suffix.lower() in ARTICLE_SUFFIXES and p.is_file()]
-        except FileNotFoundError:
-            entries = []
-        except OSError as exc:
-            scan.folder_error = str(exc)
-            return scan
-        for path in entries:
-            key = str(path)
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            if not settled(st.st_mtime, time.time()):  # still being written: a later scan reads it
-                if key in known:
-                    scan.seen[key] = known[key]
-                continue
-            scan.seen[key] = (st.st_mtime_ns, st.st_size)
-            if known.get(key) == scan.seen[key]:
-                continue
-            item, error = read_article(path, st.st_mtime, self.config.mastheads)
-            scan.items[key] = item
-            if item is None:
-                scan.errors[key] = error
-        return scan
 
     async def _poll(self, feed: FeedConfig) -> None:
         state = self.feed_state.setdefault(feed.url, {"etag": None, "last_modified": None, "last_ok": None, "polls": 0, "not_modified": 0})
