@@ -9,6 +9,7 @@ import os
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -316,6 +317,27 @@ def test_a_retracted_article_rewritten_comes_back_and_one_saved_unchanged_does_n
     assert desk.retract(NewsItem(title="Dam wall cracks").id) and desk.headlines == []
     assert scanned("Engineers inspect the wall.", 2) == []  # saved again, unchanged
     assert scanned("Engineers say the wall is sound after all.", 3) == ["Dam wall cracks"]  # corrected
+
+
+def test_a_retracted_article_rewritten_while_the_station_was_down_comes_back(tmp_path):
+    """A retracted article edited while the station was down stayed retracted for good: at the
+    start there was no earlier reading of it to compare with. The version retracted is kept."""
+    state, path = tmp_path / "headlines.json", str(tmp_path / "dam.txt")
+    item = NewsItem(title="Dam wall cracks", summary="Engineers inspect the wall.", published=time.time(), expires=time.time() + 600)
+
+    def started(summary: str) -> list[str]:
+        desk = NewsDesk(NewsConfig(folder=tmp_path, state_file=state))
+        desk.load_state()
+        desk._apply(FolderScan(seen={path: (2, 10)}, items={path: replace(item, summary=summary)}))
+        desk.refresh()
+        return [h.title for h in desk.headlines]
+
+    desk = NewsDesk(NewsConfig(folder=tmp_path, state_file=state))
+    desk._apply(FolderScan(seen={path: (1, 10)}, items={path: item}))
+    desk.refresh()
+    assert desk.retract(item.id) and desk.headlines == []
+    assert started("Engineers inspect the wall.") == []  # the same text, read at the next start: still retracted
+    assert started("Engineers say the wall is sound after all.") == ["Dam wall cracks"]  # rewritten meanwhile
 
 
 # --- the web handlers ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ..offload import OffloadError
 from ..settings import FeedConfig, NewsConfig
 from ..ticks import sleep_on_grid
 from .articles import FolderScan, scan_folder
-from .parse import FeedError, NewsItem, dated_as_fetched, merge, parse_feed
+from .parse import FeedError, NewsItem, dated_as_fetched, merge, parse_feed, version_of
 
 log = logging.getLogger("streamer.news")
 
@@ -52,6 +52,7 @@ class NewsDesk:
         self.feed_items: dict[str, list[NewsItem]] = {}  # by URL
         self.posted: list[NewsItem] = []
         self.retracted: set[str] = set()
+        self.retracted_as: dict[str, str] = {}  # id → the version retracted (version_of), kept across restarts
         self.errors: dict[str, str] = {}  # source → last error, while it lasts
         self.feed_state: dict[str, dict] = {}  # url → etag, last_modified, last_ok, polls
         self.headlines: list[NewsItem] = []
@@ -77,18 +78,20 @@ class NewsDesk:
         item.origin = "api"
         item.published = item.published or time.time()
         self.retracted.discard(item.id)
+        self.retracted_as.pop(item.id, None)
         self.posted = [p for p in self.posted if p.id != item.id] + [item]
         self.refresh()
         return item
 
     def retract(self, item_id: str) -> bool:
-        known = any(i.id == item_id for i in self.headlines)
-        if not known:  # (an unknown id is a 404, and must not block a story that comes later)
+        item = next((i for i in self.headlines if i.id == item_id), None)
+        if item is None:  # (an unknown id is a 404, and must not block a story that comes later)
             return False
         self.retracted.add(item_id)
+        self.retracted_as[item_id] = version_of(item)
         self.posted = [p for p in self.posted if p.id != item_id]
         self.refresh()
-        return known
+        return True
 
     # --- persistence -----------------------------------------------------------------------------
 
@@ -99,6 +102,7 @@ class NewsDesk:
         data = {
             "posted": [i.to_json() for i in self.posted],
             "retracted": sorted(self.retracted),
+            "retracted_as": self.retracted_as,
             "headlines": [i.to_json() for i in self.headlines],
         }
         try:
@@ -118,6 +122,7 @@ class NewsDesk:
             fields = set(NewsItem.__dataclass_fields__)
             self.posted = [NewsItem(**{k: v for k, v in d.items() if k in fields}) for d in data.get("posted", [])]
             self.retracted = set(data.get("retracted", []))
+            self.retracted_as = {k: str(v) for k, v in dict(data.get("retracted_as") or {}).items() if k in self.retracted}
             # Feed headlines from before the restart stand until their feeds answer again.
             for d in data.get("headlines", []):
                 item = NewsItem(**{k: v for k, v in d.items() if k in fields})
@@ -175,9 +180,9 @@ class NewsDesk:
                 self.errors[name] = scan.errors[path]
                 log.warning("news article %s skipped: %s", path, scan.errors[path])
             else:
-                old = self.folder_items.get(path)
-                if old is not None and (old.summary, old.source) != (item.summary, item.source):
+                if item.id in self.retracted and self._rewritten(item, self.folder_items.get(path)):
                     self.retracted.discard(item.id)  # a retracted article saved again, rewritten: a new version airs
+                    self.retracted_as.pop(item.id, None)
                 self.folder_items[path] = item
                 self.errors.pop(name, None)
         for gone in set(self.folder_items) - set(scan.seen):
@@ -187,6 +192,13 @@ class NewsDesk:
             self.errors.pop(f"article:{Path(gone).name}", None)
         self._folder_seen = scan.seen
         return changed
+
+    def _rewritten(self, item: NewsItem, before: NewsItem | None) -> bool:
+        """Another version than the one retracted (another summary or credit), also when it was
+        edited while the station was down; for a retraction saved without its version, than the
+        one read before."""
+        retracted = self.retracted_as.get(item.id) or (before and version_of(before))
+        return bool(retracted) and retracted != version_of(item)
 
     def _dated_as_read(self, scan: FolderScan) -> None:
         """An article whose file is dated ahead (a clock set wrong where it was written, or a copy

@@ -193,6 +193,11 @@ def _newest(item: NewsItem) -> float:
     return -item.published
 
 
+def version_of(item: NewsItem) -> str:
+    """A fingerprint of what an item says beyond its headline (its summary and credit)."""
+    return hashlib.sha256(f"{item.summary}\0{item.source}".encode()).hexdigest()[:16]
+
+
 def dated_as_fetched(items: list[NewsItem], now: float, before: list[NewsItem]) -> None:
     """An item undated, or dated ahead (an Atom entry of 2027 stayed newest until then), counts
     from when it was first fetched: its time in `before` (the feed's last items), else `now`."""
