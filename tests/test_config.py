@@ -77,6 +77,10 @@ def test_icestats_quirk_object_list_absent():
     assert isinstance(two["source"], list) and len(two["source"]) == 2
     assert "source" not in icestats(_status([]), c.station_description, "http://h:1")["icestats"]
     assert one["server_start_iso8601"] == "1970-01-01T00:00:00+0000"
+    # ?mount=/b: that mount's source alone, an object, as Icecast 2.4 answers (QA: every mount, as a list)
+    only = icestats(_status([_mount("/a"), _mount("/b")]), c.station_description, "http://h:1", "/b")["icestats"]
+    assert only["source"]["listenurl"] == "http://h:1/b"
+    assert "source" not in icestats(_status([_mount("/a")]), c.station_description, "http://h:1", "")["icestats"]  # unknown
 
 
 def test_a_key_written_twice_is_an_error_at_the_second():

@@ -150,6 +150,9 @@ def test_icecast_wire_shape(server_factory, media):
     stats = json.loads(body)["icestats"]
     assert isinstance(stats["source"], list)  # two mounts: a list (one would be an object)
     assert [s["listenurl"] for s in stats["source"]] == [server.url("/main"), server.url("/low")]
+    only = json.loads(server.get("/status-json.xsl?mount=/low")[2])["icestats"]
+    assert only["source"]["listenurl"] == server.url("/low")  # one mount asked for: its object, as Icecast
+    assert "source" not in json.loads(server.get("/status-json.xsl?mount=/nosuch")[2])["icestats"]
     assert server.get("/healthz")[0] == 200
 
 

@@ -58,8 +58,14 @@ async def api_status(request: web.Request) -> web.Response:
 
 
 async def status_json(request: web.Request) -> web.Response:
+    """Icecast's status document; `?mount=/main` gives that mount's source alone, as Icecast's does
+    (now-playing widgets read `icestats.source.title`)."""
     station, base = station_of(request), base_url(request)
-    return _document(request, "icestats " + base, lambda: icecast.icestats(station.status(), station.config.station_description, base))
+    only = request.query.get("mount")
+    if only is not None and station.mount(only) is None:
+        only = ""  # (one document for every unknown mount: no source in it)
+    key = f"icestats {base} {only}"
+    return _document(request, key, lambda: icecast.icestats(station.status(), station.config.station_description, base, only))
 
 
 async def nowplaying(request: web.Request) -> web.Response:

@@ -29,9 +29,10 @@ def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(ts))
 
 
-def icestats(status: dict, location: str, base_url: str) -> dict:
-    """`status` is the station's /api/status document; `location` Icecast's free-text field."""
-    sources = [source for _, source in _sources(status, base_url)]
+def icestats(status: dict, location: str, base_url: str, only: str | None = None) -> dict:
+    """`status` is the station's /api/status document; `location` Icecast's free-text field.
+    `only`: one mount's source (`?mount=/main`, as Icecast: an object; none for a mount not on air)."""
+    sources = [source for m, source in _sources(status, base_url) if only is None or m["mount"] == only]
     stats = _server(status, location, base_url)
     if len(sources) == 1:
         stats["source"] = sources[0]
