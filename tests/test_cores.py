@@ -171,6 +171,25 @@ def test_a_listener_further_behind_than_queue_size_is_evicted_and_nobody_waits()
     assert stuck.aborted and c.sent == 200 and mount.bytes_sent == before and mount.bytes_discarded == 400
 
 
+def test_what_a_listeners_transport_still_holds_counts_as_behind():
+    """QA: a 1 KB/s reader was dropped about twice queue_size behind live. Each time its socket
+    came free it took its whole backlog into its transport, which reset how far behind it looked."""
+    mount = Mount(MountConfig("/m", queue_size=1000, burst_size=0), 0.25)
+    mount.buffer = StreamBuffer(4000)
+    slow = Listener(mount, transport := Recorder(), 0, 0, "s", "")  # type: ignore[arg-type]
+    mount.add(slow)
+    mount.buffer.append(b"x" * 900)
+    slow.feed(900)  # written, and all of it still in the transport
+    transport.buffered = 900
+    mount.buffer.append(b"y" * 50)
+    slow.feed(950)  # 950 behind: kept
+    assert not transport.aborted and slow.pos == 950
+    transport.buffered = 950
+    mount.buffer.append(b"z" * 100)
+    slow.feed(1050)  # 100 in the buffer + 950 in the transport > queue_size 1000
+    assert transport.aborted and mount.evicted == 1 and slow not in mount.listeners
+
+
 def test_icy_listeners_get_the_same_bytes_split_around_their_own_blocks():
     mount = Mount(MountConfig("/m", queue_size=10_000, burst_size=0), 0.25)
     mount.buffer.append(b"a" * 100)

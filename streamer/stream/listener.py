@@ -149,7 +149,9 @@ class Listener(asyncio.Protocol):
         """Write the mount's bytes [pos, end) to this listener (or note how far behind it is)."""
         mount = self.mount
         buffer = mount.buffer
-        if self.pos < buffer.base or end - self.pos > mount.config.queue_size:
+        # Behind: what it has not been written, and what its transport still holds of what was (a
+        # listener whose socket came free takes its whole backlog into the transport at once).
+        if self.pos < buffer.base or end - self.pos + self.transport.get_write_buffer_size() > mount.config.queue_size:
             self.evict()
             return
         if self.paused or self.closed:
@@ -206,13 +208,8 @@ class Listener(asyncio.Protocol):
             return
         self.reason = "evicted"
         self.mount.evicted += 1
-        log.info(
-            "%s: listener %d (%s) fell %d bytes behind; disconnected",
-            self.mount.path,
-            self.id,
-            self.address,
-            self.mount.buffer.end - self.pos,
-        )
+        behind = self.mount.buffer.end - self.pos + self.transport.get_write_buffer_size()
+        log.info("%s: listener %d (%s) fell %d bytes behind; disconnected", self.mount.path, self.id, self.address, behind)
         self.close(abort=True)
 
     def kill(self) -> None:
