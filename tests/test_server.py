@@ -170,7 +170,11 @@ def test_links_without_a_host_header_name_the_address_the_request_came_in_on(ser
     assert b'"listenurl":"' + want + b'"' in stats and b"0.0.0.0" not in stats
     named = raw_request(server.port, b"GET /main.m3u HTTP/1.0\r\nHost: radio.example:8000\r\n\r\n")
     assert named.rstrip().endswith(b"http://radio.example:8000/main")  # a Host header still wins
-    for answer in (m3u, stats, raw_request(server.port, b"GET /nope/api HTTP/1.0\r\n\r\n")):  # aiohttp's answers too
+    blank = raw_request(server.port, b"\r\n\r\nGET /main.m3u HTTP/1.0\r\n\r\n")  # empty lines first (RFC 9112, 2.2)
+    assert re.match(rb"HTTP/1.[01] 200", blank) and blank.rstrip().endswith(want), blank
+    raw_path = raw_request(server.port, b"GET /main\xff HTTP/1.0\r\n\r\n")  # QA: aiohttp's 400, its own Server header
+    assert raw_path.startswith(b"HTTP/1.0 400") and b"not ASCII" in raw_path
+    for answer in (m3u, stats, raw_path, raw_request(server.port, b"GET /nope/api HTTP/1.0\r\n\r\n")):  # aiohttp's answers too
         assert b"\r\nServer: streamer\r\n" in answer and b"aiohttp" not in answer
 
 

@@ -10,7 +10,7 @@ import pytest
 from streamer.wire.credentials import check_basic
 from streamer.wire.formats import StreamInfo, format_of
 from streamer.wire.framing import AdtsFramer, OggFramer
-from streamer.wire.http import BadRequest, ChunkedDecoder, find_head_end, parse_request_head, parse_response_head
+from streamer.wire.http import BadRequest, ChunkedDecoder, blank_lines_before, find_head_end, parse_request_head, parse_response_head
 from streamer.wire.icecast import parse_audio_info
 from streamer.wire.icy import IcyCursor, IcyReader, metadata_block
 from streamer.wire.mp3 import FrameSplitter, parse_header
@@ -36,6 +36,17 @@ def test_a_head_is_found_whole_byte_by_byte_and_before_a_body():
     assert (head.method, head.path, head.header("host"), head.wants_metadata) == ("GET", "/main", "radio", True)
 
 
+def test_icy_metadata_is_asked_for_as_icecast_reads_it_and_blank_lines_before_a_request_are_passed_over():
+    """QA: `Icy-MetaData: 2` got no metadata; Icecast reads the value with atoi(), so any number but
+    0 asks for it. Empty lines before a request line are skipped (RFC 9112, 2.2), not a 400."""
+    asked = {
+        v: parse_request_head(f"GET /main HTTP/1.0\r\nIcy-MetaData: {v}\r\n\r\n".encode()).wants_metadata
+        for v in ("1", "2", " 1 ", "1x", "0", "yes", "", "-")
+    }
+    assert asked == {"1": True, "2": True, " 1 ": True, "1x": True, "0": False, "yes": False, "": False, "-": False}
+    assert blank_lines_before(b"\r\n\r\nGET /main HTTP/1.0\r\n\r\n") == 4 and blank_lines_before(b"GET /\r\n") == 0
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -46,6 +57,7 @@ def test_a_head_is_found_whole_byte_by_byte_and_before_a_body():
         (b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", "malformed header line: ' Host: a'"),
         (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "malformed Content-Length '-1'"),
         (b"POST / HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n", "malformed Content-Length '12abc'"),
+        (b"GET /main\xff HTTP/1.1\r\n\r\n", "the request target has bytes that are not ASCII: percent-encode them ('/main\xff')"),
     ],
 )
 def test_bad_request_heads_say_what_is_wrong(raw, message):

@@ -23,6 +23,7 @@ from ..wire.http import (
     MAX_HEAD,
     BadRequest,
     RequestHead,
+    blank_lines_before,
     error_response,
     find_head_end,
     options_response,
@@ -149,6 +150,8 @@ class FrontDoor(asyncio.Protocol):
     def _request(self) -> bool:
         """Answer the request at the head of the buffer; True when the connection was kept for
         another one that is already (partly) in the buffer."""
+        if skip := blank_lines_before(self.buf):
+            del self.buf[:skip]
         end = find_head_end(self.buf)
         if end < 0 or end > MAX_HEAD:
             if len(self.buf) > MAX_HEAD:

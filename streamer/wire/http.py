@@ -68,7 +68,18 @@ class RequestHead:
 
     @property
     def wants_metadata(self) -> bool:
-        return self.header("icy-metadata").strip() == "1"
+        """Icecast's test: the value read as C's atoi() is not 0 ("1", "2"; not "0" or "yes")."""
+        number = _LEADING_INT.match(self.header("icy-metadata"))
+        return number is not None and int(number[0]) != 0
+
+
+_LEADING_INT = re.compile(r"\s*[+-]?\d{1,9}")
+
+
+def blank_lines_before(buf: bytes | bytearray) -> int:
+    """How many bytes of empty lines come before a request line: a server should ignore them
+    (RFC 9112, 2.2; some clients send a CRLF after a request's body)."""
+    return len(buf) - len(buf.lstrip(b"\r\n"))
 
 
 def find_head_end(buf: bytes | bytearray) -> int:
@@ -93,6 +104,8 @@ def parse_request_head(raw: bytes) -> RequestHead:
     if len(parts) != 3:
         raise BadRequest(400, f"malformed request line: {lines[0][:80]!r}")
     method, target, version = parts
+    if not target.isascii():  # (RFC 9112: other bytes are percent-encoded; no mount or page has them raw)
+        raise BadRequest(400, f"the request target has bytes that are not ASCII: percent-encode them ({target[:80]!r})")
     if not version.startswith(("HTTP/1.", "ICE/1.")):
         raise BadRequest(400, f"unsupported protocol version {version[:20]!r}")
     if not method.isalpha():
