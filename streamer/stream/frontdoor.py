@@ -1,11 +1,11 @@
 """The server's front door: reads each new connection's request head and routes it.
 
-Stream requests (GET/HEAD/OPTIONS on a mount) are answered here, byte for byte as Icecast
-does, and the connection becomes a `Listener`; HLS and /healthz are answered here too. The
-rest goes where `route()` says, through the `Routes` the station gives the door: source
-clients to the source desk, `/api/events` to the event hub, everything else (API, pages,
-playlist files) to the aiohttp application, which closes the connection after its answer, so
-every request passes this door and its head timeout. The `Gate` decides who gets in."""
+Stream requests (GET/HEAD/OPTIONS on a mount) are answered here, byte for byte as Icecast does,
+and the connection becomes a `Listener`; HLS and /healthz are answered here too. The rest goes
+where `route()` says, through the `Routes` the station gives the door: source clients to the
+source desk, `/api/events` to the event hub, everything else (API, pages, playlist files) to the
+aiohttp application, which closes the connection after its answer, so every request passes this
+door and its head timeout. The `Gate` decides who gets in."""
 
 from __future__ import annotations
 
@@ -67,8 +67,7 @@ class Routes(Protocol):
     def health_answer(self, head: RequestHead) -> bytes: ...
 
 
-def http_date() -> str:
-    return formatdate(usegmt=True)
+http_date = functools.partial(formatdate, usegmt=True)  # an HTTP Date header's value, now
 
 
 class FrontDoor(asyncio.Protocol):
@@ -103,9 +102,8 @@ class FrontDoor(asyncio.Protocol):
         self._reply(Reply(error_response(408, "request head too slow while the server is busy", http_date())), linger=False)
 
     def drop_idle(self) -> None:
-        """Descriptors are short, or the client said nothing for a head timeout after its last
-        answer: close without a word, as HTTP/1.1 allows an idle connection to be closed (the
-        client opens a new one for its next request)."""
+        """Descriptors are short, or the client said nothing for a head timeout after its last answer: close
+        without a word, as HTTP/1.1 allows an idle connection to be closed (the client opens a new one)."""
         self._done()
         if self.transport is not None:
             self.transport.close()
@@ -150,8 +148,7 @@ class FrontDoor(asyncio.Protocol):
     def _request(self) -> bool:
         """Answer the request at the head of the buffer; True when the connection was kept for
         another one that is already (partly) in the buffer."""
-        if skip := blank_lines_before(self.buf):
-            del self.buf[:skip]
+        del self.buf[: blank_lines_before(self.buf)]  # (empty lines before a request line are passed over)
         end = find_head_end(self.buf)
         if end < 0 or end > MAX_HEAD:
             if len(self.buf) > MAX_HEAD:
