@@ -392,6 +392,24 @@ def server_admin(server, path: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
+def test_a_held_event_loop_is_made_up_and_the_stream_stays_on_the_schedule(server_factory, music):
+    """QA: a 2.2 s hold of the event loop restarted the mounts' clocks, and every later title and
+    hard event reached listeners 2 s late for good. The whole process is stopped for 2.5 s here:
+    the audio it owes is made up at once, as a burst, and no clock restarts."""
+    server = station(server_factory, music)
+    time.sleep(4)  # a whole burst in the buffer before the listener comes
+    thread, got = recording(server.port, 10.0)
+    time.sleep(2.0)
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    time.sleep(2.5)
+    os.kill(server.proc.pid, signal.SIGCONT)
+    thread.join()
+    mounts = {m["mount"]: m for m in server.status()["mounts"]}
+    assert [mounts[m]["clock_restarts"] for m in ("/main", "/low")] == [0, 0] and "restarting the clock" not in server.log_text()
+    # 10 s of 128 kbit/s after its burst (64 KB): had the clock restarted, 2.5 s (40 KB) short
+    assert len(got["rec"].audio) >= 65536 - 1044 + 16000 * (10.0 - 0.6), len(got["rec"].audio)
+
+
 def test_a_stalled_or_killed_encoder_costs_its_own_mount_only(server_factory, music, tmp_path):
     server = station(server_factory, music)
     pid = server.proc.pid

@@ -43,3 +43,24 @@ def test_rebase_after_stall_does_not_burst():
     clock.rebase(10.0)
     assert clock.behind(10.0) == 0
     assert not clock.due(10.0, 0.0)  # after the restart nothing is owed: no catch-up burst
+
+
+def test_a_clock_on_the_station_timeline_makes_up_a_short_lag_and_restarts_after_a_long_one():
+    """QA: a 2.2 s hold of the event loop restarted the mounts' clocks, so every later title and
+    hard event reached listeners 2 s late for good. The station's mounts send the lag as a burst
+    (the feeder makes the audio up at once); a relayed source's clock restarts as before."""
+    station = PacingClock(0.0, 44100, catches_up=True)
+    run(station, [1.0])
+    assert not station.should_rebase(3.2)  # 2.2 s behind: made up
+    run(station, [3.2])  # the audio came: all of it released at once
+    assert station.behind(3.2) == 0 and not station.should_rebase(3.3) and station.lag_since is None
+    run(station, [4.0])
+    assert not station.should_rebase(5.5) and not station.should_rebase(7.4)  # a lag that lasts (nothing comes)...
+    assert station.should_rebase(7.6)  # ...restarts the clock after CATCH_UP_WAIT
+    station.rebase(7.6)
+    assert not station.should_rebase(7.7)
+    run(station, [7.7])
+    assert station.should_rebase(14.0)  # over CATCH_UP_MAX behind: at once
+    relayed = PacingClock(0.0, 44100)
+    run(relayed, [1.0])
+    assert relayed.should_rebase(3.2)

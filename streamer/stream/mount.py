@@ -30,7 +30,6 @@ log = logging.getLogger("streamer.mount")
 
 MAX_PENDING_SECONDS = 30.0  # a source sending faster than real time is not buffered without end
 FANOUT_BATCH = 400  # listeners written between yields to the event loop (keeps accept latency low)
-REBASE_AFTER = 1.0  # seconds the source may lag before the clock restarts instead of bursting
 ON_AIR_WINDOW = 2.0  # seconds without new audio after which a mount counts as off air
 
 
@@ -200,10 +199,11 @@ class Mount:
                     continue
             clock = self.clock
             if clock is None:
-                start = self.origin() or now
-                clock = self.clock = PacingClock(start, self.sample_rate)
+                origin = self.origin()  # (the station's mounts: a lag is made up, not kept)
+                start = origin or now
+                clock = self.clock = PacingClock(start, self.sample_rate, catches_up=origin is not None)
                 self.stream_start = time.time() + (start - now)
-            elif clock.behind(now) > REBASE_AFTER:
+            elif clock.should_rebase(now):
                 log.warning("%s: source fell %.1f s behind; restarting the clock", self.path, clock.behind(now))
                 clock.rebase(now)
             # Release what is due up to one tick ahead, so listeners never wait for the next tick.

@@ -7,15 +7,25 @@ and late wake-ups never accumulate into drift. The clock owner passes `now` in (
 
 from __future__ import annotations
 
+REBASE_AFTER = 1.0  # seconds the source may lag before the clock restarts instead of bursting
+# A clock on the station's timeline lags only when the event loop was held: the feeder makes the
+# audio up at once, and it goes out as a burst, so the stream stays on the schedule's second (QA:
+# a 2.2 s hold left every later title and hard event 2 s late for good). A longer lag, or audio
+# that does not come (an encoder restarting), restarts it as a relayed source's does.
+CATCH_UP_MAX = 5.0  # seconds of lag sent as a burst at most (128 kbit/s: 80 KB, well within queue_size)
+CATCH_UP_WAIT = 2.0  # seconds a lag may last before the clock restarts
+
 
 class PacingClock:
-    __slots__ = ("rebased", "sample_rate", "samples_sent", "start")
+    __slots__ = ("catches_up", "lag_since", "rebased", "sample_rate", "samples_sent", "start")
 
-    def __init__(self, start: float, sample_rate: int) -> None:
+    def __init__(self, start: float, sample_rate: int, catches_up: bool = False) -> None:
         self.start = start
         self.sample_rate = sample_rate
         self.samples_sent = 0  # audio released so far, in samples per channel
         self.rebased = 0  # times the clock was moved because the source fell behind
+        self.catches_up = catches_up  # on the station's timeline: a lag is made up, not kept
+        self.lag_since: float | None = None  # when the present lag began
 
     @property
     def sent_until(self) -> float:
@@ -32,6 +42,19 @@ class PacingClock:
     def behind(self, now: float) -> float:
         """Seconds the released audio lags the clock (listeners would be running dry)."""
         return max(0.0, now - self.sent_until)
+
+    def should_rebase(self, now: float) -> bool:
+        """Whether the source lags so that the clock restarts at `now` (REBASE_AFTER); a clock that
+        catches up sends a lag of up to CATCH_UP_MAX as a burst for up to CATCH_UP_WAIT first."""
+        behind = self.behind(now)
+        if behind <= REBASE_AFTER:
+            self.lag_since = None
+            return False
+        since = self.lag_since = now if self.lag_since is None else self.lag_since
+        if self.catches_up and behind <= CATCH_UP_MAX and now - since < CATCH_UP_WAIT:
+            return False
+        self.lag_since = None
+        return True
 
     def rebase(self, now: float) -> None:
         """After a source stall, restart the clock at `now` instead of bursting to catch up."""
