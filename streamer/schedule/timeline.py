@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from .model import Block, Programme, block_active
 from .scheduler import Scheduler
 from .times import DAY_NAMES
+from .week import DAY, WeekIndex, block_on, overlapping_pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,19 @@ class Overlap:
 
 def overlaps(programme: Programme) -> list[Overlap]:
     """Pairs of blocks active at the same minute of a week (date ranges taken into account)."""
+    blocks = programme.blocks
+    index = WeekIndex([_undated(b) for b in blocks])
+    if not index.usable:  # a time between minutes: every block looked at, minute by minute
+        return _overlaps_by_minute(programme)
+    found: dict[tuple[int, int], dict[int, str]] = {}  # pair -> weekday -> first minute that day
+    for minute, pairs in overlapping_pairs(index):
+        for i, j in pairs:
+            if _dates_meet(blocks[i], blocks[j]):
+                found.setdefault((i, j), {}).setdefault(minute // DAY, f"{minute % DAY // 60:02d}:{minute % 60:02d}")
+    return [Overlap(blocks[i], blocks[j], tuple(days.items())) for (i, j), days in found.items()]
+
+
+def _overlaps_by_minute(programme: Programme) -> list[Overlap]:
     blocks = programme.blocks
     found: dict[tuple[int, int], dict[int, str]] = {}  # pair -> weekday -> first minute that day
     monday = dt.datetime(2024, 1, 1)  # a Monday: the weekly pattern, dates aside
@@ -110,9 +124,13 @@ def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
     end = start + hours * 3600
     entries: list[tuple[float, int, Entry]] = []
     current: object = object()
+    blocks = scheduler.programme.blocks
+    index = WeekIndex(blocks)
     t = start
     while t < end:
-        block = scheduler.block_at(t)
+        local = scheduler.local(t)
+        on_minute = index.usable and not (local.second or local.microsecond)
+        block = block_on(index, blocks, local) if on_minute else scheduler.block_at(t)
         if block is not current:
             current = block
             entry = _block_entry(t, block, scheduler.programme)
