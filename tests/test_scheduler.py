@@ -551,3 +551,24 @@ def test_the_week_index_finds_what_a_look_at_every_block_each_minute_finds():
                 current = block
             t = (t // 60 + 1) * 60
         assert [(e.time, e.name) for e in timeline(s, start, 48) if e.kind == "block"] == walked
+
+
+def test_what_plays_next_before_an_event_with_nothing_to_air_is_the_song_after():
+    """QA: `playing_next` was null for the 25 s before a hard event whose playlist had nothing
+    playable; the event then cut nothing and the next song played as usual."""
+    from streamer.audio.cues import Cues
+    from streamer.audio.onair import NowPlaying, OnAir
+    from streamer.audio.upcoming import Ahead, upcoming
+    from streamer.library.tags import TrackInfo
+
+    yaml = "timezone: UTC\nplaylists: {music: [m/], promo: [p/]}\nfallback: music\nevents:\n  sponsor: {at: ':58:30', play: promo, start: hard}\n"
+    now = ts(dt.UTC, 2026, 11, 28, 15, 58, 14)
+    for promos, want in ((0, "music"), (1, "promo")):
+        s = Scheduler(programme(yaml), files({"music": 2, "promo": promos}))
+        cues = Cues(lambda wall: int(wall * 44100))
+        cues.follow(s, now)
+        onair = OnAir()
+        onair.now = NowPlaying(TrackInfo(Path("/m/music/0.mp3"), "A", "Song", 60.0), "music", "song", None, now - 30, 0, "A - Song")
+        ahead = upcoming(s, cues, onair, Ahead(crossfade=0.0), now)
+        assert ahead is not None and ahead[1].playlist == want, (promos, ahead)
+        assert ahead[0] == (now + 30 if promos == 0 else ts(dt.UTC, 2026, 11, 28, 15, 58, 30))  # the song's end, or the event's second

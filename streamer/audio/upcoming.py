@@ -41,7 +41,8 @@ def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: 
         return None
     t = handover_time(playing.started, playing.info.duration, ahead.crossfade, now)
     occ = cues.due[0] if cues.due else cues.next
-    at = None if occ is None else event_first(occ.event.mode, occ.time, occ.event.wait, t, now)
+    # (an event with nothing to air cuts nothing: what plays goes on, and the song after it follows)
+    at = None if occ is None or not scheduler.airs_now(occ.event) else event_first(occ.event.mode, occ.time, occ.event.wait, t, now)
     if occ is not None and at is not None:
         choice = scheduler.preview(at, onair.history, occ.event)
         t = at
