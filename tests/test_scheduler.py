@@ -561,7 +561,8 @@ def test_what_plays_next_before_an_event_with_nothing_to_air_is_the_song_after()
     from streamer.audio.upcoming import Ahead, upcoming
     from streamer.library.tags import TrackInfo
 
-    yaml = "timezone: UTC\nplaylists: {music: [m/], promo: [p/]}\nfallback: music\nevents:\n  sponsor: {at: ':58:30', play: promo, start: hard}\n"
+    yaml = "timezone: UTC\nplaylists: {music: [m/], promo: [p/]}\nfallback: music\n"
+    yaml += "events:\n  sponsor: {at: ':58:30', play: promo, start: hard}\n"
     now = ts(dt.UTC, 2026, 11, 28, 15, 58, 14)
     for promos, want in ((0, "music"), (1, "promo")):
         s = Scheduler(programme(yaml), files({"music": 2, "promo": promos}))
