@@ -460,7 +460,7 @@ def test_an_event_on_a_second_is_shown_with_its_seconds():
         "timezone: Africa/Harare\nplaylists: {music: [m/], ids: [i/]}\nfallback: music\n"
         "events:\n  promo: {at: '15:18:20', play: ids}\n  toh: {at: ':00', play: ids}\n  late: {at: ':45:05', play: ids}\n"
     )
-    lines = render_timeline(Scheduler(p, {}), ts(ZoneInfo("Africa/Harare"), 2026, 11, 27, 15, 0, 7), 1)
+    lines = render_timeline(Scheduler(p, files({"music": 1, "ids": 1})), ts(ZoneInfo("Africa/Harare"), 2026, 11, 27, 15, 0, 7), 1)
     assert lines[1] == "15:00  no block: fallback playlist music"  # where the timeline starts: no seconds there
     assert [line.split("  ")[0] for line in lines if "\u25b6" in line] == ["15:18:20", "15:45:05", "16:00"]
 
@@ -520,6 +520,11 @@ def test_the_timeline_says_when_a_block_or_event_has_nothing_playable():
         "event miss1: plays gone" in line and line.endswith("(nothing playable: it does not air, and what plays goes on)") for line in lines
     )
     assert any(line.endswith("event toh: plays ids (soft: after the current track)") for line in lines), lines
+    # The fallback empty too (QA: "the fallback music plays", while other playlists stood in)
+    lines = render_timeline(Scheduler(p, files({"ids": 1})), ts(ZoneInfo("Africa/Harare"), 2026, 11, 27, 5, 59), 1.5)
+    assert "05:59  no block: fallback playlist music (nothing playable: other playlists stand in)" in lines, lines
+    nor = "(nothing playable, nor in the fallback music: other playlists stand in)"
+    assert f"06:00  block badblock (priority 0): gone; fade out 2 s {nor}" in lines
 
 
 def test_the_week_index_finds_what_a_look_at_every_block_each_minute_finds():

@@ -126,6 +126,8 @@ def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
     current: object = object()
     blocks = scheduler.programme.blocks
     index = WeekIndex(blocks)
+    fallback = scheduler.programme.fallback
+    fallback_plays = bool(fallback) and scheduler.playlists_have_audio([fallback])
     t = start
     while t < end:
         local = scheduler.local(t)
@@ -134,8 +136,8 @@ def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
         if block is not current:
             current = block
             entry = _block_entry(t, block, scheduler.programme)
-            if block is not None and not scheduler.playlists_have_audio(list(block.play)):  # (QA: listed as if it would air)
-                entry = replace(entry, text=entry.text + f" (nothing playable: the fallback {scheduler.programme.fallback} plays)")
+            if note := _unplayable(scheduler, block, fallback_plays):  # (QA: listed as if it would air)
+                entry = replace(entry, text=f"{entry.text} ({note})")
             entries.append((t, 0, entry))
         t = (t // 60 + 1) * 60  # minute steps, on the minute
     for occ in scheduler.events_between(start - 1e-3, end):
@@ -151,6 +153,20 @@ def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
         entries.append((occ.time, 1, Entry(occ.time, "event", e.name, text, detail)))
     entries.sort(key=lambda x: (x[0], x[1]))
     return [entry for _, _, entry in entries]
+
+
+def _unplayable(scheduler: Scheduler, block: Block | None, fallback_plays: bool) -> str:
+    """What a timeline line adds when its playlists have nothing playable: who plays instead (QA:
+    "the fallback plays" when the fallback had nothing either and other playlists stood in)."""
+    fallback = scheduler.programme.fallback
+    if block is not None and scheduler.playlists_have_audio(list(block.play)):
+        return ""
+    if block is not None and fallback_plays:
+        return f"nothing playable: the fallback {fallback} plays"
+    if block is None and fallback_plays:
+        return ""
+    nor = f", nor in the fallback {fallback}" if block is not None and fallback else ""
+    return f"nothing playable{nor}: other playlists stand in"
 
 
 MIN_HOURS, MAX_HOURS = 1 / 60, 48.0  # the timeline shown: a minute to two days ahead
