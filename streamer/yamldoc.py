@@ -94,7 +94,10 @@ class Doc:
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             what = getattr(exc, "problem", None) or str(exc)
             quote = unclosed_quote(text, line)
-            if quote is not None:  # YAML reads on to a later line and complains there (QA)
+            at = (text.splitlines()[line - 1 : line] or [""])[0][col - 1 : col]
+            if at == "\t":  # (QA: "found character that cannot start any token")
+                what = "a tab: YAML indents with spaces, not tabs (replace it with spaces)"
+            elif quote is not None:  # YAML reads on to a later line and complains there (QA)
                 line, col = quote
                 what = f"this quote is not closed on its line (YAML read on and then: {what})"
             raise ConfigError([Problem(file, line, col, f"YAML syntax: {what}")]) from None

@@ -220,3 +220,11 @@ def test_a_quote_left_open_is_named_at_its_line():
     spans = 'playlists:\n  talk: {files: [t/], note: "long\n    text"}\n  tino: {files: [Tino\'s show/]}\nfallback: [oops\n'
     assert not parse_programme_file(spans, Path("p.yaml"), Programme(), found)
     assert "not closed on its line" not in str(found[0]) and str(found[0]).startswith("p.yaml:6:1: YAML syntax:"), found
+
+
+def test_a_tab_in_the_indentation_is_named_as_a_tab():
+    """QA: a tab in place of spaces gave 'YAML syntax: found character that cannot start any token'."""
+    week = 'blocks:\n  day:\n    start: "06:00"\n\tpriority: 10\n    play: music\n'
+    found: list[Problem] = []
+    assert not parse_programme_file(week, Path("week.yaml"), Programme(), found)
+    assert [str(p) for p in found] == ["week.yaml:4:1: YAML syntax: a tab: YAML indents with spaces, not tabs (replace it with spaces)"]
