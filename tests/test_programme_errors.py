@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer.schedule.programme import Programme, parse_programme_file
+from streamer.schedule.programme import Programme, load_programme, parse_programme_file
 from streamer.yamldoc import Problem
 
 PLAYLISTS = "playlists:\n  music: {files: [a/]}\n  ids: {files: [i/]}\n"
@@ -228,3 +228,13 @@ def test_a_tab_in_the_indentation_is_named_as_a_tab():
     found: list[Problem] = []
     assert not parse_programme_file(week, Path("week.yaml"), Programme(), found)
     assert [str(p) for p in found] == ["week.yaml:4:1: YAML syntax: a tab: YAML indents with spaces, not tabs (replace it with spaces)"]
+
+
+def test_a_programme_file_named_in_capitals_is_read_and_one_saved_as_txt_is_named(tmp_path):
+    """QA: `Promos.YAML` and Notepad's `promos.yaml.txt` were passed over with no word: their
+    events vanished from the programme, and `check` said all was well."""
+    (tmp_path / "Main.YAML").write_text("playlists:\n  music: {files: [a/]}\nfallback: music\n")
+    (tmp_path / "promos.yaml.txt").write_text("events:\n  promo: {at: ':30', play: music}\n")
+    programme = load_programme(tmp_path)
+    assert list(programme.playlists) == ["music"] and programme.fallback == "music"
+    assert [p.message for p in programme.notes] == ["promos.yaml.txt is not read: only .yaml and .yml files are (rename it promos.yaml)"]

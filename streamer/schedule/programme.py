@@ -145,9 +145,26 @@ def _check_references(programme: Programme, problems: list[Problem]) -> None:
 
 
 def yaml_files(folder: Path) -> list[Path]:
-    """The programme's files: *.yaml and *.yml, but for hidden ones (an editor's lock `.#week.yaml`,
-    macOS's `._week.yaml`: not the DJ's, and they blocked every reload)."""
-    return sorted(f for f in [*folder.glob("*.yaml"), *folder.glob("*.yml")] if not f.name.startswith("."))
+    """The programme's files: *.yaml and *.yml in any case (`Week.YAML`), but for hidden ones (an
+    editor's lock `.#week.yaml`, macOS's `._week.yaml`: not the DJ's, and they blocked every reload)."""
+    return sorted(f for f in _entries(folder) if f.suffix.lower() in (".yaml", ".yml") and not f.name.startswith("."))
+
+
+def unread_files(folder: Path) -> list[Problem]:
+    """Files that were meant as programme files and are not read: `week.yaml.txt`, as Notepad
+    saves (QA: its events vanished from the programme with no word)."""
+    return [
+        Problem(str(f), 1, 1, f"{f.name} is not read: only .yaml and .yml files are (rename it {f.name[: -len(f.suffix)]})")
+        for f in _entries(folder)
+        if f.name.lower().endswith((".yaml.txt", ".yml.txt")) and not f.name.startswith(".")
+    ]
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
 
 
 def load_programme(folder: Path) -> Programme:
@@ -185,6 +202,7 @@ def load_programme(folder: Path) -> Programme:
             problems.append(replace(at, message=f"fallback {programme.fallback!r} is not a playlist ({tip})"))
     if problems:
         raise ConfigError(problems)
+    programme.notes += unread_files(folder)
     return programme
 
 
