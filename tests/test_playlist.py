@@ -97,7 +97,7 @@ def test_load_programme_and_expand(tmp_path):
     assert names == ["a.mp3", "b.ogg", "c.flac", "b.ogg", "a.mp3"]  # /abs/z.mp3 is not there: out, as a missing named file
     assert warnings == [
         f"{tmp_path / 'list.m3u'}:3: playlist 'music': '/abs/z.mp3' file not found",
-        f"{tmp_path / 'p.yaml'}:2: playlist 'music': 'nothing/*.mp3' matches no audio files",
+        f"{tmp_path / 'p.yaml'}:3:46: playlist 'music': 'nothing/*.mp3' matches no audio files",  # the entry's place
     ]
 
 
@@ -174,9 +174,15 @@ def test_a_missing_folder_or_named_file_is_no_file_and_says_so(tmp_path):
     # nothing listed: a hard event whose only file is missing would otherwise cut the song on air
     # for a file that fails at once (Scheduler.has_audio sees only what is listed)
     assert files == []
-    where = f"{tmp_path / 'p.yaml'}:2: playlist 'music'"
-    missing = [f"{where}: 'audio/musik/' no such folder", f"{where}: 'gone' no such folder", f"{where}: 'later.mp3' file not found"]
-    assert warnings == [*missing, f"{where}: 'x/*.mp3' matches no audio files"]
+    # each at its own entry (QA: all at the playlist's name, a line above, with no column)
+    at = f"{tmp_path / 'p.yaml'}:3"
+    missing = [f"{at}:13: playlist 'music': 'audio/musik/' no such folder", f"{at}:27: playlist 'music': 'gone' no such folder"]
+    missing.append(f"{at}:33: playlist 'music': 'later.mp3' file not found")
+    assert warnings == [*missing, f"{at}:44: playlist 'music': 'x/*.mp3' matches no audio files"]
+    (tmp_path / "p.yaml").write_text("playlists:\n  music: [a/]\n  talk:\n    files:\n      - t/\n      - gone.mp3\nfallback: music\n")
+    short, listed = load_programme(tmp_path).playlists.values()
+    assert expand_sources(short)[1] == [f"{tmp_path / 'p.yaml'}:2:11: playlist 'music': 'a/' no such folder"]
+    assert expand_sources(listed)[1][1] == f"{tmp_path / 'p.yaml'}:6:9: playlist 'talk': 'gone.mp3' file not found"
     # where each will appear is watched, so creating it reloads the programme
     assert watched_folders(spec) == [tmp_path] * 4
 

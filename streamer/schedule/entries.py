@@ -39,7 +39,10 @@ def read_playlist(doc: Doc, name: str, body: Any, base: Path, problems: list[Pro
     has_fades = any(k in r.data for k in ("crossfade", "fade_in", "fade_out"))
     fades = read_fades(r, Fades()) if has_fades else None
     r.finish()
-    return PlaylistDef(str(name), sources, order, base, doc.problem(path, "", key=True), track, artist, fades)
+    # where each entry is written (`files: [...]`, or the short form `music: [...]`), for its warnings
+    listed = (*path, "files") if isinstance(body, dict) else path
+    at = [doc.problem((*listed, i) if isinstance(r.raw("files"), list) else listed, "") for i in range(len(sources))]
+    return PlaylistDef(str(name), sources, order, base, doc.problem(path, "", key=True), track, artist, fades, at)
 
 
 def _play(r: Reader, key: str, owner: str) -> dict[str, int]:

@@ -30,6 +30,7 @@ class PlaylistDef:
     no_repeat_track: float = 0.0  # minutes
     no_repeat_artist: float = 0.0
     fades: Fades | None = None  # overrides the block's when this playlist plays
+    sources_where: list[Problem] = field(default_factory=list)  # where each of `sources` is written
 
 
 @dataclass(slots=True)

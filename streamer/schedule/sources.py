@@ -27,7 +27,7 @@ def expand_sources(spec: PlaylistDef, missing: list[Path] | None = None) -> tupl
     files: list[Path] = []
     warnings: list[str] = []
     missing = [] if missing is None else missing
-    for source in spec.sources:
+    for n, source in enumerate(spec.sources):
         absent = _absent(spec.base, source)
         # what is not there holds nothing (a hard event with only a missing file must not cut the
         # song on air for it); where it would appear is watched, so when it comes it is listed
@@ -42,7 +42,8 @@ def expand_sources(spec: PlaylistDef, missing: list[Path] | None = None) -> tupl
             missing.append(target)
         why = {"folder": "no such folder", "file": "file not found"}.get(absent) or ("" if found else "matches no audio files")
         if why:
-            warnings.append(f"{spec.where.file}:{spec.where.line}: playlist {spec.name!r}: {source!r} {why}")
+            at = spec.sources_where[n] if n < len(spec.sources_where) else spec.where  # (QA: the playlist's line, not the entry's)
+            warnings.append(f"{at.file}:{at.line}:{at.column}: playlist {spec.name!r}: {source!r} {why}")
         files.extend(found)
     return files, warnings
 
