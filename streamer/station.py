@@ -255,7 +255,8 @@ class Station:
 
     def request_bulletin(self) -> dict:
         self.feeder.bulletins.request()
-        return {"status": "bulletin starting", "headlines": len(self.news.headlines), "method": self.feeder.bulletins.method}
+        read = min(len(self.news.headlines), self.config.news.bulletin_headlines)  # (QA: said all 17 on the list, read 5)
+        return {"status": "bulletin starting", "headlines": read, "method": self.feeder.bulletins.method}
 
     def skip(self) -> dict:
         """Cut what plays now (POST /api/skip): it fades out over SKIP_FADE and the scheduler's

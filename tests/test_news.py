@@ -407,3 +407,43 @@ def test_a_pictures_caption_between_the_headline_and_the_body_is_not_the_headlin
     # A headline saved twice (the page's title and its heading) is still the headline, not the masthead
     assert parse_article(f"{masthead}\n\n{headline}\n{headline}\n\n{body}").title == headline
     assert parse_article(f"Pictures: Warriors come home\n\n{body}").title == "Pictures: Warriors come home"  # a gallery's headline
+
+
+def test_an_html_articles_heading_is_its_headline_and_the_page_around_it_is_not_read():
+    """QA: an HTML page's heading was passed over for the last short line above the body: "Share
+    this article" and "Posted on … by Herald Reporter" aired as headlines, and a sidebar's last
+    link or the footer's "Copyright 2026" as the source credit."""
+    share = (
+        '<html><head><title>x</title></head><body><div class="crumbs"><a href="/">Home</a> &gt; Local News</div>'
+        "<h1>Minibus crash kills nine on Masvingo road</h1><div>3 min read</div><div>Share this article</div>"
+        "<p>Nine people died when a minibus hit a truck near Masvingo on Sunday, police said.</p></body></html>"
+    )
+    wordpress = (
+        '<html><body><header><h1 class="site-title">The Herald</h1></header><article><h2>Vendors moved from CBD</h2>'
+        "<div>Posted on <time>November 28, 2026</time> by <a>Herald Reporter</a></div>"
+        "<p>Vendors were moved out of the city centre on Monday, the council said.</p></article>"
+        "<aside><h3>Trending</h3><ul><li>Cholera cases rise</li></ul></aside><footer>Copyright 2026</footer></body></html>"
+    )
+    item = parse_article(share)
+    assert (item.title, item.summary) == (
+        "Minibus crash kills nine on Masvingo road",
+        "Nine people died when a minibus hit a truck near Masvingo on Sunday, police said.",
+    )
+    item = parse_article(wordpress)
+    assert (item.title, item.source) == ("Vendors moved from CBD", ""), item
+
+
+def test_a_dateline_after_a_place_or_beside_a_byline_is_not_the_headline():
+    """QA: "HARARE, 28 November 2026" and "By Staff Reporter | 28 November 2026" under the headline aired as it."""
+    headline = "Harare council passes budget and raises rates"
+    for line in ("HARARE, 28 November 2026", "By Staff Reporter | 28 November 2026", "BULAWAYO \u2014 Nov 28, 2026 10:32 AM"):
+        article = f"Zimbabwe News and Internet Radio\n\n{headline}\n\n{line}\n\nHarare City Council on Tuesday passed a budget.\n"
+        assert parse_article(article).title == headline, line
+    assert parse_article(f"<h1>{headline}</h1><p>HARARE, 28 November 2026</p><p>The council passed a budget.</p>").title == headline
+    assert parse_article("HARARE, Zimbabwe votes\n\nThe polls opened at seven.\n").title == "HARARE, Zimbabwe votes"  # a headline
+
+
+def test_front_matter_that_is_not_yaml_is_named_as_such():
+    """QA: an unclosed quote in the front matter was reported as "no headline found"."""
+    with pytest.raises(ValueError, match=r"front matter is not valid YAML at line 2: while scanning a quoted scalar"):
+        parse_article('---\ntitle: "Unclosed quote\nsummary: x\n---\nBody.\n')

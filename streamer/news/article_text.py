@@ -23,7 +23,10 @@ _STATEMENT_END = re.compile(r"[.…][\"'\u201d\u2019)]*$")
 # Ends in a dot without a full stop: an ellipsis ("And the winner is…") or an abbreviation ("to visit the U.S.")
 _OPEN_END = re.compile(r"(?:…|\.\.\.|\b(?:[A-Z]\.){2,})[\"'\u201d\u2019)]*$")
 _HTML_BLOCK = re.compile(r"</?(?:h[1-6]|p|div|br|li|ul|ol|title|article|section|header|footer|blockquote)\b[^>]{0,500}>", re.I)
-_HTML_UNREAD = re.compile(r"<(script|style|head|nav|noscript)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+# not the article: scripts, the page's head, navigation, sidebars, footers, figures and their captions
+_HTML_UNREAD = re.compile(r"<(script|style|head|nav|noscript|aside|footer|figure|form)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_HTML_HEADING = re.compile(r"<h([12])\b[^>]{0,500}>(.*?)</h\1\s*>", re.I | re.S)
+_HTML_PARAGRAPH = re.compile(r"<p\b[^>]{0,500}>(.*?)</p\s*>", re.I | re.S)
 _SENTENCE_BREAK = re.compile(r"[.!?…][\"'\u201d\u2019)]*\s+[\"'\u201c\u2018(]*[A-Z0-9]")
 QUESTION_HEADLINE = 100  # a line ending in ? or ! up to this long can be a headline ("Will the rains come?")
 LONG_LINE = 160  # a line longer than this is body if it holds two sentences (a headline holds one)
@@ -52,6 +55,25 @@ def _html_as_lines(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]{0,500}>", " ", _HTML_BLOCK.sub("\n", text)))
 
 
+def _html_heading(text: str) -> NewsItem | None:
+    """An HTML article's item from its heading: the last <h1>/<h2> before the first paragraph of
+    body (a site's <h1> name comes before the article's <h2>), not a line of the page around it
+    (QA: "Share this article", "Posted on … by …" aired as headlines); None without one."""
+    if not _HTML_BLOCK.search(text):
+        return None
+    page = _HTML_UNREAD.sub(" ", text)
+    first_body = next((m.start() for m in _HTML_PARAGRAPH.finditer(page) if _is_body_line(_plain(m[1]))), len(page))
+    headings = [m for m in _HTML_HEADING.finditer(page, 0, first_body) if _plain(m[2])]
+    if not headings:
+        return None
+    body = [line.strip() for line in _html_as_lines(page[headings[-1].end() :]).splitlines() if line.strip()]
+    return _item(_plain(headings[-1][2]), body)
+
+
+def _plain(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]{0,500}>", " ", fragment)).split())
+
+
 def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None:
     """Headline, summary and source credit of a saved article; None if there is no headline.
 
@@ -62,6 +84,8 @@ def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None
     text = text.lstrip("\ufeff")
     if text.startswith("---"):
         return _front_matter(text)
+    if (heading := _html_heading(text)) is not None:
+        return heading
     lines = [line.strip() for line in _html_as_lines(text).splitlines()]
     lines = [line for line in lines if line]
     if not lines:
@@ -123,8 +147,11 @@ def _front_matter(text: str) -> NewsItem | None:
         return None
     try:
         meta = yaml.safe_load(meta_text) or {}
-    except yaml.YAMLError:
-        return None
+    except yaml.YAMLError as exc:  # (QA: said as "no headline found")
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)  # (an open quote: where it opens)
+        where = f" at line {mark.line + 1}" if mark else ""  # (the front matter begins on the file's first line, after ---)
+        what = "; ".join(filter(None, (getattr(exc, "context", None), getattr(exc, "problem", None)))) or str(exc)
+        raise ValueError(f"the front matter is not valid YAML{where}: {what}") from None
     if not isinstance(meta, dict):
         return None
     body_lines = [line.strip() for line in body.splitlines() if line.strip() and not line.startswith("#")]

@@ -36,8 +36,18 @@ _STAFF = re.compile(r"(?:staff\s+(?:reporter|writer|correspondent)|(?:our\s+)?(?
 
 
 def is_byline_or_dateline(line: str) -> bool:
-    """A byline (names after "By", or "Staff Reporter") or a line with only a date and time."""
-    return _is_byline(line) or _is_dateline(line)
+    """A byline (names after "By", or "Staff Reporter"), a line with only a date and time (after a
+    place in capitals: "HARARE, 28 November 2026"), or both ("By Staff Reporter | 28 November 2026")."""
+    parts = [line, *[p for p in _PARTS.split(line) if p.strip()]]
+    return any(_one(part) for part in parts[:1]) or (len(parts) > 2 and all(_one(p) for p in parts[1:]))
+
+
+def _one(part: str) -> bool:
+    return _is_byline(part) or _is_dateline(_PLACE.sub("", part))
+
+
+_PARTS = re.compile(r"\s+[|·•\u2013\u2014]\s+")  # "By Staff Reporter | 28 November 2026"
+_PLACE = re.compile(r"^\s*[A-Z][A-Z .'\-]{1,30}(?:\([A-Za-z .]{1,20}\))?\s*[,\u2013\u2014:-]\s*(?=\S)")  # "HARARE, ", "BULAWAYO — "
 
 
 def is_caption(line: str) -> bool:
