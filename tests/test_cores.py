@@ -185,6 +185,7 @@ def test_what_a_listeners_transport_still_holds_counts_as_behind():
     slow.feed(950)  # 950 behind: kept
     assert not transport.aborted and slow.pos == 950
     transport.buffered = 950
+    slow.pause_writing()  # (a transport holding more than its high-water mark pauses its listener)
     mount.buffer.append(b"z" * 100)
     slow.feed(1050)  # 100 in the buffer + 950 in the transport > queue_size 1000
     assert transport.aborted and mount.evicted == 1 and slow not in mount.listeners

@@ -25,6 +25,7 @@ _OPEN_END = re.compile(r"(?:…|\.\.\.|\b(?:[A-Z]\.){2,})[\"'\u201d\u2019)]*$")
 _HTML_BLOCK = re.compile(r"</?(?:h[1-6]|p|div|br|li|ul|ol|title|article|section|header|footer|blockquote)\b[^>]{0,500}>", re.I)
 # not the article: scripts, the page's head, navigation, sidebars, footers, figures and their captions
 _HTML_UNREAD = re.compile(r"<(script|style|head|nav|noscript|aside|footer|figure|form)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_HTML_TAG = re.compile(r"<[^>]{0,500}>")
 _HTML_HEADING = re.compile(r"<h([12])\b[^>]{0,500}>(.*?)</h\1\s*>", re.I | re.S)
 _HTML_PARAGRAPH = re.compile(r"<p\b[^>]{0,500}>(.*?)</p\s*>", re.I | re.S)
 _SENTENCE_BREAK = re.compile(r"[.!?…][\"'\u201d\u2019)]*\s+[\"'\u201c\u2018(]*[A-Z0-9]")
@@ -52,7 +53,7 @@ def _html_as_lines(text: str) -> str:
     if not _HTML_BLOCK.search(text):
         return text
     text = _HTML_UNREAD.sub(" ", text)
-    return html.unescape(re.sub(r"<[^>]{0,500}>", " ", _HTML_BLOCK.sub("\n", text)))
+    return html.unescape(_HTML_TAG.sub(" ", _HTML_BLOCK.sub("\n", text)))
 
 
 def _html_heading(text: str) -> NewsItem | None:
@@ -71,7 +72,7 @@ def _html_heading(text: str) -> NewsItem | None:
 
 
 def _plain(fragment: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]{0,500}>", " ", fragment)).split())
+    return " ".join(html.unescape(_HTML_TAG.sub(" ", fragment)).split())
 
 
 def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None:

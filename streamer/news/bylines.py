@@ -38,8 +38,10 @@ _STAFF = re.compile(r"(?:staff\s+(?:reporter|writer|correspondent)|(?:our\s+)?(?
 def is_byline_or_dateline(line: str) -> bool:
     """A byline (names after "By", or "Staff Reporter"), a line with only a date and time (after a
     place in capitals: "HARARE, 28 November 2026"), or both ("By Staff Reporter | 28 November 2026")."""
-    parts = [line, *[p for p in _PARTS.split(line) if p.strip()]]
-    return any(_one(part) for part in parts[:1]) or (len(parts) > 2 and all(_one(p) for p in parts[1:]))
+    if _one(line):
+        return True
+    parts = [p for p in _PARTS.split(line) if p.strip()]
+    return len(parts) > 1 and all(_one(p) for p in parts)
 
 
 def _one(part: str) -> bool:

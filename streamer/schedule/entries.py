@@ -26,6 +26,7 @@ def read_playlist(doc: Doc, name: str, body: Any, base: Path, problems: list[Pro
     path = ("playlists", name)
     r = Reader(doc, path, problems, body if isinstance(body, dict) else {"files": body})
     sources = r.raw("files")
+    listed = isinstance(sources, list)  # (else one string: the entry's place is the value's)
     if isinstance(sources, str):
         sources = [sources]
     if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
@@ -40,8 +41,8 @@ def read_playlist(doc: Doc, name: str, body: Any, base: Path, problems: list[Pro
     fades = read_fades(r, Fades()) if has_fades else None
     r.finish()
     # where each entry is written (`files: [...]`, or the short form `music: [...]`), for its warnings
-    listed = (*path, "files") if isinstance(body, dict) else path
-    at = [doc.problem((*listed, i) if isinstance(r.raw("files"), list) else listed, "") for i in range(len(sources))]
+    value = (*path, "files") if isinstance(body, dict) else path
+    at = [doc.problem((*value, i) if listed else value, "") for i in range(len(sources))]
     return PlaylistDef(str(name), sources, order, base, doc.problem(path, "", key=True), track, artist, fades, at)
 
 

@@ -149,9 +149,11 @@ class Listener(asyncio.Protocol):
         """Write the mount's bytes [pos, end) to this listener (or note how far behind it is)."""
         mount = self.mount
         buffer = mount.buffer
-        # Behind: what it has not been written, and what its transport still holds of what was (a
-        # listener whose socket came free takes its whole backlog into the transport at once).
-        if self.pos < buffer.base or end - self.pos + self.transport.get_write_buffer_size() > mount.config.queue_size:
+        # Behind: what it has not been written, and what a paused transport still holds of what was
+        # (a listener whose socket came free took its whole backlog at once; unpaused, it holds
+        # under WRITE_HIGH, and is not asked: this runs for every listener at every tick).
+        held = self.transport.get_write_buffer_size() if self.paused else 0
+        if self.pos < buffer.base or end - self.pos + held > mount.config.queue_size:
             self.evict()
             return
         if self.paused or self.closed:
