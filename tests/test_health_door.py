@@ -39,3 +39,11 @@ def test_anything_but_a_health_check_is_told_where_it_is():
     assert answer_bytes(b"POST /healthz HTTP/1.1\r\n\r\n", health, DATE)[0].startswith(b"HTTP/1.0 404")
     bad, _, keep = answer_bytes(b"GET\r\n\r\n", health, DATE)
     assert bad.startswith(b"HTTP/1.0 400") and b"malformed request line" in bad and not keep
+
+
+def test_empty_lines_before_a_request_line_are_passed_over():
+    probe = b"\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n"
+    assert answer_bytes(probe, health, DATE) == (b"HEALTH GET", len(probe), True)
+    assert answer_bytes(b"\r\n", health, DATE) == (b"", 0, True)
+    flood, _, keep = answer_bytes(b"\r\n" * MAX_HEAD, health, DATE)
+    assert flood.startswith(b"HTTP/1.0 400") and not keep

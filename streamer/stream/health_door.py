@@ -18,7 +18,7 @@ from collections.abc import Callable
 from email.utils import formatdate
 from typing import cast
 
-from ..wire.http import BadRequest, RequestHead, error_response, find_head_end, parse_request_head
+from ..wire.http import BadRequest, RequestHead, blank_lines_before, error_response, find_head_end, parse_request_head
 
 MAX_HEAD = 4096  # a probe's request head is a few hundred bytes
 MAX_CONNECTIONS = 64  # probes keep a connection or two each; more is someone else
@@ -30,7 +30,12 @@ class HealthPortError(OSError):
 
 def answer_bytes(buffer: bytes, health: Callable[[RequestHead], bytes], date: str) -> tuple[bytes, int, bool]:
     """(answer, bytes of `buffer` used, keep the connection) for the first request in `buffer`;
-    (b"", 0, True) while its head is incomplete."""
+    (b"", 0, True) while its head is incomplete. Empty lines before a request line are passed
+    over (RFC 9112, 2.2), as on the public port."""
+    skipped = blank_lines_before(buffer)
+    if skipped and skipped <= MAX_HEAD:
+        answer, used, keep = answer_bytes(buffer[skipped:], health, date)
+        return answer, used + skipped if answer else 0, keep
     end = find_head_end(buffer)
     if end < 0:
         if len(buffer) > MAX_HEAD:
