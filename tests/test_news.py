@@ -447,3 +447,15 @@ def test_front_matter_that_is_not_yaml_is_named_as_such():
     """QA: an unclosed quote in the front matter was reported as "no headline found"."""
     with pytest.raises(ValueError, match=r"front matter is not valid YAML at line 2: while scanning a quoted scalar"):
         parse_article('---\ntitle: "Unclosed quote\nsummary: x\n---\nBody.\n')
+
+
+def test_a_page_without_a_heading_is_told_to_give_it_one(tmp_path):
+    """QA: an HTML page whose headline was in no <h1>/<h2> got the text file's advice."""
+    from streamer.news.articles import read_article
+
+    page = tmp_path / "story.html"
+    page.write_text("<html><body><p>Parliament sat late on Thursday to pass the budget, the speaker said.</p></body></html>")
+    assert read_article(page, 0.0, ()) == (None, "no headline found: put it in an <h1> or <h2> above the article's first paragraph")
+    text = tmp_path / "story.txt"
+    text.write_text("Parliament sat late on Thursday to pass the budget, the speaker said.\n")
+    assert read_article(text, 0.0, ())[1] == "no headline found: put it on a line of its own above the body, without a full stop"

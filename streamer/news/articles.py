@@ -21,6 +21,7 @@ ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".html", ".htm"}
 MAX_ARTICLE_BYTES = 2_000_000
 SETTLE = 2.0  # seconds a file must be left unchanged before it is read
 NO_HEADLINE = "no headline found: put it on a line of its own above the body, without a full stop"
+NO_HTML_HEADLINE = "no headline found: put it in an <h1> or <h2> above the article's first paragraph"
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
@@ -56,7 +57,7 @@ def read_article(path: Path, mtime: float, mastheads: tuple[str, ...]) -> tuple[
     except ValueError as exc:  # front matter that says something it cannot mean
         return None, str(exc)
     if item is None:
-        return None, NO_HEADLINE
+        return None, NO_HTML_HEADLINE if path.suffix.lower() in (".html", ".htm") else NO_HEADLINE
     item.published = mtime
     item.origin = f"folder:{path.name}"
     return item, ""
