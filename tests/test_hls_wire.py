@@ -544,3 +544,10 @@ def test_ffmpeg_follows_the_pts_wrap(aac_frames, tmp_path):
     assert len(audio) == len(stamped) and all(abs(b - a - FRAME) < 2 for a, b in itertools.pairwise(audio)), "ffmpeg unwraps it seamlessly"
     (meta,) = probe(path, "-show_packets", "-select_streams", "d")["packets"]
     assert meta["pts"] - audio[0] == 7 * 90_000
+
+
+def test_a_title_of_lyrics_fits_one_id3_pes_packet():
+    """QA: a 70 KB title made a PES packet over 64 KB and every HLS variant failed until a restart."""
+    tag = id3_tag("Lyrics line la la la. " * 3200, "Artist", {"x": "y" * 70_000})
+    segments = mux(timed(fake_adts(SEGMENT_FRAMES), 0), {0: [(0, tag)]})
+    assert parse_id3(tag)["TIT2"].startswith("Lyrics line") and len(b"".join(segments)) > len(tag)

@@ -357,3 +357,23 @@ def test_an_isrc_in_an_id3_user_frame_or_an_itunes_atom_is_read(tmp_path):
     tags.save()
     assert read_track_info(mp3).isrc == "ZWABC2600001"
     assert read_track_info(m4a).isrc == "ZWABC2600002"
+
+
+def test_a_tag_of_lyrics_is_cut_where_it_is_read(tmp_path):
+    """QA: a 70 KB title (and a 10 MB one) went whole into every title, log line, status
+    document and history row, and stopped HLS and the Opus mount."""
+    import subprocess
+
+    import mutagen
+
+    from streamer.audio.ffmpeg import ffmpeg_exe
+    from streamer.library.tags import MAX_TAG_CHARS
+
+    path = tmp_path / "lyrics.mp3"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=d=0.5", str(path)], check=True)
+    tags = mutagen.File(path, easy=True)
+    tags["title"], tags["album"] = ["Lyrics line la la la. " * 3200], ["Caves"]
+    tags.save()
+    info = read_track_info(path)
+    assert len(info.title) == MAX_TAG_CHARS and info.title.startswith("Lyrics line la la la.") and info.title.endswith("\u2026")
+    assert info.album == "Caves"

@@ -190,3 +190,12 @@ def test_any_titles_on_any_packet_sizes_give_chains_that_add_up_to_the_encoding(
                 assert pages_of[-1]["eos"] and pages_of[-1]["granule"] - pre_skip == bounds[k + 1] - bounds[k]
                 assert pages_of[-1]["granule"] <= sum(samples) < pages_of[-1]["granule"] + max(samples[-1], 1)
         assert sum(p[1] for p in pieces) == total - 312
+
+
+def test_a_title_of_lyrics_makes_a_comment_header_that_fits_its_page():
+    """QA: a 70 KB title raised in the chain's comment page and the Opus mount went off air."""
+    long = "Lyrics line la la la. " * 3200
+    chains = OpusChains(serial=1, in_rate=48000, title=long)
+    out = [x for p in (page([HEAD], 0, bos=True), page([TAGS], 1), page([packet(0), packet(1)], 2)) for x in chains.feed(p)]
+    tags = parsed(b"".join(x[0] for x in out))[1]["packets"][0]
+    assert tags.startswith(b"OpusTags") and b"TITLE=Lyrics line" in tags and len(tags) < 3000

@@ -86,7 +86,7 @@ def output_options(mount: MountConfig, title: str = "", target: str = "pipe:1") 
         # libopus's unconstrained default sent 108-122 kbit/s of the shipped music.
         opus = ["-c:a", "libopus", "-b:a", f"{mount.bitrate}k", "-vbr", "constrained"]
         encoder = {"opus": opus, "vorbis": ["-c:a", "libvorbis", "-b:a", f"{mount.bitrate}k"]}
-        meta = ["-metadata", f"title={title}"] if title else []
+        meta = ["-metadata", f"title={title[:2000]}"] if title else []  # (one argument is at most 128 KB)
         codec = [*encoder.get(mount.format, ["-c:a", "flac"]), *common, *meta, "-page_duration", OGG_PAGE, "-f", "ogg"]
     return [*codec, "-flush_packets", "1", target]
 

@@ -38,6 +38,11 @@ class TrackInfo:
 
 
 JOIN = " / "  # how several values of one tag are shown
+# A tag longer than this is lyrics or junk pasted into it: it is cut here, once, so it is not
+# carried into every title on air, log line, status document and history row (QA: a 70 KB
+# title stopped HLS's ID3 and Opus' comment packets; a 10 MB one grew /api/status to 50 MB).
+MAX_TAG_CHARS = 300
+READ_CHARS = 4 * MAX_TAG_CHARS  # of a value, before spaces are made one (and it is cut to MAX_TAG_CHARS)
 GAIN_TAGS = ("r128_track_gain", "replaygain_track_gain", "replaygain_track_peak")
 
 
@@ -45,7 +50,10 @@ def _values(value) -> list[str]:
     items = value if isinstance(value, list) else getattr(value, "text", [value])
     out: list[str] = []
     for item in items:
-        text = clean_title(str(item))  # a line break or tab in a tag: a space, as ICY listeners get it
+        raw = str(item)
+        text = clean_title(raw[:READ_CHARS])  # a line break or tab: a space, as ICY listeners get it
+        if len(raw) > READ_CHARS and len(text) <= MAX_TAG_CHARS:  # (mostly spaces, then more)
+            text += "\u2026"
         if text and text not in out:
             out.append(text)
     return out
@@ -59,8 +67,13 @@ def _first(tags, *keys: str) -> str:
         except (KeyError, ValueError, TypeError):
             continue
         if value and (values := _values(value)):
-            return JOIN.join(values)
+            return clip(JOIN.join(values))
     return ""
+
+
+def clip(text: str) -> str:
+    """`text` cut to MAX_TAG_CHARS, with an ellipsis where it was cut."""
+    return text if len(text) <= MAX_TAG_CHARS else text[: MAX_TAG_CHARS - 1].rstrip() + "\u2026"
 
 
 def title_from_name(path: Path) -> str:
@@ -113,7 +126,7 @@ def _raw_isrc(path: Path, easy: object) -> str:
         value = tags.get(key) if hasattr(tags, "get") else None
         items = getattr(value, "text", value) or []
         texts = [bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else str(v) for v in items]
-        if found := JOIN.join(t for t in (clean_title(t) for t in texts) if t):
+        if found := clip(JOIN.join(t for t in (clean_title(t[:READ_CHARS]) for t in texts) if t)):
             return found
     return ""
 

@@ -34,10 +34,13 @@ def unsynchsafe(b: bytes) -> int:
     return (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3]
 
 
+MAX_TEXT = 2000  # characters of one value: a whole tag stays far inside one PES packet (64 KB)
+
+
 def _text(s: str) -> bytes:
     # A NUL would split the value (v2.4 uses it between multiple values); lone surrogates
     # (undecodable file names) become U+FFFD rather than an exception mid-stream.
-    return s.replace("\x00", "").encode("utf-8", "replace")
+    return s[:MAX_TEXT].replace("\x00", "").encode("utf-8", "replace")
 
 
 def _frame(frame_id: str, body: bytes) -> bytes:
