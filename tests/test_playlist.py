@@ -326,3 +326,23 @@ def test_an_overlap_says_where_the_other_block_is(tmp_path):
     lines = [o.located() for o in overlaps(load_with_files(tmp_path).programme)]
     assert len(lines) == 1 and lines[0].startswith(f"{tmp_path / 'week.yaml'}:2: blocks 'xf' and 'base' overlap"), lines
     assert lines[0].endswith(f"('xf' is at {tmp_path / 'a.yaml'}:5)"), lines
+
+
+def test_an_m3u_entry_or_a_source_whose_name_is_too_long_is_said_at_its_line_and_the_rest_loads(tmp_path):
+    """QA: a 5,000-character M3U entry raised OSError (File name too long) in the playlist
+    watcher at every edit, and `streamer check` ended in a traceback; a folder or a device
+    listed in an M3U was said at the YAML's line."""
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "a.mp3").write_bytes(b"x")
+    (tmp_path / "list.m3u").write_text(f"audio/a.mp3\n{'a' * 5000}.mp3\naudio\n/dev/zero\n")
+    long = "b" * 5000
+    (tmp_path / "p.yaml").write_text(f"playlists:\n  music:\n    files: [list.m3u]\n  other:\n    files: ['{long}.mp3']\nfallback: music\n")
+    loaded = load_with_files(tmp_path)
+    m3u = tmp_path / "list.m3u"
+    assert loaded.files["music"] == [tmp_path / "audio" / "a.mp3"]
+    assert loaded.warnings == [
+        f"{m3u}:2: playlist 'music': {'a' * 200!r} cannot be looked at (File name too long): left out",
+        f"{m3u}:3: playlist 'music': 'audio' is a folder, not a file: left out",
+        f"{m3u}:4: playlist 'music': '/dev/zero' is not a regular file (a device, FIFO or socket): left out",
+        f"{tmp_path / 'p.yaml'}:5:13: playlist 'other': {'b' * 200!r} cannot be looked at (File name too long)",
+    ]

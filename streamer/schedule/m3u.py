@@ -5,6 +5,7 @@ said at `list.m3u:LINE`, where the DJ fixes it."""
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -61,13 +62,32 @@ def m3u_files(file: Path, playlist: str, warnings: list[str], missing: list[Path
     out, as a missing named file is (so the running station warns where `streamer check` fails)."""
     found = []
     for entry in read_m3u(file):
-        where = f"{file}:{entry.line}: playlist {playlist!r}: {entry.text!r}"
+        where = f"{file}:{entry.line}: playlist {playlist!r}: {entry.text[:200]!r}"
         if entry.path is None:
             warnings.append(f"{where} is a stream: {STREAMS_IN_M3U}")
-        elif entry.path.exists():
+        elif (kind := entry_kind(entry.path)) == "file":
             found.append(entry.path)
+        elif kind:
+            warnings.append(f"{where} {kind}: left out")
         else:
             garbled = " (this line is not UTF-8: save the playlist as UTF-8)" if "\ufffd" in entry.text else ""
             warnings.append(f"{where} file not found{garbled}")
             missing.append(entry.path)
     return found
+
+
+FOLDER = "is a folder, not a file"
+
+
+def entry_kind(path: Path) -> str:
+    """ "file" for a regular file, "" for none there, else what is wrong with the entry (a name too
+    long for the system raised from `exists()` and stopped the playlist watcher: QA)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"cannot be looked at ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return "file"
+    return FOLDER if stat.S_ISDIR(mode) else "is not a regular file (a device, FIFO or socket)"

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .m3u import M3U_SUFFIXES, m3u_files, read_m3u
+from .m3u import FOLDER, M3U_SUFFIXES, entry_kind, m3u_files, read_m3u
 
 if TYPE_CHECKING:
     from .model import PlaylistDef
@@ -40,10 +40,10 @@ def expand_sources(spec: PlaylistDef, missing: list[Path] | None = None) -> tupl
             found = _expand(spec.base, source)
         if absent == "file":
             missing.append(target)
-        why = {"folder": "no such folder", "file": "file not found"}.get(absent) or ("" if found else "matches no audio files")
+        why = {"folder": "no such folder", "file": "file not found"}.get(absent, absent) or ("" if found else "matches no audio files")
         if why:
             at = spec.sources_where[n] if n < len(spec.sources_where) else spec.where  # (QA: the playlist's line, not the entry's)
-            warnings.append(f"{at.file}:{at.line}:{at.column}: playlist {spec.name!r}: {source!r} {why}")
+            warnings.append(f"{at.file}:{at.line}:{at.column}: playlist {spec.name!r}: {source[:200]!r} {why}")
         files.extend(found)
     return files, warnings
 
@@ -72,12 +72,13 @@ def watched_folders(spec: PlaylistDef) -> list[Path]:
             target = spec.base / target
         if _is_glob(source):
             target = _glob_root(target)
-        if target.is_dir():
+        kind = entry_kind(target)
+        if kind == FOLDER:
             out.extend(sorted(d for d, _ in _walk(target)))
         elif target.suffix.lower() in M3U_SUFFIXES:
             out.append(target)
-            out += [_listing(e.path) for e in read_m3u(target) if e.path is not None and not e.path.exists()]
-        elif not target.exists():  # a folder or file still to come: the listing it will appear in
+            out += [_listing(e.path) for e in read_m3u(target) if e.path is not None and not entry_kind(e.path)]
+        elif not kind:  # a folder or file still to come: the listing it will appear in
             out.append(_listing(target))
     return out
 
@@ -183,8 +184,13 @@ def _absent(base: Path, source: str) -> str:
     """What a source names that is not there: "file" (an audio file or M3U), "folder" (anything
     else), or "" when it is there or is a glob."""
     target = source_target(base, source)
-    if _is_glob(source) or target.exists():
+    if _is_glob(source):
         return ""
+    try:
+        if target.exists():
+            return ""
+    except OSError as exc:  # (QA: a name too long for the system stopped the playlist watcher)
+        return f"cannot be looked at ({exc.strerror or exc})"
     named_file = target.suffix.lower() in AUDIO_EXTENSIONS | set(M3U_SUFFIXES) and not source.endswith("/")
     return "file" if named_file else "folder"
 
