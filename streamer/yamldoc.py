@@ -34,7 +34,8 @@ class Problem:
 
     @property
     def place(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        """FILE:LINE:COL, or the file (or folder) alone for a problem with no line (line 0)."""
+        return f"{self.file}:{self.line}:{self.column}" if self.line > 0 else self.file
 
     def __str__(self) -> str:
         return f"{self.place}: {self.message}"

@@ -346,3 +346,37 @@ def test_an_m3u_entry_or_a_source_whose_name_is_too_long_is_said_at_its_line_and
         f"{m3u}:4: playlist 'music': '/dev/zero' is not a regular file (a device, FIFO or socket): left out",
         f"{tmp_path / 'p.yaml'}:5:13: playlist 'other': {'b' * 200!r} cannot be looked at (File name too long)",
     ]
+
+
+def test_a_reading_that_timed_out_is_tried_again_and_names_the_folder_alone(tmp_path):
+    """QA: with the worker stopped, a good edit failed at 'playlists:1:1' after 30 s and was never
+    read again (the files had not changed since): the station stayed on the old programme."""
+    import asyncio
+
+    from streamer.offload import OffloadError
+    from streamer.schedule.watch import ProgrammeWatcher
+
+    (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [a/]}\nfallback: music\n")
+    loads: list[LoadedProgramme] = []
+    hung = [False]
+
+    async def offload(_timeout: float, fn, *args):
+        if hung[0]:
+            raise OffloadError("took longer than 30 s")
+        return fn(*args)
+
+    async def run() -> tuple:
+        watcher = ProgrammeWatcher(tmp_path, offload, loads.append)
+        await watcher.first()
+        hung[0] = True
+        (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [b/]}\nfallback: music\n")
+        failed, errors = await watcher.look(), watcher.state["errors"]
+        hung[0] = False
+        too_soon = await watcher.look()
+        watcher._retry_at = 0.001  # (its back-off, RETRY_AFTER, has passed)
+        return failed, errors, too_soon, await watcher.look(), watcher.state
+
+    failed, errors, too_soon, retried, state = asyncio.run(run())
+    assert failed and errors == [f"{tmp_path}: reading the playlists failed: took longer than 30 s; trying again in 60 s"]
+    assert not too_soon and retried and state["ok"]
+    assert [ld.programme.playlists["music"].sources for ld in loads] == [["a/"], ["b/"]]

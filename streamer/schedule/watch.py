@@ -28,6 +28,7 @@ log = logging.getLogger("streamer")
 
 TIMEOUT = 30.0  # seconds to read the playlists (YAML, folders) at most
 INTERVAL = 1.0  # seconds between looks for changes
+RETRY_AFTER = 60.0  # seconds before a reading that timed out or lost its worker is tried again
 
 Offload = Callable[..., Awaitable[Any]]
 
@@ -39,6 +40,7 @@ class ProgrammeWatcher:
         self.adopt = adopt  # a good (re)load goes on air through this
         self.state: dict = {"ok": True, "errors": [], "loaded_at": None, "files": []}
         self._signature: tuple = ()
+        self._retry_at = 0.0  # when a reading that failed on its own (the worker, not the files) is tried again
         self._watched: list[Path] = []  # audio folders the playlists use
         self._names: dict[str, list[str]] = {}  # the programme's playlists, blocks and events by name
 
@@ -47,7 +49,10 @@ class ProgrammeWatcher:
         try:
             return await self.offload(TIMEOUT, load_with_files, self.folder)
         except OffloadError as exc:
-            raise ConfigError([Problem(str(self.folder), 1, 1, f"reading the playlists failed: {exc}")]) from None
+            self._retry_at = time.monotonic() + RETRY_AFTER  # (not the DJ's edit: the same files are read again then)
+            raise ConfigError(
+                [Problem(str(self.folder), 0, 0, f"reading the playlists failed: {exc}; trying again in {RETRY_AFTER:g} s")]
+            ) from None
 
     async def first(self) -> None:
         """The programme the station starts with (a broken one stops the start)."""
@@ -83,8 +88,9 @@ class ProgrammeWatcher:
     async def look(self) -> bool:
         """Read the programme again if anything it depends on changed (True if it did)."""
         signature = await asyncio.to_thread(self.signature)
-        if signature == self._signature:
+        if signature == self._signature and not (self._retry_at and time.monotonic() >= self._retry_at):
             return False
+        self._retry_at = 0.0
         self._signature = signature
         try:
             loaded = await self.load()
