@@ -377,3 +377,19 @@ def test_a_tag_of_lyrics_is_cut_where_it_is_read(tmp_path):
     info = read_track_info(path)
     assert len(info.title) == MAX_TAG_CHARS and info.title.startswith("Lyrics line la la la.") and info.title.endswith("\u2026")
     assert info.album == "Caves"
+
+
+def test_a_control_character_in_a_name_or_agent_leaves_the_admin_xml_well_formed():
+    """QA: a source's `ice-name: Evil\\x01Name` made /admin/stats not well-formed XML."""
+    import xml.etree.ElementTree as ET
+
+    from streamer.wire.icecast import iceresponse, listclients_xml, listmounts_xml, xml_text
+
+    assert xml_text("Evil\x01Name <b>&\ufffe") == "Evil Name &lt;b&gt;&amp; "
+    documents = [
+        listclients_xml("/live\x02", [("127.0.0.1", "VLC\x1b[31m", 5, 1)]),
+        listmounts_xml([("/x\x00", 1, 2, "audio/mpeg\x07")]),
+        iceresponse("no source on \x01"),
+    ]
+    for doc in documents:
+        ET.fromstring(doc)  # raised "not well-formed (invalid token)"

@@ -29,6 +29,7 @@ from ..wire.credentials import check_basic
 from ..wire.formats import format_of
 from ..wire.http import RequestHead, error_response, source_ok
 from ..wire.icecast import parse_audio_info
+from ..wire.icy import clean_title
 from ..wire.text import decode_text
 from .connection import SourceConnection
 from .ingest import LEARNED
@@ -112,7 +113,7 @@ class SourceDesk:
         agent = head.header("user-agent")[:100] or "no user agent"
         log.info("%s: source connected from %s (%s, %s)", head.path, address, content_type, agent)
         if head.path == self.config.live_mount:
-            take_over(self.feeder, source, head.header("ice-name") or who, self.ffmpeg, self.config)
+            take_over(self.feeder, source, clean_title(head.header("ice-name"))[:200] or who, self.ffmpeg, self.config)
         if body:
             source.data_received(body)
         self.on_change()
@@ -179,7 +180,9 @@ class SourceDesk:
 
     def passthrough_mount(self, path: str, content_type: str, headers: dict[str, str]) -> Mount:
         """The mount a source (or relay) feeds: created on first use, described by its ice-* headers."""
-        headers = {k: decode_text(v.encode("latin-1", errors="replace")) for k, v in headers.items()}  # heads are read as latin-1
+        # heads are read as latin-1; a control character in a name (QA: ice-name "Evil\x01Name")
+        # reached listeners' icy-name and the status documents: one line of plain text each
+        headers = {k: clean_title(decode_text(v.encode("latin-1", errors="replace"))) for k, v in headers.items()}
         info = parse_audio_info(headers.get("ice-audio-info", ""))
         config = MountConfig(
             path=path,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import time
 from email.utils import formatdate
 from typing import Any
@@ -94,10 +95,19 @@ def parse_audio_info(text: str) -> dict[str, int]:
 
 
 def iceresponse(message: str, ok: bool = True) -> str:
-    return f'<?xml version="1.0"?>\n<iceresponse><message>{html.escape(message)}</message><return>{1 if ok else 0}</return></iceresponse>\n'
+    return f'<?xml version="1.0"?>\n<iceresponse><message>{xml_text(message)}</message><return>{1 if ok else 0}</return></iceresponse>\n'
 
 
 # --- the admin API's XML answers -----------------------------------------------------------------
+
+# characters XML 1.0 cannot carry even escaped: one in a source's ice-name or a listener's user
+# agent made the whole of /admin/stats "not well-formed" (QA)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_text(value: str) -> str:
+    """Text escaped for XML, its characters XML cannot carry as spaces."""
+    return html.escape(_NOT_XML.sub(" ", value))
 
 
 def _icestats(body: str) -> str:
@@ -106,7 +116,7 @@ def _icestats(body: str) -> str:
 
 def listmounts_xml(mounts: list[tuple[str, int, int, str]]) -> str:
     """(path, listeners, seconds connected, content type) per mount."""
-    e = html.escape
+    e = xml_text
     return _icestats(
         "".join(
             f'<source mount="{e(path)}"><listeners>{listeners}</listeners><Connected>{connected}</Connected>'
@@ -118,7 +128,7 @@ def listmounts_xml(mounts: list[tuple[str, int, int, str]]) -> str:
 
 def listclients_xml(path: str, clients: list[tuple[str, str, int, int]]) -> str:
     """(address, user agent, seconds connected, id) per listener of mount `path`."""
-    e = html.escape
+    e = xml_text
     rows = "".join(
         f"<listener><IP>{e(ip)}</IP><UserAgent>{e(agent)}</UserAgent><Connected>{connected}</Connected><ID>{ident}</ID></listener>"
         for ip, agent, connected, ident in clients
@@ -130,7 +140,7 @@ def stats_xml(status: dict, location: str, base_url: str) -> str:
     """Icecast's /admin/stats from the station's /api/status document: the fields of
     /status-json.xsl (icestats) and the counters Icecast adds there, in its element names (QA:
     monitoring checks read <sources>, <clients>, total_bytes_sent)."""
-    e = html.escape
+    e = xml_text
     c = status["connections"]
     sources = []
     for m, source in _sources(status, base_url):
