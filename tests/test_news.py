@@ -459,3 +459,24 @@ def test_a_page_without_a_heading_is_told_to_give_it_one(tmp_path):
     text = tmp_path / "story.txt"
     text.write_text("Parliament sat late on Thursday to pass the budget, the speaker said.\n")
     assert read_article(text, 0.0, ())[1] == "no headline found: put it on a line of its own above the body, without a full stop"
+
+
+def test_binary_data_is_not_read_as_an_article_and_utf16_without_its_mark_is(tmp_path):
+    """QA: random bytes in news/binary.txt aired as a garbage headline, and a UTF-16 article
+    saved without its byte-order mark as "T h e c i t y c o u n c i l ..."."""
+    import random
+
+    from streamer.news.articles import NOT_TEXT, read_article
+
+    noise = tmp_path / "binary.txt"
+    noise.write_bytes(random.Random(7).randbytes(300_000))
+    assert read_article(noise, 0.0, ()) == (None, NOT_TEXT)
+    story = "THE HERALD\nCouncil approves the new water budget\nThe city council approved the water budget on Friday, its chair said.\n"
+    for encoding in ("utf-16-le", "utf-16-be"):
+        path = tmp_path / f"{encoding}.txt"
+        path.write_bytes(story.encode(encoding))
+        item, error = read_article(path, 0.0, ("THE HERALD",))
+        assert error == "" and item is not None and item.title == "Council approves the new water budget", encoding
+    plain = tmp_path / "plain.txt"
+    plain.write_text(story.replace("on Friday", "on\tFriday"), encoding="cp1252")
+    assert read_article(plain, 0.0, ("THE HERALD",))[0].title == "Council approves the new water budget"

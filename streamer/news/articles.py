@@ -10,6 +10,7 @@ must not put half a headline on air.
 from __future__ import annotations
 
 import codecs
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,9 @@ ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".html", ".htm"}
 MAX_ARTICLE_BYTES = 2_000_000
 SETTLE = 2.0  # seconds a file must be left unchanged before it is read
 NO_HEADLINE = "no headline found: put it on a line of its own above the body, without a full stop"
+NOT_TEXT = "not a text file (it holds binary data): save articles as text, Markdown or HTML"
 NO_HTML_HEADLINE = "no headline found: put it in an <h1> or <h2> above the article's first paragraph"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
@@ -34,10 +37,30 @@ def decode_article(raw: bytes) -> str:
     for bom, encoding in _BOMS:
         if raw.startswith(bom):
             return raw.decode(encoding, errors="replace")
+    if (utf16 := _bomless_utf16(raw[:4096])) is not None:
+        return raw.decode(utf16, errors="replace")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:  # saved by an older Windows editor: cp1252, not "Caf\ufffd"
         return raw.decode("cp1252", errors="replace")
+
+
+def _bomless_utf16(head: bytes) -> str | None:
+    """UTF-16 without its byte-order mark, by where the NUL bytes of its Latin letters fall (QA:
+    "T h e c i t y ..." aired as a headline); None for anything else."""
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if len(head) < 16 or max(even, odd) < len(head) // 4:
+        return None
+    if odd > 4 * even:
+        return "utf-16-le"
+    return "utf-16-be" if even > 4 * odd else None
+
+
+def is_binary(text: str) -> bool:
+    """Whether decoded text is not text: control characters (but tabs, line and page breaks)
+    in more than 1 % of its start; a text file has none (QA: random bytes aired as a headline)."""
+    head = text[:4096]
+    return len(_CONTROL.findall(head)) > len(head) // 100
 
 
 def read_article(path: Path, mtime: float, mastheads: tuple[str, ...]) -> tuple[NewsItem | None, str]:
@@ -52,6 +75,8 @@ def read_article(path: Path, mtime: float, mastheads: tuple[str, ...]) -> tuple[
     text = decode_article(raw[:MAX_ARTICLE_BYTES])
     if len(raw) > MAX_ARTICLE_BYTES:  # cut: its last line is a fragment, not a credit
         text = text.rsplit("\n", 1)[0]
+    if is_binary(text):
+        return None, NOT_TEXT
     try:
         item = parse_article(text, mastheads)
     except ValueError as exc:  # front matter that says something it cannot mean
