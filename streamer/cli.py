@@ -15,6 +15,7 @@ import sys
 from . import __version__
 from .audio.ffmpeg import FFmpegMissing, ffmpeg_exe, quick_start_ffmpeg
 from .config import load_config
+from .logs import configure_logging
 from .schedule.programme import Programme, load_programme
 from .settings import PASSWORD_ENV, Config, is_loopback
 from .yamldoc import ConfigError
@@ -206,27 +207,12 @@ def report(args: argparse.Namespace) -> int:
     return report_command(config, args.kind, args.start, args.end, args.format, args.tuning_hours, args.output)
 
 
-def quiet_bad_requests(record: logging.LogRecord) -> bool:
-    """A malformed request is the client's mistake, answered with a 400: one line, no traceback
-    (a fuzzer or a broken client must not flood the log)."""
-    from aiohttp.http_exceptions import HttpProcessingError  # here: the other commands start without aiohttp
-
-    exc = record.exc_info[1] if record.exc_info else None
-    if isinstance(exc, HttpProcessingError):
-        record.msg, record.args = "bad request answered %s: %s", (exc.code, " ".join(str(exc.message).split())[:200])
-        record.levelno, record.levelname, record.exc_info, record.exc_text = logging.INFO, "INFO", None, None
-    elif isinstance(exc, ConnectionResetError | asyncio.CancelledError):
-        return False  # a client that went away mid-answer: nothing to report
-    return True
-
-
 def serve(path: str, host: str | None, port: int | None) -> int:
     config = _load(path)
     if config is None:
         return 2
     config = dataclasses.replace(config, host=host or config.host, port=config.port if port is None else port)
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiohttp.server").addFilter(quiet_bad_requests)
+    configure_logging(config.log_level)
     for note in config.notes:
         logging.getLogger("streamer.config").warning("%s", note)
     weak = config.public_passwords()

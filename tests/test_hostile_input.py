@@ -393,3 +393,24 @@ def test_a_control_character_in_a_name_or_agent_leaves_the_admin_xml_well_formed
     ]
     for doc in documents:
         ET.fromstring(doc)  # raised "not well-formed (invalid token)"
+
+
+def test_a_line_break_in_a_file_name_cannot_forge_a_log_line():
+    """QA: a file named "evil\\n2026-11-28 00:00:00,000 CRITICAL fake line.mp3" put a line of
+    its own into the log."""
+    import logging
+
+    from streamer.logs import FORMAT, OneLineFormatter
+
+    name = "evil\n2026-11-28 00:00:00,000 CRITICAL fake line.mp3\r\x1b[2J"
+    record = logging.LogRecord("streamer.feeder", logging.WARNING, __file__, 1, "skipping %s:\tnot audio", (name,), None)
+    line = OneLineFormatter(FORMAT).format(record)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert line.endswith("skipping evil\\n2026-11-28 00:00:00,000 CRITICAL fake line.mp3\\r\\x1b[2J:\tnot audio")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert OneLineFormatter(FORMAT).format(record).splitlines()[1] == "Traceback (most recent call last):"
