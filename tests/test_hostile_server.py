@@ -463,6 +463,24 @@ def test_a_stalled_or_killed_encoder_costs_its_own_mount_only(server_factory, mu
     assert server.status()["decoder_failures"] == 1
     assert "the decoder was killed by SIGKILL mid-track" in server.log_text()
     assert record(server.port, "/main", 2.0).audio
+    # a decoder that hangs mid-track (QA: stopped, it aired 5.2 s of silence and logged 52 lines)
+    hung = child_pids(pid, "pcm_f32le")
+    for p in hung:
+        os.kill(p, signal.SIGSTOP)
+    start = time.monotonic()
+    try:
+        while server.status()["decoder_failures"] < 2 and time.monotonic() - start < 8:
+            time.sleep(0.1)
+        given_up = time.monotonic() - start
+    finally:
+        for p in hung:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGCONT)
+    log = server.log_text()
+    # what it had decoded and the lookahead air first (about 1.5 s), then 2 s of silence, not 5
+    assert server.status()["decoder_failures"] == 2 and given_up < 5.0, given_up
+    assert "the decoder produced no audio for 2" in log and log.count("decoder late") == 1, log
+    assert record(server.port, "/main", 2.0).audio
     assert tracebacks_without_cause(server.log_text()) == []
 
 

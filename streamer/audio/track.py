@@ -22,7 +22,9 @@ from .output import SILENCE_STEP, Cut, Output
 log = logging.getLogger("streamer.feeder")
 
 FIRST_AUDIO_TIMEOUT = 5.0  # seconds a decoder may take to produce its first audio
-STALLED_DECODER = 5.0  # seconds of silence covering a late decoder before the track is given up
+# seconds of silence covering a late decoder before the track is given up: a local file decodes
+# at 100x real time, so a decoder 2 s late has hung (QA: a stopped one aired 5.2 s of silence)
+STALLED_DECODER = 2.0
 
 
 @dataclass(slots=True)
@@ -128,13 +130,16 @@ async def _decoded(track: Track, output: Output) -> bytes | None:
             budget = output.budget()
             done, _ = await asyncio.wait({pending}, timeout=FIRST_AUDIO_TIMEOUT if budget is None else budget)
             if done:
+                if covered:
+                    log.warning("%s: the decoder came back after %.1f s of silence", display_path(track.decoder.path), covered)
                 return pending.result()
             if budget is None or covered >= STALLED_DECODER:
                 track.failed = True
                 raise DecodeError(track.decoder.path, f"the decoder produced no audio for {covered or FIRST_AUDIO_TIMEOUT:g} s")
+            if not covered:  # (one line, not one per step of silence: QA saw 52 in 5 s)
+                left = output.ahead()
+                log.warning("%s: decoder late (%.2f s of audio left); covering with silence", display_path(track.decoder.path), left)
             covered += SILENCE_STEP  # what output.cover() below feeds
-            left = output.ahead()
-            log.warning("%s: decoder late (%.2f s of audio left); covering with silence", display_path(track.decoder.path), left)
             if not await output.cover():
                 raise Cut
     finally:
