@@ -304,7 +304,7 @@ class Station:
 
     def health(self) -> tuple[bool, dict]:
         """(on air?, what is wrong): every station mount has fresh audio and no critical task is down."""
-        down = [m.path for m in self.own_mounts() if not m.on_air]
+        down = [m.path for m in self.own_mounts() if not m.on_air] + (self.hls.off_air(time.time()) if self.hls else [])
         failed = [f"{t.name}: {t.last_error}" for t in self.supervisor.down()]
         if down or failed:
             return False, {"ok": False, "off_air": down, "failed_tasks": failed}

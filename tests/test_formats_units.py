@@ -276,3 +276,17 @@ def test_formats_take_only_what_they_can(mount, message):
 def test_format_defaults():
     c = parse_config("mounts:\n  /a: {format: aac}\n  /o: {format: opus}\n  /f: {format: flac}\n", F, env={})
     assert [(m.format, m.bitrate, m.sample_rate) for m in c.mounts] == [("aac", 96, 44100), ("opus", 96, 48000), ("flac", 0, 44100)]
+
+
+def test_a_variant_that_publishes_nothing_for_three_segments_is_off_air():
+    """QA: an HLS encoder failing again and again froze the playlists while /healthz said ok."""
+    wall0 = 1000.0
+    v = HlsVariant("lo", 64, 44100, 4.0, 3, lambda s: wall0 + s / 44100)
+    out = HlsOutput([v], 4.0)
+    out.publish(wall0)
+    assert out.off_air(wall0 + 12) == []  # (the first segment is still being made)
+    assert out.off_air(wall0 + 12.5) == ["/hls/lo"]
+    feed(v, 200)  # 4.6 s of frames: the first segment is made, and published once it has aired
+    out.publish(wall0 + 13)
+    assert out.off_air(wall0 + 13) == [] and out.view(wall0 + 13)[0]["on_air"]
+    assert out.off_air(wall0 + 25.1) == ["/hls/lo"] and not out.view(wall0 + 25.1)[0]["on_air"]

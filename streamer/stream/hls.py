@@ -87,6 +87,7 @@ class HlsVariant:
         self.segments: deque[Built] = deque(maxlen=window + 2)  # published (a couple kept past the window)
         self.pending: Built | None = None  # the segment whose parts are being published
         self.published = 0  # parts (or segments) published so far: the playlist's version
+        self.published_at = 0.0  # when the last one was (wall clock; 0: none yet)
         self.title = ""
         self._first = True
         self._next_wall = 0.0  # where the frame after the last one given starts, if none is missing
@@ -168,6 +169,7 @@ class HlsVariant:
         while self.ready and self.ready[0].start + self.ready[0].samples / self.out_rate <= now:
             piece = self.ready.popleft()
             self.published += 1
+            self.published_at = now
             piece.owner.aired += 1
             self.pending = piece.owner
             if not piece.last:

@@ -29,6 +29,7 @@ _PATH = re.compile(r"^/hls/(?:live\.m3u8|([A-Za-z0-9_-]{1,40})/(live\.m3u8|init\
 _NUMBER = re.compile(r"\d{1,12}")
 ADVANCE_LIMIT = 2  # segments a blocking reload may ask beyond the newest (RFC 8216bis 6.2.5.2)
 FIRST_WAIT = 8.0  # s a playlist request waits for the run's first segment (players allow a playlist 10 s)
+STALE_SEGMENTS = 3  # segment durations with nothing published before a variant counts as off air
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +62,16 @@ class HlsOutput:
         self._playlists: dict[str, tuple[int, bytes, str]] = {}  # variant → (publications, body, ETag)
         self._master = master(variants).encode()
         self.waiters: list[tuple[Callable[[], bool], Callable[[], None], float]] = []  # held blocking reloads
+        self.since = 0.0  # the first publication round (wall clock)
+
+    def off_air(self, now: float) -> list[str]:
+        """The variants that have published nothing for STALE_SEGMENTS segment durations (QA: an
+        encoder failing again and again left the playlists frozen while /healthz said ok)."""
+        stale = STALE_SEGMENTS * self.seconds
+        return [f"/hls/{v.name}" for v in self.variants.values() if self.since and now - (v.published_at or self.since) > stale]
 
     def publish(self, now: float) -> None:
+        self.since = self.since or now
         for variant in self.variants.values():
             variant.publish(now)
         self.listeners.sweep(now)
@@ -189,7 +198,7 @@ class HlsOutput:
     def view(self, now: float) -> list[dict]:
         return [
             {"name": v.name, "bitrate": v.bitrate, "url": f"/hls/{v.name}/live.m3u8", "segments": len(v.segments),
-             "listeners": self.listeners.count(now, v.name)}
+             "listeners": self.listeners.count(now, v.name), "on_air": f"/hls/{v.name}" not in self.off_air(now)}
             for v in self.variants.values()
         ]  # fmt: skip
 
