@@ -380,3 +380,20 @@ def test_a_reading_that_timed_out_is_tried_again_and_names_the_folder_alone(tmp_
     assert failed and errors == [f"{tmp_path}: reading the playlists failed: took longer than 30 s; trying again in 60 s"]
     assert not too_soon and retried and state["ok"]
     assert [ld.programme.playlists["music"].sources for ld in loads] == [["a/"], ["b/"]]
+
+
+def test_a_file_in_many_playlists_comes_back_from_the_worker_once(tmp_path):
+    """QA: 27,000 playlists of one folder (906 KB of YAML) came back from the offload worker as
+    8 MB of pickle, unpickled in the station under its interpreter lock: the loop stalled 0.86 s.
+    Each file is one Path now, so the pickle names it once (4.7 MB, unpickled in 0.53 s against 1.29)."""
+    import pickle
+
+    (tmp_path / "audio").mkdir()
+    for n in range(5):
+        (tmp_path / "audio" / f"{n}.mp3").write_bytes(b"x")
+    body = "".join(f"  p{i}: [audio/]\n" for i in range(200))
+    (tmp_path / "p.yaml").write_text(f"playlists:\n{body}fallback: p0\n")
+    loaded = load_with_files(tmp_path)
+    firsts = {id(files[0]) for files in loaded.files.values()}
+    assert len(loaded.files) == 200 and len(firsts) == 1
+    assert len(pickle.dumps(loaded.files)) < 200 * 5 * 10  # a reference each, not a path each

@@ -216,8 +216,10 @@ def load_with_files(folder: Path) -> LoadedProgramme:
     for spec in programme.playlists.values():
         watched.update(watched_folders(spec))
     watched_stamp = stamp(watched)  # before the folders are read: a change while reading reloads again
-    for name, spec in programme.playlists.items():
-        files[name], w = expand_sources(spec, missing)
+    one: dict[Path, Path] = {}  # each path once: what goes back from the worker is unpickled in
+    for name, spec in programme.playlists.items():  # the station, holding its interpreter lock
+        found, w = expand_sources(spec, missing)
+        files[name] = [one.setdefault(f, f) for f in found]
         warnings += w
     # what `streamer check` fails on, said by the running station too (it plays the first-defined)
     warnings += [o.located() for o in overlaps(programme) if o.ambiguous]
