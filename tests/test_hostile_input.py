@@ -414,3 +414,10 @@ def test_a_line_break_in_a_file_name_cannot_forge_a_log_line():
 
         record.exc_info = sys.exc_info()
     assert OneLineFormatter(FORMAT).format(record).splitlines()[1] == "Traceback (most recent call last):"
+
+
+def test_news_expiry_as_a_time_is_capped_at_ten_years_as_seconds_are():
+    """QA: expires "9999-12-31T23:59:59+00:00" was taken, while seconds are capped at ten years."""
+    with pytest.raises(ValueError, match="more than ten years away"):
+        news_item_from_json(b'{"title": "T", "expires": "9999-12-31T23:59:59+00:00"}', 1000.0)
+    assert news_item_from_json(b'{"title": "T", "expires": "1970-01-02T00:00:00Z"}', 1000.0).expires == 86400.0

@@ -238,3 +238,13 @@ def test_a_programme_file_named_in_capitals_is_read_and_one_saved_as_txt_is_name
     programme = load_programme(tmp_path)
     assert list(programme.playlists) == ["music"] and programme.fallback == "music"
     assert [p.message for p in programme.notes] == ["promos.yaml.txt is not read: only .yaml and .yml files are (rename it promos.yaml)"]
+
+
+def test_an_event_that_would_wait_longer_than_a_day_is_refused():
+    """QA: `start: wait 99999999999999999999` was accepted ("waits up to 1e+20 s")."""
+    events = (
+        'events:\n  news: {at: "12:00", play: ids, start: "wait 99999999999999999999"}\n  ok: {at: "13:00", play: ids, start: wait 86400}\n'
+    )
+    assert problems(("p.yaml", PLAYLISTS + events)) == [
+        "p.yaml:5:41: events.news.start: wait 99999999999999999999 s is longer than a day (86400 s): use start: soft"
+    ]

@@ -49,6 +49,8 @@ def news_item_from_json(body: bytes, now: float) -> NewsItem:
                 raise ValueError("expires needs a time zone (add Z or +02:00)")
             if when.timestamp() <= now:  # it would be taken and never shown
                 raise ValueError(f"expires {expires!r} is in the past: give a later time, or seconds from now")
+            if when.timestamp() > now + MAX_EXPIRES:  # (as seconds from now are: QA)
+                raise ValueError(f"expires {expires!r} is more than ten years away: give an earlier time")
             expires = when.timestamp()
         else:
             seconds = float(expires)

@@ -10,7 +10,7 @@ from typing import Any
 from ..yamldoc import Doc, Problem, Reader, in_range, one_of
 from .model import Block, Event, Fades, Jingles, PlaylistDef, Programme
 from .sources import ORDERS
-from .times import EVERY, HOURLY, WAIT, parse_clock, parse_days, parse_seconds
+from .times import EVERY, HOURLY, MAX_WAIT, WAIT, parse_clock, parse_days, parse_seconds
 
 
 def read_fades(r: Reader, defaults: Fades) -> Fades:
@@ -171,8 +171,11 @@ def read_event(doc: Doc, name: str, body: Any, problems: list[Problem]) -> Event
     start = str(r.raw("start", "soft")).strip().lower()
     wait = 0.0
     w = WAIT.match(start)
-    if w:
+    if w and float(w[1]) <= MAX_WAIT:
         mode, wait = "wait", float(w[1])
+    elif w:
+        r.error((*path, "start"), f"{owner}.start: wait {w[1]} s is longer than a day ({MAX_WAIT:g} s): use start: soft")
+        mode = "soft"
     elif start in ("hard", "soft"):
         mode = start
     else:

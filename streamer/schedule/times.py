@@ -14,6 +14,7 @@ CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 HOURLY = re.compile(r"^:(\d{2})(?::(\d{2}))?$")
 EVERY = re.compile(r"^\s*(\d+)\s*(songs?|tracks?|min|mins|minutes?|m)\s*$", re.I)
 WAIT = re.compile(r"^\s*wait\s+(?:up\s+to\s+)?(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?)?\s*$", re.I)
+MAX_WAIT = 24 * 3600.0  # seconds an event may wait for the current track (a day: longer is no wait)
 
 
 def parse_clock(text: str) -> dt.time | None:
