@@ -98,6 +98,7 @@ class Store:
         self.error = ""  # the last problem with the file, while it lasts
         self.written = 0  # rows committed
         self._logged = ("", 0.0)  # the last error logged, and when (monotonic)
+        self._recovery_said = 0.0  # the error line (its time in _logged) whose end was said
         self._opened: tuple[int, int] | None = None  # (device, inode) of the file the connection has open
         self.reopened = 0  # times the file was found deleted or replaced under the open connection
         self.moved_aside = ""  # the last time the file was found damaged and moved aside (it shows in status for good)
@@ -171,11 +172,19 @@ class Store:
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             result = fn(self._connection(), *args)
-            self.error = ""
+            self._clear_error()
             return result
         except sqlite3.Error as exc:
             self._problem(exc)
             raise
+
+    def _clear_error(self) -> None:
+        """The file works again: said once per error line logged (QA: after a full disk the log
+        said when writing stopped, never when it came back; a flapping file must not flood it)."""
+        if self.error and self._recovery_said != self._logged[1]:
+            log.warning("database %s: working again after: %s", self.path, self.error.removeprefix(f"{self.path}: "))
+            self._recovery_said = self._logged[1]
+        self.error = ""
 
     def _problem(self, exc: BaseException, reopen: bool = True) -> None:
         message = f"{self.path}: {exc}"
@@ -213,7 +222,7 @@ class Store:
             self._problem(exc)
             return 0
         if written:
-            self.error = ""
+            self._clear_error()
         if stamp is not None:
             self._write_stamp(stamp)
         return written

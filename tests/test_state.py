@@ -204,3 +204,16 @@ def test_a_fifo_or_symlink_at_the_stamp_path_is_neither_waited_on_nor_followed(t
     os.unlink(stamp_path(db))
     run(go())
     assert read_stamp(db) == 1234.5
+
+
+def test_a_database_that_works_again_says_so_once(tmp_path, caplog):
+    """QA: after a full disk the log said when writing stopped, never when it came back."""
+    store = Store(tmp_path / "w.sqlite", MIGRATIONS)
+    store._problem(sqlite3.OperationalError("database or disk is full"))
+    for n in range(3):
+        store.write("INSERT INTO t (x, y) VALUES (?, ?)", (n, "ok"))
+        assert store._flush_or_note() == 1
+    again = [r.getMessage() for r in caplog.records if "working again" in r.getMessage()]
+    assert again == [f"database {tmp_path / 'w.sqlite'}: working again after: database or disk is full"]
+    assert store.status()["ok"]
+    run(store.close())
