@@ -67,6 +67,7 @@ from .stream.hls_server import HlsOutput, Hold
 from .stream.hls_server import head as hls_head
 from .stream.listener import Listener
 from .stream.mount import Mount
+from .stream.routing import head_for_web
 from .supervise import Supervisor
 from .ticks import sleep_on_grid
 from .web.app import make_app
@@ -188,6 +189,10 @@ class Station:
         """Give a connection (and what it has sent so far) to the aiohttp application."""
         if self.web_connections() >= self.config.max_web_clients or self._runner is None or self._runner.server is None:
             return Reply(error_response(503, "server busy: too many web clients", http_date()))
+        data_or_refusal = head_for_web(data)
+        if isinstance(data_or_refusal, tuple):
+            return Reply(error_response(*data_or_refusal, http_date()))
+        data = data_or_refusal
         protocol = self._runner.server()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)

@@ -102,3 +102,16 @@ def test_healthz_is_the_front_doors_own_answer():
     off_air = health_response(False, dumps({"ok": False, "off_air": ["/main"]}), "Thu, 26 Nov 2026 01:00:00 GMT")
     head, _, body = off_air.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 503") and b"application/json" in head and json.loads(body) == {"ok": False, "off_air": ["/main"]}
+
+
+def test_a_request_for_the_web_side_gets_crlf_lines_or_our_refusal():
+    """QA: bare-LF requests were taken on streams and refused on the API, and a request line over
+    8 KB for a page got aiohttp's own 400 (Server: Python/3.11 aiohttp/...)."""
+    from streamer.stream.routing import head_for_web
+
+    assert head_for_web(b"GET /api/status HTTP/1.1\nHost: x\n\nbody\n") == b"GET /api/status HTTP/1.1\r\nHost: x\r\n\r\nbody\n"
+    same = b"POST /api/news HTTP/1.1\r\nContent-Length: 3\r\n\r\na\nb"
+    assert head_for_web(same) == same
+    assert head_for_web(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n") == (414, "request line longer than 8190 bytes")
+    assert head_for_web(b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n") == (431, "a header line longer than 8190 bytes")
+    assert head_for_web(b"GET / HTTP/1.1\r\nHost:") == b"GET / HTTP/1.1\r\nHost:"  # (not whole yet: aiohttp waits for it)

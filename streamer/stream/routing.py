@@ -1,9 +1,9 @@
 """What a request on the station's port is, from its head alone (pure): the front door's
-switch, and which paths any web page may read (CORS `*`)."""
+switch, which paths any web page may read (CORS `*`), and a request made ready for the web side."""
 
 from __future__ import annotations
 
-from ..wire.http import RequestHead
+from ..wire.http import RequestHead, find_head_end
 from .hls_server import is_hls
 from .mount import Mount
 
@@ -28,3 +28,21 @@ def route(head: RequestHead, mount: Mount | None) -> str:
     if head.method == "GET" and head.path == "/api/events":
         return "events"
     return "web"
+
+
+WEB_LINE_MAX = 8190  # bytes of one head line the web side's parser takes (aiohttp's max_line_size)
+
+
+def head_for_web(data: bytes) -> bytes | tuple[int, str]:
+    """A request as the web side's parser takes it: its head's lines ended with CRLF (the front
+    door takes bare LFs: QA found them refused on the API only), or (status, why) for a line
+    longer than that parser takes, answered by us, not by it (with its own Server header)."""
+    end = find_head_end(data)
+    if end < 0:
+        return data
+    lines = data[:end].replace(b"\r\n", b"\n").split(b"\n")
+    if len(lines[0]) > WEB_LINE_MAX:
+        return 414, f"request line longer than {WEB_LINE_MAX} bytes"
+    if any(len(line) > WEB_LINE_MAX for line in lines[1:]):
+        return 431, f"a header line longer than {WEB_LINE_MAX} bytes"
+    return b"\r\n".join(lines) + data[end:]

@@ -30,6 +30,7 @@ REASONS = {
     405: "Method Not Allowed",
     408: "Request Timeout",
     413: "Request Entity Too Large",
+    414: "URI Too Long",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
