@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..settings import MountConfig
 from ..wire.framing import AdtsFramer, adts_samples
 from ..wire.mp3 import FrameSplitter
+from ..wire.text import MAX_TITLE_CHARS
 from .pcm import SAMPLE_BYTES, SAMPLE_FORMAT
 
 # LAME's encoder delay (576) plus its decoder delay (529), which ffmpeg reports as initial
@@ -86,7 +87,7 @@ def output_options(mount: MountConfig, title: str = "", target: str = "pipe:1") 
         # libopus's unconstrained default sent 108-122 kbit/s of the shipped music.
         opus = ["-c:a", "libopus", "-b:a", f"{mount.bitrate}k", "-vbr", "constrained"]
         encoder = {"opus": opus, "vorbis": ["-c:a", "libvorbis", "-b:a", f"{mount.bitrate}k"]}
-        meta = ["-metadata", f"title={title[:2000]}"] if title else []  # (one argument is at most 128 KB)
+        meta = ["-metadata", f"title={title[:MAX_TITLE_CHARS]}"] if title else []
         codec = [*encoder.get(mount.format, ["-c:a", "flac"]), *common, *meta, "-page_duration", OGG_PAGE, "-f", "ogg"]
     return [*codec, "-flush_packets", "1", target]
 

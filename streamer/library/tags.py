@@ -52,7 +52,7 @@ def _values(value) -> list[str]:
     for item in items:
         raw = str(item)
         text = clean_title(raw[:READ_CHARS])  # a line break or tab: a space, as ICY listeners get it
-        if len(raw) > READ_CHARS and len(text) <= MAX_TAG_CHARS:  # (mostly spaces, then more)
+        if len(raw) > READ_CHARS:  # (clip() below makes it MAX_TAG_CHARS, ending with this)
             text += "\u2026"
         if text and text not in out:
             out.append(text)

@@ -4,6 +4,7 @@ said at `list.m3u:LINE`, where the DJ fixes it."""
 
 from __future__ import annotations
 
+import errno
 import re
 import stat
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ def m3u_files(file: Path, playlist: str, warnings: list[str], missing: list[Path
 
 
 FOLDER = "is a folder, not a file"
+UNREADABLE = "cannot be looked at"
 
 
 def entry_kind(path: Path) -> str:
@@ -84,10 +86,8 @@ def entry_kind(path: Path) -> str:
     long for the system raised from `exists()` and stopped the playlist watcher: QA)."""
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
-        return ""
-    except OSError as exc:
-        return f"cannot be looked at ({exc.strerror or exc})"
+    except OSError as exc:  # not there, as Path.exists() says it (a dangling link or a link loop too)
+        return "" if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP) else f"{UNREADABLE} ({exc.strerror or exc})"
     if stat.S_ISREG(mode):
         return "file"
     return FOLDER if stat.S_ISDIR(mode) else "is not a regular file (a device, FIFO or socket)"

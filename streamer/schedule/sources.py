@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .m3u import FOLDER, M3U_SUFFIXES, entry_kind, m3u_files, read_m3u
+from .m3u import FOLDER, M3U_SUFFIXES, UNREADABLE, entry_kind, m3u_files, read_m3u
 
 if TYPE_CHECKING:
     from .model import PlaylistDef
@@ -186,11 +186,11 @@ def _absent(base: Path, source: str) -> str:
     target = source_target(base, source)
     if _is_glob(source):
         return ""
-    try:
-        if target.exists():
-            return ""
-    except OSError as exc:  # (QA: a name too long for the system stopped the playlist watcher)
-        return f"cannot be looked at ({exc.strerror or exc})"
+    kind = entry_kind(target)
+    if kind.startswith(UNREADABLE):  # (QA: a name too long for the system stopped the playlist watcher)
+        return kind
+    if kind:
+        return ""
     named_file = target.suffix.lower() in AUDIO_EXTENSIONS | set(M3U_SUFFIXES) and not source.endswith("/")
     return "file" if named_file else "folder"
 

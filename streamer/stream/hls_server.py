@@ -196,9 +196,10 @@ class HlsOutput:
         return -1, head(404, lines, (message + "\n").encode())
 
     def view(self, now: float) -> list[dict]:
+        down = self.off_air(now)
         return [
             {"name": v.name, "bitrate": v.bitrate, "url": f"/hls/{v.name}/live.m3u8", "segments": len(v.segments),
-             "listeners": self.listeners.count(now, v.name), "on_air": f"/hls/{v.name}" not in self.off_air(now)}
+             "listeners": self.listeners.count(now, v.name), "on_air": f"/hls/{v.name}" not in down}
             for v in self.variants.values()
         ]  # fmt: skip
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import zlib
 
+from .text import MAX_TITLE_CHARS
+
 HEADER_SIZE = 10
 MAX_SIZE = (1 << 28) - 1  # the largest a synchsafe 28-bit size can say
 UTF8 = 3  # ID3v2.4 text encoding byte
@@ -34,13 +36,10 @@ def unsynchsafe(b: bytes) -> int:
     return (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3]
 
 
-MAX_TEXT = 2000  # characters of one value: a whole tag stays far inside one PES packet (64 KB)
-
-
 def _text(s: str) -> bytes:
     # A NUL would split the value (v2.4 uses it between multiple values); lone surrogates
     # (undecodable file names) become U+FFFD rather than an exception mid-stream.
-    return s[:MAX_TEXT].replace("\x00", "").encode("utf-8", "replace")
+    return s[:MAX_TITLE_CHARS].replace("\x00", "").encode("utf-8", "replace")
 
 
 def _frame(frame_id: str, body: bytes) -> bytes:

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from mutagen.ogg import OggPage as PageWriter
 
 from .framing import OggPage
+from .text import MAX_TITLE_CHARS
 
 PREROLL = 3840  # 80 ms at 48 kHz: what RFC 7845 asks a decoder to decode before the wanted sample
 PAGE_LACING = 200  # lacing values on one page before it is closed (at most 255)
-MAX_COMMENT = 2000  # characters of a chain's TITLE comment
 # CELT / hybrid / SILK frame sizes at 48 kHz by the TOC byte's config (RFC 6716 3.1)
 _FRAME = [480, 960, 1920, 2880] * 3 + [480, 960] * 2 + [120, 240, 480, 960] * 4
 
@@ -173,8 +173,7 @@ class OpusChains:
     def _headers(self, chain: _Chain, out: list[Out]) -> None:
         assert self._head is not None
         head = self._head[:10] + struct.pack("<H", chain.pre_skip) + self._head[12:]
-        # (one page holds at most 255 x 255 bytes: a title is cut far below that)
-        comments = [b"TITLE=" + chain.title[:MAX_COMMENT].encode("utf-8", "replace")] if chain.title else []
+        comments = [b"TITLE=" + chain.title[:MAX_TITLE_CHARS].encode("utf-8", "replace")] if chain.title else []
         self.title = chain.title
         self.chains += 1
         chain.started = True

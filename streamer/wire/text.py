@@ -12,6 +12,10 @@ import os
 import time
 import unicodedata
 
+# characters of a title in the formats that carry it whole (ID3, Ogg comments, ffmpeg's -metadata):
+# one value stays far inside a PES packet (64 KB), an Ogg page (65,025 bytes) and an argument (128 KB)
+MAX_TITLE_CHARS = 2000
+
 
 def decode_text(raw: bytes) -> str:
     """Bytes from the outside world as text: UTF-8 when valid, else Windows-1252 (what Latin-1
