@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from .settings import FORMAT_RULES, MP3_BITRATES, HlsConfig, HlsVariantConfig, MountConfig, mount_path_problem
+from .wire.upstream import parse_upstream, redact
 from .yamldoc import Reader, defaults, in_range, one_of, one_of_int
 
 M, H = defaults(MountConfig), defaults(HlsConfig)
@@ -90,8 +91,13 @@ def push_settings(top: Reader, mounts: list[MountConfig]) -> list[tuple[str, str
     paths = [m.path for m in mounts]
     for i, r in _entries(top, "push", "{mount: /main, url: icecast://source:PASSWORD@host:8000/main}"):
         mount_path, url = r.get("mount", str, ""), r.get("url", str, "")
-        if not url.startswith(("icecast://", "http://")):
-            r.error(("push", i, "url"), f"push[{i}].url must look like icecast://source:PASSWORD@host:8000/mount, not {url!r}")
+        as_http = url.replace("icecast://", "http://", 1)
+        try:
+            if not url.startswith(("icecast://", "http://")):
+                raise ValueError(f"must look like icecast://source:PASSWORD@host:8000/mount, not {redact(url)!r}")
+            parse_upstream(as_http)
+        except ValueError as exc:
+            r.error(("push", i, "url"), f"push[{i}].url {str(exc).replace(redact(as_http), redact(url))}")
         if mount_path not in paths:
             r.error(("push", i, "mount"), f"push[{i}].mount {mount_path!r} is not one of the mounts ({', '.join(paths)})")
         r.finish()
@@ -104,8 +110,10 @@ def relay_settings(top: Reader, mounts: list[MountConfig]) -> list[tuple[str, st
     own = [m.path for m in mounts if not m.source]
     for i, r in _entries(top, "relays", "{mount: /relay, url: http://upstream:8000/stream}"):
         mount_path, url = r.get("mount", str, ""), r.get("url", str, "")
-        if not url.startswith("http://"):
-            r.error(("relays", i, "url"), f"relays[{i}].url must be an http:// stream URL, not {url!r}")
+        try:
+            parse_upstream(url)
+        except ValueError as exc:
+            r.error(("relays", i, "url"), f"relays[{i}].url {exc}")
         problem = mount_path_problem(mount_path)
         if problem or mount_path in own:
             r.error(("relays", i, "mount"), f"relays[{i}].mount: {problem or f'{mount_path} is a station mount'}")

@@ -493,6 +493,37 @@ def test_a_link_that_ends_as_soon_as_it_connects_backs_off_and_forgets_old_error
     assert waits[:2] == ["1 s", "2 s"], waits
 
 
+def test_a_link_that_hangs_before_it_is_up_backs_off(caplog, monkeypatch):
+    """QA: an upstream that accepted the connection and never answered was asked again every
+    11 s, since the 10 s wait for its answer counted as a connection that lasted."""
+    import logging
+
+    from streamer.sources import link as link_module
+
+    monkeypatch.setattr(link_module, "STABLE", 0.05)  # the wait below is "long" next to it
+
+    class Hanging(link_module.Link):
+        what = "relay /x ← http://up/"
+
+        async def once(self) -> None:
+            await asyncio.sleep(0.1)
+            raise TimeoutError
+
+    async def two_failures() -> None:
+        task = asyncio.create_task(Hanging().run())
+        for _ in range(100):
+            if len(caplog.records) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+    with caplog.at_level(logging.WARNING, logger="streamer.sources"):
+        asyncio.run(two_failures())
+    said = [r.getMessage() for r in caplog.records]
+    assert [m.rsplit("reconnecting in ", 1)[1] for m in said] == ["1 s", "2 s"], said
+    assert said[0] == "relay /x ← http://up/: timed out; reconnecting in 1 s"  # not "TimeoutError"
+
+
 def test_an_article_file_dated_ahead_counts_from_when_it_was_read_not_newest_until_then(tmp_path):
     """A file saved on a machine whose clock is a day ahead stayed the newest headline for that
     day; it now counts from when it was first read, as a feed's item does, and a later article

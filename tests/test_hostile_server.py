@@ -496,7 +496,7 @@ def test_failed_logins_are_logged_and_slowed(server_factory, music):
     print(f"12 wrong passwords took {sum(timings):.1f} s; answers {answers}")
     assert answers[:5] == [401] * 5 and 429 in answers
     assert sum(timings) > 5  # thousands a second before; now ten a minute at most
-    assert "source login refused on /live from 127.0.0.1" in server.log_text()
+    assert "/live: source login as 'source' from 127.0.0.1 refused: wrong user or password" in server.log_text()  # who, too
     code, text = server_admin(server, "/admin/stats")  # the same address is refused for a while, even with the right password
     assert code == 429 and "too many failed logins" in text
 

@@ -207,8 +207,10 @@ def test_source_errors_as_icecast_answers_them(server_factory, tones):
     assert second.startswith(b"HTTP/1.0 403") and b"Mountpoint in use" in second
     first.close()
     logged = server.log_text()  # each 403 is in the log too, for the operator a DJ calls
-    assert "source source on /busy from 127.0.0.1 refused: Mountpoint in use" in logged
-    assert "source source on /x from 127.0.0.1 refused: No Content-type given" in logged
+    # who has the mount is said (QA: a bare "Mountpoint in use"), and no "source source" in the log
+    assert b"Mountpoint in use (source from 127.0.0.1" in second
+    assert "/busy: source login as 'source' from 127.0.0.1 refused: Mountpoint in use (source from 127.0.0.1" in logged
+    assert "/x: source login as 'source' from 127.0.0.1 refused: No Content-type given" in logged
 
 
 def test_chunked_put_which_icecast_cannot_take(server_factory, tones, tmp_path):
@@ -575,6 +577,75 @@ def test_a_relay_declared_with_a_fallback_keeps_its_listeners_on_air_while_the_u
     assert titles[0] == "Upstream Artist - Upstream Song" and "Station - Music" in titles, titles
     assert decode_errors(rec.audio, tmp_path)[0] == []
     assert len(rec.audio) > 16000 * 5  # no gap: the bytes went on, from /main
+
+
+def strict_upstream(mp3: bytes):
+    """An upstream on a free port: /old redirects to /stream, which wants Basic relay:p@ss and a
+    Host header with the port (as virtual hosts do) and sends `mp3` with an ICY title; /page is a
+    web page. It records the requests it got."""
+    import socketserver
+
+    seen: list[str] = []
+
+    class Upstream(socketserver.BaseRequestHandler):
+        def handle(self):
+            head = self.request.recv(4096).decode("latin-1")
+            seen.append(head)
+            port = upstream.server_address[1]
+            send = self.request.sendall
+            if head.startswith("GET /old "):
+                return send(b"HTTP/1.0 302 Found\r\nLocation: /stream\r\n\r\n")
+            if head.startswith("GET /page "):
+                return send(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html><body>Not found, try again</body></html>" * 20)
+            auth = "Authorization: Basic " + base64.b64encode(b"relay:p@ss").decode()
+            if auth not in head or f"Host: 127.0.0.1:{port}\r\n" not in head:
+                return send(b"HTTP/1.0 401 Unauthorized\r\n\r\n")
+            send(b"HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\nicy-metaint: 8192\r\nicy-name: Strict FM\r\n\r\n")
+            from streamer.wire.icy import IcyCursor, metadata_block
+
+            cursor = IcyCursor(8192, 0)
+            for pos in range(0, 48000, 4000):
+                for span in cursor.split(pos, pos + 4000, lambda o: metadata_block("Strict Artist - Strict Song")):
+                    send(mp3[span[0] : span[1]] if isinstance(span, tuple) else span)
+                time.sleep(0.25)
+
+    upstream = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Upstream)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    return upstream, seen
+
+
+def test_a_relay_follows_a_redirect_logs_in_hides_its_password_and_refuses_a_web_page(server_factory, tones):
+    """QA: the URL's user and password were not sent, and the password was in the log and in the
+    public /api/status; a 302 was not followed; an upstream's text/html went to listeners as audio;
+    the Host header had no port."""
+    upstream, seen = strict_upstream((tones / "dj.mp3").read_bytes())
+    port = upstream.server_address[1]
+    try:
+        playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+        extra = USERS + (
+            f"relays:\n  - {{mount: /strict, url: 'http://relay:p%40ss@127.0.0.1:{port}/old'}}\n"
+            f"  - {{mount: /page, url: 'http://127.0.0.1:{port}/page'}}\n"
+        )
+        server = server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=extra)
+        wait_source(server, "/strict")
+        rec = record(server.port, "/strict", 1.5)
+        page = raw_request(server.port, b"GET /page HTTP/1.0\r\n\r\n", 1.0)
+        auth = base64.b64encode(b"source:test-source-pw").decode()
+        taken = raw_request(server.port, f"SOURCE /strict HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\n\r\n".encode())
+        relays = {r["mount"]: r for r in server.status()["relays"]}
+    finally:
+        upstream.shutdown()
+    assert rec.headers["icy-name"] == "Strict FM"
+    assert "Strict Artist - Strict Song" in [f["StreamTitle"] for _, f in rec.blocks]
+    assert relays["/strict"]["from"] == f"http://relay:***@127.0.0.1:{port}/old"
+    assert relays["/page"]["connected"] is False
+    assert "upstream sent text/html, not audio" in relays["/page"]["error"], relays
+    assert b"<html>" not in page
+    assert "p@ss" not in server.log_text() and "p%40ss" not in server.log_text()
+    assert "p%40ss" not in json.dumps(server.status()) and "p@ss" not in json.dumps(server.status())
+    assert any(h.startswith("GET /stream ") for h in seen)
+    assert f"Mountpoint in use (it is relayed from http://relay:***@127.0.0.1:{port}/old)".encode() in taken
 
 
 def test_mount_users_and_a_live_slot_reserved_for_its_dj(server_factory, tones):

@@ -28,6 +28,15 @@ RECHECK = 0.1  # seconds between checks while reading is paused
 FLOODING_AFTER = 5.0  # seconds of back-pressure after which a source counts as faster than real time
 
 
+def held_by(source: object) -> str:
+    """Who feeds a mount, for the 403 a second source gets (QA: a bare "Mountpoint in use" left a
+    DJ guessing whether a relay, another DJ or a stuck connection of their own had it)."""
+    if isinstance(source, SourceConnection):
+        return f"{source.user or 'a source'} from {source.address} is on it"
+    url = getattr(source, "url", "")
+    return f"it is relayed from {url}" if url else "another source is on it"
+
+
 class SourceConnection(asyncio.Protocol):
     def __init__(self, mount: Mount, transport: asyncio.Transport, address: str, chunked: bool, timeout: float, metaint: int = 0) -> None:
         self.mount = mount

@@ -25,13 +25,13 @@ from ..stream.frontdoor import Reply, http_date
 from ..stream.listener import Listener, Unheard, answer_waiting, move_conflict, room_on, same_format
 from ..stream.mount import MAX_PENDING_SECONDS, Mount
 from ..supervise import Supervisor
-from ..wire.credentials import check_basic
+from ..wire.credentials import basic_user, check_basic
 from ..wire.formats import format_of
 from ..wire.http import RequestHead, error_response, source_ok
 from ..wire.icecast import parse_audio_info
 from ..wire.icy import clean_title
 from ..wire.text import decode_text
-from .connection import SourceConnection
+from .connection import SourceConnection, held_by
 from .ingest import LEARNED
 from .logins import LoginGuard
 from .takeover import take_over
@@ -84,15 +84,21 @@ class SourceDesk:
             delay = 0.0
             if authorization:  # libshout asks without credentials first: that is no failure
                 delay, count = self.logins.failed(address, now)
-                log.warning("source login refused on %s from %s (%d failed in the last minute)", head.path[:100], address, count)
+                user = basic_user(authorization)
+                log.warning(
+                    "%s: source login as %r from %s refused: wrong user or password (%d failed in the last minute)",
+                    head.path[:100], user, address, count,
+                )  # fmt: skip
             return Reply(error_response(401, "You need to authenticate", http_date(), REALM), delay)
         self.logins.succeeded(address)
         content_type = head.header("content-type").split(";")[0].strip().lower()
         refusal = refusal or self.refused(head.path, content_type)
         if refusal == IN_USE and self._reserved_dj_arrives(head.path, who):
             refusal = ""
+        elif refusal == IN_USE:
+            refusal = f"{IN_USE} ({held_by(self.mounts[head.path].source)})"
         if refusal:  # logged too: a DJ's "403" is the operator's question next
-            log.warning("source %s on %s from %s refused: %s", who, head.path[:100], address, refusal)
+            log.warning("%s: source login as %r from %s refused: %s", head.path[:100], who, address, refusal)
             return Reply(error_response(403, refusal, http_date()))
         self._connect(head, transport, body, address, content_type, who)
         return None

@@ -5,11 +5,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 log = logging.getLogger("streamer.sources")
 
-FAILURES = (OSError, ConnectionError, ValueError, TimeoutError, asyncio.IncompleteReadError)
-STABLE = 10.0  # seconds a connection must last before the back-off starts again from 1 s
+STABLE = 10.0  # seconds a connection must stay up before the back-off starts again from 1 s
+
+
+class LinkError(Exception):
+    """A connection failed in a way already said in words."""
+
+
+FAILURES = (OSError, ConnectionError, ValueError, TimeoutError, asyncio.IncompleteReadError, LinkError)
+
+
+def in_words(exc: BaseException) -> str:
+    """What went wrong, for the log and the status pages (not a class name or an errno tuple)."""
+    if isinstance(exc, socket.gaierror):
+        return f"host name not found ({exc.strerror})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: nothing listens at that host and port"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return "the other side closed the connection in the middle of its answer"
+    if isinstance(exc, ConnectionResetError):
+        return "the other side reset the connection"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
 
 
 class Link:
@@ -20,6 +44,7 @@ class Link:
         self.connects = 0
         self.failures = 0  # connections that failed or ended (for /metrics)
         self.last_error = ""
+        self.up_at: float | None = None
 
     async def once(self) -> None:
         """One connection, until it ends (returns) or fails (raises one of FAILURES)."""
@@ -30,20 +55,23 @@ class Link:
         self.connected = True
         self.connects += 1
         self.last_error = ""
+        self.up_at = asyncio.get_running_loop().time()
 
     async def run(self) -> None:
         """Connect, and connect again after every end or failure (run by the station's supervisor)."""
         backoff = 1.0
         loop = asyncio.get_running_loop()
         while True:
-            started = loop.time()
+            self.up_at = None
             try:
                 await self.once()
                 self.last_error = "the other side ended the stream"
             except FAILURES as exc:
-                self.last_error = str(exc) or type(exc).__name__
-            if loop.time() - started >= STABLE:
-                backoff = 1.0  # it worked for a while: try again at once; a link that ends at once backs off
+                self.last_error = in_words(exc)
+            if self.up_at is not None and loop.time() - self.up_at >= STABLE:
+                # it was up a while: try again at once. One that fails or hangs before it is up
+                # (QA: an upstream that never answered was asked again every 11 s) backs off.
+                backoff = 1.0
             self.connected = False
             self.failures += 1
             log.warning("%s: %s; reconnecting in %g s", self.what, self.last_error, backoff)

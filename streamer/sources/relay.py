@@ -6,30 +6,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from ..stream.mount import Mount
 from ..wire.http import parse_response_head
 from ..wire.icy import IcyReader
+from ..wire.upstream import MAX_REDIRECTS, judge_answer, next_upstream, parse_upstream, playlist_stream
 from .ingest import Ingest
-from .link import Link
+from .link import Link, LinkError
 
 log = logging.getLogger("streamer.relay")
+T = TypeVar("T")
+HEAD_TIMEOUT = 10.0  # to connect, and for the answer's head
+READ_TIMEOUT = 30.0  # an upstream silent this long is hung: connect again
+PLAYLIST_MAX = 65536
 
 
 class RelayPull(Link):
     def __init__(self, url: str, path: str, make_mount: Callable[[str, str, dict[str, str]], Mount]) -> None:
-        parts = urlsplit(url)
-        self.url = url
+        self.upstream = parse_upstream(url)  # (checked when the config was read)
+        self.url = self.upstream.safe  # what the log and the status pages show: no password
         self.path = path
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
-        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.make_mount = make_mount
-        self.address = f"relay from {url}"
+        self.address = f"relay from {self.url}"
         super().__init__()
-        self.what = f"relay {path} ← {url}"
+        self.what = f"relay {path} ← {self.url}"
         self.mount: Mount | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -42,20 +44,12 @@ class RelayPull(Link):
             self._writer.close()
 
     async def once(self) -> None:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 10)
+        reader, writer, content_type, headers = await self._answer()
         self._writer = writer
         try:
-            writer.write(
-                f"GET {self.target} HTTP/1.0\r\nHost: {self.host}\r\nIcy-MetaData: 1\r\nUser-Agent: streamer relay\r\n\r\n".encode()
-            )
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            status, headers = parse_response_head(head)
-            if status != 200:
-                raise ValueError(f"upstream answered {status}")
             ice = {k.replace("icy-", "ice-", 1): v for k, v in headers.items() if k.startswith("icy-")}
             if "ice-br" in ice:
                 ice["ice-bitrate"] = ice["ice-br"]
-            content_type = headers.get("content-type", "audio/mpeg").split(";")[0].strip()
             mount = self.mount = self.make_mount(self.path, content_type, ice)
             mount.source = self
             self.up()
@@ -63,7 +57,7 @@ class RelayPull(Link):
             metaint = int(headers.get("icy-metaint", "0") or 0)
             icy = IcyReader(metaint) if metaint else None
             ingest = Ingest(mount, content_type)
-            while data := await asyncio.wait_for(reader.read(65536), 30):
+            while data := await _within(reader.read(65536), READ_TIMEOUT, f"the upstream sent nothing for {READ_TIMEOUT:g} s"):
                 audio, blocks = icy.feed(data) if icy else (data, [])
                 for _, fields in blocks:
                     if "StreamTitle" in fields:  # '' too: the upstream cleared its title
@@ -77,3 +71,52 @@ class RelayPull(Link):
                 mount.source = None
                 if mount.on_source_gone:
                     mount.on_source_gone(mount)
+
+    async def _answer(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str, dict[str, str]]:
+        """The upstream's audio answer: its reader and writer, content type and headers, after
+        following redirects and playlists (a few hops, as players do)."""
+        upstream = self.upstream
+        for _ in range(MAX_REDIRECTS + 1):
+            where = f"{upstream.host_header}"
+            reader, writer = await _within(
+                asyncio.open_connection(upstream.host, upstream.port), HEAD_TIMEOUT, f"could not connect to {where} in {HEAD_TIMEOUT:g} s"
+            )
+            self._writer = writer
+            try:
+                writer.write(upstream.request("streamer relay"))
+                head = await _within(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT, f"{where} sent no answer in {HEAD_TIMEOUT:g} s")
+                status, headers = parse_response_head(head)
+                verdict = judge_answer(upstream, status, headers)
+                if isinstance(verdict, str):
+                    return reader, writer, verdict, headers
+                url = verdict.url or playlist_stream(await _within(_body(reader), HEAD_TIMEOUT, f"{where}'s playlist did not come"))
+            except BaseException:
+                writer.close()
+                raise
+            writer.close()
+            try:
+                upstream = next_upstream(upstream, url)
+            except ValueError as exc:
+                raise ValueError(f"{upstream.safe} sends us on to a URL we cannot relay: {exc}") from None
+        raise ValueError(f"more than {MAX_REDIRECTS} redirects from {self.url}")
+
+
+async def _body(reader: asyncio.StreamReader) -> bytes:
+    """A playlist's body: up to its end, or PLAYLIST_MAX bytes."""
+    body = b""
+    while len(body) < PLAYLIST_MAX and (data := await reader.read(PLAYLIST_MAX - len(body))):
+        body += data
+    return body
+
+
+async def _within(step: Awaitable[T], seconds: float, said: str) -> T:
+    """`step`, or a LinkError that says in words what did not happen in time (or how the other
+    side hung up): the log and /api/status show it."""
+    try:
+        return await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        raise LinkError(said) from None
+    except asyncio.IncompleteReadError:
+        raise LinkError("the upstream closed the connection in the middle of its answer") from None
+    except asyncio.LimitOverrunError:
+        raise LinkError("the upstream's answer head is over 64 KB: is it a stream?") from None

@@ -13,6 +13,16 @@ import hmac
 from .text import decode_text
 
 
+def basic_user(header: str) -> str:
+    """The user name an `Authorization: Basic …` header gives (for the log), or ""."""
+    scheme, _, value = header.partition(" ")
+    try:
+        raw = base64.b64decode(value.strip(), validate=True) if scheme.lower() == "basic" else b""
+    except (binascii.Error, ValueError):
+        return ""
+    return decode_text(raw).partition(":")[0][:64]
+
+
 def check_basic(header: str, user: str, password: str) -> bool:
     """Does an `Authorization: Basic …` header carry exactly these credentials?"""
     scheme, _, value = header.partition(" ")

@@ -1,0 +1,96 @@
+"""The pull relay's pure parts: an upstream URL checked, what is sent, and how answers are judged."""
+
+import base64
+
+import pytest
+
+from streamer.wire.upstream import Follow, judge_answer, next_upstream, parse_upstream, playlist_stream, redact
+from tests.test_config import problems
+
+
+def test_a_url_with_a_password_is_sent_as_basic_auth_and_never_shown():
+    up = parse_upstream("http://relay:p%40ss@upstream.example:8001/live?x=1")
+    assert (up.host, up.port, up.target, up.user, up.password) == ("upstream.example", 8001, "/live?x=1", "relay", "p@ss")
+    assert up.safe == "http://relay:***@upstream.example:8001/live?x=1"
+    request = up.request("streamer relay").decode()
+    assert request.startswith("GET /live?x=1 HTTP/1.0\r\nHost: upstream.example:8001\r\n")  # the port too (QA: it was left out)
+    assert f"Authorization: Basic {base64.b64encode(b'relay:p@ss').decode()}\r\n" in request
+    assert request.endswith("\r\n\r\n")
+    assert "Authorization" not in parse_upstream("http://h/s").request("x").decode()
+    assert parse_upstream("http://h/s").host_header == "h"  # port 80 is not said
+    assert parse_upstream("http://[::1]:8000/s").host_header == "[::1]:8000"
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://127.0.0.1:99999/s", "the port must be a number from 1 to 65535"),
+        ("http://127.0.0.1:0/s", "the port must be a number from 1 to 65535"),
+        ("http:///nohost", "names no host"),
+        ("https://h/s", "must be an http:// stream URL"),
+        ("http://h/a b", "a space or a control character"),
+    ],
+)
+def test_a_bad_upstream_url_is_said(url, said):
+    with pytest.raises(ValueError, match=said):
+        parse_upstream(url)
+
+
+def test_a_password_is_hidden_in_errors_about_the_url():
+    with pytest.raises(ValueError) as exc:
+        parse_upstream("http://u:topsecret@h:99999/s")
+    assert "topsecret" not in str(exc.value) and "u:***@" in str(exc.value)
+    assert redact("icecast://source:pw@h:8000/m") == "icecast://source:***@h:8000/m"
+
+
+def test_the_config_names_a_bad_relay_or_push_url_at_its_line():
+    got = problems(
+        "relays:\n  - {mount: /r, url: 'http://u:secret@127.0.0.1:99999/s'}\n  - {mount: /q, url: 'http:///nohost'}\n"
+        "push:\n  - {mount: /main, url: 'icecast://source:pw@h:70000/main'}\n"
+    )
+    assert len(got) == 3, got
+    assert any(p.startswith("/etc/streamer/config.yaml:2:22: relays[0].url 'http://u:***@127.0.0.1:99999/s': the port") for p in got)
+    assert any(p.startswith("/etc/streamer/config.yaml:3:22: relays[1].url 'http:///nohost' names no host") for p in got)
+    assert any(p.startswith("/etc/streamer/config.yaml:5:25: push[0].url 'icecast://source:***@h:70000/main': the port") for p in got)
+    assert not any("secret" in p or ":pw@" in p for p in got)
+
+
+UP = parse_upstream("http://h:8000/live")
+
+
+def test_answers_judged():
+    assert judge_answer(UP, 200, {"content-type": "audio/mpeg"}) == "audio/mpeg"
+    assert judge_answer(UP, 200, {}) == "audio/mpeg"  # SHOUTcast 1 may not say
+    assert judge_answer(UP, 200, {"content-type": "application/ogg; charset=x"}) == "application/ogg"
+    assert judge_answer(UP, 302, {"location": "/other"}) == Follow("http://h:8000/other")
+    assert judge_answer(UP, 301, {"location": "http://b:9/s"}) == Follow("http://b:9/s")
+    assert judge_answer(UP, 200, {"content-type": "audio/x-mpegurl"}) == Follow("")
+    for status, headers, said in [
+        (200, {"content-type": "text/html; charset=utf-8"}, "upstream sent text/html, not audio"),
+        (200, {"content-type": "application/json"}, "not audio"),
+        (200, {"content-type": "application/vnd.apple.mpegurl"}, "HLS playlist"),
+        (302, {}, "no Location"),
+        (401, {}, "give it in the URL, as http://user:password@host:port/mount"),
+        (404, {}, r"no stream at /live \(404\)"),
+        (503, {}, "answered 503"),
+    ]:
+        with pytest.raises(ValueError, match=said):
+            judge_answer(UP, status, headers)
+    with pytest.raises(ValueError, match=r"refused the user and password .*http://u:\*\*\*@h/s"):
+        judge_answer(parse_upstream("http://u:pw@h/s"), 401, {})
+
+
+def test_a_login_follows_a_redirect_to_the_same_server_only():
+    here = parse_upstream("http://u:pw@h:8000/old")
+    assert next_upstream(here, "http://h:8000/new").password == "pw"
+    assert next_upstream(here, "http://other:8000/new").password == ""
+    assert next_upstream(here, "http://h:8001/new").user == ""
+
+
+def test_a_playlist_gives_its_first_http_stream():
+    assert playlist_stream(b"#EXTM3U\n#EXTINF:-1,Radio\nhttp://a:8000/s\nhttp://b/s\n") == "http://a:8000/s"
+    assert playlist_stream(b"[playlist]\nNumberOfEntries=1\nFile1=http://c:8000/live\nTitle1=x\n") == "http://c:8000/live"
+    with pytest.raises(ValueError, match="https:// streams only"):
+        playlist_stream(b"https://secure/s\n")
+    with pytest.raises(ValueError, match="lists no http:// stream"):
+        playlist_stream(b"#EXTM3U\n")
