@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from .settings import FORMAT_RULES, MP3_BITRATES, HlsConfig, HlsVariantConfig, MountConfig, mount_path_problem
-from .wire.upstream import parse_upstream, redact
+from .upstream_url import parse_upstream, redact
 from .yamldoc import Reader, defaults, in_range, one_of, one_of_int
 
 M, H = defaults(MountConfig), defaults(HlsConfig)

@@ -22,6 +22,7 @@ BASE = {
     "state",
     "stamp",
     "yamldoc",
+    "upstream_url",
     "aio",
     "child",
     "offload",

@@ -4,7 +4,8 @@ import base64
 
 import pytest
 
-from streamer.wire.upstream import Follow, judge_answer, next_upstream, parse_upstream, playlist_stream, redact
+from streamer.sources.upstream_answer import Follow, judge_answer, playlist_stream
+from streamer.upstream_url import next_upstream, parse_upstream, redact
 from tests.test_config import problems
 
 

@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ..stream.mount import Mount
+from ..upstream_url import next_upstream, parse_upstream
 from ..wire.http import parse_response_head
 from ..wire.icy import IcyReader
-from ..wire.upstream import MAX_REDIRECTS, judge_answer, next_upstream, parse_upstream, playlist_stream
 from .ingest import Ingest
 from .link import Link, LinkError
+from .upstream_answer import MAX_REDIRECTS, judge_answer, playlist_stream
 
 log = logging.getLogger("streamer.relay")
 T = TypeVar("T")

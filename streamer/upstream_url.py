@@ -1,0 +1,73 @@
+"""An upstream server's http:// URL, checked once when the config is read (so `streamer check`
+names a bad one at its line), and the request a relay sends it (pure). Its password never
+leaves this module except in the Authorization header: logs and status pages show `safe`.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, replace
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    host: str
+    port: int
+    target: str  # path and query, as sent in the request line
+    user: str = ""
+    password: str = ""
+
+    @property
+    def safe(self) -> str:
+        """The URL as logs and status pages show it: a password is never shown."""
+        login = f"{self.user}:***@" if self.password else (f"{self.user}@" if self.user else "")
+        return f"http://{login}{self.host_header}{self.target}"
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == 80 else f"{host}:{self.port}"
+
+    def request(self, agent: str) -> bytes:
+        lines = [f"GET {self.target} HTTP/1.0", f"Host: {self.host_header}", "Icy-MetaData: 1", f"User-Agent: {agent}"]
+        if self.user or self.password:
+            token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            lines.append(f"Authorization: Basic {token}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def parse_upstream(url: str) -> Upstream:
+    """An http:// stream URL, or ValueError saying what is wrong with it (password hidden)."""
+    shown = redact(url)
+    if not url.lower().startswith("http://"):
+        raise ValueError(f"must be an http:// stream URL, not {shown!r}")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise ValueError(f"{shown!r} has a space or a control character in it")
+    parts = urlsplit(url)
+    try:
+        port = 80 if parts.port is None else parts.port
+    except ValueError:
+        raise ValueError(f"{shown!r}: the port must be a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise ValueError(f"{shown!r} names no host (like http://host:8000/stream)")
+    if port == 0:
+        raise ValueError(f"{shown!r}: the port must be a number from 1 to 65535")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Upstream(parts.hostname, port, target, unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def next_upstream(current: Upstream, url: str) -> Upstream:
+    """Where a redirect or playlist sends us. The login goes along to the same host and port only
+    (as curl does), so a redirect cannot make us give our password to another server."""
+    after = parse_upstream(url)
+    same_place = (after.host, after.port) == (current.host, current.port)
+    if same_place and not (after.user or after.password):
+        after = replace(after, user=current.user, password=current.password)
+    return after
+
+
+def redact(url: str) -> str:
+    """`url` with the password in its user part replaced by ***."""
+    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
