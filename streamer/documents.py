@@ -141,8 +141,11 @@ def _loudness_status(station: Station) -> dict:
 def _live_status(station: Station) -> dict:
     """The live DJ: connected to the live mount (from where), and on air (under which name)."""
     mount, session = station.mounts.get(station.config.live_mount), station.feeder.live
-    source = mount.source.address if mount is not None and mount.source is not None else None
-    return {"mount": station.config.live_mount, "connected": source, "on_air": session is not None, "name": session and session.live.name}
+    holder = mount.source if mount is not None else None
+    source = holder.address if holder is not None else None
+    # a DJ still connected while the schedule plays (stalled, silent) keeps their name here
+    name = session.live.name if session is not None else getattr(holder, "name", None) or None
+    return {"mount": station.config.live_mount, "connected": source, "on_air": session is not None, "name": name}
 
 
 def _schedule_status(station: Station) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import math
 import socket
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import numpy as np
 import pytest
 
 from .conftest import decode_errors, make_tone, need, raw_request, record, tone_changes, tone_levels
@@ -370,7 +372,7 @@ def test_a_dj_whose_stream_stalls_gives_way_to_the_schedule_and_comes_back(serve
     assert runs == [440, 660, 440, 660, 440], runs  # station, DJ, station while stalled, DJ again, station
     assert longest_silence < 2.6, longest_silence  # 9.5 s before
     log = server.log_text()
-    assert "nothing from DJ Stall for 2 s; the schedule plays until their audio comes again" in log
+    assert "nothing from DJ Stall for 2 s; the schedule plays until they are heard again" in log
     assert log.count("live: DJ Stall takes over") == 2 and "sent nothing for" not in log  # never dropped
 
 
@@ -632,7 +634,9 @@ def test_a_relay_follows_a_redirect_logs_in_hides_its_password_and_refuses_a_web
         rec = record(server.port, "/strict", 1.5)
         page = raw_request(server.port, b"GET /page HTTP/1.0\r\n\r\n", 1.0)
         auth = base64.b64encode(b"source:test-source-pw").decode()
-        taken = raw_request(server.port, f"SOURCE /strict HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\n\r\n".encode())
+        taken = raw_request(
+            server.port, f"SOURCE /strict HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: audio/mpeg\r\n\r\n".encode()
+        )
         relays = {r["mount"]: r for r in server.status()["relays"]}
     finally:
         upstream.shutdown()
@@ -692,15 +696,18 @@ def start_with(server_factory, playlist: str, mounts: str, extra: str):
     return server_factory(playlist, mounts=mounts, config_extra=extra)
 
 
-def test_a_source_whose_bytes_never_decode_is_dropped_and_frees_the_live_mount(server_factory, tones):
-    """Bytes that keep coming but never decode (garbage, or Ogg sent as audio/mpeg) must not hold
-    the live mount against the real DJ: after source_timeout the source is dropped, with why."""
+@pytest.mark.parametrize("content_type", ["audio/mpeg", "application/ogg"])
+def test_a_source_whose_bytes_never_decode_is_dropped_and_frees_the_live_mount(server_factory, tones, content_type):
+    """Bytes that keep coming but never decode (garbage as audio/mpeg, or MP3 sent as Ogg or
+    AAC) must not hold the live mount against the real DJ: after source_timeout the source is
+    dropped, with why (QA: an MP3 labelled Ogg held /live, and the next DJ got "Mountpoint in use")."""
     import random
 
     playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
     server = server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=USERS, server_extra="source_timeout: 3")
     good = base64.b64encode(b"source:test-source-pw").decode()
-    head = f"PUT /live HTTP/1.1\r\nAuthorization: Basic {good}\r\nContent-Type: audio/mpeg\r\nExpect: 100-continue\r\n\r\n"
+    head = f"PUT /live HTTP/1.1\r\nAuthorization: Basic {good}\r\nContent-Type: {content_type}\r\nExpect: 100-continue\r\n\r\n"
+    mp3 = (tones / "dj.mp3").read_bytes()
     garbage = socket.create_connection(("127.0.0.1", server.port))
     garbage.sendall(head.encode())
     garbage.settimeout(5)
@@ -710,13 +717,16 @@ def test_a_source_whose_bytes_never_decode_is_dropped_and_frees_the_live_mount(s
     assert b"HTTP/1.0 200 OK" in answer
     noise, started, dropped = random.Random(7), time.monotonic(), None
     with contextlib.suppress(OSError):
-        while time.monotonic() - started < 12:
-            garbage.sendall(noise.randbytes(4000))  # 32 kB/s: a 256 kbit/s "stream"
+        for i in range(96):  # 12 s
+            sent = noise.randbytes(4000) if content_type == "audio/mpeg" else mp3[i * 2000 : (i + 1) * 2000]
+            garbage.sendall(sent)  # 32 kB/s of noise (a 256 kbit/s "stream"), or the MP3 at 128 kbit/s
             time.sleep(0.125)
     dropped = time.monotonic() - started
     garbage.close()
     assert dropped < 8, f"still connected after {dropped:.1f} s"
-    assert "nothing in 3 s of their stream decodes as audio/mpeg" in server.log_text()
+    log = server.log_text()
+    assert f"decode as {content_type} (is the encoder set to another format?)" in log or f"decodes as {content_type}" in log, log[-2000:]
+    assert "takes over" not in log, log[-2000:]  # no noise aired
     again = socket.create_connection(("127.0.0.1", server.port))  # the mount is free for the real DJ
     again.sendall(head.encode())
     again.settimeout(5)
@@ -833,3 +843,45 @@ def test_the_dj_a_slot_is_reserved_for_takes_the_air_from_one_who_came_before_it
         rudo.wait()
         if tino is not None:
             tino.close()
+
+
+def test_an_ogg_dj_changing_format_between_chains_and_falling_silent_stays_on_air(server_factory, tones, tmp_path):
+    """QA (ezstream, ices2 playing mixed files): an Ogg DJ whose next chain had another sample rate
+    and channel count went off air at that chain while still connected; and a DJ silent for
+    live_silence never got the air back with their next audible audio (the log said "ended")."""
+    chains = [
+        make_tone(tmp_path / "c1.ogg", 660, 3.0, 44100, 2, ("-c:a", "libvorbis")),
+        make_tone(tmp_path / "c2.ogg", 880, 3.0, 22050, 1, ("-c:a", "libvorbis")),  # another rate, mono
+        make_tone(tmp_path / "c3.ogg", 0, 4.0, 44100, 2, ("-c:a", "libvorbis")),  # silence, over live_silence
+        make_tone(tmp_path / "c4.ogg", 660, 3.0, 44100, 2, ("-c:a", "libvorbis")),
+    ]
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    server = server_factory(playlist, mounts="  /main: {bitrate: 128}", config_extra=USERS, server_extra="live_silence: 2")
+    got = {}
+    listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 18.5)))
+    listener.start()
+    time.sleep(1.0)
+    auth = base64.b64encode(b"source:test-source-pw").decode()
+    with socket.create_connection(("127.0.0.1", server.port)) as dj:
+        dj.sendall(
+            f"SOURCE /live HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: application/ogg\r\nice-name: DJ Mixed\r\n\r\n".encode()
+        )
+        assert dj.recv(64).startswith(b"HTTP/1.0 200")
+        for chain, seconds in zip(chains, (3.0, 3.0, 4.0, 3.0), strict=True):
+            data, tenths = chain.read_bytes(), int(seconds * 10)
+            for i in range(tenths):  # at about real time
+                dj.sendall(data[len(data) * i // tenths : len(data) * (i + 1) // tenths])
+                time.sleep(0.1)
+        live = server.status()["live"]
+    listener.join()
+    step, levels = tone_levels(got["rec"].audio, tmp_path, (440, 660, 880))
+    heard = [None if max(lv) < 100 else (440, 660, 880)[int(np.argmax(lv))] for lv in levels]
+    spans = [(tone, len(list(group))) for tone, group in itertools.groupby(heard)]
+    runs = [tone for tone, n in spans if tone is not None and n * step >= 0.3]  # (a crossfade's windows aside)
+    runs = [tone for i, tone in enumerate(runs) if i == 0 or runs[i - 1] != tone]
+    print(f"tones in turn: {runs}")
+    assert runs == [440, 660, 880, 440, 660, 440], runs  # station, DJ, DJ's mono chain, station over the silence, DJ, station
+    assert live["on_air"] is True and live["name"] == "DJ Mixed", live
+    log = server.log_text()
+    assert "live: DJ Mixed silent for 2 s; the schedule plays until they are heard again" in log, log[-3000:]
+    assert log.count("live: DJ Mixed takes over") == 2, log[-3000:]

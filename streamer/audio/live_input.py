@@ -2,7 +2,9 @@
 
 The DJ's bytes (any format their encoder sends) go into an ffmpeg decoder; the feeder reads
 PCM from it instead of the schedule, so every station mount carries the DJ in its own format
-and no listener reconnects.
+and no listener reconnects. An Ogg DJ gets a decoder per chain, read one after the other:
+ezstream and ices2 start a chain per file, and ffmpeg 7 stops at a chain whose sample rate or
+channels differ ("Channel change is not supported"; QA: the DJ went off air at their next file).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import logging
 import numpy as np
 
 from .. import child
+from ..aio import background
 from ..wire.formats import format_of
+from ..wire.framing import OggFramer
 from .pcm import DTYPE, SAMPLE_BYTES, SAMPLE_FORMAT
 from .shaping import WholeFrames
 
@@ -37,6 +41,55 @@ def input_options(content_type: str) -> list[str]:
     return ["-probesize", "4096"]
 
 
+class _Decoder:
+    """One ffmpeg decoding (part of) the DJ's stream; bytes wait in `early` while it starts."""
+
+    def __init__(self) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+        self.ready = asyncio.Event()  # started (or given up: proc stays None)
+        self.early: list[bytes] = []
+        self.early_bytes = 0
+        self.written = 0
+        self.input_ended = False
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+        proc = self.proc
+        if proc is None:
+            self.early.append(data)
+            self.early_bytes += len(data)
+        elif proc.stdin and not proc.stdin.is_closing():
+            proc.stdin.write(data)
+
+    def waiting(self) -> int:
+        """Bytes not yet taken by the decoder."""
+        proc = self.proc
+        if proc is None:
+            return self.early_bytes
+        if proc.stdin is None or proc.stdin.is_closing():
+            return 0
+        return proc.stdin.transport.get_write_buffer_size()
+
+    def end_input(self) -> None:
+        self.input_ended = True
+        proc = self.proc
+        if proc and proc.stdin and not proc.stdin.is_closing():
+            proc.stdin.close()
+
+    def started(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        pipe = proc.stdin.transport.get_extra_info("pipe") if proc.stdin else None
+        if pipe is not None:
+            child.resize_pipe(pipe.fileno(), PIPE_SIZE)
+        if proc.stdin is not None:
+            proc.stdin.write(b"".join(self.early))
+        self.early.clear()
+        self.early_bytes = 0
+        if self.input_ended:
+            self.end_input()
+        self.ready.set()
+
+
 class LiveInput:
     def __init__(self, ffmpeg: str, name: str, sample_rate: int, channels: int, content_type: str = "") -> None:
         self.ffmpeg = ffmpeg
@@ -49,72 +102,90 @@ class LiveInput:
         # a bulletin or hard event airs: what the DJ sends meanwhile is let go, not queued to air
         # late (and not taken for an encoder that floods: QA saw "faster than real time" every time)
         self.held = False
-        self._proc: asyncio.subprocess.Process | None = None
+        self._decoders = [_Decoder()]  # read from the first, written to the last
+        self._ogg = OggFramer() if format_of(content_type).family == "ogg" else None
         self._frames = WholeFrames(channels)
-        self._early: list[bytes] = []  # bytes that arrive while the decoder starts
-        self._early_bytes = 0
         self._first: bytes | None = None  # the first PCM, read ahead to know the DJ is audible
         self.received = 0  # bytes of the DJ's stream written in (whether they decode or not)
+        self.chains = 0  # Ogg chains after the first, each with its own decoder
+        self._last_was_bos = False  # (a multiplexed chain begins with several BOS pages)
 
     async def start(self) -> None:
-        self._proc = await child.spawn(
-            self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-            *input_options(self.content_type), "-analyzeduration", "0", "-fflags", "nobuffer", "-i", "pipe:0",
-            "-vn", "-f", SAMPLE_FORMAT, "-ar", str(self.rate), "-ac", str(self.channels), "pipe:1",
-            stdin=True, stderr=False,
-        )  # fmt: skip
-        pipe = self._proc.stdin.transport.get_extra_info("pipe") if self._proc.stdin else None
-        if pipe is not None:
-            child.resize_pipe(pipe.fileno(), PIPE_SIZE)
-        for data in self._early:
-            self.write(data)
-        self._early.clear()
-        self._early_bytes = 0
-        if self.ended:
-            self.end()
+        await self._start(self._decoders[0])
+
+    async def _start(self, decoder: _Decoder) -> None:
+        try:
+            proc = await child.spawn(
+                self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+                *input_options(self.content_type), "-analyzeduration", "0", "-fflags", "nobuffer", "-i", "pipe:0",
+                "-vn", "-f", SAMPLE_FORMAT, "-ar", str(self.rate), "-ac", str(self.channels), "pipe:1",
+                stdin=True, stderr=False,
+            )  # fmt: skip
+        except BaseException:
+            decoder.ready.set()  # (its reader sees no process: the DJ's stream ends there)
+            raise
+        if decoder not in self._decoders:  # closed while it started
+            await child.stop(proc)
+            return
+        decoder.started(proc)
 
     def write(self, data: bytes) -> None:
-        if self.held:
+        if not self.held:
+            self.received += len(data)
+        if self._ogg is None:
+            if not self.held:
+                self._decoders[-1].write(data)
             return
-        self.received += len(data)
-        proc = self._proc
-        if proc is None:
-            self._early.append(data)
-            self._early_bytes += len(data)
-        elif proc.stdin and not proc.stdin.is_closing():
-            proc.stdin.write(data)
+        for page in self._ogg.feed(data):  # (bytes that are no Ogg page at all never decode: let go)
+            bos, granule = page[5] & 2, int.from_bytes(page[6:14], "little")
+            if bos and self._decoders[-1].written and not self._last_was_bos:
+                self._next_chain()
+            self._last_was_bos = bool(bos)
+            if not self.held or granule == 0:  # held: header pages still go in, so what follows decodes
+                self._decoders[-1].write(page)
+
+    def _next_chain(self) -> None:
+        """A new Ogg chain: the decoder so far finishes its chain; a new one takes this one."""
+        self._decoders[-1].end_input()
+        decoder = _Decoder()
+        self._decoders.append(decoder)
+        self.chains += 1
+        background(self._start(decoder), f"the decoder of DJ {self.name}'s next Ogg chain")
 
     def full(self) -> bool:
         """Enough of the DJ's stream waits for the decoder: the source is read no further for now."""
-        if self.held:
-            return False
-        proc = self._proc
-        if proc is None:
-            return self._early_bytes > MAX_WAITING
-        if proc.stdin is None or proc.stdin.is_closing():
-            return False
-        return proc.stdin.transport.get_write_buffer_size() > MAX_WAITING
+        return not self.held and self._decoders[-1].waiting() > MAX_WAITING
 
     def end(self) -> None:
         """The DJ disconnected: let the decoder finish what it has."""
         self.ended = True
-        proc = self._proc
-        if proc and proc.stdin and not proc.stdin.is_closing():
-            proc.stdin.close()
+        self._decoders[-1].end_input()
 
-    async def first_audio(self, size: int) -> bool:
-        """Wait until the DJ's stream decodes to its first PCM; False if it ended before."""
-        self._first = await self.read(size)
-        return self._first is not None
+    async def first_audio(self, size: int, skip_silence: bool = False) -> bool:
+        """Wait until the DJ's stream decodes to its first PCM (that is not silent, if asked);
+        False if it ended before."""
+        first = await self.read(size)
+        while skip_silence and first is not None and self.is_silent(first):
+            first = await self.read(size)
+        self._first = first
+        return first is not None
 
     async def read(self, size: int) -> bytes | None:
         """PCM (whole sample frames), or None once the DJ's stream has ended."""
         if self._first is not None:
             first, self._first = self._first, None
             return first
-        assert self._proc and self._proc.stdout
-        data = await self._proc.stdout.read(size)
-        return self._frames.take(data) if data else None
+        while self._decoders:
+            decoder = self._decoders[0]
+            await decoder.ready.wait()
+            data = await decoder.proc.stdout.read(size) if decoder.proc and decoder.proc.stdout else b""
+            if data:
+                return self._frames.take(data)
+            if len(self._decoders) == 1:
+                return None
+            self._decoders.pop(0)  # its chain is over: on to the next one's decoder
+            await child.stop(decoder.proc)
+        return None
 
     @staticmethod
     def is_silent(pcm: bytes) -> bool:
@@ -124,6 +195,8 @@ class LiveInput:
         return float(np.sqrt(np.mean(samples * samples))) < SILENCE_RMS
 
     async def close(self) -> None:
-        """The decoder goes with whatever it still holds: no process outlives its DJ."""
+        """The decoders go with whatever they still hold: no process outlives its DJ."""
         self.ended = True
-        await child.stop(self._proc)
+        decoders, self._decoders = self._decoders, []
+        for decoder in decoders:
+            await child.stop(decoder.proc)

@@ -35,7 +35,13 @@ CHUNK = 0.1  # seconds of the DJ's audio read at a time
 # Seconds with nothing from a connected DJ before the schedule plays (QA: a DJ's stalled
 # connection aired 9.5 s of dead air until the source timeout dropped it).
 LIVE_STALL = 2.0
-OnStall = Callable[[], None]
+# What the log says when a DJ who is still connected goes off air.
+OFF_AIR: dict[str, Callable[[LiveSession], str]] = {
+    "stalled": lambda _: f"nothing from DJ for {LIVE_STALL:g} s",
+    "silent": lambda session: f"DJ silent for {session.silence_timeout:g} s",
+    "decoder": lambda _: "DJ's stream stopped decoding (a new Ogg chain in another format?); their decoder starts again",
+}
+OnStall = Callable[[bool], None]  # called with True when the DJ went silent (wait until they are heard)
 
 
 class LiveSession:
@@ -45,7 +51,7 @@ class LiveSession:
         self.live = live
         self.silence_timeout = silence_timeout
         self.on_stall = on_stall  # the DJ is still connected: take over again at their next audio
-        self.stalled = False
+        self.off_air = "left"  # why the DJ went off air: left | stalled | silent | decoder
         self.tail = LIVE_TAIL  # seconds still played once the DJ has left
         self._silent_since: float | None = None
         self.title: str | None = None
@@ -63,7 +69,7 @@ class LiveSession:
         if self._silent_since is None:
             self._silent_since = now
         if now - self._silent_since > self.silence_timeout:
-            log.warning("live: %s silent for %g s; the schedule resumes", self.live.name, self.silence_timeout)
+            self.off_air = "silent"
             return True
         return False
 
@@ -88,12 +94,14 @@ class LiveSession:
                 if live.ended and tail_until is None:
                     tail_until = feeder.timeline.fed + int(self.tail * feeder.rate)
                 over = tail_until is not None and feeder.timeline.fed >= tail_until
+                if done and pcm is None and not live.ended:
+                    self.off_air = "decoder"  # it stopped while the DJ sends on (QA: an Ogg chain with another format)
                 if (done and pcm is None) or over or self.silent_too_long(pcm, feeder.now()):
                     return True
                 assert pcm is not None
                 starved = 0 if done else starved + len(pcm)
                 if starved >= LIVE_STALL * feeder.rate * feeder.frame_bytes and not live.ended:
-                    self.stalled = True
+                    self.off_air = "stalled"
                     return True
                 if done:
                     pending = asyncio.ensure_future(live.read(chunk))
@@ -117,12 +125,13 @@ async def play_live(feeder: Feeder, choice: Choice) -> None:
     session = feeder.live
     assert session is not None
     if await session.play(feeder, choice):
-        if session.stalled:
-            log.warning("live: nothing from %s for %g s; the schedule plays until their audio comes again", session.live.name, LIVE_STALL)
+        name, why = session.live.name, session.off_air
+        if why == "left":
+            log.info("live: %s ended; the schedule resumes", name)
         else:
-            log.info("live: %s ended; the schedule resumes", session.live.name)
+            log.warning("live: %s; the schedule plays until they are heard again", OFF_AIR[why](session).replace("DJ", name, 1))
         if feeder.live is session:
             feeder.live = None
         await session.live.close()
-        if session.stalled and session.on_stall is not None:
-            session.on_stall()
+        if why != "left" and session.on_stall is not None:
+            session.on_stall(why == "silent")

@@ -43,6 +43,7 @@ class SourceConnection(asyncio.Protocol):
         self.transport = transport
         self.address = address
         self.user = ""  # the account it logged in with
+        self.name = ""  # a live DJ's name on air (their ice-name, or their user)
         self.agent = ""  # its User-Agent (Icecast's stats show it)
         self.chunked = ChunkedDecoder() if chunked else None
         self.ingest = Ingest(mount, mount.info.content_type)

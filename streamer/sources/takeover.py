@@ -20,9 +20,12 @@ from .connection import SourceConnection
 log = logging.getLogger("streamer.live")
 
 
-def take_over(feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, config: Config, title: str | None = None) -> None:
+def take_over(
+    feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, config: Config, title: str | None = None, heard: bool = False
+) -> None:
     """A DJ connected to the live mount: their decoder is fed from the source's bytes (again,
-    with their last `title`, when their stream stalled and the schedule took the air back)."""
+    with their last `title`, when the schedule took the air back while they stayed connected;
+    `heard`: they fell silent, and take it again only with audio that is not)."""
     live = LiveInput(ffmpeg, name, config.sample_rate, config.channels, source.mount.info.content_type)
     live.title = title or name
     chain = source.mount.chains.current
@@ -32,17 +35,18 @@ def take_over(feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, 
     source.tap = live.write
     source.tap_full = live.full
     source.on_gone = live.end
+    source.name = name
     source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata, Ogg comments
-    background(_when_audible(feeder, live, source, ffmpeg, config), f"live takeover by {name}")
+    background(_when_audible(feeder, live, source, ffmpeg, config, heard), f"live takeover by {name}")
 
 
-async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnection, ffmpeg: str, config: Config) -> None:
+async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnection, ffmpeg: str, config: Config, heard: bool) -> None:
     address = source.address
     try:
         await live.start()
-        first = live.first_audio(int(config.sample_rate * 0.1) * frame_bytes(config.channels))
-        try:
-            audible = await asyncio.wait_for(first, config.source_timeout)
+        first = live.first_audio(int(config.sample_rate * 0.1) * frame_bytes(config.channels), skip_silence=heard)
+        try:  # (a DJ sending silence sends: only the source timeout drops one who sends nothing)
+            audible = await asyncio.wait_for(first, None if heard else config.source_timeout)
         except TimeoutError:  # bytes keep coming and none decode: it must not hold the live mount
             kind = live.content_type or "audio"
             why = (
@@ -55,9 +59,18 @@ async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnectio
             source.close()
             return
         if not audible:
-            said = "sent nothing that decodes" if live.received else "left"
-            log.warning("live: %s from %s %s; the schedule plays on", live.name, address, said)
             await live.close()
+            if source.closed:
+                log.warning("live: %s from %s left before their stream decoded; the schedule plays on", live.name, address)
+            else:  # their decoder gave up on what they send: they must not hold the live mount (QA)
+                kind = live.content_type or "audio"
+                log.warning(
+                    "live: %s from %s: their stream does not decode as %s (is the encoder set to another format?); dropped",
+                    live.name,
+                    address,
+                    kind,
+                )
+                source.close()
             return
     except BaseException:
         await live.close()
@@ -66,9 +79,9 @@ async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnectio
         await live.close()
         return
 
-    def stalled() -> None:
+    def stalled(silent: bool) -> None:
         if not source.closed:
-            take_over(feeder, source, live.name, ffmpeg, config, live.title)
+            take_over(feeder, source, live.name, ffmpeg, config, live.title, heard=silent)
 
     feeder.go_live(live, config.live_silence, stalled)
     log.info("live: %s takes over from %s", live.name, address)
