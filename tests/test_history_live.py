@@ -527,7 +527,7 @@ def test_a_live_dj_is_remembered_and_told_to_webhooks(server_factory, station, t
          "-ice_name", "DJ Tino", "-f", "mp3", f"icecast://source:hackme@127.0.0.1:{server.port}/live"],
     )  # fmt: skip
     wait_for(lambda: any(t == "DJ Tino" for _, t in ear.heard.titles), 10, "the DJ on air")
-    admin_get(server.port, "/admin/metadata?mount=/live&mode=updinfo&song=Tino%20-%20Request%20Hour", "source", "hackme")
+    admin_get(server.port, "/admin/metadata?mount=/live&mode=updinfo&artist=Tino&title=Request%20Hour", "source", "hackme")
     wait_for(lambda: any(t == "Tino - Request Hour" for _, t in ear.heard.titles), 5, "the DJ's title on air")
     # On a station mount while the DJ holds the air: the DJ's title, so every station mount carries it.
     admin_get(server.port, "/admin/metadata?mount=/main&mode=updinfo&song=Tino%20-%20Second%20Hour")
@@ -545,6 +545,8 @@ def test_a_live_dj_is_remembered_and_told_to_webhooks(server_factory, station, t
     server.stop()
     live = db_rows(tmp_path, "SELECT stream_title, dj FROM plays WHERE kind = 'live' ORDER BY started")
     assert live == [("DJ Tino", "DJ Tino"), ("Tino - Request Hour", "DJ Tino"), ("Tino - Second Hour", "DJ Tino")], live
+    split = db_rows(tmp_path, "SELECT artist, title FROM plays WHERE kind = 'live' ORDER BY started")
+    assert split == [("", "DJ Tino"), ("Tino", "Request Hour"), ("Tino", "Second Hour")], split  # (QA: artist= was lost)
 
 
 def test_a_bulletin_and_its_headlines_are_remembered_as_they_air(server_factory, station, tmp_path):

@@ -110,7 +110,7 @@ class LiveSession:
                     heard += len(pcm)
                 if self.title != live.title:
                     self.title = live.title
-                    feeder.announce(TrackInfo(Path(live.name), "", live.title, None), replace(choice, title=live.title))
+                    feeder.announce(live_info(live), replace(choice, title=live.title))
                 pcm, head = mix_under(pcm, head)
                 if not await feeder.output.emit_or_cut(pcm):
                     live.held = True  # until the DJ is back on air after it
@@ -118,6 +118,13 @@ class LiveSession:
         finally:
             if not pending.done():
                 pending.cancel()
+
+
+def live_info(live: LiveInput) -> TrackInfo:
+    """A DJ's title as a track: "Artist - Title" (what updinfo's artist= and title= make, and
+    what most encoders send) split, so /api/nowplaying and the history have its artist (QA: '')."""
+    artist, sep, title = live.title.partition(" - ")
+    return TrackInfo(Path(live.name), artist.strip() if sep else "", title.strip() if sep else live.title, None)
 
 
 async def play_live(feeder: Feeder, choice: Choice) -> None:
