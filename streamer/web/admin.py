@@ -10,8 +10,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ..sources.connection import held_by
 from ..stream.listener import move_conflict, room_on
 from ..stream.mount import Mount
+from ..wire.credentials import basic_user
 from ..wire.icecast import iceresponse, listclients_xml, listmounts_xml, stats_xml
 from ..wire.text import safe_text
 from .auth import admin_or, admin_or_source_of
@@ -102,8 +104,12 @@ async def killclient(request: web.Request) -> web.Response:
 
 async def killsource(request: web.Request) -> web.Response:
     mount = await mount_command(request)
+    holder = held_by(mount.source) if mount.source is not None else "no source connected; the takeover ended"
     if not station_of(request).kill_source(mount):
         return xml(iceresponse(f"No source client on {mount.path}", ok=False), status=400)
+    # said as a kill, and by whom (QA: the log only said the source "disconnected")
+    who = basic_user(request.headers.get("Authorization", "")) or "?"
+    log.warning("%s: source killed through /admin/killsource by %r from %s (%s)", mount.path, who, request.remote, holder)
     return xml(iceresponse("Source Removed"))
 
 
