@@ -360,6 +360,15 @@ def test_the_aired_length_is_cue_in_to_cue_out_not_the_file():
     assert aired(TrackInfo(Path("x.mp3"), "", "", None), Level(start=1.0)).duration is None
 
 
+def test_a_file_that_ends_well_short_of_its_length_is_noticed():
+    """QA: a file overwritten in place while it aired ended early with no word in the log."""
+    from streamer.audio.track import ended_short
+
+    assert ended_short(180.0, 61.0) and ended_short(10.0, 7.9)
+    assert not ended_short(180.0, 179.0) and not ended_short(180.0, 172.0)  # within 5 %: a header's estimate
+    assert not ended_short(10.0, 8.5) and not ended_short(None, 1.0)  # within 2 s; a length not known
+
+
 def test_the_last_preview_is_kept_while_made_from_the_same_objects():
     from streamer.audio.upcoming import LastPreview
 

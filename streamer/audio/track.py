@@ -25,6 +25,7 @@ FIRST_AUDIO_TIMEOUT = 5.0  # seconds a decoder may take to produce its first aud
 # seconds of silence covering a late decoder before the track is given up: a local file decodes
 # at 100x real time, so a decoder 2 s late has hung (QA: a stopped one aired 5.2 s of silence)
 STALLED_DECODER = 2.0
+SHORT_END = 2.0  # seconds short of its length (and 5 %) at which a file's early end is said
 
 
 @dataclass(slots=True)
@@ -113,11 +114,29 @@ async def next_chunk(track: Track, output: Output) -> bytes | None:
     """The track's next chunk to air, None at its end (a LateLevel holds back leading silence)."""
     while True:
         chunk = await _decoded(track, output)
+        if chunk is None:
+            _say_if_short(track)
         if chunk is None or track.late is None:
             return chunk
         aired = take_up_analysis(track, chunk)
         if aired != b"":
             return aired
+
+
+def _say_if_short(track: Track) -> None:
+    """A file that ends well before its length was cut or rewritten while it aired (QA: a file
+    overwritten in place ended early with no word): say so, for the operator to look at it."""
+    decoder, expected = track.decoder, track.info.duration
+    got = decoder.bytes_out / (decoder.sample_rate * decoder.frame_bytes)
+    if ended_short(expected, got) and not track.failed:
+        path = display_path(decoder.path)
+        log.warning("%s: ended after %.1f s of its %.1f s: was it changed or cut while it aired?", path, got, expected)
+
+
+def ended_short(expected: float | None, decoded: float) -> bool:
+    """Did a file end well short of its length (SHORT_END seconds and 5 %: an MP3's length from
+    its header may be a little off)?"""
+    return expected is not None and expected - decoded > max(SHORT_END, 0.05 * expected)
 
 
 async def _decoded(track: Track, output: Output) -> bytes | None:
