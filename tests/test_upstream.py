@@ -95,3 +95,27 @@ def test_a_playlist_gives_its_first_http_stream():
         playlist_stream(b"https://secure/s\n")
     with pytest.raises(ValueError, match="lists no http:// stream"):
         playlist_stream(b"#EXTM3U\n")
+
+
+def test_an_upstream_slower_than_its_bitrate_is_said(caplog):
+    """QA: an upstream that dribbled showed connected and healthy while listeners heard gaps."""
+    import logging
+    from types import SimpleNamespace
+
+    from streamer.sources.relay import RateWatch, RelayPull
+
+    relay = RelayPull("http://u:pw@up:8000/s", "/r", lambda *a: None)  # (no connection made)
+    watch = RateWatch(relay, SimpleNamespace(info=SimpleNamespace(bitrate=128)), now=0.0)
+    with caplog.at_level(logging.INFO, logger="streamer.relay"):
+        for t in range(1, 21):
+            watch.count(4000, now=t)  # 32 kbit/s for 20 s
+        assert relay.view()["kbps"] == 32.0 and relay.slow
+        assert relay.view()["error"] == "the upstream sends 32 kbit/s of a 128 kbit/s stream"
+        for t in range(21, 32):
+            watch.count(16000, now=t)  # 128 kbit/s
+        assert not relay.slow and relay.view()["error"] == ""
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "relay /r ← http://u:***@up:8000/s: the upstream sends 32 kbit/s of a 128 kbit/s stream: listeners hear gaps",
+        "relay /r ← http://u:***@up:8000/s: the upstream sends at its bitrate again",
+    ], said  # once each, not every window

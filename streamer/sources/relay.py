@@ -22,6 +22,8 @@ T = TypeVar("T")
 HEAD_TIMEOUT = 10.0  # to connect, and for the answer's head
 READ_TIMEOUT = 30.0  # an upstream silent this long is hung: connect again
 PLAYLIST_MAX = 65536
+RATE_WINDOW = 10.0  # seconds over which an upstream's rate is measured
+SLOW = 0.8  # under this share of its bitrate, an upstream is too slow to air without gaps
 
 
 class RelayPull(Link):
@@ -35,9 +37,12 @@ class RelayPull(Link):
         self.what = f"relay {path} ← {self.url}"
         self.mount: Mount | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self.kbps: float | None = None  # what the upstream sent over the last RATE_WINDOW
+        self.slow = False  # slower than its stream's bitrate: listeners hear gaps
 
     def view(self) -> dict:
-        return {"mount": self.path, "from": self.url, "connected": self.connected, "connects": self.connects, "error": self.last_error}
+        connection = {"connected": self.connected, "connects": self.connects, "error": self.last_error, "kbps": self.kbps}
+        return {"mount": self.path, "from": self.url, **connection}
 
     def close(self) -> None:
         """Drop the current upstream connection (it reconnects), as killsource does."""
@@ -58,7 +63,10 @@ class RelayPull(Link):
             metaint = int(headers.get("icy-metaint", "0") or 0)
             icy = IcyReader(metaint) if metaint else None
             ingest = Ingest(mount, content_type)
+            clock = asyncio.get_running_loop().time
+            rate = RateWatch(self, mount, clock())
             while data := await _within(reader.read(65536), READ_TIMEOUT, f"the upstream sent nothing for {READ_TIMEOUT:g} s"):
+                rate.count(len(data), clock())
                 audio, blocks = icy.feed(data) if icy else (data, [])
                 for _, fields in blocks:
                     if "StreamTitle" in fields:  # '' too: the upstream cleared its title
@@ -100,6 +108,34 @@ class RelayPull(Link):
             except ValueError as exc:
                 raise ValueError(f"{upstream.safe} sends us on to a URL we cannot relay: {exc}") from None
         raise ValueError(f"more than {MAX_REDIRECTS} redirects from {self.url}")
+
+
+class RateWatch:
+    """How fast an upstream sends, against its stream's bitrate: one that dribbles (QA: connected
+    and "healthy" while listeners heard gaps) is said in the log and in /api/status."""
+
+    def __init__(self, relay: RelayPull, mount: Mount, now: float) -> None:
+        self.relay, self.mount = relay, mount
+        self.since = now
+        self.bytes = 0
+        relay.kbps, relay.slow = None, False
+
+    def count(self, n: int, now: float) -> None:
+        self.bytes += n
+        if now - self.since < RATE_WINDOW:
+            return
+        relay, bitrate = self.relay, self.mount.info.bitrate
+        relay.kbps = round(self.bytes * 8 / 1000 / (now - self.since), 1)
+        self.since, self.bytes = now, 0
+        slow = bool(bitrate) and relay.kbps < SLOW * bitrate
+        said = f"the upstream sends {relay.kbps:g} kbit/s of a {bitrate} kbit/s stream"
+        if slow != relay.slow:
+            relay.slow = slow
+            if slow:
+                log.warning("relay %s ← %s: %s: listeners hear gaps", relay.path, relay.url, said)
+            else:
+                log.info("relay %s ← %s: the upstream sends at its bitrate again", relay.path, relay.url)
+        relay.last_error = said if slow else ""
 
 
 async def _body(reader: asyncio.StreamReader) -> bytes:
