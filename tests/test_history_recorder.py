@@ -311,3 +311,23 @@ def test_a_kill_just_after_a_minute_ends_gives_back_its_seconds_once(tmp_path, m
     restarted(tmp_path)
     minute = int(start // 60)
     assert rows(tmp_path, "SELECT minute, peak, listener_seconds FROM audience ORDER BY minute") == [(minute, 1, 8.0), (minute + 1, 2, 1.0)]
+
+
+def test_a_title_on_air_for_an_instant_is_no_play(tmp_path, monkeypatch):
+    """QA: as one DJ gave way to the next, the schedule's song aired 17 ms and stayed in the
+    history (and so in the royalty reports)."""
+    clock = Clock(1_800_000_000.0)
+    monkeypatch.setattr(recorder, "time", clock)
+
+    async def run() -> None:
+        h = history(tmp_path)
+        await h.open()
+        for title, seconds in (("DJ One - Set", 60.0), ("Station - Song", 0.017), ("DJ Two - Set", 40.0), ("Short - Jingle", 0.6)):
+            h.title_released(OnAir(), title, None)
+            clock.t += seconds
+        h.title_released(OnAir(), "", None)
+        await h.close()
+
+    asyncio.run(run())
+    kept = rows(tmp_path, "SELECT stream_title, round(seconds, 3) FROM plays ORDER BY started")
+    assert kept == [("DJ One - Set", 60.0), ("DJ Two - Set", 40.0), ("Short - Jingle", 0.6)], kept

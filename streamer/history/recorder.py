@@ -42,6 +42,7 @@ SESSION_BYTES_EVERY = 10.0  # seconds between saves of the open sessions' bytes 
 # in the WAL (both in every batch: 24 KB/s, 2.1 GB a day, of writes). After a kill -9, upkeep.fill_audience makes it up.
 AUDIENCE_EVERY = 10.0
 PRUNE_FIRST, PRUNE_EVERY = 60.0, 86400.0
+FLASH = 0.5  # seconds: a play shorter than this is not kept (nothing anyone heard)
 RECENT_PLAYS = 16  # closed plays a new listener's burst may still reach
 STOPPED = "server stop"  # the reason a session ends at a clean stop
 
@@ -50,9 +51,7 @@ class History:
     def __init__(self, config: Config) -> None:
         h = config.history
         self.store = Store(config.state_dir / "history.sqlite", schema.MIGRATIONS)
-        self.ip_mode = h.ip
-        self.salt = b""
-        self.keep_days = h.keep_days
+        self.ip_mode, self.salt, self.keep_days = h.ip, b"", h.keep_days
         self.geo = GeoIP(h.geoip)
         self.access = AccessLog(h.access_log) if h.access_log else None
         self.sessions: dict[int | str, Session] = {}  # by listener id (HLS players': "hls-<n>")
@@ -65,8 +64,7 @@ class History:
         self._first_id = self._last_id + 1
         self._last_item: NowPlaying | None = None
         self.recovered: dict | None = None
-        self._bytes_saved = 0.0  # when the open sessions' bytes were saved last
-        self._audience_saved = 0.0  # when the minute in progress was saved last
+        self._bytes_saved = self._audience_saved = 0.0  # when the open sessions' bytes, the minute in progress were saved last
 
     def _id(self) -> int:
         self._last_id = max(self._last_id + 1, int(time.time() * 1000))
@@ -260,7 +258,9 @@ class History:
         if item is not None:
             self._last_item = item
         play = self._open_play(item, title, dj, now, prev.kind if prev else None)
-        if prev is not None:
+        if prev is not None and now - prev.started < FLASH and prev.kind != "bulletin":
+            self.store.write(schema.DELETE_PLAY, (prev.id,))  # on air an instant (QA: 17 ms between two DJs): no play
+        elif prev is not None:
             self._close_play(prev, now)
         self.play = play
         if play.kind == "bulletin":

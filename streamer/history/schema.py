@@ -81,6 +81,7 @@ INSERT_PLAY = (
     " listeners_start, listeners_unique) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPDATE_PLAY_COUNTS = "UPDATE plays SET listeners_unique = ?, listeners_left = ? WHERE id = ?"
+DELETE_PLAY = "DELETE FROM plays WHERE id = ?"
 END_PLAY = "UPDATE plays SET ended = ?, seconds = ? - started, listeners_unique = ?, listeners_left = ? WHERE id = ?"
 CREDIT_PLAY = "UPDATE plays SET listeners_unique = listeners_unique + 1 WHERE id = ?"
 INSERT_SESSION = (
