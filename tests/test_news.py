@@ -286,6 +286,17 @@ def test_a_long_headline_is_the_headline_and_a_long_paragraph_is_body():
     assert parse_article(f"Grain reforms\n\n{'word ' * 70}\n").title == "Grain reforms"  # over 300: body
 
 
+def test_a_single_paragraph_without_its_full_stop_above_a_credit_line():
+    """QA: the one body paragraph lacked its full stop, so no line was body and the credit line
+    under it ("BBC News") aired as the headline."""
+    paragraph = (
+        "Heavy rains on Tuesday night washed away a section of the Harare-Mutare highway near Rusape, and police"
+        " say the road will stay closed until Friday"
+    )
+    item = parse_article(f"Zimbabwe News and Internet Radio\n\nFloods close the Harare-Mutare road\n\n{paragraph}\n\nBBC News\n")
+    assert (item.title, item.summary, item.source) == ("Floods close the Harare-Mutare road", paragraph, "BBC News")
+
+
 def test_a_headline_leaves_at_its_expiry_with_nothing_else_changing():
     """Expiry was checked only when something else in the news changed (a feed answering 304
     changes nothing): an 8 s headline was read on air 25 s after it expired (found by QA)."""

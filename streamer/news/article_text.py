@@ -96,11 +96,10 @@ def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None
         return _item(lines[0].lstrip("#").strip(), body)
     masthead_keys = {m.casefold() for m in mastheads}
     head: list[str] = []
-    body_start = len(lines)
-    for i, line in enumerate(lines):
-        if _is_body_line(line):
-            body_start = i
-            break
+    body_start = next((i for i, line in enumerate(lines) if _is_body_line(line)), None)
+    if body_start is None:  # a paragraph that lost its full stop (QA: the credit line below it aired as the headline)
+        body_start = next((i for i, line in enumerate(lines) if i and len(line) > QUESTION_HEADLINE), len(lines))
+    for line in lines[:body_start]:
         if line.casefold() not in masthead_keys:
             head.append(line)
     if not head:
@@ -129,7 +128,7 @@ def _headline(head: list[str], named: bool) -> str:
 def _item(title: str, body: list[str]) -> NewsItem | None:
     if not clean_text(title):  # nothing left of it to read or show (a line of markup)
         return None
-    summary = next((line for line in body if _is_body_line(line)), "")
+    summary = next((line for line in body if _is_body_line(line)), "") or next((line for line in body if len(line) > QUESTION_HEADLINE), "")
     source = ""
     if body:
         # A credit glued to the end of the last paragraph: '… out of the city." BBC News'
