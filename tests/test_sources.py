@@ -887,3 +887,34 @@ def test_an_ogg_dj_changing_format_between_chains_and_falling_silent_stays_on_ai
     log = server.log_text()
     assert "live: DJ Mixed silent for 2 s; the schedule plays until they are heard again" in log, log[-3000:]
     assert log.count("live: DJ Mixed takes over") == 2, log[-3000:]
+
+
+def test_a_listener_waiting_on_a_mount_is_let_go_when_the_next_source_sends_another_format(server_factory, tones):
+    """A declared mount's listeners wait while its source is away; a new source (or a relay's
+    upstream come back) in another format must not reach their players as if it were the old one."""
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    server = start_with(server_factory, playlist, "  /main: {bitrate: 128}\n  /dj: {source: true}", USERS)
+    auth = base64.b64encode(b"source:test-source-pw").decode()
+
+    def source(kind: str, data: bytes) -> None:
+        with socket.create_connection(("127.0.0.1", server.port)) as s:
+            s.sendall(f"SOURCE /dj HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: {kind}\r\n\r\n".encode())
+            assert s.recv(64).startswith(b"HTTP/1.0 200")
+            for i in range(15):
+                s.sendall(data[i * 2000 : (i + 1) * 2000])
+                time.sleep(0.1)
+
+    source("audio/mpeg", (tones / "dj.mp3").read_bytes()[:30000])  # (the mount now exists with a first source)
+    threading.Thread(target=source, args=("audio/mpeg", (tones / "dj.mp3").read_bytes()[30000:]), daemon=True).start()
+    wait_source(server, "/dj")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as listener:
+        listener.sendall(b"GET /dj HTTP/1.0\r\n\r\n")
+        got = listener.recv(65536)
+        assert got.startswith(b"HTTP/1.0 200") and b"audio/mpeg" in got
+        time.sleep(2.5)  # the MP3 source has gone: the listener waits on the mount
+        source("application/ogg", (tones / "dj.ogg").read_bytes())
+        listener.settimeout(3)
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while more := listener.recv(65536):
+                assert b"OggS" not in more, "Ogg bytes reached a player that was decoding MP3"
+    assert "/dj: the new source sends application/ogg, not audio/mpeg: its listeners are let go" in server.log_text()

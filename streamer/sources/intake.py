@@ -212,6 +212,9 @@ class SourceDesk:
             config = replace(config, max_listeners=kept.max_listeners, metaint=kept.metaint)
             if declared is not None:
                 config = replace(config, users=declared.users, queue_size=declared.queue_size, burst_size=declared.burst_size)
+        if mount.listeners and not same_format(mount.info.content_type, content_type):  # their players cannot switch
+            log.warning("%s: the new source sends %s, not %s: its listeners are let go", path, content_type, mount.info.content_type)
+            mount.close_listeners("the source's format changed")
         mount.describe(config, content_type)
         mount.chains.reset()  # the new source's own headers will come
         mount.clock = None  # its own clock from its first audio (QA: "source fell 39.0 s behind" at every connect)
