@@ -118,6 +118,7 @@ class Store:
             self.reopened += 1
             self._conn.close()
             self._conn = None
+            self._close_stamp()  # its stamp file went with the folder too: made again at the next stamp
         if self._conn is None:
             try:
                 self._conn = open_or_rebuild(self.path, self.migrations, self._note_aside)

@@ -160,6 +160,26 @@ def test_a_database_deleted_while_open_is_made_afresh_and_said(tmp_path, caplog)
     assert status["reopened"] == 1 and "deleted or replaced while open" in caplog.text
 
 
+def test_a_state_folder_deleted_while_open_gets_its_stamp_file_again(tmp_path):
+    """QA: after `rm -r state/`, the database was made afresh but its stamp (the heartbeat a
+    kill -9 is recovered from) went on into the deleted file: 6 s lost at the next crash, not 0.5."""
+    import shutil
+
+    db = tmp_path / "state" / "d.sqlite"
+
+    async def go():
+        store = Store(db, MIGRATIONS)
+        store.write("INSERT INTO t (x) VALUES (1)")
+        await store.flush(stamp=1000.0)
+        shutil.rmtree(tmp_path / "state")
+        store.write("INSERT INTO t (x) VALUES (2)")
+        await store.flush(stamp=2000.0)
+        await store.close()
+
+    run(go())
+    assert read_stamp(db) == 2000.0
+
+
 def test_a_store_whose_file_was_moved_aside_says_so_in_its_status(tmp_path):
     """QA: a damaged database moved aside showed only in the log; the operator's status (and
     the dashboard's problems) now say when and where to."""
