@@ -71,6 +71,7 @@ def test_answers_judged():
         (200, {"content-type": "application/json"}, "not audio"),
         (200, {"content-type": "application/vnd.apple.mpegurl"}, "HLS playlist"),
         (302, {}, "no Location"),
+        (200, {"icy-metaint": "8k"}, "icy-metaint is not a number: '8k'"),
         (401, {}, "give it in the URL, as http://user:password@host:port/mount"),
         (404, {}, r"no stream at /live \(404\)"),
         (503, {}, "answered 503"),

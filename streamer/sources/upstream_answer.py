@@ -41,6 +41,8 @@ def judge_answer(upstream: Upstream, status: int, headers: dict[str, str]) -> st
         raise ValueError(f"upstream has no stream at {upstream.target} (404): is the mount right, and is its source on air?")
     if status != 200:
         raise ValueError(f"upstream answered {status}")
+    if not (headers.get("icy-metaint") or "0").strip().isdigit():
+        raise ValueError(f"upstream's icy-metaint is not a number: {headers['icy-metaint'][:40]!r}")
     content_type = headers.get("content-type", "audio/mpeg") or "audio/mpeg"  # SHOUTcast 1 may not say: MP3
     kind = media_type(content_type)
     if kind in HLS_TYPES:
