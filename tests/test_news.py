@@ -491,3 +491,19 @@ def test_binary_data_is_not_read_as_an_article_and_utf16_without_its_mark_is(tmp
     plain = tmp_path / "plain.txt"
     plain.write_text(story.replace("on Friday", "on\tFriday"), encoding="cp1252")
     assert read_article(plain, 0.0, ("THE HERALD",))[0].title == "Council approves the new water budget"
+
+
+def test_a_headline_in_another_script_is_read_by_a_voice_for_that_script():
+    """QA: a headline in Arabic or Russian went to the English voice, which spelled it out
+    letter by letter; text in the station voice's own script stays with it."""
+    from streamer.news.voices import voice_for
+
+    assert voice_for("Floods close the Harare-Mutare road", "en") == "en"
+    assert voice_for("Президент посетил Хараре", "en") == "ru"  # noqa: RUF001
+    assert voice_for("الرئيس يزور هراري", "en-us") == "ar"
+    assert voice_for("総理大臣がハラレを訪問", "en") == "ja"  # kanji with kana: Japanese
+    assert voice_for("总统访问哈拉雷", "en") == "cmn"
+    assert voice_for("Reuters: Путин в Москве", "en") == "ru"  # most of its letters
+    assert voice_for("Putin says «да» to talks in Moscow", "en") == "en"  # a word of Russian in English
+    assert voice_for("Президент посетил Хараре", "ru+f3") == "ru+f3"  # a Russian station's own voice  # noqa: RUF001
+    assert voice_for("2026: 3-1", "en") == "en"  # no letters

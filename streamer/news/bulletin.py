@@ -31,6 +31,7 @@ from ..library.analyser import AnalysisHung, analyse
 from ..library.catalog import Entry
 from ..settings import NewsConfig
 from .parse import NewsItem
+from .voices import voice_for
 
 log = logging.getLogger("streamer.bulletin")
 
@@ -241,7 +242,9 @@ class BulletinBuilder:
     async def _segment(self, item: NewsItem, out: Path, budget: float) -> tuple[Path, bool]:
         """A headline's audio, and whether it is spoken (else its title airs over the bed)."""
         if self.espeak:
-            proc = await child.spawn(self.espeak, "-v", self.config.voice, "-w", str(out), spoken_text(item), stdout=False, nice=BUILD_NICE)
+            text = spoken_text(item)
+            voice = voice_for(text, self.config.voice)
+            proc = await child.spawn(self.espeak, "-v", voice, "-w", str(out), text, stdout=False, nice=BUILD_NICE)
             try:
                 _, err = await asyncio.wait_for(proc.communicate(), TTS_TIMEOUT)
             except TimeoutError:
