@@ -373,6 +373,12 @@ def test_a_headline_may_end_in_an_abbreviation_or_an_ellipsis(headline):
     assert (item.title, item.summary, item.source) == (headline, "The president leaves on Monday for a week of talks.", "")
     body = "The president will travel to the U.S. on Monday for a week of talks with the trade representative and investors."
     assert parse_article(f"Mnangagwa to travel\n\n{body}\n").title == "Mnangagwa to travel"
+    # A short first paragraph ending so, under the headline, is the body's first paragraph (QA: it aired as the headline).
+    first = "Harare signed a trade deal with the U.S."
+    item = parse_article(f"Zimbabwe News and Internet Radio\n\nZimbabwe signs trade deal\n\n{first}\n\nOfficials said more would follow.\n")
+    assert (item.title, item.summary) == ("Zimbabwe signs trade deal", first)
+    item = parse_article("Zimbabwe News and Internet Radio\n\nWorld\n\nPresident flies to the U.S.\n\nOfficials said more would follow.\n")
+    assert item.title == "President flies to the U.S."  # under a section name, it is the headline
 
 
 def test_atom_xhtml_titles_alternate_links_and_rss_dublin_core_dates():

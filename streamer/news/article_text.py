@@ -22,6 +22,7 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'\u201d\u2019)]*$")
 _STATEMENT_END = re.compile(r"[.…][\"'\u201d\u2019)]*$")
 # Ends in a dot without a full stop: an ellipsis ("And the winner is…") or an abbreviation ("to visit the U.S.")
 _OPEN_END = re.compile(r"(?:…|\.\.\.|\b(?:[A-Z]\.){2,})[\"'\u201d\u2019)]*$")
+_ABBREVIATION_END = re.compile(r"\b(?:[A-Z]\.){2,}[\"'\u201d\u2019)]*$")
 _HTML_BLOCK = re.compile(r"</?(?:h[1-6]|p|div|br|li|ul|ol|title|article|section|header|footer|blockquote)\b[^>]{0,500}>", re.I)
 # not the article: scripts, the page's head, navigation, sidebars, footers, figures and their captions
 _HTML_UNREAD = re.compile(r"<(script|style|head|nav|noscript|aside|footer|figure|form)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
@@ -104,7 +105,20 @@ def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None
             head.append(line)
     if not head:
         return None
-    return _item(_headline(head, named=len(head) < body_start), lines[body_start:])
+    named = len(head) < body_start
+    if _first_paragraph_in_head(head, named):  # "… a trade deal with the U.S." under the headline
+        body_start -= 1
+        head.pop()
+    return _item(_headline(head, named), lines[body_start:])
+
+
+def _first_paragraph_in_head(head: list[str], named: bool) -> bool:
+    """A short first paragraph that ends in an abbreviation ("… with the U.S.") looks like a
+    headline; it is one only at the top. Below a headline of three words or more (and the
+    masthead, unless that was named) it is the body's first paragraph (QA: it aired as the headline)."""
+    first = 0 if named else 1
+    above = head[-2] if len(head) - first >= 2 else ""
+    return bool(_ABBREVIATION_END.search(head[-1])) and len(above.split()) >= 3 and not is_byline_or_dateline(above)
 
 
 def _headline(head: list[str], named: bool) -> str:
@@ -128,7 +142,8 @@ def _headline(head: list[str], named: bool) -> str:
 def _item(title: str, body: list[str]) -> NewsItem | None:
     if not clean_text(title):  # nothing left of it to read or show (a line of markup)
         return None
-    summary = next((line for line in body if _is_body_line(line)), "") or next((line for line in body if len(line) > QUESTION_HEADLINE), "")
+    summary = next((line for line in body if _is_body_line(line) or _ABBREVIATION_END.search(line)), "")
+    summary = summary or next((line for line in body if len(line) > QUESTION_HEADLINE), "")  # (one without its full stop)
     source = ""
     if body:
         # A credit glued to the end of the last paragraph: '… out of the city." BBC News'
