@@ -313,21 +313,37 @@ def test_a_kill_just_after_a_minute_ends_gives_back_its_seconds_once(tmp_path, m
     assert rows(tmp_path, "SELECT minute, peak, listener_seconds FROM audience ORDER BY minute") == [(minute, 1, 8.0), (minute + 1, 2, 1.0)]
 
 
-def test_a_title_on_air_for_an_instant_is_no_play(tmp_path, monkeypatch):
+def test_a_scheduled_title_on_air_for_an_instant_is_no_play(tmp_path, monkeypatch):
     """QA: as one DJ gave way to the next, the schedule's song aired 17 ms and stayed in the
-    history (and so in the royalty reports)."""
+    history (and so in the royalty reports). A DJ's own titles are kept, however short."""
+    from pathlib import Path
+
+    from streamer.library.tags import TrackInfo
+    from streamer.schedule.model import Fades
+    from streamer.schedule.scheduler import Choice
+
     clock = Clock(1_800_000_000.0)
     monkeypatch.setattr(recorder, "time", clock)
+    onair = OnAir()
+
+    def song(title: str) -> None:
+        info = TrackInfo(Path(f"/music/{title}.mp3"), "Band", title, 180.0)
+        onair.announce(info, Choice(info.path, "music", "song", None, Fades()), clock.t, 0)
 
     async def run() -> None:
         h = history(tmp_path)
         await h.open()
-        for title, seconds in (("DJ One - Set", 60.0), ("Station - Song", 0.017), ("DJ Two - Set", 40.0), ("Short - Jingle", 0.6)):
-            h.title_released(OnAir(), title, None)
+        steps = [("DJ One - Set", 60.0), ("Band - Between", 0.017), ("DJ Two - Set", 0.2), ("DJ Two - Next", 40.0), ("Band - Long", 0.6)]
+        for title, seconds in steps:
+            if title.startswith("Band"):
+                song(title.split(" - ")[1])
+            h.title_released(onair, title, None)
             clock.t += seconds
-        h.title_released(OnAir(), "", None)
+        h.title_released(onair, "", None)
         await h.close()
 
     asyncio.run(run())
-    kept = rows(tmp_path, "SELECT stream_title, round(seconds, 3) FROM plays ORDER BY started")
-    assert kept == [("DJ One - Set", 60.0), ("DJ Two - Set", 40.0), ("Short - Jingle", 0.6)], kept
+    kept = rows(tmp_path, "SELECT kind, stream_title, round(seconds, 3) FROM plays ORDER BY started")
+    assert kept == [
+        ("live", "DJ One - Set", 60.0), ("live", "DJ Two - Set", 0.2), ("live", "DJ Two - Next", 40.0), ("song", "Band - Long", 0.6)
+    ], kept  # fmt: skip

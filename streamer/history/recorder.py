@@ -42,7 +42,7 @@ SESSION_BYTES_EVERY = 10.0  # seconds between saves of the open sessions' bytes 
 # in the WAL (both in every batch: 24 KB/s, 2.1 GB a day, of writes). After a kill -9, upkeep.fill_audience makes it up.
 AUDIENCE_EVERY = 10.0
 PRUNE_FIRST, PRUNE_EVERY = 60.0, 86400.0
-FLASH = 0.5  # seconds: a play shorter than this is not kept (nothing anyone heard)
+FLASH = 0.5  # seconds: a scheduled play shorter than this is not kept (nothing anyone heard)
 RECENT_PLAYS = 16  # closed plays a new listener's burst may still reach
 STOPPED = "server stop"  # the reason a session ends at a clean stop
 
@@ -258,8 +258,8 @@ class History:
         if item is not None:
             self._last_item = item
         play = self._open_play(item, title, dj, now, prev.kind if prev else None)
-        if prev is not None and now - prev.started < FLASH and prev.kind != "bulletin":
-            self.store.write(schema.DELETE_PLAY, (prev.id,))  # on air an instant (QA: 17 ms between two DJs): no play
+        if prev is not None and now - prev.started < FLASH and prev.kind not in ("bulletin", "live"):
+            self.store.write(schema.DELETE_PLAY, (prev.id,))  # scheduled, on air an instant (QA: 17 ms between two DJs)
         elif prev is not None:
             self._close_play(prev, now)
         self.play = play
