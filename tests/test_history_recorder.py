@@ -347,3 +347,32 @@ def test_a_scheduled_title_on_air_for_an_instant_is_no_play(tmp_path, monkeypatc
     assert kept == [
         ("live", "DJ One - Set", 60.0), ("live", "DJ Two - Set", 0.2), ("live", "DJ Two - Next", 40.0), ("song", "Band - Long", 0.6)
     ], kept  # fmt: skip
+
+
+def test_the_open_play_and_sessions_go_into_a_database_made_afresh(tmp_path, monkeypatch):
+    """QA: after `rm -r state/` while on air, the database was made afresh, but the play on air
+    and the sessions already open were never written into it: their ends updated no row."""
+    import shutil
+
+    start = 1_795_000_000.0
+    clock = Clock(start)
+    monkeypatch.setattr(recorder, "time", clock)
+    monkeypatch.setattr(listener_module, "time", clock)
+
+    async def run() -> None:
+        h = history(tmp_path)
+        await h.open()
+        mount = Mount(h)
+        mount.add(Listener(mount, Transport(), 0, 0, "127.0.0.1", "fan"))  # type: ignore[arg-type]
+        h.title_released(OnAir(), "DJ - Morning Show", None)
+        clock.t = start + 30
+        await h.commit()
+        shutil.rmtree(tmp_path / "state")
+        clock.t = start + 60
+        await h.commit()  # finds the file gone and makes it afresh
+        clock.t = start + 90
+        await h.close()
+
+    asyncio.run(run())
+    assert rows(tmp_path, "SELECT user_agent, round(seconds) FROM sessions") == [("fan", 90.0)]
+    assert rows(tmp_path, "SELECT stream_title, round(seconds), listeners_unique FROM plays") == [("DJ - Morning Show", 90.0, 1)]

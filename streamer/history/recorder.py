@@ -25,7 +25,7 @@ from . import schema
 from .accesslog import AccessLog, access_line, recovered_lines
 from .audience import STATION, Audience
 from .privacy import GeoIP, keep_ip
-from .records import Play, Session, Who, play_fields
+from .records import Play, Session, Who, announced_item, play_fields
 from .upkeep import prune, recover
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ class History:
         self._last_id = int(time.time() * 1000)  # ids stay unique across runs even when the file cannot be read
         self._first_id = self._last_id + 1
         self._last_item: NowPlaying | None = None
+        self._reopened = 0  # the store's reopened count when the open rows were last written
         self.recovered: dict | None = None
         self._bytes_saved = self._audience_saved = 0.0  # when the open sessions' bytes, the minute in progress were saved last
 
@@ -119,6 +120,13 @@ class History:
                     session.saved = session.listener.sent
                     self.store.write(schema.SESSION_BYTES, (session.saved, now, session.id))
         await self.store.flush(stamp=now if recovered else None)
+        if self.store.reopened != self._reopened:  # the file was deleted and made afresh: what is open goes in again
+            self._reopened = self.store.reopened
+            for session in self.sessions.values():
+                self.store.write(schema.INSERT_SESSION, session.row)
+            if self.play is not None:
+                self.store.write(schema.INSERT_PLAY, self.play.row)
+                self.play.dirty = True  # (its counts now)
         if not recovered:
             await self._recover()
 
@@ -177,8 +185,8 @@ class History:
         session = Session(self._id(), now, own, keep_ip(address, self.ip_mode, self.salt), who, path)
         self.sessions[who.id] = session
         country = self.geo.country(address)
-        row = (session.id, path, session.ip, country, who.user_agent, who.referer, now, kbps)
-        self.store.write(schema.INSERT_SESSION, row)
+        session.row = (session.id, path, session.ip, country, who.user_agent, who.referer, now, kbps)
+        self.store.write(schema.INSERT_SESSION, session.row)
         if session.own:
             self.listening += 1
             if self.play is not None:
@@ -247,7 +255,7 @@ class History:
                 self._close_play(self.play, now)
             self.play = None
             return None
-        item = self._match(onair, title, now)
+        item = announced_item(onair, self._last_item, title, now)
         prev = self.play
         if prev is not None:
             if (item is not None and item is prev.item) or (item is None and prev.item is None and prev.title == title):
@@ -269,18 +277,10 @@ class History:
             self.store.write(schema.INSERT_HEADLINE, (now, "headline", title))
         return play
 
-    def _match(self, onair: OnAir, title: str, now: float) -> NowPlaying | None:
-        """The announced item this title belongs to: the first with that title after the last
-        one matched (announcements run ahead of the air by the lookahead, in order)."""
-        items = list(reversed(onair.recent)) + ([onair.now] if onair.now is not None else [])
-        for i, item in enumerate(items):
-            if item is self._last_item:
-                return next((it for it in items[i + 1 :] if it.title == title), None)
-        return next((it for it in reversed(items) if it.title == title and it.started <= now + 5), None)
-
     def _open_play(self, item: NowPlaying | None, title: str, dj: str | None, now: float, prev_kind: str | None) -> Play:
         play = Play(self._id(), now, item.kind if item else "live", title, item, self.listening, prev_kind)
-        self.store.write(schema.INSERT_PLAY, (play.id, now, play.kind, *play_fields(item, title, dj), play.unique, play.unique))
+        play.row = (play.id, now, play.kind, *play_fields(item, title, dj), play.unique, play.unique)
+        self.store.write(schema.INSERT_PLAY, play.row)
         return play
 
     def _close_play(self, play: Play, now: float) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..audio.onair import NowPlaying
+from ..audio.onair import NowPlaying, OnAir
 from ..wire.text import display_path
 
 
@@ -21,6 +21,7 @@ class Play:
     prev_kind: str | None  # the kind of the play before it (live_connect / live_disconnect)
     left: int = 0
     dirty: bool = False
+    row: tuple = ()  # as inserted (again if the database is made afresh under it)
 
 
 def play_fields(item: NowPlaying | None, title: str, dj: str | None) -> tuple:
@@ -65,3 +66,14 @@ class Session:
     listener: Who
     path: str  # the mount (or /hls/<variant>) it started on
     saved: int = 0  # its bytes as last saved to the database (recorder.SESSION_BYTES_EVERY)
+    row: tuple = ()  # as inserted (again if the database is made afresh under it)
+
+
+def announced_item(onair: OnAir, last: NowPlaying | None, title: str, now: float) -> NowPlaying | None:
+    """The announced item a title reaching listeners belongs to: the first with that title after
+    `last`, the last one matched (announcements run ahead of the air by the lookahead, in order)."""
+    items = list(reversed(onair.recent)) + ([onair.now] if onair.now is not None else [])
+    for i, item in enumerate(items):
+        if item is last:
+            return next((it for it in items[i + 1 :] if it.title == title), None)
+    return next((it for it in reversed(items) if it.title == title and it.started <= now + 5), None)
