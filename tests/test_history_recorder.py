@@ -56,6 +56,14 @@ class Clock:
         return self.t
 
 
+def listeners_clock(monkeypatch, start: float) -> Clock:
+    """The time the recorder and real Listener objects see, as the test says."""
+    clock = Clock(start)
+    monkeypatch.setattr(recorder, "time", clock)
+    monkeypatch.setattr(listener_module, "time", clock)
+    return clock
+
+
 def stand_in_mount(path: str) -> SimpleNamespace:
     return SimpleNamespace(
         path=path, listeners=[], present=0, info=SimpleNamespace(bitrate=128), buffer=SimpleNamespace(end=0), passthrough=False
@@ -164,9 +172,7 @@ def test_a_session_ends_when_the_listener_went_not_when_a_write_found_it_gone(tm
     only its sending side and kept listening ends when its connection is lost; one killed by
     the operator after its FIN, when it was killed."""
     start = 1_795_000_000.25
-    clock = Clock(start)
-    monkeypatch.setattr(recorder, "time", clock)
-    monkeypatch.setattr(listener_module, "time", clock)
+    clock = listeners_clock(monkeypatch, start)
 
     async def run() -> None:
         h = history(tmp_path)
@@ -355,9 +361,7 @@ def test_the_open_play_and_sessions_go_into_a_database_made_afresh(tmp_path, mon
     import shutil
 
     start = 1_795_000_000.0
-    clock = Clock(start)
-    monkeypatch.setattr(recorder, "time", clock)
-    monkeypatch.setattr(listener_module, "time", clock)
+    clock = listeners_clock(monkeypatch, start)
 
     async def run() -> None:
         h = history(tmp_path)
