@@ -164,8 +164,18 @@ def _schedule_status(station: Station) -> dict:
         "next_event": station.feeder.cues.next_view(),
         "playlists": {name: len(r.files) for name, r in scheduler.rotations.items()},
         "warnings": station.feeder.warnings,
-        "reload": station.watcher.state,
+        "reload": _reload_status(station),
     }
+
+
+def _reload_status(station: Station) -> dict:
+    """The last reading of the playlists folder, and whether edits are being read now (QA: a
+    crashed watcher left `ok: true` while no edit was read)."""
+    state, task = station.watcher.state, station.supervisor.tasks.get("playlist watcher")
+    if task is None or not task.down:
+        return state
+    failed = f"the playlist watcher failed ({task.last_error}); edits are read again when it restarts"
+    return {**state, "ok": False, "errors": [*state.get("errors", []), failed]}
 
 
 def _connections_status(station: Station) -> dict:

@@ -66,3 +66,30 @@ def test_a_name_taken_again_at_once_keeps_the_new_task_and_stops_the_old():
         return result
 
     assert asyncio.run(scenario()) == (True, True, True)
+
+
+def test_a_crashed_playlist_watcher_is_no_ok_reload(monkeypatch):
+    """QA: a watcher task that crashed left `schedule.reload.ok` true while no edit was read."""
+    from types import SimpleNamespace
+
+    from streamer.documents import _reload_status
+
+    monkeypatch.setattr(supervise, "FIRST_BACKOFF", 60.0)
+
+    async def scenario() -> tuple[dict, dict]:
+        sup = Supervisor()
+
+        async def crashes() -> None:
+            raise OSError(36, "File name too long")
+
+        station = SimpleNamespace(watcher=SimpleNamespace(state={"ok": True, "errors": []}), supervisor=sup)
+        before = _reload_status(station)
+        sup.start("playlist watcher", crashes)
+        await asyncio.sleep(0.05)
+        after = _reload_status(station)
+        await sup.stop()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert before == {"ok": True, "errors": []}
+    assert after["ok"] is False and "the playlist watcher failed (OSError: [Errno 36] File name too long)" in after["errors"][0], after
