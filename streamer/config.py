@@ -52,7 +52,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
     news = _news(top.section("news"), file.parent)
     djs = credentials(top, "djs")
     push = push_settings(top, mounts)
-    relays = relay_settings(top, mounts)
+    relays = relay_settings(top, mounts, server["live_mount"])
     hls = hls_settings(top.section("hls"))
     history = history_settings(top, file.parent)
     top.finish()

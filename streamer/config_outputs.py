@@ -105,8 +105,8 @@ def push_settings(top: Reader, mounts: list[MountConfig]) -> list[tuple[str, str
     return push
 
 
-def relay_settings(top: Reader, mounts: list[MountConfig]) -> list[tuple[str, str]]:
-    relays = []
+def relay_settings(top: Reader, mounts: list[MountConfig], live_mount: str = "/live") -> list[tuple[str, str]]:
+    relays: list[tuple[str, str]] = []
     own = [m.path for m in mounts if not m.source]
     for i, r in _entries(top, "relays", "{mount: /relay, url: http://upstream:8000/stream}"):
         mount_path, url = r.get("mount", str, ""), r.get("url", str, "")
@@ -115,8 +115,13 @@ def relay_settings(top: Reader, mounts: list[MountConfig]) -> list[tuple[str, st
         except ValueError as exc:
             r.error(("relays", i, "url"), f"relays[{i}].url {exc}")
         problem = mount_path_problem(mount_path)
-        if problem or mount_path in own:
-            r.error(("relays", i, "mount"), f"relays[{i}].mount: {problem or f'{mount_path} is a station mount'}")
+        problem = problem or (f"{mount_path} is a station mount" if mount_path in own else "")
+        problem = problem or (f"{mount_path} is the live mount: a relay there would lock every DJ out" if mount_path == live_mount else "")
+        problem = problem or (
+            f"{mount_path} is relayed already (relays[{[m for m, _ in relays].index(mount_path)}])" if mount_path in dict(relays) else ""
+        )
+        if problem:
+            r.error(("relays", i, "mount"), f"relays[{i}].mount: {problem}")
         r.finish()
         relays.append((mount_path, url))
     return relays

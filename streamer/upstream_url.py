@@ -23,7 +23,8 @@ class Upstream:
     def safe(self) -> str:
         """The URL as logs and status pages show it: a password is never shown."""
         login = f"{self.user}:***@" if self.password else (f"{self.user}@" if self.user else "")
-        return f"http://{login}{self.host_header}{self.target}"
+        path, mark, _ = self.target.partition("?")
+        return f"http://{login}{self.host_header}{path}{'?…' if mark else ''}"  # (a query may hold a token)
 
     @property
     def host_header(self) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+_LOGIN = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s'\"]*):[^/@\s'\"]*@")
 Path = tuple[str | int, ...]
 
 MAX_BYTES = 1_000_000  # a programme or config file larger than this is refused, not parsed
@@ -204,7 +205,8 @@ class Reader:
         self.data: dict[Any, Any] = data
 
     def error(self, path: Path, message: str, key: bool = False) -> None:
-        self.problems.append(self.doc.problem(path, message, key))
+        # a URL's password never reaches the terminal or the log (QA: a relay URL given as a list)
+        self.problems.append(self.doc.problem(path, _LOGIN.sub(r"\1:***@", message), key))
 
     def raw(self, key: str, default: Any = None) -> Any:
         self.seen.add(key)

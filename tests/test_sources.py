@@ -406,6 +406,8 @@ def test_killed_source_moves_its_listeners_to_the_fallback(server_factory, tones
     assert len(rec.audio) > 16000 * 7
     # a kill is said as one, with who asked and who was on (QA: only "disconnected" was logged)
     assert "/dj: source killed through /admin/killsource by 'admin' from 127.0.0.1 (source from 127.0.0.1" in server.log_text()
+    assert admin(server, "/admin/listmounts", "eve:bad")[0] == 401  # a refused web login names the user tried (QA)
+    assert "login as 'eve' refused for GET /admin/listmounts from 127.0.0.1" in server.log_text()
 
 
 def test_a_fallback_takes_the_listeners_it_has_room_for(server_factory, tones):

@@ -12,7 +12,7 @@ from tests.test_config import problems
 def test_a_url_with_a_password_is_sent_as_basic_auth_and_never_shown():
     up = parse_upstream("http://relay:p%40ss@upstream.example:8001/live?x=1")
     assert (up.host, up.port, up.target, up.user, up.password) == ("upstream.example", 8001, "/live?x=1", "relay", "p@ss")
-    assert up.safe == "http://relay:***@upstream.example:8001/live?x=1"
+    assert up.safe == "http://relay:***@upstream.example:8001/live?…"  # a query may hold a token (QA): not shown
     request = up.request("streamer relay").decode()
     assert request.startswith("GET /live?x=1 HTTP/1.0\r\nHost: upstream.example:8001\r\n")  # the port too (QA: it was left out)
     assert f"Authorization: Basic {base64.b64encode(b'relay:p@ss').decode()}\r\n" in request
@@ -120,3 +120,31 @@ def test_an_upstream_slower_than_its_bitrate_is_said(caplog):
         "relay /r ← http://u:***@up:8000/s: the upstream sends 32 kbit/s of a 128 kbit/s stream: listeners hear gaps",
         "relay /r ← http://u:***@up:8000/s: the upstream sends at its bitrate again",
     ], said  # once each, not every window
+
+
+def test_the_config_refuses_a_relay_on_the_live_mount_or_twice_on_one_mount_and_hides_a_password_anywhere():
+    """QA: a relay on /live passed check and then locked every DJ out; a second relay on the same
+    mount never ran, with no word; a URL given as a list was printed with its password."""
+    got = problems(
+        "relays:\n  - {mount: /live, url: 'http://h/a'}\n  - {mount: /x, url: 'http://h/b'}\n  - {mount: /x, url: 'http://h/c'}\n"
+        "  - {mount: /y, url: ['http://relay:SuperSecret9@h/auth']}\n"
+    )
+    assert any("relays[0].mount: /live is the live mount: a relay there would lock every DJ out" in p for p in got), got
+    assert any("relays[2].mount: /x is relayed already (relays[1])" in p for p in got), got
+    assert not any("SuperSecret9" in p for p in got) and any("relay:***@h/auth" in p for p in got), got
+
+
+def test_a_dj_dropped_after_their_decoder_closed_ends_without_an_error():
+    """QA: every DJ dropped for a stream that does not decode logged an IndexError: the source's
+    end reached a LiveInput already closed, and the rest of its clean-up (log, status) was skipped."""
+    import asyncio
+
+    from streamer.audio.live_input import LiveInput
+
+    async def closed_then_ended() -> bool:
+        live = LiveInput("ffmpeg", "DJ", 44100, 2, "application/ogg")
+        await live.close()
+        live.end()  # the source's on_gone, after the close
+        return live.ended
+
+    assert asyncio.run(closed_then_ended())

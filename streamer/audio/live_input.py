@@ -159,7 +159,8 @@ class LiveInput:
     def end(self) -> None:
         """The DJ disconnected: let the decoder finish what it has."""
         self.ended = True
-        self._decoders[-1].end_input()
+        if self._decoders:  # (none once closed: a DJ dropped after their decoder went; QA saw an IndexError)
+            self._decoders[-1].end_input()
 
     async def first_audio(self, size: int, skip_silence: bool = False) -> bool:
         """Wait until the DJ's stream decodes to its first PCM (that is not silent, if asked);

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ..wire.credentials import check_basic
+from ..wire.credentials import basic_user, check_basic
 from ..wire.text import safe_text
 from .port import station_of
 
@@ -81,7 +81,10 @@ async def authorised(request: web.Request, check: Callable[[str], bool], page: b
         raise unauthorized()
     if header:
         delay, count = station.logins.failed(address, now)
-        log.warning("login refused for %s %s from %s (%d failed in the last minute)", request.method, request.path[:100], address, count)
+        who = basic_user(header)
+        log.warning(
+            "login as %r refused for %s %s from %s (%d failed in the last minute)", who, request.method, request.path[:100], address, count
+        )
         await asyncio.sleep(delay)
     raise unauthorized()
 
