@@ -69,6 +69,9 @@ def next_upstream(current: Upstream, url: str) -> Upstream:
     return after
 
 
-def redact(url: str) -> str:
-    """`url` with the password in its user part replaced by ***."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url)
+_LOGIN = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s'\"]*):[^/@\s'\"]*@")
+
+
+def redact(text: str) -> str:
+    """`text` (a URL, or a message holding URLs) with every URL's password replaced by ***."""
+    return _LOGIN.sub(r"\1:***@", text)

@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-_LOGIN = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s'\"]*):[^/@\s'\"]*@")
-Path = tuple[str | int, ...]
+from .upstream_url import redact
 
+Path = tuple[str | int, ...]
 MAX_BYTES = 1_000_000  # a programme or config file larger than this is refused, not parsed
 MAX_NODES = 100_000  # values after aliases are expanded: a "billion laughs" file stops here
 # libyaml's parser when PyYAML was built with it (10x faster); positions are the same.
@@ -206,7 +206,7 @@ class Reader:
 
     def error(self, path: Path, message: str, key: bool = False) -> None:
         # a URL's password never reaches the terminal or the log (QA: a relay URL given as a list)
-        self.problems.append(self.doc.problem(path, _LOGIN.sub(r"\1:***@", message), key))
+        self.problems.append(self.doc.problem(path, redact(message), key))
 
     def raw(self, key: str, default: Any = None) -> Any:
         self.seen.add(key)

@@ -36,10 +36,10 @@ CHUNK = 0.1  # seconds of the DJ's audio read at a time
 # connection aired 9.5 s of dead air until the source timeout dropped it).
 LIVE_STALL = 2.0
 # What the log says when a DJ who is still connected goes off air.
-OFF_AIR: dict[str, Callable[[LiveSession], str]] = {
-    "stalled": lambda _: f"nothing from DJ for {LIVE_STALL:g} s",
-    "silent": lambda session: f"DJ silent for {session.silence_timeout:g} s",
-    "decoder": lambda _: "DJ's stream stopped decoding (a new Ogg chain in another format?); their decoder starts again",
+OFF_AIR = {
+    "stalled": "nothing from {name} for {stall:g} s",
+    "silent": "{name} silent for {silence:g} s",
+    "decoder": "{name}'s stream stopped decoding (a new Ogg chain in another format?); their decoder starts again",
 }
 OnStall = Callable[[bool], None]  # called with True when the DJ went silent (wait until they are heard)
 
@@ -136,7 +136,8 @@ async def play_live(feeder: Feeder, choice: Choice) -> None:
         if why == "left":
             log.info("live: %s ended; the schedule resumes", name)
         else:
-            log.warning("live: %s; the schedule plays until they are heard again", OFF_AIR[why](session).replace("DJ", name, 1))
+            said = OFF_AIR[why].format(name=name, stall=LIVE_STALL, silence=session.silence_timeout)
+            log.warning("live: %s; the schedule plays until they are heard again", said)
         if feeder.live is session:
             feeder.live = None
         await session.live.close()

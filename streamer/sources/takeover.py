@@ -21,11 +21,11 @@ log = logging.getLogger("streamer.live")
 
 
 def take_over(
-    feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, config: Config, title: str | None = None, heard: bool = False
+    feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, config: Config, title: str | None = None, until_audible: bool = False
 ) -> None:
     """A DJ connected to the live mount: their decoder is fed from the source's bytes (again,
     with their last `title`, when the schedule took the air back while they stayed connected;
-    `heard`: they fell silent, and take it again only with audio that is not)."""
+    `until_audible`: they fell silent, and take it again only with audio that is not)."""
     live = LiveInput(ffmpeg, name, config.sample_rate, config.channels, source.mount.info.content_type)
     live.title = title or name
     chain = source.mount.chains.current
@@ -37,16 +37,18 @@ def take_over(
     source.on_gone = live.end
     source.name = name
     source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata, Ogg comments
-    background(_when_audible(feeder, live, source, ffmpeg, config, heard), f"live takeover by {name}")
+    background(_when_audible(feeder, live, source, ffmpeg, config, until_audible), f"live takeover by {name}")
 
 
-async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnection, ffmpeg: str, config: Config, heard: bool) -> None:
+async def _when_audible(
+    feeder: Feeder, live: LiveInput, source: SourceConnection, ffmpeg: str, config: Config, until_audible: bool
+) -> None:
     address = source.address
     try:
         await live.start()
-        first = live.first_audio(int(config.sample_rate * 0.1) * frame_bytes(config.channels), skip_silence=heard)
+        first = live.first_audio(int(config.sample_rate * 0.1) * frame_bytes(config.channels), skip_silence=until_audible)
         try:  # (a DJ sending silence sends: only the source timeout drops one who sends nothing)
-            audible = await asyncio.wait_for(first, None if heard else config.source_timeout)
+            audible = await asyncio.wait_for(first, None if until_audible else config.source_timeout)
         except TimeoutError:  # bytes keep coming and none decode: it must not hold the live mount
             kind = live.content_type or "audio"
             why = (
@@ -81,7 +83,7 @@ async def _when_audible(feeder: Feeder, live: LiveInput, source: SourceConnectio
 
     def stalled(silent: bool) -> None:
         if not source.closed:
-            take_over(feeder, source, live.name, ffmpeg, config, live.title, heard=silent)
+            take_over(feeder, source, live.name, ffmpeg, config, live.title, until_audible=silent)
 
     feeder.go_live(live, config.live_silence, stalled)
     log.info("live: %s takes over from %s", live.name, address)
