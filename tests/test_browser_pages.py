@@ -212,6 +212,18 @@ def test_hostile_titles_and_headlines_are_shown_as_text(server_factory, tones, c
     assert errors == [] and admin_errors == []
 
 
+def mount_of(server: Server, path: str) -> dict:
+    return next(m for m in api(server, "GET", "/api/status")[1]["mounts"] if m["mount"] == path)
+
+
+def wait_until(condition, timeout: float, failure: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure)
+        time.sleep(0.2)
+
+
 def restart(server: Server, tmp_path: Path) -> Server:
     """The same station stopped and started again on the same port."""
     server.stop()
@@ -293,6 +305,9 @@ def test_a_page_open_across_a_server_restart_reconnects_and_catches_up(server_fa
         wait_for(page, "document.getElementById('np-title').textContent === 'Song Long B'", 5)
         assert page.evaluate("window.loadedOnce") is True  # caught up without a reload
         assert not page.evaluate("document.body.classList.contains('stale')")
+        # The old stream plays out what the browser buffered before the page notices it ended
+        # (CI once read "Playing /main" from it): wait for the player on the new process.
+        wait_until(lambda: mount_of(again, "/main")["connections"] >= 1, 15, "the page's player did not come back to /main")
         wait_for(page, "document.getElementById('player-status').textContent === 'Playing /main'", 15)
         heard = page.evaluate("document.getElementById('audio').currentTime")
         wait_for(page, f"document.getElementById('audio').currentTime > {heard} + 1", 5)
