@@ -78,6 +78,20 @@ def test_ogg_chains_junk_and_where_headers_are(tmp_path):
     assert b"".join(first) == one and b"".join(second + rest) == two
 
 
+def test_a_reader_joining_mid_headers_gets_the_pages_so_far_and_the_page_begun(tmp_path):
+    """A DJ's decoder started again just after their next chain's first page: it needs that page
+    and the part of the next one already read, or nothing of the chain decodes (QA)."""
+    one = encode(tmp_path, "1.ogg", ["-c:a", "libvorbis"], "ogg", "First")
+    two = encode(tmp_path, "2.ogg", ["-c:a", "libvorbis"], "ogg", "Second", freq=660)
+    framer = OggFramer()
+    framer.feed(one)
+    assert framer.joining_bytes() == framer.headers  # between pages, mid-chain: its headers
+    bos = len(framer.feed(two[:100])[0])  # the next chain's first page, and 100 - bos bytes of its second
+    assert framer.joining_bytes() == two[:100] and bos < 100
+    framer.feed(two[100:])
+    assert framer.joining_bytes() == framer.headers == two[: len(framer.headers)]
+
+
 def test_adts_frames(tmp_path):
     data = encode(tmp_path, "a.aac", ["-c:a", "aac", "-b:a", "96k"], "adts", "Song")
     framer = AdtsFramer()

@@ -28,15 +28,15 @@ def take_over(
     `until_audible`: they fell silent, and take it again only with audio that is not)."""
     live = LiveInput(ffmpeg, name, config.sample_rate, config.channels, source.mount.info.content_type)
     live.title = title or name
-    chain = source.mount.chains.current
-    if chain is not None and chain.headers:  # an Ogg stream's next pages decode only after its headers
-        live.write(chain.headers)
+    ogg = source.ingest.ogg
+    if ogg is not None:  # an Ogg stream's next pages decode only after their chain's headers
+        live.write(ogg.joining_bytes())
         live.received = 0  # (those are not the DJ's new bytes)
     source.tap = live.write
     source.tap_full = live.full
     source.on_gone = live.end
     source.name = name
-    source.mount.on_set_title = lambda title: setattr(live, "title", title)  # /admin/metadata, Ogg comments
+    source.mount.on_set_title = live.set_title  # /admin/metadata, Ogg comments
     background(_when_audible(feeder, live, source, ffmpeg, config, until_audible), f"live takeover by {name}")
 
 

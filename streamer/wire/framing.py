@@ -163,6 +163,12 @@ class OggFramer:
         self._buf = buf[pos:]
         return pages
 
+    def joining_bytes(self) -> bytes:
+        """What a second reader of this stream that joins now needs ahead of the bytes fed next:
+        the current chain's header pages (as many as are in) and the start of a page not yet
+        complete (QA: a DJ retaking the air just after their next chain's first page never decoded)."""
+        return (self._pending if self._in_headers else self.headers) + self._buf
+
     def _track_headers(self, page: OggPage) -> tuple[bool, int | None]:
         """(a new chain begins with this page, where its headers end: None if not yet, 1 if with
         this page, 0 if just before it)."""
