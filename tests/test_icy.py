@@ -1,4 +1,14 @@
-from streamer.wire.icy import EMPTY_BLOCK, MAX_BLOCK, IcyCursor, IcyReader, metadata_block, parse_block, sanitize_title
+from streamer.wire.icy import (
+    EMPTY_BLOCK,
+    MAX_BLOCK,
+    IcyCursor,
+    IcyReader,
+    metadata_block,
+    parse_block,
+    sanitize_title,
+    split_title,
+    stream_title,
+)
 
 
 def test_block_layout():
@@ -58,3 +68,11 @@ def test_reader_round_trip():
         blocks += b
     assert got_audio == audio
     assert blocks == [(7, {"StreamTitle": "one"}), (21, {"StreamTitle": "two"})]
+
+
+def test_a_title_made_from_its_parts_and_split_back():
+    assert stream_title("Thomas Mapfumo", "Pidigori") == "Thomas Mapfumo - Pidigori"
+    assert stream_title("Thomas Mapfumo", "") == "Thomas Mapfumo" and stream_title("", "Pidigori") == "Pidigori"
+    # A whole title is split at its first " - ": songs hold one more often than artists' names.
+    assert split_title("Queen - Bohemian Rhapsody - Remastered 2011") == ("Queen", "Bohemian Rhapsody - Remastered 2011")
+    assert split_title("Station ID") == ("", "Station ID") and split_title("AC-DC - T.N.T.") == ("AC-DC", "T.N.T.")

@@ -18,6 +18,7 @@ from .. import child
 from ..aio import background
 from ..wire.formats import format_of
 from ..wire.framing import OggFramer
+from ..wire.icy import split_title
 from .pcm import DTYPE, SAMPLE_BYTES, SAMPLE_FORMAT
 from .shaping import WholeFrames
 
@@ -51,7 +52,7 @@ class _Decoder:
         self.early_bytes = 0
         self.written = 0
         self.input_ended = False
-        self.title: str | None = None  # its Ogg chain's title: on air when its first sample is
+        self.title: tuple[str, tuple[str, str] | None] | None = None  # its Ogg chain's: on air with its first sample
 
     def write(self, data: bytes) -> None:
         self.written += len(data)
@@ -99,6 +100,7 @@ class LiveInput:
         self.rate = sample_rate
         self.channels = channels
         self.title = name
+        self.parts: tuple[str, str] | None = None  # (artist, title) when the DJ's software said them apart
         self.ended = False
         # a bulletin or hard event airs: what the DJ sends meanwhile is let go, not queued to air
         # late (and not taken for an encoder that floods: QA saw "faster than real time" every time)
@@ -110,6 +112,10 @@ class LiveInput:
         self.received = 0  # bytes of the DJ's stream written in (whether they decode or not)
         self.chains = 0  # Ogg chains after the first, each with its own decoder
         self._last_was_bos = False  # (a multiplexed chain begins with several BOS pages)
+
+    def song(self) -> tuple[str, str]:
+        """(artist, title) of what the DJ plays: as their software gave them, else split."""
+        return self.parts or split_title(self.title)
 
     async def start(self) -> None:
         await self._start(self._decoders[0])
@@ -145,14 +151,14 @@ class LiveInput:
             if not self.held or granule == 0:  # held: header pages still go in, so what follows decodes
                 self._decoders[-1].write(page)
 
-    def set_title(self, title: str) -> None:
+    def set_title(self, title: str, parts: tuple[str, str] | None = None) -> None:
         """The DJ's title (/admin/metadata, an Ogg chain's comments). One that comes with a chain
         still queued behind the one on air airs with that chain's first sample: ices2 sends
         seconds ahead, and its titles aired when their bytes came (QA: up to 2.4 s early)."""
         if len(self._decoders) > 1:
-            self._decoders[-1].title = title
+            self._decoders[-1].title = title, parts
         else:
-            self.title = title
+            self.title, self.parts = title, parts
 
     def _next_chain(self) -> None:
         """A new Ogg chain: the decoder so far finishes its chain; a new one takes this one."""
@@ -197,7 +203,7 @@ class LiveInput:
             self._decoders.pop(0)  # its chain is over: on to the next one's decoder
             await child.stop(decoder.proc)
             if self._decoders and self._decoders[0].title is not None:
-                self.title = self._decoders[0].title
+                self.title, self.parts = self._decoders[0].title
         return None
 
     @staticmethod

@@ -54,7 +54,7 @@ class LiveSession:
         self.off_air = "left"  # why the DJ went off air: left | stalled | silent | decoder
         self.tail = LIVE_TAIL  # seconds still played once the DJ has left
         self._silent_since: float | None = None
-        self.title: str | None = None
+        self.said: tuple[str, tuple[str, str] | None] | None = None  # the DJ's title (and its parts) last announced
 
     def end_now(self) -> None:
         """killsource: the DJ goes off air at once, their buffered audio dropped."""
@@ -85,7 +85,7 @@ class LiveSession:
         agc = SlowGain(feeder.rate, feeder.channels, feeder.loudness) if feeder.loudness.enabled else None
         # Said again when the DJ comes back after a hard event or a bulletin, which had titles of
         # their own (QA: the DJ aired on under the bulletin's last headline until they left).
-        self.title = None
+        self.said = None
         live.held = False
         pending = asyncio.ensure_future(live.read(chunk))
         try:
@@ -108,8 +108,8 @@ class LiveSession:
                     pcm = agc.process(pcm) if agc else pcm  # toward the station's loudness, slowly
                     pcm = fade_in(pcm, heard, fade_bytes, feeder.channels)
                     heard += len(pcm)
-                if self.title != live.title:
-                    self.title = live.title
+                if self.said != (live.title, live.parts):
+                    self.said = live.title, live.parts
                     feeder.announce(live_info(live), replace(choice, title=live.title))
                 pcm, head = mix_under(pcm, head)
                 if not await feeder.output.emit_or_cut(pcm):
@@ -121,10 +121,9 @@ class LiveSession:
 
 
 def live_info(live: LiveInput) -> TrackInfo:
-    """A DJ's title as a track: "Artist - Title" (what updinfo's artist= and title= make, and
-    what most encoders send) split, so /api/nowplaying and the history have its artist (QA: '')."""
-    artist, sep, title = live.title.partition(" - ")
-    return TrackInfo(Path(live.name), artist.strip() if sep else "", title.strip() if sep else live.title, None)
+    """A DJ's title as a track, with its artist, for /api/nowplaying and the history (QA: '')."""
+    artist, title = live.song()
+    return TrackInfo(Path(live.name), artist, title, None)
 
 
 async def play_live(feeder: Feeder, choice: Choice) -> None:

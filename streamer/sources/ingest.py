@@ -92,7 +92,7 @@ class Ingest:
         mount.learn(*ogg.params)
         self.described = True
         if ogg.title:
-            mount.set_title(ogg.title)
+            mount.set_title(ogg.title, ogg.parts)
 
     def _unended(self, page: bytes | None) -> bytes:
         """The EOS page missing after `page` (or, if None, after what the mount has: a source that

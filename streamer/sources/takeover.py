@@ -21,13 +21,20 @@ log = logging.getLogger("streamer.live")
 
 
 def take_over(
-    feeder: Feeder, source: SourceConnection, name: str, ffmpeg: str, config: Config, title: str | None = None, until_audible: bool = False
+    feeder: Feeder,
+    source: SourceConnection,
+    name: str,
+    ffmpeg: str,
+    config: Config,
+    said: tuple[str, tuple[str, str] | None] | None = None,
+    until_audible: bool = False,
 ) -> None:
     """A DJ connected to the live mount: their decoder is fed from the source's bytes (again,
-    with their last `title`, when the schedule took the air back while they stayed connected;
-    `until_audible`: they fell silent, and take it again only with audio that is not)."""
+    with the title they last said, `said`, when the schedule took the air back while they stayed
+    connected; `until_audible`: they fell silent, and take it again only with audio that is not)."""
     live = LiveInput(ffmpeg, name, config.sample_rate, config.channels, source.mount.info.content_type)
-    live.title = title or name
+    if said is not None:
+        live.title, live.parts = said[0] or name, said[1]
     ogg = source.ingest.ogg
     if ogg is not None:  # an Ogg stream's next pages decode only after their chain's headers
         live.write(ogg.joining_bytes())
@@ -83,7 +90,7 @@ async def _when_audible(
 
     def stalled(silent: bool) -> None:
         if not source.closed:
-            take_over(feeder, source, live.name, ffmpeg, config, live.title, until_audible=silent)
+            take_over(feeder, source, live.name, ffmpeg, config, (live.title, live.parts), until_audible=silent)
 
     feeder.go_live(live, config.live_silence, stalled)
     log.info("live: %s takes over from %s", live.name, address)

@@ -61,7 +61,8 @@ class Mount:
         self.passthrough = False
         self.sample_rate = config.sample_rate or 44100  # the pacing rate; a pass-through mount learns it from its frames
         self._next_title: str | None = None
-        self.on_set_title: Callable[[str], None] | None = None  # the live mount: titles go on air
+        # the live mount: titles go on air (with (artist, title) when the source said them apart)
+        self.on_set_title: Callable[[str, tuple[str, str] | None], None] | None = None
         self.on_source_heard: Callable[[Mount], None] | None = None  # a pass-through source's first audio
         self.on_source_gone: Callable[[Mount], None] | None = None
         # Told when a listener joins (True) or leaves (False) this mount: the station's history.
@@ -149,14 +150,14 @@ class Mount:
         header pages of the chain its burst begins in (chains.py)."""
         return self.chains.listen_start(self.buffer.burst_start(burst), self.buffer.base)
 
-    def set_title(self, title: str) -> None:
+    def set_title(self, title: str, parts: tuple[str, str] | None = None) -> None:
         """A title from /admin/metadata: on a pass-through mount it goes with the next audio
         the source sends; on a station mount it applies from the live edge. Every title from
         outside (the admin API, sources' ICY and Ogg comments, relays) comes in here, cleaned
         once for all who show or keep it (listeners, /api/nowplaying, pushes, the history)."""
         title = clean_title(title)
         if self.on_set_title is not None:
-            self.on_set_title(title)
+            self.on_set_title(title, parts and (clean_title(parts[0]), clean_title(parts[1])))
         if self.passthrough:
             self._next_title = title
         else:

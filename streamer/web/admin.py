@@ -15,6 +15,7 @@ from ..stream.listener import move_conflict, room_on
 from ..stream.mount import Mount
 from ..wire.credentials import basic_user
 from ..wire.icecast import iceresponse, listclients_xml, listmounts_xml, stats_xml
+from ..wire.icy import stream_title
 from ..wire.text import safe_text
 from .auth import admin_or, admin_or_source_of
 from .port import base_url, station_of
@@ -53,10 +54,10 @@ async def metadata(request: web.Request) -> web.Response:
     if q.get("mode", "updinfo") != "updinfo":
         return xml(iceresponse(f"unknown mode {q.get('mode', '')[:50]!r} (only updinfo)", ok=False), status=400)
     charset = q.get("charset", "UTF-8")
-    song = query_text(request, "song", charset)
-    if not song:
-        artist, title = query_text(request, "artist", charset), query_text(request, "title", charset)
-        song = f"{artist} - {title}" if artist and title else (artist or title)
+    song, parts = query_text(request, "song", charset), None
+    if not song:  # the two apart: kept apart for /api/nowplaying and the history (QA: "Earth - Wind" split at its " - ")
+        parts = query_text(request, "artist", charset), query_text(request, "title", charset)
+        song = stream_title(*parts)
     if not song:
         return xml(iceresponse("No song given (song=, or artist= and title=)", ok=False), status=400)
     station = station_of(request)
@@ -64,7 +65,7 @@ async def metadata(request: web.Request) -> web.Response:
     if target is None:  # a station mount's title marked here would be a bogus live play, on one mount only
         live = station.config.live_mount
         return xml(iceresponse(own_mount_refusal(mount.path, live), ok=False), status=403)
-    target.set_title(song)  # on a station mount with a DJ on air: the DJ's title, on every station mount
+    target.set_title(song, parts)  # on a station mount with a DJ on air: the DJ's title, on every station mount
     log.info("%s: title set through /admin/metadata on %s: %r", target.path, mount.path, song)
     return xml(iceresponse("Metadata update successful"))
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from mutagen.ogg import OggPage as PageWriter
 
+from .icy import stream_title
+
 OGG_CAPTURE = b"OggS"
 OGG_HEADER = struct.Struct("<4sBBqIIIB")  # capture, version, flags, granule, serial, sequence, crc, segments
 BOS, EOS = 0x02, 0x04
@@ -119,6 +121,7 @@ class OggFramer:
         self.chain_began: int | None = None
         self.headers_ended: int | None = None
         self.title = ""
+        self.parts = ("", "")  # (artist, title) as the comments give them
         self.params: StreamParams = (None, None, None)  # of the latest chain
         self._pending = b""  # header pages of a chain whose headers are not all in yet
         self._needed: int | None = None
@@ -206,7 +209,7 @@ class OggFramer:
         for packet in self._packets[1:3]:
             fields = fields or _comment_fields(packet)
         artist, title = fields.get("ARTIST", "").strip(), fields.get("TITLE", "").strip()
-        self.title = f"{artist} - {title}" if artist and title else (title or artist)
+        self.title, self.parts = stream_title(artist, title), (artist, title)
 
 
 def ogg_chain_end(tail: bytes) -> bytes:

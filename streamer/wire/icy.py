@@ -23,6 +23,18 @@ def clean_title(text: str) -> str:
     return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
+def stream_title(artist: str, title: str) -> str:
+    """What players show for a song: "Artist - Title", or whichever of the two there is."""
+    return f"{artist} - {title}" if artist and title else (title or artist)
+
+
+def split_title(text: str) -> tuple[str, str]:
+    """(artist, title) from a whole "Artist - Title" (what most encoders send), split at its first
+    " - " (a song's title holds one more often than an artist's name); ("", text) without one."""
+    artist, sep, title = text.partition(" - ")
+    return (artist.strip(), title.strip()) if sep else ("", text)
+
+
 def sanitize_title(text: str) -> str:
     """Make a title safe inside StreamTitle='…';: clean_title, and as clients read up to the
     first `';`, an apostrophe before a semicolon becomes a typographic one."""
