@@ -122,7 +122,7 @@ class Station:
         self.feeder.onair.ticker = config.news.ticker
         self.watcher = ProgrammeWatcher(config.playlists_dir, self.offload.run, self._adopt)
         self.pushers = [PushTarget(self.mounts[mount], url) for mount, url in config.push]
-        self.relays = [RelayPull(url, mount, self.sources.passthrough_mount) for mount, url in config.relays]
+        self.relays = [RelayPull(url, mount, self.sources.passthrough_mount, config.source_timeout) for mount, url in config.relays]
         self.history = History(config)  # plays, sessions, headlines: state/history.sqlite
         for mount in self.mounts.values():
             mount.on_listeners = self._listener_changed

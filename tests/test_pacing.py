@@ -45,6 +45,14 @@ def test_rebase_after_stall_does_not_burst():
     assert not clock.due(10.0, 0.0)  # after the restart nothing is owed: no catch-up burst
 
 
+def test_a_source_that_keeps_falling_behind_is_said_once_a_minute_with_how_often():
+    """QA: a relay's upstream slower than real time logged a clock restart every 2 s."""
+    clock = PacingClock(0.0, 44100)
+    said = [clock.rebase(t) for t in range(2, 130, 2)]  # a restart every 2 s for 128 s
+    assert [(t, n) for t, n in zip(range(2, 130, 2), said, strict=True) if n] == [(2, 1), (62, 30), (122, 30)]
+    assert clock.rebased == 64
+
+
 def test_a_clock_on_the_station_timeline_makes_up_a_short_lag_and_restarts_after_a_long_one():
     """QA: a 2.2 s hold of the event loop restarted the mounts' clocks, so every later title and
     hard event reached listeners 2 s late for good. The station's mounts send the lag as a burst

@@ -508,9 +508,10 @@ def test_listeners_come_back_from_the_fallback_when_a_source_does_and_it_starts_
     assert {m["mount"]: m["listeners"] for m in server.status()["mounts"]}["/dj"] == 0  # the recording ended on /dj
 
 
-def shoutcast_upstream(mp3: bytes, title_at=lambda pos: "Upstream Artist - Upstream Song"):
+def shoutcast_upstream(mp3: bytes, title_at=lambda pos: "Upstream Artist - Upstream Song", stall: float = 0.0):
     """A SHOUTcast server on a free port that sends `mp3` for 3 s at about real time with an ICY
-    title (`title_at` the stream offset), then hangs up (on every connection): an upstream that keeps dropping."""
+    title (`title_at` the stream offset), then hangs up (on every connection): an upstream that
+    keeps dropping; or with `stall`, sends nothing for that long first, the connection open."""
     import socketserver
 
     from streamer.wire.icy import IcyCursor, metadata_block
@@ -526,6 +527,7 @@ def shoutcast_upstream(mp3: bytes, title_at=lambda pos: "Upstream Artist - Upstr
                     self.request.sendall(mp3[span[0] : span[1]] if isinstance(span, tuple) else span)
                 pos += 4000
                 time.sleep(0.25)
+            time.sleep(stall)
 
     upstream = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Shoutcast)
     upstream.daemon_threads = True
@@ -533,19 +535,21 @@ def shoutcast_upstream(mp3: bytes, title_at=lambda pos: "Upstream Artist - Upstr
     return upstream
 
 
-def relaying(server_factory, tones, upstream, mounts: str = "  /main: {bitrate: 128}"):
+def relaying(server_factory, tones, upstream, mounts: str = "  /main: {bitrate: 128}", server_extra: str = ""):
     """The station with /upstream relayed from `upstream`, once the relay is connected."""
     playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
     extra = USERS + f"relays:\n  - {{mount: /upstream, url: 'http://127.0.0.1:{upstream.server_address[1]}/;stream.mp3'}}\n"
-    server = server_factory(playlist, mounts=mounts, config_extra=extra)
+    server = server_factory(playlist, mounts=mounts, config_extra=extra, server_extra=server_extra)
     wait_source(server, "/upstream")
     return server
 
 
 def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(server_factory, tones, tmp_path):
-    upstream = shoutcast_upstream((tones / "dj.mp3").read_bytes())
+    """And an upstream that stalls with its connection open is given up after source_timeout, as
+    Icecast's relays do (QA: after 30 s, its listeners hearing nothing meanwhile)."""
+    upstream = shoutcast_upstream((tones / "dj.mp3").read_bytes(), stall=30.0)
     try:
-        server = relaying(server_factory, tones, upstream)
+        server = relaying(server_factory, tones, upstream, server_extra="source_timeout: 2")
         rec = record(server.port, "/upstream", 2.5)
         assert rec.headers["icy-name"] == "Upstream FM"
         assert decode_errors(rec.audio, tmp_path)[0] == []
@@ -553,7 +557,8 @@ def test_pull_relay_from_a_shoutcast_upstream_carries_titles_and_reconnects(serv
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and server.status()["relays"][0]["connects"] < 2:
             time.sleep(0.3)
-        assert server.status()["relays"][0]["connects"] >= 2
+        assert server.status()["relays"][0]["connects"] >= 2, server.log_text()[-2000:]
+        assert "the upstream sent nothing for 2 s; reconnecting in 1 s" in server.log_text()
     finally:
         upstream.shutdown()
 

@@ -9,7 +9,7 @@ import socket
 
 log = logging.getLogger("streamer.sources")
 
-STABLE = 10.0  # seconds a connection must stay up before the back-off starts again from 1 s
+STABLE = 10.0  # seconds a connection must work (up, and what it reads coming) before the back-off starts again from 1 s
 
 
 class LinkError(Exception):
@@ -45,6 +45,7 @@ class Link:
         self.failures = 0  # connections that failed or ended (for /metrics)
         self.last_error = ""
         self.up_at: float | None = None
+        self.heard_at: float | None = None  # a link that reads: when it last read something
 
     async def once(self) -> None:
         """One connection, until it ends (returns) or fails (raises one of FAILURES)."""
@@ -62,15 +63,17 @@ class Link:
         backoff = 1.0
         loop = asyncio.get_running_loop()
         while True:
-            self.up_at = None
+            self.up_at = self.heard_at = None
             try:
                 await self.once()
                 self.last_error = "the other side ended the stream"
             except FAILURES as exc:
                 self.last_error = in_words(exc)
-            if self.up_at is not None and loop.time() - self.up_at >= STABLE:
-                # it was up a while: try again at once. One that fails or hangs before it is up
-                # (QA: an upstream that never answered was asked again every 11 s) backs off.
+            worked_until = self.heard_at if self.heard_at is not None else loop.time()
+            if self.up_at is not None and worked_until - self.up_at >= STABLE:
+                # it worked a while: try again at once. One that fails or hangs before it is up, or
+                # that stalls soon after (QA: an upstream that never answered was asked again every
+                # 11 s; one that stalled at once, every 31 s), backs off.
                 backoff = 1.0
             self.connected = False
             self.failures += 1

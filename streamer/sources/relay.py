@@ -20,18 +20,20 @@ from .upstream_answer import MAX_REDIRECTS, judge_answer, playlist_stream
 log = logging.getLogger("streamer.relay")
 T = TypeVar("T")
 HEAD_TIMEOUT = 10.0  # to connect, and for the answer's head
-READ_TIMEOUT = 30.0  # an upstream silent this long is hung: connect again
 PLAYLIST_MAX = 65536
 RATE_WINDOW = 10.0  # seconds over which an upstream's rate is measured
 SLOW = 0.8  # under this share of its bitrate, an upstream is too slow to air without gaps
 
 
 class RelayPull(Link):
-    def __init__(self, url: str, path: str, make_mount: Callable[[str, str, dict[str, str]], Mount]) -> None:
+    def __init__(self, url: str, path: str, make_mount: Callable[[str, str, dict[str, str]], Mount], stall: float = 10.0) -> None:
         self.upstream = parse_upstream(url)  # (checked when the config was read)
         self.url = self.upstream.safe  # what the log and the status pages show: no password
         self.path = path
         self.make_mount = make_mount
+        # An upstream that sends nothing this long (server.source_timeout, as Icecast's relays) is
+        # hung: its listeners go to the mount's fallback, and it is asked again (QA: after 30 s).
+        self.stall = stall
         self.address = f"relay from {self.url}"
         super().__init__()
         self.what = f"relay {path} ← {self.url}"
@@ -59,14 +61,16 @@ class RelayPull(Link):
             mount = self.mount = self.make_mount(self.path, content_type, ice)
             mount.source = self
             self.up()
+            self.heard_at = self.up_at  # (nothing read yet: one that stalls from the start backs off)
             log.info("relay %s ← %s: connected (%s)", self.path, self.url, content_type)
             metaint = int((headers.get("icy-metaint") or "0").strip())  # (a number: judge_answer said so)
             icy = IcyReader(metaint) if metaint else None
             ingest = Ingest(mount, content_type)
             clock = asyncio.get_running_loop().time
             rate = RateWatch(self, mount, clock())
-            while data := await _within(reader.read(65536), READ_TIMEOUT, f"the upstream sent nothing for {READ_TIMEOUT:g} s"):
-                rate.count(len(data), clock())
+            while data := await _within(reader.read(65536), self.stall, f"the upstream sent nothing for {self.stall:g} s"):
+                self.heard_at = now = clock()
+                rate.count(len(data), now)
                 audio, blocks = icy.feed(data) if icy else (data, [])
                 for _, fields in blocks:
                     if "StreamTitle" in fields:  # '' too: the upstream cleared its title

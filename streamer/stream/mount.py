@@ -205,8 +205,10 @@ class Mount:
                 clock = self.clock = PacingClock(start, self.sample_rate, catches_up=origin is not None)
                 self.stream_start = time.time() + (start - now)
             elif clock.should_rebase(now):
-                log.warning("%s: source fell %.1f s behind; restarting the clock", self.path, clock.behind(now))
-                clock.rebase(now)
+                behind, times = clock.behind(now), clock.rebase(now)
+                if times:
+                    often = f" ({times} restarts since the last such line)" if times > 1 else ""
+                    log.warning("%s: source fell %.1f s behind; restarting the clock%s", self.path, behind, often)
             # Release what is due up to one tick ahead, so listeners never wait for the next tick.
             self._release(clock, now + interval)
             try:

@@ -14,10 +14,13 @@ REBASE_AFTER = 1.0  # seconds the source may lag before the clock restarts inste
 # that does not come (an encoder restarting), restarts it as a relayed source's does.
 CATCH_UP_MAX = 5.0  # seconds of lag sent as a burst at most (128 kbit/s: 80 KB, well within queue_size)
 CATCH_UP_WAIT = 2.0  # seconds a lag may last before the clock restarts
+# A source that keeps falling behind (a relay's upstream slower than real time) is said in the
+# log once in this many seconds, with how often, not at every restart (QA: a line every 2 s).
+SAY_REBASES_EVERY = 60.0
 
 
 class PacingClock:
-    __slots__ = ("catches_up", "lag_since", "rebased", "sample_rate", "samples_sent", "start")
+    __slots__ = ("catches_up", "lag_since", "rebased", "said_at", "sample_rate", "samples_sent", "start", "unsaid")
 
     def __init__(self, start: float, sample_rate: int, catches_up: bool = False) -> None:
         self.start = start
@@ -26,6 +29,8 @@ class PacingClock:
         self.rebased = 0  # times the clock was moved because the source fell behind
         self.catches_up = catches_up  # on the station's timeline: a lag is made up, not kept
         self.lag_since: float | None = None  # when the present lag began
+        self.said_at: float | None = None  # when a restart was last said in the log
+        self.unsaid = 0  # restarts since
 
     @property
     def sent_until(self) -> float:
@@ -56,7 +61,14 @@ class PacingClock:
         self.lag_since = None
         return True
 
-    def rebase(self, now: float) -> None:
-        """After a source stall, restart the clock at `now` instead of bursting to catch up."""
+    def rebase(self, now: float) -> int:
+        """After a source stall, restart the clock at `now` instead of bursting to catch up.
+        Returns how many restarts the log should say now (this one and those not said since the
+        last it said: at most one line in SAY_REBASES_EVERY), or 0 to say nothing."""
         self.start = now - self.samples_sent / self.sample_rate
         self.rebased += 1
+        self.unsaid += 1
+        if self.said_at is not None and now - self.said_at < SAY_REBASES_EVERY:
+            return 0
+        said, self.unsaid, self.said_at = self.unsaid, 0, now
+        return said
