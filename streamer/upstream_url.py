@@ -18,6 +18,7 @@ class Upstream:
     target: str  # path and query, as sent in the request line
     user: str = ""
     password: str = ""
+    withheld: bool = False  # a redirect from another server brought us here: its login was not sent
 
     @property
     def safe(self) -> str:
@@ -46,7 +47,10 @@ def parse_upstream(url: str) -> Upstream:
         raise ValueError(f"must be an http:// stream URL, not {shown!r}")
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise ValueError(f"{shown!r} has a space or a control character in it")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # (Python's own words: "Invalid IPv6 URL")
+        raise ValueError(f"{shown!r}: the host in [ ] must be an IPv6 address, closed, like http://[::1]:8000/stream") from None
     try:
         port = 80 if parts.port is None else parts.port
     except ValueError:
@@ -65,7 +69,9 @@ def next_upstream(current: Upstream, url: str) -> Upstream:
     after = parse_upstream(url)
     same_place = (after.host, after.port) == (current.host, current.port)
     if same_place and not (after.user or after.password):
-        after = replace(after, user=current.user, password=current.password)
+        after = replace(after, user=current.user, password=current.password, withheld=current.withheld)
+    elif not same_place and (current.user or current.password) and not (after.user or after.password):
+        after = replace(after, withheld=True)
     return after
 
 

@@ -30,6 +30,8 @@ def test_a_url_with_a_password_is_sent_as_basic_auth_and_never_shown():
         ("http:///nohost", "names no host"),
         ("https://h/s", "must be an http:// stream URL"),
         ("http://h/a b", "a space or a control character"),
+        ("http://[::1:8000/s", r"the host in \[ \] must be an IPv6 address, closed"),
+        ("http://[nohost]:8000/s", r"the host in \[ \] must be an IPv6 address"),
     ],
 )
 def test_a_bad_upstream_url_is_said(url, said):
@@ -87,6 +89,11 @@ def test_a_login_follows_a_redirect_to_the_same_server_only():
     assert next_upstream(here, "http://h:8000/new").password == "pw"
     assert next_upstream(here, "http://other:8000/new").password == ""
     assert next_upstream(here, "http://h:8001/new").user == ""
+    # That server asks for a password: not "give it in the URL" (it had one, QA), but why it was not sent.
+    there = next_upstream(here, "http://other:8000/new")
+    with pytest.raises(ValueError, match=r"http://other:8000/new asks for a password \(401\), and the relay's login was not sent there"):
+        judge_answer(there, 401, {})
+    assert not next_upstream(parse_upstream("http://h/s"), "http://other/s").withheld  # (no login: nothing withheld)
 
 
 def test_a_playlist_gives_its_first_http_stream():

@@ -32,6 +32,12 @@ def judge_answer(upstream: Upstream, status: int, headers: dict[str, str]) -> st
             raise ValueError(f"upstream answered {status} (a redirect) with no Location")
         return Follow(urljoin(f"http://{upstream.host_header}{upstream.target}", location))
     if status == 401:
+        if upstream.withheld:  # (QA: it said "give it in the URL" though the URL had one)
+            raise ValueError(
+                f"{upstream.safe} asks for a password (401), and the relay's login was not sent there: a redirect "
+                "from the URL's server led to this other one (as curl, we do not carry a login across). "
+                "Relay from this URL, with the login in it"
+            )
         if upstream.user or upstream.password:
             raise ValueError(f"upstream refused the user and password in the URL (401): check them ({upstream.safe})")
         raise ValueError("upstream asks for a password (401): give it in the URL, as http://user:password@host:port/mount")
