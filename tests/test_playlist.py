@@ -286,7 +286,9 @@ def test_an_m3u_is_read_past_a_bom_and_its_urls_and_missing_entries_are_said_at_
     station counted it in the playlist and gave no warning."""
     (tmp_path / "m3u" / "audio").mkdir(parents=True)
     (tmp_path / "m3u" / "audio" / "a.mp3").write_bytes(b"x")
-    entries = "\ufeff#EXTM3U\r\n#EXTINF:10,A\r\naudio/a.mp3\r\nhttp://example.org/stream.mp3\r\nHTTPS://example.org/b\r\ngone.mp3\r\n"
+    entries = (
+        "\ufeff#EXTM3U\r\n#EXTINF:10,A\r\naudio/a.mp3\r\nhttp://example.org/stream.mp3\r\nHTTPS://example.org/b\r\ngone.mp3\r\nlist.m3u\r\n"
+    )
     (tmp_path / "m3u" / "list.m3u").write_text(entries, encoding="utf-8")
     (tmp_path / "p.yaml").write_text("playlists:\n  music:\n    files: [m3u/list.m3u]\nfallback: music\n")
     loaded = load_with_files(tmp_path)
@@ -297,6 +299,7 @@ def test_an_m3u_is_read_past_a_bom_and_its_urls_and_missing_entries_are_said_at_
         f"{m3u}:4: playlist 'music': 'http://example.org/stream.mp3' {stream}",
         f"{m3u}:5: playlist 'music': 'HTTPS://example.org/b' {stream}",
         f"{m3u}:6: playlist 'music': 'gone.mp3' file not found",
+        f"{m3u}:7: playlist 'music': 'list.m3u' is a playlist (this very playlist), not audio: an M3U lists audio files; left out",
     ]
     assert loaded.missing == [tmp_path / "m3u" / "gone.mp3"]  # in the operator's problems, as a missing named file
     assert tmp_path / "m3u" in loaded.watched  # where gone.mp3 will appear: creating it reloads

@@ -5,6 +5,7 @@ said at `list.m3u:LINE`, where the DJ fixes it."""
 from __future__ import annotations
 
 import errno
+import os
 import re
 import stat
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 M3U_SUFFIXES = (".m3u", ".m3u8")
+PLAYLIST_SUFFIXES = (*M3U_SUFFIXES, ".pls", ".xspf")
 STREAMS_IN_M3U = "streams in M3U files are not supported (relay it instead: README, Live DJs, sources and relays)"
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)  # http://, https://, rtmp://…: a stream, not a file
 
@@ -66,6 +68,9 @@ def m3u_files(file: Path, playlist: str, warnings: list[str], missing: list[Path
         where = f"{file}:{entry.line}: playlist {playlist!r}: {entry.text[:200]!r}"
         if entry.path is None:
             warnings.append(f"{where} is a stream: {STREAMS_IN_M3U}")
+        elif entry.path.suffix.lower() in PLAYLIST_SUFFIXES:  # (QA: one listing itself got ffmpeg's own error text at air time)
+            itself = " (this very playlist)" if os.path.realpath(entry.path) == os.path.realpath(file) else ""
+            warnings.append(f"{where} is a playlist{itself}, not audio: an M3U lists audio files; left out")
         elif (kind := entry_kind(entry.path)) == "file":
             found.append(entry.path)
         elif kind:
