@@ -1,12 +1,15 @@
 """Soak check: the default station for N minutes, heard by real decoders.
 
-    python bench/soak.py [--duration 600]
+    python bench/soak.py [--duration 600] [--churn 2]
 
 Starts streamer with the shipped config and playlists on a free loopback port, then for the
 whole duration: ffmpeg decodes /main straight from the URL (every error line counted), an
 ICY client records /main with metadata (title changes and their byte offsets; the bytes
 delivered per second against the nominal 16,000), and at the end mpv plays the stream for
-20 s and must print the title. Prints a summary and writes bench/results/soak-<time>.json.
+20 s and must print the title. Meanwhile a listener comes every --churn seconds, stays 1 s
+and goes (as players that probe, skip and retry do), and /api/nowplaying is asked for as
+often: the station's own memory (VmRSS of the Python process, every 30 s) must not grow with
+them. Prints a summary and writes bench/results/soak-<time>.json.
 """
 
 from __future__ import annotations
@@ -70,9 +73,55 @@ def record(port: int, seconds: float, out: Path, result: dict) -> None:
     result["titles"] = titles
 
 
+def churn(port: int, every: float, stop: threading.Event, counts: dict) -> None:
+    """A listener that stays 1 s, every `every` seconds; and the now-playing document as often."""
+    while not stop.wait(every):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET /main HTTP/1.0\r\nIcy-MetaData: 1\r\nUser-Agent: soak-churn\r\n\r\n")
+                end = time.monotonic() + 1.0
+                while time.monotonic() < end and s.recv(65536):
+                    pass
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/nowplaying", timeout=5).read()
+            counts["visits"] = counts.get("visits", 0) + 1
+        except OSError as exc:
+            counts["failed"] = counts.get("failed", 0) + 1
+            counts["last_error"] = str(exc)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory(pid: int, stop: threading.Event, samples: list) -> None:
+    start = time.monotonic()
+    while True:
+        try:
+            samples.append((round(time.monotonic() - start), round(rss_mb(pid), 1)))
+        except OSError:
+            return
+        if stop.wait(30):
+            return
+
+
+def growth_per_hour(samples: list) -> float | None:
+    """MB per hour, a least-squares line through the samples after the first two minutes
+    (start-up: caches, the first tracks' analyses)."""
+    later = [(t, mb) for t, mb in samples if t >= 120]
+    if len(later) < 3:
+        return None
+    n, st, sm = len(later), sum(t for t, _ in later), sum(mb for _, mb in later)
+    stt, stm = sum(t * t for t, _ in later), sum(t * mb for t, mb in later)
+    return round((n * stm - st * sm) / (n * stt - st * st) * 3600, 2)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=600)
+    p.add_argument("--churn", type=float, default=2.0, help="seconds between short visits (0: none)")
     args = p.parse_args()
     ffmpeg = ffmpeg_exe()
     port = free_port()
@@ -105,9 +154,19 @@ def main() -> int:
             )
             rec: dict = {}
             recording = tmp / "recording.mp3"
+            stop, visits, rss = threading.Event(), {}, []
+            helpers = [threading.Thread(target=memory, args=(server.pid, stop, rss), daemon=True)]
+            if args.churn > 0:
+                helpers.append(threading.Thread(target=churn, args=(port, args.churn, stop, visits), daemon=True))
+            for helper in helpers:
+                helper.start()
             t = threading.Thread(target=record, args=(port, args.duration, recording, rec))
             t.start()
             t.join()
+            stop.set()
+            report["churn"] = visits
+            report["rss_mb"] = rss
+            report["rss_growth_mb_per_hour"] = growth_per_hour(rss)
             _, errors = decoder.communicate(timeout=60)
             report["live_decoder_errors"] = [line for line in errors.splitlines() if line.strip()]
             after = subprocess.run(
@@ -146,6 +205,12 @@ def main() -> int:
     print(f"bytes/s after the first 10 s: {report['steady_bytes_per_second']} = {report['steady_ratio']:.5f} x nominal 16000")
     print(f"mpv: {report.get('mpv_title_lines', 'mpv not installed')}")
     print(f"server: {report['status']}")
+    rss = report["rss_mb"]
+    if rss:
+        print(
+            f"station memory (VmRSS): {rss[0][1]} MB at start, {max(mb for _, mb in rss)} MB at most, {rss[-1][1]} MB at the end; "
+            f"{report['rss_growth_mb_per_hour'] or 'n/a'} MB/hour after the first 2 minutes; short visits {report['churn']}"
+        )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     path = out / time.strftime("soak-%Y%m%d-%H%M%S.json")
