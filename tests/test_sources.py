@@ -866,7 +866,7 @@ def test_an_ogg_dj_changing_format_between_chains_and_falling_silent_stays_on_ai
         make_tone(tmp_path / "c1.ogg", 660, 3.0, 44100, 2, ("-c:a", "libvorbis"), "Tino", "Stereo"),
         make_tone(tmp_path / "c2.ogg", 880, 3.0, 22050, 1, ("-c:a", "libvorbis"), "Tino", "Mono"),  # another rate, mono
         make_tone(tmp_path / "c3.ogg", 0, 4.0, 44100, 2, ("-c:a", "libvorbis")),  # silence, over live_silence
-        make_tone(tmp_path / "c4.ogg", 660, 3.0, 44100, 2, ("-c:a", "libvorbis")),
+        make_tone(tmp_path / "c4.ogg", 660, 3.0, 44100, 2, ("-c:a", "libvorbis"), "Tino", "Back"),
     ]
     playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
     server = server_factory(playlist, mounts="  /main: {bitrate: 128, metaint: 2048}", config_extra=USERS, server_extra="live_silence: 2")
@@ -903,6 +903,8 @@ def test_an_ogg_dj_changing_format_between_chains_and_falling_silent_stays_on_ai
     mono = next(offset for offset, fields in got["rec"].blocks if fields.get("StreamTitle") == "Tino - Mono")
     told, heard = mono / 16000, tone_changes(got["rec"].audio, tmp_path, 660, 880)[0]  # (CBR 128 kbit/s: 16000 bytes a second)
     print(f"the mono chain's title {told - heard:+.2f} s from its audio")
+    titles = [fields.get("StreamTitle") for _, fields in got["rec"].blocks]
+    assert "Tino - Back" in titles, titles  # the chain the DJ came back with names itself
     assert -0.1 <= told - heard <= 2048 / 16000 + 0.1, (told, heard)  # within a metadata interval
     assert live["on_air"] is True and live["name"] == "DJ Mixed", live
     log = server.log_text()

@@ -101,6 +101,7 @@ class LiveInput:
         self.channels = channels
         self.title = name
         self.parts: tuple[str, str] | None = None  # (artist, title) when the DJ's software said them apart
+        self.newest: tuple[str, tuple[str, str] | None] | None = None  # the last title said, aired or not yet
         self.ended = False
         # a bulletin or hard event airs: what the DJ sends meanwhile is let go, not queued to air
         # late (and not taken for an encoder that floods: QA saw "faster than real time" every time)
@@ -155,6 +156,7 @@ class LiveInput:
         """The DJ's title (/admin/metadata, an Ogg chain's comments). One that comes with a chain
         still queued behind the one on air airs with that chain's first sample: ices2 sends
         seconds ahead, and its titles aired when their bytes came (QA: up to 2.4 s early)."""
+        self.newest = title, parts
         if len(self._decoders) > 1:
             self._decoders[-1].title = title, parts
         else:

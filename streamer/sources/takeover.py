@@ -90,7 +90,8 @@ async def _when_audible(
 
     def stalled(silent: bool) -> None:
         if not source.closed:
-            take_over(feeder, source, live.name, ffmpeg, config, (live.title, live.parts), until_audible=silent)
+            # (the newest title: its chain, if not on air yet, is where the next decoder begins)
+            take_over(feeder, source, live.name, ffmpeg, config, live.newest or (live.title, live.parts), until_audible=silent)
 
     feeder.go_live(live, config.live_silence, stalled)
     log.info("live: %s takes over from %s", live.name, address)
