@@ -18,6 +18,8 @@ import urllib.request
 import numpy as np
 import pytest
 
+from streamer.wire.framing import OggFramer
+
 from .conftest import decode_errors, make_tone, need, raw_request, record, tone_changes, tone_levels
 
 pytestmark = pytest.mark.interop
@@ -880,16 +882,15 @@ def test_an_ogg_dj_changing_format_between_chains_and_falling_silent_stays_on_ai
             f"SOURCE /live HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: application/ogg\r\nice-name: DJ Mixed\r\n\r\n".encode()
         )
         assert dj.recv(64).startswith(b"HTTP/1.0 200")
-        lead = 20  # tenths of a second sent at once: from then on at about real time, 2 s ahead
-        for chain, seconds in zip(chains, (3.0, 3.0, 4.0, 3.0), strict=True):
-            data, tenths = chain.read_bytes(), int(seconds * 10)
-            for i in range(tenths):
-                dj.sendall(data[len(data) * i // tenths : len(data) * (i + 1) // tenths])
-                if lead > 0:
-                    lead -= 1
-                else:
-                    time.sleep(0.1)
-        time.sleep(2.0)
+        start, base = time.monotonic(), 0.0  # each page sent 2 s before its first sample's time, as ices2 sends
+        for chain, rate in zip(chains, (44100, 22050, 44100, 44100), strict=True):
+            before = 0  # the chain's samples before this page
+            for page in OggFramer().feed(chain.read_bytes()):
+                time.sleep(max(0.0, start + base + before / rate - 2.0 - time.monotonic()))
+                dj.sendall(page)
+                before = max(before, int.from_bytes(page[6:14], "little", signed=True))
+            base += before / rate
+        time.sleep(max(0.0, start + base - time.monotonic()))
         live = server.status()["live"]
     listener.join()
     step, levels = tone_levels(got["rec"].audio, tmp_path, (440, 660, 880))
@@ -900,6 +901,17 @@ def test_an_ogg_dj_changing_format_between_chains_and_falling_silent_stays_on_ai
     print(f"tones in turn: {runs}")
     # station, DJ, DJ's mono chain, station over the silence, DJ, station
     assert runs == [440, 660, 880, 440, 660, 440], (runs, server.log_text()[-3000:])
+    # The DJ is back when their audio comes in their own time, 7 s after their mono chain began
+    # (its 3 s, then 4 s of silence), not as soon as its bytes came: their lead stays theirs (QA:
+    # after a silent file, their audio aired 2 s early, and their set ended in 2 s of dead air).
+    starts, at = {}, 0
+    for tone, n in spans:
+        if tone is not None and n * step >= 0.3:
+            starts.setdefault(tone, []).append(at * step)
+        at += n
+    back = next(t for t in starts[660] if t > starts[880][0]) - starts[880][0]
+    print(f"the DJ back {back:.2f} s after their mono chain began")
+    assert 6.7 <= back <= 7.4, (back, starts)
     mono = next(offset for offset, fields in got["rec"].blocks if fields.get("StreamTitle") == "Tino - Mono")
     told, heard = mono / 16000, tone_changes(got["rec"].audio, tmp_path, 660, 880)[0]  # (CBR 128 kbit/s: 16000 bytes a second)
     print(f"the mono chain's title {told - heard:+.2f} s from its audio")

@@ -182,9 +182,16 @@ class LiveInput:
 
     async def first_audio(self, size: int, skip_silence: bool = False) -> bool:
         """Wait until the DJ's stream decodes to its first PCM (that is not silent, if asked);
-        False if it ended before."""
+        False if it ended before. Silence is let go at the pace it would have aired: a DJ who
+        sends ahead (ices2: seconds) keeps that lead, or their audio aired early and their set
+        ended in dead air as long as the lead (QA: 1.95 s after a silent file)."""
         first = await self.read(size)
+        clock = asyncio.get_running_loop().time
+        start, skipped = clock(), 0.0
         while skip_silence and first is not None and self.is_silent(first):
+            skipped += len(first) / (SAMPLE_BYTES * self.channels * self.rate)
+            if (ahead := start + skipped - clock()) > 0:
+                await asyncio.sleep(ahead)
             first = await self.read(size)
         self._first = first
         return first is not None

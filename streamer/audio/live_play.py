@@ -41,7 +41,9 @@ OFF_AIR = {
     "silent": "{name} silent for {silence:g} s",
     "decoder": "{name}'s stream stopped decoding (a new Ogg chain in another format?); their decoder starts again",
 }
-OnStall = Callable[[bool], None]  # called with True when the DJ went silent (wait until they are heard)
+# Called with True when the DJ went silent (their decoders, left open, are read on until they are
+# heard), False when their stream stalled or stopped decoding (it is closed: start again).
+OnStall = Callable[[bool], None]
 
 
 class LiveSession:
@@ -139,6 +141,7 @@ async def play_live(feeder: Feeder, choice: Choice) -> None:
             log.warning("live: %s; the schedule plays until they are heard again", said)
         if feeder.live is session:
             feeder.live = None
-        await session.live.close()
+        if why != "silent" or session.on_stall is None:  # (a silent DJ's decoders wait for their next audio: on_stall)
+            await session.live.close()
         if why != "left" and session.on_stall is not None:
             session.on_stall(why == "silent")

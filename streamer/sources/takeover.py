@@ -27,11 +27,10 @@ def take_over(
     ffmpeg: str,
     config: Config,
     said: tuple[str, tuple[str, str] | None] | None = None,
-    until_audible: bool = False,
 ) -> None:
     """A DJ connected to the live mount: their decoder is fed from the source's bytes (again,
-    with the title they last said, `said`, when the schedule took the air back while they stayed
-    connected; `until_audible`: they fell silent, and take it again only with audio that is not)."""
+    with the title they last said, `said`, when their stream stalled or stopped decoding while
+    they stayed connected)."""
     live = LiveInput(ffmpeg, name, config.sample_rate, config.channels, source.mount.info.content_type)
     if said is not None:
         live.title, live.parts = said[0] or name, said[1]
@@ -44,18 +43,21 @@ def take_over(
     source.on_gone = live.end
     source.name = name
     source.mount.on_set_title = live.set_title  # /admin/metadata, Ogg comments
-    background(_when_audible(feeder, live, source, ffmpeg, config, until_audible), f"live takeover by {name}")
+    background(_when_audible(feeder, live, source, ffmpeg, config, again=said is not None), f"live takeover by {name}")
 
 
 async def _when_audible(
-    feeder: Feeder, live: LiveInput, source: SourceConnection, ffmpeg: str, config: Config, until_audible: bool
+    feeder: Feeder, live: LiveInput, source: SourceConnection, ffmpeg: str, config: Config, again: bool = False, silent: bool = False
 ) -> None:
+    """The DJ on air once their stream decodes (`silent`: once it is heard again, read on from
+    the decoders that aired it; `again`: they were on air before)."""
     address = source.address
     try:
-        await live.start()
-        first = live.first_audio(int(config.sample_rate * 0.1) * frame_bytes(config.channels), skip_silence=until_audible)
+        if not silent:
+            await live.start()
+        first = live.first_audio(int(config.sample_rate * 0.1) * frame_bytes(config.channels), skip_silence=silent)
         try:  # (a DJ sending silence sends: only the source timeout drops one who sends nothing)
-            audible = await asyncio.wait_for(first, None if until_audible else config.source_timeout)
+            audible = await asyncio.wait_for(first, None if silent else config.source_timeout)
         except TimeoutError:  # bytes keep coming and none decode: it must not hold the live mount
             kind = live.content_type or "audio"
             why = (
@@ -69,7 +71,9 @@ async def _when_audible(
             return
         if not audible:
             await live.close()
-            if source.closed:
+            if source.closed and again:  # (QA: "left before their stream decoded" after a whole set)
+                log.info("live: %s from %s did not come back; the schedule plays on", live.name, address)
+            elif source.closed:
                 log.warning("live: %s from %s left before their stream decoded; the schedule plays on", live.name, address)
             else:  # their decoder gave up on what they send: they must not hold the live mount (QA)
                 kind = live.content_type or "audio"
@@ -89,9 +93,16 @@ async def _when_audible(
         return
 
     def stalled(silent: bool) -> None:
-        if not source.closed:
+        if silent and not source.closed:
+            # The same decoders, with what they hold, read on at the pace it would have aired: a DJ
+            # who sends ahead keeps their lead (QA: a new decoder lost it, their audio aired seconds
+            # early after a silent file, and their set ended in as long a dead air).
+            background(_when_audible(feeder, live, source, ffmpeg, config, again=True, silent=True), f"live takeover by {live.name}")
+        elif silent:
+            background(live.close(), f"closing the decoder of DJ {live.name}")
+        elif not source.closed:
             # (the newest title: its chain, if not on air yet, is where the next decoder begins)
-            take_over(feeder, source, live.name, ffmpeg, config, live.newest or (live.title, live.parts), until_audible=silent)
+            take_over(feeder, source, live.name, ffmpeg, config, live.newest or (live.title, live.parts))
 
     feeder.go_live(live, config.live_silence, stalled)
     log.info("live: %s takes over from %s", live.name, address)
