@@ -47,10 +47,16 @@ def parse_upstream(url: str) -> Upstream:
         raise ValueError(f"must be an http:// stream URL, not {shown!r}")
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise ValueError(f"{shown!r} has a space or a control character in it")
+    bracketed = "the host in [ ] must be an IPv6 address, closed, like http://[::1]:8000/stream"
     try:
         parts = urlsplit(url)
     except ValueError:  # (Python's own words: "Invalid IPv6 URL")
-        raise ValueError(f"{shown!r}: the host in [ ] must be an IPv6 address, closed, like http://[::1]:8000/stream") from None
+        raise ValueError(f"{shown!r}: {bracketed}") from None
+    host_port = parts.netloc.rpartition("@")[2]
+    if host_port.startswith("[") and not re.fullmatch(r"\[[^\]]*\](:[^:]*)?", host_port):  # (urlsplit drops "x" in "[::1]x:80")
+        raise ValueError(f"{shown!r}: {bracketed}, then nothing but :port")
+    if not host_port.startswith("[") and host_port.count(":") > 1:
+        raise ValueError(f"{shown!r}: an IPv6 address goes in [ ], like http://[::1]:8000/stream")
     try:
         port = 80 if parts.port is None else parts.port
     except ValueError:
@@ -76,8 +82,10 @@ def next_upstream(current: Upstream, url: str) -> Upstream:
 
 
 _LOGIN = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s'\"]*):[^/@\s'\"]*@")
+_QUERY = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^?\s'\"]*)\?[^\s'\"]*")
 
 
 def redact(text: str) -> str:
-    """`text` (a URL, or a message holding URLs) with every URL's password replaced by ***."""
-    return _LOGIN.sub(r"\1:***@", text)
+    """`text` (a URL, or a message holding URLs) with every URL's password replaced by *** and
+    its query, which may hold a token, by ?… (as `Upstream.safe` shows them)."""
+    return _QUERY.sub("\\1?…", _LOGIN.sub(r"\1:***@", text))

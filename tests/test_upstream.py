@@ -32,6 +32,8 @@ def test_a_url_with_a_password_is_sent_as_basic_auth_and_never_shown():
         ("http://h/a b", "a space or a control character"),
         ("http://[::1:8000/s", r"the host in \[ \] must be an IPv6 address, closed"),
         ("http://[nohost]:8000/s", r"the host in \[ \] must be an IPv6 address"),
+        ("http://[::1]x:8000/s", r"the host in \[ \] must be an IPv6 address, closed, .*then nothing but :port"),  # (QA: the x was dropped)
+        ("http://::1:8000/s", r"an IPv6 address goes in \[ \]"),
     ],
 )
 def test_a_bad_upstream_url_is_said(url, said):
@@ -44,6 +46,7 @@ def test_a_password_is_hidden_in_errors_about_the_url():
         parse_upstream("http://u:topsecret@h:99999/s")
     assert "topsecret" not in str(exc.value) and "u:***@" in str(exc.value)
     assert redact("icecast://source:pw@h:8000/m") == "icecast://source:***@h:8000/m"
+    assert redact("url 'http://h:99999/x?token=abc': the port") == "url 'http://h:99999/x?…': the port"  # (QA: check printed the token)
 
 
 def test_the_config_names_a_bad_relay_or_push_url_at_its_line():
