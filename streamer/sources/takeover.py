@@ -95,8 +95,8 @@ async def _when_audible(
     def stalled(silent: bool) -> None:
         if silent and not source.closed:
             # The same decoders, with what they hold, read on at the pace it would have aired: a DJ
-            # who sends ahead keeps their lead (QA: a new decoder lost it, their audio aired seconds
-            # early after a silent file, and their set ended in as long a dead air).
+            # who sends ahead keeps their lead (QA: a new decoder lost it, and their audio aired
+            # seconds early after a silent file).
             background(_when_audible(feeder, live, source, ffmpeg, config, again=True, silent=True), f"live takeover by {live.name}")
         elif silent:
             background(live.close(), f"closing the decoder of DJ {live.name}")
