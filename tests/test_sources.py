@@ -809,6 +809,42 @@ def test_a_dj_is_named_again_after_a_bulletin_cuts_in(server_factory, tones, tmp
         dj.wait()
 
 
+def test_a_dj_who_connects_during_the_news_goes_on_air_after_it(server_factory, tones):
+    """QA: a DJ who connected (or came back from silence) while a bulletin aired cut it off after
+    5.7 s of its 10.7: the news airs whole, and the DJ follows it."""
+    need("espeak-ng")
+    playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
+    server = start_with(server_factory, playlist, "  /main: {bitrate: 128, metaint: 4000}", USERS + "news:\n  folder: news\n")
+    admin = {"Content-Type": "application/json", "Authorization": "Basic " + base64.b64encode(b"admin:test-admin-pw").decode()}
+    for title in ("Harare water supply restored", "Kariba dam levels rise"):  # a bulletin of some 7 s
+        body = json.dumps({"title": title, "summary": "Officials said so on Friday.", "source": "ZBC"}).encode()
+        urllib.request.urlopen(urllib.request.Request(server.url("/api/news"), data=body, headers=admin), timeout=5).close()
+    got: dict = {}
+    listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 15.0)))
+    listener.start()
+    urllib.request.urlopen(urllib.request.Request(server.url("/api/bulletin"), data=b"", headers=admin), timeout=5).close()
+    deadline = time.monotonic() + 10
+    while "bulletin: " not in server.log_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)  # the news is on
+    dj = subprocess.Popen(
+        [need("ffmpeg"), "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-t", "12", "-c", "copy", "-map_metadata", "-1",
+         "-content_type", "audio/mpeg", "-ice_name", "DJ Tino", "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/live"],
+    )  # fmt: skip
+    try:
+        listener.join()
+    finally:
+        dj.kill()
+        dj.wait()
+    told = [(offset / 16000, f["StreamTitle"]) for offset, f in got["rec"].blocks]  # (CBR 128 kbit/s)
+    said = [title for i, (_, title) in enumerate(told) if i == 0 or title != told[i - 1][1]]
+    assert said[1:4] == ["News: Kariba dam levels rise (ZBC)", "News: Harare water supply restored (ZBC)", "DJ Tino"], told
+    second = next(at for at, title in told if title == said[2])
+    dj_at = next(at for at, title in told if title == "DJ Tino")
+    print(f"the second headline at {second:.2f} s, the DJ at {dj_at:.2f} s")
+    assert dj_at - second >= 2.5, told  # the headline read whole (3.3-3.6 s), not cut
+
+
 def test_the_dj_a_slot_is_reserved_for_takes_the_air_from_one_who_came_before_it(server_factory, tones, tmp_path):
     """QA: rudo on /live before tino's reserved show began kept the air, and tino got "Mountpoint
     in use" for a minute of his own show. Now tino's arrival takes rudo off the air."""

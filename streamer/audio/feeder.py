@@ -2,9 +2,8 @@
 
 On the station's sample timeline (timeline.py), through `output` at most `lookahead` seconds ahead of it: no whole-track
 decodes. Events are on the same timeline (cues.py): a hard event cuts the track at the sample of its second (one under a
-second away is waited for in silence, not started into). A late decoder is covered with silence; a file that will not play
-is passed over, and its playlist gives way to the fallback when none of its files will.
-"""
+second away is waited for in silence). A late decoder is covered with silence; a file that will not play is passed over,
+and its playlist gives way to the fallback when none of its files will."""
 
 from __future__ import annotations
 
@@ -65,8 +64,8 @@ class Feeder:
         self.loudness = LoudnessConfig(enabled=False)
         self.level: Level | None = None  # the file on air's
         self._tail = b""  # held-back end of the previous track, for its fade-out/crossfade
-        self._in_track = False  # a track is playing (a DJ's takeover crossfades out of it)
-        self._handover = False  # a DJ is waiting: the track hands over at its next chunk
+        # a track plays (a DJ crossfades out of it); a DJ waits for its next chunk; the news or an event airs (whole)
+        self._in_track = self._handover = self._whole = False
         self._crossfade = 0.0  # the item on air's crossfade into the next
         self._chosen: tuple[float, Choice] | None = None  # chosen, not announced yet (its decoder starts)
         self._preview = LastPreview()
@@ -121,6 +120,7 @@ class Feeder:
                 if await self.output.paused_before_cut():
                     continue
                 choice = self._next_choice()
+                self._whole = choice.kind in ("bulletin", "event")
                 if choice.path is None and choice.kind != "bulletin":  # a DJ, silence: no decoder was started for it
                     self.next_decoder.drop()
                 if choice.kind == "bulletin":
@@ -277,13 +277,15 @@ class Feeder:
     # --- live DJs -------------------------------------------------------------------------------------
 
     def go_live(self, live: LiveInput, silence_timeout: float, on_stall: OnStall | None = None) -> None:
-        """A DJ takes over: what plays crossfades into the DJ over LIVE_FADE. Audio already fed (the lookahead)
-        airs as it is; the crossfade starts right after it, so the DJ is on air about `lookahead` after
-        connecting. Outside a track (silence, another DJ) what plays fades out over LIVE_FADE instead."""
+        """A DJ takes over: a track crossfades into the DJ over LIVE_FADE after the audio fed (the lookahead), silence
+        fades out; the news or an event airs whole first, what the DJ sends meanwhile let go as when it cuts into
+        their show (QA: a bulletin was cut after 5.7 of 10.7 s). The DJ is on air about `lookahead` after connecting."""
         if self.live is not None:  # a second DJ: the first one's decoder goes now, with its buffer
             background(self.live.live.close(), f"closing the decoder of DJ {self.live.live.name}")
         self.live = LiveSession(live, silence_timeout, on_stall)
-        if self._in_track:
+        if self._whole:
+            live.held = True
+        elif self._in_track:
             self._handover = True
         else:
             self.output.cut_soon(LIVE_FADE)
