@@ -773,9 +773,13 @@ def test_a_dj_who_stalls_for_good_is_dropped_for_sending_nothing_not_for_a_wrong
 def test_a_dj_is_named_again_after_a_bulletin_cuts_in(server_factory, tones, tmp_path):
     """QA: a bulletin (on the hour, or asked for) during a live show, then the DJ carries on,
     under the bulletin's last headline until they leave: on players, /api/nowplaying and in
-    the history. The DJ's title comes back with the DJ."""
+    the history. The DJ's title comes back with the DJ. And what they play comes back at its
+    own time: an Ogg DJ sending 2 s ahead, as ices2 does, aired 2.6 s of what they had sent
+    before the news after it (QA)."""
     need("espeak-ng")
     (tmp_path / "news").mkdir()
+    before = make_tone(tmp_path / "before.ogg", 660, 7.0, 44100, 2, ("-c:a", "libvorbis"))  # the news cuts into this one
+    after = make_tone(tmp_path / "after.ogg", 880, 16.0, 44100, 2, ("-c:a", "libvorbis"))
     playlist = f"playlists:\n  music: {{files: ['{tones / 'station.ogg'}']}}\nfallback: music\n"
     server = start_with(server_factory, playlist, "  /main: {bitrate: 128, metaint: 4000}", USERS + "news:\n  folder: news\n")
     admin = {"Content-Type": "application/json", "Authorization": "Basic " + base64.b64encode(b"admin:test-admin-pw").decode()}
@@ -783,10 +787,9 @@ def test_a_dj_is_named_again_after_a_bulletin_cuts_in(server_factory, tones, tmp
         summary = "Officials said so on Friday."
         body = json.dumps({"title": title, "summary": summary, "source": "ZBC"}).encode()
         urllib.request.urlopen(urllib.request.Request(server.url("/api/news"), data=body, headers=admin), timeout=5).close()
-    dj = subprocess.Popen(
-        [need("ffmpeg"), "-nostdin", "-v", "error", "-re", "-i", str(tones / "dj.mp3"), "-t", "24", "-c", "copy", "-map_metadata", "-1",
-         "-content_type", "audio/mpeg", "-ice_name", "DJ Tino", "-f", "mp3", f"icecast://source:test-source-pw@127.0.0.1:{server.port}/live"],
-    )  # fmt: skip
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    dj = threading.Thread(target=send_ahead, args=(sock, "DJ Tino", [(before, 44100), (after, 44100)]))
+    dj.start()
     try:
         got: dict = {}
         listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 21.0)))
@@ -805,8 +808,15 @@ def test_a_dj_is_named_again_after_a_bulletin_cuts_in(server_factory, tones, tmp
         # the DJ went on sending in real time while the news aired: not taken for a flood (QA)
         assert "faster than real time" not in server.log_text() and "fell" not in server.log_text()
     finally:
-        dj.kill()
-        dj.wait()
+        dj.join()
+        sock.close()
+    back = max(offset for offset, f in got["rec"].blocks if f["StreamTitle"].startswith("News: ")) + 1  # (the DJ after the news)
+    back = next(offset for offset, f in got["rec"].blocks if offset >= back and f["StreamTitle"] == "DJ Tino")
+    step, levels = tone_levels(got["rec"].audio[back:], tmp_path, (660, 880))
+    heard = [None if max(lv) < 100 else (660, 880)[int(np.argmax(lv))] for lv in levels]
+    old = max((len(list(run)) * step for tone, run in itertools.groupby(heard) if tone == 660), default=0.0)
+    print(f"after the news: {old:.2f} s of what the DJ sent before it")
+    assert old < 0.3 and 880 in heard, heard
 
 
 def test_a_dj_who_connects_during_the_news_goes_on_air_after_it(server_factory, tones):
@@ -892,6 +902,24 @@ def test_the_dj_a_slot_is_reserved_for_takes_the_air_from_one_who_came_before_it
             tino.close()
 
 
+def send_ahead(dj: socket.socket, name: str, chains, lead: float = 2.0) -> None:
+    """An Ogg DJ on /live as ices2 is: each page of each (file, sample rate) in `chains` sent
+    `lead` seconds before the time of its first sample; returns when the last has had its time."""
+    auth = base64.b64encode(b"source:test-source-pw").decode()
+    head = f"SOURCE /live HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: application/ogg\r\nice-name: {name}\r\n\r\n"
+    dj.sendall(head.encode())
+    assert dj.recv(64).startswith(b"HTTP/1.0 200")
+    start, base = time.monotonic(), 0.0
+    for chain, rate in chains:
+        before = 0  # the chain's samples before this page
+        for page in OggFramer().feed(chain.read_bytes()):
+            time.sleep(max(0.0, start + base + before / rate - lead - time.monotonic()))
+            dj.sendall(page)
+            before = max(before, int.from_bytes(page[6:14], "little", signed=True))
+        base += before / rate
+    time.sleep(max(0.0, start + base - time.monotonic()))
+
+
 def test_an_ogg_dj_changing_format_between_chains_and_falling_silent_stays_on_air(server_factory, tones, tmp_path):
     """QA (ezstream, ices2 playing mixed files): an Ogg DJ whose next chain had another sample rate
     and channel count went off air at that chain while still connected; and a DJ silent for
@@ -912,21 +940,8 @@ def test_an_ogg_dj_changing_format_between_chains_and_falling_silent_stays_on_ai
     listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 18.5)))
     listener.start()
     time.sleep(1.0)
-    auth = base64.b64encode(b"source:test-source-pw").decode()
     with socket.create_connection(("127.0.0.1", server.port)) as dj:
-        dj.sendall(
-            f"SOURCE /live HTTP/1.0\r\nAuthorization: Basic {auth}\r\nContent-Type: application/ogg\r\nice-name: DJ Mixed\r\n\r\n".encode()
-        )
-        assert dj.recv(64).startswith(b"HTTP/1.0 200")
-        start, base = time.monotonic(), 0.0  # each page sent 2 s before its first sample's time, as ices2 sends
-        for chain, rate in zip(chains, (44100, 22050, 44100, 44100), strict=True):
-            before = 0  # the chain's samples before this page
-            for page in OggFramer().feed(chain.read_bytes()):
-                time.sleep(max(0.0, start + base + before / rate - 2.0 - time.monotonic()))
-                dj.sendall(page)
-                before = max(before, int.from_bytes(page[6:14], "little", signed=True))
-            base += before / rate
-        time.sleep(max(0.0, start + base - time.monotonic()))
+        send_ahead(dj, "DJ Mixed", zip(chains, (44100, 22050, 44100, 44100), strict=True))
         live = server.status()["live"]
     listener.join()
     step, levels = tone_levels(got["rec"].audio, tmp_path, (440, 660, 880))

@@ -284,7 +284,7 @@ class Feeder:
             background(self.live.live.close(), f"closing the decoder of DJ {self.live.live.name}")
         self.live = LiveSession(live, silence_timeout, on_stall)
         if self._whole:
-            live.held = True
+            live.let_go()
         elif self._in_track:
             self._handover = True
         else:

@@ -103,9 +103,10 @@ class LiveInput:
         self.parts: tuple[str, str] | None = None  # (artist, title) when the DJ's software said them apart
         self.newest: tuple[str, tuple[str, str] | None] | None = None  # the last title said, aired or not yet
         self.ended = False
-        # a bulletin or hard event airs: what the DJ sends meanwhile is let go, not queued to air
-        # late (and not taken for an encoder that floods: QA saw "faster than real time" every time)
-        self.held = False
+        # The news or a hard event airs over the DJ: their stream goes on under it, unheard, read at
+        # the pace it would have aired (let_go), so they come back at their own time. (Their bytes
+        # dropped meanwhile left what their decoders held, 2.6 s, to air after the news: QA.)
+        self._letting_go: asyncio.Task | None = None
         self._decoders = [_Decoder()]  # read from the first, written to the last
         self._ogg = OggFramer() if format_of(content_type).family == "ogg" else None
         self._frames = WholeFrames(channels)
@@ -138,19 +139,16 @@ class LiveInput:
         decoder.started(proc)
 
     def write(self, data: bytes) -> None:
-        if not self.held:
-            self.received += len(data)
+        self.received += len(data)
         if self._ogg is None:
-            if not self.held:
-                self._decoders[-1].write(data)
+            self._decoders[-1].write(data)
             return
         for page in self._ogg.feed(data):  # (bytes that are no Ogg page at all never decode: let go)
-            bos, granule = page[5] & 2, int.from_bytes(page[6:14], "little")
+            bos = page[5] & 2
             if bos and self._decoders[-1].written and not self._last_was_bos:
                 self._next_chain()
             self._last_was_bos = bool(bos)
-            if not self.held or granule == 0:  # held: header pages still go in, so what follows decodes
-                self._decoders[-1].write(page)
+            self._decoders[-1].write(page)
 
     def set_title(self, title: str, parts: tuple[str, str] | None = None) -> None:
         """The DJ's title (/admin/metadata, an Ogg chain's comments). One that comes with a chain
@@ -172,7 +170,7 @@ class LiveInput:
 
     def full(self) -> bool:
         """Enough of the DJ's stream waits for the decoder: the source is read no further for now."""
-        return not self.held and self._decoders[-1].waiting() > MAX_WAITING
+        return self._decoders[-1].waiting() > MAX_WAITING
 
     def end(self) -> None:
         """The DJ disconnected: let the decoder finish what it has."""
@@ -210,10 +208,29 @@ class LiveInput:
             if len(self._decoders) == 1:
                 return None
             self._decoders.pop(0)  # its chain is over: on to the next one's decoder
-            await child.stop(decoder.proc)
+            await asyncio.shield(child.stop(decoder.proc))  # (a read given up, see let_go, stops it all the same)
             if self._decoders and self._decoders[0].title is not None:
                 self.title, self.parts = self._decoders[0].title
         return None
+
+    def let_go(self) -> None:
+        """The news or an event airs over the DJ: their stream is read on unheard, at its pace."""
+        self._letting_go = background(self._let_go(), f"DJ {self.name}'s stream under the news")
+
+    async def _let_go(self) -> None:
+        clock = asyncio.get_running_loop().time
+        start, passed = clock(), 0.0
+        while (pcm := await self.read(int(self.rate * 0.1) * SAMPLE_BYTES * self.channels)) is not None:
+            passed += len(pcm) / (SAMPLE_BYTES * self.channels * self.rate)
+            if (ahead := start + passed - clock()) > 0:
+                await asyncio.sleep(ahead)
+
+    async def hold_on(self) -> None:
+        """The DJ is on air again: what they send is heard from here."""
+        task, self._letting_go = self._letting_go, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
 
     @staticmethod
     def is_silent(pcm: bytes) -> bool:
@@ -225,6 +242,7 @@ class LiveInput:
     async def close(self) -> None:
         """The decoders go with whatever they still hold: no process outlives its DJ."""
         self.ended = True
+        await self.hold_on()
         decoders, self._decoders = self._decoders, []
         for decoder in decoders:
             await child.stop(decoder.proc)

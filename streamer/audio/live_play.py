@@ -88,7 +88,7 @@ class LiveSession:
         # Said again when the DJ comes back after a hard event or a bulletin, which had titles of
         # their own (QA: the DJ aired on under the bulletin's last headline until they left).
         self.said = None
-        live.held = False
+        await live.hold_on()  # (after the news: what they sent under it was let go at its pace)
         pending = asyncio.ensure_future(live.read(chunk))
         try:
             while True:
@@ -115,7 +115,9 @@ class LiveSession:
                     feeder.announce(live_info(live), replace(choice, title=live.title))
                 pcm, head = mix_under(pcm, head)
                 if not await feeder.output.emit_or_cut(pcm):
-                    live.held = True  # until the DJ is back on air after it
+                    pending.cancel()
+                    await asyncio.wait([pending])  # (one reader at a time)
+                    live.let_go()  # until the DJ is back on air after it
                     return False
         finally:
             if not pending.done():
