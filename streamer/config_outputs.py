@@ -105,6 +105,17 @@ def push_settings(top: Reader, mounts: list[MountConfig]) -> list[tuple[str, str
     return push
 
 
+def _relay_mount_problem(path: str, own: list[str], live_mount: str, relayed: list[str]) -> str:
+    """What is wrong with a relay's mount ("" for nothing): `relayed`, the mounts of the relays before it."""
+    if problem := mount_path_problem(path):
+        return problem
+    if path in own:
+        return f"{path} is a station mount"
+    if path == live_mount:
+        return f"{path} is the live mount: a relay there would lock every DJ out"
+    return f"{path} is relayed already (relays[{relayed.index(path)}])" if path in relayed else ""
+
+
 def relay_settings(top: Reader, mounts: list[MountConfig], live_mount: str = "/live") -> list[tuple[str, str]]:
     relays: list[tuple[str, str]] = []
     own = [m.path for m in mounts if not m.source]
@@ -114,13 +125,7 @@ def relay_settings(top: Reader, mounts: list[MountConfig], live_mount: str = "/l
             parse_upstream(url)
         except ValueError as exc:
             r.error(("relays", i, "url"), f"relays[{i}].url {exc}")
-        problem = mount_path_problem(mount_path)
-        problem = problem or (f"{mount_path} is a station mount" if mount_path in own else "")
-        problem = problem or (f"{mount_path} is the live mount: a relay there would lock every DJ out" if mount_path == live_mount else "")
-        problem = problem or (
-            f"{mount_path} is relayed already (relays[{[m for m, _ in relays].index(mount_path)}])" if mount_path in dict(relays) else ""
-        )
-        if problem:
+        if problem := _relay_mount_problem(mount_path, own, live_mount, [m for m, _ in relays]):
             r.error(("relays", i, "mount"), f"relays[{i}].mount: {problem}")
         r.finish()
         relays.append((mount_path, url))

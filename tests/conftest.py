@@ -52,6 +52,17 @@ def need(program: str) -> str:
     return path
 
 
+def eventually(check, timeout: float, what: str):
+    """`check()`'s first true value within `timeout` seconds (asked every 0.2 s), else an
+    AssertionError saying `what` did not happen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Server, make_tone, need, record
+from .conftest import ROOT, Server, eventually, make_tone, need, record
 
 pytestmark = pytest.mark.interop
 
@@ -216,14 +216,6 @@ def mount_of(server: Server, path: str) -> dict:
     return next(m for m in api(server, "GET", "/api/status")[1]["mounts"] if m["mount"] == path)
 
 
-def wait_until(condition, timeout: float, failure: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(failure)
-        time.sleep(0.2)
-
-
 def restart(server: Server, tmp_path: Path) -> Server:
     """The same station stopped and started again on the same port."""
     server.stop()
@@ -307,7 +299,7 @@ def test_a_page_open_across_a_server_restart_reconnects_and_catches_up(server_fa
         assert not page.evaluate("document.body.classList.contains('stale')")
         # The old stream plays out what the browser buffered before the page notices it ended
         # (CI once read "Playing /main" from it): wait for the player on the new process.
-        wait_until(lambda: mount_of(again, "/main")["connections"] >= 1, 15, "the page's player did not come back to /main")
+        eventually(lambda: mount_of(again, "/main")["connections"] >= 1, 15, "the page's player back on /main")
         wait_for(page, "document.getElementById('player-status').textContent === 'Playing /main'", 15)
         heard = page.evaluate("document.getElementById('audio').currentTime")
         wait_for(page, f"document.getElementById('audio').currentTime > {heard} + 1", 5)

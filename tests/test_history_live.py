@@ -27,6 +27,7 @@ import pytest
 from streamer.audio.ffmpeg import ffmpeg_exe
 
 from .conftest import Server, need, record
+from .conftest import eventually as wait_for
 from .history_ears import Ear, Staller, admin_get, kill_client, wait_change
 from .test_history import ICECAST_LINE, country_mmdb
 
@@ -427,16 +428,6 @@ def test_metrics_pass_promtool_under_load_and_a_dead_webhook_delays_nothing(serv
     titles = [b["text"] for _, b in good.got]
     assert titles and good.got[0][0] < started + 16  # the good receiver got its events meanwhile
     assert server.status()["history"]["database"]["ok"]
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def visit(server: Server, name: str) -> None:

@@ -18,6 +18,7 @@ import urllib.request
 import pytest
 
 from .conftest import DEFAULT_MOUNTS, make_tone, need, raw_request
+from .conftest import eventually as wait_for
 
 pytestmark = pytest.mark.interop
 
@@ -37,15 +38,6 @@ def metric(text: str, name: str, **labels: str) -> float | None:
         if m and dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or "")) == labels:
             return float(m.group(2))
     return None
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def test_task_up_in_metrics_is_what_api_status_says(server_factory, music):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,6 +31,7 @@ MAX_WAITING = 16 * 1024  # bytes of the DJ's stream waiting for the decoder befo
 # asyncio's own loop. Under uvloop a child's stdin is a socket pair, which this cannot size;
 # what a departed DJ still airs is capped by live_play.LIVE_TAIL either way.
 PIPE_SIZE = 8192
+Said = tuple[str, tuple[str, str] | None]  # a DJ's title, and (artist, title) when their software gave them apart
 
 
 def input_options(content_type: str) -> list[str]:
@@ -52,7 +54,7 @@ class _Decoder:
         self.early_bytes = 0
         self.written = 0
         self.input_ended = False
-        self.title: tuple[str, tuple[str, str] | None] | None = None  # its Ogg chain's: on air with its first sample
+        self.title: Said | None = None  # its Ogg chain's: on air with its first sample
 
     def write(self, data: bytes) -> None:
         self.written += len(data)
@@ -101,7 +103,7 @@ class LiveInput:
         self.channels = channels
         self.title = name
         self.parts: tuple[str, str] | None = None  # (artist, title) when the DJ's software said them apart
-        self.newest: tuple[str, tuple[str, str] | None] | None = None  # the last title said, aired or not yet
+        self.newest: Said | None = None  # the last title said, aired or not yet
         self.ended = False
         # The news or a hard event airs over the DJ: their stream goes on under it, unheard, read at
         # the pace it would have aired (let_go), so they come back at their own time. (Their bytes
@@ -114,6 +116,11 @@ class LiveInput:
         self.received = 0  # bytes of the DJ's stream written in (whether they decode or not)
         self.chains = 0  # Ogg chains after the first, each with its own decoder
         self._last_was_bos = False  # (a multiplexed chain begins with several BOS pages)
+
+    @property
+    def said(self) -> Said:
+        """The title on air now, with its parts."""
+        return self.title, self.parts
 
     def song(self) -> tuple[str, str]:
         """(artist, title) of what the DJ plays: as their software gave them, else split."""
@@ -183,16 +190,20 @@ class LiveInput:
         False if it ended before. Silence is let go at the pace it would have aired: a DJ who
         sends ahead (ices2: seconds) keeps that lead, a cushion against their network, and their
         audio after it airs at its own time (QA: 2.4 s early, the lead gone)."""
-        first = await self.read(size)
-        clock = asyncio.get_running_loop().time
-        start, skipped = clock(), 0.0
-        while skip_silence and first is not None and self.is_silent(first):
-            skipped += len(first) / (SAMPLE_BYTES * self.channels * self.rate)
-            if (ahead := start + skipped - clock()) > 0:
-                await asyncio.sleep(ahead)
-            first = await self.read(size)
+        first = await (self._pass_while(self.is_silent, size) if skip_silence else self.read(size))
         self._first = first
         return first is not None
+
+    async def _pass_while(self, unheard: Callable[[bytes], bool], size: int) -> bytes | None:
+        """Read the DJ's PCM and let it go, at the pace it would have aired, while `unheard` says
+        so of it; the first that is to be heard (None: the stream ended)."""
+        clock = asyncio.get_running_loop().time
+        start, passed = clock(), 0.0
+        while (pcm := await self.read(size)) is not None and unheard(pcm):
+            passed += len(pcm) / (SAMPLE_BYTES * self.channels * self.rate)
+            if (ahead := start + passed - clock()) > 0:
+                await asyncio.sleep(ahead)
+        return pcm
 
     async def read(self, size: int) -> bytes | None:
         """PCM (whole sample frames), or None once the DJ's stream has ended."""
@@ -215,15 +226,8 @@ class LiveInput:
 
     def let_go(self) -> None:
         """The news or an event airs over the DJ: their stream is read on unheard, at its pace."""
-        self._letting_go = background(self._let_go(), f"DJ {self.name}'s stream under the news")
-
-    async def _let_go(self) -> None:
-        clock = asyncio.get_running_loop().time
-        start, passed = clock(), 0.0
-        while (pcm := await self.read(int(self.rate * 0.1) * SAMPLE_BYTES * self.channels)) is not None:
-            passed += len(pcm) / (SAMPLE_BYTES * self.channels * self.rate)
-            if (ahead := start + passed - clock()) > 0:
-                await asyncio.sleep(ahead)
+        everything = self._pass_while(lambda _: True, int(self.rate * 0.1) * SAMPLE_BYTES * self.channels)
+        self._letting_go = background(everything, f"DJ {self.name}'s stream under the news")
 
     async def hold_on(self) -> None:
         """The DJ is on air again: what they send is heard from here."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ..library.tags import TrackInfo
 from ..schedule.scheduler import Choice
 from .leveling import SlowGain
-from .live_input import LiveInput
+from .live_input import LiveInput, Said
 from .shaping import fade_in, mix_under
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class LiveSession:
         self.off_air = "left"  # why the DJ went off air: left | stalled | silent | decoder
         self.tail = LIVE_TAIL  # seconds still played once the DJ has left
         self._silent_since: float | None = None
-        self.said: tuple[str, tuple[str, str] | None] | None = None  # the DJ's title (and its parts) last announced
+        self.said: Said | None = None  # the DJ's title (and its parts) last announced
 
     def end_now(self) -> None:
         """killsource: the DJ goes off air at once, their buffered audio dropped."""
@@ -110,8 +110,8 @@ class LiveSession:
                     pcm = agc.process(pcm) if agc else pcm  # toward the station's loudness, slowly
                     pcm = fade_in(pcm, heard, fade_bytes, feeder.channels)
                     heard += len(pcm)
-                if self.said != (live.title, live.parts):
-                    self.said = live.title, live.parts
+                if self.said != live.said:
+                    self.said = live.said
                     feeder.announce(live_info(live), replace(choice, title=live.title))
                 pcm, head = mix_under(pcm, head)
                 if not await feeder.output.emit_or_cut(pcm):

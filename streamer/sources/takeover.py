@@ -12,7 +12,7 @@ import logging
 
 from ..aio import background
 from ..audio.feeder import Feeder
-from ..audio.live_input import LiveInput
+from ..audio.live_input import LiveInput, Said
 from ..audio.pcm import frame_bytes
 from ..settings import Config
 from .connection import SourceConnection
@@ -26,7 +26,7 @@ def take_over(
     name: str,
     ffmpeg: str,
     config: Config,
-    said: tuple[str, tuple[str, str] | None] | None = None,
+    said: Said | None = None,
 ) -> None:
     """A DJ connected to the live mount: their decoder is fed from the source's bytes (again,
     with the title they last said, `said`, when their stream stalled or stopped decoding while
@@ -102,7 +102,7 @@ async def _when_audible(
             background(live.close(), f"closing the decoder of DJ {live.name}")
         elif not source.closed:
             # (the newest title: its chain, if not on air yet, is where the next decoder begins)
-            take_over(feeder, source, live.name, ffmpeg, config, live.newest or (live.title, live.parts))
+            take_over(feeder, source, live.name, ffmpeg, config, live.newest or live.said)
 
     feeder.go_live(live, config.live_silence, stalled)
     log.info("live: %s takes over from %s", live.name, address)
