@@ -30,13 +30,15 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
          "listeners": m.present, "title": m.title}
         for m in station.live_mounts()
     ]  # fmt: skip
+    now_playing = onair.now_playing(time.time())
     return {
         "schema": 1,
         "station": {"name": config.station_name, "description": config.station_description, "url": config.station_url},
         "mounts": mounts,
         "listeners": station.listener_count(),
-        "live": station.feeder.live is not None,
-        "now_playing": onair.now_playing(time.time()),
+        # a DJ is heard now: their title has reached listeners (the feeder takes a DJ on a lookahead before)
+        "live": now_playing is not None and now_playing["kind"] == "live",
+        "now_playing": now_playing,
         "playing_next": announced(pending) if (pending := onair.pending()) else playing_next(station, time.time()),
         "next": station.feeder.cues.next_view(),
         "history": onair.history_view(),

@@ -287,6 +287,9 @@ def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory,
     got = {}
     listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 14.0)))
     listener.start()
+    seen: list[tuple[bool, str | None]] = []  # /api/nowplaying's live flag and the kind of what it names
+    poller = threading.Thread(target=poll_live_flag, args=(server, seen, listener))
+    poller.start()
     time.sleep(2)
     relay = AnswerClock(server.port)
     dj = subprocess.Popen(
@@ -297,9 +300,13 @@ def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory,
     dj.wait(timeout=20)
     left = time.time()
     listener.join()
+    poller.join()
     rec = got["rec"]
     assert relay.answered is not None
     connected = relay.answered
+    # QA: for about 0.5 s at each handover, "live" disagreed with the item the document named
+    assert [kind for live, kind in seen if live != (kind == "live")] == [], seen
+    assert (True, "live") in seen and seen[-1][0] is False and seen[-1][1] not in (None, "live"), seen
     titles = [(when, f["StreamTitle"]) for when, f in rec.block_arrivals]
     on = next(when for when, title in titles if title == "DJ Tino")
     back = next(when for when, title in titles if title == "Station - Music" and when > on)
@@ -329,6 +336,13 @@ def test_dj_takes_over_and_hands_back_without_listeners_noticing(server_factory,
     assert decode_errors(rec.audio, tmp_path)[0] == []
     assert len(rec.audio) >= 16000 * 13  # one unbroken connection, real time throughout
     assert server.status()["mounts"][0]["evicted"] == 0
+
+
+def poll_live_flag(server, seen: list[tuple[bool, str | None]], until: threading.Thread) -> None:
+    while until.is_alive():
+        doc = json.loads(server.get("/api/nowplaying")[2])
+        seen.append((doc["live"], (doc["now_playing"] or {}).get("kind")))
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("dj_format", ["mp3", "ogg"])
@@ -376,6 +390,7 @@ def test_a_dj_whose_stream_stalls_gives_way_to_the_schedule_and_comes_back(serve
     log = server.log_text()
     assert "nothing from DJ Stall for 2 s; the schedule plays until they are heard again" in log
     assert log.count("live: DJ Stall takes over") == 2 and "sent nothing for" not in log  # never dropped
+    assert "covering with silence" not in log  # the schedule's decoder was started while the DJ was not heard
 
 
 def test_killed_source_moves_its_listeners_to_the_fallback(server_factory, tones, tmp_path):
