@@ -17,10 +17,10 @@ from aiohttp.test_utils import make_mocked_request
 from mutagen.ogg import OggPage
 
 from streamer.audio.cues import Cues
-from streamer.audio.encoder import PRIMING_SAMPLES, due_title, frame_end
+from streamer.audio.encoder import PRIMING_SAMPLES, STALL_GRACE, Backlog, due_title, frame_end
 from streamer.audio.next_decoder import NextDecoder
 from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
-from streamer.audio.timeline import STARTUP_DELAY, Timeline
+from streamer.audio.timeline import MAKE_UP_MAX, STARTUP_DELAY, Timeline
 from streamer.audio.upcoming import event_first
 from streamer.documents import mount_view
 from streamer.news.articles import FolderScan, scan_folder
@@ -89,6 +89,23 @@ def test_the_station_timeline():
     assert t.start == 10.0 + STARTUP_DELAY and t.wall0 == 1000.0 + STARTUP_DELAY
     assert t.time_of(2000, wall_now=0) == 1002.5 and t.sample_at(1001.5, wall_now=0) == 1000
     assert abs(t.ahead(10.9) - 0.6) < 1e-9  # sample 1000 airs at 11.5 on the loop's clock
+
+
+def test_audio_owed_past_what_is_made_up_is_skipped_and_the_station_goes_on_from_now():
+    t = Timeline(rate=1000, lookahead=0.5)
+    assert t.skip_owed(100.0) == 0.0  # nothing on air yet
+    t.begin(mono=10.0, wall=1000.0)
+    t.fed = 1000  # sample 1000 airs at 11.5 (wall 1001.5)
+    assert t.skip_owed(11.5 + MAKE_UP_MAX) == 0.0 and t.start == 10.5  # up to MAKE_UP_MAX owed: made up as a burst
+    assert t.skip_owed(11.5 + 30.0) == 30.0  # a 30 s hold: the next sample airs now, on both clocks
+    assert t.ahead(41.5) == 0.0 and t.time_of(1000, wall_now=0) == 1031.5 and t.sample_at(1032.5, wall_now=0) == 2000
+
+
+def test_an_encoder_counts_as_stalled_only_when_its_backlog_lasts():
+    backlog = Backlog()
+    assert not backlog.stalled(True, 10.0) and not backlog.stalled(True, 10.0 + STALL_GRACE / 2)
+    assert not backlog.stalled(False, 10.6)  # taken in a moment (a burst after a held loop): not stalled
+    assert not backlog.stalled(True, 11.0) and backlog.stalled(True, 11.0 + STALL_GRACE)
 
 
 # --- the encoder's title marks ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pytest
 
 from streamer.audio.ffmpeg import ffmpeg_exe
 
-from .conftest import decode_errors, make_tone, need, raw_request, record
+from .conftest import decode_errors, make_tone, need, raw_request, record, tone_levels
 
 pytestmark = pytest.mark.interop
 
@@ -394,20 +394,48 @@ def server_admin(server, path: str) -> tuple[int, str]:
 
 def test_a_held_event_loop_is_made_up_and_the_stream_stays_on_the_schedule(server_factory, music):
     """QA: a 2.2 s hold of the event loop restarted the mounts' clocks, and every later title and
-    hard event reached listeners 2 s late for good. The whole process is stopped for 2.5 s here:
-    the audio it owes is made up at once, as a burst, and no clock restarts."""
+    hard event reached listeners 2 s late for good. The whole process is stopped for 4 s here:
+    the audio it owes is made up at once, as a burst, and no clock restarts. QA: the burst was
+    judged as encoders stalled (each restarted) and a decoder late (silence aired for its audio)."""
     server = station(server_factory, music)
     time.sleep(4)  # a whole burst in the buffer before the listener comes
     thread, got = recording(server.port, 10.0)
     time.sleep(2.0)
     os.kill(server.proc.pid, signal.SIGSTOP)
-    time.sleep(2.5)
+    time.sleep(4.0)
     os.kill(server.proc.pid, signal.SIGCONT)
     thread.join()
     mounts = {m["mount"]: m for m in server.status()["mounts"]}
     assert [mounts[m]["clock_restarts"] for m in ("/main", "/low")] == [0, 0] and "restarting the clock" not in server.log_text()
-    # 10 s of 128 kbit/s after its burst (64 KB): had the clock restarted, 2.5 s (40 KB) short
+    assert [mounts[m]["encoder_restarts"] for m in ("/main", "/low")] == [0, 0]
+    assert "covering with silence" not in server.log_text()
+    # 10 s of 128 kbit/s after its burst (64 KB): had the clock restarted, 4 s (64 KB) short
     assert len(got["rec"].audio) >= 65536 - 1044 + 16000 * (10.0 - 0.6), len(got["rec"].audio)
+
+
+def test_a_station_held_longer_than_it_makes_up_goes_on_from_now(server_factory, music, tmp_path):
+    """QA: after the process was stopped for 30 s, the audio it owed was decoded in a rush that
+    judged every file dead (no audio for 2 s of the rush): the station aired silence for the 10
+    minutes before it tried them again, and every encoder was restarted as stalled. Past 5 s owed
+    (timeline.MAKE_UP_MAX), it now goes on from now."""
+    server = station(server_factory, music)
+    time.sleep(3)
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    time.sleep(8)
+    os.kill(server.proc.pid, signal.SIGCONT)
+    thread, got = recording(server.port, 5.0)
+    thread.join()
+    rec = got["rec"]
+    assert len(rec.audio) >= 16000 * 4.5 and decode_errors(rec.audio, tmp_path)[0] == []
+    step, levels = tone_levels(rec.audio, tmp_path, (440,))
+    tone = levels[int(0.3 / step) :, 0]  # (after the decoder's own start)
+    assert tone.min() > 0.5 * tone.max(), tone  # the song, not silence
+    log = server.log_text()
+    assert "the station was held for" in log and "it goes on from now" in log
+    for wrong in ("encoder stalled", "skipping", "produced no audio", "covering with silence", "nothing playable"):
+        assert wrong not in log, log
+    mounts = {m["mount"]: m for m in server.status()["mounts"]}
+    assert [mounts[m]["encoder_restarts"] for m in ("/main", "/low")] == [0, 0]
 
 
 def test_a_stalled_or_killed_encoder_costs_its_own_mount_only(server_factory, music, tmp_path):

@@ -26,7 +26,7 @@ from ..settings import MountConfig
 from ..ticks import HarvestedPipe
 from ..wire.framing import OggFramer
 from .codecs import FEED_BYTES, encoder_command, feed_format
-from .encoder import RESTART_DELAY, STALL_SECONDS
+from .encoder import RESTART_DELAY, STALL_SECONDS, Backlog
 
 log = logging.getLogger("streamer.encoder")
 
@@ -61,6 +61,7 @@ class ChainEncoder:
         self._errors: deque[str] = deque(maxlen=3)  # the current chain's ffmpeg's last words
         self._failures_in_a_row = 0  # reset by a chain that makes audio
         self._waiting = False  # between a failure and the next chain
+        self._backlog = Backlog()
 
     def view(self) -> dict:
         return {"encoder_restarts": self.restarts, "encoder_last_restart": self.last_restart_reason, "chains": self.chains}
@@ -86,11 +87,12 @@ class ChainEncoder:
             self._queued += len(part)
             self._fed += len(part) // self.frame_bytes
         self._wake.set()
-        if self._queued > self.stall_bytes and self._task is not None and not self._task.done():
-            if self._waiting:  # after a failure: the audio of the wait is lost, the wait goes on
-                self._drop_audio()
-            else:
-                self._replace(f"stalled: {self._queued / self.stall_bytes * STALL_SECONDS:.1f} s of audio not taken")
+        over = self._queued > self.stall_bytes and self._task is not None and not self._task.done()
+        if over and self._waiting:  # after a failure: the audio of the wait is lost, the wait goes on
+            self._drop_audio()
+        elif self._backlog.stalled(over, asyncio.get_running_loop().time()):
+            self._backlog = Backlog()
+            self._replace(f"stalled: {self._queued / self.stall_bytes * STALL_SECONDS:.1f} s of audio not taken")
 
     def _drop_audio(self) -> None:
         self._queue = deque(x for x in self._queue if isinstance(x, str))  # titles stay

@@ -35,12 +35,33 @@ log = logging.getLogger("streamer.encoder")
 
 PRIMING_SAMPLES = MP3_PRIMING  # the MP3 mounts' (kept for the tests of title placement)
 STALL_SECONDS = 2.0  # audio waiting for an encoder before it counts as stalled
+# seconds the audio waiting must stay over STALL_SECONDS: after a held loop the audio owed comes
+# as a burst that a working encoder takes in a moment (QA: a 7 s hold restarted every encoder)
+STALL_GRACE = 1.0
 RESTART_DELAY = (0.05, 0.2, 1.0, 5.0)  # after the 1st, 2nd, 3rd, later restarts in a row
 EXIT_WAIT = 1.0  # seconds an encoder whose pipe closed is given to report how it ended
 ENDED = "ended"  # (a restart's reason until the exit status is known)
 WORKING_FRAMES = 50  # frames out of a new process after which it counts as working again
 
 FrameSink = Callable[[bytes, int, "str | None"], None]
+
+
+class Backlog:
+    """When an encoder's waiting audio went over its limit (pure: times in): it counts as stalled
+    once that has lasted STALL_GRACE seconds."""
+
+    __slots__ = ("over_since",)
+
+    def __init__(self) -> None:
+        self.over_since: float | None = None
+
+    def stalled(self, over: bool, now: float) -> bool:
+        if not over:
+            self.over_since = None
+            return False
+        if self.over_since is None:
+            self.over_since = now
+        return now - self.over_since >= STALL_GRACE
 
 
 def frame_end(base: int, index: int, frame_samples: int, in_rate: int, out_rate: int, priming: int = PRIMING_SAMPLES) -> int:
@@ -134,6 +155,7 @@ class Encoder:
         self._errors: deque[str] = deque(maxlen=5)
         self._errors_task: asyncio.Task | None = None
         self._failures_in_a_row = 0
+        self._backlog = Backlog()
 
     async def start(self) -> None:
         mounts = [o.mount for o in self.outputs]
@@ -167,7 +189,8 @@ class Encoder:
         proc.stdin.write(pcm)
         self._fed += len(pcm) // self.frame_bytes
         waiting = proc.stdin.transport.get_write_buffer_size()
-        if waiting > self.stall_bytes:
+        if self._backlog.stalled(waiting > self.stall_bytes, asyncio.get_running_loop().time()):
+            self._backlog = Backlog()  # (the next process starts afresh)
             self._schedule_restart(f"stalled: {waiting / self.stall_bytes * STALL_SECONDS:.1f} s of audio not taken")
 
     def _schedule_restart(self, why: str) -> None:

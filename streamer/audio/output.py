@@ -5,6 +5,7 @@ whenever something upstream is late (so listeners never run dry)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -18,7 +19,13 @@ from .timeline import Timeline
 
 T = TypeVar("T")
 
+log = logging.getLogger("streamer.feeder")
+
 LOW_WATER = 0.3  # seconds of audio ahead below which a late source is covered with silence
+# Seconds a source is waited for at least before silence covers, even with audio owed (a held
+# loop): what it has ready is taken, not replaced by silence (QA: after a 7 s hold, 1.8 s of a
+# track aired as silence)
+MIN_WAIT = 0.05
 SILENCE_STEP = 0.1
 SKIP_FADE = 0.2  # seconds what plays fades out over when the operator skips it
 
@@ -38,11 +45,14 @@ class Output:
         self.limiter: TruePeakLimiter | None = None  # keeps what the encoders get under the true-peak ceiling
 
     def ahead(self) -> float:
-        return self.timeline.ahead(asyncio.get_running_loop().time())
+        now = asyncio.get_running_loop().time()
+        if skipped := self.timeline.skip_owed(now):
+            log.warning("the station was held for %.1f s (process stopped or starved of CPU); it goes on from now", skipped)
+        return self.timeline.ahead(now)
 
     def budget(self) -> float | None:
         """How long to wait for upstream before silence must cover (None: nothing airs yet)."""
-        return max(0.0, self.ahead() - LOW_WATER) if self.timeline.started else None
+        return max(MIN_WAIT, self.ahead() - LOW_WATER) if self.timeline.started else None
 
     def mark(self, sample: int, title: str) -> None:
         """`title` starts at station sample `sample` on every encoder."""
@@ -122,7 +132,7 @@ class Output:
 
     async def wait_or_silence(self, pending: asyncio.Future) -> tuple[bool, bytes | None]:
         """(True, result) once `pending` is done, or (False, silence) if it is late."""
-        done, _ = await asyncio.wait({pending}, timeout=max(0.0, self.ahead() - LOW_WATER))
+        done, _ = await asyncio.wait({pending}, timeout=max(MIN_WAIT, self.ahead() - LOW_WATER))
         return (True, pending.result()) if done else (False, self.silence(SILENCE_STEP))
 
     async def covering(self, awaitable: Awaitable[T]) -> T:

@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STARTUP_DELAY = 0.5  # seconds between the first PCM fed and its air time
+# Seconds of audio owed (the process was stopped or starved: a held loop) made up as a burst at
+# most, as the mounts' clocks do (stream/pacing.CATCH_UP_MAX); more is skipped: the station goes
+# on from now (QA: 30 s owed were decoded in a rush that judged every file dead, and the station
+# aired silence for the 10 minutes before it tried them again).
+MAKE_UP_MAX = 5.0
 
 
 @dataclass(slots=True)
@@ -41,6 +46,18 @@ class Timeline:
         if self.start is None:
             return self.fed + max(0, round((wall - wall_now - STARTUP_DELAY) * self.rate))
         return round((wall - self.wall0) * self.rate)
+
+    def skip_owed(self, mono_now: float) -> float:
+        """Past MAKE_UP_MAX seconds owed, move the origin so the next sample airs now; returns the
+        seconds skipped (0: nothing owed beyond what is made up)."""
+        if self.start is None:
+            return 0.0
+        owed = mono_now - (self.start + self.fed / self.rate)
+        if owed <= MAKE_UP_MAX:
+            return 0.0
+        self.start += owed
+        self.wall0 += owed
+        return owed
 
     def ahead(self, mono_now: float) -> float:
         """Seconds of audio fed beyond the clock (nothing on air yet: a full lookahead)."""

@@ -143,6 +143,8 @@ async def _decoded(track: Track, output: Output) -> bytes | None:
     """The decoder's next chunk, covering a late decoder with silence; a decoder silent for too
     long (or before the first sample airs, past FIRST_AUDIO_TIMEOUT) is given up."""
     covered = 0.0
+    since = 0.0  # loop time silence began to cover for it
+    loop = asyncio.get_running_loop()
     pending = asyncio.ensure_future(track.decoder.read())
     try:
         while True:
@@ -152,11 +154,12 @@ async def _decoded(track: Track, output: Output) -> bytes | None:
                 if covered:
                     log.warning("%s: the decoder came back after %.1f s of silence", display_path(track.decoder.path), covered)
                 return pending.result()
-            if budget is None or covered >= STALLED_DECODER:
+            # (given up after that long in real time too: audio owed after a held loop is covered faster)
+            if budget is None or (covered >= STALLED_DECODER and loop.time() - since >= STALLED_DECODER - SILENCE_STEP):
                 track.failed = True
                 raise DecodeError(track.decoder.path, f"the decoder produced no audio for {covered or FIRST_AUDIO_TIMEOUT:g} s")
             if not covered:  # (one line, not one per step of silence: QA saw 52 in 5 s)
-                left = output.ahead()
+                left, since = output.ahead(), loop.time()
                 log.warning("%s: decoder late (%.2f s of audio left); covering with silence", display_path(track.decoder.path), left)
             covered += SILENCE_STEP  # what output.cover() below feeds
             if not await output.cover():
