@@ -24,26 +24,50 @@ def test_next_tick_after_a_long_stall_skips_the_missed_points():
     assert next_tick(-0.1, 0.25) == pytest.approx(0.0)
 
 
+def _grid_timer(period: float, offset: float, fired: list[float]) -> None:
+    """A reference: a bare timer at every point of a grid, noting when the loop ran it. On a loaded
+    machine (the suite's other workers) the loop wakes late; what is tested is that a wake-up comes
+    with the grid's, not that the machine is idle."""
+    loop = asyncio.get_running_loop()
+
+    def fire() -> None:
+        fired.append(loop.time())
+        loop.call_at(next_tick(loop.time(), period, offset), fire)
+
+    loop.call_at(next_tick(loop.time(), period, offset), fire)
+
+
+def _with_the_grid(when: float, fired: list[float]) -> float:
+    """How far `when` is from the reference timer's nearest firing."""
+    return min(abs(when - f) for f in fired)
+
+
 def test_chores_sleep_to_the_next_multiple_of_their_period_on_the_loop_clock():
-    async def wakes() -> list[float]:
+    async def wakes() -> tuple[list[float], list[float]]:
         loop = asyncio.get_running_loop()
-        out = []
+        out, fired = [], []
+        _grid_timer(0.1, 0.0, fired)
         for _ in range(3):
             await sleep_on_grid(0.1)
             out.append(loop.time())
-        return out
+        return out, fired
 
-    for when in asyncio.run(wakes()):
+    out, fired = asyncio.run(wakes())
+    for when in out:
         phase = when % 0.1
-        assert min(phase, 0.1 - phase) < 0.015, when
+        assert min(phase, 0.1 - phase) < 0.015 or _with_the_grid(when, fired) < 0.015, (when, fired)
 
 
 # A child writing a small record every 20 ms for 0.6 s, as an encoder writes its frames.
 WRITER = "import sys, time\nfor i in range(30):\n    sys.stdout.buffer.write(b'%02d' % i); sys.stdout.flush(); time.sleep(0.02)\n"
 
 
-async def _collect(interval: float, hurry_after: int | None = None) -> tuple[bytes, list[tuple[float, int]]]:
+async def _collect(
+    interval: float, hurry_after: int | None = None, fired: list[float] | None = None
+) -> tuple[bytes, list[tuple[float, int]]]:
     loop = asyncio.get_running_loop()
+    if fired is not None:
+        _grid_timer(interval, interval / 2, fired)
     proc, (out,) = await child.spawn_harvested(lambda _: [sys.executable, "-c", WRITER], interval)
     got, reads = b"", []
     try:
@@ -59,15 +83,16 @@ async def _collect(interval: float, hurry_after: int | None = None) -> tuple[byt
 
 
 def test_a_harvested_pipe_is_read_once_per_tick_at_the_half_tick_with_nothing_lost():
-    got, reads = asyncio.run(_collect(0.25))
+    fired: list[float] = []
+    got, reads = asyncio.run(_collect(0.25, fired=fired))
     assert got == b"".join(b"%02d" % i for i in range(30))  # every byte, in order
     # 30 writes over ~0.6 s (after the interpreter's start) come in a handful of reads, not 30...
     assert len(reads) <= 6, reads
     # ...each (after the first, which waits for the child to start) at a harvest point: half a
-    # tick after a point of the pacers' grid, within the loop's millisecond clock.
+    # tick after a point of the pacers' grid, when a bare timer at those points runs.
     for when, _ in reads[1:-1]:
         phase = (when - 0.125) % 0.25
-        assert min(phase, 0.25 - phase) < 0.02, (when, reads)
+        assert min(phase, 0.25 - phase) < 0.02 or _with_the_grid(when, fired) < 0.02, (when, reads, fired)
 
 
 def test_hurry_reads_the_rest_as_it_comes():
