@@ -587,3 +587,21 @@ def test_what_plays_next_before_an_event_with_nothing_to_air_is_the_song_after()
         ahead = upcoming(s, cues, onair, Ahead(crossfade=0.0), now)
         assert ahead is not None and ahead[1].playlist == want, (promos, ahead)
         assert ahead[0] == (now + 30 if promos == 0 else ts(dt.UTC, 2026, 11, 28, 15, 58, 30))  # the song's end, or the event's second
+
+
+def test_events_missed_while_the_station_was_held_are_let_go_not_aired_one_after_another():
+    from streamer.audio.cues import MISSED_AFTER, Cues
+
+    yaml = "timezone: UTC\nplaylists: {music: [m/], news: [n/]}\nfallback: music\n"
+    yaml += "events:\n  news: {at: ':00:00', play: news, start: hard}\n"
+    s = Scheduler(programme(yaml), files({"music": 2, "news": 1}))
+    cues = Cues(lambda wall: int(wall * 100))
+    held = ts(dt.UTC, 2026, 11, 28, 12, 30, 0)
+    cues.follow(s, held)
+    back = ts(dt.UTC, 2026, 11, 28, 15, 0, 20)  # stopped from 12:30 to 15:00:20
+    missed = cues.let_missed_go(back)
+    assert [o.time for o in missed] == [ts(dt.UTC, 2026, 11, 28, h, 0, 0) for h in (13, 14)]  # let go, not aired at 15:00:20
+    cues.collect(back)
+    assert [o.time for o in cues.due] == [ts(dt.UTC, 2026, 11, 28, 15, 0, 0)]  # 20 s late: it still airs
+    assert cues.next is not None and cues.next.time == ts(dt.UTC, 2026, 11, 28, 16, 0, 0)
+    assert cues.let_missed_go(back + MISSED_AFTER) == []  # nothing more

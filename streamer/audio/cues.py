@@ -18,6 +18,9 @@ from ..schedule.scheduler import Occurrence, Scheduler
 
 log = logging.getLogger("streamer.feeder")
 MIN_BEFORE_CUT = 1.0  # seconds: nothing starts closer than this to an event's cut
+# seconds: an event that fell due this long before a held station went on again is let go, not
+# aired late (after hours stopped, every hour's news would have aired one after another)
+MISSED_AFTER = 60.0
 
 
 class Cues:
@@ -79,6 +82,18 @@ class Cues:
         """`event` plays next, ahead of everything due, after a cut at `sample`."""
         self.due.appendleft(Occurrence(t, event))
         self.cut_soon(sample, fade)
+
+    def let_missed_go(self, now: float) -> list[Occurrence]:
+        """The station was held and goes on at wall time `now`: the events that fell due more than
+        MISSED_AFTER before are let go (returned, for the log); a later one airs as it is due."""
+        missed: list[Occurrence] = []
+        scheduler = self.scheduler
+        while scheduler is not None and self.next is not None and self.next.time < now - MISSED_AFTER:
+            missed += [Occurrence(self.next.time, event) for event in scheduler.events_at(self.next.time)]
+            self.next = scheduler.next_event(self.next.time)
+        if missed:
+            self.arm()
+        return missed
 
     def pop_due(self) -> Occurrence | None:
         if not self.due:

@@ -48,6 +48,8 @@ class Output:
         now = asyncio.get_running_loop().time()
         if skipped := self.timeline.skip_owed(now):
             log.warning("the station was held for %.1f s (process stopped or starved of CPU); it goes on from now", skipped)
+            if missed := self.cues.let_missed_go(self.timeline.time_of(self.timeline.fed, time.time())):
+                log.warning("events missed while it was held, not aired late: %s", ", ".join(sorted({o.event.name for o in missed})))
         return self.timeline.ahead(now)
 
     def budget(self) -> float | None:
