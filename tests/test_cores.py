@@ -20,7 +20,7 @@ from streamer.audio.cues import Cues
 from streamer.audio.encoder import PRIMING_SAMPLES, STALL_GRACE, Backlog, due_title, frame_end
 from streamer.audio.next_decoder import NextDecoder
 from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
-from streamer.audio.timeline import MAKE_UP_MAX, STARTUP_DELAY, Timeline
+from streamer.audio.timeline import CLOCK_STEP, MAKE_UP_MAX, STARTUP_DELAY, Timeline
 from streamer.audio.upcoming import event_first
 from streamer.documents import mount_view
 from streamer.news.articles import FolderScan, scan_folder
@@ -99,6 +99,17 @@ def test_audio_owed_past_what_is_made_up_is_skipped_and_the_station_goes_on_from
     assert t.skip_owed(11.5 + MAKE_UP_MAX) == 0.0 and t.start == 10.5  # up to MAKE_UP_MAX owed: made up as a burst
     assert t.skip_owed(11.5 + 30.0) == 30.0  # a 30 s hold: the next sample airs now, on both clocks
     assert t.ahead(41.5) == 0.0 and t.time_of(1000, wall_now=0) == 1031.5 and t.sample_at(1032.5, wall_now=0) == 2000
+
+
+def test_the_timeline_follows_a_stepped_system_clock():
+    t = Timeline(rate=1000, lookahead=0.5)
+    assert t.follow_wall(5.0, 99999.0) == 0.0  # nothing on air yet: begin() takes the clock as it is
+    t.begin(mono=10.0, wall=1000.0)  # sample 0 airs at 10.5, wall 1000.5
+    assert t.follow_wall(20.0, 1010.0 + CLOCK_STEP) == 0.0  # what NTP slews is not a step
+    assert t.follow_wall(20.0, 1010.0 + 3600.0) == 3600.0  # NTP's first sync on a box without a clock chip
+    assert t.time_of(1000, wall_now=0) == 4601.5 and t.sample_at(4601.5, wall_now=0) == 1000
+    assert t.follow_wall(30.0, 4620.0 - 7200.0) == -7200.0  # set back
+    assert t.time_of(1000, wall_now=0) == 4601.5 - 7200.0
 
 
 def test_an_encoder_counts_as_stalled_only_when_its_backlog_lasts():

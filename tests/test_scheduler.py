@@ -605,3 +605,37 @@ def test_events_missed_while_the_station_was_held_are_let_go_not_aired_one_after
     assert [o.time for o in cues.due] == [ts(dt.UTC, 2026, 11, 28, 15, 0, 0)]  # 20 s late: it still airs
     assert cues.next is not None and cues.next.time == ts(dt.UTC, 2026, 11, 28, 16, 0, 0)
     assert cues.let_missed_go(back + MISSED_AFTER) == []  # nothing more
+
+
+def test_after_the_system_clock_is_stepped_the_next_event_is_the_one_after_the_new_time(monkeypatch, caplog):
+    import asyncio
+    import types
+
+    from streamer.audio import output as output_module
+    from streamer.audio.cues import Cues
+    from streamer.audio.output import Output
+    from streamer.audio.timeline import Timeline
+
+    yaml = "timezone: UTC\nplaylists: {music: [m/], news: [n/]}\nfallback: music\n"
+    yaml += "events:\n  news: {at: ':00:00', play: news, start: hard}\n"
+    s = Scheduler(programme(yaml), files({"music": 2, "news": 1}))
+    booted = ts(dt.UTC, 1970, 1, 1, 0, 0, 30)  # a box without a clock chip, before NTP's first sync
+    synced = ts(dt.UTC, 2026, 11, 28, 15, 40, 0)
+    wall = [booted]
+    monkeypatch.setattr(output_module, "time", types.SimpleNamespace(time=lambda: wall[0]))
+
+    async def run() -> None:
+        timeline = Timeline(44100, 0.5)
+        cues = Cues(lambda w: timeline.sample_at(w, wall[0]))
+        out = Output(timeline, cues, [], 2)
+        timeline.begin(asyncio.get_running_loop().time(), wall[0])
+        cues.follow(s, timeline.wall0)
+        assert cues.next is not None and cues.next.time == ts(dt.UTC, 1970, 1, 1, 1, 0, 0)
+        wall[0] = synced  # the clock is stepped
+        out.ahead()
+        assert cues.next is not None and cues.next.time == ts(dt.UTC, 2026, 11, 28, 16, 0, 0)
+        assert abs(timeline.time_of(timeline.fed, wall[0]) - (synced + 0.5)) < 0.1  # the timeline's times are the new ones
+
+    with caplog.at_level("WARNING", logger="streamer.feeder"):
+        asyncio.run(run())
+    assert "the system clock was stepped by +" in caplog.text

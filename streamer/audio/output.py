@@ -50,6 +50,10 @@ class Output:
             log.warning("the station was held for %.1f s (process stopped or starved of CPU); it goes on from now", skipped)
             if missed := self.cues.let_missed_go(self.timeline.time_of(self.timeline.fed, time.time())):
                 log.warning("events missed while it was held, not aired late: %s", ", ".join(sorted({o.event.name for o in missed})))
+        if step := self.timeline.follow_wall(now, time.time()):
+            log.warning("the system clock was stepped by %+.1f s; the schedule follows it", step)
+            if self.cues.scheduler is not None:  # the next event after the new time (those stepped over are let go)
+                self.cues.follow(self.cues.scheduler, self.timeline.time_of(self.timeline.fed, time.time()))
         return self.timeline.ahead(now)
 
     def budget(self) -> float | None:

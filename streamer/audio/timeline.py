@@ -16,6 +16,10 @@ STARTUP_DELAY = 0.5  # seconds between the first PCM fed and its air time
 # on from now (QA: 30 s owed were decoded in a rush that judged every file dead, and the station
 # aired silence for the 10 minutes before it tried them again).
 MAKE_UP_MAX = 5.0
+# Seconds the system clock may be stepped (NTP's first sync on a box without a clock chip, an
+# operator setting the date) before the timeline's wall times follow it: NTP slews both clocks
+# alike, so they part only at a step. Until followed, the schedule ran on the old time for good.
+CLOCK_STEP = 1.0
 
 
 @dataclass(slots=True)
@@ -58,6 +62,17 @@ class Timeline:
         self.start += owed
         self.wall0 += owed
         return owed
+
+    def follow_wall(self, mono_now: float, wall_now: float) -> float:
+        """The system clock was stepped (past CLOCK_STEP): sample n airs at the new wall time it
+        maps to. Returns the step in seconds (0: none)."""
+        if self.start is None:
+            return 0.0
+        step = wall_now - (self.wall0 + (mono_now - self.start))
+        if abs(step) <= CLOCK_STEP:
+            return 0.0
+        self.wall0 += step
+        return step
 
     def ahead(self, mono_now: float) -> float:
         """Seconds of audio fed beyond the clock (nothing on air yet: a full lookahead)."""
