@@ -52,3 +52,23 @@ def test_a_chain_title_said_ahead_of_its_audio_airs_with_its_first_sample_and_is
     assert abs(before - second_of) <= 8192, (before, second_of)  # the title switched where the first chain's second ended
     assert abs(read - 2 * second_of) <= 0.05 * second_of, read  # (a resampled chain may end some ms short)
     assert newest == ("Tino - Two", ("Tino", "Two"))
+
+
+def test_bytes_that_come_after_the_decoders_closed_are_let_go():
+    """QA: a DJ's bytes that came after their input was closed (their stall, the station's stop)
+    raised IndexError in the source's transport, which dropped the DJ's connection."""
+    mp3 = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=440:duration=0.5", "-c:a", "libmp3lame", "-f", "mp3", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+
+    async def run() -> None:
+        for kind, data in (("audio/mpeg", mp3), ("application/ogg", chain(440, 0.5, 44100, 2))):
+            live = LiveInput(ffmpeg_exe(), "DJ", 44100, 2, kind)
+            await live.start()
+            live.write(data[: len(data) // 2])
+            await live.close()
+            live.write(data[len(data) // 2 :])
+            assert not live.full() and live.received == len(data)
+
+    asyncio.run(run())

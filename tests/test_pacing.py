@@ -1,6 +1,6 @@
 import random
 
-from streamer.stream.pacing import PacingClock
+from streamer.stream.pacing import PacingClock, rebase_said
 
 
 def run(clock, wakeups, lead=0.25, spf=1152):
@@ -51,6 +51,12 @@ def test_a_source_that_keeps_falling_behind_is_said_once_a_minute_with_how_often
     said = [clock.rebase(t) for t in range(2, 130, 2)]  # a restart every 2 s for 128 s
     assert [(t, n) for t, n in zip(range(2, 130, 2), said, strict=True) if n] == [(2, 1), (62, 30), (122, 30)]
     assert clock.rebased == 64
+    # Said as the source's, not the server's (QA: read as the server falling behind when a DJ paused)
+    assert rebase_said("/live", 4.94, 0) == ""
+    assert rebase_said("/live", 4.94, 1) == (
+        "/live: the source's audio fell 4.9 s behind its clock (it paused, or sends slower than real time); restarting the clock"
+    )
+    assert rebase_said("/relay", 2.0, 30).endswith("restarting the clock (30 restarts since the last such line)")
 
 
 def test_a_clock_on_the_station_timeline_makes_up_a_short_lag_and_restarts_after_a_long_one():

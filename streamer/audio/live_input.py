@@ -147,6 +147,8 @@ class LiveInput:
 
     def write(self, data: bytes) -> None:
         self.received += len(data)
+        if not self._decoders:  # closed: bytes that came after (QA: an IndexError dropped the DJ's connection)
+            return
         if self._ogg is None:
             self._decoders[-1].write(data)
             return
@@ -177,7 +179,7 @@ class LiveInput:
 
     def full(self) -> bool:
         """Enough of the DJ's stream waits for the decoder: the source is read no further for now."""
-        return self._decoders[-1].waiting() > MAX_WAITING
+        return bool(self._decoders) and self._decoders[-1].waiting() > MAX_WAITING
 
     def end(self) -> None:
         """The DJ disconnected: let the decoder finish what it has."""

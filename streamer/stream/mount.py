@@ -20,7 +20,7 @@ from ..wire.formats import StreamInfo
 from ..wire.icy import clean_title
 from .buffer import StreamBuffer
 from .chains import Chains
-from .pacing import PacingClock
+from .pacing import PacingClock, rebase_said
 from .presence import Presence
 
 if TYPE_CHECKING:
@@ -204,11 +204,8 @@ class Mount:
                 start = origin or now
                 clock = self.clock = PacingClock(start, self.sample_rate, catches_up=origin is not None)
                 self.stream_start = time.time() + (start - now)
-            elif clock.should_rebase(now):
-                behind, times = clock.behind(now), clock.rebase(now)
-                if times:
-                    often = f" ({times} restarts since the last such line)" if times > 1 else ""
-                    log.warning("%s: source fell %.1f s behind; restarting the clock%s", self.path, behind, often)
+            elif clock.should_rebase(now) and (said := rebase_said(self.path, clock.behind(now), clock.rebase(now))):
+                log.warning(said)
             # Release what is due up to one tick ahead, so listeners never wait for the next tick.
             self._release(clock, now + interval)
             try:

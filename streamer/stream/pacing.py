@@ -72,3 +72,13 @@ class PacingClock:
             return 0
         said, self.unsaid, self.said_at = self.unsaid, 0, now
         return said
+
+
+def rebase_said(path: str, behind: float, times: int) -> str:
+    """The log line for `times` clock restarts (none: ""), the latest `behind` seconds behind.
+    (QA: "source fell 4.9 s behind" read as the server falling behind when a DJ paused.)"""
+    if not times:
+        return ""
+    often = f" ({times} restarts since the last such line)" if times > 1 else ""
+    why = "it paused, or sends slower than real time"
+    return f"{path}: the source's audio fell {behind:.1f} s behind its clock ({why}); restarting the clock{often}"
