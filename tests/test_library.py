@@ -292,3 +292,5 @@ def test_metrics_count_the_files_the_library_will_not_play(station):
         server.stop()
     value = next(line for line in metrics.splitlines() if line.startswith("streamer_unplayable_files "))
     assert float(value.split()[1]) == 4, value  # damaged.mp3, notes.mp3, empty.ogg, hush.ogg
+    # a truncated file airs what it has, and the log says so (QA: a 2.5 s stub aired without a word)
+    assert "cut-short.flac is truncated after 10 s (the file says 20 s): it airs what it has" in server.log_text()
