@@ -33,7 +33,9 @@
   async function call(method, url, body) {
     const options = { method, credentials: "same-origin", headers: {} };
     if (body !== undefined) { options.body = JSON.stringify(body); options.headers["Content-Type"] = "application/json"; }
-    const response = await fetch(url, options);
+    // (against the origin: a page opened as http://user:pass@host/admin/ makes every relative
+    // URL carry the login, which fetch refuses; the browser keeps the login for the station)
+    const response = await fetch(new URL(url, location.origin), options);
     const answer = await response.text();
     if (!response.ok) throw new Error(answer.replace(/<[^>]*>/g, " ").trim() || response.status + " " + response.statusText);
     return answer;
@@ -94,7 +96,7 @@
   }
 
   function connect() {
-    const events = new EventSource("/api/events");
+    const events = new EventSource(new URL("/api/events", location.origin));
     events.addEventListener("nowplaying", (ev) => nowPlaying(JSON.parse(ev.data)));
     events.addEventListener("news", (ev) => headlines(JSON.parse(ev.data).headlines));
     events.addEventListener("error", () => { if (events.readyState === EventSource.CLOSED) setTimeout(connect, 5000); });
