@@ -523,6 +523,8 @@ def test_failed_logins_are_logged_and_slowed(server_factory, music):
         timings.append(time.monotonic() - start)
     print(f"12 wrong passwords took {sum(timings):.1f} s; answers {answers}")
     assert answers[:5] == [401] * 5 and 429 in answers
+    locked_out = raw_request(server.port, head, timeout=10)  # says when to come back (QA: no Retry-After)
+    assert status_of(locked_out) == 429 and 0 < int(re.search(rb"\r\nRetry-After: (\d+)\r\n", locked_out).group(1)) <= 60
     assert sum(timings) > 5  # thousands a second before; now ten a minute at most
     assert "/live: source login as 'source' from 127.0.0.1 refused: wrong user or password" in server.log_text()  # who, too
     code, text = server_admin(server, "/admin/stats")  # the same address is refused for a while, even with the right password

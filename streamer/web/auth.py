@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -68,7 +69,9 @@ async def authorised(request: web.Request, check: Callable[[str], bool], page: b
     address, now = client_address(request), time.monotonic()
     locked = station.logins.locked(address, now)
     if locked:
-        raise web.HTTPTooManyRequests(text=f"too many failed logins from {address}; try again in {locked:.0f} s\n")
+        raise web.HTTPTooManyRequests(
+            text=f"too many failed logins from {address}; try again in {locked:.0f} s\n", headers={"Retry-After": f"{math.ceil(locked)}"}
+        )
     header = request.headers.get("Authorization", "")
     if check(header):
         station.logins.succeeded(address)

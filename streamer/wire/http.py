@@ -7,6 +7,7 @@ chunked encoding, no Content-Length, `icy-*` headers without a space after the c
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -228,6 +229,12 @@ def error_response(status: int, message: str, date: str, extra: list[tuple[str, 
     lines += extra or []
     lines.append(("Access-Control-Allow-Origin", "*"))
     return _head(status, lines) + body
+
+
+def too_many_logins(address: str, locked: float, date: str) -> bytes:
+    """429 for an address locked out for `locked` more seconds, with Retry-After (QA: none)."""
+    wait = str(math.ceil(locked))
+    return error_response(429, f"too many failed logins from {address}; try again in {wait} s", date, [("Retry-After", wait)])
 
 
 class ChunkedDecoder:
