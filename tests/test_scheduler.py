@@ -639,3 +639,25 @@ def test_after_the_system_clock_is_stepped_the_next_event_is_the_one_after_the_n
     with caplog.at_level("WARNING", logger="streamer.feeder"):
         asyncio.run(run())
     assert "the system clock was stepped by +" in caplog.text
+
+
+def test_a_copy_of_a_song_under_another_name_is_the_same_song_for_the_track_window():
+    """QA: a copy of a file under another name aired right after it (no title change at all for
+    listeners), and seven times in 12 minutes: the track window went by file name."""
+    from types import SimpleNamespace
+
+    p = programme("playlists:\n  music: {files: [m/], order: random, no_repeat: {track: 12}}\nfallback: music\n")
+    music = files({"music": 6})
+    tags = {path: SimpleNamespace(artist=f"Band {i}", title=f"Song {i}") for i, path in enumerate(music["music"])}
+    tags[music["music"][5]] = SimpleNamespace(artist="band 0", title="SONG 0")  # a copy of the first, renamed
+    tags[music["music"][4]] = SimpleNamespace(artist="", title="Song 0")  # no artist: a song of its own
+    s = Scheduler(p, music, rng=random.Random(7), tags=tags)
+    history = simulate(s, ts(dt.UTC, 2026, 11, 24), 12, lambda: 180)  # five songs of 3 min: a 12 min window holds
+
+    def song(path: Path) -> tuple[str, str]:
+        return (tags[path].artist.casefold(), tags[path].title.casefold())
+
+    for i, h in enumerate(history):
+        for earlier in history[max(0, i - 6) : i]:
+            if song(earlier.path) == song(h.path):
+                assert h.time - earlier.time >= 12 * 60, (earlier, h)

@@ -80,7 +80,7 @@ class Feeder:
         self.warnings = warnings
         for w in warnings:
             log.warning("%s", w)
-        self.scheduler = Scheduler(programme, files, self._artist_of, previous=self.scheduler, playable=self._playable)
+        self.scheduler = Scheduler(programme, files, previous=self.scheduler, playable=self._playable, tags=self.tags)
         self.cues.follow(self.scheduler, self.now())
         if self.library is not None:
             self.library.want(f for found in files.values() for f in found)
@@ -97,9 +97,6 @@ class Feeder:
             return False
         failed = self.unplayable.get(path)
         return failed is None or time.time() - failed > UNPLAYABLE_RETRY
-
-    def _artist_of(self, path: Path) -> str:
-        return info.artist if (info := self.tags.get(path)) else ""
 
     @property
     def start(self) -> float | None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .model import Block, Event, Fades, Programme, block_active
-from .norepeat import ALLOWED, Windows
+from .norepeat import ALLOWED, Tagged, Windows, by_tags
 from .rotation import Rotation
 from .times import wall_times
 
@@ -62,10 +62,10 @@ class Scheduler:
         rng: random.Random | None = None,
         previous: Scheduler | None = None,
         playable: Callable[[Path], bool] = lambda p: True,
+        tags: Mapping[Path, Tagged] | None = None,
     ) -> None:
-        self.programme = programme
-        self.tz = programme.timezone
-        self.artist_of = artist_of
+        self.programme, self.tz = programme, programme.timezone
+        self.artist_of, self.song_of = by_tags(tags) if tags is not None else (artist_of, lambda p: p)  # (norepeat)
         self.playable = playable  # files known not to decode are passed over
         self.has_news: Callable[[], bool] = lambda: True  # whether the news desk has headlines (the station sets it)
         self.rng = rng or random.Random()
@@ -235,7 +235,7 @@ class Scheduler:
         spec = self.programme.playlists[playlist]
         if not (spec.no_repeat_track or spec.no_repeat_artist):
             return self._next_playable(rotation)
-        windows = Windows(spec, t, history, self.artist_of)
+        windows = Windows(spec, t, history, self.artist_of, self.song_of)
 
         # The first of the rotation's own order the windows allow (a shuffle's round stays whole:
         # what they hold back comes later in it), else any they allow, else the one held back
