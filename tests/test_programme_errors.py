@@ -202,8 +202,9 @@ def test_a_missing_fallback_names_the_folder_when_several_files_could_hold_it(tm
     with pytest.raises(ConfigError) as exc:
         load_programme(tmp_path)
     messages = [p.message for p in exc.value.problems]
-    assert messages[-1] == "no playlists defined (add a YAML file with 'playlists:') (main.yaml is empty)", messages
-    assert "plays 'music', which is not a playlist" in messages[0]
+    # the cause first, then what follows from it (QA: emptying playlists.yaml said the cause last of 11)
+    assert messages[0] == "no playlists defined (add a YAML file with 'playlists:') (main.yaml is empty)", messages
+    assert "plays 'music', which is not a playlist" in messages[1]
 
 
 def test_a_quote_left_open_is_named_at_its_line():

@@ -188,18 +188,20 @@ def load_programme(folder: Path) -> Programme:
         if not parse_programme_file(text, file, programme, problems):
             unread = True
     if not unread:  # said with the other problems, not only once they are fixed (QA)
+        refs = len(problems)  # a whole programme's problem goes before what follows from it (QA: said last of 11)
         _check_references(programme, problems)
         # the folder's, not the first file's (QA: events.yaml was blamed for main.yaml's lost line)
         tip = f" ({', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty)" if empty else ""
         if not programme.playlists:
-            problems.append(Problem(str(folder), 1, 1, f"no playlists defined (add a YAML file with 'playlists:'){tip}"))
+            problems.insert(refs, Problem(str(folder), 1, 1, f"no playlists defined (add a YAML file with 'playlists:'){tip}"))
         elif programme.fallback is None:
             at, where = (programme.files[0], "") if len(programme.files) == 1 else (folder, " to one of its files")
-            problems.append(Problem(str(at), 1, 1, f"no fallback: add 'fallback: PLAYLIST'{where} so the station never goes silent{tip}"))
+            fallback = f"no fallback: add 'fallback: PLAYLIST'{where} so the station never goes silent{tip}"
+            problems.insert(refs, Problem(str(at), 1, 1, fallback))
         elif programme.fallback not in programme.playlists:
             at = programme.fallback_where or Problem(str(folder), 1, 1, "")
             tip = _tip(programme.fallback, programme.playlists)
-            problems.append(replace(at, message=f"fallback {programme.fallback!r} is not a playlist ({tip})"))
+            problems.insert(refs, replace(at, message=f"fallback {programme.fallback!r} is not a playlist ({tip})"))
     if problems:
         raise ConfigError(problems)
     programme.notes += unread_files(folder)
