@@ -250,6 +250,14 @@ def test_an_edit_that_changes_the_watched_folders_is_read_once(tmp_path):
     assert not quiet and changed and not again  # the edit is read once, not again at the next look
     assert [ld.watched for ld in loads] == [[tmp_path / "a"], [tmp_path / "bb"]]
 
+    async def save_as_text() -> bool:  # Notepad's `news.yaml.txt`: said at once (QA: only at the next edit)
+        watcher = ProgrammeWatcher(tmp_path, offload, loads.append)
+        await watcher.first()
+        (tmp_path / "news.yaml.txt").write_text("events: {}\n")
+        return await watcher.look()
+
+    assert asyncio.run(save_as_text()) and "news.yaml.txt is not read" in loads[-1].programme.notes[-1].message
+
 
 def test_hidden_yaml_files_are_no_part_of_the_programme_and_removing_a_bad_file_reloads(tmp_path):
     """An editor's lock `.#p.yaml` (a dangling symlink) or macOS's `._p.yaml` blocked every
