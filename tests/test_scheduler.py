@@ -661,3 +661,22 @@ def test_a_copy_of_a_song_under_another_name_is_the_same_song_for_the_track_wind
         for earlier in history[max(0, i - 6) : i]:
             if song(earlier.path) == song(h.path):
                 assert h.time - earlier.time >= 12 * 60, (earlier, h)
+
+
+def test_when_every_file_is_held_back_the_one_held_back_longest_plays_by_the_windows_that_are_set():
+    """QA: with a track window only (the shipped station's), Gweru Groove aired twice in 2 min 15 s
+    while Kariba Blue, which had aired before it, waited: Kariba's artist had aired since with
+    another song, and that counted although no artist window was set."""
+    from types import SimpleNamespace
+
+    from streamer.schedule.norepeat import Windows
+
+    t = 10_000.0
+    a, b, c = Path("/m/kariba.mp3"), Path("/m/harare.mp3"), Path("/m/gweru.mp3")
+    artists = {a: "Streamer Test Tones", b: "Streamer Test Tones", c: "Tinotenda"}
+    history = [Played(t - 170, a, "", "music", "song", None), Played(t - 140, c, "", "music", "song", None)]
+    history.append(Played(t - 30, b, "", "music", "song", None))
+    windows = Windows(SimpleNamespace(no_repeat_track=3, no_repeat_artist=0), t, history, artists.__getitem__)
+    assert [windows.conflict(f) for f in (a, c)] == [t - 170, t - 140]  # Kariba was held back longest
+    artist_too = Windows(SimpleNamespace(no_repeat_track=3, no_repeat_artist=3), t, history, artists.__getitem__)
+    assert [artist_too.conflict(f) for f in (a, c)] == [t - 30, t - 140]  # with an artist window, its artist counts

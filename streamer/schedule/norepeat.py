@@ -66,8 +66,11 @@ class Windows:
         return self.tracks.get(self.song_of(path), ALLOWED)
 
     def conflict(self, path: Path) -> float:
-        artist = self.artist_of(path).casefold()
-        track_at = self.tracks.get(self.song_of(path), ALLOWED)
+        # only the windows that are set: when every file is held back, the one held back longest
+        # plays (QA: with a track window only, a song whose artist had just aired with another
+        # song counted as just aired, and a song that had aired later played before it)
+        artist = self.artist_of(path).casefold() if self.spec.no_repeat_artist else ""
+        track_at = self.tracks.get(self.song_of(path), ALLOWED) if self.spec.no_repeat_track else ALLOWED
         artist_at = self.artists.get(artist, ALLOWED) if artist else ALLOWED
         if self.t - track_at >= self.spec.no_repeat_track * 60 and self.t - artist_at >= self.spec.no_repeat_artist * 60:
             return ALLOWED
