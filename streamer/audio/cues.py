@@ -85,13 +85,14 @@ class Cues:
 
     def let_missed_go(self, now: float) -> list[Occurrence]:
         """The station was held and goes on at wall time `now`: the events that fell due more than
-        MISSED_AFTER before are let go (returned, for the log); a later one airs as it is due."""
+        MISSED_AFTER before are let go (returned, for the log); a later one airs as it is due. An
+        event's cut, a sample on the timeline that moved, is placed again."""
         missed: list[Occurrence] = []
         scheduler = self.scheduler
         while scheduler is not None and self.next is not None and self.next.time < now - MISSED_AFTER:
             missed += [Occurrence(self.next.time, event) for event in scheduler.events_at(self.next.time)]
             self.next = scheduler.next_event(self.next.time)
-        if missed:
+        if missed or self.cut_by_event:
             self.arm()
         return missed
 

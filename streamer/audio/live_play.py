@@ -87,6 +87,7 @@ class LiveSession:
         tail_until: int | None = None  # the sample where a departed DJ's buffered audio stops
         agc = SlowGain(feeder.rate, feeder.channels, feeder.loudness) if feeder.loudness.enabled else None
         going = False  # the DJ may be going (left, or not heard for a while): what follows them is started
+        stall_bytes = int(LIVE_STALL * feeder.rate) * feeder.frame_bytes
         # Said again when the DJ comes back after a hard event or a bulletin, which had titles of
         # their own (QA: the DJ aired on under the bulletin's last headline until they left).
         self.said = None
@@ -104,11 +105,10 @@ class LiveSession:
                     return True
                 assert pcm is not None
                 starved = 0 if done else starved + len(pcm)
-                if going != (live.ended or starved >= LIVE_STALL / 2 * feeder.rate * feeder.frame_bytes):
-                    going = not going
-                    if going:
-                        start_what_follows(feeder)
-                if starved >= LIVE_STALL * feeder.rate * feeder.frame_bytes and not live.ended:
+                was_going, going = going, live.ended or starved >= stall_bytes // 2
+                if going and not was_going:
+                    start_what_follows(feeder)
+                if starved >= stall_bytes and not live.ended:
                     self.off_air = "stalled"
                     return True
                 if done:

@@ -45,16 +45,19 @@ class Output:
         self.limiter: TruePeakLimiter | None = None  # keeps what the encoders get under the true-peak ceiling
 
     def ahead(self) -> float:
-        now = asyncio.get_running_loop().time()
-        if skipped := self.timeline.skip_owed(now):
+        return self.timeline.ahead(asyncio.get_running_loop().time())
+
+    def _keep_time(self, timeline: Timeline) -> None:
+        """Once per step fed: a hold past what is made up is skipped, a stepped clock followed."""
+        mono, wall = asyncio.get_running_loop().time(), time.time()
+        if skipped := timeline.skip_owed(mono):
             log.warning("the station was held for %.1f s (process stopped or starved of CPU); it goes on from now", skipped)
-            if missed := self.cues.let_missed_go(self.timeline.time_of(self.timeline.fed, time.time())):
+            if missed := self.cues.let_missed_go(timeline.time_of(timeline.fed, wall)):
                 log.warning("events missed while it was held, not aired late: %s", ", ".join(sorted({o.event.name for o in missed})))
-        if step := self.timeline.follow_wall(now, time.time()):
+        if step := timeline.follow_wall(mono, wall):
             log.warning("the system clock was stepped by %+.1f s; the schedule follows it", step)
             if self.cues.scheduler is not None:  # the next event after the new time (those stepped over are let go)
-                self.cues.follow(self.cues.scheduler, self.timeline.time_of(self.timeline.fed, time.time()))
-        return self.timeline.ahead(now)
+                self.cues.follow(self.cues.scheduler, timeline.time_of(timeline.fed, wall))
 
     def budget(self) -> float | None:
         """How long to wait for upstream before silence must cover (None: nothing airs yet)."""
@@ -72,6 +75,8 @@ class Output:
         """Feed PCM to every encoder, fading it out and stopping it at an armed cut (raises Cut)."""
         if not pcm:
             return
+        if self.timeline.started:
+            self._keep_time(self.timeline)  # (before an armed cut shapes what is fed)
         cues = self.cues
         if cues.cut_at is None:
             await self._feed(pcm)

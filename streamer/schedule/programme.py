@@ -144,19 +144,25 @@ def _check_references(programme: Programme, problems: list[Problem]) -> None:
             missing(e.play, e.play_where or e.where, f"event {e.name!r}")
 
 
-def yaml_files(folder: Path) -> list[Path]:
+def programme_listing(folder: Path) -> tuple[list[Path], list[Path]]:
     """The programme's files: *.yaml and *.yml in any case (`Week.YAML`), but for hidden ones (an
-    editor's lock `.#week.yaml`, macOS's `._week.yaml`: not the DJ's, and they blocked every reload)."""
-    return sorted(f for f in _entries(folder) if f.suffix.lower() in (".yaml", ".yml") and not f.name.startswith("."))
+    editor's lock `.#week.yaml`, macOS's `._week.yaml`: not the DJ's, and they blocked every reload);
+    and the files meant as programme files that are not read: `week.yaml.txt`, as Notepad saves
+    (QA: its events vanished from the programme with no word). One listing of the folder."""
+    shown = [f for f in _entries(folder) if not f.name.startswith(".")]
+    return sorted(f for f in shown if f.suffix.lower() in (".yaml", ".yml")), [
+        f for f in shown if f.name.lower().endswith((".yaml.txt", ".yml.txt"))
+    ]
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    return programme_listing(folder)[0]
 
 
 def unread_files(folder: Path) -> list[Problem]:
-    """Files that were meant as programme files and are not read: `week.yaml.txt`, as Notepad
-    saves (QA: its events vanished from the programme with no word)."""
     return [
         Problem(str(f), 1, 1, f"{f.name} is not read: only .yaml and .yml files are (rename it {f.name[: -len(f.suffix)]})")
-        for f in _entries(folder)
-        if f.name.lower().endswith((".yaml.txt", ".yml.txt")) and not f.name.startswith(".")
+        for f in programme_listing(folder)[1]
     ]
 
 

@@ -65,7 +65,7 @@ class Scheduler:
         tags: Mapping[Path, Tagged] | None = None,
     ) -> None:
         self.programme, self.tz = programme, programme.timezone
-        self.artist_of, self.song_of = by_tags(tags) if tags is not None else (artist_of, lambda p: p)  # (norepeat)
+        self.artist_of, self.song_of = by_tags(tags) if tags is not None else (artist_of, lambda p: p)  # the windows' view
         self.playable = playable  # files known not to decode are passed over
         self.has_news: Callable[[], bool] = lambda: True  # whether the news desk has headlines (the station sets it)
         self.rng = rng or random.Random()

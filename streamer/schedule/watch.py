@@ -21,7 +21,7 @@ from ..ticks import sleep_on_grid
 from ..wire.text import display_path
 from ..yamldoc import ConfigError, Problem
 from .model import LoadedProgramme
-from .programme import load_with_files, unread_files, yaml_files
+from .programme import load_with_files, programme_listing
 from .sources import stamp
 
 log = logging.getLogger("streamer")
@@ -75,7 +75,8 @@ class ProgrammeWatcher:
 
     def _yaml_stamp(self) -> tuple:
         try:  # (and the names of files meant as programme files, to say they are not read: QA)
-            return stamp(yaml_files(self.folder)), tuple(p.message for p in unread_files(self.folder))
+            read, unread = programme_listing(self.folder)
+            return stamp(read), tuple(f.name for f in unread)
         except OSError:
             return ()
 

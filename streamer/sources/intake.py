@@ -27,7 +27,7 @@ from ..stream.mount import MAX_PENDING_SECONDS, Mount
 from ..supervise import Supervisor
 from ..wire.credentials import basic_user, check_basic
 from ..wire.formats import format_of
-from ..wire.http import RequestHead, error_response, source_ok, too_many_logins
+from ..wire.http import RequestHead, error_response, lockout, source_ok
 from ..wire.icecast import parse_audio_info
 from ..wire.icy import clean_title
 from ..wire.text import decode_text
@@ -77,7 +77,8 @@ class SourceDesk:
         now = time.monotonic()
         locked = self.logins.locked(address, now)
         if locked:
-            return Reply(too_many_logins(address, locked, http_date()))
+            message, wait = lockout(address, locked)  # (the web side's 429 has the same words)
+            return Reply(error_response(429, message, http_date(), [("Retry-After", wait)]))
         authorization = head.header("authorization")
         who, refusal = self.allowed(head.path, authorization)
         if who is None:

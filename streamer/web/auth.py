@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ..wire.credentials import basic_user, check_basic
+from ..wire.http import lockout
 from ..wire.text import safe_text
 from .port import station_of
 
@@ -69,9 +69,8 @@ async def authorised(request: web.Request, check: Callable[[str], bool], page: b
     address, now = client_address(request), time.monotonic()
     locked = station.logins.locked(address, now)
     if locked:
-        raise web.HTTPTooManyRequests(
-            text=f"too many failed logins from {address}; try again in {locked:.0f} s\n", headers={"Retry-After": f"{math.ceil(locked)}"}
-        )
+        message, wait = lockout(address, locked)
+        raise web.HTTPTooManyRequests(text=message + "\n", headers={"Retry-After": wait})
     header = request.headers.get("Authorization", "")
     if check(header):
         station.logins.succeeded(address)

@@ -231,10 +231,10 @@ def error_response(status: int, message: str, date: str, extra: list[tuple[str, 
     return _head(status, lines) + body
 
 
-def too_many_logins(address: str, locked: float, date: str) -> bytes:
-    """429 for an address locked out for `locked` more seconds, with Retry-After (QA: none)."""
+def lockout(address: str, locked: float) -> tuple[str, str]:
+    """What an address locked out for `locked` more seconds is told, and its Retry-After (QA: none)."""
     wait = str(math.ceil(locked))
-    return error_response(429, f"too many failed logins from {address}; try again in {wait} s", date, [("Retry-After", wait)])
+    return f"too many failed logins from {address}; try again in {wait} s", wait
 
 
 class ChunkedDecoder:
