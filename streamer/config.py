@@ -20,10 +20,12 @@ from .settings import (
     FeedConfig,
     LoudnessConfig,
     MountConfig,
+    Network,
     NewsConfig,
     User,
     is_loopback,
     mount_path_problem,
+    parse_network,
     weak_password,
 )
 from .yamldoc import ConfigError, Doc, Problem, Reader, defaults, in_range, one_of, one_of_int, read_yaml_file
@@ -88,12 +90,35 @@ def _server(sv: Reader) -> dict[str, Any]:
         live_mount=sv.get("live_mount", str, C["live_mount"]),
         live_silence=sv.get("live_silence", float, C["live_silence"], in_range(1, 3600)),
         log_level=sv.get("log_level", str, C["log_level"], one_of("debug", "info", "warning", "error")),
+        trusted_proxies=_trusted_proxies(sv),
     )
     if server["health_port"] is not None and server["health_port"] == server["port"]:
         sv.error((*sv.path, "health_port"), f"server.health_port must be a port of its own, not server.port ({server['port']})")
         server["health_port"] = None
     sv.finish()
     return server
+
+
+def _trusted_proxies(sv: Reader) -> tuple[Network, ...]:
+    """server.trusted_proxies: the reverse proxies whose X-Forwarded-For is believed."""
+    raw = sv.raw("trusted_proxies", [])
+    items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else None
+    if items is None:
+        sv.error((*sv.path, "trusted_proxies"), "server.trusted_proxies must be a list of addresses or networks (such as [127.0.0.1])")
+        return ()
+    networks: list[Network] = []
+    for i, item in enumerate(items):
+        try:
+            networks.append(parse_network(str(item)))
+        except ValueError as exc:
+            sv.error(
+                (*sv.path, "trusted_proxies", i) if isinstance(raw, list) else (*sv.path, "trusted_proxies"),
+                f"server.trusted_proxies: {exc}",
+            )
+    if any(network.prefixlen == 0 for network in networks):  # 0.0.0.0/0, ::/0
+        message = "server.trusted_proxies trusts every address: any client can claim to be another (and dodge the login lockout)"
+        sv.doc.notes.append(sv.doc.problem((*sv.path, "trusted_proxies"), message))
+    return tuple(networks)
 
 
 def _audio(au: Reader) -> dict[str, Any]:

@@ -166,6 +166,7 @@ class Config:
     max_web_clients: int = 500  # API and page requests being answered at once
     max_subscribers: int = 10000  # Server-Sent Events subscribers (open pages)
     head_timeout: float = 10.0  # seconds a client has to send each request head
+    trusted_proxies: tuple[Network, ...] = ()  # whose X-Forwarded-For names the client (wire/forwarded.py)
     fanout_interval: float = 0.25
     source_timeout: float = 10.0
     live_mount: str = "/live"  # a DJ here takes over every station mount
@@ -207,6 +208,17 @@ class Config:
 def weak_password(password: str) -> bool:
     """An example password, or one too short to stand a guessing attack from the network."""
     return password in EXAMPLE_PASSWORDS or len(password) < 8
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_network(text: str) -> Network:
+    """An address (a /32 or /128) or a network in CIDR form; ValueError says what is wrong."""
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address or network (such as 127.0.0.1, ::1 or 10.0.0.0/8)") from None
 
 
 def is_loopback(host: str) -> bool:

@@ -5,9 +5,11 @@ request per segment per variant, and passes the Icecast streams through unbuffer
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import decode_errors, free_port, make_tone, need, record
+from .history_ears import admin_get
 
 pytestmark = pytest.mark.interop
 
@@ -80,6 +83,16 @@ async def players(port: int) -> dict:
     return counts
 
 
+def start_nginx(nginx: str, tmp: Path, station: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    for kind in ("cache", "client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (tmp / kind).mkdir()
+    proc = subprocess.Popen([nginx, "-c", str(nginx_config(tmp, port, station)), "-p", str(tmp)])
+    time.sleep(1.0)
+    assert proc.poll() is None, (tmp / "error.log").read_text()
+    return proc, port
+
+
 def test_nginx_caches_hls_for_two_thousand_players(server_factory, tmp_path):
     nginx = need("nginx")
     tracks = tmp_path / "tracks"
@@ -91,13 +104,8 @@ def test_nginx_caches_hls_for_two_thousand_players(server_factory, tmp_path):
     deadline = time.monotonic() + 15
     while server.get("/hls/hi/live.m3u8")[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
-    port = free_port()
-    for kind in ("cache", "client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (tmp_path / kind).mkdir()
-    proc = subprocess.Popen([nginx, "-c", str(nginx_config(tmp_path, port, server.port)), "-p", str(tmp_path)])
+    proc, port = start_nginx(nginx, tmp_path, server.port)
     try:
-        time.sleep(1.0)
-        assert proc.poll() is None, (tmp_path / "error.log").read_text()
         before = json.loads(server.get("/api/status")[2])["hls"]
         start = time.monotonic()
         with ThreadPoolExecutor(1) as pool:  # its own thread: the session's Playwright may own this one's event loop
@@ -117,3 +125,55 @@ def test_nginx_caches_hls_for_two_thousand_players(server_factory, tmp_path):
     assert origin["playlist"] <= 2 * segments + 4  # a playlist is cached for half a segment
     assert status["hls"]["listeners"] >= 1  # the players reach the station only through nginx (one client)
     assert stream.headers.get("icy-metaint") and decode_errors(stream.audio, tmp_path)[0] == []
+
+
+def connect_from(source: str, port: int, request: str) -> socket.socket:
+    """A client at loopback address `source` (any 127.x.y.z is this machine) that sent `request`."""
+    sock = socket.socket()
+    sock.settimeout(10)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(request.encode())
+    return sock
+
+
+def status_from(source: str, port: int, password: str, origin: str = "") -> int:
+    auth = base64.b64encode(f"admin:{password}".encode()).decode()
+    origin = f"Origin: {origin}\r\n" if origin else ""
+    head = f"GET /admin/stats HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Basic {auth}\r\n{origin}\r\n"
+    with connect_from(source, port, head) as sock:
+        return int(sock.recv(64)[9:12])
+
+
+def test_nginx_passes_each_clients_address(server_factory, tmp_path):
+    """With server.trusted_proxies naming the nginx in front, the station sees each client's own
+    address (listclients, the login lockout), and a client that comes directly cannot pose as
+    another with a forged X-Forwarded-For."""
+    nginx = need("nginx")
+    tracks = tmp_path / "tracks"
+    tracks.mkdir()
+    make_tone(tracks / "t.ogg", 440, 30.0, 44100, 2, ("-c:a", "libvorbis"), "Artist", "Song")
+    server = server_factory(f"playlists:\n  t: {{files: ['{tracks}/']}}\nfallback: t\n", server_extra="trusted_proxies: [127.0.0.1]")
+    proc, port = start_nginx(nginx, tmp_path, server.port)
+    try:
+        listen = "GET /main HTTP/1.1\r\nHost: radio\r\nUser-Agent: {}\r\n{}\r\n"
+        through = connect_from("127.0.0.9", port, listen.format("through-nginx", ""))
+        direct = connect_from("127.0.0.10", server.port, listen.format("direct", "X-Forwarded-For: 198.51.100.7\r\n"))
+        with through, direct:
+            deadline, clients = time.monotonic() + 10, ""
+            while clients.count("<listener>") < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                clients = admin_get(server.port, "/admin/listclients?mount=/main")
+            seen = dict(re.findall(r"<IP>([^<]*)</IP>.*?<UserAgent>([^<]*)</UserAgent>", clients, re.S))
+            with ThreadPoolExecutor(10) as pool:  # ten wrong passwords at once (failed logins are slowed)
+                wrong = list(pool.map(lambda _: status_from("127.0.0.11", port, "guess"), range(10)))
+            locked, operator = status_from("127.0.0.11", port, "hackme"), status_from("127.0.0.12", port, "hackme")
+            dashboard = status_from("127.0.0.12", port, "hackme", origin=f"http://127.0.0.1:{port}")  # the Host nginx passes on
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert {agent: ip for ip, agent in seen.items()} == {"through-nginx": "127.0.0.9", "direct": "127.0.0.10"}
+    assert wrong == [401] * 10 and locked == 429 and operator == 200  # the guesser is locked out, not everyone behind nginx
+    assert dashboard == 200  # the dashboard's own requests through nginx are not taken for another site's
+    log = server.log_text()
+    assert "from 127.0.0.11" in log and "from 127.0.0.1 " not in log

@@ -5,7 +5,7 @@ and the connection becomes a `Listener`; HLS and /healthz are answered here too.
 where `route()` says, through the `Routes` the station gives the door: source clients to the
 source desk, `/api/events` to the event hub, everything else (API, pages, playlist files) to the
 aiohttp application, which closes the connection after its answer, so every request passes this
-door and its head timeout. The `Gate` decides who gets in."""
+door and its head timeout. The `Gate` decides who gets in; wire/forwarded.py, who a request is from."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from email.utils import formatdate
 from typing import Protocol
 
 from ..settings import Config
+from ..wire.forwarded import client_of
 from ..wire.http import (
     MAX_HEAD,
     BadRequest,
@@ -39,8 +40,7 @@ log = logging.getLogger("streamer.http")
 
 # A refusal is followed by a FIN, and the door reads on a moment before closing (as nginx's
 # lingering close): closing on unread bytes sends a reset, which loses the client its answer.
-LINGER_SECONDS = 1.0
-LINGER_BYTES = 1 << 20
+LINGER_SECONDS, LINGER_BYTES = 1.0, 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +71,14 @@ http_date = functools.partial(formatdate, usegmt=True)  # an HTTP Date header's 
 
 
 class FrontDoor(asyncio.Protocol):
-    __slots__ = ("address", "buf", "held", "linger_left", "resting", "routes", "timer", "transport", "writing_paused")
+    __slots__ = ("address", "buf", "held", "linger_left", "peer", "resting", "routes", "timer", "transport", "writing_paused")
 
     def __init__(self, routes: Routes) -> None:
         self.routes = routes
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.timer: asyncio.TimerHandle | None = None
-        self.address = "?"
+        self.peer = self.address = "?"  # the connection's address; the client's, per request (a proxy's may be many)
         self.resting = False  # answered, keeping the connection for the client's next request
         self.writing_paused = False  # the transport's buffer is over its high-water mark
         self.held: tuple[RequestHead, int] | None = None  # a blocking HLS reload waiting for its part
@@ -87,7 +87,7 @@ class FrontDoor(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport subclasses
         peer = transport.get_extra_info("peername")
-        self.address = str(peer[0]) if peer else "?"
+        self.peer = self.address = str(peer[0]) if peer else "?"
         if not self.routes.gate.admit(self, self.routes.open_connections()):
             self._reply(Reply(error_response(503, "server busy: too many connections", http_date())), linger=False)
             return
@@ -170,6 +170,7 @@ class FrontDoor(asyncio.Protocol):
 
     def _dispatch(self, head: RequestHead, end: int) -> None:
         routes = self.routes
+        self.address = client_of(self.peer, head.header("x-forwarded-for"), head.header("forwarded"), routes.config.trusted_proxies)
         mount = routes.mounts.get(head.path)
         kind = route(head, mount)
         if kind == "options":
@@ -244,8 +245,7 @@ class FrontDoor(asyncio.Protocol):
     def _unhold(self, expired: Callable[[], bytes] | None = None) -> None:
         if self.held is None:
             return
-        head, end = self.held
-        self.held = None
+        (head, end), self.held = self.held, None
         answer = expired() if expired is not None else self.routes.hls_answer(head, self.address)
         if isinstance(answer, Hold):  # woken only when ready: never held twice, whatever happens
             answer = answer.expired()

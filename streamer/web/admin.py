@@ -17,7 +17,7 @@ from ..wire.credentials import basic_user
 from ..wire.icecast import iceresponse, listclients_xml, listmounts_xml, stats_xml
 from ..wire.icy import stream_title
 from ..wire.text import safe_text
-from .auth import admin_or, admin_or_source_of
+from .auth import admin_or, admin_or_source_of, client_address
 from .port import base_url, station_of
 
 log = logging.getLogger("streamer.api")
@@ -110,7 +110,7 @@ async def killsource(request: web.Request) -> web.Response:
         return xml(iceresponse(f"No source client on {mount.path}", ok=False), status=400)
     # said as a kill, and by whom (QA: the log only said the source "disconnected")
     who = basic_user(request.headers.get("Authorization", "")) or "?"
-    log.warning("%s: source killed through /admin/killsource by %r from %s (%s)", mount.path, who, request.remote, holder)
+    log.warning("%s: source killed through /admin/killsource by %r from %s (%s)", mount.path, who, client_address(request), holder)
     return xml(iceresponse("Source Removed"))
 
 

@@ -1,0 +1,63 @@
+"""Who a request is from when it comes through a reverse proxy (pure).
+
+A proxy in front of the station (deploy/nginx.conf: TLS for the streams, a cache for HLS)
+connects from its own address, so every listener, DJ and login would look like the proxy to
+the listening history, /admin/listclients and the login lockout. The proxy names its client in
+X-Forwarded-For (or RFC 7239's Forwarded). Anyone can send those headers, so they are believed
+only from the addresses in `server.trusted_proxies`, and read from the right: each trusted hop
+names the one before it, and the first address not trusted is the client (nginx's
+real_ip_recursive, Icecast's <x-forwarded-for>). A hop that is no address ("unknown", a
+proxy's obfuscated name) ends the walk at the last address known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+
+Network = IPv4Network | IPv6Network  # as settings.parse_network reads them from the config
+
+_FOR = re.compile(r'(?:^|[;,])\s*for\s*=\s*("[^"]*"|[^;,\s]*)', re.IGNORECASE)
+
+
+def address_of(hop: str) -> IPv4Address | IPv6Address | None:
+    """The address in one hop as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]:443`,
+    `2001:db8::1`, quoted or not; None for anything else."""
+    hop = hop.strip().strip('"')
+    if hop.startswith("["):
+        hop = hop[1 : hop.find("]")] if "]" in hop else ""
+    elif hop.count(":") == 1:
+        hop = hop.split(":")[0]  # IPv4 with a port
+    try:
+        found = ip_address(hop.split("%")[0])
+    except ValueError:
+        return None
+    return (found.ipv4_mapped or found) if isinstance(found, IPv6Address) else found
+
+
+def trusted(address: IPv4Address | IPv6Address | None, networks: Sequence[Network]) -> bool:
+    return address is not None and any(address in network for network in networks)
+
+
+def hops(forwarded_for: str, forwarded: str) -> list[str]:
+    """The chain of addresses the proxies name, client first: X-Forwarded-For's when sent, else
+    the `for=` values of Forwarded (repeated headers arrive joined with commas)."""
+    if forwarded_for.strip():
+        return [hop for hop in forwarded_for.split(",") if hop.strip()]
+    return [match[1] for match in _FOR.finditer(forwarded)]
+
+
+def client_of(peer: str, forwarded_for: str, forwarded: str, networks: Sequence[Network]) -> str:
+    """The client's address: `peer` (the connection's), or the one its trusted proxies name."""
+    if not networks or not trusted(address_of(peer), networks):
+        return peer
+    client = peer
+    for hop in reversed(hops(forwarded_for, forwarded)):
+        address = address_of(hop)
+        if address is None:
+            break
+        client = str(address)
+        if not trusted(address, networks):
+            break
+    return client
