@@ -108,6 +108,7 @@ def status(station: Station) -> dict:
     mounts = [{**mount_view(m), **(encoders[m.path].view() if m.path in encoders else {})} for m in station.mounts.values()]
     return {
         "server": "streamer", "version": __version__, "started": station.started, "uptime": round(time.time() - station.started, 1),
+        "health": station.health()[1],  # /healthz's verdict: the dashboard's "on air" line
         "listeners": station.listener_count(), "max_listeners": station.config.max_listeners, "mounts": mounts,
         "now_playing": feeder.onair.now_status(), "schedule": _schedule_status(station),
         "recent": feeder.onair.recent_status(), "problems": _problems(station),

@@ -308,11 +308,14 @@ class Station:
         return documents.status(self)
 
     def health(self) -> tuple[bool, dict]:
-        """(on air?, what is wrong): every station mount has fresh audio and no critical task is down."""
+        """(on air?, what is wrong): every station mount has fresh audio, no critical task is down,
+        and what airs is no silence for want of anything playable (the mounts carry audio then,
+        but a listener hears nothing, and a load balancer should send them to another station)."""
         down = [m.path for m in self.own_mounts() if not m.on_air] + (self.hls.off_air(time.time()) if self.hls else [])
         failed = [f"{t.name}: {t.last_error}" for t in self.supervisor.down()]
-        if down or failed:
-            return False, {"ok": False, "off_air": down, "failed_tasks": failed}
+        silence = self.feeder.onair.silence
+        if down or failed or silence:
+            return False, {"ok": False, "off_air": down, "failed_tasks": failed, **({"silence": silence} if silence else {})}
         return True, {"ok": True, "uptime": round(time.time() - self.started, 1), "listeners": self.listener_count()}
 
     # --- lifetime ---------------------------------------------------------------------------------------

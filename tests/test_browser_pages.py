@@ -426,6 +426,24 @@ def test_the_dashboard_lists_webhook_failures_and_each_bad_file_once(server_fact
     assert errors == []
 
 
+def test_the_dashboard_says_at_the_top_whether_the_station_is_on_air(server_factory, tones, chromium, tmp_path):
+    """Silence for want of anything playable: every mount carries audio, so nothing said so at a
+    glance (the mounts table all "yes", /healthz 200) while listeners heard nothing."""
+    bad = tmp_path / "notes.mp3"
+    bad.write_text("Call the studio before the show.\n")
+    playlist = "timezone: UTC\nplaylists:\n  music: {{files: ['{}']}}\nfallback: music\n"
+    server = server_factory(playlist.format(bad), config_extra=USERS, wait_on_air=False)
+    admin, errors = open_page(chromium, server.url("/admin/"), credentials=CREDENTIALS)
+    verdict = "document.getElementById('verdict').textContent"
+    wait_for(admin, f"{verdict}.includes('silence until a playlist is fixed') && !{verdict}.includes('off air')", 20)  # mounts started
+    assert admin.text_content("#verdict").startswith("Not on air (/healthz answers 503). silence: nothing playable in ")
+    assert "bad" in admin.get_attribute("#verdict", "class")
+    (tmp_path / "playlists" / "station.yaml").write_text(playlist.format(tones / "long-a.ogg"))  # the DJ fixes the playlist
+    wait_for(admin, f"{verdict}.startsWith('On air')", 20)
+    assert admin.text_content("#verdict") == "On air: every mount and HLS variant has audio."
+    assert server.get("/healthz")[0] == 200 and errors == []
+
+
 ATTACK = """<!doctype html><meta charset=utf-8><link rel=icon href="data:,">
 <iframe name=sink></iframe>
 <form id=skip method=POST action="{base}/api/skip" target=sink></form>

@@ -265,6 +265,9 @@ def test_with_nothing_playable_anywhere_the_apis_say_silence_not_the_last_song(s
     reasons = [p["reason"] for p in status["problems"]]
     assert any("silence until a playlist is fixed" in r for r in reasons), reasons
     assert status["now_playing"] is None  # the operator's view agrees with the listeners'
+    code, _, body = server.get("/healthz")  # the mounts carry audio, but it is silence: not on air
+    assert code == 503 and "silence until a playlist is fixed" in json.loads(body)["silence"], body
+    assert status["health"]["ok"] is False and status["health"]["silence"] == json.loads(body)["silence"]
     # Players' titles are cleared, and the last song's play ends where the silence began (it
     # was credited with the silence, in the royalty reports too)
     silent = record(server.port, "/main", 2.0)

@@ -82,6 +82,7 @@ class OnAir:
         self._ticker_turn = 0
         self._stand_in: tuple[object, bool] | None = None  # (programme's scheduler, silence?) last said
         self._silence_titled = False  # the silence's empty title has been marked
+        self._silence_reason = ""  # why the last stand-in said was silence
         self.released: NowPlaying | None = None  # the newest item whose title has reached listeners
 
     def remember(self, played: list[Played]) -> None:
@@ -159,6 +160,7 @@ class OnAir:
         block = f"block {choice.block.name!r} ({', '.join(choice.block.play)}) or " if choice.block else ""
         instead = f"playing {choice.stand_in} instead" if choice.path else "nothing else either: silence until a playlist is fixed"
         reason = f"nothing playable in {block}the fallback {fallback!r}; {instead}"
+        self._silence_reason = reason
         log.warning("%s", reason)
         self.problem(time.time(), "playlists", reason)
 
@@ -175,6 +177,11 @@ class OnAir:
     def silent(self) -> bool:
         """Valid silence airs because nothing at all is playable (not what was announced last)."""
         return self._stand_in is not None and self._stand_in[1]
+
+    @property
+    def silence(self) -> str:
+        """Why silence airs for want of anything playable (for /healthz), or ""."""
+        return self._silence_reason if self.silent else ""
 
     def problem(self, when: float, file: str, reason: str) -> None:
         self.problems.append(Problem(when, file, reason))

@@ -108,10 +108,21 @@
     try { s = JSON.parse(await call("GET", "/api/status")); } catch (err) { say("The station does not answer: " + err.message, true); return; }
     text($("uptime"), "up " + Math.floor(s.uptime / 3600) + " h " + Math.floor((s.uptime % 3600) / 60) + " min · version " + s.version);
     text($("listeners-now"), String(s.listeners));
+    verdict(s.health || {});
     mounts(s.mounts);
     dj(s.live || {});
     problems(s);
     library(s.library);
+  }
+
+  // /healthz's verdict, at the top: what a load balancer sees, said in words
+  function verdict(h) {
+    const wrong = [];
+    if ((h.off_air || []).length) wrong.push("off air: " + h.off_air.join(", "));
+    for (const task of h.failed_tasks || []) wrong.push("failed: " + task);
+    if (h.silence) wrong.push("silence: " + h.silence);
+    text($("verdict"), h.ok ? "On air: every mount and HLS variant has audio." : "Not on air (/healthz answers 503). " + wrong.join(" · "));
+    $("verdict").className = "card verdict " + (h.ok ? "ok" : "bad");
   }
 
   function mounts(list) {
