@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import stat
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path as FilePath
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from .upstream_url import redact
+from .yaml_syntax import syntax_problem
 
 Path = tuple[str | int, ...]
 MAX_BYTES = 1_000_000  # a programme or config file larger than this is refused, not parsed
@@ -92,17 +92,7 @@ class Doc:
         try:
             node = yaml.compose(text, Loader=_LOADER)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            what = getattr(exc, "problem", None) or str(exc)
-            quote = unclosed_quote(text, line)
-            at = (text.splitlines()[line - 1 : line] or [""])[0][col - 1 : col]
-            if at == "\t":  # (QA: "found character that cannot start any token")
-                what = "a tab: YAML indents with spaces, not tabs (replace it with spaces)"
-            elif quote is not None:  # YAML reads on to a later line and complains there (QA)
-                line, col = quote
-                what = f"this quote is not closed on its line (YAML read on and then: {what})"
-            raise ConfigError([Problem(file, line, col, f"YAML syntax: {what}")]) from None
+            raise ConfigError([Problem(file, *syntax_problem(text, exc))]) from None
         self.data: Any = self._plain(node, ()) if node is not None else None
         if self._duplicates:
             raise ConfigError(self._duplicates)
@@ -154,32 +144,6 @@ class Doc:
 
 
 _MISSING = object()
-
-
-_OPENING_QUOTE = re.compile(r"""(?:^|[:\-\[{,]\s*)(["'])""")
-
-
-def unclosed_quote(text: str, until: int) -> tuple[int, int] | None:
-    """(line, column) of the last quoted value before line `until` (1-based) that opens a quote
-    and does not close it on its line (`start: "06:00` saved half typed), else None (pure).
-    Only a quote that begins a value counts: an apostrophe inside plain text does not."""
-    found = None
-    lines = text.splitlines()
-    for number, line in enumerate(lines[:until], start=1):
-        if line.lstrip().startswith("#"):
-            continue
-        for m in _OPENING_QUOTE.finditer(line):
-            if not _closing(m[1], line[m.end() :]):
-                # a quoted value may span lines: it is the culprit only if it closes on the
-                # line YAML stopped at (then went on with what was meant as the next value), or never
-                later = next((n for n in range(number + 1, len(lines) + 1) if _closing(m[1], lines[n - 1])), None)
-                found = (number, m.start(1) + 1) if later is None or later >= until else found
-            break  # the first value on the line decides; a later quote is inside it
-    return found
-
-
-def _closing(quote: str, text: str) -> bool:
-    return bool(re.search(r'(?<!\\)"', text) if quote == '"' else re.search(r"'(?!')", text.replace("''", "")))
 
 
 def field_name(path: Path) -> str:

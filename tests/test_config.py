@@ -33,7 +33,21 @@ def test_every_problem_named_with_file_line_and_field():
 
 def test_yaml_syntax_error_has_position():
     got = problems("server:\n  port: [8000\n")
-    assert got[0].startswith("/etc/streamer/config.yaml:3:1: YAML syntax:")
+    assert got[0].startswith(
+        "/etc/streamer/config.yaml:2:9: YAML syntax: this '[' is not closed with ']' (YAML read on to line 3, column 1"
+    )
+    got = problems("server: {port: 8000 host: x}\n")  # on its own line, where YAML stops is the place
+    assert got[0] == "/etc/streamer/config.yaml:1:25: YAML syntax: did not find expected ',' or '}'"
+
+
+def test_a_brace_left_open_is_named_at_its_line_not_the_next():
+    """QA: `music: {files: [...], order: shuffle` without its `}` was reported on the next line
+    (where YAML gave up), a line with nothing wrong on it."""
+    got = problems("mounts:\n  /main: {bitrate: 128, sample_rate: 44100\n  /low: {bitrate: 48}\n")
+    assert got == [
+        "/etc/streamer/config.yaml:2:10: YAML syntax: this '{' is not closed with '}'"
+        " (YAML read on to line 3, column 7: did not find expected ',' or '}')"
+    ]
 
 
 def test_passwords_from_environment():

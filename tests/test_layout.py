@@ -22,6 +22,7 @@ BASE = {
     "state",
     "stamp",
     "yamldoc",
+    "yaml_syntax",
     "upstream_url",
     "aio",
     "child",

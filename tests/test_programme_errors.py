@@ -220,7 +220,7 @@ def test_a_quote_left_open_is_named_at_its_line():
     found.clear()
     spans = 'playlists:\n  talk: {files: [t/], note: "long\n    text"}\n  tino: {files: [Tino\'s show/]}\nfallback: [oops\n'
     assert not parse_programme_file(spans, Path("p.yaml"), Programme(), found)
-    assert "not closed on its line" not in str(found[0]) and str(found[0]).startswith("p.yaml:6:1: YAML syntax:"), found
+    assert "not closed on its line" not in str(found[0]) and str(found[0]).startswith("p.yaml:5:11: YAML syntax: this '[' is not"), found
 
 
 def test_a_tab_in_the_indentation_is_named_as_a_tab():
