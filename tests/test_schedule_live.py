@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import decode_errors, make_tone, record, sse_events
+from .test_history_live import Receiver
 
 pytestmark = pytest.mark.interop
 
@@ -252,7 +253,9 @@ def test_with_nothing_playable_anywhere_the_apis_say_silence_not_the_last_song(s
     for name in ("short1.mp3", "short2.flac"):
         shutil.copy(tones / name, music / name)
     programme = "timezone: UTC\nplaylists:\n  music: {{files: ['{}'], order: sequential}}\nfallback: music\n"
-    server = server_factory(programme.format(music), mounts=MOUNT)
+    hook = Receiver()  # the operator's alerts: silence is the station going off air
+    hooks = f"webhooks:\n  - {{url: '{hook.url}', events: [station_offline, station_online]}}\n"
+    server = server_factory(programme.format(music), mounts=MOUNT, config_extra=hooks)
     station_yaml = tmp_path / "playlists" / "station.yaml"
     time.sleep(1)
     station_yaml.write_text(programme.format(tmp_path / "gone"))
@@ -268,6 +271,10 @@ def test_with_nothing_playable_anywhere_the_apis_say_silence_not_the_last_song(s
     code, _, body = server.get("/healthz")  # the mounts carry audio, but it is silence: not on air
     assert code == 503 and "silence until a playlist is fixed" in json.loads(body)["silence"], body
     assert status["health"]["ok"] is False and status["health"]["silence"] == json.loads(body)["silence"]
+    deadline = time.monotonic() + 5
+    while [event["event"] for _, event in hook.got] != ["station_online", "station_offline"]:
+        assert time.monotonic() < deadline, hook.got
+        time.sleep(0.2)
     # Players' titles are cleared, and the last song's play ends where the silence began (it
     # was credited with the silence, in the royalty reports too)
     silent = record(server.port, "/main", 2.0)
