@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import socket
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -58,6 +59,26 @@ def _finished(task: asyncio.Task) -> None:
     _background.discard(task)
     if not task.cancelled() and task.exception() is not None:
         log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+
+async def listen(host: str, port: int, protocol: Callable[[], asyncio.Protocol], backlog: int = 100) -> asyncio.Server:
+    """A TCP server on `host`:`port`. On "::" it takes IPv4 clients too, as [::] does on Linux by
+    default and as an operator facing both families expects: asyncio's create_server sets
+    IPV6_V6ONLY, which shut every IPv4 listener out of a station configured with host "::"."""
+    loop = asyncio.get_running_loop()
+    if host != "::":
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return await loop.create_server(protocol, host, port, family=family, backlog=backlog, reuse_address=True)
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(("::", port))
+        sock.setblocking(False)
+        return await loop.create_server(protocol, sock=sock, backlog=backlog)
+    except BaseException:
+        sock.close()
+        raise
 
 
 class TooLarge(ValueError):

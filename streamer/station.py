@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -30,7 +29,7 @@ from pathlib import Path
 from aiohttp import web
 
 from . import documents
-from .aio import background, cancel_background
+from .aio import background, cancel_background, listen
 from .audio.feeder import Feeder
 from .audio.onair import HISTORY, RECENT, NowPlaying
 from .audio.output import SKIP_FADE
@@ -328,16 +327,14 @@ class Station:
         # a web request still running at stop gets a second, not aiohttp's default minute
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False, shutdown_timeout=WEB_STOP_TIMEOUT)
         await self._runner.setup()
-        loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._server = await loop.create_server(lambda: FrontDoor(self), host, port, family=family, backlog=4096, reuse_address=True)
+        self._server = await listen(host, port, lambda: FrontDoor(self), backlog=4096)
         sock = self._server.sockets[0].getsockname()
         self.address = (sock[0], sock[1])
         if self.config.health_port is not None:
             count = OpenCount()
             door = lambda: HealthDoor(self.health_answer, self.config.head_timeout, count)  # noqa: E731
             try:
-                self._health_server = await loop.create_server(door, host, self.config.health_port, family=family, reuse_address=True)
+                self._health_server = await listen(host, self.config.health_port, door)
             except OSError as exc:
                 raise HealthPortError(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc)) from exc
             log.info("health checks at http://%s:%d/healthz", host if ":" not in host else f"[{host}]", self.config.health_port)

@@ -81,3 +81,9 @@ def test_trusting_everyone_is_said():
         "/etc/streamer/config.yaml:2:20: server.trusted_proxies trusts every address: any client can claim to be another"
         " (and dodge the login lockout)",
     )
+
+
+def test_an_ipv4_client_of_a_dual_stack_socket_is_named_as_ipv4():
+    assert client_of("::ffff:203.0.113.5", "", "", ()) == "203.0.113.5"
+    assert client_of("::ffff:127.0.0.1", "198.51.100.7", "", LOCAL) == "198.51.100.7"
+    assert client_of("2001:db8::ffff:1", "", "", ()) == "2001:db8::ffff:1"

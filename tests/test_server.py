@@ -16,6 +16,7 @@ import pytest
 from streamer.audio.ffmpeg import ffmpeg_exe
 
 from .conftest import decode_errors, make_tone, need, raw_request, record
+from .history_ears import admin_get
 
 pytestmark = pytest.mark.interop
 
@@ -176,6 +177,25 @@ def test_links_without_a_host_header_name_the_address_the_request_came_in_on(ser
     assert raw_path.startswith(b"HTTP/1.0 400") and b"not ASCII" in raw_path
     for answer in (m3u, stats, raw_path, raw_request(server.port, b"GET /nope/api HTTP/1.0\r\n\r\n")):  # aiohttp's answers too
         assert b"\r\nServer: streamer\r\n" in answer and b"aiohttp" not in answer
+
+
+def test_a_station_on_host_colon_colon_takes_ipv4_and_ipv6_listeners(server_factory, media):
+    """host "::" (every address, both families, as [::] on Linux) refused every IPv4 client:
+    asyncio's create_server sets IPV6_V6ONLY (found in review). IPv4 clients are named as IPv4."""
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    server = server_factory(sequential("a.mp3", media=media), host='"::"', env=STRONG)
+    four = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    six = socket.create_connection(("::1", server.port), timeout=5)
+    with four, six:
+        for sock, agent in ((four, "four"), (six, "six")):
+            sock.sendall(f"GET /main HTTP/1.0\r\nUser-Agent: {agent}\r\n\r\n".encode())
+            assert sock.recv(12).startswith(b"HTTP/1.0 200")
+        clients = admin_get(server.port, "/admin/listclients?mount=/main", password=STRONG["STREAMER_ADMIN_PASSWORD"])
+    seen = {agent: ip for ip, agent in re.findall(r"<IP>([^<]*)</IP>.*?<UserAgent>([^<]*)</UserAgent>", clients, re.S)}
+    assert seen == {"four": "127.0.0.1", "six": "::1"}, clients
 
 
 def test_wrong_methods_get_405_with_allow_and_every_path_answers_a_cors_preflight(server_factory, media):

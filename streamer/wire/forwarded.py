@@ -49,7 +49,10 @@ def hops(forwarded_for: str, forwarded: str) -> list[str]:
 
 
 def client_of(peer: str, forwarded_for: str, forwarded: str, networks: Sequence[Network]) -> str:
-    """The client's address: `peer` (the connection's), or the one its trusted proxies name."""
+    """The client's address: `peer` (the connection's), or the one its trusted proxies name. An
+    IPv4 client of a dual-stack socket (host "::") is named as IPv4, not ::ffff:a.b.c.d."""
+    if peer.startswith("::ffff:") and "." in peer:
+        peer = peer[7:]
     if not networks or not trusted(address_of(peer), networks):
         return peer
     client = peer
