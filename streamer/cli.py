@@ -17,7 +17,7 @@ from .audio.ffmpeg import FFmpegMissing, ffmpeg_exe, quick_start_ffmpeg
 from .config import load_config
 from .logs import configure_logging
 from .schedule.programme import Programme, load_programme
-from .settings import PASSWORD_ENV, Config, is_loopback
+from .settings import PASSWORD_ENV, Config
 from .yamldoc import ConfigError
 
 STOP_LIMIT = 6.0  # seconds from SIGTERM to exit at most, whatever hangs
@@ -215,12 +215,12 @@ def serve(path: str, host: str | None, port: int | None) -> int:
     configure_logging(config.log_level)
     for note in config.notes:
         logging.getLogger("streamer.config").warning("%s", note)
-    weak = config.public_passwords()
-    if weak and not is_loopback(config.host):
+    weak, face = config.public_passwords(), config.network_face()
+    if weak and face:
         names = ", ".join(weak)
         envs = ", ".join(PASSWORD_ENV[n] for n in weak if n in PASSWORD_ENV)
         print(
-            f"{config.file}: refusing to listen on {config.host} while the {names} password(s) are example values "
+            f"{config.file}: refusing to {face} while the {names} password(s) are example values "
             f"or shorter than 8 characters; set users.<name>.password, djs and mounts' users in the config"
             + (f", or {envs}" if envs else ""),
             file=sys.stderr,

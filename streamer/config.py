@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .config_history import history_settings
 from .config_outputs import credentials, hls_settings, mount_settings, push_settings, relay_settings
@@ -79,7 +80,7 @@ def _server(sv: Reader) -> dict[str, Any]:
         host=sv.get("host", str, C["host"]),
         port=sv.get("port", int, C["port"], in_range(0, 65535)),
         health_port=sv.get("health_port", int, None, in_range(1, 65535)),
-        public_url=sv.get("public_url", str, C["public_url"]).rstrip("/"),
+        public_url=sv.get("public_url", str, C["public_url"], link_base).rstrip("/"),
         max_listeners=sv.get("max_listeners", int, C["max_listeners"], in_range(1, 1_000_000)),
         max_pending=sv.get("max_pending", int, C["max_pending"], in_range(16, 100_000)),
         max_web_clients=sv.get("max_web_clients", int, C["max_web_clients"], in_range(8, 100_000)),
@@ -99,12 +100,28 @@ def _server(sv: Reader) -> dict[str, Any]:
     return server
 
 
+def link_base(url: str) -> str | None:
+    """server.public_url: the base of every link the station gives (pure check)."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises on a port that is no number)
+    except ValueError:
+        return f"the port in {url!r} is not a number"
+    if url and (parts.scheme not in ("http", "https") or not parts.hostname):
+        return f"must be an http:// or https:// address such as https://radio.example.org, not {url!r}"
+    if parts.query or parts.fragment:
+        return f"must have no ?query or #fragment (it is the base of every link), not {url!r}"
+    return None
+
+
 def _trusted_proxies(sv: Reader) -> tuple[Network, ...]:
     """server.trusted_proxies: the reverse proxies whose X-Forwarded-For is believed."""
     raw = sv.raw("trusted_proxies", [])
     items = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else None
     if items is None:
-        sv.error((*sv.path, "trusted_proxies"), "server.trusted_proxies must be a list of addresses or networks (such as [127.0.0.1])")
+        sv.error(
+            (*sv.path, "trusted_proxies"), "server.trusted_proxies must be an address or network, or a list of them (such as [127.0.0.1])"
+        )
         return ()
     networks: list[Network] = []
     for i, item in enumerate(items):

@@ -10,6 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # Passwords that ship in examples (ours and Icecast's): fine on loopback, refused in public.
 EXAMPLE_PASSWORDS = {"", "hackme", "changeme", "password", "source", "admin", "relay"}
@@ -203,6 +204,17 @@ class Config:
         weak += [f"DJ {name}" for name, password in self.djs if weak_password(password)]
         weak += [f"{m.path} user {name}" for m in self.mounts for name, password in m.users if weak_password(password)]
         return weak
+
+    def network_face(self) -> str:
+        """How the station faces the network, or "" when only this machine can reach it: a
+        public listening address, or a reverse proxy in front (QA: behind the documented nginx,
+        on 127.0.0.1, admin:hackme opened the dashboard to anyone)."""
+        if not is_loopback(self.host):
+            return f"listen on {self.host}"
+        if self.trusted_proxies:
+            return "serve behind a reverse proxy (server.trusted_proxies)"
+        public = urlsplit(self.public_url).hostname
+        return f"serve as {self.public_url} (server.public_url)" if public and not is_loopback(public) else ""
 
 
 def weak_password(password: str) -> bool:

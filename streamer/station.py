@@ -71,6 +71,7 @@ from .supervise import Supervisor
 from .ticks import sleep_on_grid
 from .web.app import make_app
 from .web.doc_cache import Busy, DocumentCache
+from .wire.forwarded import client_of, scheme_of, unheeded
 from .wire.http import WILDCARDS, RequestHead, error_response, health_response, safe_host
 from .wire.icecast import dumps
 from .wire.text import display_path
@@ -141,6 +142,7 @@ class Station:
         self._health_server: asyncio.AbstractServer | None = None
         self._day_schedule: tuple[object, tuple[float, float], dict] | None = None  # (scheduler, day, document): schedule()
         self.address: tuple[str, int] | None = None
+        self._unheeded_said = False  # a proxy not in server.trusted_proxies was named in the log
 
     def own_mounts(self) -> list[Mount]:
         return [m for m in self.mounts.values() if not m.passthrough]
@@ -160,13 +162,30 @@ class Station:
     def listener_count(self) -> int:
         return sum(m.present for m in self.mounts.values())
 
+    def client_of(self, peer: str, forwarded_for: str, forwarded: str) -> str:
+        """Who a request is from (wire/forwarded.py); said once when a proxy's header is not
+        believed because server.trusted_proxies does not list it."""
+        networks = self.config.trusted_proxies
+        if (forwarded_for or forwarded) and not self._unheeded_said and unheeded(peer, networks):
+            self._unheeded_said = True
+            log.warning(
+                "requests from %s name their clients (X-Forwarded-For), but server.trusted_proxies does not list %s: every client "
+                "behind it shares its address (listclients, history, the login lockout); list it if it is your reverse proxy",
+                peer, peer,
+            )  # fmt: skip
+        return client_of(peer, forwarded_for, forwarded, networks)
+
     def accept_source(self, head: RequestHead, transport: asyncio.Transport, body: bytes, address: str) -> Reply | None:
         return self.sources.accept(head, transport, body, address)
 
     def subscribe(self, head: RequestHead, transport: asyncio.Transport, address: str) -> Reply | None:
         if len(self.events.subscribers) >= self.events.limit:
             return Reply(error_response(503, "server busy: too many event subscribers", http_date()))
-        base = self.base_url(head.header("host"), transport.get_extra_info("sockname"))
+        peer = transport.get_extra_info("peername")
+        scheme = scheme_of(
+            str(peer[0]) if peer else "", head.header("x-forwarded-proto"), head.header("forwarded"), self.config.trusted_proxies
+        )
+        base = self.base_url(head.header("host"), transport.get_extra_info("sockname"), scheme)
         try:  # pages reconnecting by the thousand share it (doc_cache.py)
             first = self.documents.get("event " + base, time.monotonic(), lambda: format_event("nowplaying", self.nowplaying(base)))
         except Busy as busy:
@@ -200,11 +219,11 @@ class Station:
 
     # --- the web side's StationPort ------------------------------------------------------------------
 
-    def base_url(self, host_header: str, local: tuple | None = None) -> str:
+    def base_url(self, host_header: str, local: tuple | None = None, scheme: str = "http") -> str:
         """The base for links in answers: the configured public URL, else the request's Host
         (when it is a plain host name or address), else the address the request came in on
         (`local`, the socket's own: on a wildcard listener 0.0.0.0 would be no address to
-        follow), else the address we listen on."""
+        follow), else the address we listen on; `scheme` as a trusted proxy said (https)."""
         if self.config.public_url:
             return self.config.public_url
         host = safe_host(host_header)
@@ -212,7 +231,7 @@ class Station:
             if host is None and candidate and candidate[0] not in WILDCARDS:
                 address, port = candidate[0], candidate[1]
                 host = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
-        return f"http://{host or 'localhost'}"
+        return f"{scheme}://{host or 'localhost'}"
 
     def mount(self, path: str) -> Mount | None:
         return self.mounts.get(path)

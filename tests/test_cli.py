@@ -34,6 +34,18 @@ def test_refuses_public_address_with_example_passwords(tmp_path):
     assert "source, relay" in out.stderr and "STREAMER_SOURCE_PASSWORD" in out.stderr and "STREAMER_ADMIN_PASSWORD" not in out.stderr
 
 
+def test_refuses_example_passwords_behind_a_reverse_proxy_too(tmp_path):
+    """QA: on 127.0.0.1 behind the documented nginx, admin:hackme opened the dashboard to anyone."""
+    (tmp_path / "playlists").mkdir()
+    for server, face in (
+        ("{port: 1, trusted_proxies: [127.0.0.1]}", "serve behind a reverse proxy (server.trusted_proxies)"),
+        ("{port: 1, public_url: 'https://radio.example.org'}", "serve as https://radio.example.org (server.public_url)"),
+    ):
+        (tmp_path / "config.yaml").write_text(f"server: {server}\n")
+        out = run("serve", "--config", str(tmp_path / "config.yaml"))
+        assert out.returncode == 2 and f"refusing to {face} while the source, admin, relay password(s)" in out.stderr, out.stderr
+
+
 def test_config_errors_name_file_line_and_field(tmp_path):
     cfg = tmp_path / "config.yaml"
     cfg.write_text("server:\n  port: eighty\n")

@@ -130,3 +130,18 @@ def test_a_fallback_mount_brings_its_listeners_back_unless_told_not_to():
     assert [(m.path, m.fallback_override) for m in c.mounts] == [("/main", True), ("/dj", True), ("/world", False)]
     wrong = problems(mounts.replace("false}", "maybe}"))[0]
     assert wrong.endswith("mounts./world.fallback_override must be true or false, not text 'maybe'")
+
+
+def test_public_url_is_a_base_for_links():
+    """QA: `public_url: 127.0.0.1:8744` (no scheme) passed, and every link became 127.0.0.1:8744/main."""
+    got = problems("server:\n  public_url: 127.0.0.1:8744\n")
+    assert got == [
+        "/etc/streamer/config.yaml:2:15: server.public_url: must be an http:// or https:// address such as"
+        " https://radio.example.org, not '127.0.0.1:8744'"
+    ]
+    assert (
+        "the port in 'https://radio.example.org:port' is not a number"
+        in problems("server: {public_url: 'https://radio.example.org:port'}")[0]
+    )
+    assert "no ?query or #fragment" in problems("server: {public_url: 'https://radio.example.org/#top'}")[0]
+    assert parse_config("server: {public_url: 'https://radio.example.org/'}", F, env={}).public_url == "https://radio.example.org"

@@ -37,6 +37,7 @@ from streamer.stream.pacing import PacingClock
 from streamer.web import admin, newsroom, status
 from streamer.web.app import make_app
 from streamer.web.doc_cache import DocumentCache
+from streamer.wire.forwarded import client_of
 from streamer.wire.framing import OggFramer
 
 
@@ -418,8 +419,11 @@ class PlainStation:
     def nowplaying(self, base_url: str) -> dict:
         return {"schema": 1, "base": base_url}
 
-    def base_url(self, host_header: str, local: tuple | None = None) -> str:
-        return f"http://{host_header or 'localhost'}"
+    def base_url(self, host_header: str, local: tuple | None = None, scheme: str = "http") -> str:
+        return f"{scheme}://{host_header or 'localhost'}"
+
+    def client_of(self, peer: str, forwarded_for: str, forwarded: str) -> str:
+        return client_of(peer, forwarded_for, forwarded, self.config.trusted_proxies)
 
     def mount(self, path: str) -> Mount | None:
         return self.mounts.get(path)

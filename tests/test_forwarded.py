@@ -72,7 +72,7 @@ def test_a_bad_trusted_proxy_is_named_with_its_line():
     ]
     with pytest.raises(ConfigError) as exc:
         parse_config("server:\n  trusted_proxies: {nginx: 127.0.0.1}\n", F, env={})
-    assert "2:20: server.trusted_proxies must be a list of addresses or networks" in str(exc.value.problems[0])
+    assert "2:20: server.trusted_proxies must be an address or network, or a list of them" in str(exc.value.problems[0])
 
 
 def test_trusting_everyone_is_said():
@@ -87,3 +87,23 @@ def test_an_ipv4_client_of_a_dual_stack_socket_is_named_as_ipv4():
     assert client_of("::ffff:203.0.113.5", "", "", ()) == "203.0.113.5"
     assert client_of("::ffff:127.0.0.1", "198.51.100.7", "", LOCAL) == "198.51.100.7"
     assert client_of("2001:db8::ffff:1", "", "", ()) == "2001:db8::ffff:1"
+
+
+def test_links_are_https_when_a_trusted_proxy_says_its_client_came_over_tls():
+    from streamer.wire.forwarded import scheme_of
+
+    assert scheme_of("127.0.0.1", "https", "", LOCAL) == "https"
+    assert scheme_of("127.0.0.1", "http", "", LOCAL) == "http"
+    assert scheme_of("127.0.0.1", "", "for=192.0.2.60;proto=HTTPS;by=203.0.113.43", LOCAL) == "https"
+    assert scheme_of("127.0.0.1", "https, http", "", LOCAL) == "http"  # the nearest proxy's word
+    assert scheme_of("198.51.100.2", "https", "", LOCAL) == "http"  # not a trusted proxy: not believed
+    assert scheme_of("127.0.0.1", "https", "", ()) == "http"
+    assert scheme_of("::ffff:127.0.0.1", "https", "", LOCAL) == "https"
+
+
+def test_a_proxy_whose_header_is_not_believed_is_worth_a_word():
+    from streamer.wire.forwarded import unheeded
+
+    assert unheeded("127.0.0.1", ()) and unheeded("10.1.2.3", ()) and unheeded("::1", ())
+    assert not unheeded("127.0.0.1", LOCAL)  # listed: believed
+    assert not unheeded("1.1.1.1", ())  # a client on the Internet sending the header: nothing to say

@@ -125,6 +125,7 @@ def test_hostile_requests_get_clear_answers_and_the_station_plays_on(server_fact
     assert status_of(answer) == 200 and b"X-Injected" not in answer
     # a head of 125 KB that arrives in one read is refused like a slow one
     assert status_of(raw_request(port, b"GET /main HTTP/1.0\r\nX: " + b"a" * 125_000 + b"\r\n\r\n")) == 431
+    assert status_of(raw_request(port, b"GET /main?" + b"a" * 100_000 + b" HTTP/1.0\r\n\r\n")) == 414  # a URL too long
     # reserved paths and line breaks cannot become mounts
     for path in (b"/healthz", b"/", b"/main.m3u", b"/api/status", b"/x%0d%0aInjected:%201"):
         answer = raw_request(

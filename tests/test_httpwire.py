@@ -115,3 +115,12 @@ def test_a_request_for_the_web_side_gets_crlf_lines_or_our_refusal():
     assert head_for_web(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n") == (414, "request line longer than 8190 bytes")
     assert head_for_web(b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n") == (431, "a header line longer than 8190 bytes")
     assert head_for_web(b"GET / HTTP/1.1\r\nHost:") == b"GET / HTTP/1.1\r\nHost:"  # (not whole yet: aiohttp waits for it)
+
+
+def test_a_head_too_large_is_a_url_too_long_when_its_first_line_is():
+    """QA: a 100 KB URL was answered 431 (header fields too large), not 414 (URI too long)."""
+    from streamer.stream.routing import oversized
+    from streamer.wire.http import MAX_HEAD
+
+    assert oversized(b"GET /" + b"a" * 100_000) == (414, f"request line (the URL) longer than {MAX_HEAD} bytes")
+    assert oversized(b"GET / HTTP/1.0\r\nX: " + b"a" * 100_000) == (431, f"request head larger than {MAX_HEAD} bytes")

@@ -10,8 +10,10 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,14 +27,23 @@ pytestmark = pytest.mark.interop
 ROOT = Path(__file__).resolve().parent.parent
 SEGMENT = 2.0
 CLIENTS = 2000
+PASSWORD = "Adm-8f2kq"  # behind a proxy the station faces the network: no example passwords
 SECONDS = 16.0
 
 
-def nginx_config(tmp: Path, listen: int, station: int) -> Path:
-    """deploy/nginx.conf as shipped, on loopback ports, without TLS, inside a minimal main config."""
+def nginx_config(tmp: Path, listen: int, station: int, tls: int) -> Path:
+    """deploy/nginx.conf as shipped, on loopback ports (TLS on `tls`, with a certificate made
+    here), inside a minimal main config."""
+    key, cert = tmp / "radio.key", tmp / "radio.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-days", "1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
     site = (ROOT / "deploy" / "nginx.conf").read_text()
     site = site.replace("/var/cache/nginx/streamer", str(tmp / "cache")).replace("127.0.0.1:8000", f"127.0.0.1:{station}")
-    site = re.sub(r"\n\s*listen 443 ssl;|\n\s*ssl_certificate\S* [^;]+;", "", site).replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{listen};").replace("listen 443 ssl;", f"listen 127.0.0.1:{tls} ssl;")
+    site = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};", site)
+    site = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};", site)
     (tmp / "site.conf").write_text(site)
     temp = " ".join(f"{kind}_temp_path {tmp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     main = tmp / "nginx.conf"
@@ -83,14 +94,15 @@ async def players(port: int) -> dict:
     return counts
 
 
-def start_nginx(nginx: str, tmp: Path, station: int) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+def start_nginx(nginx: str, tmp: Path, station: int) -> tuple[subprocess.Popen, int, int]:
+    """nginx with deploy/nginx.conf in front of `station`: (process, http port, https port)."""
+    port, tls = free_port(), free_port()
     for kind in ("cache", "client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (tmp / kind).mkdir()
-    proc = subprocess.Popen([nginx, "-c", str(nginx_config(tmp, port, station)), "-p", str(tmp)])
+    proc = subprocess.Popen([nginx, "-c", str(nginx_config(tmp, port, station, tls)), "-p", str(tmp)])
     time.sleep(1.0)
     assert proc.poll() is None, (tmp / "error.log").read_text()
-    return proc, port
+    return proc, port, tls
 
 
 def test_nginx_caches_hls_for_two_thousand_players(server_factory, tmp_path):
@@ -104,7 +116,7 @@ def test_nginx_caches_hls_for_two_thousand_players(server_factory, tmp_path):
     deadline = time.monotonic() + 15
     while server.get("/hls/hi/live.m3u8")[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
-    proc, port = start_nginx(nginx, tmp_path, server.port)
+    proc, port, _ = start_nginx(nginx, tmp_path, server.port)
     try:
         before = json.loads(server.get("/api/status")[2])["hls"]
         start = time.monotonic()
@@ -125,6 +137,8 @@ def test_nginx_caches_hls_for_two_thousand_players(server_factory, tmp_path):
     assert origin["playlist"] <= 2 * segments + 4  # a playlist is cached for half a segment
     assert status["hls"]["listeners"] >= 1  # the players reach the station only through nginx (one client)
     assert stream.headers.get("icy-metaint") and decode_errors(stream.audio, tmp_path)[0] == []
+    # this station does not list nginx in server.trusted_proxies: said once, not per request
+    assert server.log_text().count("but server.trusted_proxies does not list 127.0.0.1") == 1
 
 
 def connect_from(source: str, port: int, request: str) -> socket.socket:
@@ -153,8 +167,11 @@ def test_nginx_passes_each_clients_address(server_factory, tmp_path):
     tracks = tmp_path / "tracks"
     tracks.mkdir()
     make_tone(tracks / "t.ogg", 440, 30.0, 44100, 2, ("-c:a", "libvorbis"), "Artist", "Song")
-    server = server_factory(f"playlists:\n  t: {{files: ['{tracks}/']}}\nfallback: t\n", server_extra="trusted_proxies: [127.0.0.1]")
-    proc, port = start_nginx(nginx, tmp_path, server.port)
+    strong = {"STREAMER_SOURCE_PASSWORD": "Src-8f2kq", "STREAMER_ADMIN_PASSWORD": PASSWORD, "STREAMER_RELAY_PASSWORD": "Rel-8f2kq"}
+    server = server_factory(
+        f"playlists:\n  t: {{files: ['{tracks}/']}}\nfallback: t\n", server_extra="trusted_proxies: [127.0.0.1]", env=strong
+    )
+    proc, port, tls = start_nginx(nginx, tmp_path, server.port)
     try:
         listen = "GET /main HTTP/1.1\r\nHost: radio\r\nUser-Agent: {}\r\n{}\r\n"
         through = connect_from("127.0.0.9", port, listen.format("through-nginx", ""))
@@ -163,12 +180,22 @@ def test_nginx_passes_each_clients_address(server_factory, tmp_path):
             deadline, clients = time.monotonic() + 10, ""
             while clients.count("<listener>") < 2 and time.monotonic() < deadline:
                 time.sleep(0.2)
-                clients = admin_get(server.port, "/admin/listclients?mount=/main")
+                clients = admin_get(server.port, "/admin/listclients?mount=/main", password=PASSWORD)
             seen = dict(re.findall(r"<IP>([^<]*)</IP>.*?<UserAgent>([^<]*)</UserAgent>", clients, re.S))
             with ThreadPoolExecutor(10) as pool:  # ten wrong passwords at once (failed logins are slowed)
                 wrong = list(pool.map(lambda _: status_from("127.0.0.11", port, "guess"), range(10)))
-            locked, operator = status_from("127.0.0.11", port, "hackme"), status_from("127.0.0.12", port, "hackme")
-            dashboard = status_from("127.0.0.12", port, "hackme", origin=f"http://127.0.0.1:{port}")  # the Host nginx passes on
+            locked, operator = status_from("127.0.0.11", port, PASSWORD), status_from("127.0.0.12", port, PASSWORD)
+            dashboard = status_from("127.0.0.12", port, PASSWORD, origin=f"http://127.0.0.1:{port}")  # the Host nginx passes on
+        unverified = ssl._create_unverified_context()  # the certificate made for the test
+        with urllib.request.urlopen(f"https://127.0.0.1:{tls}/main.m3u", context=unverified, timeout=5) as answer:
+            playlist = answer.read().decode().strip()
+        dj_start = time.monotonic()
+        dj = subprocess.run(  # the README's DJ command, pointed at nginx instead of the station
+            [need("ffmpeg"), "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "sine=d=5", "-c:a", "libmp3lame", "-content_type",
+             "audio/mpeg", "-f", "mp3", f"icecast://source:Src-8f2kq@127.0.0.1:{port}/live"],
+            capture_output=True, text=True, timeout=20,
+        )  # fmt: skip
+        dj_seconds = time.monotonic() - dj_start
     finally:
         proc.terminate()
         proc.wait(10)
@@ -177,3 +204,7 @@ def test_nginx_passes_each_clients_address(server_factory, tmp_path):
     assert dashboard == 200  # the dashboard's own requests through nginx are not taken for another site's
     log = server.log_text()
     assert "from 127.0.0.11" in log and "from 127.0.0.1 " not in log
+    assert playlist == f"https://127.0.0.1:{tls}/main"  # a listener of the https side is given https links (X-Forwarded-Proto)
+    # A live source cannot stream through an HTTP proxy: its software says so at once (it streamed into nothing).
+    assert dj.returncode != 0 and dj_seconds < 3.0, (dj_seconds, dj.stderr)  # 5 s of audio at real time: refused at once
+    assert "/live: source" not in log

@@ -19,7 +19,6 @@ from email.utils import formatdate
 from typing import Protocol
 
 from ..settings import Config
-from ..wire.forwarded import client_of
 from ..wire.http import (
     MAX_HEAD,
     BadRequest,
@@ -34,7 +33,7 @@ from .gate import Gate, TurnedAway, no_room
 from .hls_server import Hold
 from .listener import SOURCE_HEAD_WAIT, tune_in
 from .mount import Mount
-from .routing import route
+from .routing import oversized, route
 
 log = logging.getLogger("streamer.http")
 
@@ -65,6 +64,7 @@ class Routes(Protocol):
     def to_web(self, transport: asyncio.Transport, data: bytes) -> Reply | None: ...
     def hls_answer(self, head: RequestHead, address: str) -> bytes | Hold: ...
     def health_answer(self, head: RequestHead) -> bytes: ...
+    def client_of(self, peer: str, forwarded_for: str, forwarded: str) -> str: ...
 
 
 http_date = functools.partial(formatdate, usegmt=True)  # an HTTP Date header's value, now
@@ -152,7 +152,7 @@ class FrontDoor(asyncio.Protocol):
         end = find_head_end(self.buf)
         if end < 0 or end > MAX_HEAD:
             if len(self.buf) > MAX_HEAD:
-                self._reply(Reply(error_response(431, f"request head larger than {MAX_HEAD} bytes", http_date())))
+                self._reply(Reply(error_response(*oversized(self.buf), http_date())))
             return False
         try:
             head = parse_request_head(bytes(self.buf[:end]))
@@ -170,7 +170,7 @@ class FrontDoor(asyncio.Protocol):
 
     def _dispatch(self, head: RequestHead, end: int) -> None:
         routes = self.routes
-        self.address = client_of(self.peer, head.header("x-forwarded-for"), head.header("forwarded"), routes.config.trusted_proxies)
+        self.address = routes.client_of(self.peer, head.header("x-forwarded-for"), head.header("forwarded"))
         mount = routes.mounts.get(head.path)
         kind = route(head, mount)
         if kind == "options":

@@ -3,7 +3,7 @@ switch, which paths any web page may read (CORS `*`), and a request made ready f
 
 from __future__ import annotations
 
-from ..wire.http import RequestHead, find_head_end
+from ..wire.http import MAX_HEAD, RequestHead, find_head_end
 from .hls_server import is_hls
 from .mount import Mount
 
@@ -31,6 +31,14 @@ def route(head: RequestHead, mount: Mount | None) -> str:
 
 
 WEB_LINE_MAX = 8190  # bytes of one head line the web side's parser takes (aiohttp's max_line_size)
+
+
+def oversized(head: bytes | bytearray) -> tuple[int, str]:
+    """(status, why) for a request head over MAX_HEAD bytes: a request line that long is a URL too
+    long (414, as QA expected of a 100 KB URL), else the headers are (431)."""
+    if b"\n" not in head[:MAX_HEAD]:
+        return 414, f"request line (the URL) longer than {MAX_HEAD} bytes"
+    return 431, f"request head larger than {MAX_HEAD} bytes"
 
 
 def head_for_web(data: bytes) -> bytes | tuple[int, str]:

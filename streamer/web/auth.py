@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ..wire.credentials import basic_user, check_basic
-from ..wire.forwarded import client_of
 from ..wire.http import lockout
 from ..wire.text import safe_text
 from .port import station_of
@@ -49,9 +48,8 @@ def unauthorized() -> web.HTTPUnauthorized:
 def client_address(request: web.Request) -> str:
     """Who sent `request`: its connection's address, or the client a trusted proxy names."""
     peer = request.transport.get_extra_info("peername") if request.transport else None
-    networks = station_of(request).config.trusted_proxies
     forwarded_for, forwarded = ", ".join(request.headers.getall("X-Forwarded-For", [])), ", ".join(request.headers.getall("Forwarded", []))
-    return client_of(str(peer[0]) if peer else "?", forwarded_for, forwarded, networks)
+    return station_of(request).client_of(str(peer[0]) if peer else "?", forwarded_for, forwarded)
 
 
 def top_level_page(method: str, headers: dict[str, str]) -> bool:

@@ -15,6 +15,7 @@ from ..news.desk import NewsDesk
 from ..settings import Config
 from ..sources.logins import LoginGuard
 from ..stream.mount import Mount
+from ..wire.forwarded import scheme_of
 from .doc_cache import DocumentCache
 
 
@@ -26,7 +27,8 @@ class StationPort(Protocol):
 
     def status(self) -> dict: ...
     def nowplaying(self, base_url: str) -> dict: ...
-    def base_url(self, host_header: str, local: tuple | None = None) -> str: ...
+    def base_url(self, host_header: str, local: tuple | None = None, scheme: str = "http") -> str: ...
+    def client_of(self, peer: str, forwarded_for: str, forwarded: str) -> str: ...
     def mount(self, path: str) -> Mount | None: ...
     def mount_paths(self) -> list[str]: ...
     def live_mounts(self) -> list[Mount]: ...
@@ -52,4 +54,8 @@ def station_of(request: web.Request) -> StationPort:
 
 def base_url(request: web.Request) -> str:
     local = request.transport.get_extra_info("sockname") if request.transport else None
-    return station_of(request).base_url(request.headers.get("Host", ""), local)
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    station, headers = station_of(request), request.headers
+    proto, forwarded = ", ".join(headers.getall("X-Forwarded-Proto", [])), ", ".join(headers.getall("Forwarded", []))
+    scheme = scheme_of(str(peer[0]) if peer else "", proto, forwarded, station.config.trusted_proxies)
+    return station.base_url(headers.get("Host", ""), local, scheme)

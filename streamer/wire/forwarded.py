@@ -19,6 +19,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 Network = IPv4Network | IPv6Network  # as settings.parse_network reads them from the config
 
 _FOR = re.compile(r'(?:^|[;,])\s*for\s*=\s*("[^"]*"|[^;,\s]*)', re.IGNORECASE)
+_PROTO = re.compile(r'(?:^|[;,])\s*proto\s*=\s*"?([A-Za-z]+)', re.IGNORECASE)
 
 
 def address_of(hop: str) -> IPv4Address | IPv6Address | None:
@@ -51,8 +52,7 @@ def hops(forwarded_for: str, forwarded: str) -> list[str]:
 def client_of(peer: str, forwarded_for: str, forwarded: str, networks: Sequence[Network]) -> str:
     """The client's address: `peer` (the connection's), or the one its trusted proxies name. An
     IPv4 client of a dual-stack socket (host "::") is named as IPv4, not ::ffff:a.b.c.d."""
-    if peer.startswith("::ffff:") and "." in peer:
-        peer = peer[7:]
+    peer = peer[7:] if peer.startswith("::ffff:") and "." in peer else peer
     if not networks or not trusted(address_of(peer), networks):
         return peer
     client = peer
@@ -64,3 +64,21 @@ def client_of(peer: str, forwarded_for: str, forwarded: str, networks: Sequence[
         if not trusted(address, networks):
             break
     return client
+
+
+def scheme_of(peer: str, forwarded_proto: str, forwarded: str, networks: Sequence[Network]) -> str:
+    """The scheme of links for a client: https when a trusted proxy says it came over TLS (X-Forwarded-Proto, else
+    Forwarded's proto=; the nearest proxy's word), else "http": links given to a listener of the
+    proxy's https side must be https (QA: .m3u files pointed at http:// on the TLS port)."""
+    if not networks or not trusted(address_of(peer), networks):
+        return "http"
+    said = forwarded_proto.split(",")[-1] if forwarded_proto.strip() else next(reversed(_PROTO.findall(forwarded)), "")
+    return "https" if said.strip().lower() == "https" else "http"
+
+
+def unheeded(peer: str, networks: Sequence[Network]) -> bool:
+    """A proxy's header from `peer`, not believed: a private or loopback address (where proxies
+    sit) that `networks` does not list. Worth one word in the log, as every client behind it
+    then shares its address (QA: one guesser locked every operator out behind nginx)."""
+    address = address_of(peer)
+    return address is not None and (address.is_private or address.is_loopback) and not trusted(address, networks)
