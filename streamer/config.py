@@ -47,6 +47,7 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
     top = Reader(doc, (), problems)
     station = _station(top.section("station"))
     server = _server(top.section("server"))
+    station["station_url"] = station["station_url"] or server["public_url"]  # icy-url: the station's own page by default
     audio = _audio(top.section("audio"))
     users = _users(top.section("users"), env)
     mounts = mount_settings(top, station, audio)

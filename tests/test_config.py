@@ -145,3 +145,13 @@ def test_public_url_is_a_base_for_links():
     )
     assert "no ?query or #fragment" in problems("server: {public_url: 'https://radio.example.org/#top'}")[0]
     assert parse_config("server: {public_url: 'https://radio.example.org/'}", F, env={}).public_url == "https://radio.example.org"
+
+
+def test_the_station_url_defaults_to_the_public_url():
+    """QA: the shipped `station.url: http://localhost:8000/` reached every listener of a deployed
+    station as icy-url; without one, the public URL (the station's own page) is the link."""
+    c = parse_config("server: {public_url: 'https://radio.example.org'}\n", F, env={})
+    assert c.station_url == "https://radio.example.org" and c.mounts[0].url == "https://radio.example.org"
+    c = parse_config("station: {url: 'https://news.example.org/'}\nserver: {public_url: 'https://radio.example.org'}\n", F, env={})
+    assert c.station_url == "https://news.example.org/" and c.mounts[0].url == "https://news.example.org/"
+    assert parse_config("", F, env={}).mounts[0].url == ""
