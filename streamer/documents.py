@@ -27,6 +27,7 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
     onair, config = station.feeder.onair, station.config
     mounts = [
         {"mount": m.path, "listen_url": base + m.path, "format": m.info.content_type, "bitrate": m.info.bitrate,
+         "burst_seconds": round(m.config.burst_size / (m.info.bitrate * 125), 2) if m.info.bitrate else None,
          "listeners": m.present, "title": m.title}
         for m in station.live_mounts()
     ]  # fmt: skip

@@ -87,7 +87,7 @@
   function start() {
     if (!stream) { status(noSource(), true); return; }
     playing = true;
-    offset = Infinity; lastEnd = 0; // a new media clock
+    offset = Infinity; lastEnd = 0; connectedAt = Date.now() / 1000; // a new media clock
     resumedAt = Date.now();
     audio.src = here(stream.listen_url);
     audio.volume = $("volume").value / 100;
@@ -117,7 +117,16 @@
 
   function armStall() {
     clearTimeout(stallTimer);
-    stallTimer = setTimeout(() => { if (playing) stop("No audio is arriving from " + stream.mount + ": it has no source right now.", true, true); }, STALL);
+    stallTimer = setTimeout(() => { if (playing) lost("No audio is arriving from " + stream.mount); }, STALL);
+  }
+
+  // The stream went away under the listener, who still wants to hear the station: why, as far
+  // as the page can tell (QA: "it has no source" while the whole station was restarting).
+  function lost(what) {
+    stop(what + ": it has no source right now.", true, true);
+    fetch("/healthz", { cache: "no-store" }).catch(() => {
+      if (!playing && resume) status(what + ": the station cannot be reached. Trying again…", true);
+    });
   }
 
   function setUpPlayer() {
@@ -136,8 +145,15 @@
     audio.addEventListener("timeupdate", () => { if (playing && !audio.paused) armStall(); });
     audio.addEventListener("progress", segmentArrived);
     audio.addEventListener("waiting", () => { if (playing) { status("Buffering…"); armStall(); } });
-    audio.addEventListener("error", () => { if (playing) stop("Cannot play " + stream.mount + ": it has no source right now.", true, true); });
-    audio.addEventListener("ended", () => { if (playing) stop("The stream " + stream.mount + " ended: its source went away.", true, true); });
+    audio.addEventListener("error", () => { if (playing) lost("Cannot play " + stream.mount); });
+    audio.addEventListener("ended", () => { if (playing) lost("The stream " + stream.mount + " ended"); });
+    // Paused from outside the page (a media key, a headset button, a phone call): the listener
+    // stopped it, so it stays stopped (QA: the stall timer took it up again 10 s later).
+    audio.addEventListener("pause", () => { if (playing && !audio.ended && !audio.error) stop("Paused."); });
+    if ("mediaSession" in navigator) { // media keys and the phone's notification start and stop the station, at the live edge
+      navigator.mediaSession.setActionHandler("play", () => { if (!playing) start(); });
+      navigator.mediaSession.setActionHandler("pause", () => { if (playing) stop("Paused."); });
+    }
     $("play").addEventListener("click", () => (playing ? stop() : start()));
     $("volume").addEventListener("input", () => { audio.volume = $("volume").value / 100; });
     show($("controls"), true);
@@ -216,15 +232,16 @@
     blocks.forEach((li) => (li === current ? li.setAttribute("aria-current", "true") : li.removeAttribute("aria-current")));
   }
 
-  // A title change is pushed when it reaches Icecast listeners (as an Icecast player here
-  // hears it, give or take its buffer), i.e. at its air time. HLS is heard later, so the page
-  // shows the document that was current when what the player plays now aired, not one ~12 s
-  // ahead (and when playback starts, it goes back to it). The player's media clock is tied to
-  // air time by the segments: each arrives some time after its end aired (it is published once
-  // complete, then fetched), so the least of (wall clock - buffered end) over the arrivals is
-  // the media-to-air offset, to about the publishing delay (0.1 s).
+  // A title change is pushed at its air time, when it reaches Icecast listeners. A player hears
+  // it later: after the burst it starts with on an Icecast mount (64 KB: 4 s at 128 kbit/s, 11 s
+  // at 48; QA saw titles that far ahead of the song), ~12 s later on HLS. So the page shows the
+  // document that was current when what the player plays now aired (and when playback starts,
+  // it goes back to it). On HLS the player's media clock is tied to air time by the segments:
+  // each arrives some time after its end aired (it is published once complete, then fetched),
+  // so the least of (wall clock - buffered end) over the arrivals is the media-to-air offset, to
+  // about the publishing delay (0.1 s).
   const docs = []; // [arrival (wall seconds), document], the last few
-  let offset = Infinity, lastEnd = 0;
+  let offset = Infinity, lastEnd = 0, connectedAt = 0;
   const isHlsStream = () => !!stream && (stream.mount === "HLS" || HLS.includes((stream.format || "").toLowerCase()));
   function segmentArrived() {
     if (!playing || !isHlsStream() || !audio.buffered.length) return;
@@ -233,10 +250,15 @@
     lastEnd = Math.max(lastEnd, end);
   }
   function heardIn() {
-    if (!isHlsStream() || !playing || audio.paused || !audio.buffered.length) return 0;
-    const behind = offset === Infinity
-      ? audio.buffered.end(audio.buffered.length - 1) - audio.currentTime + ((doc && doc.hls && doc.hls.segment) || 4) // no segment arrived yet
-      : Date.now() / 1000 - (audio.currentTime + offset);
+    if (!playing || audio.paused || !audio.buffered.length) return 0;
+    const ahead = audio.buffered.end(audio.buffered.length - 1) - audio.currentTime;
+    let behind;
+    if (!isHlsStream()) { // its first byte aired a burst before the player connected (what it buffers shows only part of it)
+      behind = stream.burst_seconds != null ? Date.now() / 1000 - connectedAt + stream.burst_seconds - audio.currentTime : ahead;
+    } else {
+      behind = offset !== Infinity ? Date.now() / 1000 - (audio.currentTime + offset)
+        : ahead + ((doc && doc.hls && doc.hls.segment) || 4); // no segment arrived yet
+    }
     return Math.max(0, Math.min(behind, 60));
   }
   function arrived(np) {
