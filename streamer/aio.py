@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import aiohttp
@@ -61,11 +61,29 @@ def _finished(task: asyncio.Task) -> None:
         log.error("%s failed", task.get_name(), exc_info=task.exception())
 
 
-async def listen(host: str, port: int, protocol: Callable[[], asyncio.Protocol], backlog: int = 100) -> asyncio.Server:
-    """A TCP server on `host`:`port`. On "::" it takes IPv4 clients too, as [::] does on Linux by
-    default and as an operator facing both families expects: asyncio's create_server sets
-    IPV6_V6ONLY, which shut every IPv4 listener out of a station configured with host "::"."""
+def activated(env: Mapping[str, str], pid: int) -> list[int]:
+    """The listening sockets a service manager passed this process (systemd's socket activation:
+    LISTEN_FDS of them from descriptor 3, meant for LISTEN_PID) (pure). The manager holds the
+    socket across restarts, so clients that connect meanwhile wait in its queue instead of
+    being refused (QA: most players gave up on the refused connections of a restart)."""
+    if env.get("LISTEN_PID") != str(pid):
+        return []
+    count = env.get("LISTEN_FDS", "")
+    return list(range(3, 3 + int(count))) if count.isdigit() else []
+
+
+async def listen(
+    host: str, port: int, protocol: Callable[[], asyncio.Protocol], backlog: int = 100, fd: int | None = None
+) -> asyncio.Server:
+    """A TCP server on `host`:`port`, or on the listening socket `fd` a service manager passed.
+    On "::" it takes IPv4 clients too, as [::] does on Linux by default and as an operator facing
+    both families expects: asyncio's create_server sets IPV6_V6ONLY, which shut every IPv4
+    listener out of a station configured with host "::"."""
     loop = asyncio.get_running_loop()
+    if fd is not None:
+        inherited = socket.socket(fileno=fd)
+        inherited.setblocking(False)
+        return await loop.create_server(protocol, sock=inherited, backlog=backlog)
     if host != "::":
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         return await loop.create_server(protocol, host, port, family=family, backlog=backlog, reuse_address=True)

@@ -10,9 +10,11 @@ import faulthandler
 import logging
 import os
 import signal
+import socket
 import sys
 
 from . import __version__
+from .aio import activated
 from .audio.ffmpeg import FFmpegMissing, ffmpeg_exe, quick_start_ffmpeg
 from .config import load_config
 from .logs import configure_logging
@@ -212,6 +214,9 @@ def serve(path: str, host: str | None, port: int | None) -> int:
     if config is None:
         return 2
     config = dataclasses.replace(config, host=host or config.host, port=config.port if port is None else port)
+    if fds := activated(os.environ, os.getpid()):  # a service manager's socket says where the station faces, not server.host
+        with socket.socket(fileno=os.dup(fds[0])) as passed:
+            config = dataclasses.replace(config, host=str(passed.getsockname()[0]), port=int(passed.getsockname()[1]))
     configure_logging(config.log_level)
     for note in config.notes:
         logging.getLogger("streamer.config").warning("%s", note)

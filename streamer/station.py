@@ -29,7 +29,7 @@ from pathlib import Path
 from aiohttp import web
 
 from . import documents
-from .aio import background, cancel_background, listen
+from .aio import activated, background, cancel_background, listen
 from .audio.feeder import Feeder
 from .audio.onair import HISTORY, RECENT, NowPlaying
 from .audio.output import SKIP_FADE
@@ -346,21 +346,26 @@ class Station:
         # a web request still running at stop gets a second, not aiohttp's default minute
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False, shutdown_timeout=WEB_STOP_TIMEOUT)
         await self._runner.setup()
-        self._server = await listen(host, port, lambda: FrontDoor(self), backlog=4096)
+        fds = activated(os.environ, os.getpid())
+        for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):  # not for the children
+            os.environ.pop(name, None)
+        self._server = await listen(host, port, lambda: FrontDoor(self), backlog=4096, fd=fds[0] if fds else None)
         sock = self._server.sockets[0].getsockname()
         self.address = (sock[0], sock[1])
         if self.config.health_port is not None:
             count = OpenCount()
             door = lambda: HealthDoor(self.health_answer, self.config.head_timeout, count)  # noqa: E731
             try:
-                self._health_server = await listen(host, self.config.health_port, door)
+                self._health_server = await listen(host, self.config.health_port, door, fd=fds[1] if len(fds) > 1 else None)
             except OSError as exc:
                 raise HealthPortError(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc)) from exc
             log.info("health checks at http://%s:%d/healthz", host if ":" not in host else f"[{host}]", self.config.health_port)
         for enc in self.feeder.output.encoders:
             await enc.start()
         self._start_tasks()
-        log.info("on air at http://%s:%d/ (mounts: %s)", host if ":" not in host else f"[{host}]", self.address[1], ", ".join(self.mounts))
+        at = self.address[0] if ":" not in self.address[0] else f"[{self.address[0]}]"
+        passed = " (the socket the service manager passed)" if fds else ""
+        log.info("on air at http://%s:%d/%s (mounts: %s)", at, self.address[1], passed, ", ".join(self.mounts))
 
     async def _remember(self) -> None:
         """The last day from the history database: its plays into the feeder's play history (the

@@ -69,3 +69,12 @@ def test_a_task_that_failed_still_says_so():
 
     with pytest.raises(ValueError, match="bad"):
         asyncio.run(main())
+
+
+def test_the_sockets_a_service_manager_passed_are_found_for_this_process_only():
+    from streamer.aio import activated
+
+    assert activated({"LISTEN_PID": "42", "LISTEN_FDS": "2"}, 42) == [3, 4]
+    assert activated({"LISTEN_PID": "41", "LISTEN_FDS": "2"}, 42) == []  # meant for a parent: not ours
+    assert activated({"LISTEN_FDS": "1"}, 42) == [] and activated({"LISTEN_PID": "42", "LISTEN_FDS": "x"}, 42) == []
+    assert activated({}, 42) == []

@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 
@@ -196,6 +198,74 @@ def test_a_station_on_host_colon_colon_takes_ipv4_and_ipv6_listeners(server_fact
         clients = admin_get(server.port, "/admin/listclients?mount=/main", password=STRONG["STREAMER_ADMIN_PASSWORD"])
     seen = {agent: ip for ip, agent in re.findall(r"<IP>([^<]*)</IP>.*?<UserAgent>([^<]*)</UserAgent>", clients, re.S)}
     assert seen == {"four": "127.0.0.1", "six": "::1"}, clients
+
+
+def activated_station(tmp_path, listening: socket.socket, log_name: str) -> subprocess.Popen:
+    """The station as systemd starts it for a .socket unit: the listening socket on descriptor
+    3, LISTEN_FDS=1 and LISTEN_PID its own (a launcher sets them, then becomes the station)."""
+    fd = listening.fileno()
+    launcher = (
+        f"import os, sys; os.dup2({fd}, 3); os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'streamer', 'serve', '--config', 'config.yaml'])"
+    )
+    log = (tmp_path / log_name).open("wb")
+    return subprocess.Popen([sys.executable, "-c", launcher], pass_fds=(fd,), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_with_the_service_managers_socket_a_restart_refuses_no_client(media, tmp_path):
+    """QA: a restart refused every connection for 2-3.5 s (the old process closing its socket
+    until the new one was on air), and most players (mpv, VLC, ffmpeg's HLS) gave up. With
+    systemd's socket activation (deploy/streamer.socket) the socket outlives the process: a
+    client connecting meanwhile waits in its queue and is answered by the new process."""
+    (tmp_path / "playlists").mkdir()
+    (tmp_path / "playlists" / "station.yaml").write_text(sequential("a.mp3", media=media))
+    (tmp_path / "config.yaml").write_text("server: {host: 127.0.0.1, port: 1, log_level: info}\nplaylists: playlists\n")
+    listening = socket.create_server(("127.0.0.1", 0), backlog=128)  # what systemd holds (server.port is not used)
+    port = listening.getsockname()[1]
+    answers: list[tuple[float, object]] = []
+    done = threading.Event()
+
+    def poll() -> None:  # a client connecting every 50 ms, as players reconnecting do
+        while not done.is_set():
+            began = time.monotonic()
+            try:
+                answer = raw_request(port, b"GET /healthz HTTP/1.0\r\n\r\n", timeout=10)[:12]
+            except OSError as exc:
+                answer = exc
+            answers.append((time.monotonic() - began, answer))
+            time.sleep(0.05)
+
+    first = activated_station(tmp_path, listening, "first.log")
+    second = None
+    try:
+        deadline = time.monotonic() + 20
+        while b"200" not in raw_request(port, b"GET /healthz HTTP/1.0\r\n\r\n", timeout=2)[:12]:
+            assert time.monotonic() < deadline and first.poll() is None, (tmp_path / "first.log").read_text()
+            time.sleep(0.2)
+        poller = threading.Thread(target=poll)
+        poller.start()
+        time.sleep(1.0)
+        first.send_signal(signal.SIGTERM)
+        first.wait(15)
+        time.sleep(0.5)  # a service manager's restart takes its time too
+        second = activated_station(tmp_path, listening, "second.log")
+        deadline = time.monotonic() + 20
+        while not (answers and isinstance(answers[-1][1], bytes) and b"200" in answers[-1][1]) or answers[-1][0] > 0.5:
+            assert time.monotonic() < deadline and second.poll() is None, (tmp_path / "second.log").read_text()
+            time.sleep(0.1)
+        done.set()
+        poller.join()
+    finally:
+        done.set()
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(15)
+    failed = [answer for _, answer in answers if not isinstance(answer, bytes) or not answer.startswith(b"HTTP/1.")]
+    longest = max(took for took, _ in answers)
+    print(f"{len(answers)} connections across the restart, none refused; the longest wait {longest:.2f} s")
+    assert failed == [] and longest > 0.5, (failed, longest)  # some waited out the restart in the queue
+    assert "(the socket the service manager passed)" in (tmp_path / "second.log").read_text()
 
 
 def test_wrong_methods_get_405_with_allow_and_every_path_answers_a_cors_preflight(server_factory, media):
