@@ -189,3 +189,10 @@ def test_the_package_ships_its_pages_and_assets(tmp_path):
     for name in names:
         assert f"streamer/web/static/{name}" in shipped
     assert {"streamer/web/templates/index.html", "streamer/web/templates/embed.html", "streamer/web/templates/admin.html"} <= shipped
+
+
+def test_the_page_lists_a_player_file_for_each_mount_and_the_hls_playlist():
+    mounts = [{"mount": "/main", "format": "audio/mpeg", "bitrate": 128}, {"mount": "/opus", "format": "audio/ogg", "bitrate": None}]
+    assert render.mount_links(mounts) == '<a href="/main.m3u">main</a> (MP3, 128 kbit/s) · <a href="/opus.m3u">opus</a> (Ogg)'
+    with_hls = render.mount_links(mounts, {"url": "http://radio/hls/live.m3u8"})
+    assert with_hls.endswith(' · <a href="/hls/live.m3u8">HLS</a> (phones, Safari, TVs)')

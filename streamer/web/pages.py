@@ -83,7 +83,7 @@ def station_parts(station: StationPort, base: str) -> tuple[dict, dict[str, str]
         "headline": render.e(np["headlines"][0]["title"] if np["headlines"] else ""),
         "no_news_hidden": "hidden" if np["headlines"] else "",
         "history": render.history_html(np["history"], tz),
-        "links": render.mount_links(np["mounts"]),
+        "links": render.mount_links(np["mounts"], np.get("hls")),
         "day": day,
         "blocks": blocks,
         "events": events,

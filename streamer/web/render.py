@@ -82,12 +82,14 @@ def history_html(history: list[dict], tz: ZoneInfo | None) -> str:
     )
 
 
-def mount_links(mounts: list[dict]) -> str:
-    return " · ".join(
+def mount_links(mounts: list[dict], hls: dict | None = None) -> str:
+    """A player file for each mount, and the HLS playlist (phones, Safari, smart TVs: QA found none listed)."""
+    links = [
         f'<a href="{e(m["mount"])}.m3u">{e(m["mount"].lstrip("/"))}</a> ({e(short_format(m["format"]))}'
         + (f", {m['bitrate']} kbit/s)" if m.get("bitrate") else ")")
         for m in mounts
-    )
+    ]
+    return " · ".join(links + (['<a href="/hls/live.m3u8">HLS</a> (phones, Safari, TVs)'] if hls else []))
 
 
 def short_format(content_type: str) -> str:
