@@ -331,6 +331,21 @@ def test_a_page_playing_mp3_shows_each_title_when_heard_and_stays_paused_when_pa
     assert [e for e in errors if "ERR_CONNECTION_REFUSED" not in e] == []  # (the browser's own words for its retries)
 
 
+def test_play_clicked_before_the_first_snapshot_plays_what_the_snapshot_picks(server_factory, tones, chromium):
+    """QA: a click on Play before /api/events' first snapshot played the server-rendered /main
+    for good, where the page plays HLS in a browser that plays it."""
+    hls = "hls: {segment: 2, window: 6, variants: [{name: aac96, bitrate: 96}]}\n"
+    server = start(server_factory, tones, "long-a.ogg", extra=hls)
+    context = chromium.new_context()
+    page = context.new_page()
+    page.route("**/api/events", lambda route: (time.sleep(1.0), route.continue_()))  # a slow first snapshot
+    page.goto(server.url("/"))
+    page.click("#play")  # at once, before the snapshot
+    wait_for(page, "!!document.getElementById('audio').getAttribute('src')", 10)
+    assert page.evaluate("document.getElementById('audio').src").endswith("/hls/live.m3u8")
+    context.close()
+
+
 def test_a_page_open_across_a_server_restart_reconnects_and_catches_up(server_factory, tones, chromium, tmp_path):
     """The page catches up without a reload, and a listener who was playing /main hears it
     again (the player stopped for good at the restart and the reason vanished: found by QA)."""

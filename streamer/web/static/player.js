@@ -79,6 +79,15 @@
     else if (stream && $("player-status").classList.contains("off-air") && !resume) status("");
   }
 
+  // Play before the first snapshot: the snapshot picks the stream (HLS where the browser plays
+  // it), the server-rendered one only if it is late (QA: a quick click kept /main for good).
+  let known = 0;
+  function startWhenKnown() {
+    status("Connecting…");
+    clearTimeout(known);
+    known = setTimeout(() => { known = 0; start(); }, 1500);
+  }
+
   function takeUp() {
     if (resume && !playing && stream && Date.now() - resumedAt > RESUME) start();
   }
@@ -154,7 +163,7 @@
       navigator.mediaSession.setActionHandler("play", () => { if (!playing) start(); });
       navigator.mediaSession.setActionHandler("pause", () => { if (playing) stop("Paused."); });
     }
-    $("play").addEventListener("click", () => (playing ? stop() : start()));
+    $("play").addEventListener("click", () => (playing ? stop() : doc ? start() : startWhenKnown()));
     $("volume").addEventListener("input", () => { audio.volume = $("volume").value / 100; });
     show($("controls"), true);
     button();
@@ -181,6 +190,7 @@
     headlines(np.headlines, np.bulletin, now.title || "");
     recent(np.history || []);
     follow(np.mounts || [], np.hls);
+    if (known) { clearTimeout(known); known = 0; start(); }
     tick();
   }
 
