@@ -20,7 +20,7 @@ from streamer.audio.cues import Cues
 from streamer.audio.encoder import PRIMING_SAMPLES, STALL_GRACE, Backlog, due_title, frame_end
 from streamer.audio.next_decoder import NextDecoder
 from streamer.audio.shaping import WholeFrames, ending, fade_in, mix_under, shape_for_cut
-from streamer.audio.timeline import CLOCK_STEP, MAKE_UP_MAX, PREROLL, Timeline
+from streamer.audio.timeline import CLOCK_STEP, MAKE_UP_MAX, STARTUP_DELAY, Timeline
 from streamer.audio.upcoming import event_first
 from streamer.documents import mount_view
 from streamer.news.articles import FolderScan, scan_folder
@@ -83,22 +83,19 @@ def test_whole_frames_carry_odd_bytes():
 
 def test_the_station_timeline():
     t = Timeline(rate=1000, lookahead=0.6)
-    # before audio flows, sample 0 airs PREROLL (3 s) before now: the first seconds are made at
-    # once, so the first listeners get a burst (QA: none after a restart), and announced so
-    assert PREROLL == 3.0
-    assert t.ahead(5.0) == 0.6 and t.time_of(500, wall_now=100.0) == 97.5 and t.sample_at(98.0, wall_now=100.0) == 1000
+    # before audio flows, sample 0 airs STARTUP_DELAY (0.5 s) after now: the first item's start was announced 0.5 s early (QA)
+    assert t.ahead(5.0) == 0.6 and t.time_of(500, wall_now=100.0) == 101.0 and t.sample_at(101.5, wall_now=100.0) == 1000
     t.begin(mono=10.0, wall=1000.0)
     t.fed = 1000
-    assert t.start == 10.0 - PREROLL and t.wall0 == 1000.0 - PREROLL
-    assert t.time_of(2000, wall_now=0) == 999.0 and t.sample_at(998.0, wall_now=0) == 1000
-    assert abs(t.ahead(10.0) + 2.0) < 1e-9  # 2 s owed at once: made up (sample 1000 aired at 8.0 on the loop's clock)
-    assert abs(t.ahead(7.4) - 0.6) < 1e-9
+    assert t.start == 10.0 + STARTUP_DELAY and t.wall0 == 1000.0 + STARTUP_DELAY
+    assert t.time_of(2000, wall_now=0) == 1002.5 and t.sample_at(1001.5, wall_now=0) == 1000
+    assert abs(t.ahead(10.9) - 0.6) < 1e-9  # sample 1000 airs at 11.5 on the loop's clock
 
 
 def test_audio_owed_past_what_is_made_up_is_skipped_and_the_station_goes_on_from_now():
     t = Timeline(rate=1000, lookahead=0.5)
     assert t.skip_owed(100.0) == 0.0  # nothing on air yet
-    t.start, t.wall0 = 10.5, 1000.5  # (sample 0 airs at 10.5, wall 1000.5)
+    t.begin(mono=10.0, wall=1000.0)
     t.fed = 1000  # sample 1000 airs at 11.5 (wall 1001.5)
     assert t.skip_owed(11.5 + MAKE_UP_MAX) == 0.0 and t.start == 10.5  # up to MAKE_UP_MAX owed: made up as a burst
     assert t.skip_owed(11.5 + 30.0) == 30.0  # a 30 s hold: the next sample airs now, on both clocks
@@ -108,7 +105,7 @@ def test_audio_owed_past_what_is_made_up_is_skipped_and_the_station_goes_on_from
 def test_the_timeline_follows_a_stepped_system_clock():
     t = Timeline(rate=1000, lookahead=0.5)
     assert t.follow_wall(5.0, 99999.0) == 0.0  # nothing on air yet: begin() takes the clock as it is
-    t.start, t.wall0 = 10.5, 1000.5  # sample 0 airs at 10.5, wall 1000.5
+    t.begin(mono=10.0, wall=1000.0)  # sample 0 airs at 10.5, wall 1000.5
     assert t.follow_wall(20.0, 1010.0 + CLOCK_STEP) == 0.0  # what NTP slews is not a step
     assert t.follow_wall(20.0, 1010.0 + 3600.0) == 3600.0  # NTP's first sync on a box without a clock chip
     assert t.time_of(1000, wall_now=0) == 4601.5 and t.sample_at(4601.5, wall_now=0) == 1000

@@ -614,7 +614,7 @@ def test_after_the_system_clock_is_stepped_the_next_event_is_the_one_after_the_n
     from streamer.audio import output as output_module
     from streamer.audio.cues import Cues
     from streamer.audio.output import Output
-    from streamer.audio.timeline import PREROLL, Timeline
+    from streamer.audio.timeline import Timeline
 
     yaml = "timezone: UTC\nplaylists: {music: [m/], news: [n/]}\nfallback: music\n"
     yaml += "events:\n  news: {at: ':00:00', play: news, start: hard}\n"
@@ -634,7 +634,7 @@ def test_after_the_system_clock_is_stepped_the_next_event_is_the_one_after_the_n
         wall[0] = synced  # the clock is stepped
         await out.emit(out.silence(0.1))  # the next step fed
         assert cues.next is not None and cues.next.time == ts(dt.UTC, 2026, 11, 28, 16, 0, 0)
-        assert abs(timeline.time_of(0, wall[0]) - (synced - PREROLL)) < 0.05  # the new times (sample 0 aired PREROLL before begin)
+        assert abs(timeline.time_of(0, wall[0]) - (synced + 0.5)) < 0.05  # the new times (sample 0 airs 0.5 s after begin)
 
     with caplog.at_level("WARNING", logger="streamer.feeder"):
         asyncio.run(run())

@@ -2,20 +2,15 @@
 
 Sample n of the station's PCM airs at `wall0 + n / rate` (wall clock) and at
 `start + n / rate` on the event loop's monotonic clock. The origin is set when audio first
-flows, PREROLL seconds back: the first seconds are made at once, as after a held loop, so the
-first listeners get a burst as later ones do; the mounts' pacing clocks start from the same
-origin. Nothing else counts the station's samples.
+flows, a moment ahead, so decoders can get ahead before anyone could run dry; the mounts'
+pacing clocks start from the same origin. Nothing else counts the station's samples.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Seconds of audio made at once when audio first flows (sample 0 aired that long ago): a player
-# starts with a burst of what is buffered, and a station just (re)started had none, so the
-# listeners reconnecting after a restart got real time only and browsers stuttered for up to
-# ~50 s (QA). Under CATCH_UP_MAX and MAKE_UP_MAX, with room for the first decoder's start.
-PREROLL = 3.0
+STARTUP_DELAY = 0.5  # seconds between the first PCM fed and its air time
 # Seconds of audio owed (the process was stopped or starved: a held loop) made up as a burst at
 # most, as the mounts' clocks do (stream/pacing.CATCH_UP_MAX); more is skipped: the station goes
 # on from now (QA: 30 s owed were decoded in a rush that judged every file dead, and the station
@@ -40,20 +35,20 @@ class Timeline:
         return self.start is not None
 
     def begin(self, mono: float, wall: float) -> None:
-        """Audio is about to flow: sample 0 aired PREROLL ago (made up at once)."""
-        self.start = mono - PREROLL
-        self.wall0 = wall - PREROLL
+        """Audio is about to flow: sample 0 airs STARTUP_DELAY from now."""
+        self.start = mono + STARTUP_DELAY
+        self.wall0 = wall + STARTUP_DELAY
 
     def time_of(self, sample: int, wall_now: float) -> float:
         """Wall time at which `sample` airs."""
-        if self.start is None:  # audio flows at once (begin): sample 0 aired PREROLL before it
-            return wall_now - PREROLL + sample / self.rate
+        if self.start is None:  # audio flows at once (begin): sample 0 airs STARTUP_DELAY after it
+            return wall_now + STARTUP_DELAY + sample / self.rate
         return self.wall0 + sample / self.rate
 
     def sample_at(self, wall: float, wall_now: float) -> int:
         """The sample airing at wall time `wall`."""
         if self.start is None:
-            return self.fed + max(0, round((wall - wall_now + PREROLL) * self.rate))
+            return self.fed + max(0, round((wall - wall_now - STARTUP_DELAY) * self.rate))
         return round((wall - self.wall0) * self.rate)
 
     def skip_owed(self, mono_now: float) -> float:
