@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
@@ -81,6 +82,7 @@ async def listen(
     listener out of a station configured with host "::"."""
     loop = asyncio.get_running_loop()
     if fd is not None:
+        os.set_inheritable(fd, False)  # (QA: every ffmpeg child held the port, and would have kept it bound)
         inherited = socket.socket(fileno=fd)
         inherited.setblocking(False)
         return await loop.create_server(protocol, sock=inherited, backlog=backlog)

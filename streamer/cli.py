@@ -217,10 +217,13 @@ def serve(path: str, host: str | None, port: int | None) -> int:
     if fds := activated(os.environ, os.getpid()):  # a service manager's socket says where the station faces, not server.host
         with socket.socket(fileno=os.dup(fds[0])) as passed:
             config = dataclasses.replace(config, host=str(passed.getsockname()[0]), port=int(passed.getsockname()[1]))
+            face = config.network_face() and config.network_face() + " (the socket the service manager passed)"
+    else:
+        face = config.network_face()
     configure_logging(config.log_level)
     for note in config.notes:
         logging.getLogger("streamer.config").warning("%s", note)
-    weak, face = config.public_passwords(), config.network_face()
+    weak = config.public_passwords()
     if weak and face:
         names = ", ".join(weak)
         envs = ", ".join(PASSWORD_ENV[n] for n in weak if n in PASSWORD_ENV)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import signal
 import socket
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -205,11 +207,18 @@ def activated_station(tmp_path, listening: socket.socket, log_name: str) -> subp
     3, LISTEN_FDS=1 and LISTEN_PID its own (a launcher sets them, then becomes the station)."""
     fd = listening.fileno()
     launcher = (
-        f"import os, sys; os.dup2({fd}, 3); os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); "
+        f"import os, sys; os.dup2({fd}, 3); {fd} != 3 and os.close({fd}); os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid())); "
         "os.execv(sys.executable, [sys.executable, '-m', 'streamer', 'serve', '--config', 'config.yaml'])"
     )
     log = (tmp_path / log_name).open("wb")
     return subprocess.Popen([sys.executable, "-c", launcher], pass_fds=(fd,), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+
+
+def fds_of(pid: str) -> list[str]:
+    try:
+        return [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:  # gone meanwhile
+        return []
 
 
 def test_with_the_service_managers_socket_a_restart_refuses_no_client(media, tmp_path):
@@ -255,6 +264,13 @@ def test_with_the_service_managers_socket_a_restart_refuses_no_client(media, tmp
             time.sleep(0.1)
         done.set()
         poller.join()
+        # the station's children (ffmpeg) do not hold the socket: they would keep the port bound after it
+        port_inode = f"socket:[{os.fstat(listening.fileno()).st_ino}]"
+        children = Path(f"/proc/{second.pid}/task/{second.pid}/children").read_text().split()
+        holding = [
+            (c, Path(f"/proc/{c}/cmdline").read_text()[:60], fds_of(c).count(port_inode)) for c in children if port_inode in fds_of(c)
+        ]
+        assert children and not holding, (children, holding)
     finally:
         done.set()
         for proc in (first, second):

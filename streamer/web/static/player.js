@@ -153,6 +153,8 @@
     audio.addEventListener("playing", () => { clearTimeout(stallTimer); if (playing) status("Playing " + stream.mount); });
     audio.addEventListener("timeupdate", () => { if (playing && !audio.paused) armStall(); });
     audio.addEventListener("progress", segmentArrived);
+    // the stream's first bytes are here (its burst came with them): the media clock's origin in wall time
+    audio.addEventListener("loadedmetadata", () => { if (playing) connectedAt = Date.now() / 1000; });
     audio.addEventListener("waiting", () => { if (playing) { status("Buffering…"); armStall(); } });
     audio.addEventListener("error", () => { if (playing) lost("Cannot play " + stream.mount); });
     audio.addEventListener("ended", () => { if (playing) lost("The stream " + stream.mount + " ended"); });
@@ -264,7 +266,9 @@
     const ahead = audio.buffered.end(audio.buffered.length - 1) - audio.currentTime;
     let behind;
     if (!isHlsStream()) { // its first byte aired a burst before the player connected (what it buffers shows only part of it)
-      behind = stream.burst_seconds != null ? Date.now() / 1000 - connectedAt + stream.burst_seconds - audio.currentTime : ahead;
+      // (an Ogg stream's media clock starts where its chain's first page is, not at 0: QA saw titles 6.8 s early on /opus)
+      const played = audio.currentTime - audio.buffered.start(0);
+      behind = stream.burst_seconds != null ? Date.now() / 1000 - connectedAt + stream.burst_seconds - played : ahead;
     } else {
       behind = offset !== Infinity ? Date.now() / 1000 - (audio.currentTime + offset)
         : ahead + ((doc && doc.hls && doc.hls.segment) || 4); // no segment arrived yet
@@ -295,7 +299,12 @@
       if (doc) doc.headlines = data.headlines;
       headlines(data.headlines, doc && doc.bulletin, (doc && doc.now_playing && doc.now_playing.title) || "");
     });
-    events.addEventListener("open", () => body.classList.remove("stale"));
+    events.addEventListener("open", () => {
+      // After a drop (a restart) the snapshot is the present: documents from before it would be
+      // shown again while the player's clock catches up (QA: the last run's title came back).
+      if (body.classList.contains("stale")) docs.length = 0;
+      body.classList.remove("stale");
+    });
     events.addEventListener("error", () => {
       body.classList.add("stale");
       if (events.readyState === EventSource.CLOSED) {
