@@ -96,7 +96,7 @@
   function start() {
     if (!stream) { status(noSource(), true); return; }
     playing = true;
-    offset = Infinity; lastEnd = 0; connectedAt = Date.now() / 1000; // a new media clock
+    offset = Infinity; lastEnd = 0; connectedAt = Date.now() / 1000; mediaStart = null; // a new media clock
     resumedAt = Date.now();
     audio.src = here(stream.listen_url);
     audio.volume = $("volume").value / 100;
@@ -253,7 +253,7 @@
   // so the least of (wall clock - buffered end) over the arrivals is the media-to-air offset, to
   // about the publishing delay (0.1 s).
   const docs = []; // [arrival (wall seconds), document], the last few
-  let offset = Infinity, lastEnd = 0, connectedAt = 0;
+  let offset = Infinity, lastEnd = 0, connectedAt = 0, mediaStart = null;
   const isHlsStream = () => !!stream && (stream.mount === "HLS" || HLS.includes((stream.format || "").toLowerCase()));
   function segmentArrived() {
     if (!playing || !isHlsStream() || !audio.buffered.length) return;
@@ -267,7 +267,8 @@
     let behind;
     if (!isHlsStream()) { // its first byte aired a burst before the player connected (what it buffers shows only part of it)
       // (an Ogg stream's media clock starts where its chain's first page is, not at 0: QA saw titles 6.8 s early on /opus)
-      const played = audio.currentTime - audio.buffered.start(0);
+      if (mediaStart === null) mediaStart = audio.buffered.start(0); // once: a long session's played data is let go
+      const played = audio.currentTime - mediaStart;
       behind = stream.burst_seconds != null ? Date.now() / 1000 - connectedAt + stream.burst_seconds - played : ahead;
     } else {
       behind = offset !== Infinity ? Date.now() / 1000 - (audio.currentTime + offset)
