@@ -339,9 +339,9 @@ class Station:
     # --- lifetime ---------------------------------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> None:
-        await self.watcher.first()  # a broken programme stops the start
         await self.history.open()  # what a crash left open is closed before anyone listens
-        await self._remember()
+        await self._remember()  # (before the programme: an event a restart fell on is judged by what aired)
+        await self.watcher.first()  # a broken programme stops the start
         await self.library.load()  # its verdicts (a silent file) hold from the first choice, not from when the scan starts
         # a web request still running at stop gets a second, not aiohttp's default minute
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False, shutdown_timeout=WEB_STOP_TIMEOUT)

@@ -373,3 +373,19 @@ def test_a_hard_event_under_a_second_away_is_waited_for_in_silence(server_factor
     start = dt.datetime.fromisoformat(predicted.get("start", "1970-01-01T00:00:00Z").replace("Z", "+00:00")).timestamp()
     assert predicted.get("title") == EVENT_TITLE and abs(start - at) < 0.05, predicted
     assert decode_errors(rec.audio, tmp_path)[0] == []
+
+
+def test_an_event_that_fell_due_just_before_a_start_airs_first(server_factory, tones, tmp_path):
+    """QA: a restart at 10:00:00.1 lost the top-of-the-hour ID and the news without a word: an
+    event due in the 30 s before the station starts (that the last run did not air) airs first."""
+    at = float(int(time.time()) - 3)  # a second the station was down over
+    programme = base_yaml(tones, f"'{tones / 'long.ogg'}'") + event_yaml(at, "hard")
+    server = server_factory(programme, mounts=MOUNT)
+    first = json.loads(server.get("/api/nowplaying")[2])["now_playing"]
+    assert first["title"] == EVENT_TITLE and first["kind"] == "event", first
+    assert "event toh fell due" in server.log_text() and "before the station started: it airs now" in server.log_text()
+    time.sleep(1.0)  # the history's batch is written
+    server.stop()  # and restarted at once: the last run aired it, so it does not air again
+    again = server_factory(programme, mounts=MOUNT)
+    first = json.loads(again.get("/api/nowplaying")[2])["now_playing"]
+    assert first["title"] == "Band - Long Song" and "fell due" not in again.log_text(), first

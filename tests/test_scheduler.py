@@ -680,3 +680,24 @@ def test_when_every_file_is_held_back_the_one_held_back_longest_plays_by_the_win
     assert [windows.conflict(f) for f in (a, c)] == [t - 170, t - 140]  # Kariba was held back longest
     artist_too = Windows(SimpleNamespace(no_repeat_track=3, no_repeat_artist=3), t, history, artists.__getitem__)
     assert [artist_too.conflict(f) for f in (a, c)] == [t - 30, t - 140]  # with an artist window, its artist counts
+
+
+def test_at_start_an_event_that_fell_due_just_before_airs_unless_the_last_run_aired_it(caplog):
+    """QA: a restart at 10:00:00.1 lost the top-of-the-hour ID and the news without a word."""
+    import types
+
+    from streamer.audio.cues import START_GRACE, events_from
+
+    yaml = (
+        "timezone: UTC\nplaylists: {music: [m/], news: [n/]}\nfallback: music\nevents:\n  news: {at: ':00:00', play: news, start: hard}\n"
+    )
+    s = Scheduler(programme(yaml), files({"music": 2, "news": 1}))
+    due = ts(dt.UTC, 2026, 11, 29, 10, 0, 0)
+    with caplog.at_level("WARNING", logger="streamer.feeder"):
+        after = events_from(s, due + 2.5, [])  # started 2.5 s after it: it airs now
+    assert after == due + 2.5 - START_GRACE and s.next_event(after).time == due
+    assert "event news fell due 2.5 s before the station started: it airs now" in caplog.text
+    aired = [types.SimpleNamespace(event="news", started=due + 0.2)]  # the last run aired it before it stopped
+    assert s.next_event(events_from(s, due + 2.5, aired)).time == due + 3600
+    assert events_from(s, due + START_GRACE + 5, []) == due + START_GRACE + 5  # long before: let go, as before
+    assert events_from(s, due - 10, []) == due - 10  # nothing fell due

@@ -11,16 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ..schedule.model import Event
 from ..schedule.scheduler import Occurrence, Scheduler
+
+if TYPE_CHECKING:
+    from .onair import NowPlaying
 
 log = logging.getLogger("streamer.feeder")
 MIN_BEFORE_CUT = 1.0  # seconds: nothing starts closer than this to an event's cut
 # seconds: an event that fell due this long before a held station went on again is let go, not
 # aired late (after hours stopped, every hour's news would have aired one after another)
 MISSED_AFTER = 60.0
+# seconds: at start, an event that fell due this long before and that the last run did not air
+# airs now, late (a restart on the hour), rather than never
+START_GRACE = 30.0
 
 
 class Cues:
@@ -116,3 +123,17 @@ class Cues:
             return None
         event = occ.event
         return {"name": event.name, "at": scheduler.local(occ.time).isoformat(timespec="seconds"), "start": event.mode, "play": event.play}
+
+
+def events_from(scheduler: Scheduler, now: float, aired: Iterable[NowPlaying]) -> float:
+    """At start: the wall time from which the programme's events are followed (pure). One that
+    fell due in the last START_GRACE seconds that the last run did not air (`aired`: its last
+    items, from the history) airs now, late, not never (QA: a restart at 10:00:00.1 lost the
+    top-of-the-hour ID and the news without a word)."""
+    occ = scheduler.next_event(now - START_GRACE)
+    if occ is None or occ.time >= now:
+        return now
+    if any(item.event == occ.event.name and item.started >= occ.time - 1.0 for item in aired):
+        return occ.time  # the last run aired it
+    log.warning("event %s fell due %.1f s before the station started: it airs now", occ.event.name, now - occ.time)
+    return now - START_GRACE

@@ -22,7 +22,7 @@ from ..schedule.scheduler import Choice, Scheduler
 from ..settings import LoudnessConfig
 from ..wire.text import display_path
 from .bulletin_play import BulletinPlayer
-from .cues import Cues
+from .cues import Cues, events_from
 from .decoder import DecodeError
 from .encoder import Encoder
 from .leveling import Level, ceiling, level_for
@@ -80,8 +80,9 @@ class Feeder:
         self.warnings = warnings
         for w in warnings:
             log.warning("%s", w)
+        first = self.scheduler is None
         self.scheduler = Scheduler(programme, files, previous=self.scheduler, playable=self._playable, tags=self.tags)
-        self.cues.follow(self.scheduler, self.now())
+        self.cues.follow(self.scheduler, events_from(self.scheduler, self.now(), self.onair.recent) if first else self.now())
         if self.library is not None:
             self.library.want(f for found in files.values() for f in found)
 
