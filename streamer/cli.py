@@ -214,12 +214,13 @@ def serve(path: str, host: str | None, port: int | None) -> int:
     if config is None:
         return 2
     config = dataclasses.replace(config, host=host or config.host, port=config.port if port is None else port)
-    if fds := activated(os.environ, os.getpid()):  # a service manager's socket says where the station faces, not server.host
+    fds = activated(os.environ, os.getpid())
+    if fds:  # a service manager's socket says where the station faces, not server.host
         with socket.socket(fileno=os.dup(fds[0])) as passed:
             config = dataclasses.replace(config, host=str(passed.getsockname()[0]), port=int(passed.getsockname()[1]))
-            face = config.network_face() and config.network_face() + " (the socket the service manager passed)"
-    else:
-        face = config.network_face()
+    face = config.network_face()
+    if face and fds:
+        face += " (the socket the service manager passed)"
     configure_logging(config.log_level)
     for note in config.notes:
         logging.getLogger("streamer.config").warning("%s", note)

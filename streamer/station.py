@@ -175,6 +175,10 @@ class Station:
             )  # fmt: skip
         return client_of(peer, forwarded_for, forwarded, networks)
 
+    def scheme_for(self, peer: str, forwarded_proto: str, forwarded: str) -> str:
+        """The scheme of links for a client: https when a trusted proxy says it came over TLS."""
+        return scheme_of(peer, forwarded_proto, forwarded, self.config.trusted_proxies)
+
     def accept_source(self, head: RequestHead, transport: asyncio.Transport, body: bytes, address: str) -> Reply | None:
         return self.sources.accept(head, transport, body, address)
 
@@ -182,9 +186,7 @@ class Station:
         if len(self.events.subscribers) >= self.events.limit:
             return Reply(error_response(503, "server busy: too many event subscribers", http_date()))
         peer = transport.get_extra_info("peername")
-        scheme = scheme_of(
-            str(peer[0]) if peer else "", head.header("x-forwarded-proto"), head.header("forwarded"), self.config.trusted_proxies
-        )
+        scheme = self.scheme_for(str(peer[0]) if peer else "", head.header("x-forwarded-proto"), head.header("forwarded"))
         base = self.base_url(head.header("host"), transport.get_extra_info("sockname"), scheme)
         try:  # pages reconnecting by the thousand share it (doc_cache.py)
             first = self.documents.get("event " + base, time.monotonic(), lambda: format_event("nowplaying", self.nowplaying(base)))

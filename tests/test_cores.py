@@ -37,7 +37,7 @@ from streamer.stream.pacing import PacingClock
 from streamer.web import admin, newsroom, status
 from streamer.web.app import make_app
 from streamer.web.doc_cache import DocumentCache
-from streamer.wire.forwarded import client_of
+from streamer.wire.forwarded import client_of, scheme_of
 from streamer.wire.framing import OggFramer
 
 
@@ -424,6 +424,9 @@ class PlainStation:
 
     def client_of(self, peer: str, forwarded_for: str, forwarded: str) -> str:
         return client_of(peer, forwarded_for, forwarded, self.config.trusted_proxies)
+
+    def scheme_for(self, peer: str, forwarded_proto: str, forwarded: str) -> str:
+        return scheme_of(peer, forwarded_proto, forwarded, self.config.trusted_proxies)
 
     def mount(self, path: str) -> Mount | None:
         return self.mounts.get(path)

@@ -81,11 +81,11 @@
 
   // Play before the first snapshot: the snapshot picks the stream (HLS where the browser plays
   // it), the server-rendered one only if it is late (QA: a quick click kept /main for good).
-  let known = 0;
+  let snapshotWait = 0; // the timer of a Play that waits for the first snapshot
   function startWhenKnown() {
     status("Connecting…");
-    clearTimeout(known);
-    known = setTimeout(() => { known = 0; start(); }, 1500);
+    clearTimeout(snapshotWait);
+    snapshotWait = setTimeout(() => { snapshotWait = 0; start(); }, 1500);
   }
 
   function takeUp() {
@@ -192,7 +192,7 @@
     headlines(np.headlines, np.bulletin, now.title || "");
     recent(np.history || []);
     follow(np.mounts || [], np.hls);
-    if (known) { clearTimeout(known); known = 0; start(); }
+    if (snapshotWait) { clearTimeout(snapshotWait); snapshotWait = 0; start(); }
     tick();
   }
 
