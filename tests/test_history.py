@@ -23,7 +23,9 @@ from streamer.history import schema
 from streamer.history.accesslog import access_line
 from streamer.history.audience import STATION, Audience
 from streamer.history.command import write_problem
+from streamer.history.heard import Credits
 from streamer.history.privacy import GeoIP, keep_ip, player
+from streamer.history.records import Play
 from streamer.history.render import build, render, soundexchange_text
 from streamer.history.reports import QUERY, LocalTimes, ReportError, Section, local, parse_range, soundexchange_name
 from streamer.history.upkeep import prune, recover
@@ -49,6 +51,27 @@ def test_addresses_are_kept_as_privacy_ip_says():
     hashed = keep_ip("203.0.113.77", "hashed", b"salt")
     assert re.fullmatch(r"[0-9a-f]{16}", hashed) and hashed == keep_ip("203.0.113.77", "hashed", b"salt")
     assert hashed != keep_ip("203.0.113.77", "hashed", b"other") != keep_ip("203.0.113.78", "hashed", b"salt")
+
+
+def test_a_listener_is_its_address_and_player_credited_once_per_play_and_gone_only_with_its_last_session():
+    credits = Credits()
+    phone, other = ("198.51.100.7", "Radio/2.0"), ("198.51.100.7", "VLC/3.0")
+    assert credits.joined(phone, None, 0.0) == []
+    old = Play(1, 0.0, "song", "A - Old", None, credits.listeners, None, credits.play_began())
+    credits.play_ended(old, 100.0)
+    song = Play(2, 100.0, "song", "B - Song", None, credits.listeners, None, credits.play_began())
+    assert song.unique == 1
+    assert credits.joined(phone, song, 98.0) == []  # reconnected before its old session was seen to end: the old play has it
+    credits.left(phone, song)  # the old session ends: one of its sessions is still open, it has not left
+    assert (song.unique, song.left) == (1, 0)
+    credits.left(phone, song)
+    assert (song.unique, song.left) == (1, 1)
+    assert credits.joined(phone, song, 99.0) == []  # back during the song: it did not leave it, and is no new listener
+    assert (song.unique, song.left) == (1, 0)
+    assert credits.joined(other, song, 99.0) == [1]  # another player at the same address; its burst reached the old play
+    assert credits.joined(other, song, 99.0) == [] and song.unique == 2
+    credits.left(phone, None)  # the station stopping is no listener leaving the song
+    assert song.left == 0 and credits.listeners == 1
 
 
 def test_the_access_line_is_icecasts():

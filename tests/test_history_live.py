@@ -602,6 +602,39 @@ def test_an_hls_player_is_a_session_that_hears_the_plays(server_factory, station
     assert minutes == [(1,)], minutes
 
 
+def test_a_player_that_reconnects_is_one_listener_of_the_song_and_two_at_once_are_two(server_factory, station, tmp_path):
+    """QA: a player that dropped and reconnected five times during one song was five performances
+    of it in the SoundExchange report, and four listeners who left it. A listener is its address
+    and user agent (heard.py): reconnecting, before or after the station saw it go, it is credited
+    once and has not left the song; other user agents from the same address are other listeners."""
+    server = server_factory(programme(station), mounts=MOUNTS)
+    steady = Ear(server.port, "/main", "steady")
+    steady.start()
+    change = wait_change(steady, 3)  # an item steady has heard from its start
+    at(change + 0.5)
+    flaky = None
+    for _ in range(5):  # four drops and reconnects, all inside the item (every item is 4 s or longer)
+        if flaky is not None:
+            flaky.leave()
+        flaky = Ear(server.port, "/main", "flaky")
+        flaky.start()
+        time.sleep(0.55)
+    twins = [Ear(server.port, "/main", "twin-1"), Ear(server.port, "/main", "twin-2")]
+    for twin in twins:
+        twin.start()
+    song = steady.heard.titles[2][1]
+    assert time.time() < change + 4.0 and len(steady.heard.titles) == 3, "the drops overran the item"
+    wait_change(steady, 4)
+    time.sleep(1.0)
+    for ear in (steady, flaky, *twins):
+        ear.leave()
+    server.stop()
+    sql = f"SELECT listeners_unique, listeners_left FROM plays WHERE started > {change - 1.5} ORDER BY started"
+    (unique, left), *_ = db_rows(tmp_path, sql)
+    print(f"{song}: listeners {unique}, left {left}")
+    assert (unique, left) == (4, 0)  # steady, flaky once, the two twins; nobody left it for good
+
+
 def _probe(port: int) -> None:
     """A player that asks and quits at once: the answer's head, then a close."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections import deque
 from typing import TYPE_CHECKING
 
 from ..audio.onair import NowPlaying, OnAir
@@ -24,6 +23,7 @@ from ..ticks import sleep_on_grid
 from . import schema
 from .accesslog import AccessLog, access_line, recovered_lines
 from .audience import STATION, Audience
+from .heard import Credits
 from .privacy import GeoIP, keep_ip
 from .records import Play, Session, Who, announced_item, play_fields
 from .upkeep import prune, recover
@@ -43,7 +43,6 @@ SESSION_BYTES_EVERY = 10.0  # seconds between saves of the open sessions' bytes 
 AUDIENCE_EVERY = 10.0
 PRUNE_FIRST, PRUNE_EVERY = 60.0, 86400.0
 FLASH = 0.5  # seconds: a scheduled play shorter than this is not kept (nothing anyone heard)
-RECENT_PLAYS = 16  # closed plays a new listener's burst may still reach
 STOPPED = "server stop"  # the reason a session ends at a clean stop
 
 
@@ -56,9 +55,8 @@ class History:
         self.access = AccessLog(h.access_log) if h.access_log else None
         self.sessions: dict[int | str, Session] = {}  # by listener id (HLS players': "hls-<n>")
         self.hls_open: dict[str, int] = {}  # open HLS sessions by /hls/<variant>, for the audience minutes
-        self.listening = 0  # sessions on the station's own mounts now
+        self.credits = Credits()  # the listeners on the station's own mounts, and the plays they heard
         self.play: Play | None = None
-        self.closed: deque[tuple[int, float]] = deque(maxlen=RECENT_PLAYS)  # (id, ended), newest first
         self.audience = Audience()
         self._last_id = int(time.time() * 1000)  # ids stay unique across runs even when the file cannot be read
         self._first_id = self._last_id + 1
@@ -187,15 +185,8 @@ class History:
         country = self.geo.country(address)
         session.row = (session.id, path, session.ip, country, who.user_agent, who.referer, now, kbps)
         self.store.write(schema.INSERT_SESSION, session.row)
-        if session.own:
-            self.listening += 1
-            if self.play is not None:
-                self.play.unique += 1
-                self.play.dirty = True
-            heard_from = now - burst  # the burst carries audio that aired this long ago
-            for play_id, ended in self.closed:
-                if ended <= heard_from:
-                    break
+        if session.own:  # (the burst carries audio that aired `burst` s ago)
+            for play_id in self.credits.joined((address, who.user_agent), self.play, now - burst):
                 self.store.write(schema.CREDIT_PLAY, (play_id,))
 
     def _end_session(self, listener: Who, now: float) -> Session | None:
@@ -204,11 +195,8 @@ class History:
             return None
         seconds = now - session.started
         self.store.write(schema.END_SESSION, (now, seconds, listener.sent, listener.reason, session.id))
-        if session.own:
-            self.listening -= 1
-            if self.play is not None and listener.reason != STOPPED:  # a station stop is not a listener leaving the song
-                self.play.left += 1
-                self.play.dirty = True
+        if session.own:  # a station stop is not a listener leaving the song
+            self.credits.left((listener.address, listener.user_agent), self.play if listener.reason != STOPPED else None)
         if self.access is not None:
             line = access_line(session.ip, now, listener.request, listener.sent, listener.referer, listener.user_agent, seconds)
             self.access.add(line)
@@ -278,14 +266,15 @@ class History:
         return play
 
     def _open_play(self, item: NowPlaying | None, title: str, dj: str | None, now: float, prev_kind: str | None) -> Play:
-        play = Play(self._id(), now, item.kind if item else "live", title, item, self.listening, prev_kind)
+        kind, credits = item.kind if item else "live", self.credits
+        play = Play(self._id(), now, kind, title, item, credits.listeners, prev_kind, credits.play_began())
         play.row = (play.id, now, play.kind, *play_fields(item, title, dj), play.unique, play.unique)
         self.store.write(schema.INSERT_PLAY, play.row)
         return play
 
     def _close_play(self, play: Play, now: float) -> None:
         self.store.write(schema.END_PLAY, (now, now, play.unique, play.left, play.id))
-        self.closed.appendleft((play.id, now))
+        self.credits.play_ended(play, now)
 
     def status(self) -> dict:
         return {

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..audio.onair import NowPlaying, OnAir
 from ..wire.text import display_path
+from .heard import Heard
 
 
 @dataclass(slots=True)
@@ -17,9 +18,10 @@ class Play:
     kind: str
     title: str
     item: NowPlaying | None
-    unique: int  # sessions that heard some of it (those at its start included)
+    unique: int  # listeners (heard.Key) that heard some of it, those at its start included
     prev_kind: str | None  # the kind of the play before it (live_connect / live_disconnect)
-    left: int = 0
+    heard: Heard = field(default_factory=lambda: Heard({}))
+    left: int = 0  # listeners that left while it aired and did not come back while it did (heard.py)
     dirty: bool = False
     row: tuple = ()  # as inserted (again if the database is made afresh under it)
 
