@@ -243,6 +243,34 @@ def test_chunked_put_which_icecast_cannot_take(server_factory, tones, tmp_path):
     assert len(got["rec"].audio) > 16000 * 2
 
 
+def test_a_put_with_a_length_ends_with_its_body_as_curl_uploads_a_show(server_factory, tones, tmp_path):
+    """QA: `curl -T show.mp3` (a PUT with Content-Length) stayed on air as a silent source after
+    its body, until the source timeout, and curl waited with it. The stream ends with the body,
+    and its last seconds, queued at the station when the body ended, air before it goes."""
+    curl = need("curl")
+    server = start(server_factory, tones)
+    show = tmp_path / "show.mp3"
+    show.write_bytes((tones / "dj.mp3").read_bytes()[: 16000 * 3])  # 3 s at 128 kbit/s
+    got = {}
+    listener = threading.Thread(target=lambda: got.update(rec=record(server.port, "/show", 8.0)))
+    began = time.monotonic()
+    upload = subprocess.Popen(
+        [curl, "-sS", "--limit-rate", "24k", "-T", str(show), "-u", "source:test-source-pw", "-H", "Content-Type: audio/mpeg",
+         server.url("/show")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wait_source(server, "/show")
+    listener.start()
+    _, err = upload.communicate(timeout=30)
+    took = time.monotonic() - began
+    listener.join()
+    assert upload.returncode == 0, err
+    assert took < 5.0, f"curl took {took:.1f} s for a 2 s upload"  # (the source timeout is 10 s)
+    audio = got["rec"].audio
+    assert decode_errors(audio, tmp_path)[0] == [] and len(audio) > 16000 * 2.5, len(audio)  # (it joined within 0.5 s)
+    assert "/show: source 127.0.0.1 disconnected after 48000 bytes" in server.log_text()
+    print(f"curl -T of 3 s of audio at 24 KB/s: done in {took:.2f} s; a listener got {len(audio) / 16000:.2f} s of it")
+
+
 class AnswerClock:
     """A TCP relay between a source client and the server that notes when the server first answers.
 

@@ -38,7 +38,10 @@ def held_by(source: object) -> str:
 
 
 class SourceConnection(asyncio.Protocol):
-    def __init__(self, mount: Mount, transport: asyncio.Transport, address: str, chunked: bool, timeout: float, metaint: int = 0) -> None:
+    def __init__(
+        self, mount: Mount, transport: asyncio.Transport, address: str, chunked: bool, timeout: float, metaint: int = 0,
+        length: int | None = None,
+    ) -> None:  # fmt: skip
         self.mount = mount
         self.transport = transport
         self.address = address
@@ -46,11 +49,13 @@ class SourceConnection(asyncio.Protocol):
         self.name = ""  # a live DJ's name on air (their ice-name, or their user)
         self.agent = ""  # its User-Agent (Icecast's stats show it)
         self.chunked = ChunkedDecoder() if chunked else None
+        self.remaining = None if chunked else length  # a PUT's Content-Length: its stream ends with its body (curl -T show.mp3)
         self.ingest = Ingest(mount, mount.info.content_type)
         self.icy = IcyReader(metaint) if metaint else None  # a source interleaving its own titles
         self.timeout = timeout
         self.bytes_in = 0
         self.closed = False
+        self.finished = False  # its body ended: it goes once what it sent has aired
         self.tap: Callable[[bytes], None] | None = None  # also hand the raw bytes on (live takeover)
         self.tap_full: Callable[[], bool] = lambda: False  # the tap holds enough for now
         self.on_gone: Callable[[], None] | None = None
@@ -72,6 +77,8 @@ class SourceConnection(asyncio.Protocol):
         self.close()
 
     def data_received(self, data: bytes) -> None:
+        if self.finished:
+            return  # (nothing follows a body that ended)
         self._arm()
         if self.chunked is not None:
             try:
@@ -80,11 +87,25 @@ class SourceConnection(asyncio.Protocol):
                 log.warning("%s: source %s: %s; dropped", self.mount.path, self.address, exc)
                 self.close()
                 return
+        if self.remaining is not None:
+            data = data[: self.remaining]
+            self.remaining -= len(data)
         self.feed(data)
-        if self.chunked is not None and self.chunked.done:
-            self.close()
+        if (self.chunked is not None and self.chunked.done) or self.remaining == 0:
+            self.finished = True
+            self._finish()
         elif not self.paused and not self.flooding and self._ahead():
             self._pause()
+
+    def _finish(self) -> None:
+        """Its body ended (a chunked body's last chunk, a PUT's Content-Length): what it sent airs
+        to the end, then it goes (its last seconds, queued here, were cut with it)."""
+        if self._timer:
+            self._timer.cancel()
+        if not self.closed and self.mount.source is self and self.mount.backlog() > 0:
+            self._timer = asyncio.get_running_loop().call_later(RECHECK, self._finish)
+        else:
+            self.close()
 
     def _ahead(self) -> bool:
         return self.mount.backlog() > MAX_AHEAD or self.tap_full()
@@ -103,7 +124,7 @@ class SourceConnection(asyncio.Protocol):
         loop.call_later(RECHECK, self._maybe_resume)
 
     def _maybe_resume(self) -> None:
-        if self.closed:
+        if self.closed or self.finished:
             return
         loop = asyncio.get_running_loop()
         if self._ahead():
