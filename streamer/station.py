@@ -57,6 +57,7 @@ from .settings import Config
 from .sources.intake import SourceDesk
 from .sources.push import PushTarget
 from .sources.relay import RelayPull
+from .stream import hls_keep
 from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
@@ -110,6 +111,8 @@ class Station:
             self.mounts[m.path] = mount
         self.encoders = [make_encoder(ffmpeg, m, config) for m in self.own_mounts()]
         self.hls, hls_encoders = make_hls(ffmpeg, config, self.feeder)
+        if self.hls is not None:  # before the first frame: the last run's window goes on (a clean stop kept it)
+            hls_keep.resume(config.state_dir, list(self.hls.variants.values()), time.time())
         self.feeder.output.encoders = [*self.encoders, *hls_encoders]
         self.events = EventHub(config.max_subscribers)
         self.documents = DocumentCache()  # public documents shared while flooded: the web side's and SSE's
@@ -464,6 +467,10 @@ class Station:
                 self.feeder.bulletins.builder.close()
             self.offload.close()
 
+        async def hls_window() -> None:  # (its publisher has stopped: nothing is published after this)
+            if self.hls is not None:
+                hls_keep.save(self.config.state_dir, list(self.hls.variants.values()), time.time())
+
         async def web_side() -> None:
             if self._runner:
                 await self._runner.cleanup()
@@ -472,6 +479,7 @@ class Station:
             ("listening socket and event streams", doors),
             ("station tasks", self.supervisor.stop),
             ("background jobs", cancel_background),
+            ("HLS window", hls_window),
             ("sources and listeners", sources),
             ("history", self.history.close),
             ("encoders and workers", encoders),

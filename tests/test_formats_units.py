@@ -3,12 +3,14 @@ station's clock, the HLS answers, and the format rules a config must follow."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import m3u8
 import pytest
 
 from streamer.config import parse_config
+from streamer.stream import hls_keep
 from streamer.stream.chains import Chains
 from streamer.stream.hls import CLOCK, HlsVariant
 from streamer.stream.hls_listeners import HlsListeners
@@ -290,3 +292,38 @@ def test_a_variant_that_publishes_nothing_for_three_segments_is_off_air():
     out.publish(wall0 + 13)
     assert out.off_air(wall0 + 13) == [] and out.view(wall0 + 13)[0]["on_air"]
     assert out.off_air(wall0 + 25.1) == ["/hls/lo"] and not out.view(wall0 + 25.1)[0]["on_air"]
+
+
+@pytest.mark.parametrize(("parts", "container"), [(0.0, "ts"), (1.0, "ts"), (0.0, "fmp4")], ids=["segments", "low-latency parts", "fMP4"])
+def test_a_kept_window_goes_on_after_a_restart_with_the_gap_bridged_and_nothing_else_changed(tmp_path, parts, container, caplog):
+    """hls_keep: what the last run published is listed and served as it was; the next run's
+    numbers and times go on, the restart bridged with silence (no discontinuity); a window made
+    with other settings, one too old or a broken file is not carried on, the last with a warning."""
+    wall0, step = 1_000_000.0, 1024 / 44100
+    old = HlsVariant("lo", 64, 44100, 2.0, 6, lambda s: wall0 + s / 44100, container, parts)
+    for k in range(400):  # 9.3 s
+        old.frame(frame(), 1024, "Artist - Song" if k == 0 else None, k * 1024)
+        old.publish(wall0 + (k + 1) * step)
+    before = old.playlist()
+    assert hls_keep.save(tmp_path, [old], wall0 + 400 * step) == len(old.segments)
+    restart = wall0 + 450 * step  # 1.2 s later
+    new = HlsVariant("lo", 64, 44100, 2.0, 6, lambda s: restart + s / 44100, container, parts)
+    other = HlsVariant("lo", 96, 44100, 2.0, 6, lambda s: restart + s / 44100, container, parts)
+    assert hls_keep.resume(tmp_path, [new], restart) == 1 and hls_keep.resume(tmp_path, [other], restart) == 0
+    assert new.playlist() == before and [b.data for b in new.segments] == [b.data for b in old.segments] and new.init == old.init
+    for k in range(300):
+        new.frame(frame(), 1024, None, k * 1024)
+        new.publish(restart + (k + 1) * step)
+    parsed = m3u8.loads(new.playlist())
+    listed = [s for s in parsed.segments if s.uri]  # (m3u8 lists the parts after the last segment as one without a URI)
+    numbers = [int(s.uri.split(".")[0]) for s in listed]
+    assert numbers == list(range(parsed.media_sequence, parsed.media_sequence + len(numbers))) and len(numbers) == 6
+    assert not any(s.discontinuity for s in listed)
+    kept = list(new.segments)
+    for a, b in itertools.pairwise(kept):
+        assert abs(a.start + a.samples / 44100 - b.start) < step, (a.seq, b.seq)  # no time missing: the gap is silence
+    assert any(new.silence[7:] in b.data for b in kept) and new.title == "Artist - Song"  # (fMP4 keeps no ADTS header)
+    later = HlsVariant("lo", 64, 44100, 2.0, 6, lambda s: s)
+    assert hls_keep.resume(tmp_path, [later], wall0 + 400 * step + 11.0) == 0  # past the window less a segment
+    (tmp_path / hls_keep.FILE).write_bytes(b"not a database")
+    assert hls_keep.resume(tmp_path, [later], restart) == 0 and "starting afresh" in caplog.text

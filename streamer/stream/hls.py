@@ -93,6 +93,8 @@ class HlsVariant:
         self._next_wall = 0.0  # where the frame after the last one given starts, if none is missing
         self.silence = b""  # a silent frame shaped like the encoder's (b"" if it cannot be made)
         self.discontinuity_sequence = 0  # the run's first segment number + the EXT-X-DISCONTINUITY tags that left the window
+        self._resumed = False  # carrying on from the last run's window (resume): its first frame not seen yet
+        self._floor = 0.0  # wall time up to which the last run published (resume): audio before it is not placed again
 
     @property
     def part_target(self) -> float:
@@ -102,13 +104,35 @@ class HlsVariant:
     def frame(self, frame: bytes, samples: int, title: str | None, start_sample: int) -> None:
         """An ADTS frame from the variant's encoder (the sink it is given)."""
         wall = self.wall_of(start_sample)
-        if self._first:
+        if wall + samples / self.out_rate <= self._floor:
+            return  # (the last run published it)
+        if self._first or self._resumed:
             self.silence = silent_adts_frame(frame)
             if self.container == "fmp4":
                 self.init = init_segment(frame, bitrate=self.bitrate * 1000)
-        elif wall - self._next_wall > GAP and self.silence:
-            self._bridge(wall)
+            self._resumed = False
+        if not self._first and wall - self._next_wall > GAP and self.silence:
+            self._bridge(wall)  # (after a resume: the restart's silence, so numbers and times go on)
         self._place(frame, samples, title, wall)
+
+    def resume(self, segments: list[Built], pending: Built | None, title: str, discontinuities: int, muxer: dict, now: float) -> None:
+        """Carry on from the last run's window (stream/hls_keep.py), before this run's first frame:
+        its segments are listed and served as they were, and the time between its last published
+        sample and this run's first is bridged with silence, so a player that was playing hears the
+        restart's gap and goes on, where it skipped 8-12 s to a new run's numbers."""
+        self.segments.extend(segments)
+        self.current = self.pending = pending
+        last = pending.parts[pending.aired - 1] if pending is not None else segments[-1]
+        self._next_wall = self._floor = last.start + last.samples / self.out_rate
+        self.title, self.discontinuity_sequence = title, discontinuities
+        self.muxer.resume(muxer)
+        self.published, self.published_at = sum(b.aired for b in self.segments) + (pending.aired if pending else 0), now
+        self._first, self._resumed = False, True
+
+    @property
+    def settings(self) -> tuple:
+        """What a kept window must have been made with to be carried on."""
+        return (self.container, self.bitrate, self.out_rate, self.seconds, self.window, self.part_seconds)
 
     def _bridge(self, until: float) -> None:
         """Silent frames over a hole in the audio (the encoder restarted), up to `until`: segment
@@ -129,7 +153,7 @@ class HlsVariant:
             if self._first:  # numbered from the run's first segment, which the wall clock numbers, so
                 self.discontinuity_sequence = seq  # the count never goes back across a restart (RFC 8216 6.2.2)
             # Audio missing before it, not bridged: a player is told the timestamps jump.
-            gap = built is not None and wall - self._next_wall > GAP
+            gap = self._next_wall > 0 and wall - self._next_wall > GAP
             built = self.current = Built(seq, wall, discontinuity=self._first or gap)
             self._first = False
         self._next_wall = wall + samples / self.out_rate

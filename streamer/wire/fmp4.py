@@ -222,6 +222,14 @@ class Fmp4Muxer:
         self._sequence = 0
         self._end: tuple[float, int] | None = None  # (PTS, decode time) where the last frame ended
 
+    def state(self) -> dict:
+        """What carries on across segments, as plain values (kept across a restart; the decode time
+        follows from the PTS, the configuration from the next frame)."""
+        return {"sequence": self._sequence}
+
+    def resume(self, state: dict) -> None:
+        self._sequence = int(state["sequence"])
+
     def segment(self, frames: Sequence[tuple[int, bytes]], metadata: Sequence[tuple[int, bytes]] = ()) -> bytes:
         """A media segment: styp, an emsg per ID3 tag (in time order; the AOM spec wants their
         times within the segment), then a moof and mdat per run of frames that follow on.

@@ -199,6 +199,14 @@ class TsMuxer:
         self._cc = dict.fromkeys(_HEADERS, 0)
         self._last_pcr = float("-inf")
 
+    def state(self) -> dict:
+        """What carries on across segments, as plain values (kept across a restart)."""
+        return {"cc": {str(pid): cc for pid, cc in self._cc.items()}, "last_pcr": self._last_pcr if self._last_pcr > 0 else None}
+
+    def resume(self, state: dict) -> None:
+        self._cc.update({int(pid): int(cc) & 0x0F for pid, cc in state["cc"].items() if int(pid) in self._cc})
+        self._last_pcr = float(state["last_pcr"]) if state.get("last_pcr") is not None else float("-inf")
+
     def segment(self, frames: Sequence[tuple[int, bytes]], metadata: Sequence[tuple[int, bytes]] = ()) -> bytes:
         """A segment: PAT, PMT, then the audio PES packets, each ID3 tag's PES placed just before
         the audio PES during which it is to be shown (or at the end, after all the audio)."""

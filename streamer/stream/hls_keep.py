@@ -1,0 +1,114 @@
+"""The HLS window kept across a restart, in SQLite beside the station's other state.
+
+At a clean stop each variant's published segments (and, with parts, the segment in progress as
+far as it was published) are written to `hls.sqlite`; at the next start they are read back
+before the first frame, so the playlists go on with the same numbers, times and bytes and the
+restart's gap is bridged with silence (HlsVariant.resume). Players (and caches in front) see one
+continuous stream; before, they met a new run's numbers and skipped 8-12 s.
+
+A window is carried on only by a variant made with the same settings, and only if the restart
+took less than the window minus a segment: after a longer stop the players have nothing left to
+go on from, and a fresh start (with its discontinuity) is what they need. Anything wrong with
+the file is a warning, and the station starts afresh: the window is a convenience, never a
+reason not to go on air.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+from pathlib import Path
+
+from .hls import Built, HlsVariant, Piece
+
+log = logging.getLogger("streamer.hls")
+
+FILE = "hls.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS variants (
+    name TEXT PRIMARY KEY, settings TEXT NOT NULL, title TEXT NOT NULL, discontinuity_sequence INTEGER NOT NULL,
+    muxer TEXT NOT NULL, init BLOB NOT NULL, saved REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS parts (
+    variant TEXT NOT NULL, seq INTEGER NOT NULL, segment_start REAL NOT NULL, discontinuity INTEGER NOT NULL,
+    pending INTEGER NOT NULL, n INTEGER NOT NULL, start REAL NOT NULL, samples INTEGER NOT NULL, last INTEGER NOT NULL,
+    data BLOB NOT NULL, PRIMARY KEY (variant, seq, n));
+"""
+
+
+def save(state_dir: Path, variants: list[HlsVariant], now: float) -> int:
+    """Write each variant's window (what it published); the number of segments written."""
+    rows, heads = [], []
+    for v in variants:
+        owners = [*v.segments, *([v.pending] if v.pending is not None else [])]
+        for b in owners:
+            for p in b.parts[: b.aired]:
+                rows.append((v.name, b.seq, b.start, b.discontinuity, b is v.pending, p.index, p.start, p.samples, p.last, p.data))
+        if owners:
+            heads.append((v.name, json.dumps(v.settings), v.title, v.discontinuity_sequence, json.dumps(v.muxer.state()), v.init, now))
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(_connect(state_dir)) as db, db:
+            db.execute("DELETE FROM parts")
+            db.execute("DELETE FROM variants")
+            db.executemany("INSERT INTO variants VALUES (?, ?, ?, ?, ?, ?, ?)", heads)
+            db.executemany("INSERT INTO parts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("hls: the window could not be kept for the next start (%s): %s", state_dir / FILE, exc)
+        return 0
+    return sum(len(v.segments) for v in variants)
+
+
+def resume(state_dir: Path, variants: list[HlsVariant], now: float) -> int:
+    """Carry on each variant's kept window where it can; the number of variants that did."""
+    if not (state_dir / FILE).exists():
+        return 0
+    try:
+        with contextlib.closing(_connect(state_dir)) as db:
+            heads = {r[0]: r[1:] for r in db.execute("SELECT name, settings, title, discontinuity_sequence, muxer, init FROM variants")}
+            parts = db.execute("SELECT * FROM parts ORDER BY variant, seq, n").fetchall()
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("hls: the last run's window could not be read (%s): %s; starting afresh", state_dir / FILE, exc)
+        return 0
+    resumed = 0
+    for v in variants:
+        head = heads.get(v.name)
+        if head is None or json.loads(head[0]) != list(v.settings):
+            continue
+        segments, pending = _built(v, [p for p in parts if p[0] == v.name])
+        last = pending.parts[-1] if pending is not None else segments[-1] if segments else None
+        if last is None or not 0 <= now - (last.start + last.samples / v.out_rate) < (v.window - 1) * v.seconds:
+            continue
+        v.resume(segments, pending, head[1], head[2], json.loads(head[3]), now)
+        v.init = bytes(head[4])  # fMP4: served before this run's first frame makes it again (the same bytes)
+        resumed += 1
+    if resumed:
+        log.info("hls: %d variant(s) go on from the last run's window", resumed)
+    return resumed
+
+
+def _built(v: HlsVariant, rows: list[tuple]) -> tuple[list[Built], Built | None]:
+    """The segments (and the one in progress) from their parts' rows, in order."""
+    segments: list[Built] = []
+    pending: Built | None = None
+    for _, seq, segment_start, discontinuity, is_pending, index, start, samples, last, data in rows:
+        if not segments or segments[-1].seq != seq:
+            segments.append(Built(seq, segment_start, discontinuity=bool(discontinuity)))
+        b = segments[-1]
+        b.parts.append(Piece(b, index, start, samples, bytes(data), bool(last)))
+        b.samples += samples
+        b.aired += 1
+        if is_pending:
+            pending = b
+    if pending is not None:
+        segments.remove(pending)
+    for b in segments:
+        b.data = b"".join(p.data for p in b.parts)
+    return segments[-(v.window + 2) :], pending
+
+
+def _connect(state_dir: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(state_dir / FILE, timeout=2.0)
+    db.executescript(SCHEMA)
+    return db
