@@ -250,16 +250,36 @@
   // document that was current when what the player plays now aired (and when playback starts,
   // it goes back to it). On HLS the player's media clock is tied to air time by the segments:
   // each arrives some time after its end aired (it is published once complete, then fetched),
-  // so the least of (wall clock - buffered end) over the arrivals is the media-to-air offset, to
-  // about the publishing delay (0.1 s).
+  // so the least of (wall clock - buffered end) over the arrivals bounds the media-to-air offset
+  // from above, by the player's polling delay: up to a segment (QA: 1.9 s early on 4 s segments).
+  // The playlist says when each segment aired (EXT-X-PROGRAM-DATE-TIME; every variant's segment k
+  // covers the same air time), so at each arrival the newest segment's air end less the buffered
+  // end is another such bound, exact when the player took the newest segment, as it does at the
+  // live edge; the least of both is kept.
   const docs = []; // [arrival (wall seconds), document], the last few
   let offset = Infinity, lastEnd = 0, connectedAt = 0, mediaStart = null;
   const isHlsStream = () => !!stream && (stream.mount === "HLS" || HLS.includes((stream.format || "").toLowerCase()));
   function segmentArrived() {
     if (!playing || !isHlsStream() || !audio.buffered.length) return;
     const end = audio.buffered.end(audio.buffered.length - 1);
-    if (end > lastEnd + 0.1) offset = Math.min(offset, Date.now() / 1000 - end);
+    if (end > lastEnd + 0.1) {
+      offset = Math.min(offset, Date.now() / 1000 - end);
+      airedEnd().then((aired) => { if (aired !== null && playing) offset = Math.min(offset, aired - end); });
+    }
     lastEnd = Math.max(lastEnd, end);
+  }
+  async function airedEnd() { // wall time at which the newest listed segment's last sample aired, or null
+    const variant = doc && doc.hls && doc.hls.variants && doc.hls.variants[0];
+    if (!variant) return null;
+    try {
+      const lines = (await (await fetch(variant.url, { cache: "no-store" })).text()).split("\n");
+      const at = lines.findLastIndex((l) => l.startsWith("#EXT-X-PROGRAM-DATE-TIME:"));
+      const inf = lines.slice(at).find((l) => l.startsWith("#EXTINF:"));
+      const start = at < 0 ? NaN : Date.parse(lines[at].slice(25));
+      return inf && !isNaN(start) ? start / 1000 + parseFloat(inf.slice(8)) : null;
+    } catch (e) {
+      return null;
+    }
   }
   function heardIn() {
     if (!playing || audio.paused || !audio.buffered.length) return 0;
