@@ -49,7 +49,8 @@ class SourceConnection(asyncio.Protocol):
         self.name = ""  # a live DJ's name on air (their ice-name, or their user)
         self.agent = ""  # its User-Agent (Icecast's stats show it)
         self.chunked = ChunkedDecoder() if chunked else None
-        self.remaining = None if chunked else length  # a PUT's Content-Length: its stream ends with its body (curl -T show.mp3)
+        # a PUT's Content-Length: its stream ends with its body (curl -T show.mp3); 0 says nothing (as Icecast reads it)
+        self.remaining = None if chunked else length
         self.ingest = Ingest(mount, mount.info.content_type)
         self.icy = IcyReader(metaint) if metaint else None  # a source interleaving its own titles
         self.timeout = timeout

@@ -112,8 +112,8 @@ class SourceDesk:
         transport.write(source_ok())
         chunked = "chunked" in head.header("transfer-encoding").lower()
         metaint = int(head.header("icy-metaint")) if head.header("icy-metaint").isdigit() else 0
-        length = int(head.header("content-length")) if head.method == "PUT" and head.header("content-length").isdigit() else None
-        source = SourceConnection(mount, transport, address, chunked, self.config.source_timeout, min(metaint, 1 << 20), length)
+        length = int(head.header("content-length")) if head.method == "PUT" and head.header("content-length").isdigit() else 0
+        source = SourceConnection(mount, transport, address, chunked, self.config.source_timeout, min(metaint, 1 << 20), length or None)
         source.user, source.agent = who, head.header("user-agent")[:100]
         mount.source = source
         self.connects += 1
