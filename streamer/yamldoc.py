@@ -83,7 +83,7 @@ class Doc:
         self.key_positions: dict[Path, tuple[int, int]] = {}  # where each mapping key starts
         self._constructor = yaml.constructor.SafeConstructor()
         self._nodes = 0
-        self._duplicates: list[Problem] = []
+        self._read_problems: list[Problem] = []
         self.notes: list[Problem] = []  # worth knowing, not wrong: said by `check` and in the log
         size = len(text.encode("utf-8", errors="replace"))
         if size > MAX_BYTES:
@@ -94,8 +94,8 @@ class Doc:
         except yaml.YAMLError as exc:
             raise ConfigError([Problem(file, *syntax_problem(text, exc))]) from None
         self.data: Any = self._plain(node, ()) if node is not None else None
-        if self._duplicates:
-            raise ConfigError(self._duplicates)
+        if self._read_problems:
+            raise ConfigError(self._read_problems)
 
     def _plain(self, node: yaml.Node, path: Path) -> Any:
         self._nodes += 1
@@ -117,7 +117,7 @@ class Doc:
             if key in out:  # YAML's last-wins would silently drop the first (a doubled start:, a copied block)
                 first = self.key_positions[(*path, key)][0]
                 message = f"{field_name((*path, key))} is defined twice (first at line {first})"
-                self._duplicates.append(Problem(self.file, *where, message))
+                self._read_problems.append(Problem(self.file, *where, message))
                 continue
             self.key_positions[(*path, key)] = where
             out[key] = self._plain(value_node, (*path, key))
@@ -128,7 +128,12 @@ class Doc:
             return str(node.value)
         if ":" in node.value and node.tag.endswith((":int", ":float")):
             return node.value  # YAML 1.1 reads 10:30 as base-60 630; a DJ means a clock time
-        return self._constructor.construct_object(node, deep=True)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except ValueError as exc:  # a date that does not exist (2026-13-01, 2026-02-30): YAML raises, unplaced
+            where = (node.start_mark.line + 1, node.start_mark.column + 1)
+            self._read_problems.append(Problem(self.file, *where, f"{node.value} is not a date: {exc}"))
+            return node.value
 
     def at(self, path: Path, key: bool = False) -> tuple[int, int]:
         """Position of the value at `path` (or of its key), else of the nearest enclosing one."""

@@ -240,7 +240,7 @@ def test_an_edit_that_changes_the_watched_folders_is_read_once(tmp_path):
         return fn(*args)
 
     async def edit_and_look() -> tuple:
-        watcher = ProgrammeWatcher(tmp_path, offload, loads.append)
+        watcher = ProgrammeWatcher(tmp_path, offload, loads.append, settle=0.0)
         await watcher.first()
         quiet = await watcher.look()
         (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [bb/]}\nfallback: music\n")
@@ -251,7 +251,7 @@ def test_an_edit_that_changes_the_watched_folders_is_read_once(tmp_path):
     assert [ld.watched for ld in loads] == [[tmp_path / "a"], [tmp_path / "bb"]]
 
     async def save_as_text() -> bool:  # Notepad's `news.yaml.txt`: said at once (QA: only at the next edit)
-        watcher = ProgrammeWatcher(tmp_path, offload, loads.append)
+        watcher = ProgrammeWatcher(tmp_path, offload, loads.append, settle=0.0)
         await watcher.first()
         (tmp_path / "news.yaml.txt").write_text("events: {}\n")
         return await watcher.look()
@@ -276,7 +276,7 @@ def test_hidden_yaml_files_are_no_part_of_the_programme_and_removing_a_bad_file_
         return fn(*args)
 
     async def run() -> tuple:
-        watcher = ProgrammeWatcher(tmp_path, offload, loads.append)
+        watcher = ProgrammeWatcher(tmp_path, offload, loads.append, settle=0.0)
         await watcher.first()  # the hidden files are passed over
         (tmp_path / "bad.yaml").symlink_to(tmp_path / "nowhere.yaml")  # the DJ's own: an error
         broke, errors = await watcher.look(), watcher.state["errors"]
@@ -377,7 +377,7 @@ def test_a_reading_that_timed_out_is_tried_again_and_names_the_folder_alone(tmp_
         return fn(*args)
 
     async def run() -> tuple:
-        watcher = ProgrammeWatcher(tmp_path, offload, loads.append)
+        watcher = ProgrammeWatcher(tmp_path, offload, loads.append, settle=0.0)
         await watcher.first()
         hung[0] = True
         (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [b/]}\nfallback: music\n")
@@ -408,3 +408,70 @@ def test_a_file_in_many_playlists_comes_back_from_the_worker_once(tmp_path):
     firsts = {id(files[0]) for files in loaded.files.values()}
     assert len(loaded.files) == 200 and len(firsts) == 1
     assert len(pickle.dumps(loaded.files)) < 200 * 5 * 10  # a reference each, not a path each
+
+
+def test_a_programme_file_being_written_is_read_once_it_rests_and_an_emptied_one_is_waited_for(tmp_path):
+    """QA: an upload that emptied week.yaml before writing it again went on air 1.5 s into the
+    save: the show on air gave way to the fallback. A changed file is read once it has rested a
+    second; an empty one is waited for up to 10 s, then taken (what it removed is said)."""
+    import asyncio
+    import os
+    import time
+
+    from streamer.schedule.watch import EMPTY_HOLD, ProgrammeWatcher
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "p.yaml").write_text("playlists:\n  music: {files: [a/]}\nfallback: music\n")
+    week = tmp_path / "week.yaml"
+    show = 'blocks:\n  show: {start: "00:00", end: "24:00", play: music}\n'
+    week.write_text(show)
+    loads: list[LoadedProgramme] = []
+
+    async def offload(_timeout: float, fn, *args):
+        return fn(*args)
+
+    def rested(path: Path, seconds: float) -> None:
+        then = time.time() - seconds
+        os.utime(path, (then, then))
+
+    async def run() -> list:
+        watcher = ProgrammeWatcher(tmp_path, offload, loads.append)
+        rested(week, 5)
+        rested(tmp_path / "p.yaml", 5)
+        await watcher.first()
+        seen = []
+        week.write_text("")  # the save begins
+        seen.append(await watcher.look())
+        rested(week, 5)  # 5 s into the upload, still empty
+        seen.append(await watcher.look())
+        week.write_text(show.replace("show", "new-show"))  # written
+        seen.append(await watcher.look())
+        rested(week, 1.5)
+        seen.append(await watcher.look())
+        week.write_text("")  # emptied for good
+        rested(week, EMPTY_HOLD + 1)
+        seen.append(await watcher.look())
+        return seen
+
+    assert asyncio.run(run()) == [False, False, False, True, True]
+    assert [[b.name for b in ld.programme.blocks] for ld in loads] == [["show"], ["new-show"], []]
+
+
+def test_defaults_hold_for_every_block_whatever_file_they_are_in():
+    """QA: `defaults: {crossfade: 3}` in playlists/zz-defaults.yaml did nothing (the blocks had
+    been read), in aa-defaults.yaml it held for every block."""
+    import tempfile
+
+    from streamer.schedule.programme import load_programme
+
+    for name in ("aa-defaults.yaml", "zz-defaults.yaml"):
+        with tempfile.TemporaryDirectory() as d:
+            folder = Path(d)
+            (folder / "a").mkdir()
+            (folder / "a" / "x.mp3").write_bytes(b"x")
+            block = 'blocks:\n  day: {start: "06:00", end: "18:00", play: music}\n'
+            (folder / "m.yaml").write_text("playlists:\n  music: {files: [a/]}\nfallback: music\n" + block)
+            (folder / name).write_text("defaults: {crossfade: 3, fade_in: 0.5}\n")
+            programme = load_programme(folder)
+            assert [(b.fades.crossfade, b.fades.fade_in) for b in programme.blocks] == [(3.0, 0.5)], name
+            assert (programme.fades.crossfade, programme.fades.fade_in) == (3.0, 0.5), name

@@ -249,3 +249,25 @@ def test_an_event_that_would_wait_longer_than_a_day_is_refused():
     assert problems(("p.yaml", PLAYLISTS + events)) == [
         "p.yaml:5:41: events.news.start: wait 99999999999999999999 s is longer than a day (86400 s): use start: soft"
     ]
+
+
+def test_qa_dj_round_a_bad_date_a_block_starting_at_24_00_and_empty_keys_are_named():
+    """QA: a date that does not exist crashed `check` with a traceback (and the playlist watcher
+    on air); `start: "24:00"` with `days: fri` ran on Thursday night; `days:` and `end:` left
+    empty were said as "unknown day None" and "not None"."""
+    bad_date = PLAYLISTS + 'blocks:\n  xmas:\n    start: "10:00"\n    end: "12:00"\n    play: music\n    dates: {from: 2026-13-01}\n'
+    assert problems(("w.yaml", bad_date)) == ["w.yaml:9:19: 2026-13-01 is not a date: month must be in 1..12"]
+    assert problems(("w.yaml", bad_date.replace("2026-13-01", "2026-02-30"))) == [
+        "w.yaml:9:19: 2026-02-30 is not a date: day is out of range for month"
+    ]
+    midnight = PLAYLISTS + 'blocks:\n  late: {days: fri, start: "24:00", end: "02:00", play: music}\n'
+    assert problems(("w.yaml", midnight)) == [
+        'w.yaml:5:28: blocks.late.start "24:00" would start at the beginning of its day, not the end: write "00:00" and the next day'
+    ]
+    empty = PLAYLISTS + 'blocks:\n  b:\n    days:\n    start: "10:00"\n    end:\n    play: music\n'
+    programme, found = Programme(), list[Problem]()
+    parse_programme_file(empty, Path("w.yaml"), programme, found)
+    assert [str(p) for p in found] == ['w.yaml:8:9: blocks.b.end is missing or empty: give a clock time like "06:00"']
+    assert [str(n) for n in programme.notes] == [
+        "w.yaml:6:10: blocks.b.days is empty, so its default ('daily') is used: give a value or delete the line"
+    ]

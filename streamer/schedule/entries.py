@@ -67,14 +67,28 @@ def _shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _days(r: Reader, owner: str) -> frozenset[int]:
+    """`days:` (daily when left out; left empty, daily too, and said so, as Reader.get does)."""
+    days = parse_days(r.get("days", (str, list), "daily") or "daily")
+    if isinstance(days, str):
+        r.error((*r.path, "days"), f"{owner}.days: {days}")
+        return frozenset(range(7))
+    return days
+
+
 def _times(r: Reader, owner: str) -> dict[str, dt.time]:
     times = {}
     for key in ("start", "end"):
         raw = r.raw(key)
         t = parse_clock(str(raw)) if raw is not None else None
-        if t is None:
+        if raw is None:
+            r.error((*r.path, key), f'{owner}.{key} is missing or empty: give a clock time like "06:00"')
+        elif t is None:
             quote = "" if isinstance(raw, str) else " (quote it)"  # YAML read it as something else
             r.error((*r.path, key), f'{owner}.{key} must be a clock time from "00:00" to "24:00" like "06:00"{quote}, not {raw!r}')
+        elif key == "start" and str(raw).strip().startswith("24"):  # QA: Friday 24:00 ran on Thursday night
+            message = f'{owner}.start "24:00" would start at the beginning of its day, not the end: write "00:00" and the next day'
+            r.error((*r.path, key), message)
         times[key] = t or dt.time(0)
     start = times["start"]
     # Equal times run a full day from start, which 01:00 to 01:00 rarely means: only midnight to
@@ -90,10 +104,7 @@ def read_block(doc: Doc, name: str, body: Any, programme: Programme, problems: l
     r = Reader(doc, path, problems, body if isinstance(body, dict) else None)
     owner = f"blocks.{name}"
     n_before = len(problems)
-    days = parse_days(r.raw("days", "daily"))
-    if isinstance(days, str):
-        r.error((*path, "days"), f"{owner}.days: {days}")
-        days = frozenset(range(7))
+    days = _days(r, owner)
     times = _times(r, owner)
     priority = r.get("priority", int, 0, in_range(-1000, 1000))
     play = _play(r, "play", owner)
@@ -157,10 +168,7 @@ def read_event(doc: Doc, name: str, body: Any, problems: list[Problem]) -> Event
     elif not hourly and clock is None:
         every = '":MM" or ":MM:SS" (every hour) or "HH:MM" or "HH:MM:SS" (every day)'
         r.error((*path, "at"), f"{owner}.at must be {every}, quoted; not {at!r}")
-    days = parse_days(r.raw("days", "daily"))
-    if isinstance(days, str):
-        r.error((*path, "days"), f"{owner}.days: {days}")
-        days = frozenset(range(7))
+    days = _days(r, owner)
     play = r.get("play", str, "")
     bulletin = r.get("bulletin", bool, False)
     if not play and not bulletin:

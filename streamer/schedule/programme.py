@@ -26,6 +26,7 @@ and the model is plain data for the scheduler.
 from __future__ import annotations
 
 import difflib
+import re
 import zoneinfo
 from dataclasses import replace
 from pathlib import Path
@@ -173,6 +174,25 @@ def _entries(folder: Path) -> list[Path]:
         return []
 
 
+DEFAULTS = re.compile(r"^defaults\s*:", re.M)
+
+
+def _defaults_first(texts: list[tuple[Path, str]]) -> Fades:
+    """The `defaults:` of every file, read before any block: they hold for every block whatever
+    the files' order (QA: zz-defaults.yaml did nothing, aa-defaults.yaml did). Their mistakes
+    are said when the file is read in turn."""
+    fades = Fades()
+    for file, text in texts:
+        if DEFAULTS.search(text):
+            try:
+                doc = Doc(str(file), text)
+            except ConfigError:
+                continue
+            if isinstance(doc.data, dict) and isinstance(doc.data.get("defaults"), dict):
+                fades = read_fades(Reader(doc, ("defaults",), [], doc.data["defaults"]), fades)
+    return fades
+
+
 def load_programme(folder: Path) -> Programme:
     """Read every *.yaml/*.yml in `folder`; raises ConfigError listing all problems."""
     programme = Programme()
@@ -181,14 +201,16 @@ def load_programme(folder: Path) -> Programme:
         raise ConfigError([Problem(str(folder), 1, 1, "playlists folder not found")])
     unread = False  # a file that could not be read at all: what it defines is unknown
     empty: list[str] = []  # files with nothing in them (a save half done): named when something is missing
+    texts: list[tuple[Path, str]] = []
     for file in yaml_files(folder):
         programme.files.append(file)
         try:
-            text = read_yaml_file(file)
+            texts.append((file, read_yaml_file(file)))
         except ConfigError as exc:
             problems.extend(exc.problems)
             unread = True
-            continue
+    programme.fades = _defaults_first(texts)
+    for file, text in texts:
         if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
             empty.append(file.name)
         if not parse_programme_file(text, file, programme, problems):

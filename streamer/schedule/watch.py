@@ -28,14 +28,21 @@ log = logging.getLogger("streamer")
 
 TIMEOUT = 30.0  # seconds to read the playlists (YAML, folders) at most
 INTERVAL = 1.0  # seconds between looks for changes
+# A file still being written is no programme: an upload (FTP, SFTP, SMB) or an editor empties it
+# first and writes it over seconds. QA: an emptied week.yaml went on air 1.5 s into a save, its
+# show replaced by the fallback until the song ended. So a changed file is read once it has
+# rested SETTLE seconds, and an empty one is waited for up to EMPTY_HOLD seconds.
+SETTLE = 1.0
+EMPTY_HOLD = 10.0
 RETRY_AFTER = 60.0  # seconds before a reading that timed out or lost its worker is tried again
 
 Offload = Callable[..., Awaitable[Any]]
 
 
 class ProgrammeWatcher:
-    def __init__(self, folder: Path, offload: Offload, adopt: Callable[[LoadedProgramme], None]) -> None:
+    def __init__(self, folder: Path, offload: Offload, adopt: Callable[[LoadedProgramme], None], settle: float = SETTLE) -> None:
         self.folder = folder
+        self.settle = settle
         self.offload = offload
         self.adopt = adopt  # a good (re)load goes on air through this
         self.state: dict = {"ok": True, "errors": [], "loaded_at": None, "files": []}
@@ -80,6 +87,23 @@ class ProgrammeWatcher:
         except OSError:
             return ()
 
+    def _being_written(self, now: float) -> bool:
+        """Whether a programme file changed in the last `settle` seconds, or is empty and was
+        emptied less than EMPTY_HOLD seconds ago (a time ahead of the clock counts as settled)."""
+        try:
+            files = programme_listing(self.folder)[0]
+        except OSError:
+            return False
+        for f in files:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            held = EMPTY_HOLD if st.st_size == 0 else self.settle
+            if now - held < st.st_mtime <= now + self.settle:
+                return True
+        return False
+
     async def run(self) -> None:
         """Reload on every change (run by the station's supervisor)."""
         while True:
@@ -91,6 +115,8 @@ class ProgrammeWatcher:
         signature = await asyncio.to_thread(self.signature)
         if signature == self._signature and not (self._retry_at and time.monotonic() >= self._retry_at):
             return False
+        if self.settle and signature[:1] != self._signature[:1] and await asyncio.to_thread(self._being_written, time.time()):
+            return False  # (looked at again at the next look)
         self._retry_at = 0.0
         self._signature = signature
         try:
