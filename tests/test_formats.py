@@ -439,8 +439,8 @@ def test_a_restart_carries_the_hls_window_on_so_players_hear_the_gap_not_a_skip(
     numbers = [int(seg.uri.split(".")[0]) for seg in after.segments]
     assert numbers == list(range(after.media_sequence, after.media_sequence + len(numbers))), after.dumps()
     assert not any(seg.discontinuity for seg in across) and len(across) >= 4, after.dumps()
-    for a, b in itertools.pairwise(across):
-        assert abs(a.current_program_date_time.timestamp() + a.duration - b.current_program_date_time.timestamp()) < 0.01, after.dumps()
+    for a, b in itertools.pairwise(across):  # (where the bridge meets the new run's first frame: a hole under a frame, 23 ms)
+        assert -0.002 < b.current_program_date_time.timestamp() - a.current_program_date_time.timestamp() - a.duration < 1024 / 44100
     (tmp_path / "across.ts").write_bytes(stream)
     run = subprocess.run(
         [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(tmp_path / "across.ts"), "-f", "s16le", "-ac", "1", "-ar", "8000", "-"],
@@ -451,7 +451,9 @@ def test_a_restart_carries_the_hls_window_on_so_players_hear_the_gap_not_a_skip(
     loud = [bool(np.sqrt(np.mean(pcm[i : i + 800] ** 2)) > 100) for i in range(0, len(pcm) - 799, 800)]  # per 0.1 s
     runs = [(k, len(list(g)) / 10) for k, g in itertools.groupby(loud)]
     print(f"playlist after the restart in {answered:.2f} s; {len(across)} segments across it: {runs} (tone, seconds)")
-    assert [k for k, _ in runs] == [True, False, True] and runs[1][1] < 6.0, runs  # the restart's silence, once, then the tone
+    assert [k for k, _ in runs] == [True, False, True] and runs[1][1] < 3.0, runs  # the restart's silence, once, then the tone
+    # the kept segments (4 s) and the one it was filling, as far as it was made (QA: dropped, 2 s of aired audio lost)
+    assert runs[0][1] >= 4.3, runs
 
 
 def test_fmp4_hls_plays_in_ffmpeg_from_the_live_playlist(tmp_path):

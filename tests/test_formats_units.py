@@ -311,6 +311,8 @@ def test_a_kept_window_goes_on_after_a_restart_with_the_gap_bridged_and_nothing_
     other = HlsVariant("lo", 96, 44100, 2.0, 6, lambda s: restart + s / 44100, container, parts)
     assert hls_keep.resume(tmp_path, [new], restart) == 1 and hls_keep.resume(tmp_path, [other], restart) == 0
     assert new.playlist() == before and [b.data for b in new.segments] == [b.data for b in old.segments] and new.init == old.init
+    if not parts:  # the segment it was filling goes on from its last frame (QA: from the last published one, 2 s of aired audio lost)
+        assert new.current is not None and new.current.frames == old.current.frames and new._next_wall == pytest.approx(wall0 + 400 * step)
     for k in range(300):
         new.frame(frame(), 1024, None, k * 1024)
         new.publish(restart + (k + 1) * step)

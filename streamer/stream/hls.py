@@ -115,14 +115,21 @@ class HlsVariant:
             self._bridge(wall)  # (after a resume: the restart's silence, so numbers and times go on)
         self._place(frame, samples, title, wall)
 
-    def resume(self, segments: list[Built], pending: Built | None, title: str, discontinuities: int, muxer: dict, now: float) -> None:
+    def resume(
+        self, segments: list[Built], pending: Built | None, title: str, discontinuities: int, muxer: dict, now: float,
+        current: Built | None = None,
+    ) -> None:  # fmt: skip
         """Carry on from the last run's window (stream/hls_keep.py), before this run's first frame:
         its segments are listed and served as they were, and the time between its last published
         sample and this run's first is bridged with silence, so a player that was playing hears the
-        restart's gap and goes on, where it skipped 8-12 s to a new run's numbers."""
+        restart's gap and goes on, where it skipped 8-12 s to a new run's numbers. `current`: the
+        segment the last run was filling, with its frames, filled on from where they end."""
         self.segments.extend(segments)
         self.current = self.pending = pending
-        last = pending.parts[pending.aired - 1] if pending is not None else segments[-1]
+        if current is not None:
+            self.current = current
+        last = current.open if current is not None else pending.parts[pending.aired - 1] if pending is not None else segments[-1]
+        assert last is not None
         self._next_wall = self._floor = last.start + last.samples / self.out_rate
         self.title, self.discontinuity_sequence = title, discontinuities
         self.muxer.resume(muxer)
