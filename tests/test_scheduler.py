@@ -701,3 +701,22 @@ def test_at_start_an_event_that_fell_due_just_before_airs_unless_the_last_run_ai
     assert s.next_event(events_from(s, due + 2.5, aired)).time == due + 3600
     assert events_from(s, due + START_GRACE + 5, []) == due + START_GRACE + 5  # long before: let go, as before
     assert events_from(s, due - 10, []) == due - 10  # nothing fell due
+
+
+@pytest.mark.parametrize("every", ["2 songs", "1 min"])
+def test_a_timed_event_from_the_jingles_playlist_is_the_jingle_it_would_have_doubled(every):
+    """QA: the top-of-the-hour ID (an event playing `ids`) was followed at once by the block's
+    jingle from `ids`: two IDs back to back. It counts as the jingle; an event from another
+    playlist (the news) does not."""
+    p = programme(
+        "playlists: {music: [m/], ids: [i/], news: [n/]}\nfallback: music\n"
+        f"blocks:\n  day: {{start: '00:00', end: '00:00', play: music, jingles: {{play: ids, every: {every}}}}}\n"
+    )
+    s = Scheduler(p, files({"music": 10, "ids": 2, "news": 1}))
+    t = ts(dt.UTC, 2026, 11, 24, 10, 0)
+    song = Played(t - 400, Path("/m/music/0.mp3"), "A", "music", "song", "day")
+    for before in ([song, song], [song, song, song]):
+        after_id = [*before, Played(t - 5, Path("/m/ids/0.mp3"), "", "ids", "event", "day")]
+        after_news = [*before, Played(t - 5, Path("/m/news/0.mp3"), "", "news", "event", "day")]
+        assert s.next_choice(t, after_id).kind == "song"  # the event was the ID
+        assert s.next_choice(t, after_news).kind == "jingle"  # the news is no ID: the jingle that is due plays
