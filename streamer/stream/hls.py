@@ -94,7 +94,7 @@ class HlsVariant:
         self.silence = b""  # a silent frame shaped like the encoder's (b"" if it cannot be made)
         self.discontinuity_sequence = 0  # the run's first segment number + the EXT-X-DISCONTINUITY tags that left the window
         self._resumed = False  # carrying on from the last run's window (resume): its first frame not seen yet
-        self._floor = 0.0  # wall time up to which the last run published (resume): audio before it is not placed again
+        self._floor = 0.0  # wall time up to which the last run made audio (resume): audio before it is not placed again
 
     @property
     def part_target(self) -> float:
@@ -120,8 +120,8 @@ class HlsVariant:
         current: Built | None = None,
     ) -> None:  # fmt: skip
         """Carry on from the last run's window (stream/hls_keep.py), before this run's first frame:
-        its segments are listed and served as they were, and the time between its last published
-        sample and this run's first is bridged with silence, so a player that was playing hears the
+        its segments are listed and served as they were, and the time between the last sample it
+        made and this run's first is bridged with silence, so a player that was playing hears the
         restart's gap and goes on, where it skipped 8-12 s to a new run's numbers. `current`: the
         segment the last run was filling, with its frames, filled on from where they end."""
         self.segments.extend(segments)

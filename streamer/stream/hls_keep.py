@@ -1,6 +1,7 @@
 """The HLS window kept across a restart, in SQLite beside the station's other state.
 
-At a clean stop each variant's published segments (and, with parts, the segment in progress as
+At a clean stop each variant's published segments, the ones made and waiting for their last
+sample to air, and the frames of the one being filled (with parts: the segment in progress as
 far as it was published) are written to `hls.sqlite`; at the next start they are read back
 before the first frame, so the playlists go on with the same numbers, times and bytes and the
 restart's gap is bridged with silence (HlsVariant.resume). Players (and caches in front) see one
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS open_frames (
 
 
 def save(state_dir: Path, variants: list[HlsVariant], now: float) -> int:
-    """Write each variant's window (what it published); the number of segments written."""
+    """Write each variant's window and what it made after it; the number of published segments."""
     rows, heads, frames = [], [], []
     for v in variants:
         owners = [*v.segments, *([v.pending] if v.pending is not None else [])]
