@@ -720,3 +720,16 @@ def test_a_timed_event_from_the_jingles_playlist_is_the_jingle_it_would_have_dou
         after_news = [*before, Played(t - 5, Path("/m/news/0.mp3"), "", "news", "event", "day")]
         assert s.next_choice(t, after_id).kind == "song"  # the event was the ID
         assert s.next_choice(t, after_news).kind == "jingle"  # the news is no ID: the jingle that is due plays
+
+
+def test_a_block_on_a_second_is_listed_at_its_second():
+    """QA: `start: "23:00:30"` was accepted but shown at 23:01 (the listing walks minute by minute)."""
+    p = programme(
+        "timezone: UTC\nplaylists: {music: [m/], talk: [t/]}\nfallback: music\n"
+        "blocks:\n  late: {start: '23:00:30', end: '01:00:15', play: talk}\n"
+    )
+    s = Scheduler(p, files({"music": 2, "talk": 2}))
+    lines = render_timeline(s, ts(dt.UTC, 2026, 11, 24, 22, 0, 10), 4)
+    clocks = [line.split("  ")[0] for line in lines if not line.startswith(("Monday", "Tuesday", "Wednesday"))]
+    assert clocks == ["22:00", "23:00:30", "01:00:15"], lines  # (the first: where the listing starts)
+    assert s.block_at(ts(dt.UTC, 2026, 11, 24, 23, 0, 30)).name == "late" and s.block_at(ts(dt.UTC, 2026, 11, 24, 23, 0, 29)) is None

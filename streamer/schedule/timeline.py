@@ -128,18 +128,21 @@ def timeline(scheduler: Scheduler, start: float, hours: float) -> list[Entry]:
     index = WeekIndex(blocks)
     fallback = scheduler.programme.fallback
     fallback_plays = bool(fallback) and scheduler.playlists_have_audio([fallback])
-    t = start
+    seconds = sorted({x.second for b in blocks for x in (b.start, b.end) if x.second})  # times like "23:00:30"
+    t = last = start
     while t < end:
         local = scheduler.local(t)
         on_minute = index.usable and not (local.second or local.microsecond)
         block = block_on(index, blocks, local) if on_minute else scheduler.block_at(t)
         if block is not current:
-            current = block
+            first, current = t == start, block
+            if not first and seconds:  # the minute steps found it late (QA: 23:00:30 shown at 23:01)
+                t = next((c for c in (t - 60 + s for s in seconds) if last < c < t and scheduler.block_at(c) is block), t)
             entry = _block_entry(t, block, scheduler.programme)
             if note := _unplayable(scheduler, block, fallback_plays):  # (QA: listed as if it would air)
                 entry = replace(entry, text=f"{entry.text} ({note})")
             entries.append((t, 0, entry))
-        t = (t // 60 + 1) * 60  # minute steps, on the minute
+        last, t = t, (t // 60 + 1) * 60  # minute steps, on the minute
     for occ in scheduler.events_between(start - 1e-3, end):
         e = occ.event
         how = {"hard": "hard: at the second, fading out what plays", "soft": "soft: after the current track"}.get(
@@ -194,13 +197,19 @@ def render_timeline(scheduler: Scheduler, start: float, hours: float) -> list[st
 def _lines(scheduler: Scheduler, entries: list[Entry]) -> list[str]:
     out = []
     last_day = None
-    for entry in entries:
+    for i, entry in enumerate(entries):
         local = scheduler.local(entry.time)
         if local.date() != last_day:
             last_day = local.date()
             out.append(day_heading(local, scheduler))
-        out.append(f"{clock(local, entry.kind == 'event')}  {entry.text}")
+        out.append(f"{clock(local, _on_its_second(entry, i))}  {entry.text}")
     return out
+
+
+def _on_its_second(entry: Entry, i: int) -> bool:
+    """Whether its time is shown to the second: an event's, a block's but the first (the one on
+    air when the listing starts, at whatever second that is)."""
+    return entry.kind == "event" or i > 0
 
 
 def timeline_json(scheduler: Scheduler, start: float, hours: float, data: list[Entry] | None = None) -> dict:
@@ -208,9 +217,9 @@ def timeline_json(scheduler: Scheduler, start: float, hours: float, data: list[E
     data = timeline(scheduler, start, hours) if data is None else data
     entries = [
         {"time": e.time, "local": scheduler.local(e.time).isoformat(timespec="seconds"),
-         "clock": clock(scheduler.local(e.time), e.kind == "event"), "day": day_heading(scheduler.local(e.time), scheduler),
+         "clock": clock(scheduler.local(e.time), _on_its_second(e, i)), "day": day_heading(scheduler.local(e.time), scheduler),
          "kind": e.kind, "name": e.name, "text": e.text.strip(), **e.detail}
-        for e in data
+        for i, e in enumerate(data)
     ]  # fmt: skip
     return {"timezone": str(scheduler.tz), "from": start, "hours": hours, "entries": entries, "lines": _lines(scheduler, data)}
 
