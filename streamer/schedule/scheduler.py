@@ -197,8 +197,6 @@ class Scheduler:
         for played in reversed(history):
             if played.block != block.name:
                 break
-            # a timed event from the jingles' own playlist (the top-of-the-hour ID) is the jingle
-            # (QA: two IDs back to back, the event's and then the block's)
             if played.kind == "jingle" or (played.kind == "event" and played.playlist == block.jingles.playlist):
                 if block.jingles.every_songs:
                     return songs >= block.jingles.every_songs
