@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from streamer.schedule.model import Fades
 from streamer.schedule.programme import Programme, parse_programme_file
-from streamer.schedule.scheduler import Played, Scheduler
+from streamer.schedule.scheduler import Choice, Played, Scheduler
 from streamer.schedule.timeline import overlaps, render_timeline, timeline_hours
 from streamer.schedule.times import wall_times
 from streamer.yamldoc import Problem
@@ -733,3 +734,28 @@ def test_a_block_on_a_second_is_listed_at_its_second():
     clocks = [line.split("  ")[0] for line in lines if not line.startswith(("Monday", "Tuesday", "Wednesday"))]
     assert clocks == ["22:00", "23:00:30", "01:00:15"], lines  # (the first: where the listing starts)
     assert s.block_at(ts(dt.UTC, 2026, 11, 24, 23, 0, 30)).name == "late" and s.block_at(ts(dt.UTC, 2026, 11, 24, 23, 0, 29)) is None
+
+
+def test_after_silence_now_playing_names_nothing_until_the_next_title_airs():
+    """QA's test (under load): once a fix brought music back after silence for want of anything
+    playable, /api/nowplaying named the last song from before the silence (Short Two) until the
+    new one's title reached listeners. A stand-in chosen during the silence did the same until
+    it aired (or failed)."""
+    from streamer.audio.onair import OnAir
+    from streamer.library.tags import TrackInfo
+
+    p = programme("playlists: {music: [m/]}\nfallback: music\n")
+    onair, t = OnAir(), 1000.0
+    choice = Scheduler(p, files({"music": 2})).next_choice(t, [])
+    onair.announce(TrackInfo(Path("/m/a.mp3"), "Band", "Before", 100.0), choice, t, 0)
+    onair.aired("Band - Before")
+    nothing = Scheduler(p, files({"music": 0}))
+    onair.note_stand_in(nothing.next_choice(t + 100, []), nothing)  # silence
+    assert onair.silent and onair.now_playing(t + 101) is None
+    stand_in = Scheduler(p, files({"music": 0}))  # a reload: another programme's scheduler
+    onair.note_stand_in(Choice(Path("/m/gone.mp3"), "music", "song", None, Fades(), stand_in="songs that aired lately"), stand_in)
+    assert onair.now_playing(t + 102) is None  # chosen, not airing
+    onair.announce(TrackInfo(Path("/m/c.mp3"), "Band", "After", 100.0), choice, t + 110, 0)  # the fix: announced ahead
+    assert onair.now_playing(t + 109.6) is None  # silence still airs: not "Before"
+    onair.aired("Band - After")
+    assert onair.now_playing(t + 110.1)["song"]["title"] == "After"

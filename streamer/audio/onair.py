@@ -83,6 +83,7 @@ class OnAir:
         self._stand_in: tuple[object, bool] | None = None  # (programme's scheduler, silence?) last said
         self._silence_titled = False  # the silence's empty title has been marked
         self._silence_reason = ""  # why the last stand-in said was silence
+        self._after_silence = False  # the item announced last follows silence
         self.released: NowPlaying | None = None  # the newest item whose title has reached listeners
 
     def remember(self, played: list[Played]) -> None:
@@ -130,6 +131,7 @@ class OnAir:
         if self.now is not None:
             self.recent.appendleft(self.now)
         self.now = now
+        self._after_silence = self.silent  # (until its title airs, silence is what listeners hear)
         if self.silent:  # the silence is over (a DJ, a bulletin, a file dropped in)
             self._stand_in = None
         self._silence_titled = False
@@ -151,8 +153,8 @@ class OnAir:
         if choice.kind != "song":
             return
         state = (scheduler, choice.path is None) if choice.stand_in or choice.path is None else None
-        if state == self._stand_in:
-            return
+        if state == self._stand_in or (self.silent and not (state and state[1])):
+            return  # (silence ends when something airs, not when it is chosen: QA's test saw the last song named meanwhile)
         self._stand_in = state
         if state is None:
             return
@@ -209,6 +211,8 @@ class OnAir:
         if playing is None or self.silent:
             return None
         if self.pending() is not None:
+            if self._after_silence:  # not the song before the silence (QA's test saw it named again)
+                return None
             playing = self.recent[0]
         duration = playing.info.duration
         elapsed = max(0.0, now - playing.started)
