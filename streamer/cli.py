@@ -215,6 +215,8 @@ def serve(path: str, host: str | None, port: int | None) -> int:
         return 2
     config = dataclasses.replace(config, host=host or config.host, port=config.port if port is None else port)
     fds = activated(os.environ, os.getpid())
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):  # not for the children
+        os.environ.pop(name, None)
     if fds:  # a service manager's socket says where the station faces, not server.host
         with socket.socket(fileno=os.dup(fds[0])) as passed:
             config = dataclasses.replace(config, host=str(passed.getsockname()[0]), port=int(passed.getsockname()[1]))
@@ -247,12 +249,12 @@ def serve(path: str, host: str | None, port: int | None) -> int:
     else:
         runner = uvloop.run
     try:
-        return runner(_serve(config, ffmpeg, quick_ffmpeg))
+        return runner(_serve(config, ffmpeg, quick_ffmpeg, fds))
     except KeyboardInterrupt:
         return 0
 
 
-async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str) -> int:
+async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str, fds: list[int]) -> int:
     from .station import Station
     from .stream.health_door import HealthPortError
 
@@ -263,7 +265,7 @@ async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str) -> int:
     if config.max_listeners > station.gate.fd_budget:
         log.warning("server.max_listeners %d is more than the open-files limit allows (%d)", config.max_listeners, station.gate.fd_budget)
     try:
-        await station.start(config.host, config.port)
+        await station.start(config.host, config.port, fds)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

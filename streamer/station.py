@@ -23,13 +23,13 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from . import documents
-from .aio import activated, background, cancel_background, listen
+from .aio import background, cancel_background, listen
 from .audio.feeder import Feeder
 from .audio.onair import HISTORY, RECENT, NowPlaying
 from .audio.output import SKIP_FADE
@@ -343,7 +343,9 @@ class Station:
 
     # --- lifetime ---------------------------------------------------------------------------------------
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, fds: Sequence[int] = ()) -> None:
+        """On air at `host`:`port`, or on the listening sockets a service manager passed (`fds`:
+        the front door's, then the health port's; aio.activated)."""
         await self.history.open()  # what a crash left open is closed before anyone listens
         await self._remember()  # (before the programme: an event a restart fell on is judged by what aired)
         await self.watcher.first()  # a broken programme stops the start
@@ -351,9 +353,6 @@ class Station:
         # a web request still running at stop gets a second, not aiohttp's default minute
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False, shutdown_timeout=WEB_STOP_TIMEOUT)
         await self._runner.setup()
-        fds = activated(os.environ, os.getpid())
-        for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):  # not for the children
-            os.environ.pop(name, None)
         self._server = await listen(host, port, lambda: FrontDoor(self), backlog=4096, fd=fds[0] if fds else None)
         sock = self._server.sockets[0].getsockname()
         self.address = (sock[0], sock[1])

@@ -509,3 +509,20 @@ def test_the_first_song_changed_comes_after_station_online():
         return [d.event for d in hooks.hooks[0].queue]
 
     assert asyncio.run(run()) == ["station_online", "song_changed", "song_changed", "song_changed"]
+
+
+def test_closed_plays_are_kept_for_credits_only_as_long_as_a_burst_reaches_back():
+    """Each closed play holds its listeners' keys (35 MB for 17 plays at 20,000 listeners): it is
+    let go once no new listener's burst can reach it."""
+    from streamer.history.heard import burst_reach
+    from streamer.settings import Config, HlsConfig, HlsVariantConfig, MountConfig
+
+    config = Config(file=Path("c.yaml"), mounts=(MountConfig("/main", bitrate=128), MountConfig("/low", bitrate=48, burst_size=65536)))
+    assert burst_reach(config) == pytest.approx(65536 / 6000 + 1)  # /low's 10.9 s burst, a second more
+    hls = HlsConfig(segment=4.0, window=6, variants=(HlsVariantConfig("lo"),))
+    assert burst_reach(Config(file=Path("c.yaml"), mounts=config.mounts, hls=hls)) == 25.0  # an HLS player can start the window back
+    credits = Credits(reach=12.0)
+    for n, ended in enumerate((100.0, 190.0, 195.0, 300.0)):
+        credits.play_ended(Play(n, ended - 60, "song", "A - B", None, 0, None, credits.play_began()), ended)
+    assert [play_id for play_id, _, _ in credits.closed] == [3]
+    assert credits.joined(("198.51.100.7", "VLC"), None, 289.0) == [3]

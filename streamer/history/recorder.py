@@ -23,7 +23,7 @@ from ..ticks import sleep_on_grid
 from . import schema
 from .accesslog import AccessLog, access_line, recovered_lines
 from .audience import STATION, Audience
-from .heard import Credits
+from .heard import Credits, burst_reach
 from .privacy import GeoIP, keep_ip
 from .records import Play, Session, Who, announced_item, play_fields
 from .upkeep import prune, recover
@@ -55,7 +55,7 @@ class History:
         self.access = AccessLog(h.access_log) if h.access_log else None
         self.sessions: dict[int | str, Session] = {}  # by listener id (HLS players': "hls-<n>")
         self.hls_open: dict[str, int] = {}  # open HLS sessions by /hls/<variant>, for the audience minutes
-        self.credits = Credits()  # the listeners on the station's own mounts, and the plays they heard
+        self.credits = Credits(burst_reach(config))  # the listeners on the station's own mounts, and the plays they heard
         self.play: Play | None = None
         self.audience = Audience()
         self._last_id = int(time.time() * 1000)  # ids stay unique across runs even when the file cannot be read

@@ -69,7 +69,7 @@ def _shown(value: Any) -> str:
 
 def _days(r: Reader, owner: str) -> frozenset[int]:
     """`days:` (daily when left out; left empty, daily too, and said so, as Reader.get does)."""
-    days = parse_days(r.get("days", (str, list), "daily") or "daily")
+    days = parse_days(r.get("days", (str, list), "daily"))
     if isinstance(days, str):
         r.error((*r.path, "days"), f"{owner}.days: {days}")
         return frozenset(range(7))

@@ -87,23 +87,6 @@ class ProgrammeWatcher:
         except OSError:
             return ()
 
-    def _being_written(self, now: float) -> bool:
-        """Whether a programme file changed in the last `settle` seconds, or is empty and was
-        emptied less than EMPTY_HOLD seconds ago (a time ahead of the clock counts as settled)."""
-        try:
-            files = programme_listing(self.folder)[0]
-        except OSError:
-            return False
-        for f in files:
-            try:
-                st = f.stat()
-            except OSError:
-                continue
-            held = EMPTY_HOLD if st.st_size == 0 else self.settle
-            if now - held < st.st_mtime <= now + self.settle:
-                return True
-        return False
-
     async def run(self) -> None:
         """Reload on every change (run by the station's supervisor)."""
         while True:
@@ -115,7 +98,7 @@ class ProgrammeWatcher:
         signature = await asyncio.to_thread(self.signature)
         if signature == self._signature and not (self._retry_at and time.monotonic() >= self._retry_at):
             return False
-        if self.settle and signature[:1] != self._signature[:1] and await asyncio.to_thread(self._being_written, time.time()):
+        if self.settle and signature[:1] != self._signature[:1] and being_written(signature[0], time.time(), self.settle):
             return False  # (looked at again at the next look)
         self._retry_at = 0.0
         self._signature = signature
@@ -136,6 +119,18 @@ class ProgrammeWatcher:
         self.state["removed"] = gone
         log.info("playlists reloaded: %s%s", listed([f.name for f in loaded.programme.files]), f" (removed: {gone})" if gone else "")
         return True
+
+
+def being_written(yaml_stamp: tuple, now: float, settle: float) -> bool:
+    """Whether a programme file in `yaml_stamp` (ProgrammeWatcher._yaml_stamp: the files' names,
+    change times and sizes, and the names of those not read) changed in the last `settle`
+    seconds, or is empty and was emptied less than EMPTY_HOLD seconds ago (pure; a time ahead of
+    the clock counts as settled)."""
+    for _, mtime_ns, size in yaml_stamp[0] if yaml_stamp else ():
+        held = EMPTY_HOLD if size == 0 else settle
+        if mtime_ns >= 0 and now - held < mtime_ns / 1e9 <= now + settle:
+            return True
+    return False
 
 
 def removed(before: dict[str, list[str]], after: dict[str, list[str]]) -> str:

@@ -117,7 +117,7 @@ class HlsVariant:
 
     def resume(
         self, segments: list[Built], pending: Built | None, title: str, discontinuities: int, muxer: dict, now: float,
-        current: Built | None = None,
+        current: Built | None = None, init: bytes = b"",
     ) -> None:  # fmt: skip
         """Carry on from the last run's window (stream/hls_keep.py), before this run's first frame:
         its segments are listed and served as they were, and the time between the last sample it
@@ -132,6 +132,7 @@ class HlsVariant:
         assert last is not None
         self._next_wall = self._floor = last.start + last.samples / self.out_rate
         self.title, self.discontinuity_sequence = title, discontinuities
+        self.init = init  # fMP4: served before this run's first frame makes it again (the same bytes)
         self.muxer.resume(muxer)
         self.published, self.published_at = sum(b.aired for b in self.segments) + (pending.aired if pending else 0), now
         self._first, self._resumed = False, True

@@ -101,8 +101,7 @@ def resume(state_dir: Path, variants: list[HlsVariant], now: float) -> int:
         last = current.open if current is not None else pending.parts[-1] if pending is not None else segments[-1] if segments else None
         if last is None or not 0 <= now - (last.start + last.samples / v.out_rate) < (v.window - 1) * v.seconds:
             continue
-        v.resume(segments, pending, head[1], head[2], json.loads(head[3]), now, current)
-        v.init = bytes(head[4])  # fMP4: served before this run's first frame makes it again (the same bytes)
+        v.resume(segments, pending, head[1], head[2], json.loads(head[3]), now, current, bytes(head[4]))
         resumed += 1
     if resumed:
         log.info("hls: %d variant(s) go on from the last run's window", resumed)

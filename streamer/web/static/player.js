@@ -272,7 +272,7 @@
     const variant = doc && doc.hls && doc.hls.variants && doc.hls.variants[0];
     if (!variant) return null;
     try {
-      const lines = (await (await fetch(variant.url, { cache: "no-store" })).text()).split("\n");
+      const lines = (await (await fetch(variant.url, { cache: "no-cache" })).text()).split("\n");
       const at = lines.findLastIndex((l) => l.startsWith("#EXT-X-PROGRAM-DATE-TIME:"));
       const inf = lines.slice(at).find((l) => l.startsWith("#EXTINF:"));
       const start = at < 0 ? NaN : Date.parse(lines[at].slice(25));
