@@ -389,3 +389,44 @@ def test_an_event_that_fell_due_just_before_a_start_airs_first(server_factory, t
     again = server_factory(programme, mounts=MOUNT)
     first = json.loads(again.get("/api/nowplaying")[2])["now_playing"]
     assert first["title"] == "Band - Long Song" and "fell due" not in again.log_text(), first
+
+
+def test_a_jingle_fills_the_seconds_before_a_hard_event_where_a_song_would_be_cut(server_factory, tones, tmp_path):
+    """QA: a song started 3 s before the news aired those 3 s and was cut (and counted as a play).
+    Songs a (3.3 s) and long (12 s) alternate; the event is put 2.2-3.0 s after one of a's ends:
+    there the block's 2 s ident plays instead of the long song (fit.py), and the long song comes
+    after the event, in its turn. /api/nowplaying says the ident beforehand."""
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    make_tone(songs / "a.flac", 440, 3.3, 44100, 2, ("-c:a", "flac"), "Band", "Song a")
+    make_tone(songs / "long.flac", 550, 12.0, 44100, 2, ("-c:a", "flac"), "Band", "Long")
+    make_tone(songs / "id.flac", 990, 2.0, 44100, 2, ("-c:a", "flac"), "Station", "Ident")
+    programme = (
+        "timezone: UTC\nplaylists:\n"
+        f"  music: {{files: ['{songs / 'a.flac'}', '{songs / 'long.flac'}'], order: sequential}}\n"
+        f"  ids: {{files: ['{songs / 'id.flac'}']}}\n  event: {{files: ['{tones / 'event.ogg'}']}}\nfallback: music\n"
+        "blocks:\n  day: {start: '00:00', end: '00:00', play: music, jingles: {play: ids, every: 100 songs}}\n"
+    )
+    server = server_factory(programme, mounts=MOUNT)
+    upcoming = json.loads(server.get("/api/nowplaying")[2])["playing_next"]
+    start = dt.datetime.fromisoformat(upcoming["start"].replace("Z", "+00:00")).timestamp()
+    first = start if upcoming["title"] == "Band - Long" else start + 3.3  # an end of a
+    ends = (first + 15.3 * k for k in itertools.count())
+    end = next(e for e in ends if e >= time.time() + 5 and math.ceil(e + 2.2) - e < 3.0)
+    at = float(math.ceil(end + 2.2))
+    predicted: dict = {}
+
+    def add_event():
+        (tmp_path / "playlists" / "events.yaml").write_text(event_yaml(at, "hard"))
+        time.sleep(max(0.0, end - 1.5 - time.time()))  # song a, the last before the event, is on
+        predicted.update(json.loads(server.get("/api/nowplaying")[2])["playing_next"] or {})
+
+    rec = listen_while(server, at - time.time() + 7, add_event)
+    titled = [(t, f["StreamTitle"]) for t, f in rec.block_arrivals if "StreamTitle" in f]
+    changes = [(t, title) for i, (t, title) in enumerate(titled) if i == 0 or titled[i - 1][1] != title]
+    print(f"a ends {end:.3f}, event {at:.0f}; title changes: {[(round(t - at, 2), title) for t, title in changes]}")
+    near = [(round(t - end, 1), title) for t, title in changes if end - 1 <= t <= at + 6]  # (the 4 s event, then the long song)
+    assert [title for _, title in near] == ["Station - Ident", EVENT_TITLE, "Band - Long"], near
+    assert abs(near[0][0]) <= 0.5 and abs(near[1][0] - (at - end)) <= 0.5, near
+    assert predicted.get("title") == "Station - Ident", predicted
+    assert decode_errors(rec.audio, tmp_path)[0] == []

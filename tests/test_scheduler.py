@@ -759,3 +759,70 @@ def test_after_silence_now_playing_names_nothing_until_the_next_title_airs():
     assert onair.now_playing(t + 109.6) is None  # silence still airs: not "Before"
     onair.aired("Band - After")
     assert onair.now_playing(t + 110.1)["song"]["title"] == "After"
+
+
+def fit_scheduler(lengths: dict[str, float], order: str = "sequential") -> Scheduler:
+    """music: /m/music/{0,1,2}.mp3, ids: /m/ids/{0,1}.mp3; `lengths` by file stem 'music/0'."""
+    p = programme(
+        f"playlists: {{music: {{files: [m/], order: {order}}}, ids: [i/]}}\nfallback: music\n"
+        "blocks:\n  day: {start: '00:00', end: '00:00', play: music, jingles: {play: ids, every: 100 songs}}\n"
+    )
+    known = {Path(f"/m/{name}.mp3"): seconds for name, seconds in lengths.items()}
+    return Scheduler(p, files({"music": 3, "ids": 2}), length=known.get)
+
+
+def test_with_a_minute_to_a_cut_a_song_that_fits_plays_and_the_one_it_put_back_comes_next():
+    """QA: 3 s of a 20 s song aired before the news (and counted as a play). Under a minute
+    before a cut, a song that would run past it gives way to the longest one that fits."""
+    s = fit_scheduler({"music/0": 200.0, "music/1": 45.0, "music/2": 30.0, "ids/0": 5.0, "ids/1": 8.0})
+    t = ts(dt.UTC, 2026, 11, 24, 9, 59, 10)
+    assert s.preview(t, [], room=50.0).path == Path("/m/music/1.mp3")
+    choice = s.next_choice(t, [], room=50.0)
+    assert (choice.path, choice.kind) == (Path("/m/music/1.mp3"), "song")
+    # the song put back is next in its turn (a list: nothing skipped), then the list goes on
+    assert [s.next_choice(t + 60, []).path.stem for _ in range(3)] == ["0", "2", "0"]
+
+
+@pytest.mark.parametrize(
+    ("room", "expected"),
+    [
+        (120.0, "music/0"),  # a minute or more: a hard event cuts, as DJs expect
+        (50.0, "music/1"),  # a song fits
+        (29.0, "music/0"),  # no song fits, and a jingle fills only under 20 s
+        (10.0, "ids/1"),  # the longest jingle that fits
+        (6.0, "ids/0"),
+        (4.0, "music/0"),  # nothing fits: the song starts and is cut, as before
+        (199.6, "music/0"),  # it fits (the fade takes the last half second)
+    ],
+)
+def test_what_fits_before_a_cut(room, expected):
+    s = fit_scheduler({"music/0": 200.0, "music/1": 45.0, "music/2": 30.0, "ids/0": 5.0, "ids/1": 8.0})
+    choice = s.next_choice(ts(dt.UTC, 2026, 11, 24, 9, 59), [], room=room)
+    assert f"{choice.path.parent.name}/{choice.path.stem}" == expected
+    assert choice.kind == ("jingle" if expected.startswith("ids") else "song")
+
+
+def test_a_filler_is_never_a_second_jingle_a_song_just_heard_or_one_of_unknown_length():
+    s = fit_scheduler({"music/0": 200.0, "music/1": 45.0, "ids/0": 5.0, "ids/1": 8.0})  # music/2: length unknown
+    t = ts(dt.UTC, 2026, 11, 24, 9, 59, 10)
+    jingle = Played(t - 8, Path("/m/ids/1.mp3"), "", "ids", "jingle", "day")
+    assert s.preview(t, [jingle], room=10.0).path == Path("/m/music/0.mp3")  # cut, rather than two IDs back to back
+    heard = Played(t - 1800, Path("/m/music/1.mp3"), "A", "music", "song", "day")
+    assert s.preview(t, [heard], room=50.0).path == Path("/m/music/0.mp3")  # heard half an hour ago: no filler
+    assert s.preview(t, [Played(t - 4000, heard.path, "A", "music", "song", "day")], room=50.0).path == heard.path
+    unknown = fit_scheduler({"music/1": 45.0})  # the regular choice's length is not known: it plays
+    assert unknown.preview(t, [], room=50.0).path == Path("/m/music/0.mp3")
+
+
+def test_fillers_respect_no_repeat_windows_and_a_shuffle_keeps_its_round():
+    p = programme(
+        "playlists: {music: {files: [m/], order: shuffle, no_repeat: {artist: 180}}}\nfallback: music\n"
+        "blocks:\n  day: {start: '00:00', end: '00:00', play: music}\n"
+    )
+    short = Path("/m/music/3.mp3")
+    s = Scheduler(p, files({"music": 6}), rng=random.Random(3), length=lambda f: 40.0 if f == short else 200.0, artist_of=lambda f: f.stem)
+    t = ts(dt.UTC, 2026, 11, 24, 9, 59, 10)
+    assert s.preview(t, [Played(t - 7200, short, "3", "music", "song", "day")], room=50.0).path != short  # its artist's window
+    assert s.next_choice(t, [], room=50.0).path == short
+    round_rest = [s.next_choice(t + 60 * k, []).path for k in range(1, 6)]
+    assert sorted(round_rest) == sorted(f for f in files({"music": 6})["music"] if f != short)  # the round stays whole

@@ -73,6 +73,11 @@ class Cues:
         started now would air as a sliver (QA: 0.25 s of a jingle before the news)."""
         return self.cut_at is not None and self.cut_by_event and not self.due and 0 < self.cut_at - fed < MIN_BEFORE_CUT * rate
 
+    def room(self, fed: int, rate: int) -> float | None:
+        """Seconds from station sample `fed` to the next event's armed cut (None: no cut ahead),
+        for what is chosen there to fit in (schedule/fit.py)."""
+        return (self.cut_at - fed) / rate if self.cut_at is not None and self.cut_by_event and not self.due else None
+
     def news_changed(self) -> None:
         """Headlines came (or went): a bulletin next is armed again (nothing else is touched: a
         takeover's or a skip's cut stands)."""

@@ -25,7 +25,7 @@ from .bulletin_play import BulletinPlayer
 from .cues import Cues, events_from
 from .decoder import DecodeError
 from .encoder import Encoder
-from .leveling import Level, ceiling, level_for
+from .leveling import Level, ceiling, known_length, level_for
 from .limiter import TruePeakLimiter
 from .live_input import LiveInput
 from .live_play import LIVE_FADE, LiveSession, OnStall, play_live
@@ -81,7 +81,8 @@ class Feeder:
         for w in warnings:
             log.warning("%s", w)
         first = self.scheduler is None
-        self.scheduler = Scheduler(programme, files, previous=self.scheduler, playable=self._playable, tags=self.tags)
+        length = lambda p: known_length(self.library.lookup(p) if self.library else None, self.tags.get(p))  # noqa: E731 (no I/O)
+        self.scheduler = Scheduler(programme, files, previous=self.scheduler, playable=self._playable, tags=self.tags, length=length)
         self.cues.follow(self.scheduler, events_from(self.scheduler, self.now(), self.onair.recent) if first else self.now())
         if self.library is not None:
             self.library.want(f for found in files.values() for f in found)
@@ -152,7 +153,7 @@ class Feeder:
         elif self.live is not None:
             choice = Choice(None, "live", "live", self.scheduler.block_at(t), Fades())
         else:
-            choice = self.scheduler.next_choice(t, self.onair.history)
+            choice = self.scheduler.next_choice(t, self.onair.history, self.cues.room(self.timeline.fed, self.rate))
         self._chosen = (t, choice)
         self.onair.note_stand_in(choice, self.scheduler)
         return choice

@@ -49,13 +49,26 @@ def ceiling(loudness: LoudnessConfig) -> float:
     return loudness.true_peak - CODEC_MARGIN
 
 
+def cues(entry: Entry | None) -> tuple[float, float | None]:
+    """Where a file's sound starts and ends (None: at its end), from its analysis."""
+    if entry is None or not entry.playable or entry.cue_out <= entry.cue_in:
+        return 0.0, None
+    return (entry.cue_in if entry.cue_in >= MIN_CUE else 0.0), (entry.cue_out if entry.duration - entry.cue_out >= MIN_CUE else None)
+
+
+def known_length(entry: Entry | None, info: TrackInfo | None) -> float | None:
+    """Seconds a file airs (cue-in to cue-out), from its analysis or the tags read before (None: not known)."""
+    duration = entry.duration if entry is not None and entry.duration else info.duration if info is not None else None
+    if duration is None:
+        return None
+    start, end = cues(entry)
+    return max(0.0, (duration if end is None else min(end, duration)) - start)
+
+
 def level_for(entry: Entry | None, info: TrackInfo | None, loudness: LoudnessConfig) -> Level:
     """The Level for a file: from its analysis, else from its ReplayGain/R128 tags, else unity."""
-    start, end = 0.0, None
+    start, end = cues(entry)
     mono = entry is not None and entry.channels == 1
-    if entry is not None and entry.playable and entry.cue_out > entry.cue_in:
-        start = entry.cue_in if entry.cue_in >= MIN_CUE else 0.0
-        end = entry.cue_out if entry.duration - entry.cue_out >= MIN_CUE else None
     if not loudness.enabled:
         return Level(0.0, start, end, "off", mono)
     top = ceiling(loudness)

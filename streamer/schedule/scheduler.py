@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fit import FIT_ROOM, Length, fitting, runs_past
 from .model import Block, Event, Fades, Programme, block_active
 from .norepeat import ALLOWED, Tagged, Windows, by_tags
 from .rotation import Rotation
-from .times import wall_times
-
-UTC = dt.UTC
+from .stand_in import stand_in
+from .times import next_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +63,12 @@ class Scheduler:
         previous: Scheduler | None = None,
         playable: Callable[[Path], bool] = lambda p: True,
         tags: Mapping[Path, Tagged] | None = None,
+        length: Length = lambda p: None,
     ) -> None:
         self.programme, self.tz = programme, programme.timezone
         self.artist_of, self.song_of = by_tags(tags) if tags is not None else (artist_of, lambda p: p)  # the windows' view
         self.playable = playable  # files known not to decode are passed over
+        self.length = length  # seconds a file airs, where known (fit.py)
         self.has_news: Callable[[], bool] = lambda: True  # whether the news desk has headlines (the station sets it)
         self.rng = rng or random.Random()
         self.rotations = {name: Rotation(files.get(name, []), p.order, self.rng) for name, p in programme.playlists.items()}
@@ -93,60 +95,62 @@ class Scheduler:
 
     # --- what plays next -----------------------------------------------------------------------
 
-    def next_choice(self, t: float, history: Sequence[Played]) -> Choice:
+    def next_choice(self, t: float, history: Sequence[Played], room: float | None = None) -> Choice:
+        """What plays from `t`; `room`: seconds until the next cut (a hard event), if any (fit.py)."""
+        if room is None or room >= FIT_ROOM:
+            return self._choice(t, history)
+        saved = self._state()
+        choice = self._choice(t, history)
+        if choice.path is None or not runs_past(self.length(choice.path), room):
+            return choice
+        self._restore(saved)  # it comes next in its turn
+        if (fit := fitting(self, t, history, room)) is None:
+            return self._choice(t, history)
+        self.rotations[fit.playlist].take(fit.path)
+        block = self.block_at(t)
+        fades = self._fades_for(fit.playlist, block.fades if block else self.programme.fades)
+        return Choice(fit.path, fit.playlist, fit.kind, block, fades)
+
+    def _choice(self, t: float, history: Sequence[Played]) -> Choice:
         block = self.block_at(t)
         fades = block.fades if block else self.programme.fades
         if block is not None and block.jingles and self._jingle_due(block, t, history):
             name = block.jingles.playlist
-            jingle = self._pick(name, t, history)
+            jingle = self.pick(name, t, history)
             if jingle is not None:  # no playable jingle: the music goes on
                 return Choice(jingle, name, "jingle", block, self._fades_for(name, fades))
         name = self._weighted(block) if block else (self.programme.fallback or "")
-        path = self._pick(name, t, history)
+        path = self.pick(name, t, history)
         if path is None and name != self.programme.fallback and self.programme.fallback:
             name = self.programme.fallback  # an empty (or all unplayable) playlist falls back rather than go silent
-            path = self._pick(name, t, history)
+            path = self.pick(name, t, history)
         if path is None:
-            rescue = self._rescue(t, history)
+            rescue = stand_in(self, t, history)
             if rescue is not None:
                 name, path, what = rescue
                 return Choice(path, name, "song", block, self._fades_for(name, fades), stand_in=what)
         return Choice(path, name, "song", block, self._fades_for(name, fades))
 
-    def _rescue(self, t: float, history: Sequence[Played]) -> tuple[str, Path, str] | None:
-        """Anything but dead air when the block's playlist and the fallback have nothing playable:
-        the other blocks' playlists, then songs that aired lately, then any playlist at all."""
-        music = [name for block in self.programme.blocks for name in block.play]
-        for name in dict.fromkeys(music):
-            if (path := self._pick(name, t, history)) is not None:
-                return name, path, f"playlist {name!r}"
-        aired: dict[Path, Played] = {}
-        for played in history:  # oldest first: the song heard longest ago wins
-            if played.kind == "song":
-                aired.pop(played.path, None)
-                aired[played.path] = played
-        for path, played in aired.items():
-            if self.playable(path) and (len(aired) == 1 or path != history[-1].path):
-                return played.playlist, path, "songs that aired lately"
-        for name in self.programme.playlists:
-            if (path := self._pick(name, t, history)) is not None:
-                return name, path, f"playlist {name!r}"
-        return None
-
-    def preview(self, t: float, history: Sequence[Played], event: Event | None = None) -> Choice:
+    def preview(self, t: float, history: Sequence[Played], event: Event | None = None, room: float | None = None) -> Choice:
         """What next_choice (event_choice, for `event`) returns at `t`, without moving the
         rotations, the weights or the random generator: asked again at `t` with the same history
         and programme, the scheduler makes this very choice (what "next up" shows comes true)."""
-        rotations = {name: rotation.state() for name, rotation in self.rotations.items()}
-        weights = {block: dict(state) for block, state in self._wrr.items()}
-        rng = self.rng.getstate()
+        saved = self._state()
         try:
-            return self.event_choice(event, t, history) if event is not None else self.next_choice(t, history)
+            return self.event_choice(event, t, history) if event is not None else self.next_choice(t, history, room)
         finally:
-            for name, state in rotations.items():
-                self.rotations[name].restore(state)
-            self._wrr = weights
-            self.rng.setstate(rng)
+            self._restore(saved)
+
+    def _state(self) -> tuple:
+        """The rotations', the weights' and the random generator's positions (a choice undone with _restore)."""
+        rotations = {name: rotation.state() for name, rotation in self.rotations.items()}
+        return rotations, {block: dict(state) for block, state in self._wrr.items()}, self.rng.getstate()
+
+    def _restore(self, saved: tuple) -> None:
+        rotations, self._wrr, rng = saved
+        for name, state in rotations.items():
+            self.rotations[name].restore(state)
+        self.rng.setstate(rng)
 
     def upcoming(self, t: float, horizon: float = 900.0) -> list[Path]:
         """The files that may play next after `t`: each playlist's next file in the block on
@@ -173,7 +177,7 @@ class Scheduler:
         fades = block.fades if block else self.programme.fades
         if event.bulletin:
             return Choice(None, "bulletin", "bulletin", block, Fades(), event)
-        return Choice(self._pick(event.play, t, history), event.play, "event", block, self._fades_for(event.play, fades), event)
+        return Choice(self.pick(event.play, t, history), event.play, "event", block, self._fades_for(event.play, fades), event)
 
     def _fades_for(self, playlist: str, block_fades: Fades) -> Fades:
         p = self.programme.playlists.get(playlist)
@@ -228,7 +232,7 @@ class Scheduler:
                 return path
         return None
 
-    def _pick(self, playlist: str, t: float, history: Sequence[Played]) -> Path | None:
+    def pick(self, playlist: str, t: float, history: Sequence[Played]) -> Path | None:
         rotation = self.rotations.get(playlist)
         if rotation is None or not rotation.files:
             return None
@@ -263,14 +267,14 @@ class Scheduler:
         """The first event strictly after `after` (ties: the one defined first)."""
         best: Occurrence | None = None
         for event in self.programme.events:
-            t = self._next_time(event, after)
+            t = next_time(event.days, event.time, event.minute, event.second, after, self.tz)
             if t is not None and (best is None or t < best.time):
                 best = Occurrence(t, event)
         return best
 
     def events_at(self, when: float) -> list[Event]:
         """Every event that falls exactly at `when` (several may share a second)."""
-        return [e for e in self.programme.events if self._next_time(e, when - 1e-3) == when]
+        return [e for e in self.programme.events if next_time(e.days, e.time, e.minute, e.second, when - 1e-3, self.tz) == when]
 
     def events_between(self, start: float, end: float) -> list[Occurrence]:
         out = []
@@ -279,22 +283,3 @@ class Scheduler:
             out += [Occurrence(occ.time, e) for e in self.events_at(occ.time)]
             t = occ.time
         return out
-
-    def _next_time(self, event: Event, after: float) -> float | None:
-        day0 = self.local(after).date()
-        candidates: set[float] = set()
-        for offset in range(-1, 9):
-            day = day0 + dt.timedelta(days=offset)
-            if day.weekday() not in event.days:
-                continue
-            if event.minute is not None:
-                for hour in range(24):
-                    wall = dt.datetime(day.year, day.month, day.day, hour, event.minute, event.second)
-                    candidates.update(t for t in wall_times(wall, self.tz, both_folds=True) if t > after)
-            else:
-                assert event.time is not None
-                wall = dt.datetime.combine(day, event.time)
-                candidates.update(t for t in wall_times(wall, self.tz, both_folds=False) if t > after)
-            if candidates and offset >= 1:
-                break
-        return min(candidates) if candidates else None

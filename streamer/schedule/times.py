@@ -86,3 +86,25 @@ def wall_times(wall: dt.datetime, tz: dt.tzinfo, both_folds: bool) -> tuple[floa
         else:
             hi = mid
     return (float(round(hi)),)
+
+
+def next_time(days: frozenset[int], clock: dt.time | None, minute: int | None, second: int, after: float, tz: dt.tzinfo) -> float | None:
+    """The first time strictly after `after` (UTC epoch seconds) of an event on `days` at the daily
+    `clock`, or every hour at :`minute`:`second` when `minute` is set; None if it never falls."""
+    day0 = dt.datetime.fromtimestamp(after, tz).date()
+    candidates: set[float] = set()
+    for offset in range(-1, 9):
+        day = day0 + dt.timedelta(days=offset)
+        if day.weekday() not in days:
+            continue
+        if minute is not None:
+            for hour in range(24):
+                wall = dt.datetime(day.year, day.month, day.day, hour, minute, second)
+                candidates.update(t for t in wall_times(wall, tz, both_folds=True) if t > after)
+        else:
+            assert clock is not None
+            wall = dt.datetime.combine(day, clock)
+            candidates.update(t for t in wall_times(wall, tz, both_folds=False) if t > after)
+        if candidates and offset >= 1:
+            break
+    return min(candidates) if candidates else None
