@@ -17,6 +17,7 @@ from . import __version__
 from .aio import activated
 from .audio.ffmpeg import FFmpegMissing, ffmpeg_exe, quick_start_ffmpeg
 from .config import load_config
+from .instance import StateDirBusy, hold_state_dir
 from .logs import configure_logging
 from .schedule.programme import Programme, load_programme
 from .settings import PASSWORD_ENV, Config
@@ -238,6 +239,15 @@ def serve(path: str, host: str | None, port: int | None) -> int:
         )
         return 2
     try:
+        hold_state_dir(config.state_dir, STOP_LIMIT + 1)  # (kept for the process's life; one stopping has that long)
+    except StateDirBusy as exc:
+        print(f"streamer: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the station plays without its memory rather than not at all (the stores say so too)
+        log.warning(
+            "state_dir %s cannot be locked (%s): a second station on it would not be refused", config.state_dir, exc.strerror or exc
+        )
+    try:
         ffmpeg, quick_ffmpeg = ffmpeg_exe(), quick_start_ffmpeg()
     except FFmpegMissing as exc:
         print(f"streamer: {exc}", file=sys.stderr)
@@ -256,7 +266,7 @@ def serve(path: str, host: str | None, port: int | None) -> int:
 
 async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str, fds: list[int]) -> int:
     from .station import Station
-    from .stream.health_door import HealthPortError
+    from .stream.health_door import HealthPortError, ListenError
 
     station = Station(config, ffmpeg, quick_ffmpeg)
     decoders = "" if quick_ffmpeg == ffmpeg else f" (decoders started at need: {quick_ffmpeg})"
@@ -270,9 +280,14 @@ async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str, fds: list[int])
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    except OSError as exc:
+    except ListenError as exc:
         which = f"{config.health_port} (server.health_port)" if isinstance(exc, HealthPortError) else config.port
         print(f"streamer: cannot listen on {config.host}:{which}: {exc.strerror or exc}", file=sys.stderr)
+        await station.stop()
+        return 2
+    except OSError as exc:  # not the port's (QA: a worker that could not start was said as "cannot listen")
+        log.exception("the station could not start")
+        print(f"streamer: the station could not start: {exc}", file=sys.stderr)
         await station.stop()
         return 2
     stop = asyncio.Event()

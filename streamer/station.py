@@ -61,7 +61,7 @@ from .stream import hls_keep
 from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
-from .stream.health_door import HealthDoor, HealthPortError, OpenCount
+from .stream.health_door import HealthDoor, HealthPortError, ListenError, OpenCount
 from .stream.history import SPAN, ListenerSampler
 from .stream.hls_server import HlsOutput, Hold
 from .stream.hls_server import head as hls_head
@@ -353,7 +353,10 @@ class Station:
         # a web request still running at stop gets a second, not aiohttp's default minute
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False, shutdown_timeout=WEB_STOP_TIMEOUT)
         await self._runner.setup()
-        self._server = await listen(host, port, lambda: FrontDoor(self), backlog=4096, fd=fds[0] if fds else None)
+        try:
+            self._server = await listen(host, port, lambda: FrontDoor(self), backlog=4096, fd=fds[0] if fds else None)
+        except OSError as exc:
+            raise ListenError(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc)) from exc
         sock = self._server.sockets[0].getsockname()
         self.address = (sock[0], sock[1])
         if self.config.health_port is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -19,7 +21,7 @@ import pytest
 
 from streamer.audio.ffmpeg import ffmpeg_exe
 
-from .conftest import decode_errors, make_tone, need, raw_request, record
+from .conftest import decode_errors, free_port, make_tone, need, raw_request, record
 from .history_ears import admin_get
 
 pytestmark = pytest.mark.interop
@@ -393,3 +395,31 @@ def test_a_thousand_listeners_drop_at_once(server_factory, media, tmp_path):
     assert decode_errors(rec.audio, tmp_path)[0] == []
     assert rec.blocks and rec.blocks[0][1]["StreamTitle"]
     assert server.proc.poll() is None
+
+
+def test_a_second_station_on_the_same_state_folder_is_refused_before_it_touches_the_history(server_factory, media, tmp_path):
+    """QA: a second `streamer serve` on the running station's folder (other ports) went on air and
+    wrote plays that never aired into its history; one that then failed on the busy port had
+    already closed the running station's open listener and play as a crashed run's."""
+    server = server_factory(sequential("a.mp3", media=media))
+    listener = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    try:
+        listener.sendall(b"GET /main HTTP/1.0\r\nUser-Agent: held\r\n\r\n")
+        assert listener.recv(100).startswith(b"HTTP/1.0 200")
+        time.sleep(1.5)  # the session is written to the history (its heartbeat too)
+        run = [sys.executable, "-m", "streamer", "serve", "--config", str(tmp_path / "config.yaml"), "--port", str(free_port())]
+        began = time.monotonic()
+        done = subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        took = time.monotonic() - began
+        print(f"refused after {took:.1f} s: {done.stderr.strip()}")
+        assert done.returncode == 2, done.stderr
+        assert f"another station is running on this state folder (pid {server.proc.pid})" in done.stderr
+        assert "history:" not in done.stderr and server.proc.poll() is None
+        time.sleep(1.5)
+    finally:
+        listener.close()
+    history = tmp_path / "state" / "history.sqlite"
+    with contextlib.closing(sqlite3.connect(f"file:{history}?mode=ro", uri=True)) as db:
+        query = "SELECT (SELECT count(*) FROM plays WHERE estimated), (SELECT count(*) FROM sessions WHERE estimated)"
+        estimated = db.execute(query).fetchone()
+    assert estimated == (0, 0)

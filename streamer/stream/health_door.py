@@ -24,7 +24,11 @@ MAX_HEAD = 4096  # a probe's request head is a few hundred bytes
 MAX_CONNECTIONS = 64  # probes keep a connection or two each; more is someone else
 
 
-class HealthPortError(OSError):
+class ListenError(OSError):
+    """The station's port could not be opened (QA: any error at start was said as this one)."""
+
+
+class HealthPortError(ListenError):
     """The health-check port could not be opened (the public one was)."""
 
 
