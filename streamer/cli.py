@@ -170,34 +170,10 @@ def library(path: str, action: str, problems: bool) -> int:
 
 
 def schedule(path: str, at: str | None, hours: float) -> int:
-    import datetime as dt
-    import time
-
-    from .schedule.scheduler import Scheduler
-    from .schedule.sources import expand_sources
-    from .schedule.timeline import render_timeline
+    from .schedule_cli import print_schedule
 
     loaded = _load_programme(path)
-    if loaded is None:
-        return 2
-    programme = loaded[1]
-    tz = programme.timezone
-    start = time.time()
-    if at:
-        try:
-            if len(at.strip()) <= 5:
-                today = dt.datetime.now(tz).date()
-                local = dt.datetime.combine(today, dt.time.fromisoformat(at.strip()))
-            else:
-                local = dt.datetime.fromisoformat(at.strip())
-        except ValueError:
-            print(f"streamer schedule: --at {at!r}: use 'YYYY-MM-DD HH:MM' or 'HH:MM'", file=sys.stderr)
-            return 2
-        start = (local if local.tzinfo else local.replace(tzinfo=tz)).timestamp()
-    files = {name: expand_sources(spec)[0] for name, spec in programme.playlists.items()}  # nothing playable is said
-    scheduler = Scheduler(programme, files)
-    print("\n".join(render_timeline(scheduler, start, hours)))
-    return 0
+    return 2 if loaded is None else print_schedule(loaded[1], at, hours)
 
 
 def report(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ from .news.bulletin import BulletinBuilder
 from .news.desk import NewsDesk
 from .offload import Offload, OffloadError
 from .outputs import make_encoder, make_hls
+from .schedule import last_good
 from .schedule.model import LoadedProgramme
 from .schedule.programme import unknown_live_djs
 from .schedule.scheduler import Played
@@ -123,7 +124,8 @@ class Station:
         bulletins.headlines = lambda: self.news.headlines
         self.feeder.onair.headlines = lambda: [h.title for h in self.news.headlines]
         self.feeder.onair.ticker = config.news.ticker
-        self.watcher = ProgrammeWatcher(config.playlists_dir, self.offload.run, self._adopt)
+        keep = config.state_dir / last_good.FILE  # a broken edit found at a restart: on air with this
+        self.watcher = ProgrammeWatcher(config.playlists_dir, self.offload.run, self._adopt, keep=keep)
         self.pushers = [PushTarget(self.mounts[mount], url) for mount, url in config.push]
         self.relays = [RelayPull(url, mount, self.sources.passthrough_mount, config.source_timeout) for mount, url in config.relays]
         self.history = History(config)  # plays, sessions, headlines: state/history.sqlite
@@ -348,7 +350,7 @@ class Station:
         the front door's, then the health port's; aio.activated)."""
         await self.history.open()  # what a crash left open is closed before anyone listens
         await self._remember()  # (before the programme: an event a restart fell on is judged by what aired)
-        await self.watcher.first()  # a broken programme stops the start
+        await self.watcher.first()  # a broken programme with no good one kept stops the start
         await self.library.load()  # its verdicts (a silent file) hold from the first choice, not from when the scan starts
         # a web request still running at stop gets a second, not aiohttp's default minute
         self._runner = web.AppRunner(make_app(self), access_log=None, handle_signals=False, shutdown_timeout=WEB_STOP_TIMEOUT)

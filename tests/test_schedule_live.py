@@ -8,6 +8,8 @@ import json
 import math
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -430,3 +432,41 @@ def test_a_jingle_fills_the_seconds_before_a_hard_event_where_a_song_would_be_cu
     assert abs(near[0][0]) <= 0.5 and abs(near[1][0] - (at - end)) <= 0.5, near
     assert predicted.get("title") == "Station - Ident", predicted
     assert decode_errors(rec.audio, tmp_path)[0] == []
+
+
+def test_a_broken_edit_found_at_a_restart_airs_the_last_good_programme(server_factory, tones, tmp_path):
+    """QA: an open quote in week.yaml, which the running station rode out, took it off air at its
+    next restart (exit 2), though playlists.yaml and its fallback were fine. The last good
+    programme is kept in the state folder: the restart airs it, says why, and takes the fixed
+    file when it comes; `streamer report` keeps the station's time zone meanwhile."""
+    station = (
+        f"timezone: Africa/Harare\nplaylists:\n  music: {{files: ['{tones / 'long.ogg'}']}}\n"
+        f"  talk: {{files: ['{tones / 'short1.mp3'}']}}\nfallback: talk\n"
+    )
+    week = tmp_path / "playlists" / "week.yaml"
+    (tmp_path / "playlists").mkdir()
+    week.write_text('blocks:\n  day:\n    start: "00:00"\n    end: "00:00"\n    play: music\n')
+    first = server_factory(station)
+    assert first.status()["schedule"]["block"]["name"] == "day"
+    time.sleep(1.0)  # (kept in a thread after the first load)
+    first.stop()
+    week.write_text('blocks:\n  day:\n    start: "00:00\n    end: "00:00"\n    play: music\n')  # the quote left open
+    server = server_factory(station)  # on air: start_server waits for /healthz 200
+    reload = server.status()["schedule"]["reload"]
+    print(reload)
+    assert reload["ok"] is False and any(e.startswith(f"{week}:3:") for e in reload["errors"]), reload
+    assert server.status()["schedule"]["block"]["name"] == "day"  # the week as it was, not the fallback alone
+    assert "playlists do not load; on air with the last good programme (kept " in server.log_text()
+    rec = record(server.port, "/main", 3.0)
+    assert rec.blocks and "Band - Long Song" in [f.get("StreamTitle") for _, f in rec.blocks]
+    run = [sys.executable, "-m", "streamer", "report", "plays", "--config", str(tmp_path / "config.yaml")]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert "dates are Africa/Harare, as in the last good programme" in done.stderr and "(Africa/Harare)" in done.stdout, done
+    week.write_text('blocks:\n  evening:\n    start: "00:00"\n    end: "00:00"\n    play: talk\n')  # fixed, and changed
+    deadline = time.time() + 10
+    while server.status()["schedule"]["block"]["name"] != "evening":
+        assert time.time() < deadline, server.status()["schedule"]
+        time.sleep(0.2)
+    assert server.status()["schedule"]["reload"]["ok"] is True
+    kept = json.loads((tmp_path / "state" / "last-good-programme.json").read_text())
+    assert any("evening" in text for _, text in kept["files"]), kept

@@ -10,6 +10,7 @@ import sys
 import zoneinfo
 from pathlib import Path
 
+from ..schedule import last_good
 from ..schedule.programme import load_programme
 from ..settings import Config
 from ..state import read_only
@@ -18,13 +19,27 @@ from .render import build, render
 from .reports import ReportError
 
 
+def report_zone(config: Config) -> dt.tzinfo:
+    """The station's time zone: the playlists', else the last good programme's as the station
+    airs it (QA: a cron's monthly report fell back to UTC days on a typo), else UTC; said."""
+    try:
+        return load_programme(config.playlists_dir).timezone
+    except ConfigError:
+        pass
+    said = "streamer report: the playlists do not load (streamer check says why); dates are"
+    kept = last_good.read(config.state_dir / last_good.FILE)
+    with contextlib.suppress(ConfigError):
+        if kept is not None:
+            tz = load_programme(config.playlists_dir, kept.texts).timezone
+            print(f"{said} {tz}, as in the last good programme, which the station airs", file=sys.stderr)
+            return tz
+    print(f"{said} UTC", file=sys.stderr)
+    return zoneinfo.ZoneInfo("UTC")
+
+
 def report_command(config: Config, kind: str, start: str | None, end: str | None, fmt: str, tuning_hours: bool, output: str | None) -> int:
     """Print (or write to `output`) the report; 2 for a bad request, 1 when there is nothing to read."""
-    try:
-        tz: dt.tzinfo = load_programme(config.playlists_dir).timezone
-    except ConfigError:
-        tz = zoneinfo.ZoneInfo("UTC")
-        print("streamer report: the playlists do not load (streamer check says why); dates are UTC", file=sys.stderr)
+    tz = report_zone(config)
     path = config.state_dir / "history.sqlite"
     if not path.is_file():
         print(f"streamer report: no history at {path} yet (the station records once it has run)", file=sys.stderr)

@@ -89,6 +89,7 @@ class Programme:
     timezone_where: Problem | None = None  # where `timezone:` is written (a second, other one is an error)
     fades: Fades = field(default_factory=Fades)
     files: list[Path] = field(default_factory=list)
+    texts: list[tuple[Path, str]] = field(default_factory=list)  # the files as read (kept as the last good programme)
     notes: list[Problem] = field(default_factory=list)  # not wrong, worth knowing (an empty value's default)
 
 

@@ -193,22 +193,23 @@ def _defaults_first(texts: list[tuple[Path, str]]) -> Fades:
     return fades
 
 
-def load_programme(folder: Path) -> Programme:
-    """Read every *.yaml/*.yml in `folder`; raises ConfigError listing all problems."""
+def load_programme(folder: Path, kept: list[tuple[Path, str]] | None = None) -> Programme:
+    """Read every *.yaml/*.yml in `folder` (or parse `kept`, the files as a good load read them:
+    last_good.py); raises ConfigError listing all problems."""
     programme = Programme()
     problems: list[Problem] = []
-    if not folder.is_dir():
+    if kept is None and not folder.is_dir():
         raise ConfigError([Problem(str(folder), 1, 1, "playlists folder not found")])
     unread = False  # a file that could not be read at all: what it defines is unknown
     empty: list[str] = []  # files with nothing in them (a save half done): named when something is missing
-    texts: list[tuple[Path, str]] = []
-    for file in yaml_files(folder):
-        programme.files.append(file)
+    texts: list[tuple[Path, str]] = [] if kept is None else list(kept)
+    for file in yaml_files(folder) if kept is None else []:
         try:
             texts.append((file, read_yaml_file(file)))
         except ConfigError as exc:
             problems.extend(exc.problems)
             unread = True
+    programme.files, programme.texts = [file for file, _ in texts], texts
     programme.fades = _defaults_first(texts)
     for file, text in texts:
         if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
@@ -236,9 +237,9 @@ def load_programme(folder: Path) -> Programme:
     return programme
 
 
-def load_with_files(folder: Path) -> LoadedProgramme:
+def load_with_files(folder: Path, kept: list[tuple[Path, str]] | None = None) -> LoadedProgramme:
     """Blocking and CPU-heavy (YAML, folder walks): the station runs it in its offload worker."""
-    programme = load_programme(folder)
+    programme = load_programme(folder, kept)
     files: dict[str, list[Path]] = {}
     warnings: list[str] = []
     missing: list[Path] = []

@@ -20,6 +20,8 @@ from ..offload import OffloadError
 from ..ticks import sleep_on_grid
 from ..wire.text import display_path
 from ..yamldoc import ConfigError, Problem
+from . import last_good
+from .last_good import Kept
 from .model import LoadedProgramme
 from .programme import load_with_files, programme_listing
 from .sources import stamp
@@ -40,8 +42,11 @@ Offload = Callable[..., Awaitable[Any]]
 
 
 class ProgrammeWatcher:
-    def __init__(self, folder: Path, offload: Offload, adopt: Callable[[LoadedProgramme], None], settle: float = SETTLE) -> None:
+    def __init__(
+        self, folder: Path, offload: Offload, adopt: Callable[[LoadedProgramme], None], settle: float = SETTLE, keep: Path | None = None
+    ) -> None:
         self.folder = folder
+        self.keep = keep  # where the last good programme is kept across restarts (last_good.py)
         self.settle = settle
         self.offload = offload
         self.adopt = adopt  # a good (re)load goes on air through this
@@ -51,10 +56,10 @@ class ProgrammeWatcher:
         self._watched: list[Path] = []  # audio folders the playlists use
         self._names: dict[str, list[str]] = {}  # the programme's playlists, blocks and events by name
 
-    async def load(self) -> LoadedProgramme:
-        """The playlists, read in the offload worker; ConfigError lists every problem."""
+    async def load(self, kept: Kept | None = None) -> LoadedProgramme:
+        """The playlists (`kept`: as last_good kept them), read in the offload worker; ConfigError lists every problem."""
         try:
-            return await self.offload(TIMEOUT, load_with_files, self.folder)
+            return await self.offload(TIMEOUT, load_with_files, self.folder, kept.texts if kept else None)
         except OffloadError as exc:
             self._retry_at = time.monotonic() + RETRY_AFTER  # (not the DJ's edit: the same files are read again then)
             raise ConfigError(
@@ -62,11 +67,32 @@ class ProgrammeWatcher:
             ) from None
 
     async def first(self) -> None:
-        """The programme the station starts with (a broken one stops the start)."""
+        """The programme the station starts with: the files', else the last good one kept (a
+        broken edit found at a restart must not take the station off air); with neither, the
+        start stops (ConfigError)."""
         files = await asyncio.to_thread(self._yaml_stamp)
-        loaded = await self.load()
-        self._take(loaded)
+        try:
+            loaded = await self.load()
+        except ConfigError as exc:
+            kept = await asyncio.to_thread(last_good.read, self.keep) if self.keep else None
+            if kept is None:
+                raise
+            loaded = await self.load(kept)
+            self._take(loaded)
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(kept.saved_at))
+            errors = [str(p) for p in exc.problems]
+            self.state = {**self.state, "ok": False, "errors": errors, "failed_at": time.time(), "kept_from": kept.saved_at}
+            for line in errors:
+                log.error("playlists do not load; on air with the last good programme (kept %s) until they do: %s", when, line)
+        else:
+            self._take(loaded)
+            await self._keep(loaded)
         self._signature = (files, loaded.watched_stamp)
+
+    async def _keep(self, loaded: LoadedProgramme) -> None:
+        """Keep a good load of the files as the last good programme (in a thread, one at a time: in order)."""
+        if self.keep is not None:
+            await asyncio.to_thread(last_good.save, self.keep, loaded.programme.texts)
 
     def _take(self, loaded: LoadedProgramme) -> None:
         self._watched = loaded.watched
@@ -112,6 +138,7 @@ class ProgrammeWatcher:
             return True
         before = self._names
         self._take(loaded)
+        await self._keep(loaded)
         # the folders as the load found them: an edit that changes which folders are watched
         # is not read a second time at the next look (the log said "reloaded" twice)
         self._signature = (signature[0], loaded.watched_stamp)
