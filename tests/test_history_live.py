@@ -126,6 +126,10 @@ def run_scenario(server: Server, tmp: Path) -> dict:
         admin_get(port, "/api/reports/plays?from=2026-11-30&to=2026-11-01")
     except urllib.error.HTTPError as e:
         reports["reversed"] = (e.code, e.read().decode())
+    try:  # QA: 200, the first from used (the check saw each name once)
+        admin_get(port, "/api/reports/plays?from=2026-11-01&from=2026-11-02")
+    except urllib.error.HTTPError as e:
+        reports["repeated"] = (e.code, e.read().decode())
     for far in ("plays?from=1900-01-01&to=9999-12-31", "listeners?from=0001-01-01"):
         try:
             admin_get(port, f"/api/reports/{far}")
@@ -153,6 +157,7 @@ def test_a_run_with_listeners_joining_and_leaving_is_remembered(server_factory, 
     assert result["far_off"] == [(400, "to '9999-12-31' is out of range: reports cover 1970-01-01 to 2999-12-31\n"),
                                  (400, "from '0001-01-01' is out of range: reports cover 1970-01-01 to 2999-12-31\n")]  # fmt: skip
     assert result["reversed"] == (400, "from 2026-11-30 is after to 2026-11-01: the range is reversed or empty\n")
+    assert result.get("repeated") == (400, "from given more than once: give each once\n")
 
     # Plays: every title change a listener got is a play that started within 1 s of it.
     plays = db_rows(tmp_path, "SELECT started, ended, kind, stream_title, artist, title, isrc, label, dj FROM plays ORDER BY started")

@@ -132,9 +132,10 @@ def test_report_parameters_are_named_and_dates_are_strict():
     and from=20261128 was read as a moment, not a day (found by QA)."""
     from streamer.history.reports import query_problem
 
-    assert query_problem(["from", "to", "format", "variant"]) == ""
-    assert query_problem(["frm"]) == "unknown parameter(s) 'frm': a report takes from, to, format, variant"
-    assert query_problem(["from", "from"]) == "from given more than once: give each once"
+    assert query_problem([("from", "2026-11-01"), ("to", "2026-11-30"), ("format", "csv"), ("variant", "ath")]) == ""
+    assert query_problem([("frm", "2026-11-01")]) == "unknown parameter(s) 'frm': a report takes from, to, format, variant"
+    assert query_problem([("from", "2026-11-01"), ("from", "2026-11-02")]) == "from given more than once: give each once"
+    assert query_problem([("from", ""), ("to", " ")]) == "from and to are empty: give a value, or leave it out for the default"
     for bad in ("20261128", "2026-W48", "2026-11-28T06"):
         with pytest.raises(ReportError, match="is not a date: use YYYY-MM-DD"):
             parse_range(bad, None, dt.UTC, names=("from", "to"))

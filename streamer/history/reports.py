@@ -51,14 +51,21 @@ _MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6}
 QUERY_KEYS = ("from", "to", "format", "variant")
 
 
-def query_problem(keys: list[str]) -> str:
-    """What is wrong with a report request's parameter names (pure): '' when nothing (QA: `?frm=`
-    gave the default 30 days without a word, and a repeated `from=` took the first)."""
+def query_problem(items: list[tuple[str, str]]) -> str:
+    """What is wrong with a report request's parameters, each (name, value) as sent (pure): ''
+    when nothing (QA: `?frm=` gave the default 30 days without a word, a repeated `from=` took
+    the first, and an empty `from=` was the default)."""
+    keys = [key for key, _ in items]
     unknown = sorted({k for k in keys if k not in QUERY_KEYS})
     if unknown:
         return f"unknown parameter(s) {', '.join(repr(k[:30]) for k in unknown[:5])}: a report takes {', '.join(QUERY_KEYS)}"
     twice = sorted({k for k in keys if keys.count(k) > 1})
-    return f"{', '.join(twice)} given more than once: give each once" if twice else ""
+    if twice:
+        return f"{', '.join(twice)} given more than once: give each once"
+    empty = [k for k, value in items if not value.strip()]
+    return (
+        f"{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty: give a value, or leave it out for the default" if empty else ""
+    )
 
 
 def _parse(value: str, name: str, tz: tzinfo) -> tuple[dt.datetime, bool]:

@@ -21,7 +21,7 @@ async def report(request: web.Request) -> web.Response:
     [&format=json|csv|txt][&variant=ath]: 400 with the reason for a bad request."""
     await admin_or(request)
     q = request.query
-    if problem := query_problem(list(q.keys())):
+    if problem := query_problem(list(q.items())):  # (each as sent: keys() names a repeated one once)
         raise web.HTTPBadRequest(text=f"{problem}\n")
     fmt = q.get("format", "json")
     if fmt not in FORMATS:
