@@ -36,7 +36,7 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
         "schema": 1,
         "station": {"name": config.station_name, "description": config.station_description, "url": config.station_url},
         "mounts": mounts,
-        "listeners": station.listener_count(),
+        "listeners": station.audience(),  # (the mounts' and the HLS players: hls.listeners)
         # a DJ is heard now: their title has reached listeners (the feeder takes a DJ on a lookahead before)
         "live": now_playing is not None and now_playing["kind"] == "live",
         "now_playing": now_playing,
@@ -110,7 +110,7 @@ def status(station: Station) -> dict:
     return {
         "server": "streamer", "version": __version__, "started": station.started, "uptime": round(time.time() - station.started, 1),
         "health": station.health()[1],  # /healthz's verdict: the dashboard's "on air" line
-        "listeners": station.listener_count(), "max_listeners": station.config.max_listeners, "mounts": mounts,
+        "listeners": station.audience(), "max_listeners": station.config.max_listeners, "mounts": mounts,
         "now_playing": feeder.onair.now_status(), "schedule": _schedule_status(station),
         "recent": feeder.onair.recent_status(), "problems": _problems(station),
         "silence_inserted_seconds": round(feeder.output.silence_fed, 2), "decoder_failures": feeder.decoder_failures,

@@ -63,7 +63,7 @@ from .stream.events import EventHub, format_event, sse_head
 from .stream.frontdoor import FrontDoor, Reply, http_date
 from .stream.gate import Gate
 from .stream.health_door import HealthDoor, HealthPortError, ListenError, OpenCount
-from .stream.history import SPAN, ListenerSampler
+from .stream.history import HLS_SERIES, SPAN, ListenerSampler
 from .stream.hls_server import HlsOutput, Hold
 from .stream.hls_server import head as hls_head
 from .stream.listener import Listener
@@ -117,7 +117,7 @@ class Station:
         self.feeder.output.encoders = [*self.encoders, *hls_encoders]
         self.events = EventHub(config.max_subscribers)
         self.documents = DocumentCache()  # public documents shared while flooded: the web side's and SSE's
-        self.sampler = ListenerSampler(lambda: {path: m.present for path, m in self.mounts.items()})
+        self.sampler = ListenerSampler(self._graph_counts)
         self.timelines = TimelineCache()
         self.news = NewsDesk(config.news, on_change=self._news_changed, offload=self.offload.run)
         self.feeder.bulletins.builder = bulletins = BulletinBuilder(config.news, ffmpeg)
@@ -165,7 +165,20 @@ class Station:
         return len(server.connections) if server is not None else 0
 
     def listener_count(self) -> int:
+        """The mounts' listeners: what the front door's max_listeners counts (each holds a connection)."""
         return sum(m.present for m in self.mounts.values())
+
+    def audience(self) -> int:
+        """Everyone listening: the mounts' listeners and the HLS players, as the history counts them
+        (QA: the status documents left the HLS players out, the history and reports did not)."""
+        return self.listener_count() + (self.hls.listeners.count(time.time()) if self.hls is not None else 0)
+
+    def _graph_counts(self) -> dict[str, int]:
+        """Listeners now per series of the dashboard's graph: each mount, and the HLS players."""
+        counts = {path: m.present for path, m in self.mounts.items()}
+        if self.hls is not None:
+            counts[HLS_SERIES] = self.hls.listeners.count(time.time())
+        return counts
 
     def client_of(self, peer: str, forwarded_for: str, forwarded: str) -> str:
         """Who a request is from (wire/forwarded.py); said once when a proxy's header is not
@@ -341,7 +354,7 @@ class Station:
         silence = self.feeder.onair.silence
         if down or failed or silence:
             return False, {"ok": False, "off_air": down, "failed_tasks": failed, **({"silence": silence} if silence else {})}
-        return True, {"ok": True, "uptime": round(time.time() - self.started, 1), "listeners": self.listener_count()}
+        return True, {"ok": True, "uptime": round(time.time() - self.started, 1), "listeners": self.audience()}
 
     # --- lifetime ---------------------------------------------------------------------------------------
 
@@ -396,7 +409,8 @@ class Station:
             minutes = await self.history.store.run(audience_minutes, int((now - SPAN) // 60))
         except sqlite3.Error:
             return
-        self.sampler.restore(minutes, sorted(self.mounts), now)
+        series = sorted(self._graph_counts())  # an HLS variant's minutes are the HLS series'
+        self.sampler.restore([(m, HLS_SERIES if path.startswith("/hls/") else path, n) for m, path, n in minutes], series, now)
 
     def _start_tasks(self) -> None:
         run = self.supervisor.start
@@ -430,7 +444,7 @@ class Station:
         run("event loop lag", self.loop_lag.run)
         if self.webhooks.hooks:
             run("webhooks", self.webhooks.run)
-            run("webhook watch", lambda: self.webhooks.watch(lambda: self.health()[0], self.listener_count))
+            run("webhook watch", lambda: self.webhooks.watch(lambda: self.health()[0], self.audience))
 
     async def stop(self) -> None:
         """Every part stops in order. A part that takes long is named in the log, so an operator

@@ -582,15 +582,22 @@ def test_an_hls_player_is_a_session_that_hears_the_plays(server_factory, station
     server = server_factory(programme(station), mounts=MOUNTS, config_extra=hls)
     wait_for(lambda: server.status()["hls"]["variants"][0]["segments"] >= 3, 15, "the first HLS segments")  # not a listener
     began = time.time()
-    run = subprocess.run(
+    player = subprocess.Popen(
         [ffmpeg, "-nostdin", "-v", "error", "-user_agent", "HLS-Ear/1.0", "-referer", "https://radio.example/app",
-         "-i", server.url("/hls/lo/live.m3u8"), "-t", "12", "-f", "null", "-"], capture_output=True, text=True, timeout=60,
+         "-i", server.url("/hls/lo/live.m3u8"), "-t", "12", "-f", "null", "-"], stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    time.sleep(6)  # QA: the status documents counted the mounts' listeners only, the history the HLS players too
+    counted = (server.status()["listeners"], json.loads(server.get("/api/nowplaying")[2])["listeners"])
+    errors = player.communicate(timeout=60)[1]
     quiet = time.time()
-    assert run.returncode == 0 and not run.stderr.strip(), run.stderr
+    assert player.returncode == 0 and not errors.strip(), errors
+    assert counted == (1, 1), counted
     time.sleep(2 * 1 + 1.0 + 1.0)  # two segments of silence, the sweep (each second), a batch commit
     status = server.status()
+    graph = json.loads(admin_get(server.port, "/api/listeners/history?hours=1"))
     server.stop()
+    hls_points = [p[2 + graph["mounts"].index("HLS")] for p in graph["points"]] if "HLS" in graph["mounts"] else []
+    assert max(hls_points, default=0) == 1 and max(p[1] for p in graph["points"]) == 1, graph  # the graph's HLS series
     rows = db_rows(tmp_path, "SELECT mount, user_agent, referer, started, ended, seconds, bytes, reason, kbps FROM sessions")
     assert len(rows) == 1, rows
     mount, agent, referer, started, ended, seconds, sent, reason, kbps = rows[0]

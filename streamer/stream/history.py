@@ -18,6 +18,7 @@ from collections.abc import Callable
 INTERVAL = 10.0  # seconds between samples
 SPAN = 24 * 3600.0  # seconds of samples kept
 MAX_POINTS = 2000  # points in one answer at most (a coarser step is chosen above it)
+HLS_SERIES = "HLS"  # the HLS players' series, beside the mounts'; their variants' minutes add up to it
 
 
 class ListenerSampler:
@@ -54,8 +55,9 @@ class ListenerSampler:
         if not rows or self.samples:
             return
         peaks: dict[int, dict[str, int]] = {}
-        for minute, mount, peak in rows:
-            peaks.setdefault(minute, {})[mount] = peak
+        for minute, mount, peak in rows:  # (several rows of one series add up: the HLS variants)
+            got = peaks.setdefault(minute, {})
+            got[mount] = got.get(mount, 0) + peak
         for minute in range(min(peaks), int(now // 60) + 1):  # the minute in progress: what the last run had of it
             got = peaks.get(minute, {})
             counts = {m: got.get(m, 0) for m in mounts}
