@@ -124,11 +124,20 @@ def status(station: Station) -> dict:
 
 
 def _problems(station: Station) -> list[dict]:
-    """Files that failed on air, and the programme's files the library found unplayable
-    (passed over before they could fail): one list for the operator."""
+    """Files that failed on air, the programme's files the library found unplayable (passed over
+    before they could fail), and the station's own files that the disk refuses (its databases,
+    its access log; QA: only the dashboard said a read-only state folder): one list for the operator."""
     problems = station.feeder.onair.problems_status()
     seen = {p["file"] for p in problems}
     problems += [{"time": None, **p} for p in station.library.problems() if p["file"] not in seen]
+    access = station.history.access
+    stores = {"history database": station.history.store.status(), "library database": station.library.store.status()}
+    if access is not None:
+        stores["access log"] = access.status()
+    for what, st in stores.items():
+        if not st["ok"]:
+            waiting = f" ({st['queued']} waiting to be written)" if st["queued"] else ""
+            problems.append({"time": None, "what": what, "file": st["file"], "reason": (st["error"] or "not working") + waiting})
     return problems
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from .audio.ffmpeg import ffmpeg_exe
 from .audio.leveling import level_for
+from .disk import read_only
 from .library.catalog import Entry, load_all
 from .library.report import entry_line, progress_line, summary, table
 from .library.scanner import Library, open_store
 from .schedule.programme import Programme
 from .schedule.sources import expand_sources
 from .settings import Config
-from .state import read_only
 
 
 def programme_files(programme: Programme) -> list[Path]:

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .disk import disk_refusal
 from .stamp import open_stamp, stamp_path, write_stamp
 from .ticks import sleep_on_grid
 
@@ -48,13 +49,6 @@ def connect(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
         else:  # one script, one transaction: a migration is all there or not at all
             conn.executescript(f"BEGIN;\n{step}\n;\nPRAGMA user_version={number};\nCOMMIT;")
     return conn
-
-
-def read_only(path: Path, timeout: float) -> sqlite3.Connection:
-    """A connection that can neither write nor create the file (the command line's lists and
-    reports, beside a running station); the path goes in as a URI, so `#` or `%` in a folder
-    name cannot make SQLite open another file."""
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
 
 
 def open_or_rebuild(path: Path, migrations: Sequence[Migration], noted: Callable[[str], None] | None = None) -> sqlite3.Connection:
@@ -183,18 +177,19 @@ class Store:
         """The file works again: said once per error line logged (QA: after a full disk the log
         said when writing stopped, never when it came back; a flapping file must not flood it)."""
         if self.error and self._recovery_said != self._logged[1]:
-            log.warning("database %s: working again after: %s", self.path, self.error.removeprefix(f"{self.path}: "))
+            log.warning("database %s: working again after: %s", self.path, self.error)
             self._recovery_said = self._logged[1]
         self.error = ""
 
     def _problem(self, exc: BaseException, reopen: bool = True) -> None:
-        message = f"{self.path}: {exc}"
+        refusal = disk_refusal(self.path.parent) if isinstance(exc, sqlite3.OperationalError) else ""
+        message = f"{exc}" + (f" ({refusal})" if refusal and refusal not in str(exc) else "")
         # Once per minute for the same error, even when successes come between (QA: a half-damaged
         # file logged "malformed" 4 times a second, as each success cleared self.error)
         if message != self._logged[0] or time.monotonic() - self._logged[1] >= 60.0:
-            log.error("database %s", message)
+            log.error("database %s: %s", self.path, message)
             self._logged = (message, time.monotonic())
-        self.error = message
+        self.error = message  # (without the path: the status gives it beside, QA saw it twice)
         if reopen and self._conn is not None and "locked" not in str(exc):
             # Damaged under us, read-only, full, I/O errors: reopened (and rebuilt if damaged) at the next call.
             try:
@@ -273,6 +268,8 @@ class Store:
 
     async def close(self) -> None:
         await self.flush()
+        if self._queue:  # (QA: dropped without a word)
+            log.error("database %s: %d row(s) not written at the stop (%s): they are lost", self.path, len(self._queue), self.error)
 
         def shut() -> None:
             self._close_stamp()

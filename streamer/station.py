@@ -281,9 +281,13 @@ class Station:
         `from`/`to`; OffloadError when it takes longer than REPORT_TIMEOUT)."""
         tz = self.feeder.scheduler.tz if self.feeder.scheduler else dt.UTC
         await self.history.store.flush()  # what was queued is in the file the worker reads
-        await self.history.store.run(lambda conn: None)  # the file exists, its schema up to date
-        asked = (start, end)
         path = self.history.store.path
+        try:
+            await self.history.store.run(lambda conn: None)  # the file exists, its schema up to date
+        except sqlite3.Error:
+            if not path.is_file():  # (one the station cannot write, on a read-only disk, can still be read: QA)
+                raise
+        asked = (start, end)
         return await self.offload.run(REPORT_TIMEOUT, report_body, path, fmt, kind, asked, tz, self.config.station_name, tuning_hours)
 
     def reopen_logs(self) -> None:

@@ -504,6 +504,37 @@ def test_a_bad_database_keeps_the_station_on_air_and_recording_resumes(server_fa
         subprocess.run(["umount", "-l", str(state)], check=False)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs for the state folder: needs root")
+def test_a_read_only_state_folder_is_said_plainly_and_its_history_still_reported(server_factory, station, tmp_path):
+    """QA, with a read-only state folder: the error named the file twice and never said
+    "read-only"; /api/status's problems were empty while the dashboard listed it; the rows
+    waiting at the stop were dropped without a word; and reports answered 503, though a file on
+    a read-only file system can be read."""
+    state = tmp_path / "state"
+    state.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(state)], check=True)
+    try:
+        first = server_factory(programme(station), mounts=MOUNTS)
+        wait_for(lambda: db_rows(tmp_path, "SELECT 1 FROM plays"), 10, "a play recorded")
+        first.stop()
+        subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
+        server = server_factory(programme(station), mounts=MOUNTS)
+        visit(server, "while-read-only")
+        problems = wait_for(lambda: [p for p in server.status()["problems"] if p.get("what") == "history database"], 10, "the problem")
+        print(problems)
+        reason = problems[0]["reason"]
+        assert problems[0]["file"] == str(state / "history.sqlite") and "read-only" in reason and str(state) not in reason, problems
+        assert json.loads(admin_get(server.port, "/api/reports/plays"))["plays"], "the plays of the first run"
+        run = [sys.executable, "-m", "streamer", "report", "plays", "--config", str(tmp_path / "config.yaml")]
+        done = subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert done.returncode == 0 and "Neria" in done.stdout, done
+        server.stop()
+        assert re.search(r"database .*history\.sqlite: \d+ row\(s\) not written at the stop", server.log_text()), server.log_text()[-2000:]
+    finally:
+        server.stop() if "server" in locals() else None
+        subprocess.run(["umount", "-l", str(state)], check=False)
+
+
 def test_a_live_dj_is_remembered_and_told_to_webhooks(server_factory, station, tmp_path):
     """live_connect when the DJ's first title reaches listeners, live_disconnect when the
     schedule's does; the DJ's segments are live plays with the DJ's name; station_online and a

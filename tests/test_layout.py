@@ -20,6 +20,8 @@ BASE = {
     "settings",
     "limits",
     "state",
+    "disk",
+    "instance",
     "stamp",
     "yamldoc",
     "yaml_syntax",
@@ -31,7 +33,7 @@ BASE = {
     "ticks",
     "__init__",
 }
-TOP = {"station", "cli", "checking", "library_cli", "documents", "outputs", "__main__"}
+TOP = {"station", "cli", "checking", "library_cli", "schedule_cli", "documents", "outputs", "__main__"}
 MAX_MODULE_LINES = 300
 MAX_FUNCTION_LINES = 60
 LONG_MODULE_REASON = "Longer than 300 lines:"  # said in the module docstring where a module must be

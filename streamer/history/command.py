@@ -10,10 +10,10 @@ import sys
 import zoneinfo
 from pathlib import Path
 
+from ..disk import read_only
 from ..schedule import last_good
 from ..schedule.programme import load_programme
 from ..settings import Config
-from ..state import read_only
 from ..yamldoc import ConfigError
 from .render import build, render
 from .reports import ReportError

@@ -11,7 +11,7 @@ import sqlite3
 from datetime import tzinfo
 from pathlib import Path
 
-from ..state import read_only
+from ..disk import read_only
 from ..wire.icy import clean_title
 from ..wire.text import ascii_text
 from .audience_report import audience

@@ -148,13 +148,13 @@
     const listed = new Set();
     for (const p of s.problems || []) { // a file the library found unplayable has no time: it has not failed on air
       listed.add(p.file);
-      lines.push((typeof p.time === "number" ? hhmm(p.time) : "library") + "  " + p.file + ": " + p.reason);
+      lines.push((typeof p.time === "number" ? hhmm(p.time) : p.what || "library") + "  " + p.file + ": " + p.reason);
     }
     // What the station keeps and tells: its databases, its access log, its webhooks
     const stores = [["history database", s.history && s.history.database], ["access log", s.history && s.history.access_log],
       ["library database", s.library && s.library.database]];
     for (const [what, st] of stores) {
-      if (st && !st.ok) lines.push(what + " " + st.file + ": " + (st.error || "not working") + (st.queued ? " (" + st.queued + " waiting to be written)" : ""));
+      if (st && !st.ok && !listed.has(st.file)) lines.push(what + " " + st.file + ": " + (st.error || "not working") + (st.queued ? " (" + st.queued + " waiting to be written)" : ""));
       if (st && st.moved_aside) lines.push(what + " " + st.file + ": " + st.moved_aside);
     }
     for (const h of s.webhooks || []) if (h.error) lines.push("webhook " + h.url + ": " + h.error + (h.queued ? " (" + h.queued + " events waiting)" : ""));
