@@ -239,9 +239,14 @@ def _article(names: str) -> str:
     }.get(names, names)
 
 
+def number(v: float) -> str:
+    """A number as a person writes it: 1000000, not 1e+06 (QA), 0.5 as 0.5."""
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+
+
 def in_range(lo: float, hi: float):
     def check(v: float) -> str | None:
-        return None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}, not {v:g}"
+        return None if lo <= v <= hi else f"must be between {number(lo)} and {number(hi)}, not {number(v)}"
 
     return check
 

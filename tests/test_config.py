@@ -155,3 +155,9 @@ def test_the_station_url_defaults_to_the_public_url():
     c = parse_config("station: {url: 'https://news.example.org/'}\nserver: {public_url: 'https://radio.example.org'}\n", F, env={})
     assert c.station_url == "https://news.example.org/" and c.mounts[0].url == "https://news.example.org/"
     assert parse_config("", F, env={}).mounts[0].url == ""
+
+
+def test_a_range_is_said_in_plain_numbers():
+    """QA: `server.max_listeners: must be between 1 and 1e+06`."""
+    got = problems("server:\n  max_listeners: 0\n")
+    assert got == ["/etc/streamer/config.yaml:2:18: server.max_listeners: must be between 1 and 1000000, not 0"], got

@@ -462,6 +462,8 @@ def test_streamer_report_says_why_it_cannot_write_its_output(tmp_path, capsys):
         assert main(["report", kind, "-o", str(target), "--config", str(config)]) == 2
         assert capsys.readouterr().err.splitlines()[-1] == f"streamer report: cannot write {target}: no such folder"
     assert write_problem(PermissionError(13, "Permission denied")) == "permission denied"
+    assert main(["report", "plays", "-o", "/proc/x", "--config", str(config)]) == 2  # a folder there, that makes no files
+    assert capsys.readouterr().err.splitlines()[-1] == "streamer report: cannot write /proc/x: the folder does not take new files"
 
 
 def test_streamer_report_names_files_by_their_format_and_refuses_tuning_hours_but_for_soundexchange(tmp_path, capsys):

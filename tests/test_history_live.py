@@ -158,6 +158,9 @@ def test_a_run_with_listeners_joining_and_leaving_is_remembered(server_factory, 
                                  (400, "from '0001-01-01' is out of range: reports cover 1970-01-01 to 2999-12-31\n")]  # fmt: skip
     assert result["reversed"] == (400, "from 2026-11-30 is after to 2026-11-01: the range is reversed or empty\n")
     assert result.get("repeated") == (400, "from given more than once: give each once\n")
+    assert re.search(
+        r"/main: listener \d+ \(127\.0\.0\.1\) killed through /admin/killclient by 'admin' from 127\.0\.0\.1", server.log_text()
+    )
 
     # Plays: every title change a listener got is a play that started within 1 s of it.
     plays = db_rows(tmp_path, "SELECT started, ended, kind, stream_title, artist, title, isrc, label, dj FROM plays ORDER BY started")

@@ -63,7 +63,7 @@ def report_command(config: Config, kind: str, start: str | None, end: str | None
     try:
         target.write_text(body, encoding="utf-8")
     except OSError as exc:
-        print(f"streamer report: cannot write {target}: {write_problem(exc)}", file=sys.stderr)
+        print(f"streamer report: cannot write {target}: {write_problem(exc, target.parent.is_dir())}", file=sys.stderr)
         return 2
     print(f"wrote {target}", file=sys.stderr)
     return 0
@@ -75,8 +75,9 @@ def output_name(filename: str, kind: str, first: str, last: str, fmt: str) -> st
     return str(Path(filename).with_suffix(f".{fmt}")) if filename else f"{kind}-{first}-{last}.{fmt}"
 
 
-def write_problem(exc: OSError) -> str:
-    """Why a file could not be written, in a few words (pure)."""
-    if isinstance(exc, FileNotFoundError):
-        return "no such folder"  # the file itself is being created: its folder is what is missing
+def write_problem(exc: OSError, folder_exists: bool = False) -> str:
+    """Why a file could not be written, in a few words (pure; `folder_exists`: its folder is there)."""
+    if isinstance(exc, FileNotFoundError):  # the file itself is being created: its folder is what is missing,
+        # or a folder that makes no files (QA: -o /proc/x said "no such folder")
+        return "the folder does not take new files" if folder_exists else "no such folder"
     return (exc.strerror or type(exc).__name__).lower()

@@ -99,6 +99,9 @@ async def killclient(request: web.Request) -> web.Response:
     for listener in list(mount.listeners):
         if str(listener.id) == wanted:
             listener.kill()
+            who = basic_user(request.headers.get("Authorization", "")) or "?"  # said, as killsource is (QA: not logged)
+            log.warning("%s: listener %s (%s) killed through /admin/killclient by %r from %s", mount.path, wanted,
+                        listener.address, who, client_address(request))  # fmt: skip
             return xml(iceresponse(f"Client {wanted} removed"))
     return xml(iceresponse(f"Client {wanted[:50]} not found", ok=False), status=400)
 
