@@ -271,3 +271,12 @@ def test_qa_dj_round_a_bad_date_a_block_starting_at_24_00_and_empty_keys_are_nam
     assert [str(n) for n in programme.notes] == [
         "w.yaml:6:10: blocks.b.days is empty, so its default ('daily') is used: give a value or delete the line"
     ]
+
+
+def test_a_misspelt_jingle_interval_is_missing_not_empty():
+    """QA: `evry: 4 songs` was said as 'every … it is empty' beside the did-you-mean."""
+    week = "blocks:\n  base: {start: '00:00', end: '24:00', play: music, jingles: {play: ids, evry: 4 songs}}\n"
+    found: list[Problem] = []
+    parse_programme_file(PLAYLISTS + "fallback: music\n" + week, Path("week.yaml"), Programme(), found)
+    assert [p.message for p in found][0] == "blocks.base.jingles.every must be like '4 songs' or '15 min'; it is missing"
+    assert "did you mean 'every'?" in found[1].message

@@ -124,7 +124,8 @@ def read_block(doc: Doc, name: str, body: Any, programme: Programme, problems: l
         if not jplay:
             j.error((*j.path, "play"), f"{owner}.jingles.play must name the playlist of jingles")
         if not m:
-            shown = "it is empty" if raw_every is None else f"not {every!r}"  # (QA: "not 'None'")
+            # (QA: "not 'None'"; and "it is empty" where the key was misspelt: evry)
+            shown = f"not {every!r}" if raw_every is not None else "it is empty" if "every" in j.data else "it is missing"
             j.error((*j.path, "every"), f"{owner}.jingles.every must be like '4 songs' or '15 min'; {shown}")
         else:
             count = int(m[1])
