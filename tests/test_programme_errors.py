@@ -278,5 +278,5 @@ def test_a_misspelt_jingle_interval_is_missing_not_empty():
     week = "blocks:\n  base: {start: '00:00', end: '24:00', play: music, jingles: {play: ids, evry: 4 songs}}\n"
     found: list[Problem] = []
     parse_programme_file(PLAYLISTS + "fallback: music\n" + week, Path("week.yaml"), Programme(), found)
-    assert [p.message for p in found][0] == "blocks.base.jingles.every must be like '4 songs' or '15 min'; it is missing"
+    assert found[0].message == "blocks.base.jingles.every must be like '4 songs' or '15 min'; it is missing"
     assert "did you mean 'every'?" in found[1].message
