@@ -598,3 +598,4 @@ class Station:
         self.feeder.cues.news_changed()  # a bulletin with headlines now cuts in at its second
         if self.feeder.bulletins.builder is not None:
             self.feeder.bulletins.builder.want(self.news.headlines)
+        self.feeder.bulletins.news_changed()  # a retracted headline being read is cut

@@ -25,7 +25,7 @@ from streamer.audio.upcoming import event_first
 from streamer.documents import mount_view
 from streamer.news.articles import FolderScan, scan_folder
 from streamer.news.desk import NewsDesk
-from streamer.news.parse import NewsItem
+from streamer.news.parse import NewsItem, version_of
 from streamer.schedule.model import Fades
 from streamer.schedule.scheduler import Choice
 from streamer.settings import Config, MountConfig, NewsConfig, User
@@ -39,6 +39,7 @@ from streamer.web.app import make_app
 from streamer.web.doc_cache import DocumentCache
 from streamer.wire.forwarded import client_of, scheme_of
 from streamer.wire.framing import OggFramer
+from streamer.wire.icecast import dumps
 
 
 def pcm(values: list[int], channels: int = 1) -> bytes:
@@ -647,3 +648,41 @@ def test_an_events_cut_under_a_second_away_is_waited_for_and_no_other_cut_is():
     assert not cues.waits_for_cut(100_000, 44100)  # at the cut itself
     cues.cut_soon(100_000, 0.5)  # a takeover's or a skip's cut: what is next starts as before
     assert not cues.waits_for_cut(100_000 - 20_000, 44100)
+
+
+def test_a_correction_of_the_newest_headline_is_published_and_is_what_a_retraction_keeps(tmp_path):
+    """QA: a correction posted for the newest headline (same title, new summary) got a 201 and was
+    listed nowhere: the list was published only when its headlines or their order changed, so
+    the bulletin read the old version, and a retraction kept that old version."""
+    changes = []
+    desk = NewsDesk(NewsConfig(state_file=tmp_path / "headlines.json"), on_change=lambda: changes.append(1))
+    desk.post(NewsItem(title="Cholera outbreak in Chitungwiza", summary="Health officials confirm 12 deaths.", expires=4e9))
+    desk.post(NewsItem(title="Cholera outbreak in Chitungwiza", summary="CORRECTION: 2 deaths, not 12.", expires=4e9))
+    assert [h.summary for h in desk.headlines] == ["CORRECTION: 2 deaths, not 12."] and len(changes) == 2
+    saved = json.loads((tmp_path / "headlines.json").read_text())["headlines"]
+    assert [h["summary"] for h in saved] == ["CORRECTION: 2 deaths, not 12."]
+    assert desk.retract(desk.headlines[0].id)
+    assert desk.retracted_as[NewsItem(title="Cholera outbreak in Chitungwiza").id] == version_of(
+        NewsItem(title="Cholera outbreak in Chitungwiza", summary="CORRECTION: 2 deaths, not 12.")
+    )
+
+
+def test_an_article_whose_file_name_is_not_utf8_is_listed_saved_and_garbles_no_other_headline(tmp_path):
+    """QA: a file named in Latin-1 (caf\\xe9.txt) stopped the headlines being saved (the news task
+    failed at each change) and turned every other non-ASCII headline in the API into mojibake."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.txt")
+    (folder / name).write_text("Café owners in Gweru \u2013 “furious”\n\nThey said so.\n", encoding="utf-8")
+    (folder / "tokyo.txt").write_text("東京で大雪、交通機関に乱れ\n\n気象庁によると、雪は夜まで続く。\n", encoding="utf-8")
+    for file in folder.iterdir():
+        os.utime(file, (time.time() - 10, time.time() - 10))
+    desk = NewsDesk(NewsConfig(folder=folder, state_file=tmp_path / "headlines.json"))
+    assert desk._apply(scan_folder(folder, (), {}))
+    desk.refresh()
+    assert sorted(h.title for h in desk.headlines) == ["Café owners in Gweru \u2013 “furious”", "東京で大雪、交通機関に乱れ"]
+    assert desk.errors == {}, desk.errors  # (the save failed: "cannot save headlines")
+    assert len(json.loads((tmp_path / "headlines.json").read_text(encoding="utf-8"))["headlines"]) == 2
+    document = json.loads(dumps({"headlines": [h.to_json() for h in desk.headlines], "file": name}))
+    assert sorted(h["title"] for h in document["headlines"]) == ["Café owners in Gweru \u2013 “furious”", "東京で大雪、交通機関に乱れ"]
+    assert document["file"] == "café.txt"  # the one string that needed mending, mended on its own

@@ -513,3 +513,10 @@ def test_a_headline_in_another_script_is_read_by_a_voice_for_that_script():
     assert voice_for("Putin says «да» to talks in Moscow", "en") == "en"  # a word of Russian in English
     assert voice_for("Президент посетил Хараре", "ru+f3") == "ru+f3"  # a Russian station's own voice  # noqa: RUF001
     assert voice_for("2026: 3-1", "en") == "en"  # no letters
+
+
+def test_a_japanese_article_gives_its_headline_not_its_first_sentence():
+    """QA's Japanese article: its body, a sentence ending in 。, was taken for the headline."""
+    article = "東京で大雪、交通機関に乱れ\n\n気象庁によると、雪は夜まで続く。\n"
+    item = parse_article(article)
+    assert (item.title, item.summary) == ("東京で大雪、交通機関に乱れ", "気象庁によると、雪は夜まで続く。")

@@ -315,3 +315,38 @@ def test_a_bulletin_says_how_its_news_was_made_when_tts_fails(tmp_path):
             builder.close()
 
     assert asyncio.run(methods()) == [TTS, TTS_AND_TITLES, TITLES]
+
+
+def test_a_headline_retracted_during_the_bulletin_is_not_read_on(server_factory, music, tmp_path):
+    """QA: a false story retracted while the bulletin aired was read on air 7 s later. A headline
+    retracted while it is read is cut (faded over 0.3 s, after the audio already encoded); one
+    retracted before its turn is left out; the rest of the bulletin goes on."""
+    server = station(server_factory, music, tmp_path)
+    long_summary = " ".join(["The minister's office said the report was false and asked for a correction."] * 4)
+    ids = {}
+    for title, summary in (("Harvest figures published", "Maize is up."), ("Second story to retract", "Not read."),
+                           ("FALSE REPORT minister arrested", long_summary)):  # fmt: skip
+        ids[title] = json.loads(call(server, "POST", "/api/news", json.dumps({"title": title, "summary": summary}).encode())[1])["id"]
+        time.sleep(0.05)  # (posted in this order: the last is the newest, read first)
+    got = {}
+    t = threading.Thread(target=lambda: got.update(rec=record(server.port, "/main", 24.0)))
+    t.start()
+    time.sleep(1.0)
+    assert call(server, "POST", "/api/bulletin", b"")[0] == 202
+
+    def false_on_air() -> bool:
+        now = json.loads(server.get("/api/nowplaying")[2])["now_playing"] or {}
+        return str(now.get("title", "")).startswith("News: FALSE REPORT")
+
+    wait_for(false_on_air, 12)
+    retracted = time.time()
+    for title in ("FALSE REPORT minister arrested", "Second story to retract"):
+        assert call(server, "DELETE", f"/api/news/{ids[title]}")[0] == 200
+    t.join()
+    titles = [(when, f["StreamTitle"]) for when, f in got["rec"].block_arrivals if "StreamTitle" in f]
+    changes = [(round(when - retracted, 2), title) for i, (when, title) in enumerate(titles) if i == 0 or titles[i - 1][1] != title]
+    print(f"title changes from the retraction: {changes}")
+    after = [(dt, title) for dt, title in changes if dt > 0 and not title.startswith("News: FALSE REPORT")]
+    assert after and after[0][1].startswith("News: Harvest figures published") and after[0][0] < 5.0, changes
+    assert not any(title.startswith("News: Second story") for _, title in changes), changes
+    assert "cut: its headline was retracted while it aired" in server.log_text()

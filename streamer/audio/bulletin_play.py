@@ -27,6 +27,7 @@ log = logging.getLogger("streamer.feeder")
 BULLETIN_WAIT = 10.0  # seconds an on-demand bulletin waits for its build with the latest headlines
 ON_DEMAND_FADE = 0.5  # seconds what plays fades out for an on-demand bulletin
 PRIME_WAIT = 2.0  # seconds an on-demand bulletin waits at most for its first decoder's audio before it cuts in
+RETRACT_FADE = 0.3  # seconds a retracted headline's segment on air fades out over
 ON_DEMAND = Problem("api", 0, 0, "")  # where an on-demand bulletin's event comes from
 
 
@@ -35,6 +36,8 @@ class BulletinPlayer:
         self.feeder = feeder
         self.builder: BulletinBuilder | None = None
         self.on_air: dict | None = None  # {started, method, headlines} while one plays
+        self.segment: Segment | None = None  # the one on air
+        self._retracted = False  # the segment on air was cut for its headline's retraction: the bulletin goes on
 
     @property
     def method(self) -> str | None:
@@ -104,14 +107,32 @@ class BulletinPlayer:
         try:
             segments = bulletin.segments
             for i, segment in enumerate(segments):
+                if self.withdrawn(segment):  # retracted (or expired) since the bulletin was built: not read
+                    log.warning("bulletin: %r left out: its headline was retracted", segment.title)
+                    continue
                 # the next two segments' decoders start now: one a second long (a title read over
                 # the bed) left the one after it a second to start, and under load it took three
                 then = segments[i + 1 : i + 3]
+                self.segment, self._retracted = segment, False
                 try:
                     if not await feeder.play_file(replace(choice, path=segment.path, title=segment.title), segment.analysis, then):
+                        if self._retracted:
+                            continue
                         break  # cut by a hard event
                 except DecodeError as exc:
                     feeder.onair.problem(time.time(), display_path(exc.path), exc.reason)
                     log.error("bulletin segment %s skipped: %s", display_path(exc.path), exc.reason)
         finally:
-            self.on_air = None
+            self.on_air = self.segment = None
+
+    def withdrawn(self, segment: Segment) -> bool:
+        """Whether `segment` reads a headline no longer on the list (retracted or expired)."""
+        return bool(segment.headline) and self.builder is not None and segment.headline not in {h.id for h in self.builder.headlines()}
+
+    def news_changed(self) -> None:
+        """The headlines changed: a segment on air whose headline was retracted is cut now (QA: a
+        false story retracted during the bulletin was read on air 7 s later); the rest goes on."""
+        if self.segment is not None and not self._retracted and self.withdrawn(self.segment):
+            log.warning("bulletin: %r cut: its headline was retracted while it aired", self.segment.title)
+            self._retracted = True
+            self.feeder.output.cut_soon(RETRACT_FADE)

@@ -18,8 +18,9 @@ import yaml
 from .bylines import is_byline_or_dateline, is_caption
 from .parse import MAX_HEADLINE, NewsItem, clean_text
 
-_SENTENCE_END = re.compile(r"[.!?…][\"'\u201d\u2019)]*$")
-_STATEMENT_END = re.compile(r"[.…][\"'\u201d\u2019)]*$")
+# (and the full stops of Chinese and Japanese, with their closing quotes and brackets: QA)
+_SENTENCE_END = re.compile("[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\u300d\u300f\uff09]*$")
+_STATEMENT_END = re.compile("[.\u2026\u3002][\"'\u201d\u2019)\u300d\u300f\uff09]*$")
 # Ends in a dot without a full stop: an ellipsis ("And the winner is…") or an abbreviation ("to visit the U.S.")
 _OPEN_END = re.compile(r"(?:…|\.\.\.|\b(?:[A-Z]\.){2,})[\"'\u201d\u2019)]*$")
 _ABBREVIATION_END = re.compile(r"\b(?:[A-Z]\.){2,}[\"'\u201d\u2019)]*$")

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..wire.text import display_path
 from .article_text import parse_article
 from .parse import NewsItem
 
@@ -84,7 +85,7 @@ def read_article(path: Path, mtime: float, mastheads: tuple[str, ...]) -> tuple[
     if item is None:
         return None, NO_HTML_HEADLINE if path.suffix.lower() in (".html", ".htm") else NO_HEADLINE
     item.published = mtime
-    item.origin = f"folder:{path.name}"
+    item.origin = f"folder:{display_path(path.name)}"  # (a name's undecodable bytes made the saved list unwritable: QA)
     return item, ""
 
 

@@ -52,6 +52,7 @@ class Segment:
     path: Path
     title: str
     analysis: Entry | None = None  # its loudness, measured when the bulletin is built: aired at the station's level
+    headline: str = ""  # the id of the headline it reads ('' for the intro, the outro, a recording)
 
 
 @dataclass(slots=True)
@@ -234,7 +235,7 @@ class BulletinBuilder:
             if seconds > left:  # one long summary: cut to what is left, never past max_seconds
                 path = await self._trim(path, folder / f"h{i}-cut.wav", left)
                 seconds = left
-            segments.append(Segment(path, headline_title(item)))
+            segments.append(Segment(path, headline_title(item), headline=item.id))
             total += seconds
         method = TITLES if not spoken else TTS if spoken == len(segments) else TTS_AND_TITLES
         return segments, total, method

@@ -69,7 +69,9 @@ class NewsDesk:
                 if item.expires is None and item.published:
                     item.expires = item.published + ttl
         merged = [i for i in merge(groups, now) if i.id not in self.retracted]
-        if [i.id for i in merged] != [i.id for i in self.headlines]:
+        # what each says, not only which and in what order (QA: a correction of the newest
+        # headline was accepted, listed nowhere and the bulletin read the old version)
+        if [i.to_json() for i in merged] != [i.to_json() for i in self.headlines]:
             self.headlines = merged
             self._save()
             self.on_change()

@@ -19,7 +19,22 @@ from .text import safe_text
 def dumps(data: Any) -> str:
     """Compact JSON that always encodes: no NaN/Infinity (invalid JSON that browsers reject,
     so a number that is not finite is a bug to fix where it is made), no lone surrogates."""
-    return safe_text(json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if safe_text(text) is text:
+        return text
+    # Each string mended on its own: mending the whole document re-read every other headline in
+    # it as another encoding (QA: one file name with a Latin-1 byte garbled all of them)
+    return json.dumps(_mended(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _mended(data: Any) -> Any:
+    if isinstance(data, str):
+        return safe_text(data)
+    if isinstance(data, dict):
+        return {_mended(k): _mended(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_mended(v) for v in data]
+    return data
 
 
 def _rfc822(ts: float) -> str:
