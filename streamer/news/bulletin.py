@@ -242,9 +242,11 @@ class BulletinBuilder:
 
     async def _segment(self, item: NewsItem, out: Path, budget: float) -> tuple[Path, bool]:
         """A headline's audio, and whether it is spoken (else its title airs over the bed)."""
-        if self.espeak:
-            text = spoken_text(item)
-            voice = voice_for(text, self.config.voice)
+        text = spoken_text(item)
+        voice = voice_for(text, self.config.voice) if self.espeak else None
+        if self.espeak and voice is None:
+            log.info("bulletin: %r is Japanese with kanji, which espeak-ng cannot read: its title airs over the bed", item.title)
+        if self.espeak and voice is not None:
             proc = await child.spawn(self.espeak, "-v", voice, "-w", str(out), text, stdout=False, nice=BUILD_NICE)
             try:
                 _, err = await asyncio.wait_for(proc.communicate(), TTS_TIMEOUT)

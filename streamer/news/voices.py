@@ -3,7 +3,9 @@
 The station's voice (`news.voice`, English by default) reads every headline written in its
 script. One written mostly in another script (a wire story in Arabic, a quote in Russian) is
 read by a voice for that script: the English voice spells such text out letter by letter, or
-says nothing at all.
+says nothing at all. Japanese with kanji is read by no voice: espeak-ng's Japanese voice reads
+kana only, and says "Chinese letter" for each kanji (QA); such a headline airs as its title over
+the news bed.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ def script_of(char: str) -> str:
     return unicodedata.name(char, "").split(" ", 1)[0]
 
 
-def voice_for(text: str, station_voice: str) -> str:
+def voice_for(text: str, station_voice: str) -> str | None:
     """The station's voice, or the voice for the script most of `text`'s letters are in when
-    that is not one the station's voice reads."""
+    that is not one the station's voice reads; None when no voice reads it (Japanese kanji)."""
     scripts: dict[str, int] = {}
     letters = 0
     for char in text:
@@ -36,9 +38,12 @@ def voice_for(text: str, station_voice: str) -> str:
     if not letters:
         return station_voice
     kana = scripts.pop("HIRAGANA", 0) + scripts.pop("KATAKANA", 0)
+    kanji = bool(kana) and scripts.get("CJK", 0) > 0
     if kana:  # Japanese writes kanji (CJK) and kana together
         scripts["JAPANESE"] = kana + scripts.pop("CJK", 0)
     script, count = max(scripts.items(), key=lambda kv: kv[1])
+    if script == "JAPANESE" and kanji and count >= MOSTLY * letters:
+        return None
     voice = SCRIPT_VOICES.get(script)
     if voice is None or count < MOSTLY * letters:
         return station_voice
