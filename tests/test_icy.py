@@ -3,6 +3,7 @@ from streamer.wire.icy import (
     MAX_BLOCK,
     IcyCursor,
     IcyReader,
+    clean_title,
     metadata_block,
     parse_block,
     sanitize_title,
@@ -76,3 +77,13 @@ def test_a_title_made_from_its_parts_and_split_back():
     # A whole title is split at its first " - ": songs hold one more often than artists' names.
     assert split_title("Queen - Bohemian Rhapsody - Remastered 2011") == ("Queen", "Bohemian Rhapsody - Remastered 2011")
     assert split_title("Station ID") == ("", "Station ID") and split_title("AC-DC - T.N.T.") == ("AC-DC", "T.N.T.")
+
+
+def test_invisible_characters_that_reorder_or_hide_a_title_are_taken_out():
+    """QA: a posted U+202E (right-to-left override) reached StreamTitle and reversed the rest of
+    the title in players; a zero-width space went through too. Joiners (ZWJ, ZWNJ) stay."""
+    assert clean_title("News: RTL \u202emark (Test)") == "News: RTL mark (Test)"
+    assert clean_title("Zero\u200bwidth \u2066isolate\u2069 \ufeffBOM") == "Zero width isolate BOM"
+    assert (
+        clean_title("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    )  # Persian ZWNJ

@@ -521,3 +521,26 @@ def test_a_japanese_article_gives_its_headline_not_its_first_sentence():
     article = "東京で大雪、交通機関に乱れ\n\n気象庁によると、雪は夜まで続く。\n"
     item = parse_article(article)
     assert (item.title, item.summary) == ("東京で大雪、交通機関に乱れ", "気象庁によると、雪は夜まで続く。")
+
+
+def test_text_is_read_as_markup_once_where_it_comes_in_not_again_at_each_restart(tmp_path):
+    """QA: a posted `&amp;lt;b&amp;gt;` listed as `&lt;b&gt;` became `<b>` after a restart, and
+    a summary `&lt;b&gt;` became `<b>`, then nothing; an HTML article's `&lt;new&gt;` was dropped
+    as a tag (its entities were decoded, then its text read as markup again)."""
+    from streamer.news.desk import NewsDesk
+    from streamer.settings import NewsConfig
+
+    state = tmp_path / "headlines.json"
+    desk = NewsDesk(NewsConfig(state_file=state))
+    posted = news_item_from_json(b'{"title": "HTML tip: write &amp;lt;b&amp;gt; to show a tag", "summary": "&lt;b&gt;"}', 0.0)
+    posted.expires = 4e9
+    desk.post(posted)
+    listed = [(h.title, h.summary) for h in desk.headlines]
+    assert listed == [("HTML tip: write &lt;b&gt; to show a tag", "<b>")]
+    for _ in range(2):  # two restarts
+        desk = NewsDesk(NewsConfig(state_file=state))
+        desk.load_state()
+        assert [(h.title, h.summary) for h in desk.headlines] == listed
+        desk._save()
+    page = "<html><body><h2>Harare council approves &lt;new&gt; water tariffs</h2><p>The council met and approved them.</p></body></html>"
+    assert parse_article(page).title == "Harare council approves <new> water tariffs"

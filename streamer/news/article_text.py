@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 import yaml
 
 from .bylines import is_byline_or_dateline, is_caption
-from .parse import MAX_HEADLINE, NewsItem, clean_text
+from .parse import MAX_HEADLINE, NewsItem, clean_text, plain_text
 
 # (and the full stops of Chinese and Japanese, with their closing quotes and brackets: QA)
 _SENTENCE_END = re.compile("[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\u300d\u300f\uff09]*$")
@@ -70,7 +70,7 @@ def _html_heading(text: str) -> NewsItem | None:
     if not headings:
         return None
     body = [line.strip() for line in _html_as_lines(page[headings[-1].end() :]).splitlines() if line.strip()]
-    return _item(_plain(headings[-1][2]), body)
+    return _item(_plain(headings[-1][2]), body, decoded=True)
 
 
 def _plain(fragment: str) -> str:
@@ -89,13 +89,14 @@ def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None
         return _front_matter(text)
     if (heading := _html_heading(text)) is not None:
         return heading
+    decoded = bool(_HTML_BLOCK.search(text))  # an HTML page's lines come tags out and entities decoded
     lines = [line.strip() for line in _html_as_lines(text).splitlines()]
     lines = [line for line in lines if line]
     if not lines:
         return None
     if lines[0].startswith("#"):  # Markdown without front matter: the first heading
         body = [line for line in lines[1:] if not line.startswith("#")]
-        return _item(lines[0].lstrip("#").strip(), body)
+        return _item(lines[0].lstrip("#").strip(), body, decoded)
     masthead_keys = {m.casefold() for m in mastheads}
     head: list[str] = []
     body_start = next((i for i, line in enumerate(lines) if _is_body_line(line)), None)
@@ -110,7 +111,7 @@ def parse_article(text: str, mastheads: tuple[str, ...] = ()) -> NewsItem | None
     if _first_paragraph_in_head(head, named):  # "… a trade deal with the U.S." under the headline
         body_start -= 1
         head.pop()
-    return _item(_headline(head, named), lines[body_start:])
+    return _item(_headline(head, named), lines[body_start:], decoded)
 
 
 def _first_paragraph_in_head(head: list[str], named: bool) -> bool:
@@ -140,8 +141,11 @@ def _headline(head: list[str], named: bool) -> str:
     return head[-1]
 
 
-def _item(title: str, body: list[str]) -> NewsItem | None:
-    if not clean_text(title):  # nothing left of it to read or show (a line of markup)
+def _item(title: str, body: list[str], decoded: bool = False) -> NewsItem | None:
+    """The item from its headline and body lines; `decoded`: an HTML page's, its markup already
+    read (read again, `&lt;new&gt;` decoded to `<new>` was then taken for a tag: QA)."""
+    text = plain_text if decoded else clean_text
+    if not text(title):  # nothing left of it to read or show (a line of markup)
         return None
     summary = next((line for line in body if _is_body_line(line) or _ABBREVIATION_END.search(line)), "")
     summary = summary or next((line for line in body if len(line) > QUESTION_HEADLINE), "")  # (one without its full stop)
@@ -153,7 +157,7 @@ def _item(title: str, body: list[str]) -> NewsItem | None:
             source = m[1].strip()
         elif len(body[-1]) <= 40 and not _is_body_line(body[-1]) and not _STATEMENT_END.search(body[-1]):  # "More to follow…"
             source = body[-1]
-    return NewsItem(title=title, summary=summary, source=source)
+    return NewsItem(title=text(title), summary=text(summary), source=text(source))
 
 
 def _front_matter(text: str) -> NewsItem | None:
@@ -178,9 +182,9 @@ def _front_matter(text: str) -> NewsItem | None:
     if not title:
         return None
     item = NewsItem(
-        title=title,
-        summary=str(meta.get("summary") or next((line for line in body_lines if _is_body_line(line)), "")),
-        source=str(meta.get("source") or ""),
+        title=clean_text(title),
+        summary=clean_text(str(meta.get("summary") or next((line for line in body_lines if _is_body_line(line)), ""))),
+        source=clean_text(str(meta.get("source") or "")),
     )
     if meta.get("expires") is not None:
         item.expires = expiry(meta["expires"])

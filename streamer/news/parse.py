@@ -39,9 +39,9 @@ class NewsItem:
     id: str = field(default="")
 
     def __post_init__(self) -> None:
-        self.title = clean_text(self.title)[:MAX_HEADLINE]
-        self.summary = shorten(clean_text(self.summary), MAX_SUMMARY)
-        self.source = clean_text(self.source)
+        self.title = plain_text(self.title)[:MAX_HEADLINE]  # (markup is read where it comes in: clean_text)
+        self.summary = shorten(plain_text(self.summary), MAX_SUMMARY)
+        self.source = plain_text(self.source)
         if not self.id:
             self.id = item_id(self.title)
         # Times come from feeds, files, the API and the saved state: a NaN or an infinity there
@@ -57,12 +57,20 @@ def _finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def clean_text(text: str) -> str:
+def plain_text(text: str) -> str:
+    """Text as it is (a post, the saved list): made safe and NFC, control characters and runs of
+    space folded. Nothing is read as markup: what the editor typed, `&lt;` or `a<b`, stays."""
     text = unicodedata.normalize("NFC", safe_text(text or ""))
-    text = _MARKUP.sub(" ", text)  # feeds put HTML in descriptions; "<5%" or "a > b" is text
-    text = html.unescape(text)
     text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def clean_text(text: str) -> str:
+    """Text from markup (feeds, articles): tags out, entities decoded, then plain_text. Done once,
+    where the text comes in (QA: done again at every restart, `&lt;b&gt;` turned into `<b>`,
+    then into nothing)."""
+    text = _MARKUP.sub(" ", safe_text(text or ""))  # feeds put HTML in descriptions; "<5%" or "a > b" is text
+    return plain_text(html.unescape(text))
 
 
 def shorten(text: str, limit: int) -> str:
@@ -109,8 +117,8 @@ def _rss(root: Element, origin: str) -> list[NewsItem]:
     source = clean_text(channel.findtext("title", "")) if channel is not None else ""
     return [
         NewsItem(
-            title=title,
-            summary=it.findtext("description", ""),
+            title=clean_text(title),
+            summary=clean_text(it.findtext("description", "")),
             source=source,
             published=_rfc822(it.findtext("pubDate", "")) or _iso(it.findtext(f"{_DC}date", "")),
             origin=origin,
@@ -132,8 +140,8 @@ def _atom(root: Element, origin: str) -> list[NewsItem]:
         page = next((link for link in entry.findall(f"{_ATOM}link") if link.get("rel", "alternate") == "alternate"), None)
         items.append(
             NewsItem(
-                title=title,
-                summary=_atom_text(entry.find(f"{_ATOM}summary")) or _atom_text(entry.find(f"{_ATOM}content")),
+                title=clean_text(title),
+                summary=clean_text(_atom_text(entry.find(f"{_ATOM}summary")) or _atom_text(entry.find(f"{_ATOM}content"))),
                 source=source,
                 published=_iso(entry.findtext(f"{_ATOM}updated", "") or entry.findtext(f"{_ATOM}published", "")),
                 origin=origin,

@@ -57,6 +57,6 @@ def news_item_from_json(body: bytes, now: float) -> NewsItem:
             if not math.isfinite(seconds) or not 1 <= seconds <= MAX_EXPIRES:
                 raise ValueError(f"expires must be seconds from now between 1 and {MAX_EXPIRES:.0f} (ten years), not {expires!r}")
             expires = now + seconds
-    return NewsItem(
-        title=title, summary=data.get("summary", ""), source=data.get("source", ""), published=now, expires=expires, origin="api"
-    )
+    # a post is read as a web page's text is (a CMS sends its titles with markup and entities), once, here
+    summary, source = clean_text(data.get("summary", "")), clean_text(data.get("source", ""))
+    return NewsItem(title=cleaned, summary=summary, source=source, published=now, expires=expires, origin="api")

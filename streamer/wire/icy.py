@@ -12,7 +12,10 @@ from .text import decode_text, safe_text
 MAX_BLOCK = 255 * 16  # the length byte counts 16-byte units
 EMPTY_BLOCK = b"\x00"  # "title unchanged"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# control characters, line and paragraph separators, and the invisible ones that reorder or hide
+# what players show: bidi embeddings, overrides and isolates, zero-width space, BOM (QA: a posted
+# U+202E reversed the rest of the title). Marks that join letters (ZWJ, ZWNJ) and LRM/RLM stay.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b\ufeff]+")
 _SPACES = re.compile(r"\s+")
 
 
