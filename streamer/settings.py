@@ -249,10 +249,15 @@ RESERVED_PATHS = ("/", "/healthz", "/status-json.xsl", "/status.xsl", "/favicon.
 PLAYLIST_SUFFIXES = (".m3u", ".m3u8", ".pls", ".xspf")
 
 
+def is_reserved(path: str) -> bool:
+    """One of the server's own pages, which no mount may take."""
+    return path in RESERVED_PATHS or any(path == f or path.startswith(f + "/") for f in RESERVED_FOLDERS)
+
+
 def mount_path_problem(path: str) -> str | None:
     """Why `path` cannot be a mount, or None. One rule for the config, sources and relays."""
     if not _MOUNT_RE.match(path) or path.endswith("/") or path.endswith(PLAYLIST_SUFFIXES):
         return "a mount path looks like /main or /radio.mp3 (letters, digits, . _ ~ -; not ending in / .m3u .pls .xspf)"
-    if path in RESERVED_PATHS or any(path == f or path.startswith(f + "/") for f in RESERVED_FOLDERS):
+    if is_reserved(path):
         return f"{path} is reserved for the server's own pages"
     return None

@@ -124,3 +124,15 @@ def test_a_head_too_large_is_a_url_too_long_when_its_first_line_is():
 
     assert oversized(b"GET /" + b"a" * 100_000) == (414, f"request line (the URL) longer than {MAX_HEAD} bytes")
     assert oversized(b"GET / HTTP/1.0\r\nX: " + b"a" * 100_000) == (431, f"request head larger than {MAX_HEAD} bytes")
+
+
+def test_a_source_method_on_the_servers_own_pages_goes_to_the_web_side():
+    """QA: PUT /api/news was taken for a source login (logged as refused, answered 401 and counted
+    toward the login lockout), where a page answers 405. A mount's path is still a source's."""
+
+    def kind(method: str, path: str) -> str:
+        return route(parse_request_head(f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()), None)
+
+    assert [kind("PUT", "/api/news"), kind("SOURCE", "/admin/stats"), kind("PUT", "/"), kind("PUT", "/live"), kind("SOURCE", "/main")] == [
+        "web", "web", "web", "source", "source",
+    ]  # fmt: skip

@@ -544,3 +544,33 @@ def test_text_is_read_as_markup_once_where_it_comes_in_not_again_at_each_restart
         desk._save()
     page = "<html><body><h2>Harare council approves &lt;new&gt; water tariffs</h2><p>The council met and approved them.</p></body></html>"
     assert parse_article(page).title == "Harare council approves <new> water tariffs"
+
+
+def test_an_article_too_long_to_have_a_headline_or_already_expired_says_so(tmp_path):
+    """QA: a 332-character headline was said as 'no headline found … without a full stop' (it was
+    on its own line, with none); an article whose expires: had passed vanished without a word."""
+    import time
+
+    from streamer.news.articles import read_article
+
+    long = "Government announces " + "sweeping " * 35 + "reforms"
+    (tmp_path / "long.txt").write_text(f"{long}\n\nThe minister spoke on Monday.\n")
+    assert read_article(tmp_path / "long.txt", time.time(), ()) == (
+        None, f"the headline is {len(long)} characters: a headline is at most 300 (put the rest in the body)",
+    )  # fmt: skip
+    (tmp_path / "past.md").write_text("---\ntitle: Old news here\nexpires: 2020-01-01\n---\nBody text here.\n")
+    assert read_article(tmp_path / "past.md", time.time(), ()) == (
+        None, "expires: 2020-01-01 00:00 UTC is past, so it is not listed (give a later time, or delete the line)",
+    )  # fmt: skip
+
+
+def test_the_newsrooms_own_story_keeps_its_summary_and_credit_over_a_wire_copy():
+    """QA: the sample article in the news folder and an undated RSS item with its headline (dated
+    as fetched, so "newer") made one headline with the wire's summary and credit."""
+    own = NewsItem("Aleppo: rebels given until Friday to leave", "The deadline was set on Monday.", "BBC News", published=10,
+                   origin="folder:aleppo.txt")  # fmt: skip
+    wire = NewsItem("Aleppo: rebels given until Friday to leave", "Duplicate of folder article", "Wire", published=20, origin="feed:x")
+    posted = NewsItem("Rains arrive", "Our reporter.", published=5, origin="api")
+    wire_rains = NewsItem("Rains arrive", "Wire copy.", published=50, origin="feed:x")
+    merged = merge([[own], [posted], [wire, wire_rains]], now=100)
+    assert sorted((i.summary, i.source) for i in merged) == [("Our reporter.", ""), ("The deadline was set on Monday.", "BBC News")]

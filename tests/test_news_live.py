@@ -86,6 +86,8 @@ def test_news_api_post_retract_and_errors(server_factory, music, tmp_path):
     item = json.loads(body)
     wait_for(lambda: item["title"] in headlines(server), 5)
     assert call(server, "POST", "/api/news", b'{"title": "x"}', auth=None)[0] == 401
+    assert call(server, "PUT", "/api/news", b'{"title": "x"}')[0] == 405  # not a source login (QA: 401, a lockout count)
+    assert "source login" not in server.log_text()
     code, body = call(server, "POST", "/api/news", b'{"title": ')
     assert code == 400 and "bad JSON" in body
     code, body = call(server, "POST", "/api/news", json.dumps({"title": "x" * 70000}).encode())

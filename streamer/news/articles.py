@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..wire.text import display_path
 from .article_text import parse_article
-from .parse import NewsItem
+from .parse import MAX_HEADLINE, NewsItem
 
 ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".html", ".htm"}
 MAX_ARTICLE_BYTES = 2_000_000
@@ -83,10 +83,22 @@ def read_article(path: Path, mtime: float, mastheads: tuple[str, ...]) -> tuple[
     except ValueError as exc:  # front matter that says something it cannot mean
         return None, str(exc)
     if item is None:
-        return None, NO_HTML_HEADLINE if path.suffix.lower() in (".html", ".htm") else NO_HEADLINE
+        return None, too_long(text) or (NO_HTML_HEADLINE if path.suffix.lower() in (".html", ".htm") else NO_HEADLINE)
+    if item.expires is not None and item.expires <= time.time():  # (QA: it was left out without a word)
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(item.expires))
+        return None, f"expires: {when} is past, so it is not listed (give a later time, or delete the line)"
     item.published = mtime
     item.origin = f"folder:{display_path(path.name)}"  # (a name's undecodable bytes made the saved list unwritable: QA)
     return item, ""
+
+
+def too_long(text: str) -> str:
+    """Why an article with no headline found has none, when its first line of text is a headline
+    too long to be one (QA: a 332-character headline was said as missing); '' otherwise."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if len(first) > MAX_HEADLINE and not first.endswith((".", "!", "?", "\u3002")):
+        return f"the headline is {len(first)} characters: a headline is at most {MAX_HEADLINE} (put the rest in the body)"
+    return ""
 
 
 @dataclass(slots=True)

@@ -186,7 +186,10 @@ def merge(groups: list[list[NewsItem]], now: float, limit: int = 50) -> list[New
             if item.expires is not None and item.expires <= now:
                 continue
             kept = best.get(item.id)
-            if kept is None or item.published > kept[0].published:
+            # the same headline twice: the station's own (its folder, its posts) before a feed's,
+            # then the newer (QA: an undated wire copy, "new" when fetched, took the newsroom's
+            # summary and credit off its own story)
+            if kept is None or (_own(item), item.published) > (_own(kept[0]), kept[0].published):
                 best[item.id] = (item, n)
     by_group: dict[int, list[NewsItem]] = {}
     for item, n in best.values():
@@ -195,6 +198,10 @@ def merge(groups: list[list[NewsItem]], now: float, limit: int = 50) -> list[New
     turns = [(turn, item) for items in by_group.values() for turn, item in enumerate(sorted(items, key=_newest))]
     chosen = [item for _, item in sorted(turns, key=lambda t: (t[0], _newest(t[1])))[:limit]]
     return sorted(chosen, key=_newest)
+
+
+def _own(item: NewsItem) -> bool:
+    return not item.origin.startswith("feed:")
 
 
 def _newest(item: NewsItem) -> float:

@@ -3,6 +3,7 @@ switch, which paths any web page may read (CORS `*`), and a request made ready f
 
 from __future__ import annotations
 
+from ..settings import is_reserved
 from ..wire.http import MAX_HEAD, RequestHead, find_head_end
 from .hls_server import is_hls
 from .mount import Mount
@@ -17,8 +18,8 @@ def is_public(path: str) -> bool:
 
 def route(head: RequestHead, mount: Mount | None) -> str:
     """What a request is (pure): listen | options | events | source | hls | health | web."""
-    if head.method in ("SOURCE", "PUT"):
-        return "source"
+    if head.method in ("SOURCE", "PUT"):  # a source client, but on the server's own pages (QA: PUT /api/news
+        return "web" if is_reserved(head.path) else "source"  # was a refused source login, 401, counted toward the lockout)
     if head.method in ("GET", "HEAD") and (is_hls(head.path) or head.path == "/healthz"):
         return "hls" if is_hls(head.path) else "health"
     if head.method == "OPTIONS" and (mount is not None or head.target == "*" or is_public(head.path)):
