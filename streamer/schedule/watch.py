@@ -77,7 +77,10 @@ class ProgrammeWatcher:
             kept = await asyncio.to_thread(last_good.read, self.keep) if self.keep else None
             if kept is None:
                 raise
-            loaded = await self.load(kept)
+            try:
+                loaded = await self.load(kept)
+            except ConfigError:
+                raise exc from None  # (what is wrong with the files, not with the copy kept)
             self._take(loaded)
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(kept.saved_at))
             errors = [str(p) for p in exc.problems]

@@ -18,8 +18,8 @@ def is_public(path: str) -> bool:
 
 def route(head: RequestHead, mount: Mount | None) -> str:
     """What a request is (pure): listen | options | events | source | hls | health | web."""
-    if head.method in ("SOURCE", "PUT"):  # a source client, but on the server's own pages (QA: PUT /api/news
-        return "web" if is_reserved(head.path) else "source"  # was a refused source login, 401, counted toward the lockout)
+    if head.method == "SOURCE" or (head.method == "PUT" and not is_reserved(head.path)):
+        return "source"  # (a PUT on the server's own pages is a web request: QA's PUT /api/news was a refused source login)
     if head.method in ("GET", "HEAD") and (is_hls(head.path) or head.path == "/healthz"):
         return "hls" if is_hls(head.path) else "health"
     if head.method == "OPTIONS" and (mount is not None or head.target == "*" or is_public(head.path)):
