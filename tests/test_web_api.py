@@ -191,3 +191,21 @@ def test_the_dashboard_needs_the_admin_and_may_be_opened_from_a_link_but_not_fra
     assert request(server, "GET", "/admin/", {**link, "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"})[0] == 403
     moved = raw_request(server.port, b"GET /admin HTTP/1.0\r\nHost: x\r\n\r\n")
     assert b" 301 " in moved.split(b"\r\n")[0] and b"Location: /admin/" in moved
+
+
+def test_a_widget_polling_the_status_documents_gets_304_while_nothing_changed(server_factory, music):
+    """QA: /api/nowplaying had no ETag; a widget polling it got the whole document (11 KB with 26
+    headlines) each time. Now an unchanged document is a 304 with no body, and a changed one is
+    sent with its new ETag."""
+    server = station(server_factory, music)
+    for path in ("/api/nowplaying", "/status-json.xsl"):
+        code, headers, body = request(server, "GET", path)
+        etag = headers.get("ETag", "")
+        assert code == 200 and etag.startswith('"') and body, headers
+        again = request(server, "GET", path, {"If-None-Match": etag})
+        assert (again[0], again[2], again[1].get("ETag"), again[1].get("Access-Control-Allow-Origin")) == (304, b"", etag, "*"), again
+        assert request(server, "GET", path, {"If-None-Match": '"other"'})[0] == 200
+    code, headers, _ = request(server, "GET", "/api/nowplaying")
+    time.sleep(1.2)  # the progress of the song on air moves on: another document, another ETag
+    changed = request(server, "GET", "/api/nowplaying", {"If-None-Match": headers["ETag"]})
+    assert changed[0] == 200 and changed[1]["ETag"] != headers["ETag"] and changed[2]
