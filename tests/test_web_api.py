@@ -209,13 +209,3 @@ def test_a_widget_polling_the_status_documents_gets_304_while_nothing_changed(se
     time.sleep(1.2)  # the progress of the song on air moves on: another document, another ETag
     changed = request(server, "GET", "/api/nowplaying", {"If-None-Match": headers["ETag"]})
     assert changed[0] == 200 and changed[1]["ETag"] != headers["ETag"] and changed[2]
-
-
-def test_the_operators_status_is_not_for_other_sites_pages(server_factory, music):
-    """QA: /api/status answered `Access-Control-Allow-Origin: *`, so any site's page could read the
-    station's folders, files and problems. The public documents still may be read by any page."""
-    server = station(server_factory, music)
-    origin = {"Origin": "https://elsewhere.example"}
-    assert "Access-Control-Allow-Origin" not in request(server, "GET", "/api/status", origin)[1]
-    for path in ("/api/nowplaying", "/status-json.xsl"):
-        assert request(server, "GET", path, origin)[1].get("Access-Control-Allow-Origin") == "*", path

@@ -43,9 +43,8 @@ def admin_json(data: object, status: int = 200) -> web.Response:
     return as_json(data, status, public=False)
 
 
-def _document(request: web.Request, key: str, build: Callable[[], object], public: bool = True) -> web.Response:
-    """A status document, shared between answers only while it is flooded (doc_cache.py); a
-    public one may be read by any web page (CORS)."""
+def _document(request: web.Request, key: str, build: Callable[[], object]) -> web.Response:
+    """A public status document, shared between answers only while it is flooded (doc_cache.py)."""
     try:
         body = station_of(request).documents.get(key, time.monotonic(), lambda: icecast.dumps(build()).encode())
     except Busy as busy:
@@ -56,15 +55,13 @@ def _document(request: web.Request, key: str, build: Callable[[], object], publi
     # (QA: 11 KB a poll with 26 headlines)
     etag = f'"{hashlib.blake2b(body, digest_size=9).hexdigest()}"'
     asked = {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}
-    response = _json_answer(b"", 304, public) if etag in asked or "*" in asked else _json_answer(body, public=public)
+    response = _json_answer(b"", 304) if etag in asked or "*" in asked else _json_answer(body)
     response.headers["ETag"] = etag
     return response
 
 
 async def api_status(request: web.Request) -> web.Response:
-    """The operator's document: no CORS, so no other site's page reads the station's folders, files
-    and problems (QA); the dashboard is the station's own page, and tools are not browsers."""
-    return _document(request, "status", station_of(request).status, public=False)
+    return _document(request, "status", station_of(request).status)
 
 
 async def status_json(request: web.Request) -> web.Response:
