@@ -352,3 +352,22 @@ def test_a_headline_retracted_during_the_bulletin_is_not_read_on(server_factory,
     assert after and after[0][1].startswith("News: Harvest figures published") and after[0][0] < 5.0, changes
     assert not any(title.startswith("News: Second story") for _, title in changes), changes
     assert "cut: its headline was retracted while it aired" in server.log_text()
+
+
+def test_a_bulletin_built_ahead_whose_every_headline_was_retracted_is_built_again(tmp_path):
+    """The suite under load: a headline posted and retracted, then a bulletin asked for before the
+    rebuild was done, aired the one built ahead, all of whose segments were now left out: the
+    dashboard's "bulletin on air" never showed. Such a bulletin is stale and built again now."""
+    from streamer.audio.bulletin_play import BulletinPlayer
+    from streamer.news.bulletin import Bulletin, Segment
+
+    builder = BulletinBuilder(NewsConfig(tts="off"), ffmpeg_exe())
+    story = NewsItem(title="Posted from the dashboard", summary="Then retracted.", expires=4e9)
+    built = asyncio.run(builder.build([story]))
+    player = BulletinPlayer(None)  # (it only asks the builder for the headlines)
+    player.builder = builder
+    builder.headlines = lambda: [story]
+    assert [s.headline for s in built.segments if s.headline] == [story.id] and not player.stale(built)
+    builder.headlines = list  # retracted
+    assert player.stale(built)
+    assert not player.stale(Bulletin((), [Segment(tmp_path / "bed.wav", "News: no headlines right now")], None))

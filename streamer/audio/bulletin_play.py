@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..aio import background
-from ..news.bulletin import BulletinBuilder, Segment
+from ..news.bulletin import Bulletin, BulletinBuilder, Segment
 from ..schedule.model import Event, Fades
 from ..schedule.scheduler import Choice
 from ..wire.text import display_path
@@ -94,6 +94,8 @@ class BulletinPlayer:
             log.warning("bulletin: the one built ahead has no headlines; waiting up to %g s for one with %d", BULLETIN_WAIT, len(headlines))
             await feeder.output.covering(builder.fresh(headlines, BULLETIN_WAIT))
         bulletin = builder.take(headlines)
+        if bulletin is not None and self.stale(bulletin):
+            bulletin = None  # every headline it reads was retracted since it was built: built again now
         if bulletin is None:  # none built ahead yet (just started): build now, keeping the air fed
             try:
                 bulletin = await feeder.output.covering(builder.build(headlines))
@@ -124,6 +126,12 @@ class BulletinPlayer:
                     log.error("bulletin segment %s skipped: %s", display_path(exc.path), exc.reason)
         finally:
             self.on_air = self.segment = None
+
+    def stale(self, bulletin: Bulletin) -> bool:
+        """Whether every headline `bulletin` reads is withdrawn (it would air nothing; under load
+        its rebuild can come later than an on-demand bulletin)."""
+        read = [s for s in bulletin.segments if s.headline]
+        return bool(read) and all(self.withdrawn(s) for s in read)
 
     def withdrawn(self, segment: Segment) -> bool:
         """Whether `segment` reads a headline no longer on the list (retracted or expired)."""
