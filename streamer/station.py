@@ -171,7 +171,7 @@ class Station:
     def audience(self) -> int:
         """Everyone listening: the mounts' listeners and the HLS players, as the history counts them
         (QA: the status documents left the HLS players out, the history and reports did not)."""
-        return self.listener_count() + (self.hls.listeners.count(time.time()) if self.hls is not None else 0)
+        return sum(self._graph_counts().values())
 
     def _graph_counts(self) -> dict[str, int]:
         """Listeners now per series of the dashboard's graph: each mount, and the HLS players."""

@@ -30,6 +30,14 @@ MISSED_AFTER = 60.0
 START_GRACE = 30.0
 
 
+def cut_time(occ: Occurrence | None, scheduler: Scheduler | None) -> float | None:
+    """Wall time at which `occ` stops what plays: a hard event's second, a wait-up-to one's
+    deadline; None for a soft one, or one with nothing to air (it cuts nothing)."""
+    if occ is None or occ.event.mode == "soft" or (scheduler is not None and not scheduler.airs_now(occ.event)):
+        return None
+    return occ.time + (occ.event.wait if occ.event.mode == "wait" else 0.0)
+
+
 class Cues:
     def __init__(self, sample_at: Callable[[float], int]) -> None:
         self.sample_at = sample_at  # wall time → station sample
@@ -60,9 +68,9 @@ class Cues:
         """Where the current item must stop: the next hard event, or a wait-up-to deadline."""
         occ = self.next
         self.cut_at = None
-        if occ is None or occ.event.mode == "soft" or (self.scheduler and not self.scheduler.airs_now(occ.event)):
+        deadline = cut_time(occ, self.scheduler)
+        if occ is None or deadline is None:
             return  # (an event with nothing to play is said when it falls due; what plays goes on)
-        deadline = occ.time + (occ.event.wait if occ.event.mode == "wait" else 0.0)
         self.cut_at = self.sample_at(deadline)
         self.cut_fade = occ.event.fade_out
         self.cut_by_event = True

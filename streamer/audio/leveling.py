@@ -61,7 +61,11 @@ def known_length(entry: Entry | None, info: TrackInfo | None) -> float | None:
     duration = entry.duration if entry is not None and entry.duration else info.duration if info is not None else None
     if duration is None:
         return None
-    start, end = cues(entry)
+    return aired_span(duration, *cues(entry))
+
+
+def aired_span(duration: float, start: float, end: float | None) -> float:
+    """Seconds of a `duration`-second file that air from its cue-in `start` to its cue-out `end`."""
     return max(0.0, (duration if end is None else min(end, duration)) - start)
 
 

@@ -16,7 +16,7 @@ from ..schedule.scheduler import Choice
 from ..wire.icy import clean_title
 from ..wire.text import display_path
 from .decoder import DecodeError, Decoder
-from .leveling import LateLevel, Level
+from .leveling import LateLevel, Level, aired_span
 from .output import SILENCE_STEP, Cut, Output
 
 log = logging.getLogger("streamer.feeder")
@@ -71,10 +71,7 @@ def decoded_length(info: TrackInfo, analysis: Entry | None) -> TrackInfo:
 def aired(info: TrackInfo, level: Level) -> TrackInfo:
     """`info` with its duration the part that airs, cue-in to cue-out: what /api/nowplaying's
     progress and the next item's time count on (the file's own length ran past the handover)."""
-    if info.duration is None:
-        return info
-    end = info.duration if level.end is None else min(level.end, info.duration)
-    return replace(info, duration=max(0.0, end - level.start))
+    return info if info.duration is None else replace(info, duration=aired_span(info.duration, level.start, level.end))
 
 
 def late_level(

@@ -12,8 +12,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..schedule.scheduler import Choice, Occurrence, Scheduler
-from .cues import MIN_BEFORE_CUT, Cues
+from ..schedule.scheduler import Choice, Scheduler
+from .cues import MIN_BEFORE_CUT, Cues, cut_time
 from .onair import OnAir
 
 Upcoming = tuple[float, Choice] | None  # (when, what) plays after the item on air
@@ -47,16 +47,9 @@ def upcoming(scheduler: Scheduler, cues: Cues, onair: OnAir, ahead: Ahead, now: 
         choice = scheduler.preview(at, onair.history, occ.event)
         t = at
     else:
-        choice = scheduler.preview(t, onair.history, room=room_before(occ, scheduler, t))
+        cut = cut_time(occ, scheduler)  # what is chosen then fits before it, as the feeder's choice does (Cues.room)
+        choice = scheduler.preview(t, onair.history, room=None if cut is None else cut - t)
     return None if choice.path is None else (t, choice)
-
-
-def room_before(occ: Occurrence | None, scheduler: Scheduler, t: float) -> float | None:
-    """Seconds from `t` to the cut of the event `occ` (a hard one's second, a wait-up-to one's
-    deadline), as Cues.room says it when the next item is chosen; None if it cuts nothing."""
-    if occ is None or occ.event.mode == "soft" or not scheduler.airs_now(occ.event):
-        return None
-    return occ.time + (occ.event.wait if occ.event.mode == "wait" else 0.0) - t
 
 
 def event_first(mode: str, time: float, wait: float, handover: float, now: float) -> float | None:

@@ -141,6 +141,15 @@ def _headline(head: list[str], named: bool) -> str:
     return head[-1]
 
 
+def too_long(text: str) -> str:
+    """Why an article with no headline found has none, when its first line of text is a headline
+    too long to be one (QA: a 332-character headline was said as missing); '' otherwise."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if len(first) > MAX_HEADLINE and not _SENTENCE_END.search(first):
+        return f"the headline is {len(first)} characters: a headline is at most {MAX_HEADLINE} (put the rest in the body)"
+    return ""
+
+
 def _item(title: str, body: list[str], decoded: bool = False) -> NewsItem | None:
     """The item from its headline and body lines; `decoded`: an HTML page's, its markup already
     read (read again, `&lt;new&gt;` decoded to `<new>` was then taken for a tag: QA)."""

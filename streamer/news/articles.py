@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..wire.text import display_path
-from .article_text import parse_article
-from .parse import MAX_HEADLINE, NewsItem
+from .article_text import parse_article, too_long
+from .parse import NewsItem
 
 ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".html", ".htm"}
 MAX_ARTICLE_BYTES = 2_000_000
@@ -90,15 +90,6 @@ def read_article(path: Path, mtime: float, mastheads: tuple[str, ...]) -> tuple[
     item.published = mtime
     item.origin = f"folder:{display_path(path.name)}"  # (a name's undecodable bytes made the saved list unwritable: QA)
     return item, ""
-
-
-def too_long(text: str) -> str:
-    """Why an article with no headline found has none, when its first line of text is a headline
-    too long to be one (QA: a 332-character headline was said as missing); '' otherwise."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    if len(first) > MAX_HEADLINE and not first.endswith((".", "!", "?", "\u3002")):
-        return f"the headline is {len(first)} characters: a headline is at most {MAX_HEADLINE} (put the rest in the body)"
-    return ""
 
 
 @dataclass(slots=True)

@@ -246,7 +246,7 @@ class BulletinBuilder:
         voice = voice_for(text, self.config.voice) if self.espeak else None
         if self.espeak and voice is None:
             log.info("bulletin: %r is Japanese with kanji, which espeak-ng cannot read: its title airs over the bed", item.title)
-        if self.espeak and voice is not None:
+        if voice is not None:  # (espeak-ng is there)
             proc = await child.spawn(self.espeak, "-v", voice, "-w", str(out), text, stdout=False, nice=BUILD_NICE)
             try:
                 _, err = await asyncio.wait_for(proc.communicate(), TTS_TIMEOUT)

@@ -59,21 +59,23 @@ def fitting(s: Scheduler, t: float, history: Sequence[Played], room: float) -> F
     block = s.block_at(t)
     names = list(block.play) if block else [s.programme.fallback or ""]
     heard = {played.path for played in history if played.time > t - RECENT}
-    songs = ((n, f) for n in names for f in allowed(s, n, t, history) if f not in heard)
+    songs = ((n, f) for n in names for f in allowed(s, n, t, history, room) if f not in heard)
     if (pick := longest_fitting(songs, s.length, room)) is not None:
         return Fit(*pick, "song")
     jingles = block.jingles.playlist if block is not None and block.jingles else None
     if jingles is None or room >= JINGLE_ROOM or (history and history[-1].playlist == jingles):
         return None
-    pick = longest_fitting(((jingles, f) for f in allowed(s, jingles, t, history)), s.length, room)
+    pick = longest_fitting(((jingles, f) for f in allowed(s, jingles, t, history, room)), s.length, room)
     return None if pick is None else Fit(*pick, "jingle")
 
 
-def allowed(s: Scheduler, playlist: str, t: float, history: Sequence[Played]) -> list[Path]:
-    """The playlist's playable files its no-repeat windows allow at `t`, in the order of its turn."""
+def allowed(s: Scheduler, playlist: str, t: float, history: Sequence[Played], room: float) -> list[Path]:
+    """The playlist's playable files that fit in `room` and its no-repeat windows allow at `t`, in
+    the order of its turn (the windows asked only about what fits: a playlist may hold 10,000)."""
     rotation, spec = s.rotations.get(playlist), s.programme.playlists.get(playlist)
     if rotation is None or spec is None:
         return []
     windows = Windows(spec, t, history, s.artist_of, s.song_of) if spec.no_repeat_track or spec.no_repeat_artist else None
     files = dict.fromkeys([*rotation.upcoming(), *rotation.files])
-    return [f for f in files if s.playable(f) and (windows is None or windows.conflict(f) == ALLOWED)]
+    fit = [f for f in files if (n := s.length(f)) is not None and not runs_past(n, room) and s.playable(f)]
+    return [f for f in fit if windows is None or windows.conflict(f) == ALLOWED]

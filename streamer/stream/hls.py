@@ -66,6 +66,16 @@ class Built:
     open: Piece | None = None
 
 
+def last_made(segments: list[Built], pending: Built | None, current: Built | None) -> Piece | Built | None:
+    """What a kept window's run made last: the segment it was filling, else the last part of the
+    one in progress it published, else its last segment (None: nothing)."""
+    if current is not None:
+        return current.open
+    if pending is not None:
+        return pending.parts[pending.aired - 1]
+    return segments[-1] if segments else None
+
+
 class HlsVariant:
     def __init__(
         self, name: str, bitrate: int, out_rate: int, seconds: float, window: int, wall_of: Callable[[int], float],
@@ -128,7 +138,7 @@ class HlsVariant:
         self.current = self.pending = pending
         if current is not None:
             self.current = current
-        last = current.open if current is not None else pending.parts[pending.aired - 1] if pending is not None else segments[-1]
+        last = last_made(segments, pending, current)
         assert last is not None
         self._next_wall = self._floor = last.start + last.samples / self.out_rate
         self.title, self.discontinuity_sequence = title, discontinuities

@@ -22,7 +22,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from .hls import SAMPLES_PER_FRAME, Built, HlsVariant, Piece
+from .hls import SAMPLES_PER_FRAME, Built, HlsVariant, Piece, last_made
 
 log = logging.getLogger("streamer.hls")
 
@@ -98,7 +98,7 @@ def resume(state_dir: Path, variants: list[HlsVariant], now: float) -> int:
             continue
         segments, pending = _built(v, [p for p in parts if p[0] == v.name])
         current = _open(v, head[5], [f[1:] for f in frames if f[0] == v.name]) if segments and not pending else None
-        last = current.open if current is not None else pending.parts[-1] if pending is not None else segments[-1] if segments else None
+        last = last_made(segments, pending, current)
         if last is None or not 0 <= now - (last.start + last.samples / v.out_rate) < (v.window - 1) * v.seconds:
             continue
         v.resume(segments, pending, head[1], head[2], json.loads(head[3]), now, current, bytes(head[4]))
