@@ -133,7 +133,9 @@
   // as the page can tell (QA: "it has no source" while the whole station was restarting).
   function lost(what) {
     stop(what + ": it has no source right now.", true, true);
-    fetch("/healthz", { cache: "no-store" }).catch(() => {
+    // (any answer means reachable: the page itself, which answers 200 from the moment the station
+    // listens, where /healthz's honest 503 while a restarted station comes on air is a console error)
+    fetch(location.pathname, { method: "HEAD", cache: "no-store" }).catch(() => {
       if (!playing && resume) status(what + ": the station cannot be reached. Trying again…", true);
     });
   }
