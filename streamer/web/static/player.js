@@ -85,7 +85,8 @@
   function startWhenKnown() {
     status("Connecting…");
     clearTimeout(snapshotWait);
-    snapshotWait = setTimeout(() => { snapshotWait = 0; start(); }, 1500);
+    // (3 s: a loaded machine took over 1.5 s to send the first snapshot, and the page played /main)
+    snapshotWait = setTimeout(() => { snapshotWait = 0; start(); }, 3000);
   }
 
   function takeUp() {
