@@ -486,15 +486,16 @@ def test_the_dashboard_skips_posts_retracts_and_starts_a_bulletin(server_factory
     assert errors == []
 
 
-def test_the_dashboard_lists_webhook_failures_and_each_bad_file_once(server_factory, tones, chromium, tmp_path):
+def test_the_dashboard_lists_webhook_failures_and_each_bad_file_once(server_factory, tones, chromium, tmp_path, request):
     """The problems list showed a webhook that failed, a database or an access log that could
     not be written nowhere (only /api/status had them), each unplayable file twice, once dated
     1 January 1970 (found by QA)."""
     bad = tmp_path / "notes.mp3"
     bad.write_text("Call the studio before the show.\n")
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
+    held = socket.socket()  # a port nothing listens on: bound and held, so no other test's server takes it
+    request.addfinalizer(held.close)
+    held.bind(("127.0.0.1", 0))
+    closed = held.getsockname()[1]
     hook = f"webhooks:\n  - {{url: 'http://127.0.0.1:{closed}/hook', events: [song_changed], timeout: 1}}\n"
     playlist = f"timezone: UTC\nplaylists:\n  music: {{files: ['{tones / 'long-a.ogg'}', '{bad}'], order: sequential}}\nfallback: music\n"
     server = server_factory(playlist, config_extra=USERS + hook)
