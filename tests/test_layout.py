@@ -26,6 +26,7 @@ BASE = {
     "yamldoc",
     "yaml_syntax",
     "upstream_url",
+    "net_words",
     "aio",
     "child",
     "offload",

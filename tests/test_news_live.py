@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import threading
 import time
 import urllib.error
@@ -153,6 +154,19 @@ def test_feeds_with_conditional_get_and_failures_keep_the_headlines(server_facto
         wait_for(lambda: not server.status()["news"]["errors"], 5)
     finally:
         httpd.shutdown()
+
+
+def test_a_feed_nothing_answers_is_said_in_words(server_factory, music, tmp_path):
+    """Before: "Cannot connect to host 127.0.0.1:N ssl:default [Connect call failed ('127.0.0.1', N)]",
+    aiohttp's words, on the status page and in the log of a plain-HTTP feed."""
+    held = socket.socket()  # bound, not listening: refused, and no other test's server can take the port
+    with held:
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}/rss"
+        server = station(server_factory, music, tmp_path, f"  feeds: [{{url: '{url}', interval: 1, timeout: 2}}]\n")
+        wait_for(lambda: f"feed:{url}" in server.status()["news"]["errors"], 5)
+        assert server.status()["news"]["errors"][f"feed:{url}"] == "connection refused: nothing listens at that host and port"
+        assert f"news feed {url}: connection refused: nothing listens at that host and port (keeping" in server.log_text()
 
 
 def test_bulletin_on_demand_puts_headlines_in_the_stream(server_factory, music, tmp_path):

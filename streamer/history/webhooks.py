@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .. import __version__
+from ..net_words import in_words
 from ..settings import WebhookConfig
 from ..ticks import sleep_on_grid
 
@@ -145,7 +146,7 @@ class Webhooks:
         except TimeoutError:
             error = f"no answer within {hook.config.timeout:g} s"
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            error = failure(exc)
+            error = in_words(exc)
         finally:
             hook.inflight = None
         first = hook.queue[0] is item if hook.queue else False
@@ -207,15 +208,6 @@ class Webhooks:
             {"url": safe_url(h.config.url), "queued": len(h.queue), "error": h.last_error, "events": list(h.config.events)}
             for h in self.hooks
         ]
-
-
-def failure(exc: Exception) -> str:
-    """What went wrong, without the URL some aiohttp errors carry (its query may hold a token)."""
-    if isinstance(exc, aiohttp.ClientResponseError):  # too many redirects among them
-        return f"{type(exc).__name__}: HTTP {exc.status} {exc.message}".strip()
-    if isinstance(exc, aiohttp.InvalidURL):  # a redirect to a bad URL: its text is that URL
-        return type(exc).__name__
-    return str(exc) or type(exc).__name__
 
 
 def safe_url(url: str) -> str:

@@ -29,6 +29,7 @@ import aiohttp
 from .. import child
 from ..library.analyser import AnalysisHung, analyse
 from ..library.catalog import Entry
+from ..net_words import in_words
 from ..settings import NewsConfig
 from .parse import NewsItem
 from .voices import voice_for
@@ -183,7 +184,7 @@ class BulletinBuilder:
                     self._older.unlink(missing_ok=True)
                 self._older = previous
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-                self.fetch_error = f"{url}: {exc or type(exc).__name__}"
+                self.fetch_error = f"{url}: {in_words(exc)}"
                 log.warning("bulletin audio not fetched (%s); keeping the previous copy", self.fetch_error)
             await asyncio.sleep(self.config.audio_refresh)
 

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from ..aio import TooLarge, read_capped
+from ..net_words import in_words
 from ..offload import OffloadError
 from ..settings import FeedConfig, NewsConfig
 from ..ticks import sleep_on_grid
@@ -244,7 +245,7 @@ class NewsDesk:
                 state["etag"] = r.headers.get("ETag")
                 state["last_modified"] = r.headers.get("Last-Modified")
         except (FeedError, aiohttp.ClientError, TimeoutError, OffloadError) as exc:
-            message = str(exc) or type(exc).__name__
+            message = str(exc) if isinstance(exc, (FeedError, OffloadError)) else in_words(exc)
             if isinstance(exc, TimeoutError):
                 message = f"no answer within {feed.timeout:g} s"
             state["errors"] = state.get("errors", 0) + 1

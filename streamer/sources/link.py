@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
+
+from ..net_words import in_words
 
 log = logging.getLogger("streamer.sources")
 
@@ -17,23 +18,6 @@ class LinkError(Exception):
 
 
 FAILURES = (OSError, ConnectionError, ValueError, TimeoutError, asyncio.IncompleteReadError, LinkError)
-
-
-def in_words(exc: BaseException) -> str:
-    """What went wrong, for the log and the status pages (not a class name or an errno tuple)."""
-    if isinstance(exc, socket.gaierror):
-        return f"host name not found ({exc.strerror})"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused: nothing listens at that host and port"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, asyncio.IncompleteReadError):
-        return "the other side closed the connection in the middle of its answer"
-    if isinstance(exc, ConnectionResetError):
-        return "the other side reset the connection"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 class Link:

@@ -13,6 +13,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 
+from ..net_words import in_words
 from ..stream.listener import Listener
 from ..stream.mount import Mount
 from ..wire.http import parse_response_head
@@ -97,4 +98,4 @@ class PushTarget(Link):
                 if r.status != 200:
                     log.warning("push %s: title update refused: HTTP %d", self.mount.path, r.status)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("push %s: title update failed: %s", self.mount.path, exc)
+            log.warning("push %s: title update failed: %s", self.mount.path, in_words(exc))
