@@ -205,8 +205,9 @@ def test_report_dates_are_the_stations_days_and_bad_ones_are_said():
     t0, t1, first, last = parse_range("2026-11-01", "2026-11-30", HARARE)
     assert t0 == dt.datetime(2026, 11, 1, tzinfo=HARARE).timestamp() and t1 == dt.datetime(2026, 12, 1, tzinfo=HARARE).timestamp()
     assert (first, last) == ("2026-11-01", "2026-11-30")
-    t0, t1, _, _ = parse_range("2026-11-01 06:00", "2026-11-01 10:00", HARARE)
-    assert t1 - t0 == 4 * 3600
+    t0, t1, first, last = parse_range("2026-11-01 06:00", "2026-11-01 10:00", HARARE)
+    assert t1 - t0 == 4 * 3600 and (first, last) == ("2026-11-01 06:00", "2026-11-01 10:00")  # (the header said 2026-11-01 twice)
+    assert parse_range("2026-11-01 06:00", "2026-11-02", HARARE)[2:] == ("2026-11-01 06:00", "2026-11-02")
     with pytest.raises(ReportError, match=r"--from '2026-02-30' is not a date"):
         parse_range("2026-02-30", None, HARARE)
     with pytest.raises(ReportError, match=r"--to 'last week' is not a date"):
@@ -450,6 +451,10 @@ def test_streamer_report_says_what_is_wrong_with_its_dates(tmp_path, capsys):
     args = ["report", "soundexchange", "--from", "2026-11-01", "--to", "2026-11-30", "-o", str(tmp_path), "--config", str(config)]
     assert main(args) == 0
     assert (tmp_path / "TESTRADIO01112026-30112026_A.txt").read_text().startswith("^NAME_OF_SERVICE^|")
+    timed = tmp_path / "timed"  # times in the range: the file is still named by the days it covers
+    timed.mkdir()
+    assert main([*args[:2], "--from", "2026-11-01 06:00", "--to", "2026-12-01 00:00", "-o", str(timed), *args[-2:]]) == 0
+    assert [p.name for p in timed.iterdir()] == ["TESTRADIO01112026-30112026_A.txt"]
 
 
 def test_streamer_report_says_why_it_cannot_write_its_output(tmp_path, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import io
 import json
 import sqlite3
@@ -57,7 +58,8 @@ def build(
         report.sections = [tracks(conn, t0, t1)]
     elif kind == "soundexchange":
         report.sections = [soundexchange(conn, t0, t1, service, tuning_hours)]
-        report.filename = soundexchange_name(service, first, last)
+        last_day = dt.datetime.fromtimestamp(t1 - 1, tz).date().isoformat()  # (`last` may say a time)
+        report.filename = soundexchange_name(service, first[:10], last_day)
     else:
         report.sections = audience(conn, t0, t1, tz)
     return report

@@ -92,17 +92,21 @@ def parse_range(
     max_days: int | None = None,
 ) -> tuple[float, float, str, str]:
     """(from, to) as Unix times for dates given on the command line or in a URL (pure), errors
-    naming them as `names` says (FLAGS or QUERY). A whole day given as `to` includes that day.
+    naming them as `names` says (FLAGS or QUERY), and each end as a report's header says it: a
+    day, or a day and a time when one was given. A whole day given as `to` includes that day.
     Defaults: the last 30 days up to today. `max_days` bounds the range (a web request's)."""
     today = dt.datetime.fromtimestamp(now, tz).date() if now is not None else dt.datetime.now(tz).date()
+    end_whole = True
     if end:
         t1, whole = _parse(end, names[1], tz)
+        end_whole = whole
         if whole:
             t1 = dt.datetime.combine(t1.date() + dt.timedelta(days=1), dt.time(), tz)
     else:
         t1 = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tz)
+    start_whole = True
     if start:
-        t0, _ = _parse(start, names[0], tz)
+        t0, start_whole = _parse(start, names[0], tz)
     else:
         t0 = dt.datetime.combine(t1.date() - dt.timedelta(days=DEFAULT_DAYS), dt.time(), tz)
     if t0 >= t1:
@@ -113,7 +117,9 @@ def parse_range(
             f"{names[0]} {start or t0.date()} and {names[1]} {end or last} span {(last - t0.date()).days + 1} days:"
             f" one request covers {max_days} days at most (ask for several ranges, or use `streamer report`)"
         )
-    return t0.timestamp(), t1.timestamp(), t0.date().isoformat(), last.isoformat()
+    first_said = t0.date().isoformat() if start_whole else f"{t0:%Y-%m-%d %H:%M}"
+    last_said = last.isoformat() if end_whole else f"{t1:%Y-%m-%d %H:%M}"
+    return t0.timestamp(), t1.timestamp(), first_said, last_said
 
 
 def local(t: float | None, tz: tzinfo) -> str:
