@@ -368,6 +368,20 @@ def year_of_data(path: Path, sessions_per_day: int = 2000) -> float:
     return start
 
 
+def test_a_play_still_on_air_has_no_length_yet_in_the_plays_report(tmp_path):
+    """It said 0 seconds, as if it had aired for none (found by a run of the station)."""
+    conn = connect(tmp_path / "history.sqlite", schema.MIGRATIONS)
+    start = dt.datetime(2026, 11, 20, 9, tzinfo=HARARE).timestamp()
+    conn.execute("INSERT INTO plays (started, ended, seconds, kind, title) VALUES (?, ?, 40.04, 'song', 'Aired')", (start, start + 40.04))
+    conn.execute("INSERT INTO plays (started, kind, title) VALUES (?, 'song', 'On air')", (start + 40.04,))
+    conn.commit()
+    report = build(conn, "plays", "2026-11-20", "2026-11-20", HARARE, "Streamer Radio")
+    rows = json.loads(render(report, "json")[0])["plays"]
+    assert [(r["title"], r["ended"], r["seconds"]) for r in rows] == [("Aired", "2026-11-20T09:00:40+02:00", 40.0), ("On air", "", None)]
+    csv_lines = render(report, "csv")[0].splitlines()
+    assert csv_lines[2].startswith("2026-11-20T09:00:40+02:00,,,song,")
+
+
 @pytest.mark.volume  # a million rows of SQL: 8-9 s
 def test_a_year_of_data_reports_what_it_holds(tmp_path):
     """Every report over a year of a station adds up. How long they take on a year at 2,000 and

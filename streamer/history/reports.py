@@ -171,7 +171,7 @@ def plays(conn: sqlite3.Connection, t0: float, t1: float, tz: tzinfo) -> Section
         f"SELECT {', '.join(PLAY_COLUMNS)} FROM plays WHERE started >= ? AND started < ? ORDER BY started", (t0, t1)
     ).fetchall()
     at = LocalTimes(tz)
-    out = [(at(r[0]), at(r[1]), round(r[2] or 0, 1), *r[3:]) for r in rows]
+    out = [(at(r[0]), at(r[1]), None if r[2] is None else round(r[2], 1), *r[3:]) for r in rows]  # (None: on air)
     return Section("plays", PLAY_COLUMNS, out)
 
 
