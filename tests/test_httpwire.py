@@ -115,6 +115,15 @@ def test_a_request_for_the_web_side_gets_crlf_lines_or_our_refusal():
     assert head_for_web(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n") == (414, "request line longer than 8190 bytes")
     assert head_for_web(b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n") == (431, "a header line longer than 8190 bytes")
     assert head_for_web(b"GET / HTTP/1.1\r\nHost:") == b"GET / HTTP/1.1\r\nHost:"  # (not whole yet: aiohttp waits for it)
+    # a body without its length (a hand-made request: printf | nc): said, not aiohttp's "Data after `Connection: close`"
+    unsized = b'POST /api/news HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n{"title": "x"}'
+    assert head_for_web(unsized) == (411, "this POST has a body but no Content-Length (nor Transfer-Encoding: chunked): send its length")
+    assert error_response(411, "", "d").startswith(b"HTTP/1.0 411 Length Required\r\n")  # (it said "411 Unknown")
+    sized = b'POST /api/news HTTP/1.0\r\ncontent-length: 14\r\n\r\n{"title": "x"}'
+    chunked = b"PUT /api/news/1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+    assert head_for_web(sized) == sized and head_for_web(chunked) == chunked
+    bodiless = b"POST /api/skip HTTP/1.1\r\nHost: x\r\n\r\n"  # curl -X POST: no body, no length, fine
+    assert head_for_web(bodiless) == bodiless
 
 
 def test_a_head_too_large_is_a_url_too_long_when_its_first_line_is():

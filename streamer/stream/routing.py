@@ -45,7 +45,9 @@ def oversized(head: bytes | bytearray) -> tuple[int, str]:
 def head_for_web(data: bytes) -> bytes | tuple[int, str]:
     """A request as the web side's parser takes it: its head's lines ended with CRLF (the front
     door takes bare LFs: QA found them refused on the API only), or (status, why) for a line
-    longer than that parser takes, answered by us, not by it (with its own Server header)."""
+    longer than that parser takes, or a body that comes without its length, answered by us,
+    not by it (it said "Data after `Connection: close`", and a client that had closed its
+    sending side got no answer at all)."""
     end = find_head_end(data)
     if end < 0:
         return data
@@ -54,4 +56,16 @@ def head_for_web(data: bytes) -> bytes | tuple[int, str]:
         return 414, f"request line longer than {WEB_LINE_MAX} bytes"
     if any(len(line) > WEB_LINE_MAX for line in lines[1:]):
         return 431, f"a header line longer than {WEB_LINE_MAX} bytes"
+    if data[end:] and _unsized_body(lines):
+        method = lines[0].split(b" ", 1)[0].decode("latin-1")
+        return 411, f"this {method} has a body but no Content-Length (nor Transfer-Encoding: chunked): send its length"
     return b"\r\n".join(lines) + data[end:]
+
+
+def _unsized_body(lines: list[bytes]) -> bool:
+    """A request whose method takes a body and whose head gives no way to know where it ends
+    (HTTP/1.1 reads it as no body, and what follows as the next request)."""
+    if lines[0].split(b" ", 1)[0] not in (b"POST", b"PUT", b"PATCH"):
+        return False
+    names = {line.split(b":", 1)[0].strip().lower() for line in lines[1:] if b":" in line}
+    return not names & {b"content-length", b"transfer-encoding"}

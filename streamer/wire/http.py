@@ -30,6 +30,7 @@ REASONS = {
     404: "File Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    411: "Length Required",
     413: "Request Entity Too Large",
     414: "URI Too Long",
     429: "Too Many Requests",
