@@ -32,6 +32,7 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
         for m in station.live_mounts()
     ]  # fmt: skip
     now_playing = onair.now_playing(time.time())
+    bulletin = station.feeder.bulletins.heard(now_playing and now_playing["kind"])
     return {
         "schema": 1,
         "station": {"name": config.station_name, "description": config.station_description, "url": config.station_url},
@@ -40,20 +41,20 @@ def nowplaying(station: Station, base_url: str = "") -> dict:
         # a DJ is heard now: their title has reached listeners (the feeder takes a DJ on a lookahead before)
         "live": now_playing is not None and now_playing["kind"] == "live",
         "now_playing": now_playing,
-        "playing_next": announced(pending) if (pending := onair.pending()) else playing_next(station, time.time()),
+        "playing_next": announced(pending) if (pending := onair.pending()) else playing_next(station, time.time(), bulletin),
         "next": station.feeder.cues.next_view(),
         "history": onair.history_view(),
         "hls": hls_view(station, base),
         "headlines": [h.to_json() for h in station.news.headlines],
-        "bulletin": station.feeder.bulletins.on_air,
+        "bulletin": bulletin,
     }
 
 
-def playing_next(station: Station, now: float) -> dict | None:
+def playing_next(station: Station, now: float, heard_bulletin: dict | None = None) -> dict | None:
     """The item after the one on air, as the scheduler will choose it, and when it is due; None
-    during a bulletin (its headlines air one by one: what follows the one on air is the next
-    headline, and the song after the bulletin comes when the last one ends)."""
-    if station.feeder.bulletins.on_air is not None:
+    during a bulletin, fed or heard (its headlines air one by one: what follows the one on air
+    is the next headline, and the song after the bulletin comes when the last one ends)."""
+    if station.feeder.bulletins.on_air is not None or heard_bulletin is not None:
         return None
     try:
         ahead = station.feeder.upcoming_choice(now)

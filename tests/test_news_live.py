@@ -181,13 +181,19 @@ def test_bulletin_on_demand_puts_headlines_in_the_stream(server_factory, music, 
     code, body = call(server, "POST", "/api/bulletin", b"")
     assert code == 202, body
     during = []  # now-playing documents while the bulletin airs: "Next" named the song due at the end of one headline (QA)
+    apart = []  # `bulletin` and now_playing saying different things: it was set ~1 s before listeners heard the news
     while t.is_alive():
         doc = json.loads(call(server, "GET", "/api/nowplaying")[1])
         if doc["bulletin"] is not None:
-            during.append(doc["playing_next"])
+            last = doc["bulletin"]["headlines"][-1]  # (once it is heard, the song after the bulletin is next)
+            during.append((doc["playing_next"], last in doc["now_playing"]["title"]))
+        if (doc["bulletin"] is not None) != ((doc["now_playing"] or {}).get("kind") == "bulletin"):
+            apart.append((doc["bulletin"] is not None, doc["now_playing"]))
         time.sleep(0.2)
     t.join()
-    assert during and all(ahead is None or ahead["kind"] == "bulletin" for ahead in during), during  # (a headline decoded, not yet heard)
+    # (a headline decoded, not yet heard)
+    assert during and all(ahead is None or ahead["kind"] == "bulletin" or on_last for ahead, on_last in during), during
+    assert apart == []
     news = [(when, f["StreamTitle"]) for when, f in got["rec"].block_arrivals if f["StreamTitle"].startswith("News: ")]
     assert news, got["rec"].block_arrivals
     print(f"on-demand bulletin: headline in the stream {news[0][0] - asked:.2f} s after the POST")

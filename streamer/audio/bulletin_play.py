@@ -35,9 +35,19 @@ class BulletinPlayer:
     def __init__(self, feeder: Feeder) -> None:
         self.feeder = feeder
         self.builder: BulletinBuilder | None = None
-        self.on_air: dict | None = None  # {started, method, headlines} while one plays
+        self.on_air: dict | None = None  # {started, method, headlines} while one is fed to the encoders
+        self._last: dict | None = None  # the one fed last (its end is heard after the feeder is done with it)
         self.segment: Segment | None = None  # the one on air
         self._retracted = False  # the segment on air was cut for its headline's retraction: the bulletin goes on
+
+    def heard(self, heard_kind: str | None) -> dict | None:
+        """The bulletin listeners hear, given the kind of item they hear (now_playing's): the
+        feeder starts and ends one a lookahead (about a second) before they do, and the
+        metadata document said "bulletin" while a song was still heard (and none during the
+        last headline's last second)."""
+        if heard_kind != "bulletin":
+            return None
+        return self.on_air or self._last
 
     @property
     def method(self) -> str | None:
@@ -125,7 +135,7 @@ class BulletinPlayer:
                     feeder.onair.problem(time.time(), display_path(exc.path), exc.reason)
                     log.error("bulletin segment %s skipped: %s", display_path(exc.path), exc.reason)
         finally:
-            self.on_air = self.segment = None
+            self._last, self.on_air, self.segment = self.on_air, None, None
 
     def stale(self, bulletin: Bulletin) -> bool:
         """Whether every headline `bulletin` reads is withdrawn (it would air nothing; under load
