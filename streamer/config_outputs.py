@@ -3,6 +3,7 @@ relays and HLS variants, read into settings.py's types. Pure, like config.py, wh
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -74,6 +75,9 @@ def _mount(m: Reader, path: str, station: dict[str, Any], audio: dict[str, Any])
         fallback=m.get("fallback", str, M["fallback"]),
         fallback_override=m.get("fallback_override", bool, M["fallback_override"]),
     )
+    ogg = FORMAT_RULES.get(kind, FORMAT_RULES["mp3"]).content_type == "audio/ogg"
+    if ogg and "metaint" in m.data:  # (it was taken, and nothing came of it)
+        m.error((*m.path, "metaint"), f"mounts.{path}.metaint: {kind} mounts send their titles in Ogg chains, not ICY metadata (remove it)")
     m.finish()
     return mount
 
@@ -160,8 +164,23 @@ def hls_settings(h: Reader) -> HlsConfig:
             v.get("channels", int, 2, in_range(1, 2)),
         ))  # fmt: skip
         v.finish()
+    _check_window(h, segment, window)
+    if h.data and not variants:  # (an hls: section that makes nothing: said, not silently no HLS)
+        none = "hls has no variants: no HLS is made (add variants: [{name: aac64, bitrate: 64}])"
+        h.doc.notes.append(h.doc.problem((*h.path, "variants"), none))
     h.finish()
     return HlsConfig(segment, window, container, parts, tuple(variants))
+
+
+def _check_window(h: Reader, segment: float, window: int) -> None:
+    """A live playlist holds at least three target durations (RFC 8216 6.2.2); segments end on
+    AAC frames, so `window` of them may fall short of window x segment by a few milliseconds."""
+    target = max(1, math.ceil(segment))
+    if window * segment - 0.1 < 3 * target:
+        needed = math.ceil((3 * target + 0.1) / segment)
+        message = (f"hls.window: {window} segments of {segment:g} s hold {window * segment:g} s; a live playlist must hold at least"
+                   f" three target durations ({3 * target} s, RFC 8216 6.2.2): use window: {needed} or more")  # fmt: skip
+        h.error((*h.path, "window"), message)
 
 
 def credentials(r: Reader, key: str) -> tuple[tuple[str, str], ...]:

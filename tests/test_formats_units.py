@@ -266,6 +266,8 @@ def test_hls_clients_followed_at_once_are_bounded(monkeypatch):
         ("{format: flac, bitrate: 128}", "mounts./x.bitrate: flac is lossless and takes no bitrate (remove it)"),
         ("{format: opus, sample_rate: 44100}", "mounts./x.sample_rate: must be one of 48000, not 44100"),
         ("{format: aac, bitrate: 1000}", "mounts./x.bitrate: must be between 8 and 320, not 1000"),
+        # (QA: taken, and nothing came of it)
+        ("{format: opus, metaint: 8192}", "mounts./x.metaint: opus mounts send their titles in Ogg chains, not ICY metadata (remove it)"),
     ],
 )
 def test_formats_take_only_what_they_can(mount, message):
@@ -273,6 +275,24 @@ def test_formats_take_only_what_they_can(mount, message):
         parse_config(f"mounts:\n  /main: {{}}\n  /x: {mount}\n", F, env={})
     assert any(str(p).endswith(message) for p in exc.value.problems), exc.value.problems
     assert str(exc.value.problems[0]).startswith("/etc/streamer/config.yaml:3:")
+
+
+def test_an_hls_window_holds_three_target_durations_and_an_hls_section_without_variants_is_said():
+    """QA: window 2 (4 s of 2 s segments) and 3 (5.99 s: segments end on AAC frames) were taken,
+    under RFC 8216 6.2.2's three target durations; `variants: []` made no HLS and said nothing."""
+    hls = "hls:\n  segment: {}\n  window: {}\n  variants: [{{name: lo, bitrate: 48}}]\n"
+    for segment, window, needed in ((2, 3, 4), (2, 2, 4), (1.5, 4, 5), (4, 3, 4)):
+        with pytest.raises(ConfigError) as exc:
+            parse_config(hls.format(segment, window), F, env={})
+        assert str(exc.value.problems[0]).endswith(f"RFC 8216 6.2.2): use window: {needed} or more"), exc.value.problems
+        assert str(exc.value.problems[0]).startswith("/etc/streamer/config.yaml:3:")
+    for segment, window in ((2, 4), (4, 6), (1, 4), (1.5, 5)):
+        assert parse_config(hls.format(segment, window), F, env={}).hls.window == window
+    empty = parse_config("hls:\n  segment: 4\n  variants: []\n", F, env={})
+    assert [str(n) for n in empty.notes] == [
+        "/etc/streamer/config.yaml:3:13: hls has no variants: no HLS is made (add variants: [{name: aac64, bitrate: 64}])"
+    ]
+    assert parse_config("mounts:\n  /main: {}\n", F, env={}).notes == ()
 
 
 def test_format_defaults():
