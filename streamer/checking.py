@@ -33,6 +33,8 @@ def check_programme(config: Config, programme: Programme) -> int:
     unplayable, library_notes = check_library(config, [(w, f) for w, f in named if f.is_file()])
     problems += unplayable
     problems += unknown_live_djs(programme, {name for name, _ in config.djs}, config.file)
+    if refusal := config.weak_passwords_refusal(config.network_face()):  # (serve refuses: check said ok, QA)
+        problems.append(refusal)
     notes = [*config.notes, *map(str, programme.notes), *library_notes]
     for o in overlaps(programme):
         (problems if o.ambiguous else notes).append(o.located())

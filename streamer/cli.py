@@ -20,7 +20,7 @@ from .config import load_config
 from .instance import StateDirBusy, hold_state_dir
 from .logs import configure_logging
 from .schedule.programme import Programme, load_programme
-from .settings import PASSWORD_ENV, Config
+from .settings import Config
 from .yamldoc import ConfigError
 
 STOP_LIMIT = 6.0  # seconds from SIGTERM to exit at most, whatever hangs
@@ -203,16 +203,9 @@ def serve(path: str, host: str | None, port: int | None) -> int:
     configure_logging(config.log_level)
     for note in config.notes:
         logging.getLogger("streamer.config").warning("%s", note)
-    weak = config.public_passwords()
-    if weak and face:
-        names = ", ".join(weak)
-        envs = ", ".join(PASSWORD_ENV[n] for n in weak if n in PASSWORD_ENV)
-        print(
-            f"{config.file}: refusing to {face} while the {names} password(s) are example values "
-            f"or shorter than 8 characters; set users.<name>.password, djs and mounts' users in the config"
-            + (f", or {envs}" if envs else ""),
-            file=sys.stderr,
-        )
+    refusal = config.weak_passwords_refusal(face)
+    if refusal:
+        print(refusal, file=sys.stderr)
         return 2
     try:
         hold_state_dir(config.state_dir, STOP_LIMIT + 1)  # (kept for the process's life; one stopping has that long)

@@ -216,6 +216,18 @@ class Config:
         public = urlsplit(self.public_url).hostname
         return f"serve as {self.public_url} (server.public_url)" if public and not is_loopback(public) else ""
 
+    def weak_passwords_refusal(self, face: str) -> str:
+        """Why the station will not serve as `face` (network_face) with these passwords, or ""
+        (said by serve, which refuses, and by check, which said ok before)."""
+        weak = self.public_passwords()
+        if not weak or not face:
+            return ""
+        envs = ", ".join(PASSWORD_ENV[n] for n in weak if n in PASSWORD_ENV)
+        return (
+            f"{self.file}: refusing to {face} while the {', '.join(weak)} password(s) are example values or shorter than 8"
+            f" characters; set users.<name>.password, djs and mounts' users in the config" + (f", or {envs}" if envs else "")
+        )
+
 
 def weak_password(password: str) -> bool:
     """An example password, or one too short to stand a guessing attack from the network."""

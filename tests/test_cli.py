@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,18 @@ def test_refuses_example_passwords_behind_a_reverse_proxy_too(tmp_path):
         (tmp_path / "config.yaml").write_text(f"server: {server}\n")
         out = run("serve", "--config", str(tmp_path / "config.yaml"))
         assert out.returncode == 2 and f"refusing to {face} while the source, admin, relay password(s)" in out.stderr, out.stderr
+
+
+def test_check_says_what_serve_would_refuse(tmp_path):
+    """QA: with trusted_proxies as the README and deploy/nginx.conf say and the example passwords,
+    `streamer check` said ok and `streamer serve` refused to start."""
+    shutil.copytree(ROOT / "playlists", tmp_path / "playlists")
+    (tmp_path / "config.yaml").write_text("server: {port: 1, trusted_proxies: [127.0.0.1]}\n")
+    out = run("check", "--config", str(tmp_path / "config.yaml"))
+    refusal = "refusing to serve behind a reverse proxy (server.trusted_proxies) while the source, admin, relay password(s)"
+    assert out.returncode == 1 and refusal in out.stderr and "ok:" not in out.stdout, (out.stdout, out.stderr)
+    (tmp_path / "config.yaml").write_text("server: {port: 1}\n")  # on this machine only: the example passwords are fine
+    assert run("check", "--config", str(tmp_path / "config.yaml")).returncode == 0
 
 
 def test_config_errors_name_file_line_and_field(tmp_path):
