@@ -255,7 +255,7 @@ def one_of(*choices: str):
     def check(v: str) -> str | None:
         if v in choices:
             return None
-        hint = difflib.get_close_matches(v, choices, n=1)
+        hint = [c for c in choices if c.lower() == v.lower()] or difflib.get_close_matches(v, choices, n=1)  # (AAC: aac, QA)
         tip = f" (did you mean {hint[0]!r}?)" if hint else ""
         return f"must be one of {', '.join(choices)}, not {v!r}{tip}"
 

@@ -263,6 +263,7 @@ def test_hls_clients_followed_at_once_are_bounded(monkeypatch):
     ("mount", "message"),
     [
         ("{format: wav}", "mounts./x.format: must be one of mp3, aac, opus, vorbis, flac, not 'wav'"),
+        ("{format: AAC}", "mounts./x.format: must be one of mp3, aac, opus, vorbis, flac, not 'AAC' (did you mean 'aac'?)"),
         ("{format: flac, bitrate: 128}", "mounts./x.bitrate: flac is lossless and takes no bitrate (remove it)"),
         ("{format: opus, sample_rate: 44100}", "mounts./x.sample_rate: must be one of 48000, not 44100"),
         ("{format: aac, bitrate: 1000}", "mounts./x.bitrate: must be between 8 and 320, not 1000"),
