@@ -350,3 +350,22 @@ def test_a_kept_window_goes_on_after_a_restart_with_the_gap_bridged_and_nothing_
     assert hls_keep.resume(tmp_path, [later], wall0 + 400 * step + 11.0) == 0  # past the window less a segment
     (tmp_path / hls_keep.FILE).write_bytes(b"not a database")
     assert hls_keep.resume(tmp_path, [later], restart) == 0 and "starting afresh" in caplog.text
+
+
+def test_a_mounts_burst_is_said_in_its_own_bytes_per_second():
+    """QA: /vorbis (112 kbit/s nominal, about 35 on the shipped music) said burst_seconds 4.68
+    while its 64 KB burst held 12 s of audio; /hifi (FLAC) said none."""
+    from types import SimpleNamespace
+
+    from streamer.documents import burst_seconds
+
+    def mount(bitrate: int, made: int, seconds: float | None) -> SimpleNamespace:
+        clock = None if seconds is None else SimpleNamespace(samples_sent=int(seconds * 44100))
+        return SimpleNamespace(clock=clock, sample_rate=44100, buffer=SimpleNamespace(end=made),
+                               info=SimpleNamespace(bitrate=bitrate), config=SimpleNamespace(burst_size=65536))  # fmt: skip
+
+    assert burst_seconds(mount(112, 35_000 // 8 * 600, 600.0)) == pytest.approx(65536 / 4375, abs=0.01)  # 15 s, not 4.68
+    assert burst_seconds(mount(0, 88_000 * 60, 60.0)) == pytest.approx(65536 / 88_000, abs=0.01)  # FLAC: its own rate
+    assert burst_seconds(mount(128, 16_000 * 30, 30.0)) == pytest.approx(4.1, abs=0.01)  # CBR: as before
+    assert burst_seconds(mount(128, 0, None)) == pytest.approx(4.1, abs=0.01) and burst_seconds(mount(0, 0, None)) is None
+    assert burst_seconds(mount(128, 16_000 * 2, 2.0)) == pytest.approx(2.0, abs=0.01)  # a burst is at most what was made
