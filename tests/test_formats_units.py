@@ -250,6 +250,18 @@ def test_hls_players_have_sessions_from_first_request_to_a_segment_after_the_las
     assert c is not None and c is not a and events[-2:] == [("end", a.id, 116.0), ("start", c.id, 130.0)]
 
 
+def test_two_players_behind_one_address_and_agent_count_once_and_on_each_variant_they_poll():
+    """QA: two ffmpegs from 127.0.0.1, one on aac64 and one on aac128: one listener (the
+    documented rule), but aac64 said 0 while it was polled."""
+    seen = HlsListeners(2.0)
+    for t in (100.0, 101.0, 102.0):
+        seen.saw("127.0.0.1", "Lavf/59.27.100", "aac64", t)
+        seen.saw("127.0.0.1", "Lavf/59.27.100", "aac128", t + 0.5)
+    assert (seen.count(103.0), seen.count(103.0, "aac64"), seen.count(103.0, "aac128")) == (1, 1, 1)
+    seen.saw("127.0.0.1", "Lavf/59.27.100", "aac128", 106.0)  # aac64's player went quiet 4 s (two segments) ago
+    assert (seen.count(106.5), seen.count(106.5, "aac64"), seen.count(106.5, "aac128")) == (1, 0, 1)
+
+
 def test_hls_clients_followed_at_once_are_bounded(monkeypatch):
     monkeypatch.setattr("streamer.stream.hls_listeners.MAX_CLIENTS", 3)
     seen = HlsListeners(4.0)
