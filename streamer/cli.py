@@ -16,7 +16,7 @@ import sys
 from . import __version__
 from .aio import activated
 from .audio.ffmpeg import FFmpegMissing, ffmpeg_exe, quick_start_ffmpeg
-from .config import load_config
+from .config import at_config_line, load_config
 from .instance import StateDirBusy, hold_state_dir
 from .logs import configure_logging
 from .schedule.programme import Programme, load_programme
@@ -143,7 +143,7 @@ def _load_programme(path: str) -> tuple[Config, Programme] | None:
     try:
         return config, load_programme(config.playlists_dir)
     except ConfigError as exc:
-        _problems(exc.problems)
+        _problems(at_config_line(exc.problems, config))
         return None
 
 
@@ -246,8 +246,7 @@ async def _serve(config: Config, ffmpeg: str, quick_ffmpeg: str, fds: list[int])
     try:
         await station.start(config.host, config.port, fds)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        _problems(at_config_line(exc.problems, config))
         return 2
     except ListenError as exc:
         which = f"{config.health_port} (server.health_port)" if isinstance(exc, HealthPortError) else config.port

@@ -64,7 +64,8 @@ def parse_config(text: str, file: Path, env: dict[str, str] | None = None) -> Co
         raise ConfigError(problems)
     folder = (file.parent / playlists).resolve() if not Path(playlists).is_absolute() else Path(playlists)
     return Config(
-        file=file, playlists_dir=folder, state_dir=(file.parent / state).resolve(), users=users, mounts=tuple(mounts), news=news,
+        file=file, playlists_dir=folder, playlists_at=doc.at(("playlists",)), state_dir=(file.parent / state).resolve(), users=users,
+        mounts=tuple(mounts), news=news,
         push=tuple(push), djs=djs, relays=tuple(relays), hls=hls, history=history, **station, **server, **audio,
         notes=tuple(map(str, dict.fromkeys(doc.notes))),
     )  # fmt: skip
@@ -247,3 +248,18 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     if not file.exists():
         raise ConfigError([Problem(str(file), 1, 1, "config file not found (pass --config PATH, or run where config.yaml is)")])
     return parse_config(read_yaml_file(file), file, env)
+
+
+PLAYLISTS_NOT_FOUND = "playlists folder not found"  # (schedule/programme.py's words for a missing folder)
+
+
+def at_config_line(problems: list[Problem], config: Config) -> list[Problem]:
+    """A missing playlists folder said at the config line that names it (it was said at the
+    folder's own path, line 1, as if a file there were wrong)."""
+    said = f"playlists: folder {config.playlists_dir} not found (make it, or name the folder your playlist files are in)"
+    return [
+        Problem(str(config.file), *config.playlists_at, said)
+        if p.file == str(config.playlists_dir) and p.message == PLAYLISTS_NOT_FOUND
+        else p
+        for p in problems
+    ]

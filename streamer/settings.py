@@ -177,6 +177,7 @@ class Config:
     lookahead: float = 0.5
     loudness: LoudnessConfig = field(default_factory=LoudnessConfig)
     playlists_dir: Path = Path("playlists")
+    playlists_at: tuple[int, int] = (1, 1)  # where config.yaml names it (line, column): a missing folder is said there
     state_dir: Path = Path("state")  # the station's databases (track library, history)
     log_level: str = "info"
     users: dict[str, User] = field(default_factory=dict)

@@ -67,6 +67,15 @@ def test_config_errors_name_file_line_and_field(tmp_path):
     assert f"{cfg}:2:9: server.port must be a whole number, not text 'eighty'" in out.stderr
 
 
+def test_a_missing_playlists_folder_is_said_at_the_config_line_that_names_it(tmp_path):
+    """It was said as '<folder>:1:1: playlists folder not found', as if a file there were wrong."""
+    (tmp_path / "config.yaml").write_text("server: {port: 1}\nplaylists: shows   # the DJs' folder\n")
+    for command in ("check", "serve"):
+        out = run(command, "--config", str(tmp_path / "config.yaml"))
+        said = f"{tmp_path / 'config.yaml'}:2:12: playlists: folder {tmp_path / 'shows'} not found (make it, or name the folder"
+        assert out.returncode == 2 and said in out.stderr, (command, out.stderr)
+
+
 def test_missing_config_says_how_to_fix(tmp_path):
     out = run(cwd=tmp_path)
     assert out.returncode == 2 and "config.yaml:1:1: config file not found (pass --config PATH" in out.stderr

@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..config import PLAYLISTS_NOT_FOUND
 from ..yamldoc import ConfigError, Doc, Problem, Reader, read_yaml_file
 from .entries import read_block, read_event, read_fades, read_playlist
 from .model import Block, Event, Fades, LoadedProgramme, PlaylistDef, Programme
@@ -199,7 +200,7 @@ def load_programme(folder: Path, kept: list[tuple[Path, str]] | None = None) -> 
     programme = Programme()
     problems: list[Problem] = []
     if kept is None and not folder.is_dir():
-        raise ConfigError([Problem(str(folder), 1, 1, "playlists folder not found")])
+        raise ConfigError([Problem(str(folder), 1, 1, PLAYLISTS_NOT_FOUND)])
     unread = False  # a file that could not be read at all: what it defines is unknown
     empty: list[str] = []  # files with nothing in them (a save half done): named when something is missing
     texts: list[tuple[Path, str]] = [] if kept is None else list(kept)
