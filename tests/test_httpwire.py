@@ -124,6 +124,7 @@ def test_a_request_for_the_web_side_gets_crlf_lines_or_our_refusal():
     assert head_for_web(sized) == sized and head_for_web(chunked) == chunked
     bodiless = b"POST /api/skip HTTP/1.1\r\nHost: x\r\n\r\n"  # curl -X POST: no body, no length, fine
     assert head_for_web(bodiless) == bodiless
+    assert head_for_web(bodiless + b"GET /api/status HTTP/1.1\r\n\r\n") == bodiless + b"GET /api/status HTTP/1.1\r\n\r\n"  # pipelined
 
 
 def test_a_head_too_large_is_a_url_too_long_when_its_first_line_is():

@@ -3,6 +3,8 @@ switch, which paths any web page may read (CORS `*`), and a request made ready f
 
 from __future__ import annotations
 
+import re
+
 from ..settings import is_reserved
 from ..wire.http import MAX_HEAD, RequestHead, find_head_end
 from .hls_server import is_hls
@@ -56,10 +58,13 @@ def head_for_web(data: bytes) -> bytes | tuple[int, str]:
         return 414, f"request line longer than {WEB_LINE_MAX} bytes"
     if any(len(line) > WEB_LINE_MAX for line in lines[1:]):
         return 431, f"a header line longer than {WEB_LINE_MAX} bytes"
-    if data[end:] and _unsized_body(lines):
+    if data[end:] and not _PIPELINED.match(data, end) and _unsized_body(lines):
         method = lines[0].split(b" ", 1)[0].decode("latin-1")
         return 411, f"this {method} has a body but no Content-Length (nor Transfer-Encoding: chunked): send its length"
     return b"\r\n".join(lines) + data[end:]
+
+
+_PIPELINED = re.compile(rb"[A-Z]+ \S+ HTTP/1\.[01]\r?\n")  # the next request, after a POST with no body
 
 
 def _unsized_body(lines: list[bytes]) -> bool:
