@@ -54,7 +54,9 @@ def burst_seconds(m: Mount) -> float | None:
     """How far behind the air a new listener starts: the burst, in seconds of the mount's own
     bytes per second so far (its encoder's, not its nominal bitrate: QA found a Vorbis mount's
     64 KB burst said as 4.7 s at 112 kbit/s when it held 12 s; a FLAC mount had none). The
-    nominal bitrate until a second has aired."""
+    nominal bitrate until a second has aired. The whole burst, even when less has been made so
+    far: a page reads this before it connects, and the suite's page test, opened as the station
+    started, showed a title 3 s early when it said the shorter burst of that moment)."""
     aired = m.clock.samples_sent / m.sample_rate if m.clock is not None else 0.0
     if aired >= 1.0 and m.buffer.end > 0:
         per_second = m.buffer.end / aired
@@ -62,7 +64,7 @@ def burst_seconds(m: Mount) -> float | None:
         per_second = m.info.bitrate * 125
     else:
         return None
-    return round(min(m.config.burst_size, m.buffer.end or m.config.burst_size) / per_second, 2)
+    return round(m.config.burst_size / per_second, 2)
 
 
 def playing_next(station: Station, now: float, heard_bulletin: dict | None = None) -> dict | None:
