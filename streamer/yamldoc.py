@@ -152,7 +152,9 @@ _MISSING = object()
 
 
 def field_name(path: Path) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
+    """hls.variants[0].bitrate: list items as the messages written by hand say them (QA found
+    hls.variants.0.bitrate beside hls.variants[1].name)."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
 
 
 class Reader:

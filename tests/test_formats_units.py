@@ -306,6 +306,9 @@ def test_an_hls_window_holds_three_target_durations_and_an_hls_section_without_v
         "/etc/streamer/config.yaml:3:13: hls has no variants: no HLS is made (add variants: [{name: aac64, bitrate: 64}])"
     ]
     assert parse_config("mounts:\n  /main: {}\n", F, env={}).notes == ()
+    with pytest.raises(ConfigError) as exc:  # a list item's field as hand-written messages say it (it was hls.variants.0.bitrate)
+        parse_config("hls:\n  variants:\n    - {name: lo, bitrate: 5}\n", F, env={})
+    assert str(exc.value.problems[0]).endswith("hls.variants[0].bitrate: must be between 16 and 320, not 5"), exc.value.problems
 
 
 def test_format_defaults():
