@@ -8,6 +8,7 @@ paid for as Icecast listeners are."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -90,4 +91,4 @@ class HlsListeners:
         QA found one of the variants at 0 while it was polled)."""
         if variant is None:
             return sum(1 for c in self.seen.values() if now - c.last <= self.span)
-        return sum(1 for c in self.seen.values() if now - c.asked.get(variant, -self.span - 1.0) <= self.span)
+        return sum(1 for c in self.seen.values() if now - c.asked.get(variant, -math.inf) <= self.span)
