@@ -154,7 +154,8 @@ def _item(title: str, body: list[str], decoded: bool = False) -> NewsItem | None
     """The item from its headline and body lines; `decoded`: an HTML page's, its markup already
     read (read again, `&lt;new&gt;` decoded to `<new>` was then taken for a tag: QA)."""
     text = plain_text if decoded else clean_text
-    if not text(title):  # nothing left of it to read or show (a line of markup)
+    title = text(title)
+    if not title:  # nothing left of it to read or show (a line of markup)
         return None
     summary = next((line for line in body if _is_body_line(line) or _ABBREVIATION_END.search(line)), "")
     summary = summary or next((line for line in body if len(line) > QUESTION_HEADLINE), "")  # (one without its full stop)
@@ -166,7 +167,7 @@ def _item(title: str, body: list[str], decoded: bool = False) -> NewsItem | None
             source = m[1].strip()
         elif len(body[-1]) <= 40 and not _is_body_line(body[-1]) and not _STATEMENT_END.search(body[-1]):  # "More to follow…"
             source = body[-1]
-    return NewsItem(title=text(title), summary=text(summary), source=text(source))
+    return NewsItem(title=title, summary=text(summary), source=text(source))
 
 
 def _front_matter(text: str) -> NewsItem | None:
